@@ -1,0 +1,103 @@
+import { conventionDefaults } from './conventions';
+import { BatchNormError } from './errors';
+import { channelView, type ChannelView } from './layout';
+import type { Activation, BatchNormOptions, Convention, Layout } from './types';
+
+/**
+ * Options after validation, with every default filled in. Produced before any GPU work, so a bad
+ * argument never leaves half-written buffers or running statistics behind.
+ */
+export interface ResolvedOptions {
+  shape: readonly number[];
+  layout: Layout | undefined;
+  view: ChannelView;
+  gamma: Float32Array | undefined;
+  beta: Float32Array | undefined;
+  eps: number;
+  momentum: number;
+  convention: Convention;
+  activation: Activation;
+  runningMean: Float32Array | undefined;
+  runningVar: Float32Array | undefined;
+}
+
+export type PassKind = 'train' | 'inference';
+
+function checkPerChannel(name: string, value: unknown, channels: number): Float32Array | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof Float32Array)) {
+    throw new BatchNormError('invalid-option', `${name} must be a Float32Array of length ${channels}`);
+  }
+  if (value.length !== channels) {
+    throw new BatchNormError('channel-mismatch', `${name} has length ${value.length}, expected C = ${channels}`);
+  }
+  return value;
+}
+
+const conventions: readonly Convention[] = ['pytorch', 'keras'];
+const activations: readonly Activation[] = ['none', 'relu'];
+
+/** Validates the shape-independent options; shared by the host and GPU-resident APIs. */
+export function resolveOptions(opts: BatchNormOptions, pass: PassKind): ResolvedOptions {
+  if (opts === null || typeof opts !== 'object') {
+    throw new BatchNormError('invalid-option', 'options object with at least { shape } is required');
+  }
+  const view = channelView(opts.shape, opts.layout);
+  const convention = opts.convention ?? 'pytorch';
+  if (!conventions.includes(convention)) {
+    throw new BatchNormError('invalid-option', `convention must be 'pytorch' or 'keras', got ${JSON.stringify(convention)}`);
+  }
+  const activation = opts.activation ?? 'none';
+  if (!activations.includes(activation)) {
+    throw new BatchNormError('invalid-option', `activation must be 'none' or 'relu', got ${JSON.stringify(activation)}`);
+  }
+  const eps = opts.eps ?? conventionDefaults[convention].eps;
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) {
+    throw new BatchNormError('invalid-eps', `eps must be a finite number > 0, got ${eps}`);
+  }
+  const momentum = opts.momentum ?? conventionDefaults[convention].momentum;
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
+    throw new BatchNormError('invalid-momentum', `momentum must be in [0, 1], got ${momentum}`);
+  }
+  const C = view.channels;
+  const gamma = checkPerChannel('gamma', opts.gamma, C);
+  const beta = checkPerChannel('beta', opts.beta, C);
+  const runningMean = checkPerChannel('runningMean', opts.runningMean, C);
+  const runningVar = checkPerChannel('runningVar', opts.runningVar, C);
+  if ((runningMean === undefined) !== (runningVar === undefined)) {
+    throw new BatchNormError('missing-running-stats', 'runningMean and runningVar must be given together');
+  }
+  if (pass === 'train' && view.count < 2) {
+    throw new BatchNormError(
+      'too-few-values',
+      `Expected more than 1 value per channel when training, got input size [${opts.shape.join(', ')}]`,
+    );
+  }
+  if (pass === 'inference' && runningMean === undefined) {
+    throw new BatchNormError('missing-running-stats', 'forwardInference needs runningMean and runningVar');
+  }
+  return {
+    shape: opts.shape,
+    layout: opts.layout,
+    view,
+    gamma,
+    beta,
+    eps,
+    momentum,
+    convention,
+    activation,
+    runningMean,
+    runningVar,
+  };
+}
+
+/** Checks the host data array against the resolved shape. */
+export function checkInput(name: string, data: unknown, view: ChannelView): Float32Array {
+  if (!(data instanceof Float32Array)) {
+    throw new BatchNormError('invalid-option', `${name} must be a Float32Array`);
+  }
+  if (data.length !== view.size) {
+    throw new BatchNormError('length-mismatch', `${name} has ${data.length} values, but the shape holds ${view.size}`);
+  }
+  return data;
+}

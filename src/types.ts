@@ -1,0 +1,48 @@
+/** Public option and result types of the host-array API. */
+
+export type Layout = 'NC' | 'NCL' | 'NLC' | 'NCHW' | 'NHWC' | 'NCDHW' | 'NDHWC';
+export type Convention = 'pytorch' | 'keras';
+export type Activation = 'none' | 'relu';
+export type BackendName = 'webgpu' | 'cpu';
+export type BackendChoice = 'auto' | BackendName;
+
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
+
+export interface BatchNormOptions {
+  /** Shape of `x`; the channel axis is taken from `layout` (default: axis 1). */
+  shape: readonly number[];
+  layout?: Layout;
+  /** Per-channel scale γ (default ones) and shift β (default zeros), length C. */
+  gamma?: Float32Array;
+  beta?: Float32Array;
+  /** Default 1e-5 (pytorch) or 1e-3 (keras). */
+  eps?: number;
+  /** Default 0.1 (pytorch) or 0.99 (keras); see README for the two formulas. */
+  momentum?: number;
+  convention?: Convention;
+  runningMean?: Float32Array;
+  runningVar?: Float32Array;
+  activation?: Activation;
+}
+
+export interface ForwardTrainResult {
+  y: Float32Array;
+  mean: Float32Array;
+  /** Biased batch variance Σ(x − mean)² / M. */
+  variance: Float32Array;
+  invStd: Float32Array;
+  /** Updated copies of the running statistics, present when they were given. */
+  runningMean?: Float32Array;
+  runningVar?: Float32Array;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
