@@ -37,8 +37,13 @@ function checkPerChannel(name: string, value: unknown, channels: number): Float3
 const conventions: readonly Convention[] = ['pytorch', 'keras'];
 const activations: readonly Activation[] = ['none', 'relu'];
 
-/** Validates the shape-independent options; shared by the host and GPU-resident APIs. */
-export function resolveOptions(opts: BatchNormOptions, pass: PassKind): ResolvedOptions {
+/** The options without per-channel arrays: what the host-array and GPU-resident APIs share. */
+export type ScalarOptions = Omit<BatchNormOptions, 'gamma' | 'beta' | 'runningMean' | 'runningVar'>;
+
+export type ResolvedScalarOptions = Omit<ResolvedOptions, 'gamma' | 'beta' | 'runningMean' | 'runningVar'>;
+
+/** Validates shape, layout, convention, activation, eps and momentum, and fills their defaults. */
+export function resolveScalarOptions(opts: ScalarOptions, pass: PassKind): ResolvedScalarOptions {
   if (opts === null || typeof opts !== 'object') {
     throw new BatchNormError('invalid-option', 'options object with at least { shape } is required');
   }
@@ -59,7 +64,19 @@ export function resolveOptions(opts: BatchNormOptions, pass: PassKind): Resolved
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
     throw new BatchNormError('invalid-momentum', `momentum must be in [0, 1], got ${momentum}`);
   }
-  const C = view.channels;
+  if (pass === 'train' && view.count < 2) {
+    throw new BatchNormError(
+      'too-few-values',
+      `Expected more than 1 value per channel when training, got input size [${opts.shape.join(', ')}]`,
+    );
+  }
+  return { shape: opts.shape, layout: opts.layout, view, eps, momentum, convention, activation };
+}
+
+/** Validates the host-array options (scalars and per-channel Float32Arrays). */
+export function resolveOptions(opts: BatchNormOptions, pass: PassKind): ResolvedOptions {
+  const scalars = resolveScalarOptions(opts, pass);
+  const C = scalars.view.channels;
   const gamma = checkPerChannel('gamma', opts.gamma, C);
   const beta = checkPerChannel('beta', opts.beta, C);
   const runningMean = checkPerChannel('runningMean', opts.runningMean, C);
@@ -67,28 +84,10 @@ export function resolveOptions(opts: BatchNormOptions, pass: PassKind): Resolved
   if ((runningMean === undefined) !== (runningVar === undefined)) {
     throw new BatchNormError('missing-running-stats', 'runningMean and runningVar must be given together');
   }
-  if (pass === 'train' && view.count < 2) {
-    throw new BatchNormError(
-      'too-few-values',
-      `Expected more than 1 value per channel when training, got input size [${opts.shape.join(', ')}]`,
-    );
-  }
   if (pass === 'inference' && runningMean === undefined) {
     throw new BatchNormError('missing-running-stats', 'forwardInference needs runningMean and runningVar');
   }
-  return {
-    shape: opts.shape,
-    layout: opts.layout,
-    view,
-    gamma,
-    beta,
-    eps,
-    momentum,
-    convention,
-    activation,
-    runningMean,
-    runningVar,
-  };
+  return { ...scalars, gamma, beta, runningMean, runningVar };
 }
 
 /** Checks the host data array against the resolved shape. */

@@ -1,0 +1,91 @@
+// Merges the K partial statistics of each channel into the batch mean and biased variance, then
+// derives what the later kernels need and updates the running statistics in place:
+//   invStd = 1 / sqrt(var + eps), scale = γ · invStd, shift = β − mean · scale,
+//   running = keep · running + take · stat  (variance times varianceFactor first).
+// keep, take and varianceFactor encode the PyTorch or Keras convention; they are computed on the
+// host, so neither convention is spelled out here.
+//
+// One workgroup per channel: each thread folds a strided subset of the partials, then a tree in
+// workgroup memory merges the threads' results. All merges use Chan's formula on (count, mean, M2),
+// which stays exact when the partial means are large and close together.
+
+struct Params {
+  channels: u32,
+  chunks: u32,          // K partials per channel
+  eps: f32,
+  keep: f32,
+  take: f32,
+  varianceFactor: f32,
+}
+
+override WORKGROUP_SIZE: u32;
+// false for a caller that tracks no running statistics: the two buffers are then placeholders.
+override UPDATE_RUNNING: bool;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> partials: array<vec4f>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> runningMean: array<f32>;
+@group(0) @binding(5) var<storage, read_write> runningVar: array<f32>;
+// stats = [mean | variance | invStd | scale | shift], C values each
+@group(0) @binding(6) var<storage, read_write> stats: array<f32>;
+
+var<workgroup> merged: array<vec4f, WORKGROUP_SIZE>;
+
+// Chan et al.: combine (count, mean, M2) of two disjoint sets. Empty sets are skipped explicitly so
+// a thread without partials never divides by zero.
+fn chanMerge(a: vec4f, b: vec4f) -> vec4f {
+  if (b.x == 0.0) {
+    return a;
+  }
+  if (a.x == 0.0) {
+    return b;
+  }
+  let count = a.x + b.x;
+  let delta = b.y - a.y;
+  let weightB = b.x / count;
+  return vec4f(count, a.y + delta * weightB, a.z + b.z + delta * delta * a.x * weightB, 0.0);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn finalize(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let channel = workgroup.x + workgroup.y * workgroups.x;
+  if (channel >= params.channels) {
+    return;
+  }
+  var folded = vec4f(0.0);
+  for (var k = local; k < params.chunks; k += WORKGROUP_SIZE) {
+    folded = chanMerge(folded, partials[k * params.channels + channel]);
+  }
+  merged[local] = folded;
+  workgroupBarrier();
+  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
+    if (local < width) {
+      merged[local] = chanMerge(merged[local], merged[local + width]);
+    }
+    workgroupBarrier();
+  }
+  if (local != 0u) {
+    return;
+  }
+  let C = params.channels;
+  let total = merged[0];
+  let mean = total.y;
+  let variance = total.z / total.x;
+  let invStd = 1.0 / sqrt(variance + params.eps);
+  let scale = gamma[channel] * invStd;
+  stats[channel] = mean;
+  stats[C + channel] = variance;
+  stats[2u * C + channel] = invStd;
+  stats[3u * C + channel] = scale;
+  stats[4u * C + channel] = beta[channel] - mean * scale;
+  if (UPDATE_RUNNING) {
+    runningMean[channel] = params.keep * runningMean[channel] + params.take * mean;
+    runningVar[channel] = params.keep * runningVar[channel] + params.take * variance * params.varianceFactor;
+  }
+}

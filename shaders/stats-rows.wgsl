@@ -1,0 +1,96 @@
+// Per-channel partial statistics when channels are contiguous in memory (inner == 1: NC, NLC, NHWC,
+// NDHWC), reading x exactly once.
+//
+// Thread g covers channel group `g % groups` (one channel, or four with the vec4 entry point) and
+// rows k, k + K, k + 2K, … with k = g / groups and K = params.rowLanes. Consecutive threads read
+// consecutive addresses whatever C is, so every workgroup reads one contiguous span.
+//
+// A thread accumulates Σd and Σd² of d = x − pivot, where the pivot is the first value it reads:
+// the pivot is a sample of the channel, so d stays of the order of the standard deviation and the
+// shifted sums keep their digits even for inputs like 1e4 ± 1 (raw E[x²] − E[x]² would lose them
+// all). The thread then writes its partial (count, mean, M2); `finalize.wgsl` merges partials with
+// Chan's formula.
+
+struct Params {
+  rows: u32,       // outer
+  groups: u32,     // channel groups: C for the scalar entry point, C / 4 for the vec4 one
+  rowLanes: u32,   // K: threads per channel group, each taking every K-th row
+  threads: u32,    // groups · K
+}
+
+override WORKGROUP_SIZE: u32;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+// partials[k · C + c] = (count, mean, M2, unused)
+@group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
+
+// Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
+fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
+  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+}
+
+fn partial(count: f32, pivot: f32, sum: f32, sumSquares: f32) -> vec4f {
+  let shiftedMean = sum / count;
+  return vec4f(count, pivot + shiftedMean, max(sumSquares - sum * shiftedMean, 0.0), 0.0);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn statsRowsScalar(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let g = threadIndex(workgroup, workgroups, local);
+  if (g >= params.threads) {
+    return;
+  }
+  let channel = g % params.groups;
+  let firstRow = g / params.groups;
+  let step = params.rowLanes * params.groups;
+  var index = firstRow * params.groups + channel;
+  let pivot = x[index];
+  var sum = 0.0;
+  var sumSquares = 0.0;
+  var count = 0u;
+  for (var row = firstRow; row < params.rows; row += params.rowLanes) {
+    let d = x[index] - pivot;
+    sum += d;
+    sumSquares = fma(d, d, sumSquares);
+    index += step;
+    count += 1u;
+  }
+  partials[firstRow * params.groups + channel] = partial(f32(count), pivot, sum, sumSquares);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn statsRowsVec4(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let g = threadIndex(workgroup, workgroups, local);
+  if (g >= params.threads) {
+    return;
+  }
+  let group = g % params.groups;
+  let firstRow = g / params.groups;
+  let step = params.rowLanes * params.groups;
+  var index = firstRow * params.groups + group;
+  let pivot = x4[index];
+  var sum = vec4f(0.0);
+  var sumSquares = vec4f(0.0);
+  var count = 0u;
+  for (var row = firstRow; row < params.rows; row += params.rowLanes) {
+    let d = x4[index] - pivot;
+    sum += d;
+    sumSquares = fma(d, d, sumSquares);
+    index += step;
+    count += 1u;
+  }
+  let out = (firstRow * params.groups + group) * 4u;
+  for (var lane = 0u; lane < 4u; lane += 1u) {
+    partials[out + lane] = partial(f32(count), pivot[lane], sum[lane], sumSquares[lane]);
+  }
+}

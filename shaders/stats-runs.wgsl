@@ -1,0 +1,131 @@
+// Per-channel partial statistics when each channel is stored as runs of `inner` contiguous values
+// (inner > 1: NCL, NCHW, NCDHW), reading x exactly once.
+//
+// Workgroup w reduces chunk k = w % K of channel c = w / K: the values m ∈ [k·L, (k+1)·L) of the
+// channel, m = o · inner + i ↦ address (o · C + c) · inner + i. Threads stride through the chunk by
+// WORKGROUP_SIZE, so neighbouring threads read neighbouring addresses; (o, i) advance by a
+// precomputed step with one carry instead of a division per value.
+//
+// All threads of a workgroup shift by the same pivot (the chunk's first value, a sample of the
+// channel), so their shifted sums Σd, Σd² simply add up in the workgroup tree; the result is turned
+// into (count, mean, M2) once per workgroup and merged across chunks by `finalize.wgsl`.
+// The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel.
+
+struct Params {
+  channels: u32,
+  inner: u32,          // values (or vec4s) per run
+  valuesPerChannel: u32, // outer · inner, in the same units
+  chunkLength: u32,    // L: units per workgroup
+  chunks: u32,         // K
+  workgroupCount: u32, // C · K
+  stepOuter: u32,      // WORKGROUP_SIZE / inner
+  stepInner: u32,      // WORKGROUP_SIZE % inner
+}
+
+override WORKGROUP_SIZE: u32;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
+
+var<workgroup> sums: array<vec2f, WORKGROUP_SIZE>;
+
+struct Chunk {
+  channel: u32,
+  chunk: u32,
+  begin: u32,
+  end: u32,
+}
+
+fn chunkOf(workgroup: vec3u, workgroups: vec3u) -> Chunk {
+  let w = workgroup.x + workgroup.y * workgroups.x;
+  let chunk = w % params.chunks;
+  let begin = chunk * params.chunkLength;
+  return Chunk(w / params.chunks, chunk, begin, min(begin + params.chunkLength, params.valuesPerChannel));
+}
+
+fn address(channel: u32, outer: u32, inner: u32) -> u32 {
+  return (outer * params.channels + channel) * params.inner + inner;
+}
+
+// Tree reduction of the shifted sums; every thread of the workgroup must call it.
+fn reduceAndStore(local: u32, chunk: Chunk, pivot: f32, sum: f32, sumSquares: f32, valuesPerUnit: u32) {
+  sums[local] = vec2f(sum, sumSquares);
+  workgroupBarrier();
+  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
+    if (local < width) {
+      sums[local] += sums[local + width];
+    }
+    workgroupBarrier();
+  }
+  if (local == 0u) {
+    let count = f32((chunk.end - chunk.begin) * valuesPerUnit);
+    let total = sums[0];
+    let shiftedMean = total.x / count;
+    partials[chunk.chunk * params.channels + chunk.channel] =
+      vec4f(count, pivot + shiftedMean, max(total.y - total.x * shiftedMean, 0.0), 0.0);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn statsRunsScalar(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  // Whole workgroups leave together, so the barriers below stay in uniform control flow.
+  if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
+    return;
+  }
+  let chunk = chunkOf(workgroup, workgroups);
+  let pivot = x[address(chunk.channel, chunk.begin / params.inner, chunk.begin % params.inner)];
+  var m = chunk.begin + local;
+  var o = m / params.inner;
+  var i = m % params.inner;
+  var sum = 0.0;
+  var sumSquares = 0.0;
+  for (; m < chunk.end; m += WORKGROUP_SIZE) {
+    let d = x[address(chunk.channel, o, i)] - pivot;
+    sum += d;
+    sumSquares = fma(d, d, sumSquares);
+    i += params.stepInner;
+    o += params.stepOuter;
+    if (i >= params.inner) {
+      i -= params.inner;
+      o += 1u;
+    }
+  }
+  reduceAndStore(local, chunk, pivot, sum, sumSquares, 1u);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn statsRunsVec4(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
+    return;
+  }
+  let chunk = chunkOf(workgroup, workgroups);
+  let pivot = x4[address(chunk.channel, chunk.begin / params.inner, chunk.begin % params.inner)].x;
+  var m = chunk.begin + local;
+  var o = m / params.inner;
+  var i = m % params.inner;
+  var sum = vec4f(0.0);
+  var sumSquares = vec4f(0.0);
+  for (; m < chunk.end; m += WORKGROUP_SIZE) {
+    let d = x4[address(chunk.channel, o, i)] - pivot;
+    sum += d;
+    sumSquares = fma(d, d, sumSquares);
+    i += params.stepInner;
+    o += params.stepOuter;
+    if (i >= params.inner) {
+      i -= params.inner;
+      o += 1u;
+    }
+  }
+  let ones = vec4f(1.0);
+  reduceAndStore(local, chunk, pivot, dot(sum, ones), dot(sumSquares, ones), 4u);
+}

@@ -1,0 +1,31 @@
+import { ConstantBuffers } from './constant-buffers';
+import { ScratchBuffers } from './scratch';
+import type { KernelTuning } from './tuning';
+import { UniformCache } from './uniform-cache';
+
+/** Everything an encode function needs from its engine: the device and the engine-owned buffers. */
+export interface GpuContext {
+  device: GPUDevice;
+  tuning: KernelTuning;
+  maxWorkgroupsPerDimension: number;
+  uniforms: UniformCache;
+  scratch: ScratchBuffers;
+  constants: ConstantBuffers;
+}
+
+export function createGpuContext(device: GPUDevice, tuning: KernelTuning): GpuContext {
+  return {
+    device,
+    tuning,
+    maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+    uniforms: new UniformCache(device),
+    scratch: new ScratchBuffers(device, 'partials'),
+    constants: new ConstantBuffers(device),
+  };
+}
+
+export function destroyGpuContext(context: GpuContext): void {
+  context.uniforms.destroy();
+  context.scratch.destroy();
+  context.constants.destroy();
+}

@@ -1,0 +1,34 @@
+import type { GpuContext } from './context';
+import { getPipeline, type OverrideConstants } from './pipelines';
+import type { ShaderSource } from './shader-sources';
+import { packParams } from './uniforms';
+
+/** One kernel launch: pipeline, uniform, bindings 1…n in order, grid. */
+export interface Launch {
+  shader: ShaderSource;
+  entryPoint: string;
+  constants: OverrideConstants;
+  params: Record<string, number>;
+  /** Storage buffers for @binding(1), @binding(2), … (binding 0 is always the Params uniform). */
+  buffers: GPUBuffer[];
+  grid: [number, number];
+}
+
+/** Records the launches as one compute pass, so they run in order with storage writes visible. */
+export function encodeLaunches(context: GpuContext, encoder: GPUCommandEncoder, label: string, launches: Launch[]): void {
+  const pass = encoder.beginComputePass({ label: `BatchNorm.${label}` });
+  for (const launch of launches) {
+    const constants = { WORKGROUP_SIZE: context.tuning.workgroupSize, ...launch.constants };
+    const pipeline = getPipeline(context.device, launch.shader, launch.entryPoint, constants);
+    const uniform = context.uniforms.get(launch.shader.name, packParams(launch.shader, launch.params));
+    const bindGroup = context.device.createBindGroup({
+      label: `BatchNorm.${launch.entryPoint}.bindings`,
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [uniform, ...launch.buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(launch.grid[0], launch.grid[1]);
+  }
+  pass.end();
+}

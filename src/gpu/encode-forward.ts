@@ -1,0 +1,126 @@
+import { runningUpdate } from '../conventions';
+import type { ScalarOptions } from '../options';
+import type { GpuContext } from './context';
+import { encodeLaunches, type Launch } from './dispatch';
+import { planApply, planFinalize, planInferenceFold, planStats } from './plan';
+import { checkBuffer, checkDistinct, resolveResident, statsByteLength, type ChannelBuffers } from './resident-options';
+import { shaders } from './shader-sources';
+import type { ResolvedScalarOptions } from '../options';
+
+export interface ForwardBuffers extends ChannelBuffers {
+  x: GPUBuffer;
+  y: GPUBuffer;
+  /** Receives [mean | variance | invStd | scale | shift] (5·C float32); created when omitted. */
+  stats?: GPUBuffer;
+}
+
+export type GpuForwardArgs = ScalarOptions & ForwardBuffers;
+
+function checkTensors(args: ForwardBuffers, resolved: ResolvedScalarOptions): GPUBuffer {
+  const bytes = resolved.view.size * 4;
+  checkBuffer('x', args.x, bytes, GPUBufferUsage.STORAGE);
+  checkBuffer('y', args.y, bytes, GPUBufferUsage.STORAGE);
+  const C = resolved.view.channels;
+  const stats = args.stats ?? undefined;
+  if (stats) checkBuffer('stats', stats, statsByteLength(C), GPUBufferUsage.STORAGE);
+  checkDistinct({ x: args.x, y: args.y, stats, runningMean: args.runningMean, runningVar: args.runningVar });
+  checkDistinct({ y: args.y, gamma: args.gamma, beta: args.beta, stats });
+  return stats as GPUBuffer;
+}
+
+function newStatsBuffer(context: GpuContext, channels: number): GPUBuffer {
+  return context.device.createBuffer({
+    label: `BatchNorm.stats[${channels}]`,
+    size: statsByteLength(channels),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
+}
+
+function applyLaunch(context: GpuContext, resolved: ResolvedScalarOptions, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer): Launch {
+  const plan = planApply(resolved.view, context.tuning, context.maxWorkgroupsPerDimension);
+  return {
+    shader: shaders.apply,
+    entryPoint: plan.entryPoint,
+    constants: { UNITS_PER_THREAD: context.tuning.applyUnitsPerThread, RELU: resolved.activation === 'relu' },
+    params: plan.params,
+    buffers: [x, stats, y],
+    grid: plan.grid,
+  };
+}
+
+/**
+ * Training forward on GPU-resident data, recorded into the caller's encoder: batch statistics,
+ * running-statistics update in place, and y. Nothing is submitted or read back. Returns the stats
+ * buffer (the caller's, or a new one the caller then owns).
+ */
+export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
+  const resolved = resolveResident(args, 'train');
+  checkTensors(args, resolved);
+  const { view } = resolved;
+  const C = view.channels;
+  const stats = args.stats ?? newStatsBuffer(context, C);
+  const statsPlan = planStats(view, context.tuning, context.maxWorkgroupsPerDimension);
+  const partials = context.scratch.get(statsPlan.chunks * C * 16);
+  const tracking = args.runningMean !== undefined;
+  const update = runningUpdate(resolved.convention, resolved.momentum, view.count);
+  const launches: Launch[] = [
+    {
+      shader: shaders[statsPlan.kernel],
+      entryPoint: statsPlan.launch.entryPoint,
+      constants: {},
+      params: statsPlan.launch.params,
+      buffers: [args.x, partials],
+      grid: statsPlan.launch.grid,
+    },
+    {
+      shader: shaders.finalize,
+      ...planFinalize(view, context.maxWorkgroupsPerDimension),
+      constants: { UPDATE_RUNNING: tracking },
+      params: {
+        channels: C,
+        chunks: statsPlan.chunks,
+        eps: resolved.eps,
+        keep: update.keep,
+        take: update.take,
+        varianceFactor: update.varianceFactor,
+      },
+      buffers: [
+        partials,
+        args.gamma ?? context.constants.filled(C, 1),
+        args.beta ?? context.constants.filled(C, 0),
+        args.runningMean ?? context.constants.placeholder('runningMean'),
+        args.runningVar ?? context.constants.placeholder('runningVar'),
+        stats,
+      ],
+    },
+    applyLaunch(context, resolved, args.x, stats, args.y),
+  ];
+  encodeLaunches(context, encoder, 'forwardTrain', launches);
+  return stats;
+}
+
+/** Inference forward with population statistics on GPU-resident data; running stats are read only. */
+export function encodeForwardInference(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
+  const resolved = resolveResident(args, 'inference');
+  checkTensors(args, resolved);
+  const C = resolved.view.channels;
+  const stats = args.stats ?? newStatsBuffer(context, C);
+  const launches: Launch[] = [
+    {
+      shader: shaders.inferenceFold,
+      ...planInferenceFold(resolved.view, context.tuning, context.maxWorkgroupsPerDimension),
+      constants: {},
+      params: { channels: C, eps: resolved.eps },
+      buffers: [
+        args.gamma ?? context.constants.filled(C, 1),
+        args.beta ?? context.constants.filled(C, 0),
+        args.runningMean as GPUBuffer,
+        args.runningVar as GPUBuffer,
+        stats,
+      ],
+    },
+    applyLaunch(context, resolved, args.x, stats, args.y),
+  ];
+  encodeLaunches(context, encoder, 'forwardInference', launches);
+  return stats;
+}

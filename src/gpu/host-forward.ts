@@ -1,0 +1,137 @@
+import type { ResolvedOptions } from '../options';
+import type { ForwardTrainResult } from '../types';
+import type { BufferPool } from './buffer-pool';
+import type { GpuContext } from './context';
+import { encodeForwardInference, encodeForwardTrain } from './encode-forward';
+import { statsByteLength } from './resident-options';
+
+/**
+ * The host-array API on the GPU: upload, encode the same kernels as the GPU-resident API, copy
+ * every result into one readback buffer, submit, map. Transient buffers come from the pool and go
+ * back only after the readback resolved, i.e. after the submit completed.
+ */
+const STORAGE_IN = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+const STORAGE_INOUT = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+const STORAGE_OUT = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+
+class Transfer {
+  private readonly acquired: GPUBuffer[] = [];
+
+  constructor(
+    private readonly context: GpuContext,
+    private readonly pool: BufferPool,
+  ) {}
+
+  buffer(label: string, bytes: number, usage: number): GPUBuffer {
+    const buffer = this.pool.acquire(label, bytes, usage);
+    this.acquired.push(buffer);
+    return buffer;
+  }
+
+  upload(label: string, data: Float32Array | undefined, usage = STORAGE_IN): GPUBuffer | undefined {
+    if (!data) return undefined;
+    const buffer = this.buffer(label, data.byteLength, usage);
+    this.context.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return buffer;
+  }
+
+  /** Copies the named buffers into one mapped readback and returns their contents as new arrays. */
+  async submitAndRead(encoder: GPUCommandEncoder, parts: [GPUBuffer, number][]): Promise<Float32Array[]> {
+    const total = parts.reduce((sum, [, bytes]) => sum + bytes, 0);
+    const readback = this.buffer('readback', total, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    let offset = 0;
+    for (const [source, bytes] of parts) {
+      encoder.copyBufferToBuffer(source, 0, readback, offset, bytes);
+      offset += bytes;
+    }
+    this.context.device.queue.submit([encoder.finish()]);
+    await readback.mapAsync(GPUMapMode.READ, 0, total);
+    const all = new Float32Array(readback.getMappedRange(0, total).slice(0));
+    readback.unmap();
+    offset = 0;
+    return parts.map(([, bytes]) => {
+      const part = all.slice(offset / 4, (offset + bytes) / 4);
+      offset += bytes;
+      return part;
+    });
+  }
+
+  /** Returns every acquired buffer to the pool; call once the readback has resolved. */
+  release(): void {
+    for (const buffer of this.acquired) this.pool.release(buffer);
+    this.acquired.length = 0;
+  }
+
+  /** After a failure the buffers may still be in use or invalid: destroy instead of reusing. */
+  discard(): void {
+    for (const buffer of this.acquired) buffer.destroy();
+    this.acquired.length = 0;
+  }
+}
+
+async function run<T>(context: GpuContext, pool: BufferPool, work: (transfer: Transfer) => Promise<T>): Promise<T> {
+  const transfer = new Transfer(context, pool);
+  try {
+    const result = await work(transfer);
+    transfer.release();
+    return result;
+  } catch (error) {
+    transfer.discard();
+    throw error;
+  }
+}
+
+export function gpuForwardTrain(context: GpuContext, pool: BufferPool, x: Float32Array, o: ResolvedOptions): Promise<ForwardTrainResult> {
+  return run(context, pool, async (transfer) => {
+    const C = o.view.channels;
+    const args = {
+      ...o,
+      x: transfer.upload('x', x)!,
+      y: transfer.buffer('y', x.byteLength, STORAGE_OUT),
+      stats: transfer.buffer('stats', statsByteLength(C), STORAGE_OUT),
+      gamma: transfer.upload('gamma', o.gamma),
+      beta: transfer.upload('beta', o.beta),
+      runningMean: transfer.upload('runningMean', o.runningMean, STORAGE_INOUT),
+      runningVar: transfer.upload('runningVar', o.runningVar, STORAGE_INOUT),
+    };
+    const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.forwardTrain.encoder' });
+    encodeForwardTrain(context, encoder, args);
+    const parts: [GPUBuffer, number][] = [
+      [args.y, x.byteLength],
+      [args.stats, 3 * C * 4],
+    ];
+    if (args.runningMean && args.runningVar) parts.push([args.runningMean, C * 4], [args.runningVar, C * 4]);
+    const [y, stats, runningMean, runningVar] = await transfer.submitAndRead(encoder, parts);
+    const result: ForwardTrainResult = {
+      y,
+      mean: stats.slice(0, C),
+      variance: stats.slice(C, 2 * C),
+      invStd: stats.slice(2 * C, 3 * C),
+    };
+    if (runningMean && runningVar) {
+      result.runningMean = runningMean;
+      result.runningVar = runningVar;
+    }
+    return result;
+  });
+}
+
+export function gpuForwardInference(context: GpuContext, pool: BufferPool, x: Float32Array, o: ResolvedOptions): Promise<Float32Array> {
+  return run(context, pool, async (transfer) => {
+    const C = o.view.channels;
+    const args = {
+      ...o,
+      x: transfer.upload('x', x)!,
+      y: transfer.buffer('y', x.byteLength, STORAGE_OUT),
+      stats: transfer.buffer('stats', statsByteLength(C), STORAGE_OUT),
+      gamma: transfer.upload('gamma', o.gamma),
+      beta: transfer.upload('beta', o.beta),
+      runningMean: transfer.upload('runningMean', o.runningMean),
+      runningVar: transfer.upload('runningVar', o.runningVar),
+    };
+    const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.forwardInference.encoder' });
+    encodeForwardInference(context, encoder, args);
+    const [y] = await transfer.submitAndRead(encoder, [[args.y, x.byteLength]]);
+    return y;
+  });
+}

@@ -1,0 +1,63 @@
+import { BatchNormError } from '../errors';
+import { resolveScalarOptions, type PassKind, type ResolvedScalarOptions, type ScalarOptions } from '../options';
+
+/** GPU buffers of per-channel parameters and state; each holds C float32 values. */
+export interface ChannelBuffers {
+  gamma?: GPUBuffer;
+  beta?: GPUBuffer;
+  runningMean?: GPUBuffer;
+  runningVar?: GPUBuffer;
+}
+
+/** Layout of the statistics buffer written by a forward pass: five blocks of C float32 values. */
+export const statsBlocks = ['mean', 'variance', 'invStd', 'scale', 'shift'] as const;
+export type StatsBlock = (typeof statsBlocks)[number];
+
+export function statsByteLength(channels: number): number {
+  return statsBlocks.length * channels * 4;
+}
+
+/** Byte offset of one block of the statistics buffer, e.g. for copyBufferToBuffer. */
+export function statsByteOffset(block: StatsBlock, channels: number): number {
+  return statsBlocks.indexOf(block) * channels * 4;
+}
+
+export function checkBuffer(name: string, buffer: unknown, minBytes: number, usage: number): GPUBuffer {
+  if (buffer === null || typeof buffer !== 'object' || typeof (buffer as GPUBuffer).size !== 'number' || typeof (buffer as GPUBuffer).usage !== 'number') {
+    throw new BatchNormError('invalid-buffer', `${name} must be a GPUBuffer`);
+  }
+  const gpuBuffer = buffer as GPUBuffer;
+  if (gpuBuffer.size < minBytes) {
+    throw new BatchNormError('invalid-buffer', `${name} holds ${gpuBuffer.size} bytes, needs at least ${minBytes}`);
+  }
+  if ((gpuBuffer.usage & usage) !== usage) {
+    throw new BatchNormError('invalid-buffer', `${name} needs usage STORAGE (usage flags are ${gpuBuffer.usage})`);
+  }
+  return gpuBuffer;
+}
+
+export function checkDistinct(named: Record<string, GPUBuffer | undefined>): void {
+  const seen = new Map<GPUBuffer, string>();
+  for (const [name, buffer] of Object.entries(named)) {
+    if (!buffer) continue;
+    const other = seen.get(buffer);
+    if (other) throw new BatchNormError('invalid-buffer', `${name} and ${other} must be different buffers`);
+    seen.set(buffer, name);
+  }
+}
+
+/** Validates the options and per-channel buffers of a GPU-resident call before anything is encoded. */
+export function resolveResident(opts: ScalarOptions & ChannelBuffers, pass: PassKind): ResolvedScalarOptions {
+  const resolved = resolveScalarOptions(opts, pass);
+  const bytes = resolved.view.channels * 4;
+  for (const name of ['gamma', 'beta', 'runningMean', 'runningVar'] as const) {
+    if (opts[name] !== undefined) checkBuffer(name, opts[name], bytes, GPUBufferUsage.STORAGE);
+  }
+  if ((opts.runningMean === undefined) !== (opts.runningVar === undefined)) {
+    throw new BatchNormError('missing-running-stats', 'runningMean and runningVar must be given together');
+  }
+  if (pass === 'inference' && opts.runningMean === undefined) {
+    throw new BatchNormError('missing-running-stats', 'inference needs runningMean and runningVar');
+  }
+  return resolved;
+}

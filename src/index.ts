@@ -1,0 +1,11 @@
+export { createBatchNorm, BatchNorm, type CreateBatchNormOptions, type DeviceLostDetail } from './engine';
+export { BatchNormError, type BatchNormErrorCode } from './errors';
+export { GpuBatchNorm } from './gpu/gpu-batchnorm';
+export type { GpuForwardArgs, ForwardBuffers } from './gpu/encode-forward';
+export { statsBlocks, statsByteLength, statsByteOffset, type StatsBlock, type ChannelBuffers } from './gpu/resident-options';
+export { defaultTuning, type KernelTuning } from './gpu/tuning';
+export type { GpuEntry } from './gpu/device';
+export { channelView, channelAxis, layouts, type ChannelView } from './layout';
+export { conventionDefaults } from './conventions';
+export { defaultVerifyTolerance } from './verify';
+export type * from './types';
