@@ -10,9 +10,11 @@ import { statsByteLength } from './resident-options';
  * every result into one readback buffer, submit, map. Transient buffers come from the pool and go
  * back only after the readback resolved, i.e. after the submit completed.
  */
-const STORAGE_IN = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-const STORAGE_INOUT = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-const STORAGE_OUT = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+// Functions, not constants: GPUBufferUsage does not exist where WebGPU is missing (e.g. Node), and
+// the library must still load there to run on the CPU path.
+const STORAGE_IN = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+const STORAGE_INOUT = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+const STORAGE_OUT = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
 
 class Transfer {
   private readonly acquired: GPUBuffer[] = [];
@@ -28,7 +30,7 @@ class Transfer {
     return buffer;
   }
 
-  upload(label: string, data: Float32Array | undefined, usage = STORAGE_IN): GPUBuffer | undefined {
+  upload(label: string, data: Float32Array | undefined, usage = STORAGE_IN()): GPUBuffer | undefined {
     if (!data) return undefined;
     const buffer = this.buffer(label, data.byteLength, usage);
     this.context.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
@@ -87,12 +89,12 @@ export function gpuForwardTrain(context: GpuContext, pool: BufferPool, x: Float3
     const args = {
       ...o,
       x: transfer.upload('x', x)!,
-      y: transfer.buffer('y', x.byteLength, STORAGE_OUT),
-      stats: transfer.buffer('stats', statsByteLength(C), STORAGE_OUT),
+      y: transfer.buffer('y', x.byteLength, STORAGE_OUT()),
+      stats: transfer.buffer('stats', statsByteLength(C), STORAGE_OUT()),
       gamma: transfer.upload('gamma', o.gamma),
       beta: transfer.upload('beta', o.beta),
-      runningMean: transfer.upload('runningMean', o.runningMean, STORAGE_INOUT),
-      runningVar: transfer.upload('runningVar', o.runningVar, STORAGE_INOUT),
+      runningMean: transfer.upload('runningMean', o.runningMean, STORAGE_INOUT()),
+      runningVar: transfer.upload('runningVar', o.runningVar, STORAGE_INOUT()),
     };
     const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.forwardTrain.encoder' });
     encodeForwardTrain(context, encoder, args);
@@ -122,8 +124,8 @@ export function gpuForwardInference(context: GpuContext, pool: BufferPool, x: Fl
     const args = {
       ...o,
       x: transfer.upload('x', x)!,
-      y: transfer.buffer('y', x.byteLength, STORAGE_OUT),
-      stats: transfer.buffer('stats', statsByteLength(C), STORAGE_OUT),
+      y: transfer.buffer('y', x.byteLength, STORAGE_OUT()),
+      stats: transfer.buffer('stats', statsByteLength(C), STORAGE_OUT()),
       gamma: transfer.upload('gamma', o.gamma),
       beta: transfer.upload('beta', o.beta),
       runningMean: transfer.upload('runningMean', o.runningMean),

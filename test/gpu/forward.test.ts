@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ForwardCase } from './page/forward-case';
+import { layouts } from '../../src/layout';
+import type { Layout } from '../../src/types';
+import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { seedFromEnv } from '../support/random';
+
+const seed = seedFromEnv();
+console.log(`forward GPU tests: TEST_SEED=${seed}`);
+
+/**
+ * Odd shapes per layout: C = 1, M = 2, primes, sizes that are not multiples of 4 or of the
+ * workgroup size, and shapes that take the vec4 paths (C % 4 == 0 with inner == 1, inner % 4 == 0).
+ */
+const shapes: Record<Layout, number[][]> = {
+  NC: [[2, 1], [37, 5], [1000, 12], [3, 7]],
+  NCL: [[3, 7, 5], [2, 1, 1], [4, 8, 12], [5, 3, 131]],
+  NLC: [[2, 13, 3], [5, 7, 8], [1, 2, 1], [3, 41, 5]],
+  NCHW: [[2, 3, 5, 7], [4, 16, 8, 8], [1, 1, 2, 1], [3, 5, 31, 17]],
+  NHWC: [[2, 5, 7, 3], [4, 8, 8, 16], [2, 1, 1, 1], [1, 13, 11, 6]],
+  NCDHW: [[2, 3, 3, 5, 7], [1, 4, 2, 4, 4], [2, 1, 1, 1, 1], [1, 2, 3, 5, 11]],
+  NDHWC: [[2, 3, 5, 7, 3], [1, 2, 3, 4, 8], [1, 1, 2, 1, 1], [3, 2, 2, 3, 5]],
+};
+
+const combos = (['train', 'inference'] as const).flatMap((pass) =>
+  (['none', 'relu'] as const).flatMap((activation) =>
+    (['pytorch', 'keras'] as const).map((convention) => ({ pass, activation, convention })),
+  ),
+);
+
+function matrix(): ForwardCase[] {
+  return layouts.flatMap((layout) =>
+    combos.map((combo, k) => {
+      const shape = shapes[layout][k % shapes[layout].length];
+      return { name: `${layout} [${shape}] ${combo.pass} ${combo.activation} ${combo.convention}`, seed, shape, layout, ...combo };
+    }),
+  );
+}
+
+const special: ForwardCase[] = [
+  // Large means: float32 E[x²] − E[x]² would lose every digit here.
+  ...(['NC', 'NCHW', 'NHWC', 'NCL'] as const).map((layout): ForwardCase => {
+    const shape = { NC: [4096, 3], NCHW: [8, 3, 17, 19], NHWC: [8, 17, 19, 4], NCL: [16, 2, 250] }[layout];
+    return { name: `${layout} [${shape}] mean 1e4 ± 1`, seed, shape, layout, pass: 'train', activation: 'none', convention: 'pytorch', mean: 1e4, std: 1 };
+  }),
+  { name: 'tiny values 1e-30 scale', seed, shape: [64, 5, 7], pass: 'train', activation: 'none', convention: 'pytorch', mean: 0, std: 1e-3, eps: 1e-12 },
+  { name: 'negative values mean -50', seed, shape: [32, 6, 9], pass: 'train', activation: 'relu', convention: 'keras', mean: -50, std: 3 },
+  { name: 'no affine, no running stats', seed, shape: [7, 9, 11], pass: 'train', activation: 'none', convention: 'pytorch', affine: false, running: false },
+  { name: 'momentum 0 and 1', seed, shape: [9, 4], pass: 'train', activation: 'none', convention: 'pytorch', momentum: 1 },
+  { name: 'keras momentum 0', seed, shape: [9, 4], pass: 'train', activation: 'none', convention: 'keras', momentum: 0 },
+  // > 65 535 workgroups with default tuning: 70 001 channels give the statistics and finalize
+  // kernels one workgroup per channel, folded into a 2-D grid.
+  { name: 'C = 70001 channels (NCHW)', seed, shape: [2, 70001, 3, 1], layout: 'NCHW', pass: 'train', activation: 'relu', convention: 'pytorch' },
+  { name: 'C = 70001 channels (NC)', seed, shape: [5, 70001], layout: 'NC', pass: 'train', activation: 'none', convention: 'keras' },
+  // … and for the apply kernel: 4-thread workgroups with one value each need 65 664 workgroups.
+  { name: 'apply above 65 535 workgroups', seed, shape: [1, 513, 512, 1], layout: 'NHWC', pass: 'train', activation: 'none', convention: 'pytorch', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
+  { name: 'inference above 65 535 workgroups', seed, shape: [1, 1, 263000], layout: 'NCL', pass: 'inference', activation: 'relu', convention: 'pytorch', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
+  // A larger realistic batch through every vec4 path.
+  { name: 'NHWC [16, 16, 16, 32]', seed, shape: [16, 16, 16, 32], layout: 'NHWC', pass: 'train', activation: 'relu', convention: 'pytorch' },
+  { name: 'NCHW [16, 32, 16, 16]', seed, shape: [16, 32, 16, 16], layout: 'NCHW', pass: 'train', activation: 'none', convention: 'keras' },
+];
+
+describe.skipIf(gpuSkipped)('forward on WebGPU against the float64 reference', () => {
+  let harness: HarnessPage;
+  const worst = new Map<string, { output: string; maxAbs: number; maxRel: number }>();
+  beforeAll(async () => {
+    harness = await openHarness();
+  });
+  afterAll(async () => {
+    await harness?.close();
+    console.log('worst errors per layout (output: max abs / max rel):');
+    for (const [key, w] of worst) console.log(`  ${key}: ${w.output} ${w.maxAbs.toExponential(2)} / ${w.maxRel.toExponential(2)}`);
+  });
+
+  it.each([...matrix(), ...special].map((c) => [c.name, c] as const))('%s', async (_name, spec) => {
+    const report = await harness.call('forwardCase', spec);
+    expect(report.backend).toBe('webgpu');
+    expect(report.inputUnmodified).toBe(true);
+    const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);
+    expect(failures).toEqual([]);
+    const key = spec.layout ?? 'axis 1';
+    for (const c of report.checks.filter((c) => c.output === 'y')) {
+      const current = worst.get(key);
+      if (!current || c.maxAbs > current.maxAbs) worst.set(key, { output: c.output, maxAbs: c.maxAbs, maxRel: c.maxRel });
+    }
+  });
+
+  it('verify mode accepts a correct result and catches a corrupted one', async () => {
+    const report = await harness.call('verifyCase', { seed });
+    expect(report.cleanRunPassed).toBe(true);
+    expect(report.corruptedCode).toBe('verification-failed');
+    expect(report.corruptedMessage).toMatch(/y\[\d+\].* on the GPU and .* on the CPU; allowed difference/);
+  });
+});
