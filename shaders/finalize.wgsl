@@ -5,9 +5,11 @@
 // keep, take and varianceFactor encode the PyTorch or Keras convention; they are computed on the
 // host, so neither convention is spelled out here.
 //
-// One workgroup per channel: each thread folds a strided subset of the partials, then a tree in
-// workgroup memory merges the threads' results. All merges use Chan's formula on (count, mean, M2),
-// which stays exact when the partial means are large and close together.
+// Two entry points: finalizeTree gives each channel a workgroup (threads fold strided subsets of the
+// partials, then a tree in workgroup memory merges them), for channels with many partials;
+// finalizeSerial gives each channel one thread that folds its few partials in order, which avoids
+// barriers when there are many channels with few partials each. All merges use Chan's formula on
+// (count, mean, M2), which stays exact when the partial means are large and close together.
 
 struct Params {
   channels: u32,
@@ -48,8 +50,25 @@ fn chanMerge(a: vec4f, b: vec4f) -> vec4f {
   return vec4f(count, a.y + delta * weightB, a.z + b.z + delta * delta * a.x * weightB, 0.0);
 }
 
+fn writeChannel(channel: u32, total: vec4f) {
+  let C = params.channels;
+  let mean = total.y;
+  let variance = total.z / total.x;
+  let invStd = 1.0 / sqrt(variance + params.eps);
+  let scale = gamma[channel] * invStd;
+  stats[channel] = mean;
+  stats[C + channel] = variance;
+  stats[2u * C + channel] = invStd;
+  stats[3u * C + channel] = scale;
+  stats[4u * C + channel] = beta[channel] - mean * scale;
+  if (UPDATE_RUNNING) {
+    runningMean[channel] = params.keep * runningMean[channel] + params.take * mean;
+    runningVar[channel] = params.keep * runningVar[channel] + params.take * variance * params.varianceFactor;
+  }
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn finalize(
+fn finalizeTree(
   @builtin(workgroup_id) workgroup: vec3u,
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
@@ -70,22 +89,24 @@ fn finalize(
     }
     workgroupBarrier();
   }
-  if (local != 0u) {
+  if (local == 0u) {
+    writeChannel(channel, merged[0]);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn finalizeSerial(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let channel = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  if (channel >= params.channels) {
     return;
   }
-  let C = params.channels;
-  let total = merged[0];
-  let mean = total.y;
-  let variance = total.z / total.x;
-  let invStd = 1.0 / sqrt(variance + params.eps);
-  let scale = gamma[channel] * invStd;
-  stats[channel] = mean;
-  stats[C + channel] = variance;
-  stats[2u * C + channel] = invStd;
-  stats[3u * C + channel] = scale;
-  stats[4u * C + channel] = beta[channel] - mean * scale;
-  if (UPDATE_RUNNING) {
-    runningMean[channel] = params.keep * runningMean[channel] + params.take * mean;
-    runningVar[channel] = params.keep * runningVar[channel] + params.take * variance * params.varianceFactor;
+  var folded = vec4f(0.0);
+  for (var k = 0u; k < params.chunks; k += 1u) {
+    folded = chanMerge(folded, partials[k * params.channels + channel]);
   }
+  writeChannel(channel, folded);
 }

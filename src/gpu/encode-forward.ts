@@ -74,7 +74,7 @@ export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncod
     },
     {
       shader: shaders.finalize,
-      ...planFinalize(view, context.maxWorkgroupsPerDimension),
+      ...planFinalize(view, statsPlan.chunks, context.tuning, context.maxWorkgroupsPerDimension),
       constants: { UPDATE_RUNNING: tracking },
       params: {
         channels: C,

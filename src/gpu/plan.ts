@@ -69,8 +69,17 @@ export function planStats(view: ChannelView, tuning: KernelTuning, maxPerDimensi
   };
 }
 
-export function planFinalize(view: ChannelView, maxPerDimension: number): Omit<KernelLaunch, 'params'> {
-  return { entryPoint: 'finalize', grid: foldWorkgroups(view.channels, maxPerDimension) };
+/**
+ * Few partials per channel are folded by one thread each (no barriers); many by a workgroup tree.
+ * The threshold is where a serial chain stops being cheaper than a tree step, roughly.
+ */
+export const SERIAL_FINALIZE_MAX_CHUNKS = 32;
+
+export function planFinalize(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): Omit<KernelLaunch, 'params'> {
+  if (chunks <= SERIAL_FINALIZE_MAX_CHUNKS) {
+    return { entryPoint: 'finalizeSerial', grid: foldWorkgroups(ceilDiv(view.channels, tuning.workgroupSize), maxPerDimension) };
+  }
+  return { entryPoint: 'finalizeTree', grid: foldWorkgroups(view.channels, maxPerDimension) };
 }
 
 export function planInferenceFold(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): Omit<KernelLaunch, 'params'> {
