@@ -23,7 +23,7 @@ export function updatedRunningStats(
   const nextVar = new Float32Array(channels);
   for (let c = 0; c < channels; c++) {
     nextMean[c] = keep * runningMean[c] + take * mean[c];
-    nextVar[c] = keep * runningVar[c] + take * variance[c];
+    nextVar[c] = keep * runningVar[c] + take * (variance[c] * varianceFactor);
   }
   return { runningMean: nextMean, runningVar: nextVar };
 }
