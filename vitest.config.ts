@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'gpu',
+          include: ['test/gpu/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/setup/gpu-global-setup.ts'],
+          // SwiftShader runs WebGPU on the CPU: large cases take seconds, not milliseconds.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // All files share one browser on a machine with few cores; parallel tabs would only
+          // compete for them and make timeouts flaky.
+          fileParallelism: false,
+          maxWorkers: 1,
+        },
+      },
+    ],
+  },
+});
