@@ -1,0 +1,62 @@
+import { conventionDefaults } from '../conventions';
+import { BatchNormError } from '../errors';
+import { isLayout } from '../layout';
+import type { Activation, Convention, Layout } from '../types';
+
+/** Options of a BatchNorm layer, named after torch.nn.BatchNorm2d. */
+export interface BatchNormLayerOptions {
+  numFeatures: number;
+  /** Layout of the tensors this layer sees; default: channel axis 1. */
+  layout?: Layout;
+  eps?: number;
+  /** Running-statistics momentum; `null` (PyTorch only) means a cumulative average, 1 / numBatchesTracked. */
+  momentum?: number | null;
+  convention?: Convention;
+  /** Learnable γ and β (default true); otherwise γ = 1, β = 0 and no gradients. */
+  affine?: boolean;
+  /** Keep running statistics (default true); without them eval mode also uses batch statistics. */
+  trackRunningStats?: boolean;
+  activation?: Activation;
+  label?: string;
+}
+
+export type ResolvedLayerOptions = Required<Omit<BatchNormLayerOptions, 'layout' | 'momentum'>> & {
+  layout: Layout | undefined;
+  momentum: number | null;
+};
+
+export function resolveLayerOptions(options: BatchNormLayerOptions): ResolvedLayerOptions {
+  if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', 'layer options { numFeatures } are required');
+  const { numFeatures } = options;
+  if (!Number.isSafeInteger(numFeatures) || numFeatures < 1) {
+    throw new BatchNormError('invalid-option', `numFeatures must be a positive integer, got ${numFeatures}`);
+  }
+  if (options.layout !== undefined && !isLayout(options.layout)) {
+    throw new BatchNormError('invalid-layout', `unknown layout ${JSON.stringify(options.layout)}`);
+  }
+  const convention = options.convention ?? 'pytorch';
+  if (convention !== 'pytorch' && convention !== 'keras') {
+    throw new BatchNormError('invalid-option', `convention must be 'pytorch' or 'keras', got ${JSON.stringify(convention)}`);
+  }
+  const eps = options.eps ?? conventionDefaults[convention].eps;
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) throw new BatchNormError('invalid-eps', `eps must be a finite number > 0, got ${eps}`);
+  const momentum = options.momentum === undefined ? conventionDefaults[convention].momentum : options.momentum;
+  if (momentum === null) {
+    if (convention !== 'pytorch') throw new BatchNormError('invalid-momentum', 'momentum null (cumulative average) exists only in the PyTorch convention');
+  } else if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
+    throw new BatchNormError('invalid-momentum', `momentum must be in [0, 1] or null, got ${momentum}`);
+  }
+  const activation = options.activation ?? 'none';
+  if (activation !== 'none' && activation !== 'relu') throw new BatchNormError('invalid-option', `activation must be 'none' or 'relu', got ${JSON.stringify(activation)}`);
+  return {
+    numFeatures,
+    layout: options.layout,
+    eps,
+    momentum,
+    convention,
+    affine: options.affine ?? true,
+    trackRunningStats: options.trackRunningStats ?? true,
+    activation,
+    label: options.label ?? 'BatchNormLayer',
+  };
+}
