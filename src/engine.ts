@@ -1,11 +1,24 @@
+import { checkSaved, resolveBackwardOptions } from './backward-options';
+import { cpuBackward } from './cpu/backward';
 import { cpuForwardInference, cpuForwardTrain } from './cpu/forward';
 import { BatchNormError } from './errors';
 import { acquireDevice, borrowDevice, type AcquiredDevice, type GpuEntry } from './gpu/device';
 import { GpuBatchNorm } from './gpu/gpu-batchnorm';
 import { resolveTuning, type KernelTuning } from './gpu/tuning';
 import { checkInput, resolveOptions } from './options';
-import type { AdapterSummary, BackendChoice, BackendName, BatchNormOptions, ForwardTrainResult, Tolerance } from './types';
+import type {
+  AdapterSummary,
+  BackendChoice,
+  BackendName,
+  BackwardOptions,
+  BackwardResult,
+  BatchNormOptions,
+  ForwardTrainResult,
+  SavedStatistics,
+  Tolerance,
+} from './types';
 import { resolveVerify, verifyForwardInference, verifyForwardTrain } from './verify';
+import { verifyBackward } from './verify-backward';
 
 export interface CreateBatchNormOptions {
   /** 'auto' (default) uses WebGPU when available, else the CPU path; 'webgpu' fails without it. */
@@ -79,6 +92,29 @@ export class BatchNorm extends EventTarget {
     const gpu = await this.onGpu((engine) => engine.forwardInference(x, opts));
     if (!gpu) return cpuForwardInference(x, resolved);
     if (this.tolerance) verifyForwardInference(gpu, cpuForwardInference(x, resolved), x, resolved, this.tolerance);
+    return gpu;
+  }
+
+  /**
+   * Gradients of batch norm: dx, dgamma = Σ dy·x̂ and dbeta = Σ dy, for the same options as the
+   * forward. mode 'train' (default) differentiates through the batch statistics, which `saved`
+   * supplies (the ForwardTrainResult of the forward, or any { mean, invStd }); mode 'eval' uses the
+   * running statistics of `opts` as frozen constants and ignores `saved`. With activation 'relu', dy
+   * is first set to 0 where the forward output y = x·scale + shift is ≤ 0. y is recomputed, not
+   * stored: on the GPU from `saved` with the forward's own float32 expressions, so the mask matches
+   * a GPU forward bit for bit; on the CPU path in float64 from the float32 `saved`, which can round
+   * y to the other side of 0 than the forward did when |y| is within ~1e-7 of |x·scale| + |shift|
+   * (relu has no derivative at 0; either side is a valid subgradient).
+   */
+  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedStatistics): Promise<BackwardResult> {
+    this.checkLive();
+    const resolved = resolveBackwardOptions(opts);
+    checkInput('dy', dy, resolved.view);
+    checkInput('x', x, resolved.view);
+    const stats = checkSaved(saved, resolved);
+    const gpu = await this.onGpu((engine) => engine.backward(dy, x, opts, stats));
+    if (!gpu) return cpuBackward(dy, x, resolved, stats);
+    if (this.tolerance) verifyBackward(gpu, cpuBackward(dy, x, resolved, stats), dy, x, resolved, stats, this.tolerance);
     return gpu;
   }
 

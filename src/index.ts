@@ -2,6 +2,7 @@ export { createBatchNorm, BatchNorm, type CreateBatchNormOptions, type DeviceLos
 export { BatchNormError, type BatchNormErrorCode } from './errors';
 export { GpuBatchNorm } from './gpu/gpu-batchnorm';
 export type { GpuForwardArgs, ForwardBuffers } from './gpu/encode-forward';
+export type { GpuBackwardArgs, BackwardBuffers } from './gpu/encode-backward';
 export { statsBlocks, statsByteLength, statsByteOffset, type StatsBlock, type ChannelBuffers } from './gpu/resident-options';
 export { defaultTuning, type KernelTuning } from './gpu/tuning';
 export type { GpuEntry } from './gpu/device';
@@ -9,3 +10,7 @@ export { channelView, channelAxis, layouts, type ChannelView } from './layout';
 export { conventionDefaults } from './conventions';
 export { defaultVerifyTolerance } from './verify';
 export type * from './types';
+export * from './optim/index';
+export { BatchNormLayer } from './layer/batchnorm-layer';
+export type { BatchNormLayerOptions } from './layer/layer-options';
+export type { BatchNormStateDict, KerasBatchNormWeights } from './layer/state-dict';

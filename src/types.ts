@@ -46,3 +46,28 @@ export interface AdapterSummary {
   description: string;
   isFallbackAdapter: boolean;
 }
+
+/**
+ * Which statistics a backward pass differentiates through: 'train' (the batch statistics, which
+ * depend on x) or 'eval' (frozen running statistics, as PyTorch's backward in eval mode).
+ */
+export type BackwardMode = 'train' | 'eval';
+
+export interface BackwardOptions extends BatchNormOptions {
+  /** Default 'train'. In 'eval' mode runningMean and runningVar are required. */
+  mode?: BackwardMode;
+}
+
+/** What a training backward needs from its forward: e.g. the ForwardTrainResult itself. */
+export interface SavedStatistics {
+  mean: Float32Array;
+  invStd: Float32Array;
+}
+
+export interface BackwardResult {
+  dx: Float32Array;
+  /** Σ dy · x̂ per channel (x̂ = (x − mean) · invStd); with relu, dy is masked first. */
+  dgamma: Float32Array;
+  /** Σ dy per channel. */
+  dbeta: Float32Array;
+}

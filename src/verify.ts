@@ -13,7 +13,7 @@ import type { ForwardTrainResult, Tolerance } from './types';
  */
 export const defaultVerifyTolerance: Tolerance = { rtol: 1e-4, atol: 1e-5 };
 
-interface Mismatch {
+export interface Mismatch {
   output: string;
   index: number;
   gpu: number;
@@ -22,13 +22,24 @@ interface Mismatch {
   excess: number;
 }
 
-function worstMismatch(output: string, gpu: Float32Array, cpu: Float32Array, magnitude: (i: number) => number, tol: Tolerance): Mismatch | undefined {
+/**
+ * The element furthest out of tolerance, if any. `slack` adds an absolute allowance per element for
+ * what rounding alone cannot explain but is still correct (e.g. a relu mask at y = 0).
+ */
+export function worstMismatch(
+  output: string,
+  gpu: Float32Array,
+  cpu: Float32Array,
+  magnitude: (i: number) => number,
+  tol: Tolerance,
+  slack?: (i: number) => number,
+): Mismatch | undefined {
   let worst: Mismatch | undefined;
   for (let i = 0; i < cpu.length; i++) {
     const a = gpu[i];
     const b = cpu[i];
     if (Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b))) continue;
-    const allowed = tol.atol + tol.rtol * magnitude(i);
+    const allowed = tol.atol + tol.rtol * magnitude(i) + (slack ? slack(i) : 0);
     const diff = Math.abs(a - b);
     // NaN differences (one side NaN or Inf) always fail.
     const excess = Number.isNaN(diff) || !Number.isFinite(diff) ? Infinity : diff - allowed;
@@ -37,7 +48,7 @@ function worstMismatch(output: string, gpu: Float32Array, cpu: Float32Array, mag
   return worst;
 }
 
-function describe(m: Mismatch, shape: readonly number[]): string {
+export function describe(m: Mismatch, shape: readonly number[]): string {
   return `GPU result differs from the CPU path: ${m.output}[${m.index}] (shape [${shape.join(', ')}]) is ${m.gpu} on the GPU and ${m.cpu} on the CPU; allowed difference ${m.allowed.toExponential(3)}`;
 }
 

@@ -99,28 +99,34 @@ export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncod
   return stats;
 }
 
+/**
+ * Folds the running statistics into `stats` ([mean | variance | invStd | scale | shift]), as
+ * inference uses them; the eval-mode backward on host arrays builds its stats buffer with it too.
+ */
+export function inferenceFoldLaunch(context: GpuContext, resolved: ResolvedScalarOptions, args: ChannelBuffers, stats: GPUBuffer): Launch {
+  const C = resolved.view.channels;
+  return {
+    shader: shaders.inferenceFold,
+    ...planInferenceFold(resolved.view, context.tuning, context.maxWorkgroupsPerDimension),
+    constants: {},
+    params: { channels: C, eps: resolved.eps },
+    buffers: [
+      args.gamma ?? context.constants.filled(C, 1),
+      args.beta ?? context.constants.filled(C, 0),
+      args.runningMean as GPUBuffer,
+      args.runningVar as GPUBuffer,
+      stats,
+    ],
+  };
+}
+
 /** Inference forward with population statistics on GPU-resident data; running stats are read only. */
 export function encodeForwardInference(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
   const resolved = resolveResident(args, 'inference');
   checkTensors(args, resolved);
   const C = resolved.view.channels;
   const stats = args.stats ?? newStatsBuffer(context, C);
-  const launches: Launch[] = [
-    {
-      shader: shaders.inferenceFold,
-      ...planInferenceFold(resolved.view, context.tuning, context.maxWorkgroupsPerDimension),
-      constants: {},
-      params: { channels: C, eps: resolved.eps },
-      buffers: [
-        args.gamma ?? context.constants.filled(C, 1),
-        args.beta ?? context.constants.filled(C, 0),
-        args.runningMean as GPUBuffer,
-        args.runningVar as GPUBuffer,
-        stats,
-      ],
-    },
-    applyLaunch(context, resolved, args.x, stats, args.y),
-  ];
+  const launches: Launch[] = [inferenceFoldLaunch(context, resolved, args, stats), applyLaunch(context, resolved, args.x, stats, args.y)];
   encodeLaunches(context, encoder, 'forwardInference', launches);
   return stats;
 }

@@ -1,9 +1,13 @@
+import { checkSaved, resolveBackwardOptions } from '../backward-options';
 import { checkInput, resolveOptions } from '../options';
-import type { BatchNormOptions, ForwardTrainResult } from '../types';
+import type { BackwardOptions, BackwardResult, BatchNormOptions, ForwardTrainResult, SavedStatistics } from '../types';
+import { backwardScratchCount, destroyBackwardScratch } from './backward-scratch';
 import { BufferPool } from './buffer-pool';
 import { createGpuContext, destroyGpuContext, type GpuContext } from './context';
+import { encodeBackward, type GpuBackwardArgs } from './encode-backward';
 import { encodeForwardInference, encodeForwardTrain, type GpuForwardArgs } from './encode-forward';
 import { withErrorScopes } from './gpu-errors';
+import { gpuBackward } from './host-backward';
 import { gpuForwardInference, gpuForwardTrain } from './host-forward';
 import { statsByteLength, statsByteOffset, type StatsBlock } from './resident-options';
 import type { KernelTuning } from './tuning';
@@ -34,6 +38,16 @@ export class GpuBatchNorm {
     return encodeForwardInference(this.context, encoder, args);
   }
 
+  /**
+   * Backward: dx, and dgamma/dbeta when given (added to their contents with `accumulate`), from dy,
+   * x and the stats buffer of the forward (encodeForwardTrain for mode 'train', the default;
+   * encodeForwardInference for mode 'eval'). With activation 'relu', dy is masked where the forward
+   * output was ≤ 0, recomputed from x and the stats buffer.
+   */
+  encodeBackward(encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
+    encodeBackward(this.context, encoder, args);
+  }
+
   /** A buffer for the statistics of C channels: [mean | variance | invStd | scale | shift]. */
   createStatsBuffer(channels: number, label = 'BatchNorm.stats'): GPUBuffer {
     return this.device.createBuffer({
@@ -59,13 +73,22 @@ export class GpuBatchNorm {
     return withErrorScopes(this.device, 'forwardInference', () => gpuForwardInference(this.context, this.pool, x, resolved));
   }
 
+  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedStatistics): Promise<BackwardResult> {
+    const resolved = resolveBackwardOptions(opts);
+    checkInput('dy', dy, resolved.view);
+    checkInput('x', x, resolved.view);
+    const stats = checkSaved(saved, resolved);
+    return withErrorScopes(this.device, 'backward', () => gpuBackward(this.context, this.pool, dy, x, resolved, stats));
+  }
+
   /** GPU buffers the engine currently owns (pool, scratch, uniforms, constants). */
   get liveBuffers(): number {
-    return this.pool.liveBuffers + this.context.scratch.count + this.context.uniforms.size + this.context.constants.count;
+    return this.pool.liveBuffers + this.context.scratch.count + this.context.uniforms.size + this.context.constants.count + backwardScratchCount(this.context);
   }
 
   destroy(): void {
     this.pool.destroy();
+    destroyBackwardScratch(this.context);
     destroyGpuContext(this.context);
   }
 }

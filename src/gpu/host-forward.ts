@@ -12,11 +12,11 @@ import { statsByteLength } from './resident-options';
  */
 // Functions, not constants: GPUBufferUsage does not exist where WebGPU is missing (e.g. Node), and
 // the library must still load there to run on the CPU path.
-const STORAGE_IN = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-const STORAGE_INOUT = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-const STORAGE_OUT = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+export const STORAGE_IN = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+export const STORAGE_INOUT = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+export const STORAGE_OUT = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
 
-class Transfer {
+export class Transfer {
   private readonly acquired: GPUBuffer[] = [];
 
   constructor(
@@ -71,7 +71,8 @@ class Transfer {
   }
 }
 
-async function run<T>(context: GpuContext, pool: BufferPool, work: (transfer: Transfer) => Promise<T>): Promise<T> {
+/** Runs host-array work with its transient buffers; shared by the forward and backward host paths. */
+export async function run<T>(context: GpuContext, pool: BufferPool, work: (transfer: Transfer) => Promise<T>): Promise<T> {
   const transfer = new Transfer(context, pool);
   try {
     const result = await work(transfer);

@@ -19,9 +19,24 @@ export interface StatsPlan {
   chunks: number;
 }
 
+/**
+ * The two shapes of a per-channel reduction that reads the tensor once, shared by the statistics and
+ * backward-reduce kernels (whose Params carry the same fields): 'Rows' when inner == 1 (a thread per
+ * channel group, each taking every K-th row), 'Runs' when inner > 1 (a workgroup per chunk of a
+ * channel). The entry point of a kernel is its name + shape + width, e.g. statsRowsVec4.
+ */
+export interface ReductionPlan {
+  shape: 'Rows' | 'Runs';
+  width: 'Scalar' | 'Vec4';
+  params: Record<string, number>;
+  grid: [number, number];
+  /** K: partials per channel. */
+  chunks: number;
+}
+
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
-export function planStats(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): StatsPlan {
+export function planChannelReduction(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): ReductionPlan {
   const { outer, channels, inner } = view;
   const wg = tuning.workgroupSize;
   if (inner === 1) {
@@ -32,13 +47,11 @@ export function planStats(view: ChannelView, tuning: KernelTuning, maxPerDimensi
     const rowLanes = Math.max(1, Math.min(outer, maxLanes, ceilDiv(tuning.statsTargetThreads, groups)));
     const threads = groups * rowLanes;
     return {
-      kernel: 'statsRows',
+      shape: 'Rows',
+      width: vec4 ? 'Vec4' : 'Scalar',
       chunks: rowLanes,
-      launch: {
-        entryPoint: vec4 ? 'statsRowsVec4' : 'statsRowsScalar',
-        params: { rows: outer, groups, rowLanes, threads },
-        grid: foldWorkgroups(ceilDiv(threads, wg), maxPerDimension),
-      },
+      params: { rows: outer, groups, rowLanes, threads },
+      grid: foldWorkgroups(ceilDiv(threads, wg), maxPerDimension),
     };
   }
   const vec4 = inner % 4 === 0;
@@ -50,23 +63,31 @@ export function planStats(view: ChannelView, tuning: KernelTuning, maxPerDimensi
   const chunks = ceilDiv(valuesPerChannel, chunkLength);
   const workgroupCount = channels * chunks;
   return {
-    kernel: 'statsRuns',
+    shape: 'Runs',
+    width: vec4 ? 'Vec4' : 'Scalar',
     chunks,
-    launch: {
-      entryPoint: vec4 ? 'statsRunsVec4' : 'statsRunsScalar',
-      params: {
-        channels,
-        inner: innerUnits,
-        valuesPerChannel,
-        chunkLength,
-        chunks,
-        workgroupCount,
-        stepOuter: Math.floor(wg / innerUnits),
-        stepInner: wg % innerUnits,
-      },
-      grid: foldWorkgroups(workgroupCount, maxPerDimension),
+    params: {
+      channels,
+      inner: innerUnits,
+      valuesPerChannel,
+      chunkLength,
+      chunks,
+      workgroupCount,
+      stepOuter: Math.floor(wg / innerUnits),
+      stepInner: wg % innerUnits,
     },
+    grid: foldWorkgroups(workgroupCount, maxPerDimension),
   };
+}
+
+export function planStats(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): StatsPlan {
+  const { shape, width, params, grid, chunks } = planChannelReduction(view, tuning, maxPerDimension);
+  return { kernel: `stats${shape}`, chunks, launch: { entryPoint: `stats${shape}${width}`, params, grid } };
+}
+
+/** A grid of one thread per channel. */
+export function perChannelThreads(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): [number, number] {
+  return foldWorkgroups(ceilDiv(view.channels, tuning.workgroupSize), maxPerDimension);
 }
 
 /**
@@ -75,51 +96,78 @@ export function planStats(view: ChannelView, tuning: KernelTuning, maxPerDimensi
  */
 export const SERIAL_FINALIZE_MAX_CHUNKS = 32;
 
+/** How a kernel merges the K partials of each channel: a thread per channel, or a workgroup tree. */
+export interface MergePlan {
+  strategy: 'Serial' | 'Tree';
+  grid: [number, number];
+}
+
+export function planMerge(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): MergePlan {
+  if (chunks <= SERIAL_FINALIZE_MAX_CHUNKS) return { strategy: 'Serial', grid: perChannelThreads(view, tuning, maxPerDimension) };
+  return { strategy: 'Tree', grid: foldWorkgroups(view.channels, maxPerDimension) };
+}
+
 export function planFinalize(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): Omit<KernelLaunch, 'params'> {
-  if (chunks <= SERIAL_FINALIZE_MAX_CHUNKS) {
-    return { entryPoint: 'finalizeSerial', grid: foldWorkgroups(ceilDiv(view.channels, tuning.workgroupSize), maxPerDimension) };
-  }
-  return { entryPoint: 'finalizeTree', grid: foldWorkgroups(view.channels, maxPerDimension) };
+  const { strategy, grid } = planMerge(view, chunks, tuning, maxPerDimension);
+  return { entryPoint: `finalize${strategy}`, grid };
 }
 
 export function planInferenceFold(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): Omit<KernelLaunch, 'params'> {
-  return { entryPoint: 'inferenceFold', grid: foldWorkgroups(ceilDiv(view.channels, tuning.workgroupSize), maxPerDimension) };
+  return { entryPoint: 'inferenceFold', grid: perChannelThreads(view, tuning, maxPerDimension) };
 }
 
-/** Which apply entry point serves a view, and the [outer, C', inner'] it sees in units. */
-export function planApply(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): KernelLaunch {
+/**
+ * An elementwise kernel over the view in units (values, or vec4s): 'Vec4Run' when inner % 4 == 0
+ * (the four lanes share a channel), 'Vec4Channels' when inner == 1 and C % 4 == 0 (the lanes are four
+ * consecutive channels), else 'Scalar'. Shared by apply and backward-apply, whose Params start with
+ * these fields. `channelBlock` is the length of one C-value block of a per-channel buffer such as
+ * the stats, in units of its binding (C, or C / 4 for Vec4Channels).
+ */
+export interface ElementwisePlan {
+  variant: 'Scalar' | 'Vec4Run' | 'Vec4Channels';
+  channelBlock: number;
+  params: { units: number; channels: number; inner: number; stepInner: number; stepChannel: number };
+  grid: [number, number];
+}
+
+export function planElementwise(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): ElementwisePlan {
   const { channels: C, inner, size } = view;
   const wg = tuning.workgroupSize;
-  let entryPoint: string;
+  let variant: ElementwisePlan['variant'] = 'Scalar';
   let unitChannels = C;
   let unitInner = inner;
   let unitWidth = 1;
-  let statsUnitsPerChannelBlock = C;
   if (inner % 4 === 0) {
-    entryPoint = 'applyVec4Run';
+    variant = 'Vec4Run';
     unitInner = inner / 4;
     unitWidth = 4;
   } else if (inner === 1 && C % 4 === 0) {
-    entryPoint = 'applyVec4Channels';
+    variant = 'Vec4Channels';
     unitChannels = C / 4;
     unitWidth = 4;
-    statsUnitsPerChannelBlock = C / 4;
-  } else {
-    entryPoint = 'applyScalar';
   }
   const units = size / unitWidth;
   const workgroupCount = ceilDiv(units, wg * tuning.applyUnitsPerThread);
   return {
-    entryPoint,
+    variant,
+    channelBlock: variant === 'Vec4Channels' ? C / 4 : C,
     params: {
       units,
       channels: unitChannels,
       inner: unitInner,
-      scaleOffset: 3 * statsUnitsPerChannelBlock,
-      shiftOffset: 4 * statsUnitsPerChannelBlock,
       stepInner: wg % unitInner,
       stepChannel: Math.floor(wg / unitInner) % unitChannels,
     },
     grid: foldWorkgroups(workgroupCount, maxPerDimension),
+  };
+}
+
+/** Which apply entry point serves a view, and the [outer, C', inner'] it sees in units. */
+export function planApply(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): KernelLaunch {
+  const { variant, channelBlock, params, grid } = planElementwise(view, tuning, maxPerDimension);
+  return {
+    entryPoint: `apply${variant}`,
+    params: { ...params, scaleOffset: 3 * channelBlock, shiftOffset: 4 * channelBlock },
+    grid,
   };
 }

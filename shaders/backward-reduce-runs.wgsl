@@ -1,0 +1,157 @@
+// The two per-channel sums of the backward pass when each channel is stored as runs of `inner`
+// contiguous values (inner > 1: NCL, NCHW, NCDHW), reading x and dy exactly once:
+//   Σ dy  and  Σ dy · (x − mean),
+// with dy first set to 0 where the forward output y = fma(x, scale[c], shift[c]) is ≤ 0 when RELU is
+// set (recomputed from the stats buffer exactly as apply.wgsl does, so the mask matches the forward).
+//
+// The work is split exactly like stats-runs.wgsl, with the same Params: workgroup w reduces chunk
+// k = w % K of channel c = w / K, the values m ∈ [k·L, (k+1)·L) of the channel, m = o · inner + i ↦
+// address (o · C + c) · inner + i. Threads stride through the chunk by WORKGROUP_SIZE and a tree in
+// workgroup memory adds up their sums; one partial per chunk goes to `backward-finalize.wgsl`.
+// The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel.
+
+struct Params {
+  channels: u32,
+  inner: u32,          // values (or vec4s) per run
+  valuesPerChannel: u32, // outer · inner, in the same units
+  chunkLength: u32,    // L: units per workgroup
+  chunks: u32,         // K
+  workgroupCount: u32, // C · K
+  stepOuter: u32,      // WORKGROUP_SIZE / inner
+  stepInner: u32,      // WORKGROUP_SIZE % inner
+}
+
+override WORKGROUP_SIZE: u32;
+override RELU: bool;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> dy4: array<vec4f>;
+// stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl)
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+// partials[k · C + c] = (Σ dy, Σ dy · (x − mean))
+@group(0) @binding(4) var<storage, read_write> partials: array<vec2f>;
+
+var<workgroup> sums: array<vec2f, WORKGROUP_SIZE>;
+
+struct Chunk {
+  channel: u32,
+  chunk: u32,
+  begin: u32,
+  end: u32,
+}
+
+// What a thread needs of its channel's statistics.
+struct ChannelStats {
+  mean: f32,
+  scale: f32,
+  shift: f32,
+}
+
+fn chunkOf(workgroup: vec3u, workgroups: vec3u) -> Chunk {
+  let w = workgroup.x + workgroup.y * workgroups.x;
+  let chunk = w % params.chunks;
+  let begin = chunk * params.chunkLength;
+  return Chunk(w / params.chunks, chunk, begin, min(begin + params.chunkLength, params.valuesPerChannel));
+}
+
+fn channelStats(channel: u32) -> ChannelStats {
+  let C = params.channels;
+  return ChannelStats(stats[channel], stats[3u * C + channel], stats[4u * C + channel]);
+}
+
+fn address(channel: u32, outer: u32, inner: u32) -> u32 {
+  return (outer * params.channels + channel) * params.inner + inner;
+}
+
+// Tree reduction of the two sums; every thread of the workgroup must call it.
+fn reduceAndStore(local: u32, chunk: Chunk, sum: vec2f) {
+  sums[local] = sum;
+  workgroupBarrier();
+  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
+    if (local < width) {
+      sums[local] += sums[local + width];
+    }
+    workgroupBarrier();
+  }
+  if (local == 0u) {
+    partials[chunk.chunk * params.channels + chunk.channel] = sums[0];
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backwardReduceRunsScalar(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  // Whole workgroups leave together, so the barriers below stay in uniform control flow.
+  if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
+    return;
+  }
+  let chunk = chunkOf(workgroup, workgroups);
+  let s = channelStats(chunk.channel);
+  var m = chunk.begin + local;
+  var o = m / params.inner;
+  var i = m % params.inner;
+  var sumDy = 0.0;
+  var sumDyXmu = 0.0;
+  for (; m < chunk.end; m += WORKGROUP_SIZE) {
+    let index = address(chunk.channel, o, i);
+    let xv = x[index];
+    var d = dy[index];
+    if (RELU) {
+      d = select(0.0, d, fma(xv, s.scale, s.shift) > 0.0);
+    }
+    sumDy += d;
+    sumDyXmu = fma(d, xv - s.mean, sumDyXmu);
+    i += params.stepInner;
+    o += params.stepOuter;
+    if (i >= params.inner) {
+      i -= params.inner;
+      o += 1u;
+    }
+  }
+  reduceAndStore(local, chunk, vec2f(sumDy, sumDyXmu));
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backwardReduceRunsVec4(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
+    return;
+  }
+  let chunk = chunkOf(workgroup, workgroups);
+  let s = channelStats(chunk.channel);
+  let mean = vec4f(s.mean);
+  let scale = vec4f(s.scale);
+  let shift = vec4f(s.shift);
+  var m = chunk.begin + local;
+  var o = m / params.inner;
+  var i = m % params.inner;
+  var sumDy = vec4f(0.0);
+  var sumDyXmu = vec4f(0.0);
+  for (; m < chunk.end; m += WORKGROUP_SIZE) {
+    let index = address(chunk.channel, o, i);
+    let xv = x4[index];
+    var d = dy4[index];
+    if (RELU) {
+      d = select(vec4f(0.0), d, fma(xv, scale, shift) > vec4f(0.0));
+    }
+    sumDy += d;
+    sumDyXmu = fma(d, xv - mean, sumDyXmu);
+    i += params.stepInner;
+    o += params.stepOuter;
+    if (i >= params.inner) {
+      i -= params.inner;
+      o += 1u;
+    }
+  }
+  let ones = vec4f(1.0);
+  reduceAndStore(local, chunk, vec2f(dot(sumDy, ones), dot(sumDyXmu, ones)));
+}

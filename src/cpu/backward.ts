@@ -1,0 +1,61 @@
+import { checkSaved, type ResolvedBackwardOptions } from '../backward-options';
+import { checkInput } from '../options';
+import type { BackwardResult, SavedStatistics } from '../types';
+import { applyChannelAffine } from './apply';
+import { applyBackward, backwardSums, type BackwardCoefficients } from './backward-sums';
+import { foldScaleShift, inverseStd } from './scale-shift';
+
+/*
+ * The backward pass on the CPU: the fallback without WebGPU and the reference verify mode checks the
+ * GPU against. Float64 throughout, each output rounded to float32 once. With x̂ = (x − mean)·invStd
+ * and M values per channel:
+ *   dbeta = Σ dy,  dgamma = Σ dy·x̂,
+ *   dx = γ·invStd/M · (M·dy − dbeta − x̂·dgamma)   (training; the statistics depend on x)
+ *   dx = γ·invStd · dy                             (eval; frozen running statistics)
+ * written as dx = k·dy + c + m·(x − mean) like the GPU kernels, so large means never cancel.
+ */
+
+/** The statistics the forward normalized with: the saved batch statistics, or the running ones. */
+export function normalizingStats(o: ResolvedBackwardOptions, saved: SavedStatistics | undefined): { mean: ArrayLike<number>; invStd: ArrayLike<number> } {
+  if (o.mode === 'train') return { mean: saved!.mean, invStd: saved!.invStd };
+  return { mean: o.runningMean!, invStd: inverseStd(o.runningVar!, o.eps) };
+}
+
+/**
+ * dy with the relu mask applied: 0 where the forward output is ≤ 0 (or NaN), like torch's
+ * threshold_backward. y is recomputed exactly as the CPU forward computes it from these statistics.
+ * A training forward that ran on the GPU (or kept its statistics in float64) may round y
+ * differently within an ulp or so of |x·scale| + |shift| around 0, where the mask can differ;
+ * relu has no derivative at 0, so either choice is a valid subgradient.
+ */
+function maskedDy(dy: Float32Array, x: Float32Array, o: ResolvedBackwardOptions, mean: ArrayLike<number>, invStd: ArrayLike<number>): Float32Array {
+  if (o.activation !== 'relu') return dy;
+  const y = applyChannelAffine(x, o.view, foldScaleShift(mean, Float64Array.from(invStd), o.gamma, o.beta), 'relu');
+  const masked = new Float32Array(dy.length);
+  for (let i = 0; i < dy.length; i++) masked[i] = y[i] > 0 ? dy[i] : 0;
+  return masked;
+}
+
+export function cpuBackward(dy: Float32Array, x: Float32Array, o: ResolvedBackwardOptions, saved: SavedStatistics | undefined): BackwardResult {
+  checkInput('dy', dy, o.view);
+  checkInput('x', x, o.view);
+  const { mean, invStd } = normalizingStats(o, checkSaved(saved, o));
+  const g = maskedDy(dy, x, o, mean, invStd);
+  const { sumDy, sumDyXmu } = backwardSums(g, x, o.view, mean);
+  const C = o.view.channels;
+  const M = o.view.count;
+  const dgamma = new Float32Array(C);
+  const dbeta = new Float32Array(C);
+  const co: BackwardCoefficients = { k: new Float64Array(C), c: new Float64Array(C), m: new Float64Array(C), mean };
+  for (let c = 0; c < C; c++) {
+    const gradGamma = invStd[c] * sumDyXmu[c];
+    dgamma[c] = gradGamma;
+    dbeta[c] = sumDy[c];
+    co.k[c] = (o.gamma ? o.gamma[c] : 1) * invStd[c];
+    if (o.mode === 'train') {
+      co.c[c] = (-co.k[c] * sumDy[c]) / M;
+      co.m[c] = (-co.k[c] * invStd[c] * gradGamma) / M;
+    }
+  }
+  return { dx: applyBackward(g, x, o.view, co), dgamma, dbeta };
+}

@@ -1,0 +1,110 @@
+import { forwardPassOf, resolveBackwardMode } from '../backward-options';
+import { BatchNormError } from '../errors';
+import { resolveScalarOptions, type ResolvedScalarOptions, type ScalarOptions } from '../options';
+import type { BackwardMode } from '../types';
+import { coefficientScratch } from './backward-scratch';
+import type { GpuContext } from './context';
+import { encodeLaunches, type Launch } from './dispatch';
+import { planBackwardApply, planBackwardFinalize, planBackwardReduce } from './plan-backward';
+import { checkBuffer, checkDistinct, statsByteLength } from './resident-options';
+import { shaders } from './shader-sources';
+
+export interface BackwardBuffers {
+  dy: GPUBuffer;
+  x: GPUBuffer;
+  /** Receives dx; must differ from every other buffer. */
+  dx: GPUBuffer;
+  /**
+   * The forward's [mean | variance | invStd | scale | shift]: written by encodeForwardTrain for
+   * mode 'train', by encodeForwardInference (the running statistics folded) for mode 'eval'.
+   */
+  stats: GPUBuffer;
+  /** γ (C values); ones when omitted. */
+  gamma?: GPUBuffer;
+  /** Receive Σ dy·x̂ and Σ dy (C values each); not computed when omitted. */
+  dgamma?: GPUBuffer;
+  dbeta?: GPUBuffer;
+}
+
+export type GpuBackwardArgs = ScalarOptions &
+  BackwardBuffers & {
+    /** Add the gradients to what dgamma and dbeta hold instead of overwriting them (default false). */
+    accumulate?: boolean;
+    /** 'train' (default): through the batch statistics; 'eval': frozen statistics. */
+    mode?: BackwardMode;
+  };
+
+interface ResolvedBackwardArgs {
+  resolved: ResolvedScalarOptions;
+  mode: BackwardMode;
+  accumulate: boolean;
+}
+
+/** Validates options and buffers before anything is encoded, so a bad call leaves no partial work. */
+function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
+  if (args === null || typeof args !== 'object') {
+    throw new BatchNormError('invalid-option', 'encodeBackward needs { shape, dy, x, dx, stats, … }');
+  }
+  const mode = resolveBackwardMode(args.mode);
+  const resolved = resolveScalarOptions(args, forwardPassOf(mode));
+  if (args.accumulate !== undefined && typeof args.accumulate !== 'boolean') {
+    throw new BatchNormError('invalid-option', `accumulate must be a boolean, got ${JSON.stringify(args.accumulate)}`);
+  }
+  const bytes = resolved.view.size * 4;
+  const C = resolved.view.channels;
+  for (const name of ['dy', 'x', 'dx'] as const) checkBuffer(name, args[name], bytes, GPUBufferUsage.STORAGE);
+  checkBuffer('stats', args.stats, statsByteLength(C), GPUBufferUsage.STORAGE);
+  for (const name of ['gamma', 'dgamma', 'dbeta'] as const) {
+    if (args[name] !== undefined) checkBuffer(name, args[name], C * 4, GPUBufferUsage.STORAGE);
+  }
+  // Written buffers may alias nothing; x and dy are only read, so they may be one buffer.
+  const { dx, dgamma, dbeta } = args;
+  checkDistinct({ dx, dgamma, dbeta, x: args.x, stats: args.stats, gamma: args.gamma });
+  checkDistinct({ dx, dgamma, dbeta, dy: args.dy });
+  return { resolved, mode, accumulate: args.accumulate ?? false };
+}
+
+/**
+ * Backward on GPU-resident data, recorded into the caller's encoder as one compute pass: the two
+ * per-channel sums (one read of x and dy), dgamma and dbeta with the coefficients of dx, then dx
+ * (one more read of x and dy). Nothing is submitted or read back.
+ */
+export function encodeBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
+  const { resolved, mode, accumulate } = resolveBackwardArgs(args);
+  const { view } = resolved;
+  const C = view.channels;
+  const { tuning, maxWorkgroupsPerDimension: maxGrid } = context;
+  const relu = resolved.activation === 'relu';
+  const train = mode === 'train';
+  const reduce = planBackwardReduce(view, tuning, maxGrid);
+  const partials = context.scratch.get(reduce.chunks * C * 8);
+  const coefficients = coefficientScratch(context).get(4 * C * 4);
+  const launches: Launch[] = [
+    {
+      shader: shaders[reduce.kernel],
+      ...reduce.launch,
+      constants: { RELU: relu },
+      buffers: [args.x, args.dy, args.stats, partials],
+    },
+    {
+      shader: shaders.backwardFinalize,
+      ...planBackwardFinalize(view, reduce.chunks, tuning, maxGrid),
+      constants: { TRAIN: train, ACCUMULATE: accumulate, WRITE_DGAMMA: args.dgamma !== undefined, WRITE_DBETA: args.dbeta !== undefined },
+      buffers: [
+        partials,
+        args.stats,
+        args.gamma ?? context.constants.filled(C, 1),
+        args.dgamma ?? context.constants.placeholder('dgamma'),
+        args.dbeta ?? context.constants.placeholder('dbeta'),
+        coefficients,
+      ],
+    },
+    {
+      shader: shaders.backwardApply,
+      ...planBackwardApply(view, tuning, maxGrid),
+      constants: { UNITS_PER_THREAD: tuning.applyUnitsPerThread, RELU: relu, TRAIN: train },
+      buffers: [args.x, args.dy, args.stats, coefficients, args.dx],
+    },
+  ];
+  encodeLaunches(context, encoder, 'backward', launches);
+}

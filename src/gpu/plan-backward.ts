@@ -1,0 +1,39 @@
+import type { ChannelView } from '../layout';
+import { perChannelThreads, planChannelReduction, planElementwise, planMerge, type KernelLaunch } from './plan';
+import type { KernelTuning } from './tuning';
+
+/**
+ * Launch plans of the backward kernels. They split the work exactly like their forward
+ * counterparts (statistics → backward-reduce, finalize → backward-finalize, apply →
+ * backward-apply), so these only name the entry points and add the backward's own Params.
+ */
+export interface BackwardReducePlan {
+  kernel: 'backwardReduceRows' | 'backwardReduceRuns';
+  launch: KernelLaunch;
+  /** K: partial sums per channel, added up by backward-finalize. */
+  chunks: number;
+}
+
+export function planBackwardReduce(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): BackwardReducePlan {
+  const { shape, width, params, grid, chunks } = planChannelReduction(view, tuning, maxPerDimension);
+  return { kernel: `backwardReduce${shape}`, chunks, launch: { entryPoint: `backwardReduce${shape}${width}`, params, grid } };
+}
+
+export function planBackwardFinalize(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): KernelLaunch {
+  const { strategy, grid } = planMerge(view, chunks, tuning, maxPerDimension);
+  return {
+    entryPoint: `backwardFinalize${strategy}`,
+    // 1 / M is rounded to float32 once; M itself may exceed 2^24, where float32 stops being exact.
+    params: { channels: view.channels, chunks, invCount: 1 / view.count },
+    grid,
+  };
+}
+
+export function planBackwardApply(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): KernelLaunch {
+  const { variant, channelBlock, params, grid } = planElementwise(view, tuning, maxPerDimension);
+  return { entryPoint: `backwardApply${variant}`, params: { ...params, block: channelBlock }, grid };
+}
+
+export function planSavedStats(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): KernelLaunch {
+  return { entryPoint: 'scaleShiftFromSaved', params: { channels: view.channels }, grid: perChannelThreads(view, tuning, maxPerDimension) };
+}

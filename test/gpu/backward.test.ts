@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackwardCase } from './page/backward-case';
+import { layouts } from '../../src/layout';
+import type { Layout } from '../../src/types';
+import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { seedFromEnv } from '../support/random';
+
+const seed = seedFromEnv();
+console.log(`backward GPU tests: TEST_SEED=${seed}`);
+
+/**
+ * Odd shapes per layout: C = 1, M = 2, primes, sizes that are not multiples of 4 or of the
+ * workgroup size, and shapes that take the vec4 paths (C % 4 == 0 with inner == 1, inner % 4 == 0).
+ */
+const shapes: Record<Layout, number[][]> = {
+  NC: [[2, 1], [37, 5], [1000, 12], [3, 7]],
+  NCL: [[3, 7, 5], [2, 1, 1], [4, 8, 12], [5, 3, 131]],
+  NLC: [[2, 13, 3], [5, 7, 8], [1, 2, 1], [3, 41, 5]],
+  NCHW: [[2, 3, 5, 7], [4, 16, 8, 8], [1, 1, 2, 1], [3, 5, 31, 17]],
+  NHWC: [[2, 5, 7, 3], [4, 8, 8, 16], [2, 1, 1, 1], [1, 13, 11, 6]],
+  NCDHW: [[2, 3, 3, 5, 7], [1, 4, 2, 4, 4], [2, 1, 1, 1, 1], [1, 2, 3, 5, 11]],
+  NDHWC: [[2, 3, 5, 7, 3], [1, 2, 3, 4, 8], [1, 1, 2, 1, 1], [3, 2, 2, 3, 5]],
+};
+
+const combos = (['train', 'eval'] as const).flatMap((mode) => (['none', 'relu'] as const).map((activation) => ({ mode, activation })));
+
+// Every shape of every layout in every mode × activation.
+function matrix(): BackwardCase[] {
+  return layouts.flatMap((layout) =>
+    shapes[layout].flatMap((shape) =>
+      combos.map((combo) => ({ name: `${layout} [${shape}] ${combo.mode} ${combo.activation}`, seed, shape, layout, ...combo })),
+    ),
+  );
+}
+
+const special: BackwardCase[] = [
+  // Large means: Σ dy·x − mean·Σ dy would lose every digit; the kernels keep (x − mean).
+  ...(['NC', 'NCHW', 'NHWC', 'NCL'] as const).flatMap((layout) => {
+    const shape = { NC: [4096, 3], NCHW: [8, 3, 17, 19], NHWC: [8, 17, 19, 4], NCL: [16, 2, 250] }[layout];
+    return combos.map((combo): BackwardCase => ({ name: `${layout} [${shape}] mean 1e4 ± 1 ${combo.mode} ${combo.activation}`, seed, shape, layout, ...combo, mean: 1e4, std: 1 }));
+  }),
+  { name: 'negative values mean -50, relu', seed, shape: [32, 6, 9], mode: 'train', activation: 'relu', mean: -50, std: 3 },
+  { name: 'tiny spread 1e-3, eps 1e-12', seed, shape: [64, 5, 7], mode: 'train', activation: 'none', std: 1e-3, eps: 1e-12 },
+  { name: 'no affine (γ = 1, β = 0)', seed, shape: [7, 9, 11], mode: 'train', activation: 'relu', affine: false },
+  // accumulate: dgamma and dbeta start with random values and receive the sum.
+  { name: 'accumulate NCHW train', seed, shape: [3, 4, 5, 6], layout: 'NCHW', mode: 'train', activation: 'none', accumulate: true },
+  { name: 'accumulate NHWC eval relu', seed, shape: [3, 5, 6, 4], layout: 'NHWC', mode: 'eval', activation: 'relu', accumulate: true },
+  { name: 'dx only (no dgamma, dbeta)', seed, shape: [6, 7, 5], mode: 'train', activation: 'relu', paramGrads: false },
+  // > 65 535 workgroups: 70 001 channels give backward-reduce-runs one workgroup per channel,
+  // folded into a 2-D grid …
+  { name: 'C = 70001 channels (NCHW)', seed, shape: [2, 70001, 3, 1], layout: 'NCHW', mode: 'train', activation: 'relu' },
+  { name: 'C = 70001 channels (NC)', seed, shape: [5, 70001], layout: 'NC', mode: 'eval', activation: 'none' },
+  // … and backward-apply: 4-thread workgroups with one value each need 65 664 workgroups.
+  { name: 'apply above 65 535 workgroups', seed, shape: [1, 513, 512, 1], layout: 'NHWC', mode: 'train', activation: 'relu', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
+  { name: 'eval above 65 535 workgroups', seed, shape: [1, 1, 263000], layout: 'NCL', mode: 'eval', activation: 'relu', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
+  // Larger realistic batches through every vec4 path.
+  { name: 'NHWC [16, 16, 16, 32]', seed, shape: [16, 16, 16, 32], layout: 'NHWC', mode: 'train', activation: 'relu' },
+  { name: 'NCHW [16, 32, 16, 16]', seed, shape: [16, 32, 16, 16], layout: 'NCHW', mode: 'train', activation: 'none' },
+  { name: 'NC [8192, 128]', seed, shape: [8192, 128], layout: 'NC', mode: 'train', activation: 'none' },
+];
+
+describe.skipIf(gpuSkipped)('backward on WebGPU against the float64 reference', () => {
+  let harness: HarnessPage;
+  const worst = new Map<string, { maxAbs: number; maxRel: number; used: number; eps: number; where: string }>();
+  beforeAll(async () => {
+    harness = await openHarness();
+  });
+  afterAll(async () => {
+    await harness?.close();
+    console.log(`worst gradient errors per layout: max abs / max rel / largest error in ε·(terms' magnitude) / share of tolerance used (where)`);
+    for (const [key, w] of [...worst].sort(([a], [b]) => a.localeCompare(b))) {
+      const eps = `${w.eps.toFixed(1)} ε`.padStart(7);
+      console.log(`  ${key.padEnd(16)} ${w.maxAbs.toExponential(2)} / ${w.maxRel.toExponential(2)} / ${eps} / ${(100 * w.used).toFixed(1)}%  (${w.where})`);
+    }
+  });
+
+  it.each([...matrix(), ...special].map((c) => [c.name, c] as const))('%s', async (_name, spec) => {
+    const report = await harness.call('backwardCase', spec);
+    expect(report.backend).toBe('webgpu');
+    expect(report.inputUnmodified).toBe(true);
+    const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);
+    expect(failures).toEqual([]);
+    if (spec.activation === 'relu' && report.size >= 64) expect(report.masked).toBeGreaterThan(0);
+    for (const c of report.checks) {
+      const key = `${spec.layout ?? 'axis 1'} ${c.output}`;
+      const current = worst.get(key);
+      worst.set(key, {
+        maxAbs: Math.max(current?.maxAbs ?? 0, c.maxAbs),
+        maxRel: Math.max(current?.maxRel ?? 0, c.maxRel),
+        used: Math.max(current?.used ?? 0, c.used),
+        eps: Math.max(current?.eps ?? 0, c.epsOfTerms),
+        where: !current || c.used > current.used ? `${spec.name}, ${c.path}` : current.where,
+      });
+    }
+  });
+
+  it('verify mode accepts a correct backward and catches a corrupted one', async () => {
+    const report = await harness.call('backwardVerifyCase', { seed });
+    expect(report.cleanRunPassed).toBe(true);
+    expect(report.corruptedCode).toBe('verification-failed');
+    expect(report.corruptedMessage).toMatch(/dx\[\d+\].* on the GPU and .* on the CPU; allowed difference/);
+  });
+
+  it('encodeBackward rejects bad arguments with typed errors before encoding anything', async () => {
+    const report = await harness.call('backwardValidationCase');
+    expect(report.codes).toEqual({
+      'unknown mode': 'invalid-option',
+      'dx too small': 'invalid-buffer',
+      'dx aliases dy': 'invalid-buffer',
+      'dx aliases x': 'invalid-buffer',
+      'dgamma aliases dbeta': 'invalid-buffer',
+      'dgamma aliases stats': 'invalid-buffer',
+      'stats holds 4·C values': 'invalid-buffer',
+      'gamma holds C − 1 values': 'invalid-buffer',
+      'dy without STORAGE usage': 'invalid-buffer',
+      'dx not a buffer': 'invalid-buffer',
+      'accumulate not a boolean': 'invalid-option',
+      'M = 1 in training': 'too-few-values',
+      'unknown layout': 'invalid-layout',
+      'x and dy one buffer (allowed)': 'no error',
+      'M = 1 in eval (allowed)': 'no error',
+    });
+    expect(report.gpuError).toBeNull();
+  });
+});

@@ -1,0 +1,29 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { seedFromEnv } from '../support/random';
+
+const seed = seedFromEnv();
+
+describe.skipIf(gpuSkipped)('engine: devices and fallback', () => {
+  let harness: HarnessPage;
+  beforeAll(async () => {
+    harness = await openHarness();
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('continues on the CPU path after device loss, says so, and never destroys a borrowed device', async () => {
+    const report = await harness.call('deviceLostCase', { seed });
+    expect(report.backendBefore).toBe('webgpu');
+    expect(report.backendAfter).toBe('cpu');
+    expect(report.events).toHaveLength(1);
+    expect(report.events[0].reason).toBe('destroyed');
+    // CPU path: float64 accumulation, float32 outputs.
+    expect(report.errAfterLoss).toBeLessThan(1e-6);
+    expect(report.runningVarErr).toBeLessThan(1e-6);
+    expect(report.borrowedBackend).toBe('webgpu');
+    expect(report.borrowedAliveAfterDispose).toBe(true);
+    expect(report.cpuBackend).toBe('cpu');
+  });
+});

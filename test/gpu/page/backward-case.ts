@@ -1,0 +1,219 @@
+/**
+ * One backward case, run inside the page: seeded x and dy, a GPU forward for the stats buffer (and
+ * the output y whose relu mask applies), then the GPU-resident backward on poisoned output buffers
+ * and the host-array backward, both checked against the float64 reference.
+ *
+ * The reference gets the statistics the GPU normalized with (the stats buffer: batch mean and
+ * invStd in training, the folded running statistics in eval), as PyTorch's backward gets save_mean
+ * and save_invstd; the forward tests check those statistics themselves. What is left is the
+ * backward kernels' own float32 arithmetic, which backward-tolerances.ts bounds.
+ */
+import { channelView, createBatchNorm, defaultTuning, type BatchNorm, type KernelTuning, type Layout } from '../../../src/index';
+import { backwardTolerances, gpuBackwardTerms } from '../../support/backward-tolerances';
+import { splitShape } from '../../support/channel-index';
+import { checkClose, maxErrors } from '../../support/compare';
+import { caseSeed, channelNormals, createRng, normals } from '../../support/random';
+import type { ReferenceParams } from '../../support/reference';
+import { referenceBackward } from '../../support/reference-backward';
+import { EPS32 } from '../../support/tolerances';
+import { readBuffer, storageBuffer } from './gpu-buffers';
+
+export interface BackwardCase {
+  name: string;
+  seed: number;
+  shape: number[];
+  layout?: Layout;
+  mode: 'train' | 'eval';
+  activation: 'none' | 'relu';
+  /** Channel means are drawn around this value (default 0) with this spread. */
+  mean?: number;
+  std?: number;
+  /** false: no γ/β (γ = 1, β = 0). */
+  affine?: boolean;
+  eps?: number;
+  /** The resident call adds to dgamma and dbeta, which start with random values. */
+  accumulate?: boolean;
+  /** false: the resident call passes no dgamma/dbeta (dx only). */
+  paramGrads?: boolean;
+  tuning?: Partial<KernelTuning>;
+}
+
+export interface BackwardCheck {
+  output: 'dx' | 'dgamma' | 'dbeta';
+  path: 'resident' | 'host';
+  failure: string | null;
+  maxAbs: number;
+  maxRel: number;
+  /** Largest |actual − expected| / tolerance; ≤ 1 passes. */
+  used: number;
+  /** The same error in units of ε times the terms' magnitude (used · terms). */
+  epsOfTerms: number;
+}
+
+export interface BackwardReport {
+  backend: string;
+  checks: BackwardCheck[];
+  inputUnmodified: boolean;
+  /** Elements whose dy the relu mask zeroed, and all elements (so the test sees the mask bite). */
+  masked: number;
+  size: number;
+}
+
+function makeInputs(spec: BackwardCase) {
+  const rng = createRng(caseSeed(spec.seed, spec.name));
+  const { channels } = splitShape(spec.shape, spec.layout);
+  const center = spec.mean ?? 0;
+  const std = spec.std ?? 1;
+  const means = Array.from({ length: channels }, () => center + (center === 0 ? rng.normal() : rng.uniform() - 0.5));
+  const stds = Array.from({ length: channels }, () => std * (0.5 + rng.uniform()));
+  const x = channelNormals(rng, spec.shape, spec.layout, means, stds);
+  const dy = normals(rng, x.length, 0, 1);
+  const affine = spec.affine ?? true;
+  const gamma = affine ? normals(rng, channels, 1, 0.5) : undefined;
+  const beta = affine ? normals(rng, channels, 0, 0.5) : undefined;
+  const runningMean = Float32Array.from(means, (m) => m + 0.1 * rng.normal());
+  const runningVar = Float32Array.from(stds, (s) => s * s * (0.5 + rng.uniform()));
+  const initial = { dgamma: normals(rng, channels, 0, 10), dbeta: normals(rng, channels, 0, 10) };
+  return { x, dy, gamma, beta, runningMean, runningVar, initial };
+}
+
+function usedTolerance(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: (i: number) => number): number {
+  let used = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const diff = Math.abs(actual[i] - expected[i]);
+    used = Math.max(used, Number.isNaN(diff) ? Infinity : diff / tol(i));
+  }
+  return used;
+}
+
+function check(output: BackwardCheck['output'], path: BackwardCheck['path'], actual: ArrayLike<number>, expected: ArrayLike<number>, tol: (i: number) => number, terms: number): BackwardCheck {
+  const failure = checkClose(actual, expected, tol, `${path} ${output}`);
+  const used = usedTolerance(actual, expected, tol);
+  return { output, path, failure: failure ? failure.message : null, ...maxErrors(actual, expected), used, epsOfTerms: used * terms };
+}
+
+// One engine (one device, its pipelines compiled once) per tuning for the whole page.
+const engines = new Map<string, Promise<BatchNorm>>();
+function engineFor(tuning: Partial<KernelTuning> | undefined): Promise<BatchNorm> {
+  const key = JSON.stringify(tuning ?? {});
+  let engine = engines.get(key);
+  if (!engine) {
+    engine = createBatchNorm({ backend: 'webgpu', tuning });
+    engines.set(key, engine);
+  }
+  return engine;
+}
+
+const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+export async function runBackwardCase(spec: BackwardCase): Promise<BackwardReport> {
+  const inputs = makeInputs(spec);
+  const copies = { x: inputs.x.slice(), dy: inputs.dy.slice() };
+  const eps = spec.eps ?? 1e-5;
+  const options = { shape: spec.shape, layout: spec.layout, activation: spec.activation, eps };
+  const bn = await engineFor(spec.tuning);
+  const gpu = bn.gpu!;
+  const device = gpu.device;
+  const { channels: C } = splitShape(spec.shape, spec.layout);
+  const N = inputs.x.length;
+
+  const buffers = {
+    x: storageBuffer(device, 'x', inputs.x),
+    dy: storageBuffer(device, 'dy', inputs.dy),
+    y: storageBuffer(device, 'y', new Float32Array(N).fill(NaN)),
+    stats: storageBuffer(device, 'stats', new Float32Array(5 * C).fill(NaN)),
+    gamma: inputs.gamma && storageBuffer(device, 'gamma', inputs.gamma),
+    beta: inputs.beta && storageBuffer(device, 'beta', inputs.beta),
+    runningMean: storageBuffer(device, 'runningMean', inputs.runningMean),
+    runningVar: storageBuffer(device, 'runningVar', inputs.runningVar),
+    // Poisoned (NaN), so an element a kernel skips shows; or the values to accumulate onto.
+    dx: storageBuffer(device, 'dx', new Float32Array(N).fill(NaN)),
+    dgamma: storageBuffer(device, 'dgamma', spec.accumulate ? inputs.initial.dgamma : new Float32Array(C).fill(NaN)),
+    dbeta: storageBuffer(device, 'dbeta', spec.accumulate ? inputs.initial.dbeta : new Float32Array(C).fill(NaN)),
+  };
+  try {
+    // The forward whose statistics (and output, for the relu mask) the backward belongs to.
+    const forward = device.createCommandEncoder({ label: 'test.backward.forward' });
+    const forwardArgs = { ...options, x: buffers.x, y: buffers.y, stats: buffers.stats, gamma: buffers.gamma, beta: buffers.beta };
+    if (spec.mode === 'train') gpu.encodeForwardTrain(forward, forwardArgs);
+    else gpu.encodeForwardInference(forward, { ...forwardArgs, runningMean: buffers.runningMean, runningVar: buffers.runningVar });
+    device.queue.submit([forward.finish()]);
+    const y = await readBuffer(device, buffers.y, N);
+    const stats = await readBuffer(device, buffers.stats, 5 * C);
+    const saved = { mean: stats.slice(0, C), invStd: stats.slice(2 * C, 3 * C) };
+
+    const encoder = device.createCommandEncoder({ label: 'test.backward' });
+    const paramGrads = spec.paramGrads ?? true;
+    gpu.encodeBackward(encoder, {
+      ...options,
+      mode: spec.mode,
+      dy: buffers.dy,
+      x: buffers.x,
+      dx: buffers.dx,
+      stats: buffers.stats,
+      gamma: buffers.gamma,
+      dgamma: paramGrads ? buffers.dgamma : undefined,
+      dbeta: paramGrads ? buffers.dbeta : undefined,
+      accumulate: spec.accumulate,
+    });
+    device.queue.submit([encoder.finish()]);
+    const resident = {
+      dx: await readBuffer(device, buffers.dx, N),
+      dgamma: await readBuffer(device, buffers.dgamma, C),
+      dbeta: await readBuffer(device, buffers.dbeta, C),
+    };
+    const unmodifiedOnGpu =
+      same(await readBuffer(device, buffers.x, N), copies.x) &&
+      same(await readBuffer(device, buffers.dy, N), copies.dy) &&
+      same(await readBuffer(device, buffers.stats, 5 * C), stats);
+
+    const hostOptions = { ...options, gamma: inputs.gamma, beta: inputs.beta, runningMean: inputs.runningMean, runningVar: inputs.runningVar, mode: spec.mode };
+    const host = await bn.backward(inputs.dy, inputs.x, hostOptions, spec.mode === 'train' ? saved : undefined);
+
+    const params: ReferenceParams = {
+      shape: spec.shape,
+      layout: spec.layout,
+      gamma: inputs.gamma,
+      beta: inputs.beta,
+      eps,
+      momentum: 0.1,
+      convention: 'pytorch',
+      activation: spec.activation,
+      runningMean: inputs.runningMean,
+      runningVar: inputs.runningVar,
+    };
+    const ref = referenceBackward(inputs.x, inputs.dy, params, { mode: spec.mode, stats: saved, y });
+    const terms = gpuBackwardTerms(channelView(spec.shape, spec.layout), { ...defaultTuning, ...spec.tuning });
+    const tol = backwardTolerances(inputs.x, inputs.dy, params, ref, spec.mode, { terms });
+    const checks: BackwardCheck[] = [];
+    for (const [path, result] of [['resident', resident], ['host', host]] as const) {
+      checks.push(check('dx', path, result.dx, ref.dx, tol.dx, terms));
+      let dgamma: ArrayLike<number> = ref.dgamma;
+      let dbeta: ArrayLike<number> = ref.dbeta;
+      let dgammaTol = tol.dgamma;
+      let dbetaTol = tol.dbeta;
+      if (path === 'resident' && spec.accumulate) {
+        // One more float32 addition onto the initial values.
+        const { dgamma: g0, dbeta: b0 } = inputs.initial;
+        dgamma = ref.dgamma.map((v, c) => g0[c] + v);
+        dbeta = ref.dbeta.map((v, c) => b0[c] + v);
+        dgammaTol = (c) => tol.dgamma(c) + EPS32 * (Math.abs(g0[c]) + Math.abs(ref.dgamma[c]));
+        dbetaTol = (c) => tol.dbeta(c) + EPS32 * (Math.abs(b0[c]) + Math.abs(ref.dbeta[c]));
+      }
+      if (path === 'resident' && !paramGrads) {
+        // Not requested: the buffers must keep their poison, i.e. never be written.
+        const untouched = resident.dgamma.every(Number.isNaN) && resident.dbeta.every(Number.isNaN);
+        checks.push({ output: 'dgamma', path, failure: untouched ? null : 'dgamma/dbeta written although not passed', maxAbs: 0, maxRel: 0, used: 0, epsOfTerms: 0 });
+        continue;
+      }
+      checks.push(check('dgamma', path, result.dgamma, dgamma, dgammaTol, terms));
+      checks.push(check('dbeta', path, result.dbeta, dbeta, dbetaTol, terms));
+    }
+    const unmodifiedOnHost = same(inputs.x, copies.x) && same(inputs.dy, copies.dy);
+    let masked = 0;
+    for (let i = 0; i < N; i++) if (ref.g[i] === 0 && inputs.dy[i] !== 0) masked++;
+    return { backend: bn.backend, checks, inputUnmodified: unmodifiedOnGpu && unmodifiedOnHost, masked, size: N };
+  } finally {
+    for (const buffer of Object.values(buffers)) buffer?.destroy();
+  }
+}

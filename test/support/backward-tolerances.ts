@@ -1,0 +1,132 @@
+import type { ChannelView } from '../../src/layout';
+import { planMerge } from '../../src/gpu/plan';
+import { planBackwardReduce } from '../../src/gpu/plan-backward';
+import type { KernelTuning } from '../../src/gpu/tuning';
+import { channelOf, splitShape } from './channel-index';
+import type { ReferenceParams } from './reference';
+import type { ReferenceBackwardResult } from './reference-backward';
+import { EPS32 } from './tolerances';
+
+/*
+ * Tolerances of the backward checks, derived from float32 error analysis like tolerances.ts.
+ * ε = 2^-24. Per channel, with g = dy after the relu mask and M values per channel, let
+ *   S1 = Σ|g|,  S2 = Σ|g|·|x − mean|,  k = |γ|·invStd.
+ * These are the magnitudes of the terms the float32 computation adds up; the results can be far
+ * smaller (random signs: |Σ g| ~ √M·|g| while S1 ~ M·|g|), so |value|·rtol would be wrong.
+ *
+ * - dbeta = Σ g: every value reaches the total through a chain of float32 additions — a thread's
+ *   own values, the workgroup tree of backward-reduce-runs, the finalize fold (serial, or strided
+ *   then a tree) — and a chain of n additions is off by at most n·ε·S1 (Higham, γ_n). The chain
+ *   length follows from the launch plan (additionChain below): ≤ 32 for the default tuning at every
+ *   tested shape, ~4000 for the 4-thread workgroups that force > 65 535 workgroups. The bound is
+ *   rigorous, not statistical; the observed errors are a few ε (random-walk growth).
+ * - dgamma = invStd · Σ g·(x − mean): x − mean rounds once per term (the product is exact inside the
+ *   fma), invStd·Σ once more: (chain + 2)·ε·invStd·S2.
+ * - dx = k·g + c + m·(x − mean), with c = −k·dbeta/M and m = −k·invStd·dgamma/M carrying the errors of
+ *   the sums plus ≤ 5 roundings each (k = γ·invStd, 1/M, k/M, the products), and 3 more for the
+ *   two fmas and x − mean: (chain + 10)·ε·k·(|g| + S1/M + invStd²·|x − mean|·S2/M). The three terms
+ *   (M·dy, dbeta and x̂·dgamma in the textbook form) can be much larger than dx itself, which is why
+ *   dx is measured against them and not against |dx|.
+ * All three use terms = chain + 10 (gpuBackwardTerms).
+ *
+ * When the path normalized with statistics that differ from the reference's (the CPU path gets the
+ * float32-rounded mean and invStd of its forward; the reference keeps float64 ones), two more terms
+ * follow from differentiating the formulas: a mean off by δ moves dgamma by invStd·|δ|·S1 and dx by
+ * k·invStd²/M·|δ|·(S2 + |x − mean|·S1); an invStd off by a relative ρ moves dgamma by ρ·|dgamma| ≤
+ * ρ·invStd·S2 and dx by ≤ 3ρ times its terms (k, and invStd² in m).
+ *
+ * relu: where the forward output is within `maskBand` of 0, a path that recomputes y from rounded
+ * statistics may mask differently; relu has no derivative there, either side is a valid
+ * subgradient. Such elements may be off by their whole term k·|dy| in dx, and their |dy| and
+ * |dy|·|x − mean| are added to their channel's allowance (they move dbeta, dgamma, c and m).
+ */
+
+/**
+ * The longest chain of float32 additions from one value to its channel's sums, for the launch plan
+ * the GPU uses: a thread's values (per lane, plus the 3 additions of the lanes' dot for vec4 runs),
+ * the workgroup tree, then the finalize fold.
+ */
+export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535): number {
+  const wg = tuning.workgroupSize;
+  const reduce = planBackwardReduce(view, tuning, maxPerDimension);
+  const p = reduce.launch.params;
+  const vec4 = reduce.launch.entryPoint.endsWith('Vec4');
+  const own = reduce.kernel === 'backwardReduceRows' ? Math.ceil(p.rows / p.rowLanes) : Math.ceil(p.chunkLength / wg) + (vec4 ? 3 : 0) + Math.log2(wg);
+  const merge = planMerge(view, reduce.chunks, tuning, maxPerDimension);
+  return own + (merge.strategy === 'Serial' ? reduce.chunks : Math.ceil(reduce.chunks / wg) + Math.log2(wg));
+}
+
+/** Multiple of ε for the float32 arithmetic of the GPU kernels (see above). */
+export function gpuBackwardTerms(view: ChannelView, tuning: KernelTuning): number {
+  return additionChain(view, tuning) + 10;
+}
+
+/** The CPU path computes in float64 and rounds each output once: a few ε of the terms. */
+export const CPU_BACKWARD_TERMS = 4;
+/** Below anything the tests produce; only keeps exact zeros from dividing by zero in reports. */
+export const BACKWARD_ATOL = 1e-30;
+
+export interface BackwardErrorModel {
+  /** Multiple of ε for the rounding of the computation itself. */
+  terms: number;
+  /** |error| of the mean the path normalized with, relative to the reference's, per channel. */
+  meanError?: (channel: number) => number;
+  /** Relative error of the invStd the path normalized with. */
+  invStdError?: number;
+  /** Half-width around y = 0 where the relu mask may legitimately differ, per element. */
+  maskBand?: (index: number) => number;
+}
+
+export interface BackwardTolerances {
+  dx: (index: number) => number;
+  dgamma: (channel: number) => number;
+  dbeta: (channel: number) => number;
+}
+
+export function backwardTolerances(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  p: ReferenceParams,
+  ref: ReferenceBackwardResult,
+  mode: 'train' | 'eval',
+  model: BackwardErrorModel,
+): BackwardTolerances {
+  const { channels, inner } = splitShape(p.shape, p.layout);
+  const M = x.length / channels;
+  const { mean, invStd } = ref;
+  const S1 = new Float64Array(channels);
+  const S2 = new Float64Array(channels);
+  const A1 = new Float64Array(channels); // Σ|dy| over mask-ambiguous elements
+  const A2 = new Float64Array(channels); // Σ|dy|·|x − mean| over them
+  const ambiguous = new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const c = channelOf(i, channels, inner);
+    const dev = Math.abs(x[i] - mean[c]);
+    S1[c] += Math.abs(ref.g[i]);
+    S2[c] += Math.abs(ref.g[i]) * dev;
+    if (p.activation === 'relu' && model.maskBand && Math.abs(ref.y[i]) <= model.maskBand(i)) {
+      ambiguous[i] = 1;
+      A1[c] += Math.abs(dy[i]);
+      A2[c] += Math.abs(dy[i]) * dev;
+    }
+  }
+  const rounding = model.terms * EPS32;
+  const rho = model.invStdError ?? 0;
+  const delta = model.meanError ?? (() => 0);
+  const k = (c: number) => Math.abs(p.gamma ? p.gamma[c] : 1) * invStd[c];
+  return {
+    dbeta: (c) => rounding * S1[c] + A1[c] + BACKWARD_ATOL,
+    dgamma: (c) => (rounding + rho) * invStd[c] * S2[c] + invStd[c] * delta(c) * S1[c] + invStd[c] * A2[c] + BACKWARD_ATOL,
+    dx: (i) => {
+      const c = channelOf(i, channels, inner);
+      const own = ambiguous[i] ? k(c) * Math.abs(dy[i]) : 0;
+      if (mode === 'eval') return (rounding + rho) * k(c) * Math.abs(ref.g[i]) + own + BACKWARD_ATOL;
+      const dev = Math.abs(x[i] - mean[c]);
+      const inv2 = invStd[c] ** 2;
+      const terms = k(c) * (Math.abs(ref.g[i]) + S1[c] / M + inv2 * dev * (S2[c] / M));
+      const meanShift = ((k(c) * inv2) / M) * delta(c) * (S2[c] + dev * S1[c]);
+      const maskShift = own + k(c) * (A1[c] / M + inv2 * dev * (A2[c] / M));
+      return (rounding + 3 * rho) * terms + meanShift + maskShift + BACKWARD_ATOL;
+    },
+  };
+}
