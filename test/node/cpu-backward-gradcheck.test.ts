@@ -53,10 +53,12 @@ function drawCase(rng: Rng, shape: number[], layout: Layout, activation: Activat
   for (;;) {
     const { x, options } = randomCase(rng, { shape, layout, activation });
     if (activation === 'none') return { x, options };
-    // Away from relu's kink: no pre-activation within 1e-4 of 0, and γ away from 0.
+    // Away from relu's kink: no pre-activation within 1e-4 of 0, and γ away from 0. At least a
+    // quarter of the outputs must pass the relu, or the gradients would all be zero (vacuous).
     const linear = { ...referenceParamsOf(options), activation: 'none' as const };
     const pre = mode === 'train' ? referenceForwardTrain(x, linear).y : referenceForwardInference(x, linear);
-    if (pre.every((v) => Math.abs(v) >= 1e-4) && options.gamma!.every((g) => Math.abs(g) >= 0.1)) return { x, options };
+    const passing = pre.filter((v) => v > 0).length;
+    if (pre.every((v) => Math.abs(v) >= 1e-4) && options.gamma!.every((g) => Math.abs(g) >= 0.1) && passing >= pre.length / 4) return { x, options };
   }
 }
 
