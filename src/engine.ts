@@ -2,6 +2,8 @@ import { checkSaved, resolveBackwardOptions } from './backward-options';
 import { cpuBackward } from './cpu/backward';
 import { cpuForwardInference, cpuForwardTrain } from './cpu/forward';
 import { BatchNormError } from './errors';
+import type { ChannelStatistics } from './channel-statistics';
+import { cpuChannelStatistics } from './cpu/channel-statistics';
 import { acquireDevice, borrowDevice, type AcquiredDevice, type GpuEntry } from './gpu/device';
 import { GpuBatchNorm } from './gpu/gpu-batchnorm';
 import { resolveTuning, type KernelTuning } from './gpu/tuning';
@@ -116,6 +118,19 @@ export class BatchNorm extends EventTarget {
     if (!gpu) return cpuBackward(dy, x, resolved, stats);
     if (this.tolerance) verifyBackward(gpu, cpuBackward(dy, x, resolved, stats), dy, x, resolved, stats, this.tolerance);
     return gpu;
+  }
+
+  /**
+   * Per-channel partial statistics (count, mean, M2) of x, for synchronized batch norm: merge the
+   * parts of every shard with mergeChannelStatistics, then normalize each shard with the merged
+   * mean and variance (forwardInference with them as runningMean / runningVar).
+   */
+  async channelStatistics(x: Float32Array, opts: BatchNormOptions): Promise<ChannelStatistics> {
+    this.checkLive();
+    const resolved = resolveOptions(opts, 'train');
+    checkInput('x', x, resolved.view);
+    const gpu = await this.onGpu((engine) => engine.channelStatistics(x, opts));
+    return gpu ?? cpuChannelStatistics(x, resolved);
   }
 
   /** Frees every GPU resource the engine created; a borrowed device is left alive. */

@@ -14,3 +14,5 @@ export * from './optim/index';
 export { BatchNormLayer } from './layer/batchnorm-layer';
 export type { BatchNormLayerOptions } from './layer/layer-options';
 export type { BatchNormStateDict, KerasBatchNormWeights } from './layer/state-dict';
+export { mergeChannelStatistics, type ChannelStatistics, type MergedChannelStatistics } from './channel-statistics';
+export type { GpuStatisticsArgs } from './gpu/encode-forward';

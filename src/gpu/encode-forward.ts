@@ -48,22 +48,14 @@ function applyLaunch(context: GpuContext, resolved: ResolvedScalarOptions, x: GP
   };
 }
 
-/**
- * Training forward on GPU-resident data, recorded into the caller's encoder: batch statistics,
- * running-statistics update in place, and y. Nothing is submitted or read back. Returns the stats
- * buffer (the caller's, or a new one the caller then owns).
- */
-export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
-  const resolved = resolveResident(args, 'train');
-  checkTensors(args, resolved);
+/** The statistics and finalize launches: batch statistics into `stats`, running statistics updated. */
+function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions, args: ChannelBuffers & { x: GPUBuffer }, stats: GPUBuffer): Launch[] {
   const { view } = resolved;
   const C = view.channels;
-  const stats = args.stats ?? newStatsBuffer(context, C);
   const statsPlan = planStats(view, context.tuning, context.maxWorkgroupsPerDimension);
   const partials = context.scratch.get(statsPlan.chunks * C * 16);
-  const tracking = args.runningMean !== undefined;
   const update = runningUpdate(resolved.convention, resolved.momentum, view.count);
-  const launches: Launch[] = [
+  return [
     {
       shader: shaders[statsPlan.kernel],
       entryPoint: statsPlan.launch.entryPoint,
@@ -75,7 +67,7 @@ export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncod
     {
       shader: shaders.finalize,
       ...planFinalize(view, statsPlan.chunks, context.tuning, context.maxWorkgroupsPerDimension),
-      constants: { UPDATE_RUNNING: tracking },
+      constants: { UPDATE_RUNNING: args.runningMean !== undefined },
       params: {
         channels: C,
         chunks: statsPlan.chunks,
@@ -93,9 +85,37 @@ export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncod
         stats,
       ],
     },
-    applyLaunch(context, resolved, args.x, stats, args.y),
   ];
+}
+
+/**
+ * Training forward on GPU-resident data, recorded into the caller's encoder: batch statistics,
+ * running-statistics update in place, and y. Nothing is submitted or read back. Returns the stats
+ * buffer (the caller's, or a new one the caller then owns).
+ */
+export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
+  const resolved = resolveResident(args, 'train');
+  checkTensors(args, resolved);
+  const stats = args.stats ?? newStatsBuffer(context, resolved.view.channels);
+  const launches = [...statisticsLaunches(context, resolved, args, stats), applyLaunch(context, resolved, args.x, stats, args.y)];
   encodeLaunches(context, encoder, 'forwardTrain', launches);
+  return stats;
+}
+
+export type GpuStatisticsArgs = ScalarOptions & { x: GPUBuffer; stats?: GPUBuffer };
+
+/**
+ * Only the batch statistics of x (mean, biased variance, invStd into `stats`), no y and no running
+ * update: the per-shard partials of synchronized batch norm (count = M, M2 = variance · M).
+ */
+export function encodeStatistics(context: GpuContext, encoder: GPUCommandEncoder, args: GpuStatisticsArgs): GPUBuffer {
+  const resolved = resolveResident({ ...args, runningMean: undefined, runningVar: undefined, gamma: undefined, beta: undefined }, 'train');
+  checkBuffer('x', args.x, resolved.view.size * 4, GPUBufferUsage.STORAGE);
+  const C = resolved.view.channels;
+  if (args.stats) checkBuffer('stats', args.stats, statsByteLength(C), GPUBufferUsage.STORAGE);
+  checkDistinct({ x: args.x, stats: args.stats });
+  const stats = args.stats ?? newStatsBuffer(context, C);
+  encodeLaunches(context, encoder, 'statistics', statisticsLaunches(context, resolved, { x: args.x }, stats));
   return stats;
 }
 

@@ -5,7 +5,9 @@ import { backwardScratchCount, destroyBackwardScratch } from './backward-scratch
 import { BufferPool } from './buffer-pool';
 import { createGpuContext, destroyGpuContext, type GpuContext } from './context';
 import { encodeBackward, type GpuBackwardArgs } from './encode-backward';
-import { encodeForwardInference, encodeForwardTrain, type GpuForwardArgs } from './encode-forward';
+import { encodeForwardInference, encodeForwardTrain, encodeStatistics, type GpuForwardArgs, type GpuStatisticsArgs } from './encode-forward';
+import { gpuChannelStatistics } from './host-statistics';
+import type { ChannelStatistics } from '../channel-statistics';
 import { withErrorScopes } from './gpu-errors';
 import { gpuBackward } from './host-backward';
 import { gpuForwardInference, gpuForwardTrain } from './host-forward';
@@ -31,6 +33,17 @@ export class GpuBatchNorm {
   /** Training forward: y, batch statistics into `stats`, running statistics updated in place. */
   encodeForwardTrain(encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
     return encodeForwardTrain(this.context, encoder, args);
+  }
+
+  /** Batch statistics only (mean, variance, invStd into `stats`): a shard's part of synchronized BN. */
+  encodeStatistics(encoder: GPUCommandEncoder, args: GpuStatisticsArgs): GPUBuffer {
+    return encodeStatistics(this.context, encoder, args);
+  }
+
+  async channelStatistics(x: Float32Array, opts: BatchNormOptions): Promise<ChannelStatistics> {
+    const resolved = resolveOptions(opts, 'train');
+    checkInput('x', x, resolved.view);
+    return withErrorScopes(this.device, 'channelStatistics', () => gpuChannelStatistics(this.context, this.pool, x, resolved));
   }
 
   /** Inference forward with the running statistics. */

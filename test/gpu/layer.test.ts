@@ -31,6 +31,22 @@ describe.skipIf(gpuSkipped)('BatchNorm layer on the GPU', () => {
     }
   });
 
+  // Same float32 bounds as the forward statistics (test/support/tolerances.ts): the GPU partials
+  // carry ~16ε of |mean| + std and 2e-5 relative variance; the merge is float64. With mean 1e4 ± 1
+  // each shard's float32 mean carries 2^-24·1e4 of rounding, which Chan's between-shard term turns
+  // into 2^-23·(|mean|/std)/sqrt(shard count) ≈ 1.2e-4 relative variance for shards of ≥ 30:
+  // allowed 2.5e-4 there (see src/channel-statistics.ts).
+  it.each([
+    ['NCHW', [12, 3, 5, 7], [3, 3, 3, 3], 0],
+    ['NHWC', [10, 4, 3, 8], [1, 2, 3, 4], 0],
+    ['NC', [400, 6], [100, 70, 200, 30], 1e4],
+  ] as const)('synchronized BN: the merged partials of 4 %s shards equal the full batch', async (layout, shape, parts, center) => {
+    const report = await harness.call('syncStatsCase', { seed, layout, shape: [...shape], parts: [...parts], center });
+    expect(report.count).toBe(report.expectedCount);
+    expect(report.meanErr).toBeLessThan(16 * 2 ** -24);
+    expect(report.varianceRelErr).toBeLessThan(center > 100 ? 2.5e-4 : 2e-5);
+  });
+
   it('state dict export → import round-trips exactly, with the Keras view, and eval mode uses it', async () => {
     const report = await harness.call('layerState', { seed });
     expect(report.roundTripExact).toBe(true);

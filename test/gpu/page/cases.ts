@@ -13,6 +13,7 @@ import { runVerifyCase } from './verify-case';
 import { runTrainingCase } from './training-case';
 import { runLayerRunningStats, runLayerState } from './layer-case';
 import { runDeviceLostCase } from './device-lost-case';
+import { runSyncStatsCase } from './sync-stats-case';
 
 export const cases = {
   async ping(arg: unknown): Promise<{ pong: unknown }> {
@@ -30,4 +31,5 @@ export const cases = {
   layerRunningStats: runLayerRunningStats,
   layerState: runLayerState,
   deviceLostCase: runDeviceLostCase,
+  syncStatsCase: runSyncStatsCase,
 };
