@@ -1,0 +1,107 @@
+/** Command line of `npm run bench` (bench/run.ts). */
+import { isLayout } from '../../src/layout';
+import type { Layout } from '../../src/types';
+import { defaultLayouts, defaultSizes, formatSize, fullCaps, parseSize, quickCaps, quickSizes, type Caps } from './cases';
+import { allOps, type Op } from './types';
+
+export interface BenchArgs {
+  quick: boolean;
+  out: string;
+  ops: Op[];
+  layouts: Layout[];
+  sizes: number[];
+  browser: string | undefined;
+  caps: Caps;
+  help: boolean;
+}
+
+export const usage = `usage: npm run bench -- [options]
+
+  --quick              every op, NC/NHWC/NCHW, TF.js included, fewer sizes and repetitions
+                       (sizes ${quickSizes.map(formatSize).join(', ')}; TF.js up to 4 MB): 1.5–2 minutes here
+  --out FILE           results JSON (default bench/results/latest.json); the chart (.svg) and
+                       README-table.md are written beside it
+  --ops LIST           forward-train,backward,inference (default: all)
+  --layouts LIST       NC,NHWC,NCHW (default); also NCL, NLC, NCDHW, NDHWC
+  --sizes LIST         bytes per tensor, e.g. 64KB,1MB,16MB (default 64KB…64MB, ×4 steps)
+  --browser PATH       Chrome/Chromium to drive (default: PUPPETEER_EXECUTABLE_PATH, then system)
+  --tfjs-max SIZE      largest tensor TF.js runs at (default 16MB; 4MB with --quick)
+  --cpu-max SIZE       largest tensor our CPU path runs at (default 64MB; 16MB with --quick)
+  --help               this text`;
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const args: BenchArgs = {
+    quick: false,
+    out: 'bench/results/latest.json',
+    ops: [...allOps],
+    layouts: [...defaultLayouts],
+    sizes: [],
+    browser: undefined,
+    caps: { ...fullCaps },
+    help: false,
+  };
+  let sizesGiven = false;
+  const caps: Partial<Caps> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const [name, inline] = flag.startsWith('--') && flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new Error(`${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case '--quick':
+        args.quick = true;
+        break;
+      case '--out':
+        args.out = value();
+        break;
+      case '--ops': {
+        const ops = list(value());
+        for (const op of ops) if (!allOps.includes(op as Op)) throw new Error(`unknown op '${op}' (expected ${allOps.join(', ')})`);
+        args.ops = ops as Op[];
+        break;
+      }
+      case '--layouts': {
+        const layouts = list(value()).map((l) => l.toUpperCase());
+        for (const layout of layouts) if (!isLayout(layout)) throw new Error(`unknown layout '${layout}'`);
+        args.layouts = layouts as Layout[];
+        break;
+      }
+      case '--sizes':
+        args.sizes = list(value()).map(parseSize);
+        sizesGiven = true;
+        break;
+      case '--browser':
+        args.browser = value();
+        break;
+      case '--tfjs-max': {
+        const cap = parseSize(value());
+        caps['tfjs-webgpu'] = cap;
+        caps['tfjs-cpu'] = cap;
+        break;
+      }
+      case '--cpu-max':
+        caps.cpu = parseSize(value());
+        break;
+      case '--help':
+      case '-h':
+        args.help = true;
+        break;
+      default:
+        throw new Error(`unknown option '${flag}'\n\n${usage}`);
+    }
+  }
+  if (!sizesGiven) args.sizes = args.quick ? [...quickSizes] : [...defaultSizes];
+  args.caps = { ...(args.quick ? quickCaps : fullCaps), ...caps };
+  if (args.ops.length === 0 || args.layouts.length === 0 || args.sizes.length === 0) throw new Error('nothing to run: empty --ops, --layouts or --sizes');
+  return args;
+}

@@ -1,0 +1,97 @@
+/**
+ * What a run measures: sizes, the shape each layout gets at a size, the floor of each op, and
+ * which implementations run at which sizes. Pure functions, shared by the runner and its checks.
+ */
+import type { Layout } from '../../src/types';
+import type { Impl, Op } from './types';
+
+/** DESIGN §3: least traffic of each op in bytes per float32 element. */
+export const floorBytesPerElement: Record<Op, number> = {
+  inference: 8, // read x, write y
+  'forward-train': 12, // stats read x; apply reads x, writes y
+  backward: 20, // reduce reads x, dy; apply reads x, dy, writes dx
+};
+
+/** Bytes the copy kernel moves per element (read + write). */
+export const COPY_BYTES_PER_ELEMENT = 8;
+
+export const KB = 1024;
+export const MB = 1024 * 1024;
+
+/** Parses "64KB", "1MB", "512K", "4M", "1GB" or a plain byte count. */
+export function parseSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(text);
+  if (!match) throw new Error(`cannot read size '${text}' (expected e.g. 64KB, 4MB)`);
+  const unit = (match[2] ?? 'b').toLowerCase()[0];
+  const factor = unit === 'k' ? KB : unit === 'm' ? MB : unit === 'g' ? 1024 * MB : 1;
+  const bytes = Math.round(Number(match[1]) * factor);
+  if (bytes < 4096) throw new Error(`size '${text}' is below 4 KB`);
+  return bytes;
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes >= MB && bytes % MB === 0) return `${bytes / MB} MB`;
+  if (bytes >= MB) return `${(bytes / MB).toFixed(1)} MB`;
+  if (bytes % KB === 0) return `${bytes / KB} KB`;
+  return `${(bytes / KB).toFixed(1)} KB`;
+}
+
+/** Channels of each layout in the benchmark (NC as a dense layer's features, images as a conv layer's). */
+const channelsOf: Record<Layout, number> = { NC: 128, NCL: 32, NLC: 32, NCHW: 32, NHWC: 32, NCDHW: 16, NDHWC: 16 };
+
+/** Spatial extents tried per layout, largest first; the first that leaves a batch of at least 2 wins. */
+const spatialSteps: Record<Layout, number[][]> = {
+  NC: [[]],
+  NCL: [[256], [64], [16], [4], [1]],
+  NLC: [[256], [64], [16], [4], [1]],
+  NCHW: [[32, 32], [16, 16], [8, 8], [4, 4], [1, 1]],
+  NHWC: [[32, 32], [16, 16], [8, 8], [4, 4], [1, 1]],
+  NCDHW: [[8, 16, 16], [8, 8, 8], [4, 4, 4], [1, 1, 1]],
+  NDHWC: [[8, 16, 16], [8, 8, 8], [4, 4, 4], [1, 1, 1]],
+};
+
+/**
+ * A shape of `layout` holding about `bytes` of float32: the layout's channel count, the largest
+ * spatial extent that leaves a batch N ≥ 2, and N = elements / (C · spatial), rounded down.
+ */
+export function shapeFor(layout: Layout, bytes: number): number[] {
+  const elements = Math.floor(bytes / 4);
+  const C = channelsOf[layout];
+  const steps = spatialSteps[layout];
+  let spatial = steps[steps.length - 1];
+  for (const step of steps) {
+    if (elements / (C * step.reduce((a, b) => a * b, 1)) >= 2) {
+      spatial = step;
+      break;
+    }
+  }
+  const N = Math.max(2, Math.floor(elements / (C * spatial.reduce((a, b) => a * b, 1))));
+  const channelFirst = layout.indexOf('C') === 1;
+  return channelFirst ? [N, C, ...spatial] : [N, ...spatial, C];
+}
+
+export function elementsOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export const defaultSizes = [64 * KB, 256 * KB, MB, 4 * MB, 16 * MB, 64 * MB];
+export const quickSizes = [64 * KB, 256 * KB, 4 * MB, 16 * MB];
+export const defaultLayouts: Layout[] = ['NC', 'NHWC', 'NCHW'];
+
+/**
+ * Largest tensor (bytes) each implementation is run at; above it the row is skipped and the
+ * output says so. TF.js WebGPU takes ~0.8 s for one 4 MB forward-train on SwiftShader (and
+ * tf.grads several times that), and the host paths run on the same two cores as SwiftShader.
+ */
+export interface Caps {
+  cpu: number;
+  'tfjs-webgpu': number;
+  'tfjs-cpu': number;
+}
+
+export const quickCaps: Caps = { cpu: 16 * MB, 'tfjs-webgpu': 4 * MB, 'tfjs-cpu': 4 * MB };
+export const fullCaps: Caps = { cpu: 64 * MB, 'tfjs-webgpu': 16 * MB, 'tfjs-cpu': 16 * MB };
+
+export function capOf(caps: Caps, impl: Impl): number {
+  return impl in caps ? caps[impl as keyof Caps] : Number.POSITIVE_INFINITY;
+}

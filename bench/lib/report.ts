@@ -1,0 +1,142 @@
+/**
+ * bench/results/latest.json: the stable contract of DESIGN §3 (schema 1), built from what the
+ * page measured, and a checker for it that the runner applies before writing.
+ */
+import type { Layout } from '../../src/types';
+import { COPY_BYTES_PER_ELEMENT, elementsOf, floorBytesPerElement } from './cases';
+import { allImpls, allOps, type Impl, type MeasuredRow, type Op } from './types';
+
+export interface CaseRow {
+  op: Op;
+  layout: Layout;
+  shape: number[];
+  elements: number;
+  impl: Impl;
+  ms: number;
+  msMin: number;
+  msMax: number;
+  floorBytes: number;
+  floorMs: number;
+  ratioToFloor: number;
+  /** Against the CPU path: always on webgpu rows, also on cpu and TF.js rows. */
+  maxAbsErr?: number;
+  /** Effective bandwidth: floorBytes / ms (the copy: the 8 bytes per element it moves / ms), GB/s. */
+  gbps: number;
+  wallMs: number;
+  k: number;
+  reps: number;
+  timer: 'timestamp-query' | 'wall-clock';
+  timed: string;
+  errors?: Record<string, number>;
+  errorNote?: string;
+  reference?: string;
+  extra?: Record<string, number>;
+}
+
+export interface SkippedRow {
+  op: Op;
+  layout: Layout;
+  shape: number[];
+  impl: Impl;
+  reason: string;
+}
+
+export interface Report {
+  schema: 1;
+  browser: string;
+  adapter: { vendor: string; architecture: string; device?: string; description?: string; isFallbackAdapter: boolean };
+  generated: string;
+  command: string;
+  quick: boolean;
+  durationSeconds: number;
+  timer: 'timestamp-query' | 'wall-clock';
+  machine: { platform: string; cpus: number; node: string };
+  tfjs: string;
+  notes: string[];
+  cases: CaseRow[];
+  skipped: SkippedRow[];
+}
+
+/** JSON has no NaN or Infinity: an output with NaN/Inf (or the wrong length) reports the largest double. */
+export function finiteError(error: number): number {
+  return Number.isFinite(error) ? error : Number.MAX_VALUE;
+}
+
+/** Adds the floor (from the copy measured in the same case) and the derived fields to each row. */
+export function caseRows(op: Op, layout: Layout, shape: number[], measured: MeasuredRow[]): CaseRow[] {
+  const copy = measured.find((row) => row.impl === 'copy');
+  if (!copy) throw new Error(`no copy measurement for ${op} ${layout} [${shape}]: no floor`);
+  const elements = elementsOf(shape);
+  const floorBytes = floorBytesPerElement[op] * elements;
+  const copyBandwidth = (COPY_BYTES_PER_ELEMENT * elements) / copy.ms; // bytes per ms
+  const floorMs = floorBytes / copyBandwidth;
+  return measured.map((row) => {
+    const moved = row.impl === 'copy' ? COPY_BYTES_PER_ELEMENT * elements : floorBytes;
+    const out: CaseRow = {
+      op,
+      layout,
+      shape,
+      elements,
+      impl: row.impl,
+      ms: row.ms,
+      msMin: row.msMin,
+      msMax: row.msMax,
+      floorBytes,
+      floorMs,
+      ratioToFloor: row.ms / floorMs,
+      ...(row.maxAbsErr !== undefined ? { maxAbsErr: finiteError(row.maxAbsErr) } : {}),
+      gbps: moved / row.ms / 1e6,
+      wallMs: row.wallMs,
+      k: row.k,
+      reps: row.reps,
+      timer: row.timer,
+      timed: row.timed,
+    };
+    if (row.errors) out.errors = Object.fromEntries(Object.entries(row.errors).map(([name, e]) => [name, finiteError(e)]));
+    if (row.maxAbsErr !== undefined && !Number.isFinite(row.maxAbsErr)) out.errorNote = 'NaN, Inf or missing values in the output';
+    if (row.reference) out.reference = row.reference;
+    if (row.extra) out.extra = row.extra;
+    return out;
+  });
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Every way `report` breaks the contract (empty when it holds). */
+export function checkReport(report: Report): string[] {
+  const problems: string[] = [];
+  const need = (ok: boolean, what: string) => ok || problems.push(what);
+  need(report.schema === 1, 'schema must be 1');
+  need(typeof report.browser === 'string' && report.browser.length > 0, 'browser must be a non-empty string');
+  const a = report.adapter;
+  need(a !== null && typeof a === 'object', 'adapter must be an object');
+  if (a) {
+    need(typeof a.vendor === 'string', 'adapter.vendor must be a string');
+    need(typeof a.architecture === 'string', 'adapter.architecture must be a string');
+    need(typeof a.isFallbackAdapter === 'boolean', 'adapter.isFallbackAdapter must be a boolean');
+  }
+  need(Array.isArray(report.cases) && report.cases.length > 0, 'cases must be a non-empty array');
+  for (const [i, row] of (report.cases ?? []).entries()) {
+    const at = `cases[${i}] (${row.op} ${row.layout} ${row.impl})`;
+    need(allOps.includes(row.op), `${at}: op '${row.op}' not in ${allOps.join('|')}`);
+    need(allImpls.includes(row.impl), `${at}: impl '${row.impl}' not in ${allImpls.join('|')}`);
+    need(typeof row.layout === 'string', `${at}: layout must be a string`);
+    need(Array.isArray(row.shape) && row.shape.every((d) => Number.isInteger(d) && d > 0), `${at}: shape must be positive integers`);
+    need(row.elements === elementsOf(row.shape ?? []), `${at}: elements ≠ product of shape`);
+    for (const key of ['ms', 'msMin', 'msMax', 'floorBytes', 'floorMs', 'ratioToFloor'] as const) {
+      need(isNum(row[key]) && row[key] >= 0, `${at}: ${key} must be a finite number ≥ 0`);
+    }
+    need(row.msMin <= row.ms && row.ms <= row.msMax, `${at}: expected msMin ≤ ms ≤ msMax`);
+    need(row.floorBytes === floorBytesPerElement[row.op] * row.elements, `${at}: floorBytes ≠ ${floorBytesPerElement[row.op]} × elements`);
+    need(Math.abs(row.ratioToFloor - row.ms / row.floorMs) <= 1e-9 * row.ratioToFloor, `${at}: ratioToFloor ≠ ms / floorMs`);
+    if (row.impl === 'webgpu') need(isNum(row.maxAbsErr), `${at}: webgpu rows need a finite maxAbsErr`);
+  }
+  // Every case that has rows has its floor: exactly one copy row per (op, layout, shape).
+  const copies = new Map<string, number>();
+  for (const row of report.cases ?? []) {
+    const key = `${row.op}|${row.layout}|${row.shape}`;
+    copies.set(key, (copies.get(key) ?? 0) + (row.impl === 'copy' ? 1 : 0));
+  }
+  for (const [key, count] of copies) need(count === 1, `case ${key} has ${count} copy rows (needs exactly 1)`);
+  return problems;
+}

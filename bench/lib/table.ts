@@ -1,0 +1,200 @@
+/** Text outputs of a run: the progress line of a case, the closing table, the ≥ 4 MB summary. */
+import { formatSize, MB } from './cases';
+import type { CaseRow, Report, SkippedRow } from './report';
+import type { Impl } from './types';
+
+/** Order of implementations in every output. */
+export const implOrder: Impl[] = ['copy', 'webgpu', 'cpu', 'tfjs-webgpu', 'tfjs-cpu'];
+
+/** An error above this on a webgpu row means a wrong kernel (outputs are O(1); float32 gives ~1e-6). */
+export const ERROR_LIMIT = 1e-3;
+
+export function formatMs(ms: number): string {
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 100) return `${ms.toFixed(0)} ms`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  if (ms >= 1) return `${ms.toFixed(2)} ms`;
+  return `${ms.toFixed(3)} ms`;
+}
+
+export function formatRatio(ratio: number): string {
+  return ratio >= 100 ? `${ratio.toFixed(0)}×` : ratio >= 10 ? `${ratio.toFixed(1)}×` : `${ratio.toFixed(2)}×`;
+}
+
+export function formatError(error: number | undefined): string {
+  if (error === undefined) return '';
+  return error === 0 ? '0' : error.toExponential(1);
+}
+
+/** A row whose main output is off by more than ERROR_LIMIT (NaN and Inf included). */
+export function isWrong(row: CaseRow): boolean {
+  return row.maxAbsErr !== undefined && row.maxAbsErr > ERROR_LIMIT;
+}
+
+const caseKey = (row: { op: string; layout: string; shape: number[] }) => `${row.op}|${row.layout}|${row.shape.join('x')}`;
+
+export function groupCases(rows: CaseRow[]): CaseRow[][] {
+  const groups = new Map<string, CaseRow[]>();
+  for (const row of rows) {
+    const key = caseKey(row);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(row);
+  }
+  return [...groups.values()].map((group) => group.sort((a, b) => implOrder.indexOf(a.impl) - implOrder.indexOf(b.impl)));
+}
+
+/** `webgpu 0.93 ms 1.22× err 9.5e-7 WRONG` etc., for one row. */
+function cell(row: CaseRow): string {
+  let text = `${row.impl} ${formatMs(row.ms)}`;
+  if (row.impl === 'copy') return `${text} (${row.gbps.toFixed(2)} GB/s)`;
+  text += ` ${formatRatio(row.ratioToFloor)}`;
+  if (row.impl === 'webgpu' && row.maxAbsErr !== undefined) text += ` err ${formatError(row.maxAbsErr)}`;
+  if (isWrong(row)) text += ` WRONG (err ${formatError(row.maxAbsErr)})`;
+  return text;
+}
+
+export function progressLine(index: number, total: number, rows: CaseRow[], skipped: SkippedRow[], seconds: number): string {
+  const first = rows[0] ?? skipped[0];
+  const bytes = rows[0] ? rows[0].elements * 4 : 0;
+  const head = `[${String(index).padStart(String(total).length)}/${total}] ${first.op.padEnd(13)} ${first.layout.padEnd(5)} ${formatSize(bytes).padStart(6)} ${('[' + first.shape.join(',') + ']').padEnd(17)}`;
+  const cells = rows.map(cell);
+  for (const skip of skipped) cells.push(`${skip.impl} ${skip.reason.startsWith('capped') ? 'capped' : 'missing'}`);
+  return `${head} ${cells.join(' │ ')}  (${seconds.toFixed(1)} s)`;
+}
+
+/**
+ * The closing table: one line per case, one column per implementation showing ms and ratio to
+ * the floor, plus the error of the webgpu row.
+ */
+export function closingTable(report: Report): string {
+  const header = ['op', 'layout', 'size', 'shape', 'copy GB/s', 'webgpu', 'cpu', 'tfjs-webgpu', 'tfjs-cpu', 'webgpu err'];
+  const lines: string[][] = [header];
+  const skippedBy = new Map<string, SkippedRow[]>();
+  for (const skip of report.skipped) {
+    const key = caseKey(skip);
+    if (!skippedBy.has(key)) skippedBy.set(key, []);
+    skippedBy.get(key)!.push(skip);
+  }
+  for (const group of groupCases(report.cases)) {
+    const [first] = group;
+    const by = (impl: Impl) => group.find((row) => row.impl === impl);
+    const skips = skippedBy.get(caseKey(first)) ?? [];
+    const column = (impl: Impl) => {
+      const row = by(impl);
+      if (row) return `${formatMs(row.ms)} ${formatRatio(row.ratioToFloor)}${isWrong(row) ? ' WRONG' : ''}`;
+      const skip = skips.find((s) => s.impl === impl);
+      return skip ? (skip.reason.startsWith('capped') ? 'capped' : 'missing') : '';
+    };
+    const gpu = by('webgpu');
+    lines.push([
+      first.op,
+      first.layout,
+      formatSize(first.elements * 4),
+      first.shape.join('×'),
+      by('copy')!.gbps.toFixed(2),
+      column('webgpu'),
+      column('cpu'),
+      column('tfjs-webgpu'),
+      column('tfjs-cpu'),
+      gpu?.maxAbsErr !== undefined ? formatError(gpu.maxAbsErr) + (gpu.maxAbsErr > ERROR_LIMIT ? ' WRONG' : '') : '',
+    ]);
+  }
+  const widths = header.map((_, c) => Math.max(...lines.map((line) => line[c].length)));
+  const right = new Set([2, 4, 5, 6, 7, 8, 9]);
+  return lines
+    .map((line, i) => {
+      const text = line.map((value, c) => (right.has(c) ? value.padStart(widths[c]) : value.padEnd(widths[c]))).join('  ');
+      return i === 0 ? `${text}\n${widths.map((w) => '─'.repeat(w)).join('  ')}` : text;
+    })
+    .join('\n');
+}
+
+/** Rows of the ≥ 4 MB summary: every implementation but the copy, with the speedup vs TF.js WebGPU. */
+export function summaryRows(report: Report, minBytes = 4 * MB): { row: CaseRow; speedup: number | undefined }[] {
+  const out: { row: CaseRow; speedup: number | undefined }[] = [];
+  for (const group of groupCases(report.cases)) {
+    if (group[0].elements * 4 < minBytes) continue;
+    const tfjs = group.find((row) => row.impl === 'tfjs-webgpu');
+    for (const row of group) {
+      if (row.impl === 'copy') continue;
+      out.push({ row, speedup: tfjs ? tfjs.ms / row.ms : undefined });
+    }
+  }
+  return out;
+}
+
+function formatSpeedup(speedup: number | undefined): string {
+  if (speedup === undefined) return '—';
+  return speedup >= 10 ? `${speedup.toFixed(0)}×` : `${speedup.toFixed(2)}×`;
+}
+
+/** The summary as plain text, for the end of the console output. */
+export function summaryText(report: Report): string {
+  const rows = summaryRows(report);
+  if (rows.length === 0) return 'no case of 4 MB or more in this run';
+  const lines = [['op', 'layout', 'shape', 'impl', 'ms', '×floor', 'vs tfjs-webgpu']];
+  for (const { row, speedup } of rows) {
+    lines.push([row.op, row.layout, row.shape.join('×'), row.impl + (isWrong(row) ? ' (WRONG)' : ''), formatMs(row.ms), formatRatio(row.ratioToFloor), formatSpeedup(speedup)]);
+  }
+  const widths = lines[0].map((_, c) => Math.max(...lines.map((line) => line[c].length)));
+  return lines.map((line) => line.map((v, c) => (c >= 4 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ')).join('\n');
+}
+
+/** bench/results/README-table.md: the ≥ 4 MB rows as a markdown table, with what each row times. */
+export function readmeTable(report: Report): string {
+  const rows = summaryRows(report);
+  const copy = report.cases.filter((row) => row.impl === 'copy' && row.elements * 4 >= 4 * MB);
+  const copyRange = copy.length ? `${Math.min(...copy.map((r) => r.gbps)).toFixed(2)}–${Math.max(...copy.map((r) => r.gbps)).toFixed(2)} GB/s` : 'n/a';
+  const out: string[] = [];
+  out.push(`<!-- generated by \`npm run bench${report.quick ? ' -- --quick' : ''}\` (bench/run.ts); do not edit by hand -->`);
+  out.push('');
+  out.push(
+    `${report.browser}, adapter ${report.adapter.vendor || '?'} / ${report.adapter.architecture || '?'}${report.adapter.isFallbackAdapter ? ' (software fallback)' : ''}, ` +
+      `${report.machine.cpus} CPU cores, ${report.generated.slice(0, 10)}${report.quick ? ', `--quick` run' : ''}. ` +
+      `Tensors of 4 MB or more. The floor is a vec4 copy on the same device at the same size (${copyRange} here); ` +
+      `×floor = ms / (op bytes ÷ copy bandwidth), 1.0 is the limit; speedup = TF.js WebGPU ms / this row's ms (— where TF.js was not run at that size).`,
+  );
+  out.push('');
+  out.push('| op | layout | shape | impl | ms | ×floor | speedup vs tfjs-webgpu |');
+  out.push('|---|---|---|---|---:|---:|---:|');
+  for (const { row, speedup } of rows) {
+    const impl = row.impl === 'webgpu' ? '**webgpu**' : row.impl;
+    const wrong = isWrong(row) ? ' (wrong results)' : '';
+    out.push(`| ${row.op} | ${row.layout} | ${row.shape.join('×')} | ${impl}${wrong} | ${formatMs(row.ms).replace(' ', '\u00a0')} | ${formatRatio(row.ratioToFloor)} | ${formatSpeedup(speedup)} |`);
+  }
+  out.push('');
+  out.push(`What each row times (median over repetitions, per call${report.quick ? '; in a `--quick` run, host calls slower than 2 s are timed once after their warm-up' : ''}):`);
+  out.push('');
+  for (const line of timedDefinitions(report)) out.push(`- ${line}`);
+  const capped = report.skipped.filter((s) => s.reason.startsWith('capped'));
+  if (capped.length) {
+    const reasons = [...new Set(capped.map((s) => s.reason.slice('capped: '.length)))].join('; ');
+    out.push(`- Size caps of this run (rows above them are listed in \`skipped\` in latest.json): ${reasons}.`);
+  }
+  const missing = report.skipped.filter((s) => !s.reason.startsWith('capped'));
+  if (missing.length) {
+    const reasons = [...new Set(missing.map((s) => `${s.impl} ${s.op}: ${s.reason}`))];
+    out.push(`- Missing: ${reasons.join('; ')}.`);
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+/**
+ * One line per implementation and op saying what its rows time, with the layouts it applies to
+ * when the sentence differs between layouts (TF.js uses other formulas for some of them).
+ */
+export function timedDefinitions(report: Report): string[] {
+  const allLayouts = [...new Set(report.cases.map((row) => row.layout))];
+  const groups = new Map<string, { impl: Impl; op: string; timed: string; layouts: Set<string> }>();
+  for (const row of [...report.cases].sort((a, b) => implOrder.indexOf(a.impl) - implOrder.indexOf(b.impl))) {
+    const op = row.impl === 'copy' ? 'all ops' : row.op;
+    const key = `${row.impl}|${op}|${row.timed}`;
+    if (!groups.has(key)) groups.set(key, { impl: row.impl, op, timed: row.timed, layouts: new Set() });
+    groups.get(key)!.layouts.add(row.layout);
+  }
+  return [...groups.values()].map(({ impl, op, timed, layouts }) => {
+    const where = layouts.size === allLayouts.length ? '' : ` (${[...layouts].join(', ')})`;
+    return `**${impl}**, ${op}${where}: ${timed}.`;
+  });
+}

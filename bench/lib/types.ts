@@ -1,0 +1,73 @@
+/** Types shared by the Node runner (bench/run.ts) and the bench page (bench/page/). */
+import type { Layout } from '../../src/types';
+
+export type Op = 'forward-train' | 'backward' | 'inference';
+export type Impl = 'webgpu' | 'cpu' | 'tfjs-webgpu' | 'tfjs-cpu' | 'copy';
+
+export const allOps: Op[] = ['forward-train', 'backward', 'inference'];
+export const allImpls: Impl[] = ['webgpu', 'cpu', 'tfjs-webgpu', 'tfjs-cpu', 'copy'];
+
+export interface CaseSpec {
+  op: Op;
+  layout: Layout;
+  shape: number[];
+  seed: number;
+}
+
+/** How much time the repetitions of one row may take (see bench/page/timing.ts). */
+export interface TimingPlan {
+  targetBatchMs: number;
+  maxK: number;
+  minReps: number;
+  maxReps: number;
+  budgetMs: number;
+  /** Host calls slower than this (after their warm-up) are repeated only `slowReps` times. */
+  slowCallMs?: number;
+  slowReps?: number;
+}
+
+/** A measured row as the page reports it; the runner adds the floor and the ratios. */
+export interface MeasuredRow {
+  impl: Impl;
+  /** Median per-iteration milliseconds over the repetitions, and their extremes. */
+  ms: number;
+  msMin: number;
+  msMax: number;
+  /** Median per-iteration wall-clock milliseconds (equal to ms for host-timed rows). */
+  wallMs: number;
+  /** Iterations per batch (one submit or one synchronisation) and number of batches. */
+  k: number;
+  reps: number;
+  timer: 'timestamp-query' | 'wall-clock';
+  /** One sentence: what exactly the timed region contains. */
+  timed: string;
+  /** Largest |value − reference| of the main output (y or dx). */
+  maxAbsErr?: number;
+  /** Largest |value − reference| of every checked output, by name. */
+  errors?: Record<string, number>;
+  /** What the errors were measured against. */
+  reference?: string;
+  /** Free-form extra measurements (e.g. TF.js backward: forward and gradient times). */
+  extra?: Record<string, number>;
+}
+
+export interface MissingRow {
+  impl: Impl;
+  reason: string;
+}
+
+export interface PageResult {
+  rows: MeasuredRow[];
+  missing: MissingRow[];
+}
+
+export interface PageEnvironment {
+  userAgent: string;
+  adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
+  features: string[];
+  timer: 'timestamp-query' | 'wall-clock';
+  tfjsVersion: string;
+  tfjsWebgpu: string;
+  backwardAvailable: boolean;
+  cpuBackwardAvailable: boolean;
+}

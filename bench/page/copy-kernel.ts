@@ -1,0 +1,100 @@
+/**
+ * The floor of DESIGN §3: a plain vec4 copy (shaders/copy.wgsl), on the benchmark's device, at the
+ * size of the case. `readVec4` of the same file reads without writing (for the analysis script).
+ */
+import copySource from '../../shaders/copy.wgsl?raw';
+
+export interface CopyShape {
+  workgroupSize: number;
+  /** vec4s each thread copies, WORKGROUP_SIZE apart. */
+  unitsPerThread: number;
+}
+
+/**
+ * Launch shape of the floor's copy: the fastest plain copy we measured (`npm run bench:analyze`).
+ * On a CPU adapter (SwiftShader) the cost is per invocation, so fewer invocations doing more each
+ * win: 16 vec4s per thread copies ~25% faster than 4 there. On a GPU, 4 vec4s per thread keeps
+ * enough workgroups in flight at small sizes.
+ */
+export function copyShapeFor(isFallbackAdapter: boolean): CopyShape {
+  return isFallbackAdapter ? { workgroupSize: 64, unitsPerThread: 16 } : { workgroupSize: 64, unitsPerThread: 4 };
+}
+
+type Entry = 'copyVec4' | 'readVec4';
+
+const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+function pipeline(device: GPUDevice, entry: Entry, workgroupSize: number, unitsPerThread: number): GPUComputePipeline {
+  let cache = pipelines.get(device);
+  if (!cache) pipelines.set(device, (cache = new Map()));
+  const key = `${entry}:${workgroupSize}:${unitsPerThread}`;
+  let found = cache.get(key);
+  if (!found) {
+    const module = device.createShaderModule({ label: 'bench.copy', code: copySource });
+    found = device.createComputePipeline({
+      label: `bench.${entry}(${workgroupSize}x${unitsPerThread})`,
+      layout: 'auto',
+      compute: { module, entryPoint: entry, constants: { WORKGROUP_SIZE: workgroupSize, UNITS_PER_THREAD: unitsPerThread } },
+    });
+    cache.set(key, found);
+  }
+  return found;
+}
+
+/** Folds a 1-D workgroup count into 2-D when it exceeds the per-dimension limit. */
+function grid(workgroups: number, maxPerDimension: number): [number, number] {
+  if (workgroups <= maxPerDimension) return [Math.max(1, workgroups), 1];
+  const y = Math.ceil(workgroups / maxPerDimension);
+  return [Math.ceil(workgroups / y), y];
+}
+
+export interface CopyKernel {
+  encode(encoder: GPUCommandEncoder): void;
+  destroy(): void;
+}
+
+/**
+ * Records `dst = src` over `elements` float32 values (a multiple of 4), or with entry 'readVec4'
+ * a read of src that writes one vec4 per thread into a small buffer of its own.
+ */
+export function copyKernel(
+  device: GPUDevice,
+  src: GPUBuffer,
+  dst: GPUBuffer | undefined,
+  elements: number,
+  entry: Entry = 'copyVec4',
+  tuning: CopyShape = { workgroupSize: 64, unitsPerThread: 4 },
+): CopyKernel {
+  const units = elements / 4;
+  const perWorkgroup = tuning.workgroupSize * tuning.unitsPerThread;
+  const workgroups = Math.ceil(units / perWorkgroup);
+  const params = device.createBuffer({ label: 'bench.copy.params', size: 16, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
+  new Uint32Array(params.getMappedRange())[0] = units;
+  params.unmap();
+  const owned: GPUBuffer[] = [params];
+  let target = dst;
+  if (entry === 'readVec4') {
+    target = device.createBuffer({ label: 'bench.read.sums', size: workgroups * tuning.workgroupSize * 16, usage: GPUBufferUsage.STORAGE });
+    owned.push(target);
+  }
+  if (!target) throw new Error('copyKernel needs a destination buffer');
+  const pipe = pipeline(device, entry, tuning.workgroupSize, tuning.unitsPerThread);
+  const bindGroup = device.createBindGroup({
+    label: `bench.${entry}.bindings`,
+    layout: pipe.getBindGroupLayout(0),
+    entries: [params, src, target].map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  const [gx, gy] = grid(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
+  return {
+    encode(encoder) {
+      const pass = encoder.beginComputePass({ label: `bench.${entry}` });
+      pass.setPipeline(pipe);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(gx, gy);
+      pass.end();
+    },
+    destroy() {
+      for (const buffer of owned) buffer.destroy();
+    },
+  };
+}

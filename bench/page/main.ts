@@ -1,0 +1,91 @@
+/**
+ * The bench page: measures one case at a time for the Node runner (bench/run.ts), which calls
+ * `window.bench.*` through puppeteer and assembles the report. Every implementation runs in this
+ * one page, on the same inputs; the GPU ones on one device created here.
+ */
+import type { KernelTuning, Layout } from '../../src/index';
+import type { CaseSpec, PageEnvironment, PageResult, TimingPlan } from '../lib/types';
+import { computeReference, makeCase, type CaseData } from './case-data';
+import { cpuBackward } from './cpu-backward';
+import { createBenchDevice } from './gpu-device';
+import { gpuBackwardOf, Ours } from './ours';
+
+let ours: Ours | undefined;
+let current: CaseData | undefined;
+let tfjs: typeof import('./tfjs') | undefined;
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} first`);
+  return value;
+}
+
+const bench = {
+  async init(): Promise<PageEnvironment> {
+    const device = await createBenchDevice();
+    ours = await Ours.create(device);
+    // TF.js is loaded only now, so that a page without it still measures ours.
+    tfjs = await import('./tfjs');
+    return {
+      userAgent: navigator.userAgent,
+      adapter: device.adapter,
+      features: device.features,
+      timer: ours.timer.method,
+      tfjsVersion: tfjs.tfjsVersion,
+      tfjsWebgpu: '4.22.0',
+      backwardAvailable: gpuBackwardOf(ours.gpuEngine.gpu) !== undefined,
+      cpuBackwardAvailable: cpuBackward(ours.cpuEngine) !== undefined,
+    };
+  },
+
+  /** Makes the inputs of a case and its reference outputs (untimed); returns the reference time. */
+  async prepare(spec: CaseSpec): Promise<{ referenceMs: number; referenceSource: string }> {
+    const o = need(ours, 'bench.init()');
+    current = undefined;
+    const data = makeCase(spec);
+    const start = performance.now();
+    await computeReference(data, o.cpuEngine);
+    current = data;
+    return { referenceMs: performance.now() - start, referenceSource: data.referenceSource };
+  },
+
+  async gpu(plan: TimingPlan): Promise<PageResult> {
+    return need(ours, 'bench.init()').measureGpu(need(current, 'bench.prepare()'), plan);
+  },
+
+  async cpu(plan: TimingPlan): Promise<PageResult> {
+    return need(ours, 'bench.init()').measureCpu(need(current, 'bench.prepare()'), plan);
+  },
+
+  async tfjs(backend: 'webgpu' | 'cpu', plan: TimingPlan): Promise<PageResult> {
+    return need(tfjs, 'bench.init()').measureTfjs(need(current, 'bench.prepare()'), backend, plan);
+  },
+
+  release(): void {
+    current = undefined;
+  },
+
+  /** Diagnosis (bench/analyze.ts): our kernels one by one against the copy and a read-only pass. */
+  async analyze(layout: Layout, shape: number[], tunings: Partial<KernelTuning>[], plan: TimingPlan) {
+    const o = need(ours, 'bench.init()');
+    const { analyze } = await import('./analyze');
+    return analyze(o.bench.device, o.bench.adapter.isFallbackAdapter, o.timer, layout, shape, tunings, plan);
+  },
+
+  async analyzeCopy(elements: number, shapes: { workgroupSize: number; unitsPerThread: number }[], plan: TimingPlan) {
+    const o = need(ours, 'bench.init()');
+    const { analyzeCopy } = await import('./analyze');
+    return analyzeCopy(o.bench.device, o.timer, elements, shapes, plan);
+  },
+};
+
+export type BenchApi = typeof bench;
+
+declare global {
+  interface Window {
+    bench: BenchApi;
+    benchReady: boolean;
+  }
+}
+
+window.bench = bench;
+window.benchReady = true;

@@ -1,0 +1,188 @@
+/**
+ * How every row is timed (DESIGN §3): warm up, then batches of K iterations, median over R
+ * repetitions.
+ *
+ * GPU rows (webgpu, copy): K iterations are recorded into one command encoder and submitted once.
+ * With `timestamp-query`, two empty compute passes bracket them and write the GPU clock at the start
+ * of the first and the end of the last; the time per iteration is their difference / K. Without it,
+ * the wall clock from before encoding to `onSubmittedWorkDone` is used instead. The wall time is
+ * recorded in both cases (it adds encoding and submission).
+ *
+ * Host rows (cpu, tfjs-*): wall clock around K calls and one synchronisation (see host timing).
+ */
+
+export interface Samples {
+  /** Per-iteration milliseconds of each repetition. */
+  ms: number[];
+  /** Per-iteration wall-clock milliseconds of each repetition. */
+  wallMs: number[];
+  k: number;
+}
+
+export interface Stats {
+  ms: number;
+  msMin: number;
+  msMax: number;
+  wallMs: number;
+  k: number;
+  reps: number;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function summarize(samples: Samples): Stats {
+  return {
+    ms: median(samples.ms),
+    msMin: Math.min(...samples.ms),
+    msMax: Math.max(...samples.ms),
+    wallMs: median(samples.wallMs),
+    k: samples.k,
+    reps: samples.ms.length,
+  };
+}
+
+/** Iterations per batch: enough for a batch to last `targetMs`, at most `maxK`. */
+export function chooseK(singleMs: number, targetMs: number, maxK: number): number {
+  return Math.max(1, Math.min(maxK, Math.round(targetMs / Math.max(singleMs, 1e-3))));
+}
+
+/** Repetitions: as many as fit `budgetMs`, within [minReps, maxReps]. */
+export function chooseReps(batchMs: number, budgetMs: number, minReps: number, maxReps: number): number {
+  return Math.max(minReps, Math.min(maxReps, Math.floor(budgetMs / Math.max(batchMs, 1e-3))));
+}
+
+export type Encode = (encoder: GPUCommandEncoder) => void;
+
+export class GpuTimer {
+  readonly timestamps: boolean;
+  private readonly querySet: GPUQuerySet | undefined;
+  private readonly resolveBuffer: GPUBuffer | undefined;
+  private readonly readBuffer: GPUBuffer | undefined;
+
+  constructor(private readonly device: GPUDevice) {
+    this.timestamps = device.features.has('timestamp-query');
+    if (this.timestamps) {
+      this.querySet = device.createQuerySet({ label: 'bench.timestamps', type: 'timestamp', count: 2 });
+      this.resolveBuffer = device.createBuffer({
+        label: 'bench.timestamps.resolve',
+        size: 16,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+      this.readBuffer = device.createBuffer({
+        label: 'bench.timestamps.read',
+        size: 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+    }
+  }
+
+  get method(): 'timestamp-query' | 'wall-clock' {
+    return this.timestamps ? 'timestamp-query' : 'wall-clock';
+  }
+
+  /** One submit of K iterations; per-iteration GPU time (or wall time without timestamps) and wall time. */
+  async batch(encode: Encode, k: number): Promise<{ ms: number; wallMs: number }> {
+    const { device } = this;
+    const start = performance.now();
+    const encoder = device.createCommandEncoder({ label: 'bench.batch' });
+    if (this.querySet) {
+      encoder.beginComputePass({ label: 'bench.start', timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0 } }).end();
+    }
+    for (let i = 0; i < k; i++) encode(encoder);
+    if (this.querySet && this.resolveBuffer && this.readBuffer) {
+      encoder.beginComputePass({ label: 'bench.end', timestampWrites: { querySet: this.querySet, endOfPassWriteIndex: 1 } }).end();
+      encoder.resolveQuerySet(this.querySet, 0, 2, this.resolveBuffer, 0);
+      encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.readBuffer, 0, 16);
+    }
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    const wallMs = (performance.now() - start) / k;
+    if (!this.readBuffer) return { ms: wallMs, wallMs };
+    await this.readBuffer.mapAsync(GPUMapMode.READ);
+    const [begin, end] = new BigUint64Array(this.readBuffer.getMappedRange());
+    this.readBuffer.unmap();
+    return { ms: Number(end - begin) / 1e6 / k, wallMs };
+  }
+
+  destroy(): void {
+    this.querySet?.destroy();
+    this.resolveBuffer?.destroy();
+    this.readBuffer?.destroy();
+  }
+}
+
+export interface Plan {
+  /** Milliseconds a batch should last (K is chosen from a single iteration). */
+  targetBatchMs: number;
+  maxK: number;
+  minReps: number;
+  maxReps: number;
+  /** Time the repetitions of one row may take, roughly. */
+  budgetMs: number;
+  /** Host calls slower than this are repeated only `slowReps` times (--quick: TF.js at 4 MB). */
+  slowCallMs?: number;
+  slowReps?: number;
+}
+
+/**
+ * Times several GPU variants (e.g. the copy floor and our kernel) with their repetitions
+ * interleaved, so that both see the same background load on a shared machine. Each variant is
+ * warmed up (pipelines built, caches filled) and calibrated with single-iteration submits first.
+ */
+export async function timeGpuInterleaved(timer: GpuTimer, variants: Encode[], plan: Plan): Promise<Samples[]> {
+  const ks: number[] = [];
+  let roundMs = 0;
+  for (const encode of variants) {
+    await timer.batch(encode, 1); // warm-up: pipeline creation, first-touch of buffers
+    const single = Math.min((await timer.batch(encode, 1)).ms, (await timer.batch(encode, 1)).ms);
+    const k = chooseK(single, plan.targetBatchMs, plan.maxK);
+    ks.push(k);
+    roundMs += k * single;
+  }
+  const reps = chooseReps(roundMs, plan.budgetMs, plan.minReps, plan.maxReps);
+  const samples: Samples[] = ks.map((k) => ({ ms: [], wallMs: [], k }));
+  for (let r = 0; r < reps; r++) {
+    for (let v = 0; v < variants.length; v++) {
+      const { ms, wallMs } = await timer.batch(variants[v], ks[v]);
+      samples[v].ms.push(ms);
+      samples[v].wallMs.push(wallMs);
+    }
+  }
+  return samples;
+}
+
+/**
+ * Host-side timing, wall clock. `iteration(sync)` performs one call; with sync it also waits until
+ * the result exists (for TF.js WebGPU: a read of one element of it). A batch is K calls of which
+ * only the last synchronises. The first call is the warm-up.
+ */
+export async function timeHost(iteration: (sync: boolean) => Promise<void> | void, plan: Plan): Promise<Samples> {
+  const warm = performance.now();
+  await iteration(true);
+  let single = performance.now() - warm;
+  // A slow call (TF.js at megabytes) is calibrated by its warm-up alone, to save one call.
+  if (single < SLOW_CALL_MS) {
+    const t0 = performance.now();
+    await iteration(true);
+    single = Math.min(single, performance.now() - t0);
+  }
+  const k = chooseK(single, plan.targetBatchMs, plan.maxK);
+  const slow = plan.slowCallMs !== undefined && single > plan.slowCallMs;
+  const reps = slow ? (plan.slowReps ?? 1) : chooseReps(k * single, plan.budgetMs, plan.minReps, plan.maxReps);
+  const samples: Samples = { ms: [], wallMs: [], k };
+  for (let r = 0; r < reps; r++) {
+    const start = performance.now();
+    for (let i = 0; i < k; i++) await iteration(i === k - 1);
+    const ms = (performance.now() - start) / k;
+    samples.ms.push(ms);
+    samples.wallMs.push(ms);
+  }
+  return samples;
+}
+
+/** Calls slower than this are not calibrated twice. */
+const SLOW_CALL_MS = 250;
