@@ -10,7 +10,13 @@ export default defineConfig({
     fs: { allow: [root] },
   },
   build: {
-    lib: { entry: 'src/index.ts', formats: ['es'], fileName: 'index' },
+    lib: {
+      entry: { index: 'src/index.ts', tfjs: 'src/tfjs/index.ts' },
+      formats: ['es'],
+      fileName: (_format, entryName) => `${entryName}.js`,
+    },
+    // The TF.js adapter uses the application's own TensorFlow.js (an optional peer dependency).
+    rolldownOptions: { external: [/^@tensorflow\//], output: { chunkFileNames: 'shared-[hash].js' } },
     outDir: 'dist',
   },
 });

@@ -1,0 +1,15 @@
+/**
+ * webgpu-batchnorm/tfjs: this library's batch-norm kernels inside TensorFlow.js 4.x.
+ *
+ *   import { batchNormalization } from 'webgpu-batchnorm/tfjs';
+ *   model.add(batchNormalization({ momentum: 0.99 }));   // instead of tf.layers.batchNormalization
+ *
+ * On the 'webgpu' backend the kernels run on TF.js's own GPUDevice and tensor buffers, recorded
+ * into TF.js's command encoder; on 'cpu' they run the library's CPU path; elsewhere stock ops.
+ */
+export { batchNormTrain, type BatchNormTrainOptions, type BatchNormTrainResult } from './op';
+export { WebGpuBatchNormalization, batchNormalization, type BatchNormalizationConfig } from './layer';
+export { withWebGpuBatchNorm } from './io';
+export { registerTfjsKernels, kernelsOnCurrentBackend } from './register';
+export { TRAIN_KERNEL, TRAIN_GRAD_KERNEL } from './kernel-config';
+export { existingEngine as tfjsEngineFor } from './engine-cache';

@@ -1,0 +1,41 @@
+import * as tf from '@tensorflow/tfjs';
+import { TRAIN_GRAD_KERNEL, TRAIN_KERNEL, type TrainAttrs } from './kernel-config';
+import { cpuKernels } from './kernels-cpu';
+import { webgpuKernels } from './kernels-webgpu';
+
+/**
+ * The gradient of the forward kernel: one backward kernel gives dx, dγ and dβ together. Gradients
+ * flow from y only: the statistics and moving-statistics outputs are treated as constants.
+ */
+const gradient: tf.GradConfig = {
+  kernelName: TRAIN_KERNEL,
+  inputsToSave: ['x', 'gamma', 'beta'],
+  outputsToSave: [false, true],
+  gradFunc: (dys, saved, attrs) => {
+    const dy = Array.isArray(dys) ? dys[0] : dys;
+    const [x, gamma, beta, stats] = saved;
+    const [dx, dgamma, dbeta] = tf.engine().runKernel(TRAIN_GRAD_KERNEL, { dy, x, gamma, beta, stats }, attrs) as tf.Tensor[];
+    const constant = () => tf.zerosLike(gamma);
+    return { x: () => dx, gamma: () => dgamma, beta: () => dbeta, movingMean: constant, movingVariance: constant };
+  },
+};
+
+let registered = false;
+
+/** Registers the kernels (webgpu, cpu) and the gradient with TF.js; idempotent, called by every op. */
+export function registerTfjsKernels(): void {
+  if (registered) return;
+  for (const config of [...webgpuKernels, ...cpuKernels]) {
+    if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
+  }
+  tf.registerGradient(gradient);
+  registered = true;
+}
+
+/** Whether the current TF.js backend runs our kernels (webgpu, cpu) rather than stock ops. */
+export function kernelsOnCurrentBackend(): boolean {
+  registerTfjsKernels();
+  return tf.getKernel(TRAIN_KERNEL, tf.getBackend()) !== undefined;
+}
+
+export type { TrainAttrs };
