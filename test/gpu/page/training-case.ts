@@ -78,7 +78,12 @@ export async function runTrainingCase(spec: TrainingCase): Promise<TrainingRepor
     entries: [uniform, yBuffer, tBuffer, dyBuffer].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
   const gpuTrajectory: TrainingReport['gpu'] = [];
+  // A tenfold learning-rate decay for the last 40% of the steps, the same on both paths: adaptive
+  // optimizers otherwise oscillate around the optimum by about one step (lr).
+  const decayStep = Math.floor(0.6 * spec.steps);
+  const lr = optimizer.lr;
   for (let step = 1; step <= spec.steps; step++) {
+    if (step === decayStep) optimizer.setLearningRate(lr / 10);
     const encoder = device.createCommandEncoder({ label: `test.train.step${step}` });
     layer.zeroGrad(encoder);
     layer.forward(encoder, xBuffer, yBuffer, shape);
@@ -112,6 +117,7 @@ export async function runTrainingCase(spec: TrainingCase): Promise<TrainingRepor
   cpuOptimizer.addParam(beta, dbeta, 'bias');
   const cpuTrajectory: TrainingReport['cpu'] = [];
   for (let step = 1; step <= spec.steps; step++) {
+    if (step === decayStep) cpuOptimizer.setLearningRate(lr / 10);
     const out = await cpu.forwardTrain(x, { ...opts, gamma, beta });
     const dy = out.y.map((y, i) => (2 / M) * (y - t[i]));
     const grads = await cpu.backward(dy, x, { ...opts, gamma, beta }, out);
