@@ -1,4 +1,4 @@
-// y = x · scale[c] + shift[c] (one fused multiply-add), then max(y, 0) when RELU is set. Serves
+// y = x · scale[c] + shift[c] (one fused multiply-add), then relu when RELU is set. Serves
 // training (scale and shift from `finalize.wgsl`) and inference (from `inference-fold.wgsl`).
 //
 // The tensor is a sequence of units (values, or vec4s) viewed as [outer, C', inner']. Workgroup w
@@ -57,16 +57,18 @@ fn advance(cursor: ptr<function, Cursor>) {
   }
 }
 
+// relu as torch.relu: negative values become 0 and NaN stays NaN. (WGSL's max(NaN, 0) may return
+// 0, so the comparison is written out: NaN < 0 is false.)
 fn activate(v: f32) -> f32 {
   if (RELU) {
-    return max(v, 0.0);
+    return select(v, 0.0, v < 0.0);
   }
   return v;
 }
 
 fn activate4(v: vec4f) -> vec4f {
   if (RELU) {
-    return max(v, vec4f(0.0));
+    return select(v, vec4f(0.0), v < vec4f(0.0));
   }
   return v;
 }

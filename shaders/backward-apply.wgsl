@@ -3,7 +3,8 @@
 //   dx = k[c] · dy + c[c] + m[c] · (x − mean[c])      (training)
 //   dx = k[c] · dy                                     (eval, frozen statistics: TRAIN = false)
 // where dy is first set to 0 where the forward output fma(x, scale[c], shift[c]) is ≤ 0 when RELU is
-// set, recomputed from the stats buffer exactly like apply.wgsl and backward-reduce-*.wgsl do.
+// set (NaN passes, as in torch's threshold_backward), recomputed from the stats buffer exactly like
+// apply.wgsl and backward-reduce-*.wgsl do.
 // In eval mode without RELU, x is never used, and the compiler drops its load.
 //
 // The units (values, or vec4s) are walked exactly as in apply.wgsl, with the same first five Params:
@@ -115,7 +116,7 @@ fn broadcast(co: Coefficients) -> Coefficients4 {
 fn gradient(xv: f32, dyv: f32, co: Coefficients) -> f32 {
   var d = dyv;
   if (RELU) {
-    d = select(0.0, d, fma(xv, co.scale, co.shift) > 0.0);
+    d = select(d, 0.0, fma(xv, co.scale, co.shift) <= 0.0);
   }
   if (TRAIN) {
     return fma(co.m, xv - co.mean, fma(co.k, d, co.c));
@@ -126,7 +127,7 @@ fn gradient(xv: f32, dyv: f32, co: Coefficients) -> f32 {
 fn gradient4(xv: vec4f, dyv: vec4f, co: Coefficients4) -> vec4f {
   var d = dyv;
   if (RELU) {
-    d = select(vec4f(0.0), d, fma(xv, co.scale, co.shift) > vec4f(0.0));
+    d = select(d, vec4f(0.0), fma(xv, co.scale, co.shift) <= vec4f(0.0));
   }
   if (TRAIN) {
     return fma(co.m, xv - co.mean, fma(co.k, d, co.c));

@@ -10,6 +10,11 @@
 // cancels catastrophically when the mean is large. With ACCUMULATE the gradients are added to what
 // dgamma and dbeta already hold (a layer accumulating over several backward passes, like PyTorch).
 //
+// Non-finite sums (a NaN or ±Inf in the channel's dy, x or statistics, or a float32 overflow) are
+// written as NaN, each sum on its own, like PyTorch's results up to the sign of an infinity; in
+// training a NaN sum makes c or m NaN, so every dx of the channel is NaN. NaN cannot be written as a
+// WGSL constant (constant evaluation rejects it), so it comes in through the uniform.
+//
 // Two entry points, as in finalize.wgsl: backwardFinalizeTree gives each channel a workgroup whose
 // threads add strided subsets of the partials and then a tree in workgroup memory; backwardFinalizeSerial
 // gives each channel one thread that adds its few partials in order.
@@ -18,6 +23,7 @@ struct Params {
   channels: u32,
   chunks: u32,        // K partials per channel
   invCount: f32,      // 1 / M
+  nan: f32,           // a quiet NaN, written by the host
 }
 
 override WORKGROUP_SIZE: u32;
@@ -40,12 +46,20 @@ override WRITE_DBETA: bool;
 
 var<workgroup> summed: array<vec2f, WORKGROUP_SIZE>;
 
+fn isFinite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}
+
+fn canonical(v: f32) -> f32 {
+  return select(params.nan, v, isFinite(v));
+}
+
 fn writeChannel(channel: u32, total: vec2f) {
   let C = params.channels;
   let mean = stats[channel];
   let invStd = stats[2u * C + channel];
-  let gradBeta = total.x;
-  let gradGamma = invStd * total.y;
+  let gradBeta = canonical(total.x);
+  let gradGamma = canonical(invStd * total.y);
   if (WRITE_DBETA) {
     var value = gradBeta;
     if (ACCUMULATE) {

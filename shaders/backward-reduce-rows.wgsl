@@ -3,7 +3,8 @@
 //   Σ dy  and  Σ dy · (x − mean),
 // with dy first set to 0 where the forward output y = fma(x, scale[c], shift[c]) is ≤ 0 when RELU is
 // set (y is recomputed from the stats buffer exactly as apply.wgsl computes it, so the mask matches
-// the forward bit for bit and no y buffer is needed).
+// the forward bit for bit and no y buffer is needed). A NaN output passes dy, as torch's
+// threshold_backward does (y ≤ 0 is false for NaN).
 //
 // The work is split exactly like stats-rows.wgsl, with the same Params: thread g covers channel
 // group `g % groups` (one channel, or four with the vec4 entry point) and rows k, k + K, k + 2K, …
@@ -63,7 +64,7 @@ fn backwardReduceRowsScalar(
     let xv = x[index];
     var d = dy[index];
     if (RELU) {
-      d = select(0.0, d, fma(xv, scale, shift) > 0.0);
+      d = select(d, 0.0, fma(xv, scale, shift) <= 0.0);
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
@@ -97,7 +98,7 @@ fn backwardReduceRowsVec4(
     let xv = x4[index];
     var d = dy4[index];
     if (RELU) {
-      d = select(vec4f(0.0), d, fma(xv, scale, shift) > vec4f(0.0));
+      d = select(d, vec4f(0.0), fma(xv, scale, shift) <= vec4f(0.0));
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);

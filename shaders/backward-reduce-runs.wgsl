@@ -103,7 +103,7 @@ fn backwardReduceRunsScalar(
     let xv = x[index];
     var d = dy[index];
     if (RELU) {
-      d = select(0.0, d, fma(xv, s.scale, s.shift) > 0.0);
+      d = select(d, 0.0, fma(xv, s.scale, s.shift) <= 0.0);
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - s.mean, sumDyXmu);
@@ -141,7 +141,7 @@ fn backwardReduceRunsVec4(
     let xv = x4[index];
     var d = dy4[index];
     if (RELU) {
-      d = select(vec4f(0.0), d, fma(xv, scale, shift) > vec4f(0.0));
+      d = select(d, vec4f(0.0), fma(xv, scale, shift) <= vec4f(0.0));
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);

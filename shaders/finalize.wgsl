@@ -9,7 +9,16 @@
 // partials, then a tree in workgroup memory merges them), for channels with many partials;
 // finalizeSerial gives each channel one thread that folds its few partials in order, which avoids
 // barriers when there are many channels with few partials each. All merges use Chan's formula on
-// (count, mean, M2), which stays exact when the partial means are large and close together.
+// partials (count, shifted mean, M2, pivot) — moments about a pivot, a sample of the channel — and
+// express one partial's moments about the other's pivot: the pivots' difference is exact (or
+// small), so for data like 1e4 ± 1 no quantity of the size of the mean is rounded until the mean
+// itself is written.
+//
+// Non-finite input (the rule PyTorch follows on CUDA, where Welford's update turns an infinity into
+// NaN): a channel any of whose partials read a NaN or ±Inf — or whose merged moments overflowed
+// float32 — gets NaN for its mean, variance, invStd, scale and shift, so every y of the channel is
+// NaN, and NaN running statistics. Other channels are unaffected. NaN cannot be written as a WGSL
+// constant (constant evaluation rejects it), so it comes in through the uniform.
 
 struct Params {
   channels: u32,
@@ -18,6 +27,7 @@ struct Params {
   keep: f32,
   take: f32,
   varianceFactor: f32,
+  nan: f32,             // a quiet NaN, written by the host
 }
 
 override WORKGROUP_SIZE: u32;
@@ -35,8 +45,13 @@ override UPDATE_RUNNING: bool;
 
 var<workgroup> merged: array<vec4f, WORKGROUP_SIZE>;
 
-// Chan et al.: combine (count, mean, M2) of two disjoint sets. Empty sets are skipped explicitly so
-// a thread without partials never divides by zero.
+fn isFinite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}
+
+// Chan et al.: combine the moments of two disjoint sets, the result about a's pivot. M2 = −1 marks a
+// partial that read a NaN or ±Inf (see stats-rows.wgsl), and spreads. Empty sets are skipped
+// explicitly so a thread without partials never divides by zero.
 fn chanMerge(a: vec4f, b: vec4f) -> vec4f {
   if (b.x == 0.0) {
     return a;
@@ -45,14 +60,27 @@ fn chanMerge(a: vec4f, b: vec4f) -> vec4f {
     return b;
   }
   let count = a.x + b.x;
-  let delta = b.y - a.y;
+  if (a.z < 0.0 || b.z < 0.0) {
+    return vec4f(count, 0.0, -1.0, a.w);
+  }
+  let delta = (b.w - a.w) + (b.y - a.y);
   let weightB = b.x / count;
-  return vec4f(count, a.y + delta * weightB, a.z + b.z + delta * delta * a.x * weightB, 0.0);
+  return vec4f(count, a.y + delta * weightB, a.z + b.z + delta * delta * a.x * weightB, a.w);
 }
 
 fn writeChannel(channel: u32, total: vec4f) {
   let C = params.channels;
-  let mean = total.y;
+  if (total.z < 0.0 || !isFinite(total.y) || !isFinite(total.z)) {
+    for (var block = 0u; block < 5u; block += 1u) {
+      stats[block * C + channel] = params.nan;
+    }
+    if (UPDATE_RUNNING) {
+      runningMean[channel] = params.nan;
+      runningVar[channel] = params.nan;
+    }
+    return;
+  }
+  let mean = total.w + total.y;
   let variance = total.z / total.x;
   let invStd = 1.0 / sqrt(variance + params.eps);
   let scale = gamma[channel] * invStd;

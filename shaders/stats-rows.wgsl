@@ -8,8 +8,15 @@
 // A thread accumulates Σd and Σd² of d = x − pivot, where the pivot is the first value it reads:
 // the pivot is a sample of the channel, so d stays of the order of the standard deviation and the
 // shifted sums keep their digits even for inputs like 1e4 ± 1 (raw E[x²] − E[x]² would lose them
-// all). The thread then writes its partial (count, mean, M2); `finalize.wgsl` merges partials with
-// Chan's formula.
+// all). The thread then writes its partial (count, shifted mean, M2, pivot): the moments of d, and
+// the pivot apart, so that no number the size of the mean is rounded before the very end;
+// `finalize.wgsl` merges partials with Chan's formula.
+//
+// Non-finite input: a NaN or an infinity makes d, and so both sums, non-finite for good (nothing
+// brings a sum back from NaN or ±Inf), so checking the sums once at the end flags a thread that
+// read one (or whose squares overflowed float32), with M2 = −1, which no real M2 is. A flag, not
+// the moments, carries the news: max(NaN, 0) may return 0 in WGSL, which would hide a NaN in M2.
+// The test looks at the bits, so no compiler assumption about NaN can remove it.
 
 struct Params {
   rows: u32,       // outer
@@ -23,7 +30,7 @@ override WORKGROUP_SIZE: u32;
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
-// partials[k · C + c] = (count, mean, M2, unused)
+// partials[k · C + c] = (count, Σd / count, M2, pivot); M2 = −1 when the thread read a NaN or ±Inf
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
 // Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
@@ -31,9 +38,16 @@ fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
   return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
 }
 
+fn isFinite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}
+
 fn partial(count: f32, pivot: f32, sum: f32, sumSquares: f32) -> vec4f {
+  if (!(isFinite(sum) && isFinite(sumSquares))) {
+    return vec4f(count, 0.0, -1.0, pivot);
+  }
   let shiftedMean = sum / count;
-  return vec4f(count, pivot + shiftedMean, max(sumSquares - sum * shiftedMean, 0.0), 0.0);
+  return vec4f(count, shiftedMean, max(sumSquares - sum * shiftedMean, 0.0), pivot);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -8,8 +8,11 @@
 //
 // All threads of a workgroup shift by the same pivot (the chunk's first value, a sample of the
 // channel), so their shifted sums Σd, Σd² simply add up in the workgroup tree; the result is turned
-// into (count, mean, M2) once per workgroup and merged across chunks by `finalize.wgsl`.
+// into (count, shifted mean, M2, pivot) once per workgroup and merged across chunks by
+// `finalize.wgsl` (see stats-rows.wgsl for why the pivot is kept apart).
 // The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel.
+// A NaN or an infinity makes the shifted sums non-finite for good, so the workgroup's totals flag
+// it, with M2 = −1 (see stats-rows.wgsl).
 
 struct Params {
   channels: u32,
@@ -30,6 +33,10 @@ override WORKGROUP_SIZE: u32;
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
 var<workgroup> sums: array<vec2f, WORKGROUP_SIZE>;
+
+fn isFinite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}
 
 struct Chunk {
   channel: u32,
@@ -63,8 +70,11 @@ fn reduceAndStore(local: u32, chunk: Chunk, pivot: f32, sum: f32, sumSquares: f3
     let count = f32((chunk.end - chunk.begin) * valuesPerUnit);
     let total = sums[0];
     let shiftedMean = total.x / count;
-    partials[chunk.chunk * params.channels + chunk.channel] =
-      vec4f(count, pivot + shiftedMean, max(total.y - total.x * shiftedMean, 0.0), 0.0);
+    var partial = vec4f(count, shiftedMean, max(total.y - total.x * shiftedMean, 0.0), pivot);
+    if (!(isFinite(total.x) && isFinite(total.y))) {
+      partial = vec4f(count, 0.0, -1.0, pivot);
+    }
+    partials[chunk.chunk * params.channels + chunk.channel] = partial;
   }
 }
 

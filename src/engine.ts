@@ -5,8 +5,11 @@ import { BatchNormError } from './errors';
 import type { ChannelStatistics } from './channel-statistics';
 import { cpuChannelStatistics } from './cpu/channel-statistics';
 import { acquireDevice, borrowDevice, type AcquiredDevice, type GpuEntry } from './gpu/device';
+import type { ResolvedBackwardOptions } from './backward-options';
+import type { ResolvedOptions } from './options';
 import { GpuBatchNorm } from './gpu/gpu-batchnorm';
 import { resolveTuning, type KernelTuning } from './gpu/tuning';
+import { assertFinite, type NamedArrays } from './finite';
 import { checkInput, resolveOptions } from './options';
 import type {
   AdapterSummary,
@@ -33,6 +36,12 @@ export interface CreateBatchNormOptions {
   verify?: boolean | Partial<Tolerance>;
   /** Launch shapes of the kernels; the defaults rarely need changing. */
   tuning?: Partial<KernelTuning>;
+  /**
+   * Refuse NaN and ±Inf in host-array calls: inputs are checked before any GPU work, results before
+   * they are returned, and either throws BatchNormError('non-finite'). Default false: non-finite
+   * values propagate (see README, Reliability).
+   */
+  checkFinite?: boolean;
 }
 
 export interface DeviceLostDetail {
@@ -40,26 +49,52 @@ export interface DeviceLostDetail {
   message: string;
 }
 
+/** What the engine keeps from createBatchNorm's options, for its whole life (recover() included). */
+interface EngineSettings {
+  tuning: Partial<KernelTuning> | undefined;
+  tolerance: Tolerance | undefined;
+  checkFinite: boolean;
+  gpu: GpuEntry | undefined;
+}
+
+/**
+ * Told of device loss and recovery before the engine's events are dispatched, so that listeners
+ * already see their new state (TrainingMirror switches its layers and optimizers here).
+ */
+export interface EngineObserver {
+  deviceLost(): void;
+  recovered(kernels: GpuBatchNorm): void;
+  disposed(): void;
+}
+
 /**
  * The engine behind `createBatchNorm`. Host-array calls run on the GPU when it is in use and fall
  * back to the CPU path, with the same API, when WebGPU is missing or the device is lost; a
- * 'devicelost' event is dispatched once when that happens.
+ * 'devicelost' event is dispatched once when that happens, and recover() moves back to a new
+ * device ('recovered' event).
  */
 export class BatchNorm extends EventTarget {
   private gpuEngine: GpuBatchNorm | undefined;
   private acquired: AcquiredDevice | undefined;
   private disposed = false;
-  private readonly tolerance: Tolerance | undefined;
+  private readonly settings: EngineSettings;
+  private readonly observers = new Set<EngineObserver>();
 
-  constructor(acquired: AcquiredDevice | undefined, tuning: Partial<KernelTuning> | undefined, tolerance: Tolerance | undefined) {
+  constructor(acquired: AcquiredDevice | undefined, settings: EngineSettings) {
     super();
-    this.tolerance = tolerance;
-    if (acquired) {
-      this.acquired = acquired;
-      const maxInvocations = acquired.device.limits.maxComputeInvocationsPerWorkgroup;
-      this.gpuEngine = new GpuBatchNorm(acquired.device, resolveTuning(tuning, maxInvocations));
-      void acquired.device.lost.then((info) => this.onDeviceLost(acquired, info));
-    }
+    this.settings = settings;
+    if (acquired) this.install(acquired);
+  }
+
+  private get tolerance(): Tolerance | undefined {
+    return this.settings.tolerance;
+  }
+
+  private install(acquired: AcquiredDevice): void {
+    const maxInvocations = acquired.device.limits.maxComputeInvocationsPerWorkgroup;
+    this.gpuEngine = new GpuBatchNorm(acquired.device, resolveTuning(this.settings.tuning, maxInvocations));
+    this.acquired = acquired;
+    void acquired.device.lost.then((info) => this.onDeviceLost(acquired, info));
   }
 
   /** What is actually in use now. */
@@ -81,6 +116,15 @@ export class BatchNorm extends EventTarget {
     this.checkLive();
     const resolved = resolveOptions(opts, 'train');
     checkInput('x', x, resolved.view);
+    const { gamma, beta, runningMean, runningVar } = resolved;
+    this.checkFiniteValues('forwardTrain', 'input', { x, gamma, beta, runningMean, runningVar }, resolved);
+    const result = await this.forwardTrainResult(x, opts, resolved);
+    const { y, mean, variance, invStd } = result;
+    this.checkFiniteValues('forwardTrain', 'result', { y, mean, variance, invStd, runningMean: result.runningMean, runningVar: result.runningVar }, resolved);
+    return result;
+  }
+
+  private async forwardTrainResult(x: Float32Array, opts: BatchNormOptions, resolved: ResolvedOptions): Promise<ForwardTrainResult> {
     const gpu = await this.onGpu((engine) => engine.forwardTrain(x, opts));
     if (!gpu) return cpuForwardTrain(x, resolved);
     if (this.tolerance) verifyForwardTrain(gpu, cpuForwardTrain(x, resolved), x, resolved, this.tolerance);
@@ -91,6 +135,14 @@ export class BatchNorm extends EventTarget {
     this.checkLive();
     const resolved = resolveOptions(opts, 'inference');
     checkInput('x', x, resolved.view);
+    const { gamma, beta, runningMean, runningVar } = resolved;
+    this.checkFiniteValues('forwardInference', 'input', { x, gamma, beta, runningMean, runningVar }, resolved);
+    const y = await this.forwardInferenceResult(x, opts, resolved);
+    this.checkFiniteValues('forwardInference', 'result', { y }, resolved);
+    return y;
+  }
+
+  private async forwardInferenceResult(x: Float32Array, opts: BatchNormOptions, resolved: ResolvedOptions): Promise<Float32Array> {
     const gpu = await this.onGpu((engine) => engine.forwardInference(x, opts));
     if (!gpu) return cpuForwardInference(x, resolved);
     if (this.tolerance) verifyForwardInference(gpu, cpuForwardInference(x, resolved), x, resolved, this.tolerance);
@@ -114,6 +166,21 @@ export class BatchNorm extends EventTarget {
     checkInput('dy', dy, resolved.view);
     checkInput('x', x, resolved.view);
     const stats = checkSaved(saved, resolved);
+    const { gamma, beta, runningMean, runningVar } = resolved;
+    const savedArrays = { 'saved.mean': stats?.mean, 'saved.invStd': stats?.invStd };
+    this.checkFiniteValues('backward', 'input', { dy, x, gamma, beta, runningMean, runningVar, ...savedArrays }, resolved);
+    const result = await this.backwardResult(dy, x, opts, resolved, stats);
+    this.checkFiniteValues('backward', 'result', { dx: result.dx, dgamma: result.dgamma, dbeta: result.dbeta }, resolved);
+    return result;
+  }
+
+  private async backwardResult(
+    dy: Float32Array,
+    x: Float32Array,
+    opts: BackwardOptions,
+    resolved: ResolvedBackwardOptions,
+    stats: SavedStatistics | undefined,
+  ): Promise<BackwardResult> {
     const gpu = await this.onGpu((engine) => engine.backward(dy, x, opts, stats));
     if (!gpu) return cpuBackward(dy, x, resolved, stats);
     if (this.tolerance) verifyBackward(gpu, cpuBackward(dy, x, resolved, stats), dy, x, resolved, stats, this.tolerance);
@@ -129,18 +196,64 @@ export class BatchNorm extends EventTarget {
     this.checkLive();
     const resolved = resolveOptions(opts, 'train');
     checkInput('x', x, resolved.view);
+    this.checkFiniteValues('channelStatistics', 'input', { x }, resolved);
     const gpu = await this.onGpu((engine) => engine.channelStatistics(x, opts));
-    return gpu ?? cpuChannelStatistics(x, resolved);
+    const result = gpu ?? cpuChannelStatistics(x, resolved);
+    if (this.settings.checkFinite) {
+      const { mean, m2 } = result;
+      this.checkFiniteValues('channelStatistics', 'result', { mean: Float32Array.from(mean), m2: Float32Array.from(m2) }, resolved);
+    }
+    return result;
+  }
+
+  /**
+   * Moves the engine back to a GPU after device loss: a new device from the same entry point (or
+   * `device`, owned by the caller), new kernels, and every TrainingMirror rebuilt on it from its
+   * CPU twins; then a 'recovered' event. Does nothing while a GPU is in use. Throws
+   * 'webgpu-unavailable' (and stays on the CPU path) when no device can be had.
+   */
+  async recover(options: { device?: GPUDevice } = {}): Promise<BackendName> {
+    this.checkLive();
+    if (this.gpuEngine) return 'webgpu';
+    const device = options?.device;
+    if (device !== undefined && (device === null || typeof device !== 'object' || typeof device.createBuffer !== 'function')) {
+      throw new BatchNormError('invalid-option', 'recover({ device }) needs a GPUDevice');
+    }
+    let acquired: AcquiredDevice;
+    try {
+      acquired = device ? borrowDevice(device) : await acquireDevice(this.settings.gpu ?? navigatorGpu());
+    } catch (error) {
+      throw error instanceof BatchNormError ? error : new BatchNormError('webgpu-unavailable', `recover: WebGPU device creation failed: ${String(error)}`);
+    }
+    if (this.disposed || this.gpuEngine) {
+      // Disposed, or another recover() won the race while this one waited for its device.
+      if (acquired.owned) acquired.device.destroy();
+      this.checkLive();
+      return 'webgpu';
+    }
+    this.install(acquired);
+    for (const observer of this.observers) observer.recovered(this.gpuEngine!);
+    this.dispatchEvent(new CustomEvent<AdapterSummary>('recovered', { detail: acquired.adapter }));
+    return 'webgpu';
   }
 
   /** Frees every GPU resource the engine created; a borrowed device is left alive. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const observer of [...this.observers]) observer.disposed();
+    this.observers.clear();
     this.gpuEngine?.destroy();
     this.gpuEngine = undefined;
     if (this.acquired?.owned) this.acquired.device.destroy();
     this.acquired = undefined;
+  }
+
+  /** @internal Registers a TrainingMirror (or anything) to hear of loss and recovery first. */
+  observe(observer: EngineObserver): () => void {
+    this.checkLive();
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   /** Runs on the GPU when one is in use; returns undefined when the work must go to the CPU path. */
@@ -150,19 +263,27 @@ export class BatchNorm extends EventTarget {
     try {
       return await work(engine);
     } catch (error) {
+      if (this.disposed) throw new BatchNormError('disposed', 'this BatchNorm engine was disposed during the call');
       // A device lost during the call: the inputs are untouched host arrays, so redo it on the CPU.
-      if (this.gpuEngine !== engine) return undefined;
+      // The failed readback can come before device.lost resolves; give that one turn to arrive.
+      if (this.gpuEngine !== engine || (await lostSoon(engine.device))) return undefined;
       throw error;
     }
   }
 
   private onDeviceLost(acquired: AcquiredDevice, info: GPUDeviceLostInfo): void {
     if (this.acquired !== acquired) return;
+    this.gpuEngine?.destroy('device-lost');
     this.gpuEngine = undefined;
     this.acquired = undefined;
     if (this.disposed) return;
+    for (const observer of this.observers) observer.deviceLost();
     const detail: DeviceLostDetail = { reason: String(info.reason), message: info.message };
     this.dispatchEvent(new CustomEvent<DeviceLostDetail>('devicelost', { detail }));
+  }
+
+  private checkFiniteValues(call: string, role: 'input' | 'result', arrays: NamedArrays, resolved: ResolvedOptions): void {
+    if (this.settings.checkFinite) assertFinite(call, role, arrays, resolved.view);
   }
 
   private checkLive(): void {
@@ -174,13 +295,22 @@ function navigatorGpu(): GpuEntry | undefined {
   return (globalThis as { navigator?: { gpu?: GpuEntry } }).navigator?.gpu;
 }
 
+/** Whether `device` is lost, or gets lost within one macrotask. */
+function lostSoon(device: GPUDevice): Promise<boolean> {
+  return Promise.race([device.lost.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 0))]);
+}
+
 export async function createBatchNorm(options: CreateBatchNormOptions = {}): Promise<BatchNorm> {
+  if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', 'createBatchNorm options must be an object');
   const backend = options.backend ?? 'auto';
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
     throw new BatchNormError('invalid-option', `backend must be 'auto', 'webgpu' or 'cpu', got ${JSON.stringify(backend)}`);
   }
-  const tolerance = resolveVerify(options.verify);
-  if (backend === 'cpu') return new BatchNorm(undefined, undefined, tolerance);
+  if (options.checkFinite !== undefined && typeof options.checkFinite !== 'boolean') {
+    throw new BatchNormError('invalid-option', `checkFinite must be a boolean, got ${JSON.stringify(options.checkFinite)}`);
+  }
+  const settings: EngineSettings = { tuning: options.tuning, tolerance: resolveVerify(options.verify), checkFinite: options.checkFinite ?? false, gpu: options.gpu };
+  if (backend === 'cpu') return new BatchNorm(undefined, settings);
   let acquired: AcquiredDevice | undefined;
   try {
     acquired = options.device ? borrowDevice(options.device) : await acquireDevice(options.gpu ?? navigatorGpu());
@@ -188,7 +318,13 @@ export async function createBatchNorm(options: CreateBatchNormOptions = {}): Pro
     if (backend === 'webgpu') {
       throw error instanceof BatchNormError ? error : new BatchNormError('webgpu-unavailable', `WebGPU device creation failed: ${String(error)}`);
     }
-    return new BatchNorm(undefined, undefined, tolerance);
+    return new BatchNorm(undefined, settings);
   }
-  return new BatchNorm(acquired, options.tuning, tolerance);
+  try {
+    return new BatchNorm(acquired, settings);
+  } catch (error) {
+    // e.g. a bad tuning, which can only be checked against the device's limits.
+    if (acquired.owned) acquired.device.destroy();
+    throw error;
+  }
 }

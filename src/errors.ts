@@ -17,7 +17,8 @@ export type BatchNormErrorCode =
   | 'device-lost'
   | 'gpu-error'
   | 'disposed'
-  | 'verification-failed';
+  | 'verification-failed'
+  | 'non-finite';
 
 export class BatchNormError extends Error {
   readonly code: BatchNormErrorCode;

@@ -16,3 +16,7 @@ export type { BatchNormLayerOptions } from './layer/layer-options';
 export type { BatchNormStateDict, KerasBatchNormWeights } from './layer/state-dict';
 export { mergeChannelStatistics, type ChannelStatistics, type MergedChannelStatistics } from './channel-statistics';
 export type { GpuStatisticsArgs } from './gpu/encode-forward';
+export { CpuBatchNormLayer } from './layer/cpu-layer';
+export type { LayerGradients, LayerSnapshot } from './layer/layer-snapshot';
+export { TrainingMirror, createTrainingMirror, type TrainingMirrorParts, type TrainingMirrorOptions, type TrainingMirrorCounts } from './recovery/training-mirror';
+export type { TrainingSnapshot } from './recovery/snapshot';

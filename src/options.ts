@@ -34,6 +34,28 @@ function checkPerChannel(name: string, value: unknown, channels: number): Float3
   return value;
 }
 
+/**
+ * eps > 0 and within float32's range, which the GPU holds it in (1e39 would become Infinity there).
+ * Values below float32's smallest normal number are allowed: the CPU path uses them as they are,
+ * the GPU raises them to 2^-126 (see gpuEps), which matters only for data whose variance is below
+ * ~1e-37, i.e. zero in float32 anyway.
+ */
+export function checkEps(eps: unknown): number {
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0 || !Number.isFinite(Math.fround(eps))) {
+    throw new BatchNormError('invalid-eps', `eps must be a finite number > 0 within float32's range (< 3.4e38), got ${String(eps)}`);
+  }
+  return eps;
+}
+
+/**
+ * The eps a GPU uniform gets: at least 2^-126, float32's smallest normal number. A smaller eps
+ * would round to 0 (or to a subnormal, which GPUs may flush to 0) and a constant channel would
+ * divide by zero, where the CPU path returns y = β.
+ */
+export function gpuEps(eps: number): number {
+  return Math.max(eps, 2 ** -126);
+}
+
 const conventions: readonly Convention[] = ['pytorch', 'keras'];
 const activations: readonly Activation[] = ['none', 'relu'];
 
@@ -56,10 +78,7 @@ export function resolveScalarOptions(opts: ScalarOptions, pass: PassKind): Resol
   if (!activations.includes(activation)) {
     throw new BatchNormError('invalid-option', `activation must be 'none' or 'relu', got ${JSON.stringify(activation)}`);
   }
-  const eps = opts.eps ?? conventionDefaults[convention].eps;
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) {
-    throw new BatchNormError('invalid-eps', `eps must be a finite number > 0, got ${eps}`);
-  }
+  const eps = checkEps(opts.eps ?? conventionDefaults[convention].eps);
   const momentum = opts.momentum ?? conventionDefaults[convention].momentum;
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
     throw new BatchNormError('invalid-momentum', `momentum must be in [0, 1], got ${momentum}`);

@@ -45,7 +45,7 @@ export function verifyBackward(
         masked[i] = 2;
         sums.ambiguous[c] += Math.abs(dy[i]);
         sums.ambiguousX[c] += Math.abs(dy[i]) * dev;
-      } else if (!(y > 0)) masked[i] = 1;
+      } else if (y <= 0) masked[i] = 1;
     }
     const g = masked[i] === 1 ? 0 : Math.abs(dy[i]);
     sums.g[c] += g;

@@ -50,11 +50,18 @@ export interface BackwardCoefficients {
   mean: ArrayLike<number>;
 }
 
-/** dx in float64, rounded to float32 once on store. */
-export function applyBackward(dy: Float32Array, x: Float32Array, view: ChannelView, co: BackwardCoefficients): Float32Array {
+/**
+ * dx in float64, rounded to float32 once on store. In eval mode (`train` false) dx = k·dy alone, as
+ * backward-apply.wgsl computes it: x is not read, so a NaN or ±Inf in x stays out of dx.
+ */
+export function applyBackward(dy: Float32Array, x: Float32Array, view: ChannelView, co: BackwardCoefficients, train: boolean): Float32Array {
   const { outer, channels, inner } = view;
   const { k, c, m, mean } = co;
   const dx = new Float32Array(view.size);
+  if (!train) {
+    for (let i = 0; i < dx.length; i++) dx[i] = k[Math.floor(i / inner) % channels] * dy[i];
+    return dx;
+  }
   if (inner === 1) {
     for (let row = 0, i = 0; row < outer; row++) {
       for (let ch = 0; ch < channels; ch++, i++) dx[i] = k[ch] * dy[i] + c[ch] + m[ch] * (x[i] - mean[ch]);

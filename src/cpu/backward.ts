@@ -22,9 +22,9 @@ export function normalizingStats(o: ResolvedBackwardOptions, saved: SavedStatist
 }
 
 /**
- * dy with the relu mask applied: 0 where the forward output is ≤ 0 (or NaN), like torch's
- * threshold_backward. y is recomputed exactly as the CPU forward computes it from these statistics.
- * A training forward that ran on the GPU (or kept its statistics in float64) may round y
+ * dy with the relu mask applied: 0 where the forward output is ≤ 0, like torch's threshold_backward
+ * (a NaN output passes dy: NaN ≤ 0 is false). y is recomputed exactly as the CPU forward computes
+ * it from these statistics. A training forward that ran on the GPU (or kept its statistics in float64) may round y
  * differently within an ulp or so of |x·scale| + |shift| around 0, where the mask can differ;
  * relu has no derivative at 0, so either choice is a valid subgradient.
  */
@@ -32,8 +32,12 @@ function maskedDy(dy: Float32Array, x: Float32Array, o: ResolvedBackwardOptions,
   if (o.activation !== 'relu') return dy;
   const y = applyChannelAffine(x, o.view, foldScaleShift(mean, Float64Array.from(invStd), o.gamma, o.beta), 'relu');
   const masked = new Float32Array(dy.length);
-  for (let i = 0; i < dy.length; i++) masked[i] = y[i] > 0 ? dy[i] : 0;
+  for (let i = 0; i < dy.length; i++) masked[i] = y[i] <= 0 ? 0 : dy[i];
   return masked;
+}
+
+function finiteOrNaN(value: number): number {
+  return Number.isFinite(Math.fround(value)) ? value : NaN;
 }
 
 export function cpuBackward(dy: Float32Array, x: Float32Array, o: ResolvedBackwardOptions, saved: SavedStatistics | undefined): BackwardResult {
@@ -48,14 +52,16 @@ export function cpuBackward(dy: Float32Array, x: Float32Array, o: ResolvedBackwa
   const dbeta = new Float32Array(C);
   const co: BackwardCoefficients = { k: new Float64Array(C), c: new Float64Array(C), m: new Float64Array(C), mean };
   for (let c = 0; c < C; c++) {
-    const gradGamma = invStd[c] * sumDyXmu[c];
+    // As backward-finalize.wgsl: a sum that is not a finite float32 is NaN, each on its own.
+    const gradGamma = finiteOrNaN(invStd[c] * sumDyXmu[c]);
+    const gradBeta = finiteOrNaN(sumDy[c]);
     dgamma[c] = gradGamma;
-    dbeta[c] = sumDy[c];
+    dbeta[c] = gradBeta;
     co.k[c] = (o.gamma ? o.gamma[c] : 1) * invStd[c];
     if (o.mode === 'train') {
-      co.c[c] = (-co.k[c] * sumDy[c]) / M;
+      co.c[c] = (-co.k[c] * gradBeta) / M;
       co.m[c] = (-co.k[c] * invStd[c] * gradGamma) / M;
     }
   }
-  return { dx: applyBackward(g, x, o.view, co), dgamma, dbeta };
+  return { dx: applyBackward(g, x, o.view, co, o.mode === 'train'), dgamma, dbeta };
 }

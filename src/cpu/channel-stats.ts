@@ -58,3 +58,24 @@ export function channelVariances(x: Float32Array, view: ChannelView, mean: Float
   for (let c = 0; c < channels; c++) sums[c] /= view.count;
   return sums;
 }
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Mean and biased variance with the GPU's rule for non-finite data (see finalize.wgsl): a channel
+ * holding a NaN or ±Inf — its float64 mean is then non-finite — or whose Σ(x − mean)² exceeds
+ * float32's range (where the GPU's float32 sums overflow) gets NaN for both, as PyTorch reports on
+ * CUDA. (PyTorch's CPU kernel reports a mean of ±Inf when every infinity has the same sign; its
+ * variance and outputs are NaN all the same.)
+ */
+export function channelMoments(x: Float32Array, view: ChannelView): { mean: Float64Array; variance: Float64Array } {
+  const mean = channelMeans(x, view);
+  const variance = channelVariances(x, view, mean);
+  for (let c = 0; c < view.channels; c++) {
+    if (!Number.isFinite(mean[c]) || variance[c] * view.count > FLOAT32_MAX) {
+      mean[c] = NaN;
+      variance[c] = NaN;
+    }
+  }
+  return { mean, variance };
+}

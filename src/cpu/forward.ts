@@ -2,7 +2,7 @@ import { BatchNormError } from '../errors';
 import { checkInput, type ResolvedOptions } from '../options';
 import type { ForwardTrainResult } from '../types';
 import { applyChannelAffine } from './apply';
-import { channelMeans, channelVariances } from './channel-stats';
+import { channelMoments } from './channel-stats';
 import { updatedRunningStats } from './running-stats';
 import { foldScaleShift, inverseStd } from './scale-shift';
 
@@ -18,8 +18,7 @@ export function cpuForwardTrain(x: Float32Array, o: ResolvedOptions): ForwardTra
     // PyTorch's M / (M − 1) would silently turn the running variance into Infinity.
     throw new BatchNormError('too-few-values', 'Expected more than 1 value per channel when training');
   }
-  const mean = channelMeans(x, o.view);
-  const variance = channelVariances(x, o.view, mean);
+  const { mean, variance } = channelMoments(x, o.view);
   const invStd = inverseStd(variance, o.eps);
   const affine = foldScaleShift(mean, invStd, o.gamma, o.beta);
   const result: ForwardTrainResult = {

@@ -7,6 +7,7 @@
 export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();
   private live = 0;
+  private destroyed = false;
 
   constructor(
     private readonly device: GPUDevice,
@@ -23,6 +24,11 @@ export class BufferPool {
   }
 
   release(buffer: GPUBuffer): void {
+    if (this.destroyed) {
+      // Released after dispose() by a call that was still in flight: nothing keeps it any more.
+      this.discard(buffer);
+      return;
+    }
     const key = `${buffer.size}:${buffer.usage}`;
     const list = this.free.get(key) ?? [];
     if (list.length >= this.keepPerKey) {
@@ -34,14 +40,21 @@ export class BufferPool {
     this.free.set(key, list);
   }
 
+  /** Destroys a buffer instead of keeping it: after a failed call it may be invalid or still in use. */
+  discard(buffer: GPUBuffer): void {
+    buffer.destroy();
+    this.live -= 1;
+  }
+
   /** Buffers created by the pool and not yet destroyed (in use or free). */
   get liveBuffers(): number {
     return this.live;
   }
 
+  /** Destroys the free buffers now and those still in use when their call releases them. */
   destroy(): void {
-    for (const list of this.free.values()) for (const buffer of list) buffer.destroy();
+    this.destroyed = true;
+    for (const list of this.free.values()) for (const buffer of list) this.discard(buffer);
     this.free.clear();
-    this.live = 0;
   }
 }

@@ -6,7 +6,7 @@ import { coefficientScratch } from './backward-scratch';
 import type { GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
 import { planBackwardApply, planBackwardFinalize, planBackwardReduce } from './plan-backward';
-import { checkBuffer, checkDistinct, statsByteLength } from './resident-options';
+import { checkBuffer, checkDistinct, checkEncoder, statsByteLength } from './resident-options';
 import { shaders } from './shader-sources';
 
 export interface BackwardBuffers {
@@ -65,12 +65,23 @@ function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
 }
 
 /**
- * Backward on GPU-resident data, recorded into the caller's encoder as one compute pass: the two
+ * Backward on GPU-resident data (checked by prepareBackward, then encoded; see encode-forward.ts),
+ * recorded into the caller's encoder as one compute pass: the two
  * per-channel sums (one read of x and dy), dgamma and dbeta with the coefficients of dx, then dx
  * (one more read of x and dy). Nothing is submitted or read back.
  */
+export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): () => void {
+  checkEncoder(encoder);
+  const checked = resolveBackwardArgs(args);
+  return () => encodeChecked(context, encoder, args, checked);
+}
+
 export function encodeBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
-  const { resolved, mode, accumulate } = resolveBackwardArgs(args);
+  prepareBackward(context, encoder, args)();
+}
+
+function encodeChecked(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs, checked: ResolvedBackwardArgs): void {
+  const { resolved, mode, accumulate } = checked;
   const { view } = resolved;
   const C = view.channels;
   const { tuning, maxWorkgroupsPerDimension: maxGrid } = context;

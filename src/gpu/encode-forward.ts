@@ -1,9 +1,10 @@
 import { runningUpdate } from '../conventions';
-import type { ScalarOptions } from '../options';
+import { BatchNormError } from '../errors';
+import { gpuEps, type ScalarOptions } from '../options';
 import type { GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
 import { planApply, planFinalize, planInferenceFold, planStats } from './plan';
-import { checkBuffer, checkDistinct, resolveResident, statsByteLength, type ChannelBuffers } from './resident-options';
+import { checkBuffer, checkDistinct, checkEncoder, resolveResident, statsByteLength, type ChannelBuffers } from './resident-options';
 import { shaders } from './shader-sources';
 import type { ResolvedScalarOptions } from '../options';
 
@@ -16,16 +17,28 @@ export interface ForwardBuffers extends ChannelBuffers {
 
 export type GpuForwardArgs = ScalarOptions & ForwardBuffers;
 
-function checkTensors(args: ForwardBuffers, resolved: ResolvedScalarOptions): GPUBuffer {
+function checkTensors(args: ForwardBuffers, resolved: ResolvedScalarOptions, pass: 'train' | 'inference'): void {
   const bytes = resolved.view.size * 4;
   checkBuffer('x', args.x, bytes, GPUBufferUsage.STORAGE);
   checkBuffer('y', args.y, bytes, GPUBufferUsage.STORAGE);
   const C = resolved.view.channels;
   const stats = args.stats ?? undefined;
   if (stats) checkBuffer('stats', stats, statsByteLength(C), GPUBufferUsage.STORAGE);
-  checkDistinct({ x: args.x, y: args.y, stats, runningMean: args.runningMean, runningVar: args.runningVar });
-  checkDistinct({ y: args.y, gamma: args.gamma, beta: args.beta, stats });
-  return stats as GPUBuffer;
+  // A buffer a kernel writes may alias no other binding (WebGPU rejects writable aliasing): y and
+  // stats always, the running statistics in training, where finalize updates them in place. Buffers
+  // that are only read (x, γ, β, and the running statistics in inference) may be one buffer.
+  const { x, y, gamma, beta, runningMean, runningVar } = args;
+  const written = pass === 'train' ? { y, stats, runningMean, runningVar } : { y, stats };
+  const read = pass === 'train' ? { x, gamma, beta } : { x, gamma, beta, runningMean, runningVar };
+  for (const [name, buffer] of Object.entries(read)) checkDistinct({ ...written, [name]: buffer });
+}
+
+/** Too large for the device: caught here rather than as an asynchronous GPU error. */
+function checkStatsSize(context: GpuContext, channels: number): void {
+  const limit = context.device.limits.maxBufferSize;
+  if (statsByteLength(channels) > limit) {
+    throw new BatchNormError('invalid-shape', `${channels} channels need a ${statsByteLength(channels)}-byte statistics buffer; this device allows ${limit}`);
+  }
 }
 
 function newStatsBuffer(context: GpuContext, channels: number): GPUBuffer {
@@ -71,10 +84,12 @@ function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions
       params: {
         channels: C,
         chunks: statsPlan.chunks,
-        eps: resolved.eps,
+        eps: gpuEps(resolved.eps),
         keep: update.keep,
         take: update.take,
         varianceFactor: update.varianceFactor,
+        // What finalize writes for a channel with a NaN or ±Inf (WGSL cannot spell NaN itself).
+        nan: NaN,
       },
       buffers: [
         partials,
@@ -89,17 +104,33 @@ function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions
 }
 
 /**
+ * Each encode… call comes in two halves, as ONNX Runtime Web's ops (validateInputs → program):
+ * prepare… checks every argument and makes no device call; the function it returns makes them all
+ * (buffers, bind groups, the compute pass). So a bad call throws before any GPU work, and the
+ * engine can wrap exactly the device work in error scopes.
+ */
+export type Encode<T> = () => T;
+
+/**
  * Training forward on GPU-resident data, recorded into the caller's encoder: batch statistics,
  * running-statistics update in place, and y. Nothing is submitted or read back. Returns the stats
  * buffer (the caller's, or a new one the caller then owns).
  */
-export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
+export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): Encode<GPUBuffer> {
+  checkEncoder(encoder);
   const resolved = resolveResident(args, 'train');
-  checkTensors(args, resolved);
-  const stats = args.stats ?? newStatsBuffer(context, resolved.view.channels);
-  const launches = [...statisticsLaunches(context, resolved, args, stats), applyLaunch(context, resolved, args.x, stats, args.y)];
-  encodeLaunches(context, encoder, 'forwardTrain', launches);
-  return stats;
+  checkTensors(args, resolved, 'train');
+  if (!args.stats) checkStatsSize(context, resolved.view.channels);
+  return () => {
+    const stats = args.stats ?? newStatsBuffer(context, resolved.view.channels);
+    const launches = [...statisticsLaunches(context, resolved, args, stats), applyLaunch(context, resolved, args.x, stats, args.y)];
+    encodeLaunches(context, encoder, 'forwardTrain', launches);
+    return stats;
+  };
+}
+
+export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
+  return prepareForwardTrain(context, encoder, args)();
 }
 
 export type GpuStatisticsArgs = ScalarOptions & { x: GPUBuffer; stats?: GPUBuffer };
@@ -108,15 +139,24 @@ export type GpuStatisticsArgs = ScalarOptions & { x: GPUBuffer; stats?: GPUBuffe
  * Only the batch statistics of x (mean, biased variance, invStd into `stats`), no y and no running
  * update: the per-shard partials of synchronized batch norm (count = M, M2 = variance · M).
  */
-export function encodeStatistics(context: GpuContext, encoder: GPUCommandEncoder, args: GpuStatisticsArgs): GPUBuffer {
+export function prepareStatistics(context: GpuContext, encoder: GPUCommandEncoder, args: GpuStatisticsArgs): Encode<GPUBuffer> {
+  checkEncoder(encoder);
+  if (args === null || typeof args !== 'object') throw new BatchNormError('invalid-option', 'encodeStatistics needs { shape, x, … }');
   const resolved = resolveResident({ ...args, runningMean: undefined, runningVar: undefined, gamma: undefined, beta: undefined }, 'train');
   checkBuffer('x', args.x, resolved.view.size * 4, GPUBufferUsage.STORAGE);
   const C = resolved.view.channels;
   if (args.stats) checkBuffer('stats', args.stats, statsByteLength(C), GPUBufferUsage.STORAGE);
   checkDistinct({ x: args.x, stats: args.stats });
-  const stats = args.stats ?? newStatsBuffer(context, C);
-  encodeLaunches(context, encoder, 'statistics', statisticsLaunches(context, resolved, { x: args.x }, stats));
-  return stats;
+  if (!args.stats) checkStatsSize(context, C);
+  return () => {
+    const stats = args.stats ?? newStatsBuffer(context, C);
+    encodeLaunches(context, encoder, 'statistics', statisticsLaunches(context, resolved, { x: args.x }, stats));
+    return stats;
+  };
+}
+
+export function encodeStatistics(context: GpuContext, encoder: GPUCommandEncoder, args: GpuStatisticsArgs): GPUBuffer {
+  return prepareStatistics(context, encoder, args)();
 }
 
 /**
@@ -129,7 +169,7 @@ export function inferenceFoldLaunch(context: GpuContext, resolved: ResolvedScala
     shader: shaders.inferenceFold,
     ...planInferenceFold(resolved.view, context.tuning, context.maxWorkgroupsPerDimension),
     constants: {},
-    params: { channels: C, eps: resolved.eps },
+    params: { channels: C, eps: gpuEps(resolved.eps) },
     buffers: [
       args.gamma ?? context.constants.filled(C, 1),
       args.beta ?? context.constants.filled(C, 0),
@@ -141,12 +181,20 @@ export function inferenceFoldLaunch(context: GpuContext, resolved: ResolvedScala
 }
 
 /** Inference forward with population statistics on GPU-resident data; running stats are read only. */
-export function encodeForwardInference(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
+export function prepareForwardInference(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): Encode<GPUBuffer> {
+  checkEncoder(encoder);
   const resolved = resolveResident(args, 'inference');
-  checkTensors(args, resolved);
+  checkTensors(args, resolved, 'inference');
   const C = resolved.view.channels;
-  const stats = args.stats ?? newStatsBuffer(context, C);
-  const launches: Launch[] = [inferenceFoldLaunch(context, resolved, args, stats), applyLaunch(context, resolved, args.x, stats, args.y)];
-  encodeLaunches(context, encoder, 'forwardInference', launches);
-  return stats;
+  if (!args.stats) checkStatsSize(context, C);
+  return () => {
+    const stats = args.stats ?? newStatsBuffer(context, C);
+    const launches: Launch[] = [inferenceFoldLaunch(context, resolved, args, stats), applyLaunch(context, resolved, args.x, stats, args.y)];
+    encodeLaunches(context, encoder, 'forwardInference', launches);
+    return stats;
+  };
+}
+
+export function encodeForwardInference(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
+  return prepareForwardInference(context, encoder, args)();
 }

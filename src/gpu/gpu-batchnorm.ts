@@ -4,11 +4,12 @@ import type { BackwardOptions, BackwardResult, BatchNormOptions, ForwardTrainRes
 import { backwardScratchCount, destroyBackwardScratch } from './backward-scratch';
 import { BufferPool } from './buffer-pool';
 import { createGpuContext, destroyGpuContext, type GpuContext } from './context';
-import { encodeBackward, type GpuBackwardArgs } from './encode-backward';
-import { encodeForwardInference, encodeForwardTrain, encodeStatistics, type GpuForwardArgs, type GpuStatisticsArgs } from './encode-forward';
+import { prepareBackward, type GpuBackwardArgs } from './encode-backward';
+import { prepareForwardInference, prepareForwardTrain, prepareStatistics, type GpuForwardArgs, type GpuStatisticsArgs } from './encode-forward';
 import { gpuChannelStatistics } from './host-statistics';
 import type { ChannelStatistics } from '../channel-statistics';
-import { withErrorScopes } from './gpu-errors';
+import { GpuErrorLog } from './gpu-errors';
+import { BatchNormError } from '../errors';
 import { gpuBackward } from './host-backward';
 import { gpuForwardInference, gpuForwardTrain } from './host-forward';
 import { statsByteLength, statsByteOffset, type StatsBlock } from './resident-options';
@@ -17,12 +18,15 @@ import type { KernelTuning } from './tuning';
 /**
  * The GPU-resident API: kernels recorded into a caller's command encoder on caller-owned buffers,
  * with no submit and no readback, plus the host-array operations built on the same encoders.
- * Every argument is validated before anything is encoded.
+ * Every argument is validated before anything is encoded. GPU errors of host-array calls reject
+ * the call; those of the encode… calls are kept until checkErrors().
  */
 export class GpuBatchNorm {
   readonly device: GPUDevice;
   private readonly context: GpuContext;
   private readonly pool: BufferPool;
+  private readonly errors = new GpuErrorLog();
+  private destroyed: 'disposed' | 'device-lost' | undefined;
 
   constructor(device: GPUDevice, tuning: KernelTuning) {
     this.device = device;
@@ -32,23 +36,27 @@ export class GpuBatchNorm {
 
   /** Training forward: y, batch statistics into `stats`, running statistics updated in place. */
   encodeForwardTrain(encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
-    return encodeForwardTrain(this.context, encoder, args);
+    this.checkAlive();
+    return this.errors.capture(this.device, 'encodeForwardTrain', prepareForwardTrain(this.context, encoder, args));
   }
 
   /** Batch statistics only (mean, variance, invStd into `stats`): a shard's part of synchronized BN. */
   encodeStatistics(encoder: GPUCommandEncoder, args: GpuStatisticsArgs): GPUBuffer {
-    return encodeStatistics(this.context, encoder, args);
+    this.checkAlive();
+    return this.errors.capture(this.device, 'encodeStatistics', prepareStatistics(this.context, encoder, args));
   }
 
   async channelStatistics(x: Float32Array, opts: BatchNormOptions): Promise<ChannelStatistics> {
+    this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
     checkInput('x', x, resolved.view);
-    return withErrorScopes(this.device, 'channelStatistics', () => gpuChannelStatistics(this.context, this.pool, x, resolved));
+    return gpuChannelStatistics(this.context, this.pool, x, resolved);
   }
 
   /** Inference forward with the running statistics. */
   encodeForwardInference(encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
-    return encodeForwardInference(this.context, encoder, args);
+    this.checkAlive();
+    return this.errors.capture(this.device, 'encodeForwardInference', prepareForwardInference(this.context, encoder, args));
   }
 
   /**
@@ -58,40 +66,57 @@ export class GpuBatchNorm {
    * output was ≤ 0, recomputed from x and the stats buffer.
    */
   encodeBackward(encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
-    encodeBackward(this.context, encoder, args);
+    this.checkAlive();
+    this.errors.capture(this.device, 'encodeBackward', prepareBackward(this.context, encoder, args));
+  }
+
+  /**
+   * Resolves once the GPU has reported on every encode… call so far (error scopes answer
+   * asynchronously); rejects with one 'gpu-error' listing what they caught (validation or out of
+   * memory, with WebGPU's message naming the object), and forgets it.
+   */
+  checkErrors(): Promise<void> {
+    return this.errors.check();
   }
 
   /** A buffer for the statistics of C channels: [mean | variance | invStd | scale | shift]. */
   createStatsBuffer(channels: number, label = 'BatchNorm.stats'): GPUBuffer {
-    return this.device.createBuffer({
-      label,
-      size: statsByteLength(channels),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    });
+    this.checkAlive();
+    if (!Number.isSafeInteger(channels) || channels < 1) throw new BatchNormError('invalid-option', `channels must be a positive integer, got ${channels}`);
+    if (statsByteLength(channels) > this.device.limits.maxBufferSize) {
+      throw new BatchNormError('invalid-option', `${channels} channels need a ${statsByteLength(channels)}-byte statistics buffer; this device allows ${this.device.limits.maxBufferSize}`);
+    }
+    return this.errors.capture(this.device, 'createStatsBuffer', () =>
+      this.device.createBuffer({ label, size: statsByteLength(channels), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }),
+    );
   }
 
   statsByteOffset(block: StatsBlock, channels: number): number {
     return statsByteOffset(block, channels);
   }
 
+  // Host-array calls: GPU errors (caught by error scopes in run(), see host-forward.ts) reject the call.
   async forwardTrain(x: Float32Array, opts: BatchNormOptions): Promise<ForwardTrainResult> {
+    this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
     checkInput('x', x, resolved.view);
-    return withErrorScopes(this.device, 'forwardTrain', () => gpuForwardTrain(this.context, this.pool, x, resolved));
+    return gpuForwardTrain(this.context, this.pool, x, resolved);
   }
 
   async forwardInference(x: Float32Array, opts: BatchNormOptions): Promise<Float32Array> {
+    this.checkAlive();
     const resolved = resolveOptions(opts, 'inference');
     checkInput('x', x, resolved.view);
-    return withErrorScopes(this.device, 'forwardInference', () => gpuForwardInference(this.context, this.pool, x, resolved));
+    return gpuForwardInference(this.context, this.pool, x, resolved);
   }
 
   async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedStatistics): Promise<BackwardResult> {
+    this.checkAlive();
     const resolved = resolveBackwardOptions(opts);
     checkInput('dy', dy, resolved.view);
     checkInput('x', x, resolved.view);
     const stats = checkSaved(saved, resolved);
-    return withErrorScopes(this.device, 'backward', () => gpuBackward(this.context, this.pool, dy, x, resolved, stats));
+    return gpuBackward(this.context, this.pool, dy, x, resolved, stats);
   }
 
   /** GPU buffers the engine currently owns (pool, scratch, uniforms, constants). */
@@ -99,9 +124,20 @@ export class GpuBatchNorm {
     return this.pool.liveBuffers + this.context.scratch.count + this.context.uniforms.size + this.context.constants.count + backwardScratchCount(this.context);
   }
 
-  destroy(): void {
+  /**
+   * Frees every buffer the engine owns; buffers of calls still in flight go when those finish.
+   * Later calls throw `reason` ('device-lost' when the engine drops kernels whose device died).
+   */
+  destroy(reason: 'disposed' | 'device-lost' = 'disposed'): void {
+    if (this.destroyed) return;
+    this.destroyed = reason;
     this.pool.destroy();
     destroyBackwardScratch(this.context);
     destroyGpuContext(this.context);
+  }
+
+  private checkAlive(): void {
+    if (this.destroyed === 'disposed') throw new BatchNormError('disposed', 'these GPU kernels belong to a disposed engine');
+    if (this.destroyed) throw new BatchNormError('device-lost', 'the device of these GPU kernels was lost; the engine continues on the CPU path (and on bn.gpu after recover())');
   }
 }

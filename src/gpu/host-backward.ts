@@ -53,7 +53,7 @@ export function gpuBackward(
   o: ResolvedBackwardOptions,
   saved: SavedStatistics | undefined,
 ): Promise<BackwardResult> {
-  return run(context, pool, async (transfer) => {
+  return run(context, pool, 'backward', async (transfer) => {
     const C = o.view.channels;
     const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.backward.encoder' });
     const gamma = transfer.upload('gamma', o.gamma);

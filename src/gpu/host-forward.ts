@@ -3,6 +3,7 @@ import type { ForwardTrainResult } from '../types';
 import type { BufferPool } from './buffer-pool';
 import type { GpuContext } from './context';
 import { encodeForwardInference, encodeForwardTrain } from './encode-forward';
+import { scoped } from './gpu-errors';
 import { statsByteLength } from './resident-options';
 
 /**
@@ -66,26 +67,35 @@ export class Transfer {
 
   /** After a failure the buffers may still be in use or invalid: destroy instead of reusing. */
   discard(): void {
-    for (const buffer of this.acquired) buffer.destroy();
+    for (const buffer of this.acquired) this.pool.discard(buffer);
     this.acquired.length = 0;
   }
 }
 
-/** Runs host-array work with its transient buffers; shared by the forward and backward host paths. */
-export async function run<T>(context: GpuContext, pool: BufferPool, work: (transfer: Transfer) => Promise<T>): Promise<T> {
+/**
+ * Runs host-array work with its transient buffers; shared by the forward and backward host paths.
+ * `work` makes every device call before its first await, inside error scopes (see gpu-errors.ts).
+ * Its buffers go back to the pool only when both the readback and the scopes came back clean: a
+ * buffer whose allocation failed (out of memory) is invalid for good and must not be reused.
+ */
+export async function run<T>(context: GpuContext, pool: BufferPool, what: string, work: (transfer: Transfer) => Promise<T>): Promise<T> {
   const transfer = new Transfer(context, pool);
-  try {
-    const result = await work(transfer);
-    transfer.release();
-    return result;
-  } catch (error) {
+  const { value, error } = scoped(context.device, what, () => work(transfer));
+  const outcome = await value.then(
+    (result) => ({ ok: true as const, result }),
+    (reason: unknown) => ({ ok: false as const, reason }),
+  );
+  const gpuError = await error;
+  if (gpuError || !outcome.ok) {
     transfer.discard();
-    throw error;
+    throw gpuError ?? (outcome as { reason: unknown }).reason;
   }
+  transfer.release();
+  return outcome.result;
 }
 
 export function gpuForwardTrain(context: GpuContext, pool: BufferPool, x: Float32Array, o: ResolvedOptions): Promise<ForwardTrainResult> {
-  return run(context, pool, async (transfer) => {
+  return run(context, pool, 'forwardTrain', async (transfer) => {
     const C = o.view.channels;
     const args = {
       ...o,
@@ -120,7 +130,7 @@ export function gpuForwardTrain(context: GpuContext, pool: BufferPool, x: Float3
 }
 
 export function gpuForwardInference(context: GpuContext, pool: BufferPool, x: Float32Array, o: ResolvedOptions): Promise<Float32Array> {
-  return run(context, pool, async (transfer) => {
+  return run(context, pool, 'forwardInference', async (transfer) => {
     const C = o.view.channels;
     const args = {
       ...o,

@@ -8,7 +8,7 @@ import { statsByteLength } from './resident-options';
 
 /** Per-channel (count, mean, M2) of a host array, computed on the GPU. */
 export function gpuChannelStatistics(context: GpuContext, pool: BufferPool, x: Float32Array, o: ResolvedOptions): Promise<ChannelStatistics> {
-  return run(context, pool, async (transfer) => {
+  return run(context, pool, 'channelStatistics', async (transfer) => {
     const C = o.view.channels;
     const stats = transfer.buffer('stats', statsByteLength(C), STORAGE_OUT());
     const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.channelStatistics.encoder' });

@@ -24,7 +24,8 @@ export function planBackwardFinalize(view: ChannelView, chunks: number, tuning: 
   return {
     entryPoint: `backwardFinalize${strategy}`,
     // 1 / M is rounded to float32 once; M itself may exceed 2^24, where float32 stops being exact.
-    params: { channels: view.channels, chunks, invCount: 1 / view.count },
+    // nan: what a non-finite sum is written as (WGSL cannot spell NaN itself).
+    params: { channels: view.channels, chunks, invCount: 1 / view.count, nan: NaN },
     grid,
   };
 }

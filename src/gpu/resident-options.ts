@@ -36,6 +36,14 @@ export function checkBuffer(name: string, buffer: unknown, minBytes: number, usa
   return gpuBuffer;
 }
 
+/** The caller's command encoder; checked first, so a bad one never sees a half-recorded call. */
+export function checkEncoder(encoder: unknown): GPUCommandEncoder {
+  if (encoder === null || typeof encoder !== 'object' || typeof (encoder as GPUCommandEncoder).beginComputePass !== 'function') {
+    throw new BatchNormError('invalid-option', 'the first argument must be a GPUCommandEncoder');
+  }
+  return encoder as GPUCommandEncoder;
+}
+
 export function checkDistinct(named: Record<string, GPUBuffer | undefined>): void {
   const seen = new Map<GPUBuffer, string>();
   for (const [name, buffer] of Object.entries(named)) {

@@ -1,3 +1,5 @@
+import { guardedBuffer } from './gpu-errors';
+
 /**
  * Scratch storage shared by every encode of one engine (the partial statistics between the
  * statistics and finalize kernels). Work on one queue runs in order, so sharing is safe; sizes are
@@ -16,10 +18,17 @@ export class ScratchBuffers {
     const size = Math.max(256, 2 ** Math.ceil(Math.log2(byteLength)));
     let buffer = this.bySize.get(size);
     if (!buffer) {
-      buffer = this.device.createBuffer({ label: `BatchNorm.${this.label}[${size}]`, size, usage: GPUBufferUsage.STORAGE });
+      const descriptor = { label: `BatchNorm.${this.label}[${size}]`, size, usage: GPUBufferUsage.STORAGE };
+      buffer = guardedBuffer(this.device, descriptor, (failed) => this.evict(size, failed));
       this.bySize.set(size, buffer);
     }
     return buffer;
+  }
+
+  /** Drops a buffer whose creation failed, so the next get() of its size class makes a new one. */
+  private evict(size: number, failed: GPUBuffer): void {
+    if (this.bySize.get(size) === failed) this.bySize.delete(size);
+    failed.destroy();
   }
 
   get count(): number {

@@ -1,3 +1,5 @@
+import { guardedBuffer } from './gpu-errors';
+
 /**
  * Uniform buffers keyed by their exact bytes. A buffer is written once at creation and never again,
  * so any number of encodes may share it before their submit without one overwriting another's
@@ -20,11 +22,11 @@ export class UniformCache {
       this.buffers.set(key, cached);
       return cached;
     }
-    const buffer = this.device.createBuffer({
-      label: `BatchNorm.${label}.params`,
-      size: bytes.byteLength,
-      usage: GPUBufferUsage.UNIFORM,
-      mappedAtCreation: true,
+    const descriptor = { label: `BatchNorm.${label}.params`, size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true };
+    const buffer = guardedBuffer(this.device, descriptor, (failed) => {
+      // Its creation failed (out of memory): forget it, so the next call makes a new one.
+      if (this.buffers.get(key) === failed) this.buffers.delete(key);
+      failed.destroy();
     });
     new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
     buffer.unmap();

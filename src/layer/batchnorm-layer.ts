@@ -1,8 +1,11 @@
 import { BatchNormError } from '../errors';
 import type { GpuBatchNorm } from '../gpu/gpu-batchnorm';
 import { statsByteLength } from '../gpu/resident-options';
+import { channelView } from '../layout';
 import type { Layout } from '../types';
 import { resolveLayerOptions, type BatchNormLayerOptions, type ResolvedLayerOptions } from './layer-options';
+import type { LayerGradients } from './layer-snapshot';
+import { checkLayerState } from './layer-state-check';
 import { fromKeras, kerasView, type BatchNormStateDict, type KerasBatchNormWeights } from './state-dict';
 
 interface SavedForward {
@@ -34,13 +37,22 @@ export class BatchNormLayer {
   training = true;
   private saved: SavedForward | undefined;
   private readonly buffers: GPUBuffer[] = [];
+  private destroyed = false;
 
   constructor(
     private readonly kernels: GpuBatchNorm,
     options: BatchNormLayerOptions,
   ) {
+    if (kernels === null || typeof kernels !== 'object' || typeof kernels.encodeForwardTrain !== 'function') {
+      throw new BatchNormError('invalid-option', 'BatchNormLayer needs the GPU kernels of an engine (bn.gpu)');
+    }
     this.options = resolveLayerOptions(options);
     const C = this.options.numFeatures;
+    // Checked before the first buffer is made: the stats buffer is the largest (5·C values).
+    const limit = kernels.device.limits.maxBufferSize;
+    if (statsByteLength(C) > limit) {
+      throw new BatchNormError('invalid-option', `numFeatures ${C} needs a ${statsByteLength(C)}-byte statistics buffer; this device allows ${limit}`);
+    }
     const make = (name: string, fill: number) => this.buffer(name, C * 4, fill);
     if (this.options.affine) {
       this.weight = make('weight', 1);
@@ -63,7 +75,13 @@ export class BatchNormLayer {
     return this.options.layout;
   }
 
+  /** The engine whose kernels this layer records (its device holds the layer's buffers). */
+  get gpu(): GpuBatchNorm {
+    return this.kernels;
+  }
+
   train(mode = true): this {
+    if (typeof mode !== 'boolean') throw new BatchNormError('invalid-option', `train(mode): mode must be a boolean, got ${JSON.stringify(mode)}`);
     this.training = mode;
     return this;
   }
@@ -74,6 +92,7 @@ export class BatchNormLayer {
 
   /** y = BN(x); in training (or without running statistics) with batch statistics. */
   forward(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, shape: readonly number[]): void {
+    this.checkAlive();
     const o = this.options;
     const useBatchStats = this.training || !o.trackRunningStats;
     const common = {
@@ -111,6 +130,7 @@ export class BatchNormLayer {
    * values); dγ and dβ are added to weightGrad and biasGrad, as PyTorch accumulates .grad.
    */
   backward(encoder: GPUCommandEncoder, dy: GPUBuffer, dx: GPUBuffer): void {
+    this.checkAlive();
     const saved = this.saved;
     if (!saved) throw new BatchNormError('invalid-option', 'backward needs a forward first');
     const o = this.options;
@@ -133,12 +153,17 @@ export class BatchNormLayer {
   }
 
   zeroGrad(encoder: GPUCommandEncoder): void {
+    this.checkAlive();
+    if (encoder === null || typeof encoder !== 'object' || typeof encoder.clearBuffer !== 'function') {
+      throw new BatchNormError('invalid-option', 'zeroGrad needs a GPUCommandEncoder');
+    }
     if (this.weightGrad) encoder.clearBuffer(this.weightGrad);
     if (this.biasGrad) encoder.clearBuffer(this.biasGrad);
   }
 
   /** weight, bias, running_mean, running_var, num_batches_tracked, read back from the GPU. */
   async stateDict(): Promise<BatchNormStateDict> {
+    this.checkAlive();
     const C = this.options.numFeatures;
     const named: [keyof BatchNormStateDict, GPUBuffer | undefined][] = [
       ['weight', this.weight],
@@ -176,37 +201,37 @@ export class BatchNormLayer {
 
   /** Loads a state dict; every array is checked before anything is written. */
   loadStateDict(state: BatchNormStateDict): void {
-    const C = this.options.numFeatures;
-    const writes: [GPUBuffer, Float32Array][] = [];
-    const pairs: [string, Float32Array | undefined, GPUBuffer | undefined][] = [
-      ['weight', state.weight, this.weight],
-      ['bias', state.bias, this.bias],
-      ['running_mean', state.running_mean, this.runningMean],
-      ['running_var', state.running_var, this.runningVar],
-    ];
-    for (const [name, values, buffer] of pairs) {
-      if (values === undefined) continue;
-      if (!buffer) throw new BatchNormError('invalid-option', `this layer has no ${name} (affine or trackRunningStats is off)`);
-      if (!(values instanceof Float32Array) || values.length !== C) {
-        throw new BatchNormError('channel-mismatch', `${name} must be a Float32Array of length ${C}`);
-      }
-      writes.push([buffer, values]);
-    }
-    const batches = state.num_batches_tracked;
-    if (batches !== undefined && (!Number.isSafeInteger(batches) || batches < 0)) {
-      throw new BatchNormError('invalid-option', `num_batches_tracked must be a non-negative integer, got ${batches}`);
-    }
-    for (const [buffer, values] of writes) this.kernels.device.queue.writeBuffer(buffer, 0, values.buffer, values.byteOffset, values.byteLength);
+    this.checkAlive();
+    const { arrays, batches } = checkLayerState(this.options, state);
+    const buffers: Record<string, GPUBuffer | undefined> = { weight: this.weight, bias: this.bias, running_mean: this.runningMean, running_var: this.runningVar };
+    for (const [name, values] of arrays) this.write(buffers[name]!, values);
     if (batches !== undefined) this.numBatchesTracked = batches;
+  }
+
+  /** Sets weightGrad and biasGrad (e.g. the gradients a CPU twin accumulated); checked first. */
+  loadGradients(grads: LayerGradients): void {
+    this.checkAlive();
+    const { arrays } = checkLayerState(this.options, { weight: grads?.weight, bias: grads?.bias }, 'gradient');
+    for (const [name, values] of arrays) this.write(name === 'weight' ? this.weightGrad! : this.biasGrad!, values);
   }
 
   loadKerasWeights(weights: KerasBatchNormWeights): void {
     this.loadStateDict(fromKeras(weights));
   }
 
+  /** Frees the layer's buffers; any later call throws 'disposed'. */
   destroy(): void {
+    this.destroyed = true;
     for (const buffer of this.buffers) buffer.destroy();
     this.buffers.length = 0;
+  }
+
+  private checkAlive(): void {
+    if (this.destroyed) throw new BatchNormError('disposed', `${this.options.label} was destroyed`);
+  }
+
+  private write(buffer: GPUBuffer, values: Float32Array): void {
+    this.kernels.device.queue.writeBuffer(buffer, 0, values.buffer, values.byteOffset, values.byteLength);
   }
 
   private buffer(name: string, size: number, fill: number): GPUBuffer {
@@ -217,10 +242,11 @@ export class BatchNormLayer {
     return buffer;
   }
 
+  /** The shape first (invalid-shape, invalid-layout), then its channel count against the layer's. */
   private checkChannels(shape: readonly number[]): void {
-    const axis = this.options.layout ? this.options.layout.indexOf('C') : 1;
-    if (!Array.isArray(shape) || shape[axis] !== this.options.numFeatures) {
-      throw new BatchNormError('channel-mismatch', `shape [${shape}] has ${shape?.[axis]} channels, this layer ${this.options.numFeatures}`);
+    const { channels } = channelView(shape, this.options.layout);
+    if (channels !== this.options.numFeatures) {
+      throw new BatchNormError('channel-mismatch', `shape [${shape.join(', ')}] has ${channels} channels, this layer ${this.options.numFeatures}`);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { conventionDefaults } from '../conventions';
 import { BatchNormError } from '../errors';
 import { isLayout } from '../layout';
+import { checkEps } from '../options';
 import type { Activation, Convention, Layout } from '../types';
 
 /** Options of a BatchNorm layer, named after torch.nn.BatchNorm2d. */
@@ -38,8 +39,7 @@ export function resolveLayerOptions(options: BatchNormLayerOptions): ResolvedLay
   if (convention !== 'pytorch' && convention !== 'keras') {
     throw new BatchNormError('invalid-option', `convention must be 'pytorch' or 'keras', got ${JSON.stringify(convention)}`);
   }
-  const eps = options.eps ?? conventionDefaults[convention].eps;
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) throw new BatchNormError('invalid-eps', `eps must be a finite number > 0, got ${eps}`);
+  const eps = checkEps(options.eps ?? conventionDefaults[convention].eps);
   const momentum = options.momentum === undefined ? conventionDefaults[convention].momentum : options.momentum;
   if (momentum === null) {
     if (convention !== 'pytorch') throw new BatchNormError('invalid-momentum', 'momentum null (cumulative average) exists only in the PyTorch convention');
@@ -48,6 +48,12 @@ export function resolveLayerOptions(options: BatchNormLayerOptions): ResolvedLay
   }
   const activation = options.activation ?? 'none';
   if (activation !== 'none' && activation !== 'relu') throw new BatchNormError('invalid-option', `activation must be 'none' or 'relu', got ${JSON.stringify(activation)}`);
+  for (const key of ['affine', 'trackRunningStats'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+      throw new BatchNormError('invalid-option', `${key} must be a boolean, got ${JSON.stringify(options[key])}`);
+    }
+  }
+  if (options.label !== undefined && typeof options.label !== 'string') throw new BatchNormError('invalid-option', 'label must be a string');
   return {
     numFeatures,
     layout: options.layout,

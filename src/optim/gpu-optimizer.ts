@@ -20,6 +20,8 @@ import type { OptimizerOptions, OptimizerState, ResolvedOptimizerOptions } from 
  */
 export class GpuOptimizer {
   readonly device: GPUDevice;
+  /** The launch tuning it was created with (a TrainingMirror rebuilds it the same way). */
+  readonly tuning: GpuOptimizerTuning | undefined;
   private readonly resolved: ResolvedOptimizerOptions;
   private readonly kernel: OptimizerKernel;
   private readonly context: ParamContext;
@@ -37,6 +39,7 @@ export class GpuOptimizer {
     }
     const { workgroupSize, segmentLength } = resolveOptimizerTuning(device, tuning);
     this.device = device;
+    this.tuning = tuning;
     this.learningRate = this.resolved.lr;
     this.kernel = optimizerKernel(this.resolved);
     const states = stateNames(this.resolved);
@@ -122,6 +125,12 @@ export class GpuOptimizer {
       this.counters.write(p.counter, saved.step);
     });
     this.setLearningRate(lr);
+  }
+
+  /** @internal The registered parameters, in order, with their state buffers and step counters. */
+  registered(): readonly GpuParam[] {
+    this.checkAlive();
+    return this.params;
   }
 
   /** GPU buffers this optimizer owns (states, uniforms, step counters, placeholders). */

@@ -1,6 +1,28 @@
+import { CopyPlan, floatsAt } from '../gpu/copy-plan';
 import { withErrorScopes } from '../gpu/gpu-errors';
 import type { GpuParam } from './gpu-param';
 import type { OptimizerState, ParamState, ResolvedOptimizerOptions } from './types';
+
+/**
+ * Adds every state tensor and step count of `params` to `plan`; the returned function decodes them
+ * from the staging buffer's bytes into a state dict. `options` are taken now (the learning rate
+ * may change before the copy is read).
+ */
+export function planOptimizerState(plan: CopyPlan, options: ResolvedOptimizerOptions, params: readonly GpuParam[]): (bytes: ArrayBuffer) => OptimizerState {
+  const layout = params.map((p) => ({
+    step: plan.add(p.counter.buffer, p.counter.slot * 4, 4),
+    states: [...p.states].map(([name, buffer]) => [name, plan.add(buffer, 0, p.length * 4)] as const),
+  }));
+  return (bytes) => {
+    const paramStates: ParamState[] = params.map((p, i) => ({
+      label: p.label,
+      length: p.length,
+      step: new Uint32Array(bytes, layout[i].step, 1)[0],
+      buffers: Object.fromEntries(layout[i].states.map(([name, offset]) => [name, floatsAt(bytes, offset, p.length)])),
+    }));
+    return { options, params: paramStates };
+  };
+}
 
 /**
  * exportState: copies every state tensor and step count into one staging buffer, in one submit
@@ -13,33 +35,17 @@ export async function readOptimizerState(
   params: readonly GpuParam[],
 ): Promise<OptimizerState> {
   return withErrorScopes(device, `${label}.exportState`, async () => {
-    const copies: { source: GPUBuffer; sourceOffset: number; offset: number; bytes: number }[] = [];
-    let total = 0;
-    const add = (source: GPUBuffer, sourceOffset: number, bytes: number) => {
-      copies.push({ source, sourceOffset, offset: total, bytes });
-      total += bytes;
-      return copies.length - 1;
-    };
-    const layout = params.map((p) => ({
-      step: add(p.counter.buffer, p.counter.slot * 4, 4),
-      states: [...p.states].map(([name, buffer]) => [name, add(buffer, 0, p.length * 4)] as const),
-    }));
-    const staging = device.createBuffer({ label: `${label}.exportState.staging`, size: Math.max(4, total), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const plan = new CopyPlan();
+    const decode = planOptimizerState(plan, options, params);
+    const staging = device.createBuffer({ label: `${label}.exportState.staging`, size: plan.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     try {
       const encoder = device.createCommandEncoder({ label: `${label}.exportState` });
-      for (const c of copies) encoder.copyBufferToBuffer(c.source, c.sourceOffset, staging, c.offset, c.bytes);
+      plan.encode(encoder, staging);
       device.queue.submit([encoder.finish()]);
       await staging.mapAsync(GPUMapMode.READ);
       const bytes = staging.getMappedRange().slice(0);
       staging.unmap();
-      const at = (index: number) => copies[index];
-      const paramStates: ParamState[] = params.map((p, i) => ({
-        label: p.label,
-        length: p.length,
-        step: new Uint32Array(bytes, at(layout[i].step).offset, 1)[0],
-        buffers: Object.fromEntries(layout[i].states.map(([name, index]) => [name, new Float32Array(bytes, at(index).offset, p.length).slice()])),
-      }));
-      return { options, params: paramStates };
+      return decode(bytes);
     } finally {
       staging.destroy();
     }

@@ -67,9 +67,11 @@ describe('CPU backward on hard values', () => {
     // With two values, x̂ = ±1 up to eps, so y does not depend on x and dx vanishes in exact
     // arithmetic. run() checks the CPU path against the reference with the error bound of the terms
     // γ·invStd·|dy| (large when the two values are close); here the float64 reference shows the
-    // closed form itself.
+    // closed form itself. eps is tiny because x̂ falls short of ±1 by about 2·eps/d² for a pair d
+    // apart, which makes dx ≈ 8·eps/d³: with eps 1e-12, pairs within 0.02 (about one seed in 40)
+    // gave |dx| > 1e-6.
     const name = 'M = 2 closed form';
-    const { ref } = run({ shape: [2, 4], layout: 'NC', activation: 'none', eps: 1e-12 }, 'train', name);
+    const { ref } = run({ shape: [2, 4], layout: 'NC', activation: 'none', eps: 1e-30 }, 'train', name);
     for (let i = 0; i < 8; i++) expect(Math.abs(ref.dx[i])).toBeLessThan(1e-6);
   });
 

@@ -34,7 +34,7 @@ describe('backward launch plans', () => {
         const forwardFinalize = planFinalize(view, stats.chunks, tuning, 65535);
         expect(finalize.grid).toEqual(forwardFinalize.grid);
         expect(finalize.entryPoint).toBe(forwardFinalize.entryPoint.replace(/^finalize/, 'backwardFinalize'));
-        expect(finalize.params).toEqual({ channels: view.channels, chunks: reduce.chunks, invCount: 1 / view.count });
+        expect(finalize.params).toEqual({ channels: view.channels, chunks: reduce.chunks, invCount: 1 / view.count, nan: NaN });
 
         const apply = planApply(view, tuning, 65535);
         const backwardApply = planBackwardApply(view, tuning, 65535);

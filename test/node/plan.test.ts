@@ -44,7 +44,7 @@ describe('launch planning', () => {
 
 describe('uniform layouts read from the WGSL', () => {
   it('finds every Params field of every shader, in order', () => {
-    expect(paramsLayout(shaders.finalize).fields.map((f) => f.name)).toEqual(['channels', 'chunks', 'eps', 'keep', 'take', 'varianceFactor']);
+    expect(paramsLayout(shaders.finalize).fields.map((f) => f.name)).toEqual(['channels', 'chunks', 'eps', 'keep', 'take', 'varianceFactor', 'nan']);
     for (const shader of Object.values(shaders)) {
       if (/struct\s+Params/.test(shader.code)) expect(paramsLayout(shader).byteLength % 16).toBe(0);
     }

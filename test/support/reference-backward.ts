@@ -79,8 +79,9 @@ export function referenceBackward(
   for (let i = 0; i < x.length; i++) {
     const c = channelOf(i, channels, inner);
     y[i] = o.y ? o.y[i] : gamma(c) * xhat(i) + beta(c);
-    // torch.relu's backward passes the gradient where the output is > 0 only.
-    g[i] = p.activation === 'relu' && !(y[i] > 0) ? 0 : dy[i];
+    // torch.relu's backward (threshold_backward) zeroes the gradient where the output is ≤ 0; a NaN
+    // output passes it.
+    g[i] = p.activation === 'relu' && y[i] <= 0 ? 0 : dy[i];
   }
 
   const dbeta = new Float64Array(channels);

@@ -14,6 +14,15 @@ import { runTrainingCase } from './training-case';
 import { runLayerRunningStats, runLayerState } from './layer-case';
 import { runDeviceLostCase } from './device-lost-case';
 import { runSyncStatsCase } from './sync-stats-case';
+import { runRecoveryCase } from './recovery-case';
+import { runNonFiniteCase } from './non-finite-case';
+import { runGpuErrorsCase } from './gpu-errors-case';
+import { runBadInputsCase } from './bad-inputs-case';
+import { runResourcesCase } from './resources-case';
+import { runDifferentialBatch } from './differential-case';
+
+// The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
+const tfjsCases = () => import('./tfjs-case');
 
 export const cases = {
   async ping(arg: unknown): Promise<{ pong: unknown }> {
@@ -32,4 +41,16 @@ export const cases = {
   layerState: runLayerState,
   deviceLostCase: runDeviceLostCase,
   syncStatsCase: runSyncStatsCase,
+  recoveryCase: runRecoveryCase,
+  nonFiniteCase: runNonFiniteCase,
+  gpuErrorsCase: runGpuErrorsCase,
+  badInputsCase: runBadInputsCase,
+  resourcesCase: runResourcesCase,
+  differentialBatch: runDifferentialBatch,
+  tfjsModelParity: async (arg: Parameters<typeof import('./tfjs-case').runModelParity>[0]) => (await tfjsCases()).runModelParity(arg),
+  tfjsOpParity: async (arg: Parameters<typeof import('./tfjs-case').runOpParity>[0]) => (await tfjsCases()).runOpParity(arg),
+  tfjsSteadyState: async (arg: Parameters<typeof import('./tfjs-case').runSteadyState>[0]) => (await tfjsCases()).runSteadyState(arg),
+  tfjsSerialization: async (arg: Parameters<typeof import('./tfjs-case').runSerialization>[0]) => (await tfjsCases()).runSerialization(arg),
+  tfjsStepTiming: async (arg: Parameters<typeof import('./tfjs-case').runStepTiming>[0]) => (await tfjsCases()).runStepTiming(arg),
+  tfjsMnist: async (arg: Parameters<typeof import('./tfjs-case').runMnist>[0]) => (await tfjsCases()).runMnist(arg),
 };

@@ -11,6 +11,7 @@ export interface DeviceLostReport {
   backendBefore: string;
   backendAfter: string;
   events: DeviceLostDetail[];
+  errInFlight: number;
   errAfterLoss: number;
   runningVarErr: number;
   borrowedBackend: string;
@@ -28,7 +29,10 @@ export async function runDeviceLostCase(arg: { seed: number }): Promise<DeviceLo
   bn.addEventListener('devicelost', (event) => events.push((event as CustomEvent<DeviceLostDetail>).detail));
   await bn.forwardTrain(x, opts);
   const backendBefore = bn.backend;
+  // A call in flight when the device goes: it is redone on the CPU path.
+  const inFlight = bn.forwardTrain(x, opts);
   bn.gpu!.device.destroy();
+  const during = await inFlight;
   // device.lost resolves asynchronously; give it a turn of the event loop.
   await new Promise((resolve) => setTimeout(resolve, 50));
   const after = await bn.forwardTrain(x, opts);
@@ -37,6 +41,7 @@ export async function runDeviceLostCase(arg: { seed: number }): Promise<DeviceLo
     backendBefore,
     backendAfter: bn.backend,
     events,
+    errInFlight: maxErrors(during.y, ref.y).maxAbs,
     errAfterLoss: maxErrors(after.y, ref.y).maxAbs,
     runningVarErr: maxErrors(after.runningVar!, ref.runningVar!).maxRel,
   };

@@ -3,11 +3,10 @@
  * buffers, the host-array path, and the float64 reference; returns the checks for Node to assert.
  */
 import { createBatchNorm, type KernelTuning, type Layout } from '../../../src/index';
-import { checkClose, maxErrors } from '../../support/compare';
+import { inferenceChecks, trainChecks, type OutputCheck } from '../../support/forward-checks';
 import { caseSeed, channelNormals, createRng, normals } from '../../support/random';
-import { referenceForwardInference, referenceForwardTrain, type ReferenceParams } from '../../support/reference';
-import { channelOf, splitShape } from '../../support/channel-index';
-import { ATOL, EPS32, LARGE_MEAN_VARIANCE_RTOL, MEAN_TERMS, VARIANCE_RTOL, Y_REL, Y_TERMS } from '../../support/tolerances';
+import type { ReferenceParams } from '../../support/reference';
+import { splitShape } from '../../support/channel-index';
 import { readBuffer, storageBuffer } from './gpu-buffers';
 
 export interface ForwardCase {
@@ -28,13 +27,7 @@ export interface ForwardCase {
   tuning?: Partial<KernelTuning>;
 }
 
-export interface OutputCheck {
-  output: string;
-  path: 'resident' | 'host';
-  failure: string | null;
-  maxAbs: number;
-  maxRel: number;
-}
+export type { OutputCheck };
 
 export interface ForwardReport {
   backend: string;
@@ -57,19 +50,6 @@ function makeInputs(spec: ForwardCase) {
   const runningMean = running || spec.pass === 'inference' ? Float32Array.from(means, (m) => m + 0.1 * rng.normal()) : undefined;
   const runningVar = running || spec.pass === 'inference' ? Float32Array.from(stds, (s) => s * s * (0.5 + rng.uniform())) : undefined;
   return { x, gamma, beta, runningMean, runningVar };
-}
-
-function yTolerance(x: Float32Array, ref: Float64Array, spec: ForwardCase, scale: Float64Array, shift: Float64Array, beta?: Float32Array) {
-  const { channels, inner } = splitShape(spec.shape, spec.layout);
-  return (i: number) => {
-    const c = channelOf(i, channels, inner);
-    return Y_TERMS * EPS32 * (Math.abs(x[i] * scale[c]) + Math.abs(shift[c])) + Y_REL * Math.abs(ref[i] - (beta ? beta[c] : 0)) + ATOL;
-  };
-}
-
-function check(output: string, path: OutputCheck['path'], actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Parameters<typeof checkClose>[2]): OutputCheck {
-  const failure = checkClose(actual, expected, tol, `${path} ${output}`);
-  return { output, path, failure: failure ? failure.message : null, ...maxErrors(actual, expected) };
 }
 
 // One engine (one device, its pipelines compiled once) per tuning for the whole page.
@@ -125,44 +105,21 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     const xAfter = await readBuffer(device, buffers.x, inputs.x.length);
     const inputUnmodifiedOnGpu = xAfter.every((v, i) => Object.is(v, xCopy[i]));
 
+    const largeMean = Math.abs(spec.mean ?? 0) > 100;
     if (spec.pass === 'train') {
-      const ref = referenceForwardTrain(inputs.x, params);
-      const scale = ref.invStd.map((s, c) => (inputs.gamma ? inputs.gamma[c] : 1) * s);
-      const shift = scale.map((s, c) => (inputs.beta ? inputs.beta[c] : 0) - ref.mean[c] * s);
-      const yTol = yTolerance(inputs.x, ref.y, spec, scale, shift, inputs.beta);
-      const meanTol = (c: number) => MEAN_TERMS * EPS32 * (Math.abs(ref.mean[c]) + Math.sqrt(ref.variance[c])) + ATOL;
-      const varRtol = Math.abs(spec.mean ?? 0) > 100 ? LARGE_MEAN_VARIANCE_RTOL : VARIANCE_RTOL;
-      const varTol = { rtol: varRtol, atol: 0 };
-      const invStdTol = { rtol: varRtol / 2 + 4 * EPS32, atol: 0 };
       const host = await bn.forwardTrain(inputs.x, opts);
-      for (const [path, y, mean, variance, invStd] of [
-        ['resident', residentY, residentStats.subarray(0, C), residentStats.subarray(C, 2 * C), residentStats.subarray(2 * C, 3 * C)],
-        ['host', host.y, host.mean, host.variance, host.invStd],
-      ] as const) {
-        checks.push(check('y', path, y, ref.y, yTol));
-        checks.push(check('mean', path, mean, ref.mean, meanTol));
-        checks.push(check('variance', path, variance, ref.variance, varTol));
-        checks.push(check('invStd', path, invStd, ref.invStd, invStdTol));
-      }
-      if (ref.runningMean && ref.runningVar) {
-        const rm = await readBuffer(device, buffers.runningMean!, C);
-        const rv = await readBuffer(device, buffers.runningVar!, C);
-        const rmTol = (c: number) => MEAN_TERMS * EPS32 * (Math.abs(ref.runningMean![c]) + Math.abs(ref.mean[c]) + Math.sqrt(ref.variance[c])) + ATOL;
-        const rvTol = { rtol: varRtol, atol: ATOL };
-        checks.push(check('runningMean', 'resident', rm, ref.runningMean, rmTol));
-        checks.push(check('runningVar', 'resident', rv, ref.runningVar, rvTol));
-        checks.push(check('runningMean', 'host', host.runningMean ?? [], ref.runningMean, rmTol));
-        checks.push(check('runningVar', 'host', host.runningVar ?? [], ref.runningVar, rvTol));
-      }
+      const resident = {
+        y: residentY,
+        mean: residentStats.subarray(0, C),
+        variance: residentStats.subarray(C, 2 * C),
+        invStd: residentStats.subarray(2 * C, 3 * C),
+        runningMean: buffers.runningMean && (await readBuffer(device, buffers.runningMean, C)),
+        runningVar: buffers.runningVar && (await readBuffer(device, buffers.runningVar, C)),
+      };
+      checks.push(...trainChecks(inputs.x, params, resident, 'resident', largeMean), ...trainChecks(inputs.x, params, host, 'host', largeMean));
     } else {
-      const ref = referenceForwardInference(inputs.x, params);
-      const rm = inputs.runningMean!;
-      const scale = Float64Array.from(inputs.runningVar!, (v, c) => (inputs.gamma ? inputs.gamma[c] : 1) / Math.sqrt(v + params.eps));
-      const shift = scale.map((s, c) => (inputs.beta ? inputs.beta[c] : 0) - rm[c] * s);
-      const yTol = yTolerance(inputs.x, ref, spec, scale, shift, inputs.beta);
       const host = await bn.forwardInference(inputs.x, opts);
-      checks.push(check('y', 'resident', residentY, ref, yTol));
-      checks.push(check('y', 'host', host, ref, yTol));
+      checks.push(...inferenceChecks(inputs.x, params, residentY, 'resident'), ...inferenceChecks(inputs.x, params, host, 'host'));
     }
     for (const buffer of Object.values(buffers)) buffer?.destroy();
     const inputUnmodified = inputUnmodifiedOnGpu && inputs.x.every((v, i) => Object.is(v, xCopy[i]));
