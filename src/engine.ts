@@ -8,7 +8,7 @@ import { acquireDevice, borrowDevice, type AcquiredDevice, type GpuEntry } from 
 import type { ResolvedBackwardOptions } from './backward-options';
 import type { ResolvedOptions } from './options';
 import { GpuBatchNorm } from './gpu/gpu-batchnorm';
-import { resolveTuning, type KernelTuning } from './gpu/tuning';
+import { resolveTuning, tuningForAdapter, type KernelTuning } from './gpu/tuning';
 import { assertFinite, type NamedArrays } from './finite';
 import { checkInput, resolveOptions } from './options';
 import type {
@@ -92,7 +92,7 @@ export class BatchNorm extends EventTarget {
 
   private install(acquired: AcquiredDevice): void {
     const maxInvocations = acquired.device.limits.maxComputeInvocationsPerWorkgroup;
-    this.gpuEngine = new GpuBatchNorm(acquired.device, resolveTuning(this.settings.tuning, maxInvocations));
+    this.gpuEngine = new GpuBatchNorm(acquired.device, resolveTuning(this.settings.tuning, maxInvocations, tuningForAdapter(acquired.adapter)));
     this.acquired = acquired;
     void acquired.device.lost.then((info) => this.onDeviceLost(acquired, info));
   }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultTuning } from '../../src/gpu/tuning';
 import type { BackwardCase } from './page/backward-case';
 import { layouts } from '../../src/layout';
 import type { Layout } from '../../src/types';
@@ -53,6 +54,11 @@ const special: BackwardCase[] = [
   // … and backward-apply: 4-thread workgroups with one value each need 65 664 workgroups.
   { name: 'apply above 65 535 workgroups', seed, shape: [1, 513, 512, 1], layout: 'NHWC', mode: 'train', activation: 'relu', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
   { name: 'eval above 65 535 workgroups', seed, shape: [1, 1, 263000], layout: 'NCL', mode: 'eval', activation: 'relu', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
+  // The tuning of a real GPU (many short reduction threads, many partials per channel), which
+  // software adapters do not use by default.
+  { name: 'NC [1000, 12] with GPU tuning', seed, shape: [1000, 12], layout: 'NC', mode: 'train', activation: 'relu', tuning: { ...defaultTuning } },
+  { name: 'NC [3000, 5] with GPU tuning', seed, shape: [3000, 5], layout: 'NC', mode: 'train', activation: 'none', tuning: { ...defaultTuning } },
+  { name: 'NCHW [8, 6, 33, 31] with GPU tuning', seed, shape: [8, 6, 33, 31], layout: 'NCHW', mode: 'train', activation: 'relu', tuning: { ...defaultTuning } },
   // Larger realistic batches through every vec4 path.
   { name: 'NHWC [16, 16, 16, 32]', seed, shape: [16, 16, 16, 32], layout: 'NHWC', mode: 'train', activation: 'relu' },
   { name: 'NCHW [16, 32, 16, 16]', seed, shape: [16, 32, 16, 16], layout: 'NCHW', mode: 'train', activation: 'none' },

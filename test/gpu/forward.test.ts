@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ForwardCase } from './page/forward-case';
 import { layouts } from '../../src/layout';
+import { defaultTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
 import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
@@ -55,6 +56,13 @@ const special: ForwardCase[] = [
   // … and for the apply kernel: 4-thread workgroups with one value each need 65 664 workgroups.
   { name: 'apply above 65 535 workgroups', seed, shape: [1, 513, 512, 1], layout: 'NHWC', pass: 'train', activation: 'none', convention: 'pytorch', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
   { name: 'inference above 65 535 workgroups', seed, shape: [1, 1, 263000], layout: 'NCL', pass: 'inference', activation: 'relu', convention: 'pytorch', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
+  // The tuning of a real GPU (many short statistics threads), which software adapters do not use by
+  // default: keeps the many-partials path (finalizeTree) and short threads tested here too.
+  ...([[1000, 12, 'NC'], [3000, 5, 'NC'], [8, 6, 33, 31, 'NCHW'], [16, 4, 16, 16, 'NCHW']] as const).map((entry): ForwardCase => {
+    const layout = entry[entry.length - 1] as Layout;
+    const shape = entry.slice(0, -1) as number[];
+    return { name: `${layout} [${shape}] with GPU tuning`, seed, shape, layout, pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...defaultTuning } };
+  }),
   // A larger realistic batch through every vec4 path.
   { name: 'NHWC [16, 16, 16, 32]', seed, shape: [16, 16, 16, 32], layout: 'NHWC', pass: 'train', activation: 'relu', convention: 'pytorch' },
   { name: 'NCHW [16, 32, 16, 16]', seed, shape: [16, 32, 16, 16], layout: 'NCHW', pass: 'train', activation: 'none', convention: 'keras' },
