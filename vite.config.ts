@@ -11,12 +11,13 @@ export default defineConfig({
   },
   build: {
     lib: {
-      entry: { index: 'src/index.ts', tfjs: 'src/tfjs/index.ts' },
+      entry: { index: 'src/index.ts', tfjs: 'src/tfjs/index.ts', node: 'src/node/index.ts', 'node-host': 'src/node/host.ts' },
       formats: ['es'],
       fileName: (_format, entryName) => `${entryName}.js`,
     },
-    // The TF.js adapter uses the application's own TensorFlow.js (an optional peer dependency).
-    rolldownOptions: { external: [/^@tensorflow\//], output: { chunkFileNames: 'shared-[hash].js' } },
+    // The TF.js adapter uses the application's own TensorFlow.js (an optional peer dependency); the
+    // Node entry and its GPU host use Node's built-ins and the application's `webgpu` (Dawn).
+    rolldownOptions: { external: [/^@tensorflow\//, /^node:/, 'webgpu'], output: { chunkFileNames: 'shared-[hash].js' } },
     outDir: 'dist',
   },
 });

@@ -25,6 +25,18 @@ export default defineConfig({
           maxWorkers: 1,
         },
       },
+      {
+        test: {
+          name: 'node-gpu',
+          include: ['test/node-gpu/**/*.test.ts'],
+          environment: 'node',
+          // Builds the library as published, then checks that Dawn gives the GPU host an adapter.
+          globalSetup: ['test/node-gpu/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,46 @@
+/**
+ * Writes the compact benchmark summary of the README (between its BENCH markers) from a results
+ * file: per op and layout, our ratio to the floor at each size ≥ 4 MB and the speedups over TF.js.
+ * Usage: npx tsx bench/readme-summary.ts [bench/results/latest.json]
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+
+interface Row {
+  op: string;
+  layout: string;
+  shape: number[];
+  elements: number;
+  impl: string;
+  ms: number;
+  ratioToFloor: number;
+}
+
+const file = process.argv[2] ?? 'bench/results/latest.json';
+const rows = (JSON.parse(readFileSync(file, 'utf8')) as { cases: Row[] }).cases.filter((r) => r.elements * 4 >= 4 * 2 ** 20);
+const find = (op: string, layout: string, elements: number, impl: string) =>
+  rows.find((r) => r.op === op && r.layout === layout && r.elements === elements && r.impl === impl);
+const fmt = (v: number | undefined, unit = '×') => (v === undefined || !Number.isFinite(v) ? '—' : `${v < 10 ? v.toFixed(2) : v.toFixed(0)}${unit}`);
+
+const lines = [
+  '| op | layout | size | ours (webgpu) × floor | TF.js webgpu × floor | ours vs TF.js webgpu | ours cpu vs TF.js cpu |',
+  '|---|---|---:|---:|---:|---:|---:|',
+];
+const keys = [...new Set(rows.filter((r) => r.impl === 'webgpu').map((r) => `${r.op}|${r.layout}|${r.elements}`))];
+for (const key of keys) {
+  const [op, layout, elements] = key.split('|');
+  const n = Number(elements);
+  const ours = find(op, layout, n, 'webgpu')!;
+  const tf = find(op, layout, n, 'tfjs-webgpu');
+  const cpu = find(op, layout, n, 'cpu');
+  const tfCpu = find(op, layout, n, 'tfjs-cpu');
+  lines.push(
+    `| ${op} | ${layout} | ${(n * 4) / 2 ** 20} MB | ${fmt(ours.ratioToFloor)} | ${fmt(tf?.ratioToFloor)} | ${fmt(tf && tf.ms / ours.ms)} | ${fmt(cpu && tfCpu && tfCpu.ms / cpu.ms)} |`,
+  );
+}
+const table = `<!-- BENCH:start (bench/readme-summary.ts) -->\n${lines.join('\n')}\n<!-- BENCH:end -->`;
+const readme = readFileSync('README.md', 'utf8');
+const updated = readme.includes('BENCH_TABLE')
+  ? readme.replace('BENCH_TABLE', table)
+  : readme.replace(/<!-- BENCH:start[\s\S]*?BENCH:end -->/, table);
+writeFileSync('README.md', updated);
+console.log(table);
