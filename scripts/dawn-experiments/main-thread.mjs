@@ -1,7 +1,7 @@
 /**
  * Dawn in the application's own thread (createBatchNorm({ gpu: create([]) })), with the main
  * thread busy for 300 ms at a time while the device has work: before a call, while it is in
- * flight, and after it (DESIGN.md §5's report).
+ * flight, and after it (the crash reported for Dawn's Node binding).
  *
  *   node scripts/repeat.mjs 20 node scripts/dawn-experiments/main-thread.mjs busy
  *   node scripts/repeat.mjs 20 node scripts/dawn-experiments/main-thread.mjs exit-with-work
