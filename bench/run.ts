@@ -50,6 +50,7 @@ async function main(args: BenchArgs): Promise<number> {
   const cases: CaseRow[] = [];
   const skipped: SkippedRow[] = [];
   let env;
+  let trainingStep: Awaited<ReturnType<typeof call<'trainingStep'>>> | undefined;
   try {
     env = await call(session.page, 'init');
     log(`${session.browserName} (${session.executablePath}); adapter ${env.adapter.vendor} / ${env.adapter.architecture}${env.adapter.isFallbackAdapter ? ' (software fallback)' : ''}; timer ${env.timer}; TF.js ${env.tfjsVersion}`);
@@ -82,6 +83,14 @@ async function main(args: BenchArgs): Promise<number> {
       skipped.push(...skips);
       log(progressLine(index + 1, specs.length, rows, skips, (performance.now() - caseStart) / 1000));
     }
+    if (args.ops.includes('forward-train') && args.ops.includes('backward')) {
+      const steps = args.quick ? 20 : 60;
+      const start = performance.now();
+      trainingStep = await call(session.page, 'trainingStep', steps, args.quick ? 5 : 10);
+      log(`training step of the demo model (${trainingStep.backend}, batch ${trainingStep.batchSize}, ${steps} steps each): ` +
+        `stock ${trainingStep.stock.msMedian.toFixed(1)} ms, ours ${trainingStep.ours.msMedian.toFixed(1)} ms, ` +
+        `${trainingStep.speedup.toFixed(2)}× faster  (${((performance.now() - start) / 1000).toFixed(1)} s)`);
+    }
   } finally {
     await session.close();
   }
@@ -110,6 +119,8 @@ async function main(args: BenchArgs): Promise<number> {
     ],
     cases,
     skipped,
+    // The demo model's whole training step (model.trainOnBatch: forward, backward, Adam), median ms.
+    ...(trainingStep ? { trainingStep } : {}),
   };
 
   const problems = checkReport(report);

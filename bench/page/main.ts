@@ -64,6 +64,16 @@ const bench = {
     current = undefined;
   },
 
+  /**
+   * Per-training-step time of the demo model (Dense 128 → BN → Dense 64 → BN → Dense 10, Adam,
+   * batch 32, MNIST digits) on TF.js's WebGPU backend, stock batch-norm layer vs ours.
+   */
+  async trainingStep(steps: number, warmup: number) {
+    await need(tfjs, 'bench.init()').useBackend('webgpu');
+    const { measureStepTimes } = await import('../../demo/step-timing');
+    return measureStepTimes({ steps, rounds: 2, warmup });
+  },
+
   /** Diagnosis (bench/analyze.ts): our kernels one by one against the copy and a read-only pass. */
   async analyze(layout: Layout, shape: number[], tunings: Partial<KernelTuning>[], plan: TimingPlan) {
     const o = need(ours, 'bench.init()');

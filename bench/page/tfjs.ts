@@ -30,7 +30,7 @@ type Backend = 'webgpu' | 'cpu';
 
 export const tfjsVersion = tf.version.tfjs;
 
-async function useBackend(backend: Backend): Promise<void> {
+export async function useBackend(backend: Backend): Promise<void> {
   if (tf.getBackend() === backend) return;
   const ok = await tf.setBackend(backend);
   if (!ok) throw new Error(`tf.setBackend('${backend}') failed`);
