@@ -56,7 +56,6 @@ async function main(args: BenchArgs): Promise<number> {
     log(`${session.browserName} (${session.executablePath}); adapter ${env.adapter.vendor} / ${env.adapter.architecture}${env.adapter.isFallbackAdapter ? ' (software fallback)' : ''}; timer ${env.timer}; TF.js ${env.tfjsVersion}`);
     log(`${specs.length} cases (${args.ops.join(', ')} × ${args.layouts.join(', ')} × ${args.sizes.map(formatSize).join(', ')}), ${mode} timing; ` +
       `caps: cpu ≤ ${formatSize(args.caps.cpu)}, TF.js ≤ ${formatSize(args.caps['tfjs-webgpu'])}`);
-    if (!env.backwardAvailable && args.ops.includes('backward')) log('note: GpuBatchNorm.encodeBackward is not available: backward webgpu rows are reported as missing');
     for (const [index, spec] of specs.entries()) {
       const caseStart = performance.now();
       const bytes = elementsOf(spec.shape) * 4;

@@ -68,6 +68,4 @@ export interface PageEnvironment {
   timer: 'timestamp-query' | 'wall-clock';
   tfjsVersion: string;
   tfjsWebgpu: string;
-  backwardAvailable: boolean;
-  cpuBackwardAvailable: boolean;
 }

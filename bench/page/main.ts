@@ -6,9 +6,8 @@
 import type { KernelTuning, Layout } from '../../src/index';
 import type { CaseSpec, PageEnvironment, PageResult, TimingPlan } from '../lib/types';
 import { computeReference, makeCase, type CaseData } from './case-data';
-import { cpuBackward } from './cpu-backward';
 import { createBenchDevice } from './gpu-device';
-import { gpuBackwardOf, Ours } from './ours';
+import { Ours } from './ours';
 
 let ours: Ours | undefined;
 let current: CaseData | undefined;
@@ -32,8 +31,6 @@ const bench = {
       timer: ours.timer.method,
       tfjsVersion: tfjs.tfjsVersion,
       tfjsWebgpu: '4.22.0',
-      backwardAvailable: gpuBackwardOf(ours.gpuEngine.gpu) !== undefined,
-      cpuBackwardAvailable: cpuBackward(ours.cpuEngine) !== undefined,
     };
   },
 

@@ -3,39 +3,13 @@
  * recorded into one encoder, nothing read back while timed) and `cpu` (the host-array API on the
  * CPU path). The copy floor is timed here too, interleaved with `webgpu`, on the same device.
  */
-import { createBatchNorm, type BatchNorm, type GpuBatchNorm, type Layout } from '../../src/index';
+import { createBatchNorm, type BatchNorm, type GpuBatchNorm } from '../../src/index';
 import type { MeasuredRow, MissingRow, PageResult, TimingPlan } from '../lib/types';
 import type { BenchDevice } from './gpu-device';
 import { EPS, libraryOptions, type CaseData } from './case-data';
 import { copyKernel, copyShapeFor } from './copy-kernel';
-import { cpuBackward } from './cpu-backward';
 import { maxAbsDiff } from './data';
 import { GpuTimer, summarize, timeGpuInterleaved, timeHost, type Encode } from './timing';
-
-/**
- * GpuBatchNorm.encodeBackward, looked up at run time so that this page also runs (reporting the
- * backward rows as missing) on a library without it. Arguments as documented in the README.
- */
-interface GpuBackwardCall {
-  dy: GPUBuffer;
-  x: GPUBuffer;
-  dx: GPUBuffer;
-  stats: GPUBuffer;
-  gamma?: GPUBuffer;
-  dgamma?: GPUBuffer;
-  dbeta?: GPUBuffer;
-  shape: readonly number[];
-  layout?: Layout;
-  eps?: number;
-  mode?: 'train' | 'eval';
-  activation?: 'none' | 'relu';
-}
-type EncodeBackward = (encoder: GPUCommandEncoder, args: GpuBackwardCall) => unknown;
-
-export function gpuBackwardOf(gpu: GpuBatchNorm | undefined): EncodeBackward | undefined {
-  const method = (gpu as unknown as { encodeBackward?: EncodeBackward } | undefined)?.encodeBackward;
-  return typeof method === 'function' ? method.bind(gpu) : undefined;
-}
 
 const STORAGE = GPUBufferUsage.STORAGE;
 const COPY = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -148,8 +122,6 @@ export class Ours {
         what = 'encodeForwardInference (fold of running statistics, apply)';
         encode = (encoder) => this.gpu.encodeForwardInference(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
         check = async () => ({ y: await readBack(device, out, 0, elements) });
-      } else if (!gpuBackwardOf(this.gpu)) {
-        missing.push({ impl: 'webgpu', reason: 'GpuBatchNorm.encodeBackward is not available yet' });
       } else {
         what = 'encodeBackward in train mode (reduce, finalize, apply; the batch statistics come from an encodeForwardTrain run before timing)';
         const dy = keep(upload(device, 'dy', data.dy as Float32Array));
@@ -159,8 +131,7 @@ export class Ours {
         const encoder = device.createCommandEncoder({ label: 'bench.backward.forward' });
         this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: keep(output(device, 'y', elements)), stats, gamma, beta });
         device.queue.submit([encoder.finish()]);
-        const backward = gpuBackwardOf(this.gpu) as EncodeBackward;
-        encode = (enc) => void backward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
+        encode = (enc) => this.gpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
         check = async () => ({
           dx: await readBack(device, out, 0, elements),
           dgamma: await readBack(device, dgamma, 0, C),
@@ -220,12 +191,10 @@ export class Ours {
       what = 'bn.forwardInference(x, options) on the CPU path';
       run = async () => ({ y: await engine.forwardInference(data.x, opts) });
     } else {
-      const backward = cpuBackward(engine);
-      if (!backward) return { rows: [], missing: [{ impl: 'cpu', reason: 'the library has no host-array backward (bn.backward)' }] };
       what = 'bn.backward(dy, x, options, saved) on the CPU path (saved batch statistics from forwardTrain)';
       const saved = data.saved as NonNullable<CaseData['saved']>;
       run = async () => {
-        const out = await backward(data.dy as Float32Array, data.x, opts, saved);
+        const out = await engine.backward(data.dy as Float32Array, data.x, opts, saved);
         return { dx: out.dx, dgamma: out.dgamma, dbeta: out.dbeta };
       };
     }

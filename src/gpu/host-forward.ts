@@ -94,19 +94,25 @@ export async function run<T>(context: GpuContext, pool: BufferPool, what: string
   return outcome.result;
 }
 
+/** Uploads the inputs of a forward call and takes its output buffers from the pool. */
+function forwardBuffers(transfer: Transfer, x: Float32Array, o: ResolvedOptions, runningUsage: number) {
+  return {
+    ...o,
+    x: transfer.upload('x', x)!,
+    y: transfer.buffer('y', x.byteLength, STORAGE_OUT()),
+    stats: transfer.buffer('stats', statsByteLength(o.view.channels), STORAGE_OUT()),
+    gamma: transfer.upload('gamma', o.gamma),
+    beta: transfer.upload('beta', o.beta),
+    runningMean: transfer.upload('runningMean', o.runningMean, runningUsage),
+    runningVar: transfer.upload('runningVar', o.runningVar, runningUsage),
+  };
+}
+
 export function gpuForwardTrain(context: GpuContext, pool: BufferPool, x: Float32Array, o: ResolvedOptions): Promise<ForwardTrainResult> {
   return run(context, pool, 'forwardTrain', async (transfer) => {
     const C = o.view.channels;
-    const args = {
-      ...o,
-      x: transfer.upload('x', x)!,
-      y: transfer.buffer('y', x.byteLength, STORAGE_OUT()),
-      stats: transfer.buffer('stats', statsByteLength(C), STORAGE_OUT()),
-      gamma: transfer.upload('gamma', o.gamma),
-      beta: transfer.upload('beta', o.beta),
-      runningMean: transfer.upload('runningMean', o.runningMean, STORAGE_INOUT()),
-      runningVar: transfer.upload('runningVar', o.runningVar, STORAGE_INOUT()),
-    };
+    // Training updates the running statistics in place, so they are read back too.
+    const args = forwardBuffers(transfer, x, o, STORAGE_INOUT());
     const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.forwardTrain.encoder' });
     encodeForwardTrain(context, encoder, args);
     const parts: [GPUBuffer, number][] = [
@@ -131,17 +137,7 @@ export function gpuForwardTrain(context: GpuContext, pool: BufferPool, x: Float3
 
 export function gpuForwardInference(context: GpuContext, pool: BufferPool, x: Float32Array, o: ResolvedOptions): Promise<Float32Array> {
   return run(context, pool, 'forwardInference', async (transfer) => {
-    const C = o.view.channels;
-    const args = {
-      ...o,
-      x: transfer.upload('x', x)!,
-      y: transfer.buffer('y', x.byteLength, STORAGE_OUT()),
-      stats: transfer.buffer('stats', statsByteLength(C), STORAGE_OUT()),
-      gamma: transfer.upload('gamma', o.gamma),
-      beta: transfer.upload('beta', o.beta),
-      runningMean: transfer.upload('runningMean', o.runningMean),
-      runningVar: transfer.upload('runningVar', o.runningVar),
-    };
+    const args = forwardBuffers(transfer, x, o, STORAGE_IN());
     const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.forwardInference.encoder' });
     encodeForwardInference(context, encoder, args);
     const [y] = await transfer.submitAndRead(encoder, [[args.y, x.byteLength]]);

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { gpuSkipped, useHarness } from '../support/browser';
 
 /** The code each bad input must be refused with, by its description. */
 const expected: Record<string, string> = {
@@ -70,16 +70,10 @@ const expected: Record<string, string> = {
 };
 
 describe.skipIf(gpuSkipped)('bad inputs: a specific BatchNormError before any GPU work, nothing changed', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   it('every entry point refuses every bad input of the catalogue', async () => {
-    const report = await harness.call('badInputsCase');
+    const report = await harness().call('badInputsCase');
     console.log(`bad inputs tried: ${report.rejections.length}, over ${new Set(report.rejections.map((r) => r.entry)).size} entry points`);
     expect(report.rejections.length).toBeGreaterThanOrEqual(30);
     expect(report.controlWork, 'the counters see a valid call').toBeGreaterThan(0);

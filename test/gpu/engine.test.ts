@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { gpuSkipped, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 
 describe.skipIf(gpuSkipped)('engine: devices and fallback', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   it('continues on the CPU path after device loss, says so, and never destroys a borrowed device', async () => {
-    const report = await harness.call('deviceLostCase', { seed });
+    const report = await harness().call('deviceLostCase', { seed });
     expect(report.backendBefore).toBe('webgpu');
     expect(report.backendAfter).toBe('cpu');
     expect(report.events).toHaveLength(1);

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { gpuSkipped, useHarness } from '../support/browser';
 
 describe.skipIf(gpuSkipped)('GPU errors surface as BatchNormErrors and leave the engine usable', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   it('out of memory in a host-array call and in GPU-resident calls, a validation error, then normal calls', async () => {
-    const { oomReproducible, host, resident } = await harness.call('gpuErrorsCase');
+    const { oomReproducible, host, resident } = await harness().call('gpuErrorsCase');
     if (!oomReproducible) {
       // Real GPUs may grant 1 GiB; the out-of-memory cases need an adapter that refuses it.
       console.warn('gpu-errors: this adapter grants a 1 GiB buffer, so no out-of-memory error can be provoked; skipped');

@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adapterInfo, gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { adapterInfo, gpuSkipped, useHarness } from '../support/browser';
 
 describe.skipIf(gpuSkipped)('harness page', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   it('answers calls with their JSON result', async () => {
     const arg = { text: 'hi', values: [1, -2.5, 0], nested: { ok: true } };
-    expect(await harness.call('ping', arg)).toEqual({ pong: arg });
+    expect(await harness().call('ping', arg)).toEqual({ pong: arg });
   });
 
   it('gets a WebGPU adapter and reports what it offers', async () => {
-    const report = await harness.call('adapterInfo');
+    const report = await harness().call('adapterInfo');
     if (!report.available) throw new Error(report.reason);
     expect(report).toEqual(adapterInfo());
     // Every kernel needs storage buffers and 256-invocation workgroups; check they are really there.

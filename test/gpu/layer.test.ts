@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { gpuSkipped, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 console.log(`layer GPU tests: TEST_SEED=${seed}`);
 
 describe.skipIf(gpuSkipped)('BatchNorm layer on the GPU', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   // The running statistics are float32 on the GPU and float64 in the reference; five steps of
   // keep·r + take·stat add a few float32 roundings of values of order |mean| + var (≤ ~20 here):
@@ -23,7 +17,7 @@ describe.skipIf(gpuSkipped)('BatchNorm layer on the GPU', () => {
     ['keras', 0.99],
     ['keras', 0.5],
   ] as const)('running statistics over 5 steps, %s momentum %s, against float64', async (convention, momentum) => {
-    const report = await harness.call('layerRunningStats', { seed, convention, momentum });
+    const report = await harness().call('layerRunningStats', { seed, convention, momentum });
     expect(report.numBatchesTracked).toBe(5);
     for (const step of report.steps) {
       expect(step.meanErr, `step ${step.step} mean`).toBeLessThan(1e-5);
@@ -41,14 +35,14 @@ describe.skipIf(gpuSkipped)('BatchNorm layer on the GPU', () => {
     ['NHWC', [10, 4, 3, 8], [1, 2, 3, 4], 0],
     ['NC', [400, 6], [100, 70, 200, 30], 1e4],
   ] as const)('synchronized BN: the merged partials of 4 %s shards equal the full batch', async (layout, shape, parts, center) => {
-    const report = await harness.call('syncStatsCase', { seed, layout, shape: [...shape], parts: [...parts], center });
+    const report = await harness().call('syncStatsCase', { seed, layout, shape: [...shape], parts: [...parts], center });
     expect(report.count).toBe(report.expectedCount);
     expect(report.meanErr).toBeLessThan(16 * 2 ** -24);
     expect(report.varianceRelErr).toBeLessThan(center > 100 ? 2.5e-4 : 2e-5);
   });
 
   it('state dict export → import round-trips exactly, with the Keras view, and eval mode uses it', async () => {
-    const report = await harness.call('layerState', { seed });
+    const report = await harness().call('layerState', { seed });
     expect(report.roundTripExact).toBe(true);
     expect(report.kerasNames).toEqual(['gamma', 'beta', 'moving_mean', 'moving_variance']);
     expect(report.evalMatchesReference).toBeLessThan(1e-5);

@@ -1,21 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { gpuSkipped, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 console.log(`non-finite GPU tests: TEST_SEED=${seed}`);
 
 describe.skipIf(gpuSkipped)('NaN and ±Inf on the GPU follow the README rules, exactly like the CPU path', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   it('every scenario: rules hold on the GPU, and GPU and CPU agree on every NaN and ±Inf', async () => {
-    const report = await harness.call('nonFiniteCase', { seed });
+    const report = await harness().call('nonFiniteCase', { seed });
     expect(report.results.length).toBeGreaterThanOrEqual(50);
     for (const r of report.results) {
       expect(r.backend).toBe('webgpu');

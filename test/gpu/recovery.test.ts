@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { gpuSkipped, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 console.log(`recovery GPU tests: TEST_SEED=${seed}`);
 
 describe.skipIf(gpuSkipped)('device loss in the middle of training (TrainingMirror)', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   it('loses nothing: CPU twins take over the last committed step bit for bit, recover() moves it back bit for bit', async () => {
     const spec = { seed, steps: 24, lossAfter: 8, recoverAfter: 14 };
-    const r = await harness.call('recoveryCase', spec);
+    const r = await harness().call('recoveryCase', spec);
     console.log(
       `snapshot cost (SwiftShader, C = 32, ${r.cost.elements} values, ${r.cost.snapshotBytes} bytes per snapshot): ` +
         `median ${r.cost.plainMs.toFixed(2)} ms per step without capture(), ${r.cost.mirroredMs.toFixed(2)} ms with ` +

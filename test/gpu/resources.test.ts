@@ -1,21 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { gpuSkipped, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 console.log(`resources GPU tests: TEST_SEED=${seed}`);
 
 describe.skipIf(gpuSkipped)('GPU buffers over 10 000 calls, concurrency, dispose', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   it('10 000 host-array calls from 8 concurrent callers: bounded buffers, correct results; dispose() frees everything', async () => {
-    const r = await harness.call('resourcesCase', { seed, calls: 10_000, callers: 8 });
+    const r = await harness().call('resourcesCase', { seed, calls: 10_000, callers: 8 });
     console.log(
       `live GPU buffers (real, counted on the device): baseline ${r.live.baseline}, largest per quarter of ${r.calls} calls ` +
         `[${r.live.maxByQuarter.join(', ')}], after the calls ${r.live.afterCalls} (engine's own count ${r.live.engineCount}), ` +

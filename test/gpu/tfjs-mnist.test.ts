@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { gpuSkipped, useHarness } from '../support/browser';
 
 /*
  * End to end: the demo model (Dense 128 → BN → Dense 64 → BN → Dense 10, Adam, batch 32) with our
@@ -9,16 +9,10 @@ import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
  * differences between GPUs while an untrained or wrongly differentiated model falls far short.
  */
 describe.skipIf(gpuSkipped)('MNIST with our batch-norm layer in TF.js', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   it('reaches ≥ 0.90 held-out accuracy after training on 8 000 digits', async () => {
-    const r = await harness.call('tfjsMnist', { impl: 'ours', epochs: 1, trainCount: 8000, testCount: 2000, seed: 1 });
+    const r = await harness().call('tfjsMnist', { impl: 'ours', epochs: 1, trainCount: 8000, testCount: 2000, seed: 1 });
     console.log(
       `MNIST (${r.backend}, ours): held-out accuracy ${r.testAccuracy.toFixed(4)} on ${r.testCount} digits after ` +
         `${r.trainCount} (${r.epochs} epoch, ${r.trainSeconds.toFixed(1)} s, ${r.msPerStep.toFixed(0)} ms/step), last loss ${r.finalLoss.toFixed(3)}`,

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describe, expect, it } from 'vitest';
+import { gpuSkipped, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
@@ -16,13 +16,7 @@ const GRAD_RTOL = 1e-3;
 const MOVING_ATOL = 1e-5;
 
 describe.skipIf(gpuSkipped)('TensorFlow.js adapter (webgpu-batchnorm/tfjs)', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   // webgpu: our kernels on TF.js's device; cpu: the library's CPU path as TF.js kernels; webgl
   // (SwiftShader's GL here): no kernels of ours, the same formulas with stock ops.
@@ -31,7 +25,7 @@ describe.skipIf(gpuSkipped)('TensorFlow.js adapter (webgpu-batchnorm/tfjs)', () 
     ['cpu', true],
     ['webgl', false],
   ] as const)('demo model on %s, identical weights: same forward, gradients, moving statistics as the stock layer', async ([backend, ourKernels], ctx) => {
-    const report = await harness.call('tfjsModelParity', { seed, backend });
+    const report = await harness().call('tfjsModelParity', { seed, backend });
     if ('unavailable' in report) {
       console.warn(`SKIPPED: ${report.unavailable} is not available in this browser`);
       ctx.skip();
@@ -57,7 +51,7 @@ describe.skipIf(gpuSkipped)('TensorFlow.js adapter (webgpu-batchnorm/tfjs)', () 
     ['webgpu', [33, 3], 1, false],
     ['cpu', [4, 3, 5, 7], 1, true],
   ] as const)('batchNormTrain on %s, shape %j axis %i (relu %s) matches the stock formulas, in order with TF.js work', async (backend, shape, axis, relu) => {
-    const r = await harness.call('tfjsOpParity', { seed, backend, shape: [...shape], axis, relu, center: 3 });
+    const r = await harness().call('tfjsOpParity', { seed, backend, shape: [...shape], axis, relu, center: 3 });
     expect(r.backend).toBe(backend);
     expect(r.yDiff).toBeLessThanOrEqual(OUTPUT_ATOL);
     expect(r.movingMeanDiff).toBeLessThanOrEqual(MOVING_ATOL);
@@ -69,7 +63,7 @@ describe.skipIf(gpuSkipped)('TensorFlow.js adapter (webgpu-batchnorm/tfjs)', () 
   });
 
   it('allocates no GPU buffer, uploads, submits or reads back nothing in steady-state training steps', async () => {
-    const r = await harness.call('tfjsSteadyState', { seed, warmup: 3, steps: 6 });
+    const r = await harness().call('tfjsSteadyState', { seed, warmup: 3, steps: 6 });
     console.log(
       `TF.js steady state: per step ${r.createBufferPerStepOurs} createBuffer calls with our layer, ` +
         `${r.createBufferPerStepStock} with the stock one (all TF.js's own); in our kernels: ${r.createBufferInKernels}`,
@@ -85,7 +79,7 @@ describe.skipIf(gpuSkipped)('TensorFlow.js adapter (webgpu-batchnorm/tfjs)', () 
   });
 
   it('is registered for serialization, round-trips, and loads models saved with the stock layer', async () => {
-    const r = await harness.call('tfjsSerialization', { seed });
+    const r = await harness().call('tfjsSerialization', { seed });
     expect(r.configMatches).toBe(true);
     expect(r.roundTripClass).toEqual(['WebGpuBatchNormalization', 'WebGpuBatchNormalization']);
     expect(r.roundTripWeightsDiff).toBe(0);

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { OptimizerOptions } from '../../src/optim/types';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { gpuSkipped, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
@@ -24,17 +24,11 @@ const optimizers: [string, OptimizerOptions, number][] = [
 ];
 
 describe.skipIf(gpuSkipped)('training γ and β on the GPU with each optimizer', () => {
-  let harness: HarnessPage;
-  beforeAll(async () => {
-    harness = await openHarness();
-  });
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const harness = useHarness();
 
   it.each(optimizers)('%s reaches a, b within 1e-3 and follows the CPU trajectory', async (_name, optimizer, steps) => {
     const checkpoints = [1, 2, 5, 10, 50, steps];
-    const report = await harness.call('trainingCase', { seed, optimizer, steps, checkpoints });
+    const report = await harness().call('trainingCase', { seed, optimizer, steps, checkpoints });
     const final = report.gpu[report.gpu.length - 1];
     if (process.env.DEBUG_TRAINING) console.log(JSON.stringify(report));
     for (let c = 0; c < report.target.a.length; c++) {

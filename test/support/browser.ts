@@ -1,5 +1,5 @@
 import puppeteer from 'puppeteer';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { isCI } from '../setup/gpu-context';
 import { openHarnessPage, type HarnessPage } from './harness-page';
 
@@ -49,4 +49,22 @@ export async function openHarness(): Promise<HarnessPage> {
 export function adapterInfo() {
   if (!gpu.available) throw new Error(`GPU tests cannot run: ${gpu.reason}`);
   return gpu.adapterInfo;
+}
+
+/**
+ * Opens a harness page before the enclosing suite's tests and closes it after them; call it at the
+ * top of a describe block and use the returned getter inside the tests.
+ */
+export function useHarness(): () => HarnessPage {
+  let harness: HarnessPage | undefined;
+  beforeAll(async () => {
+    harness = await openHarness();
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  return () => {
+    if (!harness) throw new Error('the harness page is not open (useHarness() outside a describe block?)');
+    return harness;
+  };
 }
