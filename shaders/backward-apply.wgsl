@@ -16,7 +16,8 @@
 // consecutive channels).
 
 struct Params {
-  units: u32,
+  units: u32,          // units in this slab (the whole tensor unless it exceeds a binding; see slabs.ts)
+  base: u32,           // global index of the slab's first unit, which fixes the channels
   channels: u32,       // C' in units: C, or C / 4 for backwardApplyVec4Channels
   inner: u32,          // inner' in units
   stepInner: u32,      // WORKGROUP_SIZE % inner'
@@ -52,7 +53,8 @@ struct Cursor {
 fn firstUnit(workgroup: vec3u, workgroups: vec3u, local: u32) -> Cursor {
   let w = workgroup.x + workgroup.y * workgroups.x;
   let unit = w * WORKGROUP_SIZE * UNITS_PER_THREAD + local;
-  return Cursor(unit, (unit / params.inner) % params.channels, unit % params.inner);
+  let global = params.base + unit;
+  return Cursor(unit, (global / params.inner) % params.channels, global % params.inner);
 }
 
 fn advance(cursor: ptr<function, Cursor>) {

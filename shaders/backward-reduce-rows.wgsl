@@ -19,6 +19,8 @@ struct Params {
   groups: u32,     // channel groups: C for the scalar entry point, C / 4 for the vec4 one
   rowLanes: u32,   // K: threads per channel group, each taking every K-th row
   threads: u32,    // groups · K
+  skip: u32,       // units bound before the first row (a slab starts at an aligned address; see slabs.ts)
+  chunkBase: u32,  // index of this slab's first partial row: slabs of one tensor write after each other
 }
 
 override WORKGROUP_SIZE: u32;
@@ -32,7 +34,7 @@ override RELU: bool;
 // stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl)
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(3) var<storage, read> stats4: array<vec4f>;
-// partials[k · C + c] = (Σ dy, Σ dy · (x − mean))
+// partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
 @group(0) @binding(4) var<storage, read_write> partials: array<vec2f>;
 
 // Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
@@ -57,7 +59,7 @@ fn backwardReduceRowsScalar(
   let mean = stats[channel];
   let scale = stats[3u * C + channel];
   let shift = stats[4u * C + channel];
-  var index = firstRow * C + channel;
+  var index = params.skip + firstRow * C + channel;
   var sumDy = 0.0;
   var sumDyXmu = 0.0;
   for (var row = firstRow; row < params.rows; row += params.rowLanes) {
@@ -70,7 +72,7 @@ fn backwardReduceRowsScalar(
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
     index += step;
   }
-  partials[firstRow * C + channel] = vec2f(sumDy, sumDyXmu);
+  partials[(params.chunkBase + firstRow) * C + channel] = vec2f(sumDy, sumDyXmu);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -91,7 +93,7 @@ fn backwardReduceRowsVec4(
   let mean = stats4[group];
   let scale = stats4[3u * groups + group];
   let shift = stats4[4u * groups + group];
-  var index = firstRow * groups + group;
+  var index = params.skip + firstRow * groups + group;
   var sumDy = vec4f(0.0);
   var sumDyXmu = vec4f(0.0);
   for (var row = firstRow; row < params.rows; row += params.rowLanes) {
@@ -104,7 +106,7 @@ fn backwardReduceRowsVec4(
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
     index += step;
   }
-  let out = (firstRow * groups + group) * 4u;
+  let out = ((params.chunkBase + firstRow) * groups + group) * 4u;
   for (var lane = 0u; lane < 4u; lane += 1u) {
     partials[out + lane] = vec2f(sumDy[lane], sumDyXmu[lane]);
   }

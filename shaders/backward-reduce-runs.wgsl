@@ -19,6 +19,12 @@ struct Params {
   workgroupCount: u32, // C · K
   stepOuter: u32,      // WORKGROUP_SIZE / inner
   stepInner: u32,      // WORKGROUP_SIZE % inner
+  // A tensor larger than one binding is reduced in slabs (see slabs.ts), each a dense sub-view
+  // [outer', channels, inner] of the whole; these place the slab in the whole.
+  skip: u32,           // units bound before the slab's first value (it starts at an aligned address)
+  chunkBase: u32,      // index of the slab's first partial row
+  channelBase: u32,    // global index of the slab's first channel
+  totalChannels: u32,  // C of the whole tensor: the row length of partials (and stats)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -31,7 +37,7 @@ override RELU: bool;
 @group(0) @binding(2) var<storage, read> dy4: array<vec4f>;
 // stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl)
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
-// partials[k · C + c] = (Σ dy, Σ dy · (x − mean))
+// partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
 @group(0) @binding(4) var<storage, read_write> partials: array<vec2f>;
 
 var<workgroup> sums: array<vec2f, WORKGROUP_SIZE>;
@@ -57,13 +63,14 @@ fn chunkOf(workgroup: vec3u, workgroups: vec3u) -> Chunk {
   return Chunk(w / params.chunks, chunk, begin, min(begin + params.chunkLength, params.valuesPerChannel));
 }
 
-fn channelStats(channel: u32) -> ChannelStats {
-  let C = params.channels;
+fn channelStats(slabChannel: u32) -> ChannelStats {
+  let C = params.totalChannels;
+  let channel = params.channelBase + slabChannel;
   return ChannelStats(stats[channel], stats[3u * C + channel], stats[4u * C + channel]);
 }
 
 fn address(channel: u32, outer: u32, inner: u32) -> u32 {
-  return (outer * params.channels + channel) * params.inner + inner;
+  return params.skip + (outer * params.channels + channel) * params.inner + inner;
 }
 
 // Tree reduction of the two sums; every thread of the workgroup must call it.
@@ -77,7 +84,7 @@ fn reduceAndStore(local: u32, chunk: Chunk, sum: vec2f) {
     workgroupBarrier();
   }
   if (local == 0u) {
-    partials[chunk.chunk * params.channels + chunk.channel] = sums[0];
+    partials[(params.chunkBase + chunk.chunk) * params.totalChannels + params.channelBase + chunk.channel] = sums[0];
   }
 }
 

@@ -23,6 +23,8 @@ struct Params {
   groups: u32,     // channel groups: C for the scalar entry point, C / 4 for the vec4 one
   rowLanes: u32,   // K: threads per channel group, each taking every K-th row
   threads: u32,    // groups · K
+  skip: u32,       // units bound before the first row (a slab starts at an aligned address; see slabs.ts)
+  chunkBase: u32,  // index of this slab's first partial row: slabs of one tensor write after each other
 }
 
 override WORKGROUP_SIZE: u32;
@@ -30,7 +32,7 @@ override WORKGROUP_SIZE: u32;
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
-// partials[k · C + c] = (count, Σd / count, M2, pivot); M2 = −1 when the thread read a NaN or ±Inf
+// partials[(chunkBase + k) · C + c] = (count, Σd / count, M2, pivot); M2 = −1 when the thread read a NaN or ±Inf
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
 // Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
@@ -63,7 +65,7 @@ fn statsRowsScalar(
   let channel = g % params.groups;
   let firstRow = g / params.groups;
   let step = params.rowLanes * params.groups;
-  var index = firstRow * params.groups + channel;
+  var index = params.skip + firstRow * params.groups + channel;
   let pivot = x[index];
   var sum = 0.0;
   var sumSquares = 0.0;
@@ -75,7 +77,7 @@ fn statsRowsScalar(
     index += step;
     count += 1u;
   }
-  partials[firstRow * params.groups + channel] = partial(f32(count), pivot, sum, sumSquares);
+  partials[(params.chunkBase + firstRow) * params.groups + channel] = partial(f32(count), pivot, sum, sumSquares);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -91,7 +93,7 @@ fn statsRowsVec4(
   let group = g % params.groups;
   let firstRow = g / params.groups;
   let step = params.rowLanes * params.groups;
-  var index = firstRow * params.groups + group;
+  var index = params.skip + firstRow * params.groups + group;
   let pivot = x4[index];
   var sum = vec4f(0.0);
   var sumSquares = vec4f(0.0);
@@ -103,7 +105,7 @@ fn statsRowsVec4(
     index += step;
     count += 1u;
   }
-  let out = (firstRow * params.groups + group) * 4u;
+  let out = ((params.chunkBase + firstRow) * params.groups + group) * 4u;
   for (var lane = 0u; lane < 4u; lane += 1u) {
     partials[out + lane] = partial(f32(count), pivot[lane], sum[lane], sumSquares[lane]);
   }

@@ -23,6 +23,12 @@ struct Params {
   workgroupCount: u32, // C · K
   stepOuter: u32,      // WORKGROUP_SIZE / inner
   stepInner: u32,      // WORKGROUP_SIZE % inner
+  // A tensor larger than one binding is reduced in slabs (see slabs.ts), each a dense sub-view
+  // [outer', channels, inner] of the whole; these place the slab in the whole.
+  skip: u32,           // units bound before the slab's first value (it starts at an aligned address)
+  chunkBase: u32,      // index of the slab's first partial row
+  channelBase: u32,    // global index of the slab's first channel
+  totalChannels: u32,  // C of the whole tensor: the row length of partials (and stats)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -30,6 +36,7 @@ override WORKGROUP_SIZE: u32;
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+// partials[(chunkBase + k) · C + c] = (count, shifted mean, M2, pivot), as stats-rows.wgsl writes them
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
 var<workgroup> sums: array<vec2f, WORKGROUP_SIZE>;
@@ -53,7 +60,7 @@ fn chunkOf(workgroup: vec3u, workgroups: vec3u) -> Chunk {
 }
 
 fn address(channel: u32, outer: u32, inner: u32) -> u32 {
-  return (outer * params.channels + channel) * params.inner + inner;
+  return params.skip + (outer * params.channels + channel) * params.inner + inner;
 }
 
 // Tree reduction of the shifted sums; every thread of the workgroup must call it.
@@ -74,7 +81,7 @@ fn reduceAndStore(local: u32, chunk: Chunk, pivot: f32, sum: f32, sumSquares: f3
     if (!(isFinite(total.x) && isFinite(total.y))) {
       partial = vec4f(count, 0.0, -1.0, pivot);
     }
-    partials[chunk.chunk * params.channels + chunk.channel] = partial;
+    partials[(params.chunkBase + chunk.chunk) * params.totalChannels + params.channelBase + chunk.channel] = partial;
   }
 }
 

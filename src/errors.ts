@@ -4,6 +4,7 @@
  */
 export type BatchNormErrorCode =
   | 'invalid-shape'
+  | 'too-large'
   | 'invalid-layout'
   | 'length-mismatch'
   | 'channel-mismatch'

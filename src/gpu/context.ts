@@ -1,5 +1,6 @@
 import { ConstantBuffers } from './constant-buffers';
 import { ScratchBuffers } from './scratch';
+import { bindingBytesOf } from './slabs';
 import type { KernelTuning } from './tuning';
 import { UniformCache } from './uniform-cache';
 
@@ -8,6 +9,10 @@ export interface GpuContext {
   device: GPUDevice;
   tuning: KernelTuning;
   maxWorkgroupsPerDimension: number;
+  /** Largest tensor binding, a multiple of `alignment`; larger tensors go in slabs (slabs.ts). */
+  bindingBytes: number;
+  /** minStorageBufferOffsetAlignment */
+  alignment: number;
   uniforms: UniformCache;
   scratch: ScratchBuffers;
   constants: ConstantBuffers;
@@ -18,6 +23,8 @@ export function createGpuContext(device: GPUDevice, tuning: KernelTuning): GpuCo
     device,
     tuning,
     maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+    bindingBytes: bindingBytesOf(device.limits, tuning.maxBindingBytes),
+    alignment: device.limits.minStorageBufferOffsetAlignment,
     uniforms: new UniformCache(device),
     scratch: new ScratchBuffers(device, 'partials'),
     constants: new ConstantBuffers(device),

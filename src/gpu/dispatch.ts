@@ -9,13 +9,24 @@ export interface Launch {
   entryPoint: string;
   constants: OverrideConstants;
   params: Record<string, number>;
-  /** Storage buffers for @binding(1), @binding(2), … (binding 0 is always the Params uniform). */
-  buffers: GPUBuffer[];
+  /**
+   * Storage buffers for @binding(1), @binding(2), … (binding 0 is always the Params uniform): whole
+   * buffers, or parts of them (a slab of a tensor larger than one binding).
+   */
+  buffers: (GPUBuffer | GPUBufferBinding)[];
   grid: [number, number];
 }
 
-/** Records the launches as one compute pass, so they run in order with storage writes visible. */
-export function encodeLaunches(context: GpuContext, encoder: GPUCommandEncoder, label: string, launches: Launch[]): void {
+function bufferBinding(resource: GPUBuffer | GPUBufferBinding): GPUBufferBinding {
+  return 'buffer' in resource ? resource : { buffer: resource };
+}
+
+/**
+ * Records the launches as one compute pass, so they run in order with storage writes visible.
+ * `cleared` buffers are zeroed first (outside the pass, as WebGPU requires).
+ */
+export function encodeLaunches(context: GpuContext, encoder: GPUCommandEncoder, label: string, launches: Launch[], cleared: GPUBufferBinding[] = []): void {
+  for (const { buffer, offset, size } of cleared) encoder.clearBuffer(buffer, offset, size);
   const pass = encoder.beginComputePass({ label: `BatchNorm.${label}` });
   for (const launch of launches) {
     const constants = { WORKGROUP_SIZE: context.tuning.workgroupSize, ...launch.constants };
@@ -24,7 +35,7 @@ export function encodeLaunches(context: GpuContext, encoder: GPUCommandEncoder, 
     const bindGroup = context.device.createBindGroup({
       label: `BatchNorm.${launch.entryPoint}.bindings`,
       layout: pipeline.getBindGroupLayout(0),
-      entries: [uniform, ...launch.buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [uniform, ...launch.buffers].map((buffer, binding) => ({ binding, resource: bufferBinding(buffer) })),
     });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);

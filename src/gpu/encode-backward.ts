@@ -5,7 +5,9 @@ import type { BackwardMode } from '../types';
 import { coefficientScratch } from './backward-scratch';
 import type { GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
-import { planBackwardApply, planBackwardFinalize, planBackwardReduce } from './plan-backward';
+import { planBackwardFinalize } from './plan-backward';
+import type { SlabbedElementwise } from './plan-slabs';
+import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
 import { checkBuffer, checkDistinct, checkEncoder, statsByteLength } from './resident-options';
 import { shaders } from './shader-sources';
 
@@ -38,10 +40,12 @@ interface ResolvedBackwardArgs {
   resolved: ResolvedScalarOptions;
   mode: BackwardMode;
   accumulate: boolean;
+  reduce: ReductionWork;
+  apply: SlabbedElementwise;
 }
 
 /** Validates options and buffers before anything is encoded, so a bad call leaves no partial work. */
-function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
+function resolveBackwardArgs(context: GpuContext, args: GpuBackwardArgs): ResolvedBackwardArgs {
   if (args === null || typeof args !== 'object') {
     throw new BatchNormError('invalid-option', 'encodeBackward needs { shape, dy, x, dx, stats, … }');
   }
@@ -61,7 +65,13 @@ function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
   const { dx, dgamma, dbeta } = args;
   checkDistinct({ dx, dgamma, dbeta, x: args.x, stats: args.stats, gamma: args.gamma });
   checkDistinct({ dx, dgamma, dbeta, dy: args.dy });
-  return { resolved, mode, accumulate: args.accumulate ?? false };
+  return {
+    resolved,
+    mode,
+    accumulate: args.accumulate ?? false,
+    reduce: planReduction(context, resolved.view, 'backwardReduce'),
+    apply: planElementwiseWork(context, resolved.view),
+  };
 }
 
 /**
@@ -72,7 +82,7 @@ function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
  */
 export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): () => void {
   checkEncoder(encoder);
-  const checked = resolveBackwardArgs(args);
+  const checked = resolveBackwardArgs(context, args);
   return () => encodeChecked(context, encoder, args, checked);
 }
 
@@ -81,28 +91,27 @@ export function encodeBackward(context: GpuContext, encoder: GPUCommandEncoder, 
 }
 
 function encodeChecked(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs, checked: ResolvedBackwardArgs): void {
-  const { resolved, mode, accumulate } = checked;
+  const { resolved, mode, accumulate, reduce, apply } = checked;
   const { view } = resolved;
   const C = view.channels;
   const { tuning, maxWorkgroupsPerDimension: maxGrid } = context;
   const relu = resolved.activation === 'relu';
   const train = mode === 'train';
-  const reduce = planBackwardReduce(view, tuning, maxGrid);
-  const partials = context.scratch.get(reduce.chunks * C * 8);
+  const reduction = reductionLaunches(context, reduce, [args.x, args.dy], [args.stats], { RELU: relu });
   const coefficients = coefficientScratch(context).get(4 * C * 4);
+  const applyKernel = {
+    shader: shaders.backwardApply,
+    entryPoint: `backwardApply${apply.variant}`,
+    constants: { UNITS_PER_THREAD: tuning.applyUnitsPerThread, RELU: relu, TRAIN: train },
+  };
   const launches: Launch[] = [
-    {
-      shader: shaders[reduce.kernel],
-      ...reduce.launch,
-      constants: { RELU: relu },
-      buffers: [args.x, args.dy, args.stats, partials],
-    },
+    ...reduction.launches,
     {
       shader: shaders.backwardFinalize,
-      ...planBackwardFinalize(view, reduce.chunks, tuning, maxGrid),
+      ...planBackwardFinalize(view, reduce.plan.chunks, tuning, maxGrid),
       constants: { TRAIN: train, ACCUMULATE: accumulate, WRITE_DGAMMA: args.dgamma !== undefined, WRITE_DBETA: args.dbeta !== undefined },
       buffers: [
-        partials,
+        reduction.partials,
         args.stats,
         args.gamma ?? context.constants.filled(C, 1),
         args.dgamma ?? context.constants.placeholder('dgamma'),
@@ -110,12 +119,7 @@ function encodeChecked(context: GpuContext, encoder: GPUCommandEncoder, args: Gp
         coefficients,
       ],
     },
-    {
-      shader: shaders.backwardApply,
-      ...planBackwardApply(view, tuning, maxGrid),
-      constants: { UNITS_PER_THREAD: tuning.applyUnitsPerThread, RELU: relu, TRAIN: train },
-      buffers: [args.x, args.dy, args.stats, coefficients, args.dx],
-    },
+    ...elementwiseLaunches(apply, applyKernel, { block: apply.channelBlock }, (slab) => [slab(args.x), slab(args.dy), args.stats, coefficients, slab(args.dx)]),
   ];
-  encodeLaunches(context, encoder, 'backward', launches);
+  encodeLaunches(context, encoder, 'backward', launches, reduction.cleared);
 }

@@ -3,7 +3,9 @@ import { BatchNormError } from '../errors';
 import { gpuEps, type ScalarOptions } from '../options';
 import type { GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
-import { planApply, planFinalize, planInferenceFold, planStats } from './plan';
+import { planFinalize, planInferenceFold } from './plan';
+import type { SlabbedElementwise } from './plan-slabs';
+import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
 import { checkBuffer, checkDistinct, checkEncoder, resolveResident, statsByteLength, type ChannelBuffers } from './resident-options';
 import { shaders } from './shader-sources';
 import type { ResolvedScalarOptions } from '../options';
@@ -49,41 +51,38 @@ function newStatsBuffer(context: GpuContext, channels: number): GPUBuffer {
   });
 }
 
-function applyLaunch(context: GpuContext, resolved: ResolvedScalarOptions, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer): Launch {
-  const plan = planApply(resolved.view, context.tuning, context.maxWorkgroupsPerDimension);
-  return {
+function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer): Launch[] {
+  const kernel = {
     shader: shaders.apply,
-    entryPoint: plan.entryPoint,
+    entryPoint: `apply${plan.variant}`,
     constants: { UNITS_PER_THREAD: context.tuning.applyUnitsPerThread, RELU: resolved.activation === 'relu' },
-    params: plan.params,
-    buffers: [x, stats, y],
-    grid: plan.grid,
   };
+  const offsets = { scaleOffset: 3 * plan.channelBlock, shiftOffset: 4 * plan.channelBlock };
+  return elementwiseLaunches(plan, kernel, offsets, (slab) => [slab(x), stats, slab(y)]);
+}
+
+/** Statistics launches (partials slab by slab, see slab-launches.ts), and finalize. */
+interface StatisticsLaunches {
+  launches: Launch[];
+  cleared: GPUBufferBinding[];
 }
 
 /** The statistics and finalize launches: batch statistics into `stats`, running statistics updated. */
-function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions, args: ChannelBuffers & { x: GPUBuffer }, stats: GPUBuffer): Launch[] {
+function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions, work: ReductionWork, args: ChannelBuffers & { x: GPUBuffer }, stats: GPUBuffer): StatisticsLaunches {
   const { view } = resolved;
   const C = view.channels;
-  const statsPlan = planStats(view, context.tuning, context.maxWorkgroupsPerDimension);
-  const partials = context.scratch.get(statsPlan.chunks * C * 16);
+  const chunks = work.plan.chunks;
+  const reduction = reductionLaunches(context, work, [args.x], [], {});
   const update = runningUpdate(resolved.convention, resolved.momentum, view.count);
-  return [
-    {
-      shader: shaders[statsPlan.kernel],
-      entryPoint: statsPlan.launch.entryPoint,
-      constants: {},
-      params: statsPlan.launch.params,
-      buffers: [args.x, partials],
-      grid: statsPlan.launch.grid,
-    },
+  const launches: Launch[] = [
+    ...reduction.launches,
     {
       shader: shaders.finalize,
-      ...planFinalize(view, statsPlan.chunks, context.tuning, context.maxWorkgroupsPerDimension),
+      ...planFinalize(view, chunks, context.tuning, context.maxWorkgroupsPerDimension),
       constants: { UPDATE_RUNNING: args.runningMean !== undefined },
       params: {
         channels: C,
-        chunks: statsPlan.chunks,
+        chunks,
         eps: gpuEps(resolved.eps),
         keep: update.keep,
         take: update.take,
@@ -92,7 +91,7 @@ function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions
         nan: NaN,
       },
       buffers: [
-        partials,
+        reduction.partials,
         args.gamma ?? context.constants.filled(C, 1),
         args.beta ?? context.constants.filled(C, 0),
         args.runningMean ?? context.constants.placeholder('runningMean'),
@@ -101,6 +100,7 @@ function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions
       ],
     },
   ];
+  return { launches, cleared: reduction.cleared };
 }
 
 /**
@@ -121,10 +121,13 @@ export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEnco
   const resolved = resolveResident(args, 'train');
   checkTensors(args, resolved, 'train');
   if (!args.stats) checkStatsSize(context, resolved.view.channels);
+  const work = planReduction(context, resolved.view, 'stats');
+  const applyPlan = planElementwiseWork(context, resolved.view);
   return () => {
     const stats = args.stats ?? newStatsBuffer(context, resolved.view.channels);
-    const launches = [...statisticsLaunches(context, resolved, args, stats), applyLaunch(context, resolved, args.x, stats, args.y)];
-    encodeLaunches(context, encoder, 'forwardTrain', launches);
+    const statistics = statisticsLaunches(context, resolved, work, args, stats);
+    const launches = [...statistics.launches, ...applyLaunches(context, resolved, applyPlan, args.x, stats, args.y)];
+    encodeLaunches(context, encoder, 'forwardTrain', launches, statistics.cleared);
     return stats;
   };
 }
@@ -148,9 +151,11 @@ export function prepareStatistics(context: GpuContext, encoder: GPUCommandEncode
   if (args.stats) checkBuffer('stats', args.stats, statsByteLength(C), GPUBufferUsage.STORAGE);
   checkDistinct({ x: args.x, stats: args.stats });
   if (!args.stats) checkStatsSize(context, C);
+  const work = planReduction(context, resolved.view, 'stats');
   return () => {
     const stats = args.stats ?? newStatsBuffer(context, C);
-    encodeLaunches(context, encoder, 'statistics', statisticsLaunches(context, resolved, { x: args.x }, stats));
+    const statistics = statisticsLaunches(context, resolved, work, { x: args.x }, stats);
+    encodeLaunches(context, encoder, 'statistics', statistics.launches, statistics.cleared);
     return stats;
   };
 }
@@ -187,9 +192,10 @@ export function prepareForwardInference(context: GpuContext, encoder: GPUCommand
   checkTensors(args, resolved, 'inference');
   const C = resolved.view.channels;
   if (!args.stats) checkStatsSize(context, C);
+  const applyPlan = planElementwiseWork(context, resolved.view);
   return () => {
     const stats = args.stats ?? newStatsBuffer(context, C);
-    const launches: Launch[] = [inferenceFoldLaunch(context, resolved, args, stats), applyLaunch(context, resolved, args.x, stats, args.y)];
+    const launches: Launch[] = [inferenceFoldLaunch(context, resolved, args, stats), ...applyLaunches(context, resolved, applyPlan, args.x, stats, args.y)];
     encodeLaunches(context, encoder, 'forwardInference', launches);
     return stats;
   };

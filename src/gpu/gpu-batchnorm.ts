@@ -14,6 +14,8 @@ import { gpuBackward } from './host-backward';
 import { gpuForwardInference, gpuForwardTrain } from './host-forward';
 import { statsByteLength, statsByteOffset, type StatsBlock } from './resident-options';
 import type { KernelTuning } from './tuning';
+import type { ChannelView } from '../layout';
+import { planElementwiseWork, planReduction, type ReductionKernel } from './slab-launches';
 
 /**
  * The GPU-resident API: kernels recorded into a caller's command encoder on caller-owned buffers,
@@ -50,6 +52,7 @@ export class GpuBatchNorm {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
     checkInput('x', x, resolved.view);
+    planReduction(this.context, resolved.view, 'stats');
     return gpuChannelStatistics(this.context, this.pool, x, resolved);
   }
 
@@ -100,6 +103,7 @@ export class GpuBatchNorm {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
     checkInput('x', x, resolved.view);
+    this.checkFits(resolved.view, 'stats');
     return gpuForwardTrain(this.context, this.pool, x, resolved);
   }
 
@@ -107,6 +111,7 @@ export class GpuBatchNorm {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'inference');
     checkInput('x', x, resolved.view);
+    this.checkFits(resolved.view);
     return gpuForwardInference(this.context, this.pool, x, resolved);
   }
 
@@ -116,6 +121,7 @@ export class GpuBatchNorm {
     checkInput('dy', dy, resolved.view);
     checkInput('x', x, resolved.view);
     const stats = checkSaved(saved, resolved);
+    this.checkFits(resolved.view, 'backwardReduce');
     return gpuBackward(this.context, this.pool, dy, x, resolved, stats);
   }
 
@@ -134,6 +140,12 @@ export class GpuBatchNorm {
     this.pool.destroy();
     destroyBackwardScratch(this.context);
     destroyGpuContext(this.context);
+  }
+
+  /** A tensor this device cannot take is refused before anything is uploaded (see slab-launches.ts). */
+  private checkFits(view: ChannelView, reduction?: ReductionKernel): void {
+    planElementwiseWork(this.context, view);
+    if (reduction) planReduction(this.context, view, reduction);
   }
 
   private checkAlive(): void {

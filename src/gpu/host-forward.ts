@@ -38,9 +38,14 @@ export class Transfer {
     return buffer;
   }
 
-  /** Copies the named buffers into one mapped readback and returns their contents as new arrays. */
+  /**
+   * Copies the named buffers into one mapped readback and returns their contents as new arrays.
+   * When together they exceed the largest buffer the device allows (a tensor near maxBufferSize),
+   * each part gets a readback of its own.
+   */
   async submitAndRead(encoder: GPUCommandEncoder, parts: [GPUBuffer, number][]): Promise<Float32Array[]> {
     const total = parts.reduce((sum, [, bytes]) => sum + bytes, 0);
+    if (total > this.context.device.limits.maxBufferSize) return this.submitAndReadEach(encoder, parts);
     const readback = this.buffer('readback', total, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     let offset = 0;
     for (const [source, bytes] of parts) {
@@ -57,6 +62,24 @@ export class Transfer {
       offset += bytes;
       return part;
     });
+  }
+
+  private async submitAndReadEach(encoder: GPUCommandEncoder, parts: [GPUBuffer, number][]): Promise<Float32Array[]> {
+    const readbacks = parts.map(([source, bytes]) => {
+      const readback = this.buffer('readback', bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      encoder.copyBufferToBuffer(source, 0, readback, 0, bytes);
+      return readback;
+    });
+    this.context.device.queue.submit([encoder.finish()]);
+    return Promise.all(
+      readbacks.map(async (readback, index) => {
+        const bytes = parts[index][1];
+        await readback.mapAsync(GPUMapMode.READ, 0, bytes);
+        const values = new Float32Array(readback.getMappedRange(0, bytes).slice(0));
+        readback.unmap();
+        return values;
+      }),
+    );
   }
 
   /** Returns every acquired buffer to the pool; call once the readback has resolved. */

@@ -36,11 +36,23 @@ export interface ReductionPlan {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
-export function planChannelReduction(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): ReductionPlan {
+/**
+ * The plan of one binding's worth of the tensor: the whole view, or one slab of it (see
+ * plan-slabs.ts, which fills in the slab's place; the defaults describe a whole tensor). `vec4Allowed`
+ * is false for a slab whose first value is not 16-byte aligned; `shape` is the whole tensor's (a
+ * slab of a run may be a single value, which must still be reduced as a run of its channel).
+ */
+export function planChannelReduction(
+  view: ChannelView,
+  tuning: KernelTuning,
+  maxPerDimension: number,
+  vec4Allowed = true,
+  shape: ReductionPlan['shape'] = view.inner === 1 ? 'Rows' : 'Runs',
+): ReductionPlan {
   const { outer, channels, inner } = view;
   const wg = tuning.workgroupSize;
-  if (inner === 1) {
-    const vec4 = channels % 4 === 0;
+  if (shape === 'Rows') {
+    const vec4 = vec4Allowed && channels % 4 === 0;
     const groups = vec4 ? channels / 4 : channels;
     // Each thread reduces at least statsMinValuesPerThread rows of its channel group.
     const maxLanes = Math.max(1, Math.floor(outer / tuning.statsMinValuesPerThread));
@@ -50,11 +62,11 @@ export function planChannelReduction(view: ChannelView, tuning: KernelTuning, ma
       shape: 'Rows',
       width: vec4 ? 'Vec4' : 'Scalar',
       chunks: rowLanes,
-      params: { rows: outer, groups, rowLanes, threads },
+      params: { rows: outer, groups, rowLanes, threads, skip: 0, chunkBase: 0 },
       grid: foldWorkgroups(ceilDiv(threads, wg), maxPerDimension),
     };
   }
-  const vec4 = inner % 4 === 0;
+  const vec4 = vec4Allowed && inner % 4 === 0;
   const innerUnits = vec4 ? inner / 4 : inner;
   const valuesPerChannel = outer * innerUnits;
   const minChunk = wg * Math.max(1, ceilDiv(tuning.statsMinValuesPerThread, vec4 ? 4 : 1));
@@ -75,6 +87,10 @@ export function planChannelReduction(view: ChannelView, tuning: KernelTuning, ma
       workgroupCount,
       stepOuter: Math.floor(wg / innerUnits),
       stepInner: wg % innerUnits,
+      skip: 0,
+      chunkBase: 0,
+      channelBase: 0,
+      totalChannels: channels,
     },
     grid: foldWorkgroups(workgroupCount, maxPerDimension),
   };
@@ -126,7 +142,9 @@ export function planInferenceFold(view: ChannelView, tuning: KernelTuning, maxPe
 export interface ElementwisePlan {
   variant: 'Scalar' | 'Vec4Run' | 'Vec4Channels';
   channelBlock: number;
-  params: { units: number; channels: number; inner: number; stepInner: number; stepChannel: number };
+  params: { units: number; base: number; channels: number; inner: number; stepInner: number; stepChannel: number };
+  /** Bytes per unit: 4, or 16 for the vec4 variants. */
+  unitBytes: number;
   grid: [number, number];
 }
 
@@ -147,19 +165,25 @@ export function planElementwise(view: ChannelView, tuning: KernelTuning, maxPerD
     unitWidth = 4;
   }
   const units = size / unitWidth;
-  const workgroupCount = ceilDiv(units, wg * tuning.applyUnitsPerThread);
   return {
     variant,
     channelBlock: variant === 'Vec4Channels' ? C / 4 : C,
+    unitBytes: 4 * unitWidth,
     params: {
       units,
+      base: 0,
       channels: unitChannels,
       inner: unitInner,
       stepInner: wg % unitInner,
       stepChannel: Math.floor(wg / unitInner) % unitChannels,
     },
-    grid: foldWorkgroups(workgroupCount, maxPerDimension),
+    grid: elementwiseGrid(units, tuning, maxPerDimension),
   };
+}
+
+/** Workgroups of an elementwise kernel over `units` units. */
+export function elementwiseGrid(units: number, tuning: KernelTuning, maxPerDimension: number): [number, number] {
+  return foldWorkgroups(ceilDiv(units, tuning.workgroupSize * tuning.applyUnitsPerThread), maxPerDimension);
 }
 
 /** Which apply entry point serves a view, and the [outer, C', inner'] it sees in units. */

@@ -14,7 +14,16 @@ export interface KernelTuning {
   statsTargetThreads: number;
   /** Fewest values a statistics thread reduces before another thread is added. */
   statsMinValuesPerThread: number;
+  /**
+   * Largest storage binding of a tensor, in bytes (default and cap: the device's
+   * maxStorageBufferBindingSize). Larger tensors are processed in slabs (see slabs.ts); tests lower
+   * this to exercise every way of splitting on small tensors.
+   */
+  maxBindingBytes?: number;
 }
+
+/** Four times the storage offset alignment: a slab always holds more than its alignment padding. */
+export const MIN_BINDING_BYTES = 1024;
 
 export const defaultTuning: KernelTuning = {
   workgroupSize: 64,
@@ -50,6 +59,10 @@ export function resolveTuning(overrides: Partial<KernelTuning> | undefined, maxI
   }
   for (const key of ['applyUnitsPerThread', 'statsTargetThreads', 'statsMinValuesPerThread'] as const) {
     if (!Number.isInteger(tuning[key]) || tuning[key] < 1) throw new BatchNormError('invalid-option', `tuning.${key} must be a positive integer`);
+  }
+  const { maxBindingBytes } = tuning;
+  if (maxBindingBytes !== undefined && (!Number.isInteger(maxBindingBytes) || maxBindingBytes < MIN_BINDING_BYTES)) {
+    throw new BatchNormError('invalid-option', `tuning.maxBindingBytes must be an integer ≥ ${MIN_BINDING_BYTES}, got ${maxBindingBytes}`);
   }
   return tuning;
 }

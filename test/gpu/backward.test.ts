@@ -59,6 +59,24 @@ const special: BackwardCase[] = [
   { name: 'NC [1000, 12] with GPU tuning', seed, shape: [1000, 12], layout: 'NC', mode: 'train', activation: 'relu', tuning: { ...defaultTuning } },
   { name: 'NC [3000, 5] with GPU tuning', seed, shape: [3000, 5], layout: 'NC', mode: 'train', activation: 'none', tuning: { ...defaultTuning } },
   { name: 'NCHW [8, 6, 33, 31] with GPU tuning', seed, shape: [8, 6, 33, 31], layout: 'NCHW', mode: 'train', activation: 'relu', tuning: { ...defaultTuning } },
+  // Tensors larger than one storage binding, in slabs (src/gpu/slabs.ts): a 1 KiB binding cap makes
+  // small tensors take every way of splitting (see forward.test.ts), in both modes.
+  ...([
+    [[1000, 12], 'NC'],
+    [[333, 7], 'NC'],
+    [[3, 17, 13, 5], 'NHWC'],
+    [[9, 3, 5, 7], 'NCHW'],
+    [[3, 5, 11, 13], 'NCHW'],
+    [[4, 6, 40], 'NCL'],
+    [[2, 3, 1001], 'NCL'],
+    [[2, 2, 20, 20], 'NCHW'],
+    [[2, 3, 193], 'NCL'],
+  ] as const).flatMap(([shape, layout], k): BackwardCase[] => [
+    { name: `slabs ${layout} [${shape}] train`, seed, shape: [...shape], layout, mode: 'train', activation: k % 2 ? 'none' : 'relu', tuning: { maxBindingBytes: 1024 } },
+    { name: `slabs ${layout} [${shape}] eval`, seed, shape: [...shape], layout, mode: 'eval', activation: k % 2 ? 'relu' : 'none', tuning: { maxBindingBytes: 1024 } },
+  ]),
+  { name: 'slabs, mean 1e4 ± 1: NCHW [4, 3, 30, 30]', seed, shape: [4, 3, 30, 30], layout: 'NCHW', mode: 'train', activation: 'relu', mean: 1e4, std: 1, tuning: { maxBindingBytes: 1024 } },
+  { name: 'slabs, accumulate, GPU tuning: NCHW [3, 5, 11, 13]', seed, shape: [3, 5, 11, 13], layout: 'NCHW', mode: 'train', activation: 'none', accumulate: true, tuning: { ...defaultTuning, maxBindingBytes: 1024 } },
   // Larger realistic batches through every vec4 path.
   { name: 'NHWC [16, 16, 16, 32]', seed, shape: [16, 16, 16, 32], layout: 'NHWC', mode: 'train', activation: 'relu' },
   { name: 'NCHW [16, 32, 16, 16]', seed, shape: [16, 32, 16, 16], layout: 'NCHW', mode: 'train', activation: 'none' },

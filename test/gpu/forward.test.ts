@@ -63,10 +63,36 @@ const special: ForwardCase[] = [
     const shape = entry.slice(0, -1) as number[];
     return { name: `${layout} [${shape}] with GPU tuning`, seed, shape, layout, pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...defaultTuning } };
   }),
+  // Tensors larger than one storage binding, processed in slabs (src/gpu/slabs.ts): a 1 KiB binding
+  // cap makes small tensors take every way of splitting — whole rows (aligned or not, scalar and
+  // vec4), channel ranges of one row, pieces of one channel run (vec4, scalar, a last piece of one
+  // value) — and large means check that partials merged across slabs keep their digits.
+  ...slabCases().map((c): ForwardCase => ({ ...c, seed, tuning: { maxBindingBytes: 1024 } })),
+  { name: 'slabs with GPU tuning: NCHW [3, 5, 11, 13] channel ranges', seed, shape: [3, 5, 11, 13], layout: 'NCHW', pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...defaultTuning, maxBindingBytes: 1024 } },
+  { name: 'slabs with GPU tuning: NC [1000, 12]', seed, shape: [1000, 12], layout: 'NC', pass: 'train', activation: 'none', convention: 'keras', tuning: { ...defaultTuning, maxBindingBytes: 2048 } },
   // A larger realistic batch through every vec4 path.
   { name: 'NHWC [16, 16, 16, 32]', seed, shape: [16, 16, 16, 32], layout: 'NHWC', pass: 'train', activation: 'relu', convention: 'pytorch' },
   { name: 'NCHW [16, 32, 16, 16]', seed, shape: [16, 32, 16, 16], layout: 'NCHW', pass: 'train', activation: 'none', convention: 'keras' },
 ];
+
+function slabCases(): Omit<ForwardCase, 'seed'>[] {
+  const base = { activation: 'relu', convention: 'pytorch' } as const;
+  return [
+    { name: 'slabs of rows: NC [1000, 12] (vec4)', shape: [1000, 12], layout: 'NC', pass: 'train', ...base },
+    { name: 'slabs of rows: NC [333, 7] (unaligned rows)', shape: [333, 7], layout: 'NC', pass: 'train', ...base, convention: 'keras' },
+    { name: 'slabs of rows: NHWC [3, 17, 13, 5]', shape: [3, 17, 13, 5], layout: 'NHWC', pass: 'train', ...base },
+    { name: 'slabs of rows: NCHW [9, 3, 5, 7]', shape: [9, 3, 5, 7], layout: 'NCHW', pass: 'train', ...base },
+    { name: 'slabs of channel ranges: NCHW [3, 5, 11, 13]', shape: [3, 5, 11, 13], layout: 'NCHW', pass: 'train', ...base },
+    { name: 'slabs of channel ranges: NCL [4, 6, 40] (vec4)', shape: [4, 6, 40], layout: 'NCL', pass: 'train', ...base, activation: 'none' },
+    { name: 'slabs of a run: NCL [2, 3, 1001]', shape: [2, 3, 1001], layout: 'NCL', pass: 'train', ...base },
+    { name: 'slabs of a run: NCHW [2, 2, 20, 20] (vec4)', shape: [2, 2, 20, 20], layout: 'NCHW', pass: 'train', ...base },
+    { name: 'slabs of a run: NCL [2, 3, 193] (last piece one value)', shape: [2, 3, 193], layout: 'NCL', pass: 'train', ...base },
+    { name: 'slabs, mean 1e4 ± 1: NCHW [4, 3, 30, 30]', shape: [4, 3, 30, 30], layout: 'NCHW', pass: 'train', ...base, activation: 'none', mean: 1e4, std: 1 },
+    { name: 'slabs, mean 1e4 ± 1: NC [2000, 4]', shape: [2000, 4], layout: 'NC', pass: 'train', ...base, activation: 'none', mean: 1e4, std: 1 },
+    { name: 'slabs, inference: NHWC [5, 9, 9, 8]', shape: [5, 9, 9, 8], layout: 'NHWC', pass: 'inference', ...base },
+    { name: 'slabs, inference: NCDHW [2, 3, 4, 5, 13]', shape: [2, 3, 4, 5, 13], layout: 'NCDHW', pass: 'inference', ...base, convention: 'keras' },
+  ];
+}
 
 describe.skipIf(gpuSkipped)('forward on WebGPU against the float64 reference', () => {
   let harness: HarnessPage;

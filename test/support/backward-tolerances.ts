@@ -1,6 +1,6 @@
 import type { ChannelView } from '../../src/layout';
 import { planMerge } from '../../src/gpu/plan';
-import { planBackwardReduce } from '../../src/gpu/plan-backward';
+import { planSlabbedReduction } from '../../src/gpu/plan-slabs';
 import type { KernelTuning } from '../../src/gpu/tuning';
 import { channelOf, splitShape } from './channel-index';
 import type { ReferenceParams } from './reference';
@@ -46,14 +46,19 @@ import { EPS32 } from './tolerances';
  * the GPU uses: a thread's values (per lane, plus the 3 additions of the lanes' dot for vec4 runs),
  * the workgroup tree, then the finalize fold.
  */
-export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535): number {
+export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity): number {
   const wg = tuning.workgroupSize;
-  const reduce = planBackwardReduce(view, tuning, maxPerDimension);
-  const p = reduce.launch.params;
-  const vec4 = reduce.launch.entryPoint.endsWith('Vec4');
-  const own = reduce.kernel === 'backwardReduceRows' ? Math.ceil(p.rows / p.rowLanes) : Math.ceil(p.chunkLength / wg) + (vec4 ? 3 : 0) + Math.log2(wg);
-  const merge = planMerge(view, reduce.chunks, tuning, maxPerDimension);
-  return own + (merge.strategy === 'Serial' ? reduce.chunks : Math.ceil(reduce.chunks / wg) + Math.log2(wg));
+  const alignment = 256;
+  const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
+  const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
+  const own = Math.max(
+    ...reduction.slabs.map(({ params: p, width }) =>
+      reduction.shape === 'Rows' ? Math.ceil(p.rows / p.rowLanes) : Math.ceil(p.chunkLength / wg) + (width === 'Vec4' ? 3 : 0) + Math.log2(wg),
+    ),
+  );
+  const { chunks } = reduction;
+  const merge = planMerge(view, chunks, tuning, maxPerDimension);
+  return own + (merge.strategy === 'Serial' ? chunks : Math.ceil(chunks / wg) + Math.log2(wg));
 }
 
 /** Multiple of ε for the float32 arithmetic of the GPU kernels (see above). */

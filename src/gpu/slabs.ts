@@ -1,0 +1,111 @@
+import { BatchNormError } from '../errors';
+import type { ChannelView } from '../layout';
+
+/**
+ * Tensors larger than one storage binding (maxStorageBufferBindingSize: 128 MiB by default, often
+ * more on request) are processed in slabs, each bound on its own; the buffer itself may be as large
+ * as maxBufferSize. Binding offsets must be multiples of minStorageBufferOffsetAlignment (256 on
+ * every device known), so:
+ *
+ * - elementwise kernels (apply, backward-apply) take flat ranges of units whose length is a
+ *   multiple of the alignment: every slab starts aligned, and the kernel is told the global index
+ *   of its first unit to find the channels;
+ * - reduction kernels need whole rows of the [outer, C, inner] view, whose starts are rarely
+ *   aligned: a slab is bound from the aligned address just below its first value, and the kernel
+ *   skips the few values before it (`skip`).
+ *
+ * A reduction slab is a dense sub-view: whole outer rows when one row (C · inner values) fits in a
+ * binding; else, within one outer row, a range of channels; else, within one channel run, a range
+ * of the run. Each keeps the [outer', C', inner'] shape the kernels already understand, plus the
+ * index of its first channel.
+ */
+export interface ReductionSlab {
+  view: ChannelView;
+  /** Global index of the slab's first channel. */
+  channelBase: number;
+  /** Global index of the slab's first value. */
+  firstElement: number;
+}
+
+export interface ElementwiseSlab {
+  /** Global index of the slab's first unit (value, or vec4). */
+  firstUnit: number;
+  units: number;
+}
+
+/** A storage binding of part of a buffer; `skip` counts the units bound before the slab's first. */
+export interface SlabBinding {
+  offset: number;
+  size: number;
+  skip: number;
+}
+
+/** The kernels index tensors with u32; a tensor past 2^32 values would wrap. */
+export const MAX_TENSOR_ELEMENTS = 2 ** 32 - 1;
+
+function subView(outer: number, channels: number, inner: number): ChannelView {
+  return { outer, channels, inner, count: outer * inner, size: outer * channels * inner };
+}
+
+/**
+ * Splits `view` into reduction slabs of at most `bindingBytes` bound bytes each (alignment
+ * padding included). One slab, the whole view, when it fits.
+ */
+export function reductionSlabs(view: ChannelView, bindingBytes: number, alignment: number): ReductionSlab[] {
+  if (view.size * 4 <= bindingBytes) return [{ view, channelBase: 0, firstElement: 0 }];
+  // Room for the skipped values before an unaligned start.
+  const maxValues = Math.floor((bindingBytes - alignment) / 4);
+  const { outer, channels: C, inner } = view;
+  const rowLength = C * inner;
+  const slabs: ReductionSlab[] = [];
+  if (rowLength <= maxValues) {
+    const rowsPerSlab = Math.floor(maxValues / rowLength);
+    for (let o = 0; o < outer; o += rowsPerSlab) {
+      slabs.push({ view: subView(Math.min(rowsPerSlab, outer - o), C, inner), channelBase: 0, firstElement: o * rowLength });
+    }
+    return slabs;
+  }
+  if (inner === 1) {
+    throw new BatchNormError('too-large', `one row of ${C} channels (${C * 4} bytes) exceeds the ${bindingBytes}-byte storage binding of this device`);
+  }
+  if (inner <= maxValues) {
+    const channelsPerSlab = Math.floor(maxValues / inner);
+    for (let o = 0; o < outer; o++) {
+      for (let c = 0; c < C; c += channelsPerSlab) {
+        slabs.push({ view: subView(1, Math.min(channelsPerSlab, C - c), inner), channelBase: c, firstElement: (o * C + c) * inner });
+      }
+    }
+    return slabs;
+  }
+  // Pieces of a multiple of 4 values keep the vec4 kernels usable when inner % 4 == 0.
+  const piece = Math.floor(maxValues / 4) * 4;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let i = 0; i < inner; i += piece) {
+        slabs.push({ view: subView(1, 1, Math.min(piece, inner - i)), channelBase: c, firstElement: (o * C + c) * inner + i });
+      }
+    }
+  }
+  return slabs;
+}
+
+/** The binding of a reduction slab's values, `unitBytes` each (4, or 16 for vec4 kernels). */
+export function reductionBinding(slab: ReductionSlab, unitBytes: number, alignment: number): SlabBinding {
+  const start = slab.firstElement * 4;
+  const offset = Math.floor(start / alignment) * alignment;
+  return { offset, size: start - offset + slab.view.size * 4, skip: (start - offset) / unitBytes };
+}
+
+/** Flat ranges of `units` units of `unitBytes` bytes, each at most `bindingBytes` (a multiple of the alignment). */
+export function elementwiseSlabs(units: number, unitBytes: number, bindingBytes: number): ElementwiseSlab[] {
+  const perSlab = Math.floor(bindingBytes / unitBytes);
+  const slabs: ElementwiseSlab[] = [];
+  for (let first = 0; first < units; first += perSlab) slabs.push({ firstUnit: first, units: Math.min(perSlab, units - first) });
+  return slabs;
+}
+
+/** Largest binding the kernels use: the device's, or a smaller cap (tests), rounded down to the alignment. */
+export function bindingBytesOf(limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'minStorageBufferOffsetAlignment'>, cap = Infinity): number {
+  const alignment = limits.minStorageBufferOffsetAlignment;
+  return Math.floor(Math.min(cap, limits.maxStorageBufferBindingSize) / alignment) * alignment;
+}
