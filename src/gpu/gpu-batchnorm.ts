@@ -36,6 +36,11 @@ export class GpuBatchNorm {
     this.pool = new BufferPool(device);
   }
 
+  /** The launch shapes in use: the defaults, then the adapter's, then the caller's overrides. */
+  get tuning(): Readonly<KernelTuning> {
+    return this.context.tuning;
+  }
+
   /** Training forward: y, batch statistics into `stats`, running statistics updated in place. */
   encodeForwardTrain(encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
     this.checkAlive();

@@ -66,7 +66,7 @@ export function reductionSlabs(view: ChannelView, bindingBytes: number, alignmen
     return slabs;
   }
   if (inner === 1) {
-    throw new BatchNormError('too-large', `one row of ${C} channels (${C * 4} bytes) exceeds the ${bindingBytes}-byte storage binding of this device`);
+    throw new BatchNormError('too-large', `one row of ${C} channels (${C * 4} bytes) exceeds the largest storage binding in use (${bindingBytes} bytes)`);
   }
   if (inner <= maxValues) {
     const channelsPerSlab = Math.floor(maxValues / inner);

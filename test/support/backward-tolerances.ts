@@ -62,8 +62,8 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
 }
 
 /** Multiple of ε for the float32 arithmetic of the GPU kernels (see above). */
-export function gpuBackwardTerms(view: ChannelView, tuning: KernelTuning): number {
-  return additionChain(view, tuning) + 10;
+export function gpuBackwardTerms(view: ChannelView, tuning: KernelTuning, deviceBindingBytes = Infinity): number {
+  return additionChain(view, tuning, 65535, deviceBindingBytes) + 10;
 }
 
 /** The CPU path computes in float64 and rounds each output once: a few ε of the terms. */

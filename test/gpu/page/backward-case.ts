@@ -8,7 +8,8 @@
  * and save_invstd; the forward tests check those statistics themselves. What is left is the
  * backward kernels' own float32 arithmetic, which backward-tolerances.ts bounds.
  */
-import { channelView, createBatchNorm, defaultTuning, type BatchNorm, type KernelTuning, type Layout } from '../../../src/index';
+import { channelView, defaultTuning, type KernelTuning, type Layout } from '../../../src/index';
+import { engineFor, type CaseDevice } from './case-engines';
 import { backwardTolerances, gpuBackwardTerms } from '../../support/backward-tolerances';
 import { splitShape } from '../../support/channel-index';
 import { checkClose, maxErrors } from '../../support/compare';
@@ -36,6 +37,7 @@ export interface BackwardCase {
   /** false: the resident call passes no dgamma/dbeta (dx only). */
   paramGrads?: boolean;
   tuning?: Partial<KernelTuning>;
+  device?: CaseDevice;
 }
 
 export interface BackwardCheck {
@@ -57,6 +59,8 @@ export interface BackwardReport {
   /** Elements whose dy the relu mask zeroed, and all elements (so the test sees the mask bite). */
   masked: number;
   size: number;
+  /** The device's maxStorageBufferBindingSize. */
+  bindingLimit: number;
 }
 
 function makeInputs(spec: BackwardCase) {
@@ -98,17 +102,6 @@ function check(output: BackwardCheck['output'], path: BackwardCheck['path'], act
   return { output, path, failure: failure ? failure.message : null, ...maxErrors(actual, expected), used, epsOfTerms: used * terms };
 }
 
-// One engine (one device, its pipelines compiled once) per tuning for the whole page.
-const engines = new Map<string, Promise<BatchNorm>>();
-function engineFor(tuning: Partial<KernelTuning> | undefined): Promise<BatchNorm> {
-  const key = JSON.stringify(tuning ?? {});
-  let engine = engines.get(key);
-  if (!engine) {
-    engine = createBatchNorm({ backend: 'webgpu', tuning });
-    engines.set(key, engine);
-  }
-  return engine;
-}
 
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
@@ -117,7 +110,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
   const copies = { x: inputs.x.slice(), dy: inputs.dy.slice() };
   const eps = spec.eps ?? 1e-5;
   const options = { shape: spec.shape, layout: spec.layout, activation: spec.activation, eps };
-  const bn = await engineFor(spec.tuning);
+  const bn = await engineFor(spec.tuning, spec.device);
   const gpu = bn.gpu!;
   const device = gpu.device;
   const { channels: C } = splitShape(spec.shape, spec.layout);
@@ -189,7 +182,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
       runningVar: inputs.runningVar,
     };
     const ref = referenceBackward(inputs.x, inputs.dy, params, { mode: spec.mode, stats: saved, y });
-    const terms = gpuBackwardTerms(channelView(spec.shape, spec.layout), { ...defaultTuning, ...spec.tuning });
+    const terms = gpuBackwardTerms(channelView(spec.shape, spec.layout), gpu.tuning, device.limits.maxStorageBufferBindingSize);
     const tol = backwardTolerances(inputs.x, inputs.dy, params, ref, spec.mode, { terms });
     const checks: BackwardCheck[] = [];
     for (const [path, result] of [['resident', resident], ['host', host]] as const) {
@@ -218,7 +211,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     const unmodifiedOnHost = same(inputs.x, copies.x) && same(inputs.dy, copies.dy);
     let masked = 0;
     for (let i = 0; i < N; i++) if (ref.g[i] === 0 && inputs.dy[i] !== 0) masked++;
-    return { backend: bn.backend, checks, inputUnmodified: unmodifiedOnGpu && unmodifiedOnHost, masked, size: N };
+    return { backend: bn.backend, checks, inputUnmodified: unmodifiedOnGpu && unmodifiedOnHost, masked, size: N, bindingLimit: device.limits.maxStorageBufferBindingSize };
   } finally {
     for (const buffer of Object.values(buffers)) buffer?.destroy();
   }

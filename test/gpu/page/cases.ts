@@ -20,6 +20,7 @@ import { runGpuErrorsCase } from './gpu-errors-case';
 import { runBadInputsCase } from './bad-inputs-case';
 import { runResourcesCase } from './resources-case';
 import { runDifferentialBatch } from './differential-case';
+import { runTooLargeCase } from './too-large-case';
 
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
 const tfjsCases = () => import('./tfjs-case');
@@ -47,6 +48,7 @@ export const cases = {
   badInputsCase: runBadInputsCase,
   resourcesCase: runResourcesCase,
   differentialBatch: runDifferentialBatch,
+  tooLargeCase: runTooLargeCase,
   tfjsModelParity: async (arg: Parameters<typeof import('./tfjs-case').runModelParity>[0]) => (await tfjsCases()).runModelParity(arg),
   tfjsOpParity: async (arg: Parameters<typeof import('./tfjs-case').runOpParity>[0]) => (await tfjsCases()).runOpParity(arg),
   tfjsSteadyState: async (arg: Parameters<typeof import('./tfjs-case').runSteadyState>[0]) => (await tfjsCases()).runSteadyState(arg),

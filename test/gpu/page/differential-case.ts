@@ -35,6 +35,8 @@ export interface DifferentialSpec {
   center: number;
   spread: number;
   accumulate: boolean;
+  /** A cap on the engine's storage bindings, so that a quarter of the cases run in slabs. */
+  maxBindingBytes: number | undefined;
 }
 
 export interface DifferentialReport {
@@ -81,6 +83,7 @@ export function drawCase(seed: number, index: number): DifferentialSpec {
     center: large ? pick(rng, [-1, 1]) * 10 ** (3 + rng.uniform()) : 3 * rng.normal(),
     spread: large ? 1 : 10 ** (-1 + 2 * rng.uniform()),
     accumulate: rng.uniform() < 0.3,
+    maxBindingBytes: rng.uniform() < 0.25 ? pick(rng, [1024, 1280, 2048]) : undefined,
   };
 }
 
@@ -142,7 +145,7 @@ interface Outputs {
 
 const failed = (checks: OutputCheck[]) => checks.filter((c) => c.failure !== null).map((c) => c.failure!);
 
-function checkCase(s: DifferentialSpec, inputs: Inputs, out: Outputs): string[] {
+function checkCase(s: DifferentialSpec, inputs: Inputs, out: Outputs, bn: BatchNorm): string[] {
   const p = paramsOf(s, inputs);
   const largeMean = Math.abs(s.center) > 100;
   if (s.op === 'forward-train') return failed(trainChecks(inputs.x, p, out, s.api, largeMean));
@@ -150,7 +153,7 @@ function checkCase(s: DifferentialSpec, inputs: Inputs, out: Outputs): string[] 
   // Backward: the reference normalizes with the statistics the GPU forward produced and masks with
   // its y, as PyTorch's backward gets save_mean and save_invstd (see backward-case.ts).
   const ref = referenceBackward(inputs.x, inputs.dy, p, { mode: s.mode, stats: { mean: out.mean, invStd: out.invStd }, y: out.y });
-  const terms = gpuBackwardTerms(channelView(s.shape, s.layout), defaultTuning);
+  const terms = gpuBackwardTerms(channelView(s.shape, s.layout), bn.gpu!.tuning, bn.gpu!.device.limits.maxStorageBufferBindingSize);
   const tol = backwardTolerances(inputs.x, inputs.dy, p, ref, s.mode, { terms });
   let { dgamma, dbeta } = ref as { dgamma: ArrayLike<number>; dbeta: ArrayLike<number> };
   let dgammaTol = tol.dgamma;
@@ -247,24 +250,37 @@ async function hostCase(bn: BatchNorm, s: DifferentialSpec, inputs: Inputs): Pro
 }
 
 let engine: Promise<BatchNorm> | undefined;
+/** Engines with a binding cap, borrowing the main engine's device so all cases share one encoder. */
+const capped = new Map<number, Promise<BatchNorm>>();
+
+async function engineOf(s: DifferentialSpec): Promise<BatchNorm> {
+  engine ??= createBatchNorm({ backend: 'webgpu' });
+  const main = await engine;
+  if (s.maxBindingBytes === undefined) return main;
+  let bn = capped.get(s.maxBindingBytes);
+  if (!bn) {
+    bn = createBatchNorm({ backend: 'webgpu', device: main.gpu!.device, tuning: { maxBindingBytes: s.maxBindingBytes } });
+    capped.set(s.maxBindingBytes, bn);
+  }
+  return bn;
+}
 
 export async function runDifferentialBatch(arg: { seed: number; first: number; count: number }): Promise<DifferentialReport> {
-  engine ??= createBatchNorm({ backend: 'webgpu' });
-  const bn = await engine;
-  const device = bn.gpu!.device;
   const specs = Array.from({ length: arg.count }, (_, k) => drawCase(arg.seed, arg.first + k));
+  const engines = await Promise.all(specs.map(engineOf));
+  const device = engines[0].gpu!.device;
   const inputs = specs.map((s) => inputsOf(arg.seed, s));
   const outputs: (Outputs | undefined)[] = new Array(specs.length);
 
   const made: GPUBuffer[] = [];
   const plan = new CopyPlan();
   const encoder = device.createCommandEncoder({ label: 'test.differential' });
-  const decoders = specs.map((s, k) => (s.api === 'resident' ? encodeCase(bn, encoder, plan, s, inputs[k], made) : undefined));
+  const decoders = specs.map((s, k) => (s.api === 'resident' ? encodeCase(engines[k], encoder, plan, s, inputs[k], made) : undefined));
   const staging = device.createBuffer({ label: 'test.differential.staging', size: plan.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   plan.encode(encoder, staging);
   device.queue.submit([encoder.finish()]);
   const hostRuns = specs.map(async (s, k) => {
-    if (s.api === 'host') outputs[k] = await hostCase(bn, s, inputs[k]);
+    if (s.api === 'host') outputs[k] = await hostCase(engines[k], s, inputs[k]);
   });
   await staging.mapAsync(GPUMapMode.READ);
   const bytes = staging.getMappedRange().slice(0);
@@ -274,14 +290,15 @@ export async function runDifferentialBatch(arg: { seed: number; first: number; c
     if (decode) outputs[k] = decode(bytes);
   });
   await Promise.all(hostRuns);
-  await bn.gpu!.checkErrors();
+  for (const bn of new Set(engines)) await bn.gpu!.checkErrors();
 
   const counts: Record<string, number> = {};
   const failures: DifferentialReport['failures'] = [];
   specs.forEach((s, k) => {
     const key = `${s.op}${s.op === 'backward' ? ` ${s.mode}` : ''} (${s.api})`;
     counts[key] = (counts[key] ?? 0) + 1;
-    const problems = checkCase(s, inputs[k], outputs[k]!);
+    if (s.maxBindingBytes !== undefined) counts['in slabs'] = (counts['in slabs'] ?? 0) + 1;
+    const problems = checkCase(s, inputs[k], outputs[k]!, engines[k]);
     if (problems.length > 0) failures.push({ spec: s, failures: problems });
   });
   return { cases: specs.length, counts, failures };

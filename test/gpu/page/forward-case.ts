@@ -2,7 +2,8 @@
  * One forward case, run inside the page: seeded inputs, the GPU-resident path on poisoned output
  * buffers, the host-array path, and the float64 reference; returns the checks for Node to assert.
  */
-import { createBatchNorm, type KernelTuning, type Layout } from '../../../src/index';
+import type { KernelTuning, Layout } from '../../../src/index';
+import { engineFor, type CaseDevice } from './case-engines';
 import { inferenceChecks, trainChecks, type OutputCheck } from '../../support/forward-checks';
 import { caseSeed, channelNormals, createRng, normals } from '../../support/random';
 import type { ReferenceParams } from '../../support/reference';
@@ -25,6 +26,7 @@ export interface ForwardCase {
   momentum?: number;
   eps?: number;
   tuning?: Partial<KernelTuning>;
+  device?: CaseDevice;
 }
 
 export type { OutputCheck };
@@ -33,6 +35,8 @@ export interface ForwardReport {
   backend: string;
   checks: OutputCheck[];
   inputUnmodified: boolean;
+  /** The device's maxStorageBufferBindingSize. */
+  bindingLimit: number;
 }
 
 function makeInputs(spec: ForwardCase) {
@@ -52,18 +56,6 @@ function makeInputs(spec: ForwardCase) {
   return { x, gamma, beta, runningMean, runningVar };
 }
 
-// One engine (one device, its pipelines compiled once) per tuning for the whole page.
-const engines = new Map<string, ReturnType<typeof createBatchNorm>>();
-function engineFor(tuning: Partial<KernelTuning> | undefined) {
-  const key = JSON.stringify(tuning ?? {});
-  let engine = engines.get(key);
-  if (!engine) {
-    engine = createBatchNorm({ backend: 'webgpu', tuning });
-    engines.set(key, engine);
-  }
-  return engine;
-}
-
 export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> {
   const inputs = makeInputs(spec);
   const xCopy = inputs.x.slice();
@@ -80,7 +72,7 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     runningVar: inputs.runningVar,
   };
   const opts = { ...params, shape: spec.shape, layout: spec.layout, ...inputs };
-  const bn = await engineFor(spec.tuning);
+  const bn = await engineFor(spec.tuning, spec.device);
   const gpu = bn.gpu!;
   const device = gpu.device;
   const { channels: C } = splitShape(spec.shape, spec.layout);
@@ -123,5 +115,5 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     }
     for (const buffer of Object.values(buffers)) buffer?.destroy();
     const inputUnmodified = inputUnmodifiedOnGpu && inputs.x.every((v, i) => Object.is(v, xCopy[i]));
-    return { backend: bn.backend, checks, inputUnmodified };
+    return { backend: bn.backend, checks, inputUnmodified, bindingLimit: device.limits.maxStorageBufferBindingSize };
 }
