@@ -100,10 +100,12 @@ export class GpuErrorLog {
 
   constructor(private readonly keep = 8) {}
 
-  capture<T>(device: GPUDevice, what: string, work: () => T): T {
+  /** `onError` runs when the scopes report an error, e.g. to drop an object that was never valid. */
+  capture<T>(device: GPUDevice, what: string, work: () => T, onError?: (value: T) => void): T {
     const { value, error } = scoped(device, what, work);
     const done = error.then((e) => {
       if (!e) return;
+      onError?.(value);
       this.count += 1;
       if (this.messages.length < this.keep) this.messages.push(e.message);
     });

@@ -1,5 +1,6 @@
 import { BatchNormError } from '../errors';
 import { shaderBindings } from '../gpu/bindings';
+import { GpuErrorLog } from '../gpu/gpu-errors';
 import { getPipeline } from '../gpu/pipelines';
 import { packParams } from '../gpu/uniforms';
 import { readOptimizerState } from './gpu-state';
@@ -17,6 +18,8 @@ import type { OptimizerOptions, OptimizerState, ResolvedOptimizerOptions } from 
  * everything a step needs (state buffers, a uniform, bind groups); encodeStep then only records
  * dispatches into the caller's encoder: one per parameter segment and one that advances the step
  * counts, which live on the GPU. In steady state a step creates no GPU object at all.
+ * The device work of each call runs inside error scopes; what they catch (a validation error, an
+ * allocation out of memory) is reported by checkErrors(), as for the engine's encode… calls.
  */
 export class GpuOptimizer {
   readonly device: GPUDevice;
@@ -30,6 +33,7 @@ export class GpuOptimizer {
   private readonly params: GpuParam[] = [];
   private learningRate: number;
   private destroyed = false;
+  private readonly errors = new GpuErrorLog();
 
   constructor(device: GPUDevice, options: OptimizerOptions, tuning?: GpuOptimizerTuning) {
     // Everything is validated before the first GPU object is made.
@@ -75,25 +79,46 @@ export class GpuOptimizer {
   addParam(param: GPUBuffer, grad: GPUBuffer, length: number, label = `param${this.params.length}`): void {
     this.checkAlive();
     checkParamArgs(param, grad, length, label, this.params);
-    const counter = this.counters.allocate();
-    this.params.push(createGpuParam(this.context, { param, grad, length, label, lr: this.learningRate, counter }));
+    // A parameter whose GPU objects failed (e.g. a buffer of another device) is dropped again when
+    // the scopes report it, so that later steps stay valid; checkErrors() names it.
+    this.errors.capture(
+      this.device,
+      `addParam(${label}) (not registered)`,
+      () => {
+        const counter = this.counters.allocate();
+        const added = createGpuParam(this.context, { param, grad, length, label, lr: this.learningRate, counter });
+        this.params.push(added);
+        return added;
+      },
+      (failed) => this.drop(failed),
+    );
   }
 
   /** Records one step of every registered parameter into `encoder` (one compute pass, no submit). */
   encodeStep(encoder: GPUCommandEncoder): void {
     this.checkAlive();
     if (this.params.length === 0) return;
-    const pass = encoder.beginComputePass({ label: `${this.context.label}.step` });
-    pass.setPipeline(this.context.pipeline);
-    for (const p of this.params) {
-      for (const segment of p.segments) {
-        pass.setBindGroup(0, segment.bindGroup);
-        pass.dispatchWorkgroups(segment.grid[0], segment.grid[1]);
+    this.errors.capture(this.device, 'encodeStep', () => {
+      const pass = encoder.beginComputePass({ label: `${this.context.label}.step` });
+      pass.setPipeline(this.context.pipeline);
+      for (const p of this.params) {
+        for (const segment of p.segments) {
+          pass.setBindGroup(0, segment.bindGroup);
+          pass.dispatchWorkgroups(segment.grid[0], segment.grid[1]);
+        }
       }
-    }
-    // Dispatches in a pass run in order with their writes visible: t advances after every update.
-    this.counters.encode(pass);
-    pass.end();
+      // Dispatches in a pass run in order with their writes visible: t advances after every update.
+      this.counters.encode(pass);
+      pass.end();
+    });
+  }
+
+  /**
+   * Resolves once the GPU has reported on every call so far; rejects with one 'gpu-error' listing
+   * what the error scopes caught (e.g. a parameter buffer of another device), and forgets it.
+   */
+  checkErrors(): Promise<void> {
+    return this.errors.check();
   }
 
   /**
@@ -104,9 +129,11 @@ export class GpuOptimizer {
   setLearningRate(lr: number): void {
     this.checkAlive();
     this.learningRate = checkLearningRate(this.resolved.kind, lr);
-    for (const p of this.params) {
-      this.device.queue.writeBuffer(p.uniform, 0, packParams(this.kernel.shader, this.kernel.params(this.learningRate, p.counter.slot)));
-    }
+    this.errors.capture(this.device, 'setLearningRate', () => {
+      for (const p of this.params) {
+        this.device.queue.writeBuffer(p.uniform, 0, packParams(this.kernel.shader, this.kernel.params(this.learningRate, p.counter.slot)));
+      }
+    });
   }
 
   /** Reads the state tensors and step counts back, after the work submitted so far. */
@@ -150,6 +177,14 @@ export class GpuOptimizer {
     this.counters.destroy();
     for (const buffer of this.placeholders.values()) buffer.destroy();
     this.placeholders.clear();
+  }
+
+  private drop(failed: GpuParam): void {
+    const index = this.params.indexOf(failed);
+    if (index < 0) return;
+    this.params.splice(index, 1);
+    failed.uniform.destroy();
+    for (const buffer of failed.states.values()) buffer.destroy();
   }
 
   private placeholder(name: string): GPUBuffer {

@@ -5,7 +5,7 @@ describe.skipIf(gpuSkipped)('GPU errors surface as BatchNormErrors and leave the
   const harness = useHarness();
 
   it('out of memory in a host-array call and in GPU-resident calls, a validation error, then normal calls', async () => {
-    const { oomReproducible, host, resident } = await harness().call('gpuErrorsCase');
+    const { oomReproducible, host, resident, optimizer } = await harness().call('gpuErrorsCase');
     if (!oomReproducible) {
       // Real GPUs may grant 1 GiB; the out-of-memory cases need an adapter that refuses it.
       console.warn('gpu-errors: this adapter grants a 1 GiB buffer, so no out-of-memory error can be provoked; skipped');
@@ -26,5 +26,11 @@ describe.skipIf(gpuSkipped)('GPU errors surface as BatchNormErrors and leave the
     expect(resident.validationMessage).toMatch(/encodeForwardTrain: GPU validation error/);
     expect(resident.afterOk).toBe(true);
     expect(resident.cleanCheck).toBe('accepted');
+    console.log(`optimizer: ${optimizer.message.split('\n').slice(0, 2).join(' | ')}`);
+    expect(optimizer.code).toBe('gpu-error');
+    expect(optimizer.message).toMatch(/addParam\(foreign\) \(not registered\): GPU validation error/);
+    expect(optimizer.registered).toBe(1);
+    expect(optimizer.stepOk).toBe(true);
+    expect(optimizer.cleanCheck).toBe('accepted');
   });
 });

@@ -6,9 +6,11 @@
  *   concurrently on the same engine succeeds, and so do later calls;
  * - a GPU-resident call whose statistics buffer (and the engine's scratch for it) cannot be
  *   allocated reports it through checkErrors(); a buffer of another device gives a validation
- *   error the same way; the engine then still computes correctly.
+ *   error the same way; the engine then still computes correctly;
+ * - an optimizer given a parameter buffer of another device reports the validation error through its
+ *   checkErrors(), drops that parameter, and steps the others correctly.
  */
-import { BatchNormError, createBatchNorm } from '../../../src/index';
+import { BatchNormError, createBatchNorm, createGpuOptimizer } from '../../../src/index';
 import { readBuffer, storageBuffer } from './gpu-buffers';
 
 export interface GpuErrorsReport {
@@ -16,6 +18,7 @@ export interface GpuErrorsReport {
   oomReproducible: boolean;
   host: { code: string; message: string; concurrentOk: boolean; afterOk: boolean; poolBuffersAfter: number };
   resident: { oomCode: string; oomMessage: string; validationCode: string; validationMessage: string; afterOk: boolean; cleanCheck: string };
+  optimizer: { code: string; message: string; registered: number; stepOk: boolean; cleanCheck: string };
 }
 
 async function outcome(work: Promise<unknown>): Promise<{ code: string; message: string }> {
@@ -41,7 +44,12 @@ export async function runGpuErrorsCase(): Promise<GpuErrorsReport> {
   if (!(await refusesOneGiB(bn.gpu!.device))) {
     bn.dispose();
     const none = { code: '', message: '' };
-    return { oomReproducible: false, host: { ...none, concurrentOk: false, afterOk: false, poolBuffersAfter: 0 }, resident: { oomCode: '', oomMessage: '', validationCode: '', validationMessage: '', afterOk: false, cleanCheck: '' } };
+    return {
+      oomReproducible: false,
+      host: { ...none, concurrentOk: false, afterOk: false, poolBuffersAfter: 0 },
+      resident: { oomCode: '', oomMessage: '', validationCode: '', validationMessage: '', afterOk: false, cleanCheck: '' },
+      optimizer: { ...none, registered: 0, stepOk: false, cleanCheck: '' },
+    };
   }
   const cpu = await createBatchNorm({ backend: 'cpu' });
   const small = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i) * 3 + (i % 4));
@@ -73,6 +81,24 @@ export async function runGpuErrorsCase(): Promise<GpuErrorsReport> {
   const y = storageBuffer(device, 'y', new Float32Array(40));
   kernels.encodeForwardTrain(device.createCommandEncoder({ label: 'test.foreign' }), { ...opts, runningMean: undefined, runningVar: undefined, x: foreign, y });
   const validation = await outcome(kernels.checkErrors());
+
+  // An optimizer: a foreign parameter is reported and dropped; the other one steps correctly.
+  const sgd = createGpuOptimizer(device, { kind: 'sgd', lr: 0.5 });
+  const foreignGrad = storageBuffer(other, 'foreignGrad', small);
+  sgd.addParam(foreign, foreignGrad, 40, 'foreign');
+  const param = storageBuffer(device, 'param', small);
+  const grad = storageBuffer(device, 'grad', new Float32Array(40).fill(2));
+  sgd.addParam(param, grad, 40, 'weight');
+  const optimizerError = await outcome(sgd.checkErrors());
+  const registered = sgd.registered().length;
+  const step = device.createCommandEncoder({ label: 'test.optimizerStep' });
+  sgd.encodeStep(step);
+  device.queue.submit([step.finish()]);
+  const stepped = await readBuffer(device, param, 40);
+  const stepOk = close(stepped, small.map((v) => v - 0.5 * 2));
+  const optimizerClean = (await outcome(sgd.checkErrors())).code;
+  sgd.destroy();
+  for (const buffer of [param, grad]) buffer.destroy();
   other.destroy();
 
   // The engine still works on the GPU-resident path, and checkErrors() is clean again.
@@ -90,5 +116,6 @@ export async function runGpuErrorsCase(): Promise<GpuErrorsReport> {
     oomReproducible: true,
     host: { code: host.code, message: host.message, concurrentOk, afterOk, poolBuffersAfter },
     resident: { oomCode: oom.code, oomMessage: oom.message, validationCode: validation.code, validationMessage: validation.message, afterOk: residentAfter, cleanCheck },
+    optimizer: { code: optimizerError.code, message: optimizerError.message, registered, stepOk, cleanCheck: optimizerClean },
   };
 }
