@@ -24,7 +24,7 @@ describe.skipIf(gpuSkipped)('tensors larger than maxStorageBufferBindingSize (de
   const harness = useHarness();
 
   it.each(shapes.map((s) => [`${s.layout} [${s.shape}]`, s] as const))('forward train %s', async (_name, { layout, shape }) => {
-    const bytes = shape.reduce((a, b) => a * b, 4);
+    const bytes = (shape as readonly number[]).reduce((a, b) => a * b, 4);
     const started = performance.now();
     const report = await harness().call('forwardCase', {
       name: `huge ${layout}`,
@@ -46,7 +46,7 @@ describe.skipIf(gpuSkipped)('tensors larger than maxStorageBufferBindingSize (de
   }, 300_000);
 
   it.each(shapes.map((s) => [`${s.layout} [${s.shape}]`, s] as const))('backward %s', async (_name, { layout, shape }) => {
-    const bytes = shape.reduce((a, b) => a * b, 4);
+    const bytes = (shape as readonly number[]).reduce((a, b) => a * b, 4);
     const started = performance.now();
     const report = await harness().call('backwardCase', { name: `huge ${layout}`, seed, shape: [...shape], layout, mode: 'train', activation: 'relu', device: 'default-bindings' });
     console.log(`backward ${layout} [${shape}]: ` + report.checks.map((c) => `${c.path} ${c.output} ${c.maxAbs.toExponential(1)}`).join(', ') + `; ${((performance.now() - started) / 1000).toFixed(1)} s`);
