@@ -1,28 +1,38 @@
 // y = x · scale[c] + shift[c] (one fused multiply-add), then relu when RELU is set. Serves
 // training (scale and shift from `finalize.wgsl`) and inference (from `inference-fold.wgsl`).
 //
-// The tensor is a sequence of units (values, or vec4s) viewed as [outer, C', inner']. Workgroup w
-// handles units [w·B, (w+1)·B) with B = WORKGROUP_SIZE · UNITS_PER_THREAD, each thread every
-// WORKGROUP_SIZE-th unit. A thread finds its channel with one division, then advances (c, i) by a
-// precomputed step with carries instead of dividing per unit.
+// The tensor is a sequence of units (values, or vec4s) viewed as [outer, C', inner']. Each thread
+// keeps one channel: it loads that channel's scale and shift once, then walks units `stride`
+// apart, so the loop does no index arithmetic beyond the copy kernel's (per unit: load, fma,
+// store). Two ways to give a thread a fixed channel (RUNS, chosen per launch by the host):
+// - by period (RUNS false): thread t takes units t, t + stride, … with stride a multiple of
+//   C'·inner', the length after which the channel pattern repeats; used when there are enough
+//   rows for each thread to get UNITS_PER_THREAD units or more;
+// - by runs (RUNS true): `stride` threads share one run of inner' units (one channel of
+//   one row), lane j taking units j, j + stride, …; used for few rows of long runs (e.g. NCHW
+//   with a small batch), where a period would leave each thread only a unit or two.
+// Neighbouring threads touch neighbouring units either way. A tensor larger than one binding comes
+// in slabs (see slabs.ts): `base` is the global index of the slab's first unit, and a slab may
+// start or end inside a run.
 //
 // Entry points: applyScalar (any layout), applyVec4Run (inner % 4 == 0: the four lanes share a
 // channel), applyVec4Channels (inner == 1 and C % 4 == 0: the lanes are four consecutive channels).
 
 struct Params {
-  units: u32,          // units in this slab (the whole tensor unless it exceeds a binding; see slabs.ts)
-  base: u32,           // global index of the slab's first unit, which fixes the channels
+  units: u32,          // units in this slab (the whole tensor unless it exceeds a binding)
+  base: u32,           // global index of the slab's first unit
   channels: u32,       // C' in units: C, or C / 4 for applyVec4Channels
   inner: u32,          // inner' in units
+  stride: u32,         // by period: threads (a multiple of C'·inner'); by runs: threads per run
+  firstRun: u32,       // by runs: base / inner', the run of the slab's first unit
+  threads: u32,        // threads with work; the grid's others return at once
   scaleOffset: u32,    // index of scale[0] in stats, in units of the stats binding
   shiftOffset: u32,
-  stepInner: u32,      // WORKGROUP_SIZE % inner'
-  stepChannel: u32,    // (WORKGROUP_SIZE / inner') % C'
 }
 
 override WORKGROUP_SIZE: u32;
-override UNITS_PER_THREAD: u32;
 override RELU: bool;
+override RUNS: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -32,31 +42,30 @@ override RELU: bool;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y4: array<vec4f>;
 
-struct Cursor {
-  unit: u32,
+// The units of one thread, in slab indices: first, first + stride, … < end, all of one channel.
+struct Span {
+  first: u32,
+  end: u32,
   channel: u32,
-  inner: u32,
 }
 
-fn firstUnit(workgroup: vec3u, workgroups: vec3u, local: u32) -> Cursor {
-  let w = workgroup.x + workgroup.y * workgroups.x;
-  let unit = w * WORKGROUP_SIZE * UNITS_PER_THREAD + local;
-  let global = params.base + unit;
-  return Cursor(unit, (global / params.inner) % params.channels, global % params.inner);
-}
-
-fn advance(cursor: ptr<function, Cursor>) {
-  (*cursor).unit += WORKGROUP_SIZE;
-  (*cursor).inner += params.stepInner;
-  var carry = 0u;
-  if ((*cursor).inner >= params.inner) {
-    (*cursor).inner -= params.inner;
-    carry = 1u;
+fn spanOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> Span {
+  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  if (t >= params.threads) {
+    return Span(0u, 0u, 0u);
   }
-  (*cursor).channel += params.stepChannel + carry;
-  if ((*cursor).channel >= params.channels) {
-    (*cursor).channel -= params.channels;
+  if (!RUNS) {
+    return Span(t, params.units, ((params.base + t) / params.inner) % params.channels);
   }
+  let run = params.firstRun + t / params.stride;
+  let runStart = run * params.inner;
+  var first = runStart + t % params.stride;
+  if (first < params.base) {
+    // The slab starts inside this run: the lane's first unit at or after it.
+    first += (params.base - first + params.stride - 1u) / params.stride * params.stride;
+  }
+  let end = min(runStart + params.inner, params.base + params.units);
+  return Span(min(first, end) - params.base, end - params.base, run % params.channels);
 }
 
 // relu as torch.relu: negative values become 0 and NaN stays NaN. (WGSL's max(NaN, 0) may return
@@ -81,11 +90,11 @@ fn applyScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  var cursor = firstUnit(workgroup, workgroups, local);
-  for (var n = 0u; n < UNITS_PER_THREAD && cursor.unit < params.units; n += 1u) {
-    let c = cursor.channel;
-    y[cursor.unit] = activate(fma(x[cursor.unit], stats[params.scaleOffset + c], stats[params.shiftOffset + c]));
-    advance(&cursor);
+  let span = spanOf(workgroup, workgroups, local);
+  let scale = stats[params.scaleOffset + span.channel];
+  let shift = stats[params.shiftOffset + span.channel];
+  for (var u = span.first; u < span.end; u += params.stride) {
+    y[u] = activate(fma(x[u], scale, shift));
   }
 }
 
@@ -95,13 +104,11 @@ fn applyVec4Run(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  var cursor = firstUnit(workgroup, workgroups, local);
-  for (var n = 0u; n < UNITS_PER_THREAD && cursor.unit < params.units; n += 1u) {
-    let c = cursor.channel;
-    let scale = vec4f(stats[params.scaleOffset + c]);
-    let shift = vec4f(stats[params.shiftOffset + c]);
-    y4[cursor.unit] = activate4(fma(x4[cursor.unit], scale, shift));
-    advance(&cursor);
+  let span = spanOf(workgroup, workgroups, local);
+  let scale = vec4f(stats[params.scaleOffset + span.channel]);
+  let shift = vec4f(stats[params.shiftOffset + span.channel]);
+  for (var u = span.first; u < span.end; u += params.stride) {
+    y4[u] = activate4(fma(x4[u], scale, shift));
   }
 }
 
@@ -111,10 +118,10 @@ fn applyVec4Channels(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  var cursor = firstUnit(workgroup, workgroups, local);
-  for (var n = 0u; n < UNITS_PER_THREAD && cursor.unit < params.units; n += 1u) {
-    let c = cursor.channel;
-    y4[cursor.unit] = activate4(fma(x4[cursor.unit], stats4[params.scaleOffset + c], stats4[params.shiftOffset + c]));
-    advance(&cursor);
+  let span = spanOf(workgroup, workgroups, local);
+  let scale = stats4[params.scaleOffset + span.channel];
+  let shift = stats4[params.shiftOffset + span.channel];
+  for (var u = span.first; u < span.end; u += params.stride) {
+    y4[u] = activate4(fma(x4[u], scale, shift));
   }
 }

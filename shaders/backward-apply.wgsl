@@ -7,28 +7,29 @@
 // apply.wgsl and backward-reduce-*.wgsl do.
 // In eval mode without RELU, x is never used, and the compiler drops its load.
 //
-// The units (values, or vec4s) are walked exactly as in apply.wgsl, with the same first five Params:
-// workgroup w handles units [w·B, (w+1)·B) with B = WORKGROUP_SIZE · UNITS_PER_THREAD, each thread
-// every WORKGROUP_SIZE-th unit, advancing (c, i) by a precomputed step with carries.
+// The units (values, or vec4s) are walked exactly as in apply.wgsl (same Params up to `threads`,
+// same `spanOf`): each thread keeps one channel, loads its coefficients once and walks units
+// `stride` apart, by period or by runs (RUNS).
 //
 // Entry points: backwardApplyScalar (any layout), backwardApplyVec4Run (inner % 4 == 0: the four
 // lanes share a channel), backwardApplyVec4Channels (inner == 1 and C % 4 == 0: the lanes are four
 // consecutive channels).
 
 struct Params {
-  units: u32,          // units in this slab (the whole tensor unless it exceeds a binding; see slabs.ts)
-  base: u32,           // global index of the slab's first unit, which fixes the channels
+  units: u32,          // units in this slab (the whole tensor unless it exceeds a binding)
+  base: u32,           // global index of the slab's first unit
   channels: u32,       // C' in units: C, or C / 4 for backwardApplyVec4Channels
   inner: u32,          // inner' in units
-  stepInner: u32,      // WORKGROUP_SIZE % inner'
-  stepChannel: u32,    // (WORKGROUP_SIZE / inner') % C'
+  stride: u32,         // by period: threads (a multiple of C'·inner'); by runs: threads per run
+  firstRun: u32,       // by runs: base / inner', the run of the slab's first unit
+  threads: u32,        // threads with work; the grid's others return at once
   block: u32,          // one C-value block of stats and coefficients, in units of their bindings
 }
 
 override WORKGROUP_SIZE: u32;
-override UNITS_PER_THREAD: u32;
 override RELU: bool;
 override TRAIN: bool;
+override RUNS: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -44,31 +45,29 @@ override TRAIN: bool;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx4: array<vec4f>;
 
-struct Cursor {
-  unit: u32,
+// The units of one thread, as in apply.wgsl.
+struct Span {
+  first: u32,
+  end: u32,
   channel: u32,
-  inner: u32,
 }
 
-fn firstUnit(workgroup: vec3u, workgroups: vec3u, local: u32) -> Cursor {
-  let w = workgroup.x + workgroup.y * workgroups.x;
-  let unit = w * WORKGROUP_SIZE * UNITS_PER_THREAD + local;
-  let global = params.base + unit;
-  return Cursor(unit, (global / params.inner) % params.channels, global % params.inner);
-}
-
-fn advance(cursor: ptr<function, Cursor>) {
-  (*cursor).unit += WORKGROUP_SIZE;
-  (*cursor).inner += params.stepInner;
-  var carry = 0u;
-  if ((*cursor).inner >= params.inner) {
-    (*cursor).inner -= params.inner;
-    carry = 1u;
+fn spanOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> Span {
+  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  if (t >= params.threads) {
+    return Span(0u, 0u, 0u);
   }
-  (*cursor).channel += params.stepChannel + carry;
-  if ((*cursor).channel >= params.channels) {
-    (*cursor).channel -= params.channels;
+  if (!RUNS) {
+    return Span(t, params.units, ((params.base + t) / params.inner) % params.channels);
   }
+  let run = params.firstRun + t / params.stride;
+  let runStart = run * params.inner;
+  var first = runStart + t % params.stride;
+  if (first < params.base) {
+    first += (params.base - first + params.stride - 1u) / params.stride * params.stride;
+  }
+  let end = min(runStart + params.inner, params.base + params.units);
+  return Span(min(first, end) - params.base, end - params.base, run % params.channels);
 }
 
 // What a unit needs of its channel: the coefficients, and scale and shift for the relu mask.
@@ -143,11 +142,10 @@ fn backwardApplyScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  var cursor = firstUnit(workgroup, workgroups, local);
-  for (var n = 0u; n < UNITS_PER_THREAD && cursor.unit < params.units; n += 1u) {
-    let u = cursor.unit;
-    dx[u] = gradient(x[u], dy[u], channelCoefficients(cursor.channel));
-    advance(&cursor);
+  let span = spanOf(workgroup, workgroups, local);
+  let co = channelCoefficients(span.channel);
+  for (var u = span.first; u < span.end; u += params.stride) {
+    dx[u] = gradient(x[u], dy[u], co);
   }
 }
 
@@ -157,11 +155,10 @@ fn backwardApplyVec4Run(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  var cursor = firstUnit(workgroup, workgroups, local);
-  for (var n = 0u; n < UNITS_PER_THREAD && cursor.unit < params.units; n += 1u) {
-    let u = cursor.unit;
-    dx4[u] = gradient4(x4[u], dy4[u], broadcast(channelCoefficients(cursor.channel)));
-    advance(&cursor);
+  let span = spanOf(workgroup, workgroups, local);
+  let co = broadcast(channelCoefficients(span.channel));
+  for (var u = span.first; u < span.end; u += params.stride) {
+    dx4[u] = gradient4(x4[u], dy4[u], co);
   }
 }
 
@@ -171,10 +168,9 @@ fn backwardApplyVec4Channels(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  var cursor = firstUnit(workgroup, workgroups, local);
-  for (var n = 0u; n < UNITS_PER_THREAD && cursor.unit < params.units; n += 1u) {
-    let u = cursor.unit;
-    dx4[u] = gradient4(x4[u], dy4[u], groupCoefficients(cursor.channel));
-    advance(&cursor);
+  let span = spanOf(workgroup, workgroups, local);
+  let co = groupCoefficients(span.channel);
+  for (var u = span.first; u < span.end; u += params.stride) {
+    dx4[u] = gradient4(x4[u], dy4[u], co);
   }
 }

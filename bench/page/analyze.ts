@@ -8,10 +8,9 @@ import { channelView, type Layout } from '../../src/index';
 import { createGpuContext, destroyGpuContext, type GpuContext } from '../../src/gpu/context';
 import { encodeLaunches, type Launch } from '../../src/gpu/dispatch';
 import { encodeBackward } from '../../src/gpu/encode-backward';
-import { encodeForwardInference, encodeForwardTrain } from '../../src/gpu/encode-forward';
-import { planBackwardReduce } from '../../src/gpu/plan-backward';
-import { planFinalize, planStats } from '../../src/gpu/plan';
-import { shaders } from '../../src/gpu/shader-sources';
+import { applyLaunches, encodeForwardInference, encodeForwardTrain, statisticsLaunches } from '../../src/gpu/encode-forward';
+import { resolveResident } from '../../src/gpu/resident-options';
+import { planElementwiseWork, planReduction, reductionLaunches } from '../../src/gpu/slab-launches';
 import { resolveTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { TimingPlan } from '../lib/types';
 import { copyKernel, copyShapeFor } from './copy-kernel';
@@ -66,36 +65,27 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
       const tuning = resolveTuning(overrides, device.limits.maxComputeInvocationsPerWorkgroup);
       const context = createGpuContext(device, tuning);
       contexts.push(context);
-      const maxGrid = context.maxWorkgroupsPerDimension;
-      const statsPlan = planStats(view, tuning, maxGrid);
-      const partials = context.scratch.get(statsPlan.chunks * C * 16);
-      const statsLaunch: Launch = {
-        shader: shaders[statsPlan.kernel],
-        entryPoint: statsPlan.launch.entryPoint,
-        constants: {},
-        params: statsPlan.launch.params,
-        buffers: [x, partials],
-        grid: statsPlan.launch.grid,
-      };
-      const finalizeLaunch: Launch = {
-        shader: shaders.finalize,
-        ...planFinalize(view, statsPlan.chunks, tuning, maxGrid),
-        constants: { UPDATE_RUNNING: false },
-        params: { channels: C, chunks: statsPlan.chunks, eps: 1e-5, keep: 0, take: 1, varianceFactor: 1 },
-        buffers: [partials, gamma, beta, context.constants.placeholder('runningMean'), context.constants.placeholder('runningVar'), stats],
-      };
-      const reduce = planBackwardReduce(view, tuning, maxGrid);
-      const backwardPartials = device.createBuffer({ label: 'analyze.backwardPartials', size: reduce.chunks * C * 8 * 4, usage });
-      owned.push(backwardPartials);
-      const reduceLaunch: Launch = { shader: shaders[reduce.kernel], ...reduce.launch, constants: { RELU: false }, buffers: [x, dy, stats, backwardPartials] };
+      const encodeOf = (label: string, work: { launches: Launch[]; cleared: GPUBufferBinding[] }): Encode => (e) => encodeLaunches(context, e, label, work.launches, work.cleared);
+      // Each kernel alone, built by the library's own launch builders (as its encoders build them).
+      const resolved = resolveResident({ shape, layout, gamma, beta }, 'train');
+      const statsWork = planReduction(context, view, 'stats');
+      const statistics = statisticsLaunches(context, resolved, statsWork, { x, gamma, beta }, stats);
+      const statsAlone = reductionLaunches(context, statsWork, [x], [], {});
+      const applyPlan = planElementwiseWork(context, view);
+      const applyAlone = { launches: applyLaunches(context, resolved, applyPlan, x, stats, y), cleared: [] };
+      const reduceWork = planReduction(context, view, 'backwardReduce');
+      const reduceAlone = reductionLaunches(context, reduceWork, [x, dy], [stats], { RELU: false });
+      const statsEntry = `stats${statsWork.plan.shape}${statsWork.plan.slabs[0].width}`;
+      const applyEntry = `apply${applyPlan.variant}${applyPlan.slabs[0].runs ? ' by runs' : ' by period'}`;
       const variants: [string, number, Encode][] = [
         ['copy (floor kernel)', 8 * n, (e) => copy.encode(e)],
         ['read x only', 4 * n, (e) => read.encode(e)],
-        [`stats alone (${statsPlan.launch.entryPoint}, ${statsPlan.chunks} partials/channel)`, 4 * n, (e) => encodeLaunches(context, e, 'stats', [statsLaunch])],
-        ['stats + finalize', 4 * n, (e) => encodeLaunches(context, e, 'statsFinalize', [statsLaunch, finalizeLaunch])],
+        [`stats alone (${statsEntry}, ${statsWork.plan.chunks} partials/channel)`, 4 * n, encodeOf('stats', statsAlone)],
+        ['stats + finalize', 4 * n, encodeOf('statsFinalize', statistics)],
+        [`apply alone (${applyEntry})`, 8 * n, encodeOf('apply', applyAlone)],
         ['inference (fold + apply)', 8 * n, (e) => void encodeForwardInference(context, e, { shape, layout, x, y, stats, gamma, beta, runningMean, runningVar })],
         ['forward-train (stats, finalize, apply)', 12 * n, (e) => void encodeForwardTrain(context, e, { shape, layout, x, y, stats, gamma, beta, runningMean, runningVar })],
-        [`backward reduce alone (${reduce.launch.entryPoint})`, 8 * n, (e) => encodeLaunches(context, e, 'reduce', [reduceLaunch])],
+        [`backward reduce alone (backwardReduce${reduceWork.plan.shape})`, 8 * n, encodeOf('reduce', reduceAlone)],
         ['backward (reduce, finalize, apply)', 20 * n, (e) => encodeBackward(context, e, { shape, layout, x, dy, dx, stats, gamma, dgamma, dbeta })],
       ];
       // Statistics for the backward kernels to read.

@@ -102,7 +102,7 @@ function encodeChecked(context: GpuContext, encoder: GPUCommandEncoder, args: Gp
   const applyKernel = {
     shader: shaders.backwardApply,
     entryPoint: `backwardApply${apply.variant}`,
-    constants: { UNITS_PER_THREAD: tuning.applyUnitsPerThread, RELU: relu, TRAIN: train },
+    constants: { RELU: relu, TRAIN: train },
   };
   const launches: Launch[] = [
     ...reduction.launches,

@@ -51,24 +51,24 @@ function newStatsBuffer(context: GpuContext, channels: number): GPUBuffer {
   });
 }
 
-function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer): Launch[] {
+export function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer): Launch[] {
   const kernel = {
     shader: shaders.apply,
     entryPoint: `apply${plan.variant}`,
-    constants: { UNITS_PER_THREAD: context.tuning.applyUnitsPerThread, RELU: resolved.activation === 'relu' },
+    constants: { RELU: resolved.activation === 'relu' },
   };
   const offsets = { scaleOffset: 3 * plan.channelBlock, shiftOffset: 4 * plan.channelBlock };
   return elementwiseLaunches(plan, kernel, offsets, (slab) => [slab(x), stats, slab(y)]);
 }
 
 /** Statistics launches (partials slab by slab, see slab-launches.ts), and finalize. */
-interface StatisticsLaunches {
+export interface StatisticsLaunches {
   launches: Launch[];
   cleared: GPUBufferBinding[];
 }
 
 /** The statistics and finalize launches: batch statistics into `stats`, running statistics updated. */
-function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions, work: ReductionWork, args: ChannelBuffers & { x: GPUBuffer }, stats: GPUBuffer): StatisticsLaunches {
+export function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions, work: ReductionWork, args: ChannelBuffers & { x: GPUBuffer }, stats: GPUBuffer): StatisticsLaunches {
   const { view } = resolved;
   const C = view.channels;
   const chunks = work.plan.chunks;

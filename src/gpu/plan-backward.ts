@@ -1,11 +1,12 @@
 import type { ChannelView } from '../layout';
-import { perChannelThreads, planChannelReduction, planElementwise, planMerge, type KernelLaunch } from './plan';
+import { perChannelThreads, planChannelReduction, planMerge, type KernelLaunch } from './plan';
 import type { KernelTuning } from './tuning';
 
 /**
  * Launch plans of the backward kernels. They split the work exactly like their forward
- * counterparts (statistics → backward-reduce, finalize → backward-finalize, apply →
- * backward-apply), so these only name the entry points and add the backward's own Params.
+ * counterparts (statistics → backward-reduce, finalize → backward-finalize; backward-apply walks
+ * like apply, with the same plan-elementwise.ts plan), so these only name the entry points and add
+ * the backward's own Params.
  */
 export interface BackwardReducePlan {
   kernel: 'backwardReduceRows' | 'backwardReduceRuns';
@@ -28,11 +29,6 @@ export function planBackwardFinalize(view: ChannelView, chunks: number, tuning: 
     params: { channels: view.channels, chunks, invCount: 1 / view.count, nan: NaN },
     grid,
   };
-}
-
-export function planBackwardApply(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): KernelLaunch {
-  const { variant, channelBlock, params, grid } = planElementwise(view, tuning, maxPerDimension);
-  return { entryPoint: `backwardApply${variant}`, params: { ...params, block: channelBlock }, grid };
 }
 
 export function planSavedStats(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): KernelLaunch {

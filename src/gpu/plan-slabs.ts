@@ -1,5 +1,6 @@
 import type { ChannelView } from '../layout';
-import { elementwiseGrid, planChannelReduction, planElementwise, type ElementwisePlan, type ReductionPlan } from './plan';
+import { planChannelReduction, type ReductionPlan } from './plan';
+import { elementwiseShape, planElementwiseRange, type ElementwiseShape } from './plan-elementwise';
 import { elementwiseSlabs, reductionBinding, reductionSlabs, type SlabBinding } from './slabs';
 import type { KernelTuning } from './tuning';
 
@@ -42,16 +43,15 @@ export function planSlabbedReduction(view: ChannelView, tuning: KernelTuning, ma
   return { shape, chunks, zeroFill: slabs.some((slab) => slab.view.channels < view.channels), slabs: planned };
 }
 
-export interface SlabbedElementwise extends Omit<ElementwisePlan, 'grid'> {
-  slabs: SlabLaunchPlan[];
+export interface SlabbedElementwise extends ElementwiseShape {
+  slabs: (SlabLaunchPlan & { runs: boolean })[];
 }
 
 export function planSlabbedElementwise(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number): SlabbedElementwise {
-  const { grid: _whole, ...plan } = planElementwise(view, tuning, maxPerDimension);
-  const slabs = elementwiseSlabs(plan.params.units, plan.unitBytes, bindingBytes).map(({ firstUnit, units }) => ({
-    params: { ...plan.params, units, base: firstUnit },
-    grid: elementwiseGrid(units, tuning, maxPerDimension),
-    binding: { offset: firstUnit * plan.unitBytes, size: units * plan.unitBytes, skip: 0 },
-  }));
-  return { ...plan, slabs };
+  const shape = elementwiseShape(view);
+  const slabs = elementwiseSlabs(shape.units, shape.unitBytes, bindingBytes).map(({ firstUnit, units }) => {
+    const { params, runs, grid } = planElementwiseRange(shape, firstUnit, units, tuning, maxPerDimension);
+    return { params, runs, grid, binding: { offset: firstUnit * shape.unitBytes, size: units * shape.unitBytes, skip: 0 } };
+  });
+  return { ...shape, slabs };
 }

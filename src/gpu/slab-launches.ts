@@ -91,6 +91,7 @@ export function elementwiseLaunches(
 ): Launch[] {
   return plan.slabs.map((slab) => ({
     ...kernel,
+    constants: { ...kernel.constants, RUNS: slab.runs },
     params: { ...slab.params, ...params },
     buffers: bind((tensor) => slabOf(tensor, slab.binding)),
     grid: slab.grid,

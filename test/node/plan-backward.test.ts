@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { channelView } from '../../src/layout';
-import { planApply, planFinalize, planStats } from '../../src/gpu/plan';
-import { planBackwardApply, planBackwardFinalize, planBackwardReduce, planSavedStats } from '../../src/gpu/plan-backward';
+import { planFinalize, planStats } from '../../src/gpu/plan';
+import { planBackwardFinalize, planBackwardReduce, planSavedStats } from '../../src/gpu/plan-backward';
+import { planSlabbedElementwise } from '../../src/gpu/plan-slabs';
 import { defaultTuning } from '../../src/gpu/tuning';
 
-// The backward kernels split the work exactly like their forward counterparts; only the entry
-// points and the backward's own Params differ.
+// The backward reductions split the work exactly like their forward counterparts; only the entry
+// points and the backward's own Params differ. (apply and backward-apply share one plan.)
 const views = [
   [[37, 5], 'NC'],
   [[1000, 12], 'NC'],
@@ -36,14 +37,6 @@ describe('backward launch plans', () => {
         expect(finalize.entryPoint).toBe(forwardFinalize.entryPoint.replace(/^finalize/, 'backwardFinalize'));
         expect(finalize.params).toEqual({ channels: view.channels, chunks: reduce.chunks, invCount: 1 / view.count, nan: NaN });
 
-        const apply = planApply(view, tuning, 65535);
-        const backwardApply = planBackwardApply(view, tuning, 65535);
-        const { scaleOffset, shiftOffset, ...shared } = apply.params;
-        expect(backwardApply.entryPoint).toBe(apply.entryPoint.replace(/^apply/, 'backwardApply'));
-        expect(backwardApply.grid).toEqual(apply.grid);
-        expect(backwardApply.params).toEqual({ ...shared, block: scaleOffset / 3 });
-        expect(shiftOffset).toBe(4 * backwardApply.params.block);
-
         expect(planSavedStats(view, tuning, 65535).params).toEqual({ channels: view.channels });
       });
     }
@@ -53,6 +46,6 @@ describe('backward launch plans', () => {
     const view = channelView([2, 70001, 3, 1], 'NCHW');
     expect(planBackwardReduce(view, defaultTuning, 65535).launch.grid[1]).toBeGreaterThan(1);
     const small = { ...defaultTuning, workgroupSize: 4, applyUnitsPerThread: 1 };
-    expect(planBackwardApply(channelView([1, 513, 512, 1], 'NHWC'), small, 65535).grid[1]).toBeGreaterThan(1);
+    expect(planSlabbedElementwise(channelView([1, 513, 512, 1], 'NHWC'), small, 65535, 2 ** 30).slabs[0].grid[1]).toBeGreaterThan(1);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { foldWorkgroups } from '../../src/gpu/grid';
-import { planApply, planStats } from '../../src/gpu/plan';
+import { planStats } from '../../src/gpu/plan';
+import { elementwiseShape, planElementwiseRange } from '../../src/gpu/plan-elementwise';
 import { shaders } from '../../src/gpu/shader-sources';
 import { defaultTuning } from '../../src/gpu/tuning';
 import { packParams, paramsLayout } from '../../src/gpu/uniforms';
@@ -20,10 +21,10 @@ describe('launch planning', () => {
 
   it('picks the vec4 entry points exactly when the layout allows them', () => {
     const max = 65535;
-    expect(planApply(channelView([8, 12], 'NC'), defaultTuning, max).entryPoint).toBe('applyVec4Channels');
-    expect(planApply(channelView([8, 7], 'NC'), defaultTuning, max).entryPoint).toBe('applyScalar');
-    expect(planApply(channelView([2, 3, 4, 4], 'NCHW'), defaultTuning, max).entryPoint).toBe('applyVec4Run');
-    expect(planApply(channelView([2, 3, 5, 3], 'NCHW'), defaultTuning, max).entryPoint).toBe('applyScalar');
+    expect(elementwiseShape(channelView([8, 12], 'NC')).variant).toBe('Vec4Channels');
+    expect(elementwiseShape(channelView([8, 7], 'NC')).variant).toBe('Scalar');
+    expect(elementwiseShape(channelView([2, 3, 4, 4], 'NCHW')).variant).toBe('Vec4Run');
+    expect(elementwiseShape(channelView([2, 3, 5, 3], 'NCHW')).variant).toBe('Scalar');
     expect(planStats(channelView([64, 8], 'NC'), defaultTuning, max).launch.entryPoint).toBe('statsRowsVec4');
     expect(planStats(channelView([64, 5, 8], 'NCL'), defaultTuning, max).launch.entryPoint).toBe('statsRunsVec4');
     expect(planStats(channelView([64, 5, 7], 'NCL'), defaultTuning, max).launch.entryPoint).toBe('statsRunsScalar');
@@ -39,6 +40,60 @@ describe('launch planning', () => {
     const p = runs.launch.params;
     expect(p.chunkLength * p.chunks).toBeGreaterThanOrEqual(p.valuesPerChannel);
     expect(p.chunkLength * (p.chunks - 1)).toBeLessThan(p.valuesPerChannel);
+  });
+});
+
+/**
+ * The walk of apply.wgsl's spanOf, in TypeScript: which units each thread writes and with which
+ * channel. The GPU tests check the kernels themselves; this checks the plans feed them spans that
+ * cover every unit once with its own channel, for both ways of walking and slabs that start and end
+ * inside runs.
+ */
+function walk(shape: ReturnType<typeof elementwiseShape>, base: number, units: number, perThread: number): Int32Array {
+  const tuning = { ...defaultTuning, applyUnitsPerThread: perThread };
+  const { params: p, runs } = planElementwiseRange(shape, base, units, tuning, 65535);
+  const written = new Int32Array(units).fill(-1);
+  for (let t = 0; t < p.threads; t++) {
+    let first: number;
+    let end: number;
+    let channel: number;
+    if (!runs) {
+      [first, end, channel] = [t, p.units, Math.floor((p.base + t) / p.inner) % p.channels];
+    } else {
+      const run = p.firstRun + Math.floor(t / p.stride);
+      const runStart = run * p.inner;
+      first = runStart + (t % p.stride);
+      if (first < p.base) first += Math.ceil((p.base - first) / p.stride) * p.stride;
+      end = Math.min(runStart + p.inner, p.base + p.units);
+      [first, end, channel] = [Math.min(first, end) - p.base, end - p.base, run % p.channels];
+    }
+    for (let u = first; u < end; u += p.stride) {
+      expect(written[u]).toBe(-1);
+      written[u] = channel;
+    }
+  }
+  return written;
+}
+
+describe('elementwise walks', () => {
+  it('cover every unit of a range once, each with its own channel, by period and by runs', () => {
+    let byRuns = 0;
+    let byPeriod = 0;
+    for (const [shape, layout] of [[[7, 5], 'NC'], [[3, 12], 'NC'], [[2, 3, 5, 7], 'NCHW'], [[1, 3, 8, 8], 'NCHW'], [[5, 2, 2, 8], 'NHWC'], [[1, 700, 3], 'NCL'], [[9, 4, 10], 'NCL']] as const) {
+      const s = elementwiseShape(channelView([...shape], layout));
+      for (const perThread of [1, 4, 16]) {
+        for (const [base, units] of [[0, s.units], [3, s.units - 3], [0, Math.ceil(s.units / 2)], [Math.floor(s.units / 3), Math.ceil(s.units / 3)]]) {
+          if (units < 1) continue;
+          const { runs } = planElementwiseRange(s, base, units, { ...defaultTuning, applyUnitsPerThread: perThread }, 65535);
+          if (runs) byRuns++;
+          else byPeriod++;
+          const written = walk(s, base, units, perThread);
+          written.forEach((channel, u) => expect(channel).toBe(Math.floor((base + u) / s.inner) % s.channels));
+        }
+      }
+    }
+    expect(byRuns).toBeGreaterThan(0);
+    expect(byPeriod).toBeGreaterThan(0);
   });
 });
 

@@ -1,0 +1,65 @@
+import type { ChannelView } from '../layout';
+import { foldWorkgroups } from './grid';
+import type { KernelTuning } from './tuning';
+
+/**
+ * The elementwise kernels (apply, backward-apply) see the tensor in units (values, or vec4s) as
+ * [outer, C', inner']: 'Vec4Run' when inner % 4 == 0 (the four lanes share a channel),
+ * 'Vec4Channels' when inner == 1 and C % 4 == 0 (the lanes are four consecutive channels), else
+ * 'Scalar'. `channelBlock` is the length of one C-value block of a per-channel buffer such as the
+ * stats, in units of its binding (C, or C / 4 for Vec4Channels).
+ */
+export interface ElementwiseShape {
+  variant: 'Scalar' | 'Vec4Run' | 'Vec4Channels';
+  channelBlock: number;
+  /** Bytes per unit: 4, or 16 for the vec4 variants. */
+  unitBytes: number;
+  units: number;
+  channels: number;
+  inner: number;
+}
+
+export function elementwiseShape(view: ChannelView): ElementwiseShape {
+  const { channels: C, inner, size } = view;
+  if (inner % 4 === 0) return { variant: 'Vec4Run', channelBlock: C, unitBytes: 16, units: size / 4, channels: C, inner: inner / 4 };
+  if (inner === 1 && C % 4 === 0) return { variant: 'Vec4Channels', channelBlock: C / 4, unitBytes: 16, units: size / 4, channels: C / 4, inner: 1 };
+  return { variant: 'Scalar', channelBlock: C, unitBytes: 4, units: size, channels: C, inner };
+}
+
+/**
+ * One launch over the units [base, base + units) (the whole tensor, or one slab of it). Every thread
+ * keeps one channel (see apply.wgsl):
+ * - by period when the tensor has enough rows: `stride` threads, a multiple of the period C'·inner'
+ *   chosen so that each thread gets about applyUnitsPerThread units;
+ * - else by runs: ceil(inner' / applyUnitsPerThread) threads share each run of inner' units.
+ */
+export interface ElementwiseLaunch {
+  params: { units: number; base: number; channels: number; inner: number; stride: number; firstRun: number; threads: number };
+  runs: boolean;
+  grid: [number, number];
+}
+
+export function planElementwiseRange(shape: ElementwiseShape, base: number, units: number, tuning: KernelTuning, maxPerDimension: number): ElementwiseLaunch {
+  const { channels, inner } = shape;
+  const perThread = tuning.applyUnitsPerThread;
+  const period = channels * inner;
+  let runs = false;
+  let stride: number;
+  let threads: number;
+  let firstRun = 0;
+  if (period * perThread <= units) {
+    stride = period * Math.floor(units / (period * perThread));
+    threads = stride;
+  } else {
+    runs = true;
+    stride = Math.ceil(inner / perThread);
+    firstRun = Math.floor(base / inner);
+    const lastRun = Math.floor((base + units - 1) / inner);
+    threads = (lastRun - firstRun + 1) * stride;
+  }
+  return {
+    params: { units, base, channels, inner, stride, firstRun, threads },
+    runs,
+    grid: foldWorkgroups(Math.ceil(threads / tuning.workgroupSize), maxPerDimension),
+  };
+}
