@@ -1,62 +1,48 @@
 import type { ChannelView } from '../layout';
 
 /*
- * Per-channel reductions over the [outer, C, inner] view. Both read `x` in memory order and
- * accumulate in float64: rows of C interleaved channels when inner == 1 (NC, NLC, NHWC), contiguous
- * runs of one channel otherwise (NCL, NCHW, NCDHW), each run summed on its own before it is added
- * to the channel's total.
+ * Per-channel mean and biased variance over the [outer, C, inner] view in one read of `x`, in memory
+ * order: rows of C interleaved channels when inner == 1 (NC, NLC, NHWC), contiguous runs of one
+ * channel otherwise (NCL, NCHW, NCDHW), each run summed on its own before it is added to the
+ * channel's total.
+ *
+ * The sums are of d = x − pivot, with the channel's first value as its pivot (a sample of the
+ * channel, as on the GPU), in float64: E[d²] − E[d]² then loses about k² · 2⁻⁵³ of relative
+ * precision for a pivot k standard deviations from the mean — nothing for real data, and still
+ * 1e-10 for a first value 1000σ out — where raw E[x²] − E[x]² would lose every digit of data like
+ * 1e4 ± 1. One pass instead of two (mean, then Σ(x − mean)²) saves a third of the forward's reads.
  */
-
-/** Batch mean of every channel, in float64. */
-export function channelMeans(x: Float32Array, view: ChannelView): Float64Array {
+function shiftedSums(x: Float32Array, view: ChannelView): { pivot: Float64Array; sum: Float64Array; sumSquares: Float64Array } {
   const { outer, channels, inner } = view;
-  const sums = new Float64Array(channels);
-  if (inner === 1) {
-    for (let row = 0, i = 0; row < outer; row++) {
-      for (let c = 0; c < channels; c++, i++) sums[c] += x[i];
-    }
-  } else {
-    for (let block = 0, i = 0; block < outer; block++) {
-      for (let c = 0; c < channels; c++) {
-        let run = 0;
-        for (const end = i + inner; i < end; i++) run += x[i];
-        sums[c] += run;
-      }
-    }
-  }
-  for (let c = 0; c < channels; c++) sums[c] /= view.count;
-  return sums;
-}
-
-/**
- * Biased variance Σ(x − mean)² / M of every channel. A second pass around the float64 mean is what
- * keeps the result exact for data with a large mean, where E[x²] − E[x]² cancels every digit.
- */
-export function channelVariances(x: Float32Array, view: ChannelView, mean: Float64Array): Float64Array {
-  const { outer, channels, inner } = view;
-  const sums = new Float64Array(channels);
+  const pivot = new Float64Array(channels);
+  const sum = new Float64Array(channels);
+  const sumSquares = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) pivot[c] = x[c * inner];
   if (inner === 1) {
     for (let row = 0, i = 0; row < outer; row++) {
       for (let c = 0; c < channels; c++, i++) {
-        const d = x[i] - mean[c];
-        sums[c] += d * d;
+        const d = x[i] - pivot[c];
+        sum[c] += d;
+        sumSquares[c] += d * d;
       }
     }
   } else {
     for (let block = 0, i = 0; block < outer; block++) {
       for (let c = 0; c < channels; c++) {
-        const m = mean[c];
-        let run = 0;
+        const p = pivot[c];
+        let runSum = 0;
+        let runSquares = 0;
         for (const end = i + inner; i < end; i++) {
-          const d = x[i] - m;
-          run += d * d;
+          const d = x[i] - p;
+          runSum += d;
+          runSquares += d * d;
         }
-        sums[c] += run;
+        sum[c] += runSum;
+        sumSquares[c] += runSquares;
       }
     }
   }
-  for (let c = 0; c < channels; c++) sums[c] /= view.count;
-  return sums;
+  return { pivot, sum, sumSquares };
 }
 
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -69,10 +55,16 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * variance and outputs are NaN all the same.)
  */
 export function channelMoments(x: Float32Array, view: ChannelView): { mean: Float64Array; variance: Float64Array } {
-  const mean = channelMeans(x, view);
-  const variance = channelVariances(x, view, mean);
+  const { pivot, sum, sumSquares } = shiftedSums(x, view);
+  const M = view.count;
+  const mean = new Float64Array(view.channels);
+  const variance = new Float64Array(view.channels);
   for (let c = 0; c < view.channels; c++) {
-    if (!Number.isFinite(mean[c]) || variance[c] * view.count > FLOAT32_MAX) {
+    const shiftedMean = sum[c] / M;
+    mean[c] = pivot[c] + shiftedMean;
+    variance[c] = Math.max(0, sumSquares[c] / M - shiftedMean * shiftedMean);
+    // A NaN or ±Inf anywhere in the channel makes its sums, and so its mean, non-finite.
+    if (!Number.isFinite(mean[c]) || !Number.isFinite(variance[c]) || variance[c] * M > FLOAT32_MAX) {
       mean[c] = NaN;
       variance[c] = NaN;
     }
