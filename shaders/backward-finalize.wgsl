@@ -17,7 +17,8 @@
 //
 // Two entry points, as in finalize.wgsl: backwardFinalizeTree gives each channel a workgroup whose
 // threads add strided subsets of the partials and then a tree in workgroup memory; backwardFinalizeSerial
-// gives each channel one thread that adds its few partials in order.
+// gives each channel one thread that adds its few partials in order. The tree keeps its barriers on
+// devices with subgroups too, for the reasons finalize.wgsl gives.
 
 struct Params {
   channels: u32,

@@ -6,8 +6,10 @@
 //
 // The work is split exactly like stats-runs.wgsl, with the same Params: workgroup w reduces chunk
 // k = w % K of channel c = w / K, the values m ∈ [k·L, (k+1)·L) of the channel, m = o · inner + i ↦
-// address (o · C + c) · inner + i. Threads stride through the chunk by WORKGROUP_SIZE and a tree in
-// workgroup memory adds up their sums; one partial per chunk goes to `backward-finalize.wgsl`.
+// address (o · C + c) · inner + i. Threads stride through the chunk by WORKGROUP_SIZE and
+// workgroupSum adds up their sums (a tree in workgroup memory, or subgroup operations, from the
+// helper file shader-sources.ts puts in front of this one); one partial per chunk goes to
+// `backward-finalize.wgsl`.
 // The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel.
 
 struct Params {
@@ -40,8 +42,6 @@ override RELU: bool;
 // partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
 @group(0) @binding(4) var<storage, read_write> partials: array<vec2f>;
 
-var<workgroup> sums: array<vec2f, WORKGROUP_SIZE>;
-
 struct Chunk {
   channel: u32,
   chunk: u32,
@@ -73,18 +73,13 @@ fn address(channel: u32, outer: u32, inner: u32) -> u32 {
   return params.skip + (outer * params.channels + channel) * params.inner + inner;
 }
 
-// Tree reduction of the two sums; every thread of the workgroup must call it.
+// Adds up the workgroup's two sums and stores the chunk's partial; every thread of the workgroup
+// must call it, in uniform control flow (workgroupSum has barriers, and subgroup operations in its
+// subgroups version).
 fn reduceAndStore(local: u32, chunk: Chunk, sum: vec2f) {
-  sums[local] = sum;
-  workgroupBarrier();
-  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
-    if (local < width) {
-      sums[local] += sums[local + width];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroupSum(local, sum);
   if (local == 0u) {
-    partials[(params.chunkBase + chunk.chunk) * params.totalChannels + params.channelBase + chunk.channel] = sums[0];
+    partials[(params.chunkBase + chunk.chunk) * params.totalChannels + params.channelBase + chunk.channel] = total;
   }
 }
 
@@ -94,7 +89,7 @@ fn backwardReduceRunsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  // Whole workgroups leave together, so the barriers below stay in uniform control flow.
+  // Whole workgroups leave together, so workgroupSum below stays in uniform control flow.
   if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
     return;
   }

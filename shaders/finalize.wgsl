@@ -8,11 +8,14 @@
 // Two entry points: finalizeTree gives each channel a workgroup (threads fold strided subsets of the
 // partials, then a tree in workgroup memory merges them), for channels with many partials;
 // finalizeSerial gives each channel one thread that folds its few partials in order, which avoids
-// barriers when there are many channels with few partials each. All merges use Chan's formula on
-// partials (count, shifted mean, M2, pivot) — moments about a pivot, a sample of the channel — and
-// express one partial's moments about the other's pivot: the pivots' difference is exact (or
-// small), so for data like 1e4 ± 1 no quantity of the size of the mean is rounded until the mean
-// itself is written.
+// barriers when there are many channels with few partials each. (The tree keeps its barriers on
+// devices with subgroups too, unlike the statistics kernels' workgroup sums: on a GPU it is one
+// workgroup per channel once per call, and software adapters, where barriers are dear, fold many
+// more partials serially instead: see serialFinalizeMaxChunks in tuning.ts.) All merges use Chan's
+// formula on partials (count, shifted mean, M2, pivot) — moments about a pivot, a sample of the
+// channel — and express one partial's moments about the other's pivot: the pivots' difference is
+// exact (or small), so for data like 1e4 ± 1 no quantity of the size of the mean is rounded until
+// the mean itself is written.
 //
 // Non-finite input (the rule PyTorch follows on CUDA, where Welford's update turns an infinity into
 // NaN): a channel any of whose partials read a NaN or ±Inf — or whose merged moments overflowed

@@ -7,9 +7,10 @@
 // precomputed step with one carry instead of a division per value.
 //
 // All threads of a workgroup shift by the same pivot (the chunk's first value, a sample of the
-// channel), so their shifted sums Σd, Σd² simply add up in the workgroup tree; the result is turned
-// into (count, shifted mean, M2, pivot) once per workgroup and merged across chunks by
-// `finalize.wgsl` (see stats-rows.wgsl for why the pivot is kept apart).
+// channel), so their shifted sums Σd, Σd² simply add up across the workgroup (workgroupSum: a tree in
+// workgroup memory, or subgroup operations, from the helper file shader-sources.ts puts in front of
+// this one); the result is turned into (count, shifted mean, M2, pivot) once per workgroup and merged
+// across chunks by `finalize.wgsl` (see stats-rows.wgsl for why the pivot is kept apart).
 // The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel.
 // A NaN or an infinity makes the shifted sums non-finite for good, so the workgroup's totals flag
 // it, with M2 = −1 (see stats-rows.wgsl).
@@ -39,8 +40,6 @@ override WORKGROUP_SIZE: u32;
 // partials[(chunkBase + k) · C + c] = (count, shifted mean, M2, pivot), as stats-rows.wgsl writes them
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
-var<workgroup> sums: array<vec2f, WORKGROUP_SIZE>;
-
 fn isFinite(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
 }
@@ -63,19 +62,13 @@ fn address(channel: u32, outer: u32, inner: u32) -> u32 {
   return params.skip + (outer * params.channels + channel) * params.inner + inner;
 }
 
-// Tree reduction of the shifted sums; every thread of the workgroup must call it.
+// Adds up the workgroup's shifted sums and stores the chunk's partial; every thread of the workgroup
+// must call it, in uniform control flow (workgroupSum has barriers, and subgroup operations in its
+// subgroups version).
 fn reduceAndStore(local: u32, chunk: Chunk, pivot: f32, sum: f32, sumSquares: f32, valuesPerUnit: u32) {
-  sums[local] = vec2f(sum, sumSquares);
-  workgroupBarrier();
-  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
-    if (local < width) {
-      sums[local] += sums[local + width];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroupSum(local, vec2f(sum, sumSquares));
   if (local == 0u) {
     let count = f32((chunk.end - chunk.begin) * valuesPerUnit);
-    let total = sums[0];
     let shiftedMean = total.x / count;
     var partial = vec4f(count, shiftedMean, max(total.y - total.x * shiftedMean, 0.0), pivot);
     if (!(isFinite(total.x) && isFinite(total.y))) {
@@ -91,7 +84,7 @@ fn statsRunsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  // Whole workgroups leave together, so the barriers below stay in uniform control flow.
+  // Whole workgroups leave together, so workgroupSum below stays in uniform control flow.
   if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
     return;
   }

@@ -1,13 +1,15 @@
 import { ConstantBuffers } from './constant-buffers';
 import { ScratchBuffers } from './scratch';
 import { bindingBytesOf } from './slabs';
-import type { KernelTuning } from './tuning';
+import { usesSubgroups, type KernelTuning } from './tuning';
 import { UniformCache } from './uniform-cache';
 
 /** Everything an encode function needs from its engine: the device and the engine-owned buffers. */
 export interface GpuContext {
   device: GPUDevice;
   tuning: KernelTuning;
+  /** Launches use the subgroups variants of kernels that have one (shader-sources.ts). */
+  subgroups: boolean;
   maxWorkgroupsPerDimension: number;
   /** Largest tensor binding, a multiple of `alignment`; larger tensors go in slabs (slabs.ts). */
   bindingBytes: number;
@@ -22,6 +24,7 @@ export function createGpuContext(device: GPUDevice, tuning: KernelTuning): GpuCo
   return {
     device,
     tuning,
+    subgroups: usesSubgroups(device.features, tuning),
     maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
     bindingBytes: bindingBytesOf(device.limits, tuning.maxBindingBytes),
     alignment: device.limits.minStorageBufferOffsetAlignment,

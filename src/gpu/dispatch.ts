@@ -1,10 +1,11 @@
 import type { GpuContext } from './context';
 import { getPipeline, type OverrideConstants } from './pipelines';
-import type { ShaderSource } from './shader-sources';
+import { shaderVariant, type ShaderSource } from './shader-sources';
 import { packParams } from './uniforms';
 
 /** One kernel launch: pipeline, uniform, bindings 1…n in order, grid. */
 export interface Launch {
+  /** The kernel; its subgroups variant runs instead when the context has subgroups. */
   shader: ShaderSource;
   entryPoint: string;
   constants: OverrideConstants;
@@ -30,7 +31,8 @@ export function encodeLaunches(context: GpuContext, encoder: GPUCommandEncoder, 
   const pass = encoder.beginComputePass({ label: `BatchNorm.${label}` });
   for (const launch of launches) {
     const constants = { WORKGROUP_SIZE: context.tuning.workgroupSize, ...launch.constants };
-    const pipeline = getPipeline(context.device, launch.shader, launch.entryPoint, constants);
+    const pipeline = getPipeline(context.device, shaderVariant(launch.shader, context.subgroups), launch.entryPoint, constants);
+    // Both variants of a kernel declare the same Params, so they share uniform buffers.
     const uniform = context.uniforms.get(launch.shader.name, packParams(launch.shader, launch.params));
     const bindGroup = context.device.createBindGroup({
       label: `BatchNorm.${launch.entryPoint}.bindings`,

@@ -2,8 +2,9 @@ import type { ShaderSource } from './shader-sources';
 
 /**
  * Shader modules and compute pipelines, created once per device and kept in a WeakMap so they go
- * away with the device. Pipelines are keyed by shader, entry point and override constants: sizes,
- * eps and momentum live in uniforms, so a training run needs only a handful of pipelines.
+ * away with the device. Modules are keyed by shader name (a kernel's subgroups variant has its own,
+ * see shader-sources.ts); pipelines by shader, entry point and override constants: sizes, eps and
+ * momentum live in uniforms, so a training run needs only a handful of pipelines.
  */
 interface DeviceCache {
   modules: Map<string, GPUShaderModule>;
@@ -45,7 +46,7 @@ export function getPipeline(
     const numericConstants: Record<string, number> = {};
     for (const [name, value] of Object.entries(constants)) numericConstants[name] = Number(value);
     pipeline = device.createComputePipeline({
-      label: `BatchNorm.${entryPoint}(${constantsKey})`,
+      label: `BatchNorm.${shader.name}.${entryPoint}(${constantsKey})`,
       layout: 'auto',
       compute: { module, entryPoint, constants: numericConstants },
     });
@@ -57,4 +58,9 @@ export function getPipeline(
 /** Number of pipelines built for a device, for tests that check the cache is used. */
 export function pipelineCount(device: GPUDevice): number {
   return caches.get(device)?.pipelines.size ?? 0;
+}
+
+/** Names of the shader modules built for a device, for tests that check which variants run. */
+export function shaderModuleNames(device: GPUDevice): string[] {
+  return [...(caches.get(device)?.modules.keys() ?? [])];
 }

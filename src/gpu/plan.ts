@@ -107,19 +107,17 @@ export function perChannelThreads(view: ChannelView, tuning: KernelTuning, maxPe
 }
 
 /**
- * Few partials per channel are folded by one thread each (no barriers); many by a workgroup tree.
- * The threshold is where a serial chain stops being cheaper than a tree step, roughly.
+ * How a kernel merges the K partials of each channel: a thread per channel folding them in order (no
+ * barriers), or, above tuning.serialFinalizeMaxChunks, a workgroup per channel (strided folds, then
+ * a tree).
  */
-export const SERIAL_FINALIZE_MAX_CHUNKS = 32;
-
-/** How a kernel merges the K partials of each channel: a thread per channel, or a workgroup tree. */
 export interface MergePlan {
   strategy: 'Serial' | 'Tree';
   grid: [number, number];
 }
 
 export function planMerge(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): MergePlan {
-  if (chunks <= SERIAL_FINALIZE_MAX_CHUNKS) return { strategy: 'Serial', grid: perChannelThreads(view, tuning, maxPerDimension) };
+  if (chunks <= tuning.serialFinalizeMaxChunks) return { strategy: 'Serial', grid: perChannelThreads(view, tuning, maxPerDimension) };
   return { strategy: 'Tree', grid: foldWorkgroups(view.channels, maxPerDimension) };
 }
 

@@ -1,5 +1,10 @@
-// The kernels are plain WGSL files; Vite inlines them as strings. Nothing is ever added to this
-// text at run time except an `enable` directive (see pipelines.ts).
+// The kernels are plain WGSL files; Vite inlines them as strings. A kernel that ends with a
+// workgroup-wide sum (the 'Runs' reductions) calls workgroupSum, which a helper file put in front of
+// it defines, in two versions: workgroup-reduce.wgsl (a barrier tree, for any device) and
+// workgroup-reduce-subgroups.wgsl (subgroup operations; it starts with `enable subgroups;`, which
+// must come first in a module and fails to compile without the feature). So such a kernel is two
+// modules with distinct names, 'stats-runs' and 'stats-runs+subgroups', cached apart (pipelines.ts);
+// dispatch.ts picks one per launch. Every module's text is fixed here; nothing is added at run time.
 import applySource from '../../shaders/apply.wgsl?raw';
 import backwardApplySource from '../../shaders/backward-apply.wgsl?raw';
 import backwardFinalizeSource from '../../shaders/backward-finalize.wgsl?raw';
@@ -14,21 +19,39 @@ import optimStepSource from '../../shaders/optim-step.wgsl?raw';
 import savedStatsSource from '../../shaders/saved-stats.wgsl?raw';
 import statsRowsSource from '../../shaders/stats-rows.wgsl?raw';
 import statsRunsSource from '../../shaders/stats-runs.wgsl?raw';
+import workgroupReduceSubgroupsSource from '../../shaders/workgroup-reduce-subgroups.wgsl?raw';
+import workgroupReduceSource from '../../shaders/workgroup-reduce.wgsl?raw';
 
 export interface ShaderSource {
   /** Used in labels and as the cache key of the shader module. */
   name: string;
   code: string;
+  /** The same kernel with its workgroup sums made of subgroup operations (needs the `subgroups` feature). */
+  subgroups?: ShaderSource;
+}
+
+/** A kernel that calls workgroupSum: the barrier-tree module, and its subgroups variant. */
+function withWorkgroupSum(name: string, kernel: string): ShaderSource {
+  return {
+    name,
+    code: `${workgroupReduceSource}\n${kernel}`,
+    subgroups: { name: `${name}+subgroups`, code: `${workgroupReduceSubgroupsSource}\n${kernel}` },
+  };
+}
+
+/** The module a launch of `shader` uses: its subgroups variant when the context allows one. */
+export function shaderVariant(shader: ShaderSource, subgroups: boolean): ShaderSource {
+  return subgroups && shader.subgroups ? shader.subgroups : shader;
 }
 
 export const shaders = {
   statsRows: { name: 'stats-rows', code: statsRowsSource },
-  statsRuns: { name: 'stats-runs', code: statsRunsSource },
+  statsRuns: withWorkgroupSum('stats-runs', statsRunsSource),
   finalize: { name: 'finalize', code: finalizeSource },
   inferenceFold: { name: 'inference-fold', code: inferenceFoldSource },
   apply: { name: 'apply', code: applySource },
   backwardReduceRows: { name: 'backward-reduce-rows', code: backwardReduceRowsSource },
-  backwardReduceRuns: { name: 'backward-reduce-runs', code: backwardReduceRunsSource },
+  backwardReduceRuns: withWorkgroupSum('backward-reduce-runs', backwardReduceRunsSource),
   backwardFinalize: { name: 'backward-finalize', code: backwardFinalizeSource },
   backwardApply: { name: 'backward-apply', code: backwardApplySource },
   savedStats: { name: 'saved-stats', code: savedStatsSource },

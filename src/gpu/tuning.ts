@@ -15,11 +15,23 @@ export interface KernelTuning {
   /** Fewest values a statistics thread reduces before another thread is added. */
   statsMinValuesPerThread: number;
   /**
+   * Most partials per channel a finalize folds with one thread per channel (no barriers); more are
+   * merged by a workgroup per channel. On a GPU, where a serial chain stops being cheaper than a
+   * tree step, roughly.
+   */
+  serialFinalizeMaxChunks: number;
+  /**
    * Largest storage binding of a tensor, in bytes (default and cap: the device's
    * maxStorageBufferBindingSize). Larger tensors are processed in slabs (see slabs.ts); tests lower
    * this to exercise every way of splitting on small tensors.
    */
   maxBindingBytes?: number;
+  /**
+   * Workgroup sums with subgroup operations when the device has the `subgroups` feature (default
+   * true); false keeps the barrier-tree kernels, the only ones on devices without it, so tests can
+   * cover them on devices that have it.
+   */
+  useSubgroups?: boolean;
 }
 
 /** Four times the storage offset alignment: a slab always holds more than its alignment padding. */
@@ -30,6 +42,7 @@ export const defaultTuning: KernelTuning = {
   applyUnitsPerThread: 4,
   statsTargetThreads: 16384,
   statsMinValuesPerThread: 16,
+  serialFinalizeMaxChunks: 32,
 };
 
 /**
@@ -37,12 +50,16 @@ export const defaultTuning: KernelTuning = {
  * no parallelism there, while every workgroup barrier and every extra partial costs real time.
  * Measured with `npm run bench:analyze` on SwiftShader: fewer, longer statistics threads cut
  * forward-train at 4 MB by 2–4× (NC 26.7 → 12.1 ms, NCHW 49.6 → 12.2 ms), and longer apply threads
- * amortise the per-thread index setup. Real GPUs keep the defaults, which need the parallelism.
+ * amortise the per-thread index setup. A workgroup barrier costs ~4 µs per 64-invocation workgroup
+ * there, so finalizing with a workgroup tree per channel loses to one thread folding the partials
+ * in order: NC [32768, 128] (64 partials per channel), finalizeTree 8.6 ms, finalizeSerial 0.15 ms.
+ * Real GPUs keep the defaults, which need the parallelism.
  */
 export const softwareAdapterTuning: Partial<KernelTuning> = {
   statsTargetThreads: 2048,
   statsMinValuesPerThread: 256,
   applyUnitsPerThread: 16,
+  serialFinalizeMaxChunks: 256,
 };
 
 export function tuningForAdapter(adapter: { architecture: string; isFallbackAdapter: boolean } | undefined): Partial<KernelTuning> {
@@ -57,12 +74,20 @@ export function resolveTuning(overrides: Partial<KernelTuning> | undefined, maxI
   if (!Number.isInteger(workgroupSize) || workgroupSize < 4 || (workgroupSize & (workgroupSize - 1)) !== 0 || workgroupSize > maxInvocations) {
     throw new BatchNormError('invalid-option', `tuning.workgroupSize must be a power of two in [4, ${maxInvocations}], got ${workgroupSize}`);
   }
-  for (const key of ['applyUnitsPerThread', 'statsTargetThreads', 'statsMinValuesPerThread'] as const) {
+  for (const key of ['applyUnitsPerThread', 'statsTargetThreads', 'statsMinValuesPerThread', 'serialFinalizeMaxChunks'] as const) {
     if (!Number.isInteger(tuning[key]) || tuning[key] < 1) throw new BatchNormError('invalid-option', `tuning.${key} must be a positive integer`);
+  }
+  if (tuning.useSubgroups !== undefined && typeof tuning.useSubgroups !== 'boolean') {
+    throw new BatchNormError('invalid-option', `tuning.useSubgroups must be a boolean, got ${JSON.stringify(tuning.useSubgroups)}`);
   }
   const { maxBindingBytes } = tuning;
   if (maxBindingBytes !== undefined && (!Number.isInteger(maxBindingBytes) || maxBindingBytes < MIN_BINDING_BYTES)) {
     throw new BatchNormError('invalid-option', `tuning.maxBindingBytes must be an integer ≥ ${MIN_BINDING_BYTES}, got ${maxBindingBytes}`);
   }
   return tuning;
+}
+
+/** Whether kernels on a device with these features use their subgroups variants (shader-sources.ts). */
+export function usesSubgroups(features: ReadonlySet<string>, tuning: KernelTuning): boolean {
+  return tuning.useSubgroups !== false && features.has('subgroups');
 }

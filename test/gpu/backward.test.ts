@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultTuning } from '../../src/gpu/tuning';
+import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { BackwardCase } from './page/backward-case';
 import { layouts } from '../../src/layout';
 import type { Layout } from '../../src/types';
@@ -81,7 +81,46 @@ const special: BackwardCase[] = [
   { name: 'NHWC [16, 16, 16, 32]', seed, shape: [16, 16, 16, 32], layout: 'NHWC', mode: 'train', activation: 'relu' },
   { name: 'NCHW [16, 32, 16, 16]', seed, shape: [16, 32, 16, 16], layout: 'NCHW', mode: 'train', activation: 'none' },
   { name: 'NC [8192, 128]', seed, shape: [8192, 128], layout: 'NC', mode: 'train', activation: 'none' },
+  // Many partials per channel (78 row chunks) with the adapter's tuning: on software adapters they
+  // are added by one thread per channel (serialFinalizeMaxChunks).
+  { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', mode: 'train', activation: 'relu', mean: 1e4, std: 1 },
+  ...workgroupSumCases().map((c): BackwardCase => ({ ...c, seed })),
 ];
+
+/**
+ * The workgroup sums of backward-reduce-runs (NCL, NCHW, NCDHW; see shaders/workgroup-reduce*.wgsl).
+ * The engine's device has `subgroups` on SwiftShader, so every case above runs the subgroups
+ * variant; these force the barrier tree (useSubgroups: false), which devices without the feature
+ * run, in scalar and vec4 runs, with large means, in both modes, and with the GPU tuning's many
+ * partials per channel (backwardFinalizeTree); and run both variants at the extreme workgroup sizes
+ * (4: one subgroup per workgroup on SwiftShader; 256) and with many partials.
+ */
+function workgroupSumCases(): Omit<BackwardCase, 'seed'>[] {
+  const tree = { useSubgroups: false };
+  const fallback: Omit<BackwardCase, 'seed'>[] = [
+    { name: 'NCL [5, 3, 131]', shape: [5, 3, 131], layout: 'NCL', mode: 'train', activation: 'relu' },
+    { name: 'NCL [4, 8, 12] (vec4)', shape: [4, 8, 12], layout: 'NCL', mode: 'train', activation: 'none' },
+    { name: 'NCHW [3, 5, 31, 17] eval', shape: [3, 5, 31, 17], layout: 'NCHW', mode: 'eval', activation: 'relu' },
+    { name: 'NCHW [16, 32, 16, 16] (vec4)', shape: [16, 32, 16, 16], layout: 'NCHW', mode: 'train', activation: 'relu' },
+    { name: 'NCDHW [1, 2, 3, 5, 11]', shape: [1, 2, 3, 5, 11], layout: 'NCDHW', mode: 'train', activation: 'none' },
+    { name: 'NCDHW [1, 4, 2, 4, 4] (vec4) eval', shape: [1, 4, 2, 4, 4], layout: 'NCDHW', mode: 'eval', activation: 'none' },
+    { name: 'NCHW [8, 3, 17, 19] mean 1e4 ± 1', shape: [8, 3, 17, 19], layout: 'NCHW', mode: 'train', activation: 'relu', mean: 1e4, std: 1 },
+    { name: 'NCHW [4, 3, 16, 16] (vec4) mean 1e4 ± 1', shape: [4, 3, 16, 16], layout: 'NCHW', mode: 'train', activation: 'none', mean: 1e4, std: 1 },
+  ];
+  const bothVariants: [Omit<BackwardCase, 'seed'>, Partial<KernelTuning>][] = [
+    [{ name: 'NCL [8, 2, 4099] GPU tuning (33 partials)', shape: [8, 2, 4099], layout: 'NCL', mode: 'train', activation: 'relu' }, { ...defaultTuning }],
+    [{ name: 'NCHW [16, 2, 64, 64] (vec4) GPU tuning (64 partials) mean 1e4 ± 1', shape: [16, 2, 64, 64], layout: 'NCHW', mode: 'train', activation: 'none', mean: 1e4, std: 1 }, { ...defaultTuning }],
+    [{ name: 'NCL [2, 3, 1001] 4-thread workgroups', shape: [2, 3, 1001], layout: 'NCL', mode: 'train', activation: 'relu' }, { workgroupSize: 4 }],
+    [{ name: 'NCHW [4, 6, 20, 20] (vec4) 256-thread workgroups', shape: [4, 6, 20, 20], layout: 'NCHW', mode: 'train', activation: 'none' }, { workgroupSize: 256 }],
+  ];
+  return [
+    ...fallback.map((c) => ({ ...c, name: `barrier tree: ${c.name}`, tuning: tree })),
+    ...bothVariants.flatMap(([c, tuning]) => [
+      { ...c, name: `subgroups: ${c.name}`, tuning },
+      { ...c, name: `barrier tree: ${c.name}`, tuning: { ...tuning, ...tree } },
+    ]),
+  ];
+}
 
 describe.skipIf(gpuSkipped)('backward on WebGPU against the float64 reference', () => {
   let harness: HarnessPage;

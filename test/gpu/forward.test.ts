@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ForwardCase } from './page/forward-case';
 import { layouts } from '../../src/layout';
-import { defaultTuning } from '../../src/gpu/tuning';
+import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
 import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
@@ -73,7 +73,47 @@ const special: ForwardCase[] = [
   // A larger realistic batch through every vec4 path.
   { name: 'NHWC [16, 16, 16, 32]', seed, shape: [16, 16, 16, 32], layout: 'NHWC', pass: 'train', activation: 'relu', convention: 'pytorch' },
   { name: 'NCHW [16, 32, 16, 16]', seed, shape: [16, 32, 16, 16], layout: 'NCHW', pass: 'train', activation: 'none', convention: 'keras' },
+  // Many partials per channel (78 row chunks) with the adapter's tuning: on software adapters they
+  // are folded by one thread per channel (serialFinalizeMaxChunks), across large means.
+  { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'none', convention: 'pytorch', mean: 1e4, std: 1 },
+  ...workgroupSumCases().map((c): ForwardCase => ({ ...c, seed, pass: 'train' })),
 ];
+
+/**
+ * The workgroup sums of the 'Runs' statistics (NCL, NCHW, NCDHW; see shaders/workgroup-reduce*.wgsl).
+ * The engine's device has `subgroups` on SwiftShader, so every case above runs the subgroups
+ * variant; these force the barrier tree (useSubgroups: false), which devices without the feature
+ * run, in scalar and vec4 runs, with large means, and with the GPU tuning's many partials per
+ * channel (finalizeTree); and run both variants at the extreme workgroup sizes (4: one subgroup per
+ * workgroup on SwiftShader; 256) and with many partials.
+ */
+function workgroupSumCases(): Omit<ForwardCase, 'seed' | 'pass'>[] {
+  const tree = { useSubgroups: false };
+  const base = { activation: 'none', convention: 'pytorch' } as const;
+  const fallback: Omit<ForwardCase, 'seed' | 'pass'>[] = [
+    { name: 'NCL [5, 3, 131]', shape: [5, 3, 131], layout: 'NCL', ...base, activation: 'relu' },
+    { name: 'NCL [4, 8, 12] (vec4)', shape: [4, 8, 12], layout: 'NCL', ...base, convention: 'keras' },
+    { name: 'NCHW [3, 5, 31, 17]', shape: [3, 5, 31, 17], layout: 'NCHW', ...base, activation: 'relu' },
+    { name: 'NCHW [16, 32, 16, 16] (vec4)', shape: [16, 32, 16, 16], layout: 'NCHW', ...base, convention: 'keras' },
+    { name: 'NCDHW [1, 2, 3, 5, 11]', shape: [1, 2, 3, 5, 11], layout: 'NCDHW', ...base },
+    { name: 'NCDHW [1, 4, 2, 4, 4] (vec4)', shape: [1, 4, 2, 4, 4], layout: 'NCDHW', ...base, activation: 'relu' },
+    { name: 'NCHW [8, 3, 17, 19] mean 1e4 ± 1', shape: [8, 3, 17, 19], layout: 'NCHW', ...base, mean: 1e4, std: 1 },
+    { name: 'NCHW [4, 3, 16, 16] (vec4) mean 1e4 ± 1', shape: [4, 3, 16, 16], layout: 'NCHW', ...base, mean: 1e4, std: 1 },
+  ];
+  const bothVariants: [Omit<ForwardCase, 'seed' | 'pass'>, Partial<KernelTuning>][] = [
+    [{ name: 'NCL [8, 2, 4099] GPU tuning (33 partials)', shape: [8, 2, 4099], layout: 'NCL', ...base, activation: 'relu' }, { ...defaultTuning }],
+    [{ name: 'NCHW [16, 2, 64, 64] (vec4) GPU tuning (64 partials) mean 1e4 ± 1', shape: [16, 2, 64, 64], layout: 'NCHW', ...base, mean: 1e4, std: 1 }, { ...defaultTuning }],
+    [{ name: 'NCL [2, 3, 1001] 4-thread workgroups', shape: [2, 3, 1001], layout: 'NCL', ...base, activation: 'relu' }, { workgroupSize: 4 }],
+    [{ name: 'NCHW [4, 6, 20, 20] (vec4) 256-thread workgroups', shape: [4, 6, 20, 20], layout: 'NCHW', ...base, convention: 'keras' }, { workgroupSize: 256 }],
+  ];
+  return [
+    ...fallback.map((c) => ({ ...c, name: `barrier tree: ${c.name}`, tuning: tree })),
+    ...bothVariants.flatMap(([c, tuning]) => [
+      { ...c, name: `subgroups: ${c.name}`, tuning },
+      { ...c, name: `barrier tree: ${c.name}`, tuning: { ...tuning, ...tree } },
+    ]),
+  ];
+}
 
 function slabCases(): Omit<ForwardCase, 'seed'>[] {
   const base = { activation: 'relu', convention: 'pytorch' } as const;

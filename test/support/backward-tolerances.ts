@@ -1,7 +1,7 @@
 import type { ChannelView } from '../../src/layout';
 import { planMerge } from '../../src/gpu/plan';
 import { planSlabbedReduction } from '../../src/gpu/plan-slabs';
-import type { KernelTuning } from '../../src/gpu/tuning';
+import { usesSubgroups, type KernelTuning } from '../../src/gpu/tuning';
 import { channelOf, splitShape } from './channel-index';
 import type { ReferenceParams } from './reference';
 import type { ReferenceBackwardResult } from './reference-backward';
@@ -15,11 +15,13 @@ import { EPS32 } from './tolerances';
  * smaller (random signs: |Σ g| ~ √M·|g| while S1 ~ M·|g|), so |value|·rtol would be wrong.
  *
  * - dbeta = Σ g: every value reaches the total through a chain of float32 additions — a thread's
- *   own values, the workgroup tree of backward-reduce-runs, the finalize fold (serial, or strided
- *   then a tree) — and a chain of n additions is off by at most n·ε·S1 (Higham, γ_n). The chain
- *   length follows from the launch plan (additionChain below): ≤ 32 for the default tuning at every
- *   tested shape, ~4000 for the 4-thread workgroups that force > 65 535 workgroups. The bound is
- *   rigorous, not statistical; the observed errors are a few ε (random-walk growth).
+ *   own values, the workgroup sum of backward-reduce-runs (a barrier tree, or subgroupAdd then a
+ *   tree of per-subgroup totals), the finalize fold (serial, or strided then a tree) — and a chain of
+ *   n additions is off by at most n·ε·S1 (Higham, γ_n). The chain length follows from the launch
+ *   plan and the device (additionChain below): ≤ 33 for defaultTuning at every tested shape with
+ *   SwiftShader's subgroups of 4 (30 with the barrier tree), ~4000 for the 4-thread workgroups that
+ *   force > 65 535 workgroups. The bound is rigorous, not statistical; the observed errors are a
+ *   few ε (random-walk growth).
  * - dgamma = invStd · Σ g·(x − mean): x − mean rounds once per term (the product is exact inside the
  *   fma), invStd·Σ once more: (chain + 2)·ε·invStd·S2.
  * - dx = k·g + c + m·(x − mean), with c = −k·dbeta/M and m = −k·invStd·dgamma/M carrying the errors of
@@ -42,18 +44,40 @@ import { EPS32 } from './tolerances';
  */
 
 /**
+ * Additions on a value's way through workgroupSum (shaders/workgroup-reduce*.wgsl) for workgroups of
+ * `wg` invocations. The barrier tree: log2(wg). With subgroups (subgroupMaxSize given): subgroupAdd
+ * over the invocations of one subgroup, at most min(subgroupMaxSize, wg), which the implementation
+ * may add in any order, so up to that − 1 additions; then log2(wg) in invocation 0's pairwise sum
+ * of the per-subgroup totals. SwiftShader (subgroups of 4), wg = 64: 3 + 6 against 6.
+ */
+export function workgroupSumChain(wg: number, subgroupMaxSize: number | undefined): number {
+  const tree = Math.log2(wg);
+  return subgroupMaxSize === undefined ? tree : Math.min(subgroupMaxSize, wg) - 1 + tree;
+}
+
+/**
+ * The largest subgroup the kernels' workgroup sums can meet on this engine's device, or undefined
+ * when they use the barrier tree (no `subgroups` feature, or tuning.useSubgroups false). WebGPU caps
+ * subgroups at 128 invocations where the adapter does not say.
+ */
+export function reductionSubgroupMaxSize(gpu: { device: GPUDevice; tuning: KernelTuning }): number | undefined {
+  if (!usesSubgroups(gpu.device.features, gpu.tuning)) return undefined;
+  return gpu.device.adapterInfo?.subgroupMaxSize ?? 128;
+}
+
+/**
  * The longest chain of float32 additions from one value to its channel's sums, for the launch plan
  * the GPU uses: a thread's values (per lane, plus the 3 additions of the lanes' dot for vec4 runs),
- * the workgroup tree, then the finalize fold.
+ * the workgroup sum of 'Runs' reductions (workgroupSumChain), then the finalize fold.
  */
-export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity): number {
+export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity, subgroupMaxSize?: number): number {
   const wg = tuning.workgroupSize;
   const alignment = 256;
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
   const own = Math.max(
     ...reduction.slabs.map(({ params: p, width }) =>
-      reduction.shape === 'Rows' ? Math.ceil(p.rows / p.rowLanes) : Math.ceil(p.chunkLength / wg) + (width === 'Vec4' ? 3 : 0) + Math.log2(wg),
+      reduction.shape === 'Rows' ? Math.ceil(p.rows / p.rowLanes) : Math.ceil(p.chunkLength / wg) + (width === 'Vec4' ? 3 : 0) + workgroupSumChain(wg, subgroupMaxSize),
     ),
   );
   const { chunks } = reduction;
@@ -61,9 +85,12 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   return own + (merge.strategy === 'Serial' ? chunks : Math.ceil(chunks / wg) + Math.log2(wg));
 }
 
-/** Multiple of ε for the float32 arithmetic of the GPU kernels (see above). */
-export function gpuBackwardTerms(view: ChannelView, tuning: KernelTuning, deviceBindingBytes = Infinity): number {
-  return additionChain(view, tuning, 65535, deviceBindingBytes) + 10;
+/**
+ * Multiple of ε for the float32 arithmetic of the GPU kernels (see above), for the engine `gpu`
+ * (bn.gpu): its tuning, its device's binding size (slabs) and whether it adds with subgroups.
+ */
+export function gpuBackwardTerms(view: ChannelView, gpu: { device: GPUDevice; tuning: KernelTuning }): number {
+  return additionChain(view, gpu.tuning, 65535, gpu.device.limits.maxStorageBufferBindingSize, reductionSubgroupMaxSize(gpu)) + 10;
 }
 
 /** The CPU path computes in float64 and rounds each output once: a few ε of the terms. */

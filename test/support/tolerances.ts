@@ -8,8 +8,10 @@
  *   The statistics add their own relative error (variance below), so y is allowed
  *   Y_TERMS·ε·(|x·scale| + |shift|) + Y_REL·|y − β| + ATOL.
  * - mean: a sum of M float32 values merged in a tree, a few ε of |mean| + std.
- * - variance: shifted sums per thread then Chan merges; 2^-24 per operation along the longest
- *   sequential chain (a thread's values, then log2 merges) gives ≲ 1e-5 relative for our shapes;
+ * - variance: shifted sums per thread, a workgroup sum, then Chan merges; 2^-24 per operation along
+ *   the longest sequential chain (a thread's values, then log2(workgroup size) additions — plus up
+ *   to subgroup size − 1 when the sum uses subgroups, 3 on SwiftShader — then the merges; see
+ *   additionChain in backward-tolerances.ts) gives ≲ 1e-5 relative for our shapes;
  *   the issue's bound for mean 1e4 ± 1 inputs is 1e-4, which we also assert there.
  */
 export const EPS32 = 2 ** -24;

@@ -182,7 +182,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
       runningVar: inputs.runningVar,
     };
     const ref = referenceBackward(inputs.x, inputs.dy, params, { mode: spec.mode, stats: saved, y });
-    const terms = gpuBackwardTerms(channelView(spec.shape, spec.layout), gpu.tuning, device.limits.maxStorageBufferBindingSize);
+    const terms = gpuBackwardTerms(channelView(spec.shape, spec.layout), gpu);
     const tol = backwardTolerances(inputs.x, inputs.dy, params, ref, spec.mode, { terms });
     const checks: BackwardCheck[] = [];
     for (const [path, result] of [['resident', resident], ['host', host]] as const) {

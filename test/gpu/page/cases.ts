@@ -20,6 +20,7 @@ import { runGpuErrorsCase } from './gpu-errors-case';
 import { runBadInputsCase } from './bad-inputs-case';
 import { runResourcesCase } from './resources-case';
 import { runDifferentialBatch } from './differential-case';
+import { runSubgroupsCase } from './subgroups-case';
 import { runTooLargeCase } from './too-large-case';
 
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
@@ -48,6 +49,7 @@ export const cases = {
   badInputsCase: runBadInputsCase,
   resourcesCase: runResourcesCase,
   differentialBatch: runDifferentialBatch,
+  subgroupsCase: runSubgroupsCase,
   tooLargeCase: runTooLargeCase,
   tfjsModelParity: async (arg: Parameters<typeof import('./tfjs-case').runModelParity>[0]) => (await tfjsCases()).runModelParity(arg),
   tfjsOpParity: async (arg: Parameters<typeof import('./tfjs-case').runOpParity>[0]) => (await tfjsCases()).runOpParity(arg),

@@ -153,7 +153,7 @@ function checkCase(s: DifferentialSpec, inputs: Inputs, out: Outputs, bn: BatchN
   // Backward: the reference normalizes with the statistics the GPU forward produced and masks with
   // its y, as PyTorch's backward gets save_mean and save_invstd (see backward-case.ts).
   const ref = referenceBackward(inputs.x, inputs.dy, p, { mode: s.mode, stats: { mean: out.mean, invStd: out.invStd }, y: out.y });
-  const terms = gpuBackwardTerms(channelView(s.shape, s.layout), bn.gpu!.tuning, bn.gpu!.device.limits.maxStorageBufferBindingSize);
+  const terms = gpuBackwardTerms(channelView(s.shape, s.layout), bn.gpu!);
   const tol = backwardTolerances(inputs.x, inputs.dy, p, ref, s.mode, { terms });
   let { dgamma, dbeta } = ref as { dgamma: ArrayLike<number>; dbeta: ArrayLike<number> };
   let dgammaTol = tol.dgamma;

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { shaderBindings } from '../../src/gpu/bindings';
+import { shaders, shaderVariant, type ShaderSource } from '../../src/gpu/shader-sources';
+import { defaultTuning, resolveTuning, usesSubgroups } from '../../src/gpu/tuning';
+import { paramsLayout } from '../../src/gpu/uniforms';
+
+const withoutComments = (code: string) => code.replace(/\/\/.*$/gm, '');
+const kernels: ShaderSource[] = Object.values(shaders);
+const withVariant = kernels.filter((shader) => shader.subgroups !== undefined);
+
+describe('subgroups variants of the workgroup sums (shader-sources.ts)', () => {
+  it('exist for the Runs reductions, as modules of their own name', () => {
+    expect(withVariant.map((shader) => shader.name)).toEqual(['stats-runs', 'backward-reduce-runs']);
+    for (const shader of withVariant) {
+      expect(shader.subgroups!.name).toBe(`${shader.name}+subgroups`);
+      expect(shader.subgroups!.subgroups).toBeUndefined();
+    }
+  });
+
+  it('start with `enable subgroups;`, the only modules that use subgroup operations', () => {
+    for (const shader of kernels) {
+      const code = withoutComments(shader.code);
+      expect(code, shader.name).not.toMatch(/\benable\b|\bsubgroup[A-Z]\w*\s*\(/);
+      if (!shader.subgroups) continue;
+      const variant = withoutComments(shader.subgroups.code).trimStart();
+      expect(variant.startsWith('enable subgroups;'), shader.name).toBe(true);
+      expect(variant).toMatch(/\bsubgroupAdd\s*\(/);
+      // One workgroupSum and one WORKGROUP_SIZE override per module, whichever helper came first.
+      for (const module of [code, variant]) {
+        expect(module.match(/\bfn\s+workgroupSum\b/g)).toHaveLength(1);
+        expect(module.match(/\boverride\s+WORKGROUP_SIZE\b/g)).toHaveLength(1);
+      }
+    }
+  });
+
+  it('declare the same Params and bindings as the barrier-tree module, so host code serves both', () => {
+    for (const shader of withVariant) {
+      expect(paramsLayout(shader.subgroups!)).toEqual(paramsLayout(shader));
+      expect([...shaderBindings(shader.subgroups!)]).toEqual([...shaderBindings(shader)]);
+      const kernelText = (code: string) => code.slice(code.indexOf('struct Params'));
+      expect(kernelText(shader.subgroups!.code)).toBe(kernelText(shader.code));
+    }
+  });
+
+  it('are used when the device has the feature and the tuning allows them', () => {
+    const subgroups = new Set(['subgroups', 'timestamp-query']);
+    const none = new Set(['timestamp-query']);
+    expect(usesSubgroups(subgroups, defaultTuning)).toBe(true);
+    expect(usesSubgroups(subgroups, { ...defaultTuning, useSubgroups: true })).toBe(true);
+    expect(usesSubgroups(subgroups, { ...defaultTuning, useSubgroups: false })).toBe(false);
+    expect(usesSubgroups(none, { ...defaultTuning, useSubgroups: true })).toBe(false);
+    expect(shaderVariant(shaders.statsRuns, true)).toBe(shaders.statsRuns.subgroups);
+    expect(shaderVariant(shaders.statsRuns, false)).toBe(shaders.statsRuns);
+    expect(shaderVariant(shaders.finalize, true)).toBe(shaders.finalize);
+  });
+
+  it('tuning.useSubgroups must be a boolean', () => {
+    expect(resolveTuning({ useSubgroups: false }, 256).useSubgroups).toBe(false);
+    expect(() => resolveTuning({ useSubgroups: 0 as unknown as boolean }, 256)).toThrow(/useSubgroups must be a boolean/);
+  });
+});
