@@ -42,31 +42,8 @@ override RUNS: bool;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y4: array<vec4f>;
 
-// The units of one thread, in slab indices: first, first + stride, … < end, all of one channel.
-struct Span {
-  first: u32,
-  end: u32,
-  channel: u32,
-}
-
-fn spanOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> Span {
-  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-  if (t >= params.threads) {
-    return Span(0u, 0u, 0u);
-  }
-  if (!RUNS) {
-    return Span(t, params.units, ((params.base + t) / params.inner) % params.channels);
-  }
-  let run = params.firstRun + t / params.stride;
-  let runStart = run * params.inner;
-  var first = runStart + t % params.stride;
-  if (first < params.base) {
-    // The slab starts inside this run: the lane's first unit at or after it.
-    first += (params.base - first + params.stride - 1u) / params.stride * params.stride;
-  }
-  let end = min(runStart + params.inner, params.base + params.units);
-  return Span(min(first, end) - params.base, end - params.base, run % params.channels);
-}
+// spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
+// front of this file).
 
 // relu as torch.relu: negative values become 0 and NaN stays NaN. (WGSL's max(NaN, 0) may return
 // 0, so the comparison is written out: NaN < 0 is false.)

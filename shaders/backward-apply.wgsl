@@ -45,30 +45,8 @@ override RUNS: bool;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx4: array<vec4f>;
 
-// The units of one thread, as in apply.wgsl.
-struct Span {
-  first: u32,
-  end: u32,
-  channel: u32,
-}
-
-fn spanOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> Span {
-  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-  if (t >= params.threads) {
-    return Span(0u, 0u, 0u);
-  }
-  if (!RUNS) {
-    return Span(t, params.units, ((params.base + t) / params.inner) % params.channels);
-  }
-  let run = params.firstRun + t / params.stride;
-  let runStart = run * params.inner;
-  var first = runStart + t % params.stride;
-  if (first < params.base) {
-    first += (params.base - first + params.stride - 1u) / params.stride * params.stride;
-  }
-  let end = min(runStart + params.inner, params.base + params.units);
-  return Span(min(first, end) - params.base, end - params.base, run % params.channels);
-}
+// spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
+// front of this file).
 
 // What a unit needs of its channel: the coefficients, and scale and shift for the relu mask.
 struct Coefficients {

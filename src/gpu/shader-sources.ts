@@ -4,11 +4,13 @@
 // workgroup-reduce-subgroups.wgsl (subgroup operations; it starts with `enable subgroups;`, which
 // must come first in a module and fails to compile without the feature). So such a kernel is two
 // modules with distinct names, 'stats-runs' and 'stats-runs+subgroups', cached apart (pipelines.ts);
-// dispatch.ts picks one per launch. Every module's text is fixed here; nothing is added at run time.
+// dispatch.ts picks one per launch. The elementwise kernels (apply, backward-apply) likewise share
+// their walk, elementwise-span.wgsl. Every module's text is fixed here; nothing is added at run time.
 import applySource from '../../shaders/apply.wgsl?raw';
 import backwardApplySource from '../../shaders/backward-apply.wgsl?raw';
 import backwardFinalizeSource from '../../shaders/backward-finalize.wgsl?raw';
 import backwardReduceRowsSource from '../../shaders/backward-reduce-rows.wgsl?raw';
+import elementwiseSpanSource from '../../shaders/elementwise-span.wgsl?raw';
 import backwardReduceRunsSource from '../../shaders/backward-reduce-runs.wgsl?raw';
 import finalizeSource from '../../shaders/finalize.wgsl?raw';
 import inferenceFoldSource from '../../shaders/inference-fold.wgsl?raw';
@@ -49,11 +51,11 @@ export const shaders = {
   statsRuns: withWorkgroupSum('stats-runs', statsRunsSource),
   finalize: { name: 'finalize', code: finalizeSource },
   inferenceFold: { name: 'inference-fold', code: inferenceFoldSource },
-  apply: { name: 'apply', code: applySource },
+  apply: { name: 'apply', code: `${elementwiseSpanSource}\n${applySource}` },
   backwardReduceRows: { name: 'backward-reduce-rows', code: backwardReduceRowsSource },
   backwardReduceRuns: withWorkgroupSum('backward-reduce-runs', backwardReduceRunsSource),
   backwardFinalize: { name: 'backward-finalize', code: backwardFinalizeSource },
-  backwardApply: { name: 'backward-apply', code: backwardApplySource },
+  backwardApply: { name: 'backward-apply', code: `${elementwiseSpanSource}\n${backwardApplySource}` },
   savedStats: { name: 'saved-stats', code: savedStatsSource },
   optimSgd: { name: 'optim-sgd', code: optimSgdSource },
   optimAdam: { name: 'optim-adam', code: optimAdamSource },
