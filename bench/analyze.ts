@@ -20,7 +20,7 @@ const tunings = [
 const plan = { targetBatchMs: 40, maxK: 32, minReps: 5, maxReps: 9, budgetMs: 3000 };
 const session = await openBenchPage(args.browser, (text) => console.log(text));
 try {
-  await call(session.page, 'init');
+  await call(session.page, 'init', args.deviceLimits);
   const copyShapes = [4, 8, 16, 32].flatMap((unitsPerThread) => [64, 128].map((workgroupSize) => ({ workgroupSize, unitsPerThread })));
   for (const bytes of args.sizes) {
     console.log(`\ncopy kernel launch shapes, ${formatSize(bytes)}`);

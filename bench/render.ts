@@ -1,21 +1,23 @@
 /**
- * Re-renders the chart and README-table.md from a results file without measuring again:
- * `npx tsx bench/render.ts [bench/results/latest.json]`. Also checks the file against the contract.
+ * Re-renders the chart and markdown table from a results file without measuring again:
+ * `npx tsx bench/render.ts [bench/results/latest.json]` (latest.svg and README-table.md; for another
+ * NAME.json, NAME.svg and NAME-table.md). Also checks the file against the contract.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { renderChart } from './lib/chart';
+import { linearityText } from './lib/linearity';
+import { defaultOut, outputPaths } from './lib/outputs';
 import { checkReport, type Report } from './lib/report';
 import { readmeTable, summaryText } from './lib/table';
 
-const path = resolve(process.argv[2] ?? 'bench/results/latest.json');
+const { json: path, chart: chartPath, table: tablePath } = outputPaths(resolve(process.argv[2] ?? defaultOut));
 const report = JSON.parse(readFileSync(path, 'utf8')) as Report;
 const problems = checkReport(report);
-const chartPath = path.replace(/\.json$/i, '') + '.svg';
-const tablePath = join(dirname(path), 'README-table.md');
 writeFileSync(chartPath, renderChart(report));
-writeFileSync(tablePath, readmeTable(report));
+writeFileSync(tablePath, readmeTable(report, basename(path)));
 console.log(summaryText(report));
+if (report.linearity) console.log(`\nLinearity: ${report.linearity.what}\n${linearityText(report.linearity)}\n`);
 console.log(`wrote ${chartPath}, ${tablePath}`);
 if (problems.length) {
   console.log(`${path} breaks the contract:\n  ${problems.join('\n  ')}`);

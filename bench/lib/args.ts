@@ -2,7 +2,7 @@
 import { isLayout } from '../../src/layout';
 import type { Layout } from '../../src/types';
 import { defaultLayouts, defaultSizes, formatSize, fullCaps, parseSize, quickCaps, quickSizes, type Caps } from './cases';
-import { allOps, type Op } from './types';
+import { allOps, deviceLimitsModes, type DeviceLimitsMode, type Op } from './types';
 
 export interface BenchArgs {
   quick: boolean;
@@ -12,6 +12,7 @@ export interface BenchArgs {
   sizes: number[];
   browser: string | undefined;
   caps: Caps;
+  deviceLimits: DeviceLimitsMode;
   help: boolean;
 }
 
@@ -19,15 +20,23 @@ export const usage = `usage: npm run bench -- [options]
 
   --quick              every op, NC/NHWC/NCHW, TF.js included, fewer sizes and repetitions
                        (sizes ${quickSizes.map(formatSize).join(', ')}; TF.js up to 4 MB): 1.5–2 minutes here
-  --out FILE           results JSON (default bench/results/latest.json); the chart (.svg) and
-                       README-table.md are written beside it
+  --out FILE           results JSON (default bench/results/latest.json); the chart (NAME.svg) and
+                       the markdown table are written beside it: README-table.md for latest.json,
+                       NAME-table.md for any other NAME.json
   --ops LIST           forward-train,backward,inference (default: all)
   --layouts LIST       NC,NHWC,NCHW (default); also NCL, NLC, NCDHW, NDHWC
   --sizes LIST         bytes per tensor, e.g. 64KB,1MB,16MB (default 64KB…64MB, ×4 steps)
   --browser PATH       Chrome/Chromium to drive (default: PUPPETEER_EXECUTABLE_PATH, then system)
   --tfjs-max SIZE      largest tensor TF.js runs at (default 16MB; 4MB with --quick)
   --cpu-max SIZE       largest tensor our CPU path runs at (default 64MB; 16MB with --quick)
-  --help               this text`;
+  --device-limits adapter|default
+                       storage limits of the bench device: 'adapter' (default) requests the
+                       adapter's maxStorageBufferBindingSize and maxBufferSize; 'default' requests
+                       only the adapter's maxBufferSize and keeps WebGPU's default 128 MiB
+                       maxStorageBufferBindingSize, so larger tensors are bound in several parts
+  --help               this text
+
+Options may repeat; the last one wins (e.g. npm run bench:curve -- --device-limits adapter).`;
 
 function list(value: string): string[] {
   return value
@@ -45,6 +54,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     sizes: [],
     browser: undefined,
     caps: { ...fullCaps },
+    deviceLimits: 'adapter',
     help: false,
   };
   let sizesGiven = false;
@@ -92,6 +102,12 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--cpu-max':
         caps.cpu = parseSize(value());
         break;
+      case '--device-limits': {
+        const mode = value().trim().toLowerCase();
+        if (!deviceLimitsModes.includes(mode as DeviceLimitsMode)) throw new Error(`unknown --device-limits '${mode}' (expected ${deviceLimitsModes.join(' or ')})`);
+        args.deviceLimits = mode as DeviceLimitsMode;
+        break;
+      }
       case '--help':
       case '-h':
         args.help = true;

@@ -30,6 +30,7 @@ export function parseSize(text: string): number {
 }
 
 export function formatSize(bytes: number): string {
+  if (bytes >= 1024 * MB && bytes % (1024 * MB) === 0) return `${bytes / (1024 * MB)} GB`;
   if (bytes >= MB && bytes % MB === 0) return `${bytes / MB} MB`;
   if (bytes >= MB) return `${(bytes / MB).toFixed(1)} MB`;
   if (bytes % KB === 0) return `${bytes / KB} KB`;

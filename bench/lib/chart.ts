@@ -62,10 +62,17 @@ function plotFrame(plot: Plot, sizes: number[], highlightOne: boolean): string[]
     out.push(`<line x1="${plot.x}" x2="${plot.x + w}" y1="${y}" y2="${y}" stroke="${one ? '#222' : '#ddd'}" stroke-width="${one ? 1.5 : 1}"${one ? ' stroke-dasharray="2 2"' : ''}/>`);
     out.push(`<text x="${plot.x - 6}" y="${y + 4}" text-anchor="end" font-size="11" fill="#444">${tickLabel(e, plot.suffix)}</text>`);
   }
+  // Size labels: on a second row where they would overlap the previous one (sizes an octave
+  // apart, e.g. 64 MB … 512 MB, are closer than a label is wide).
+  const rowEnds = [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY];
   for (const bytes of sizes) {
     const x = xOf(plot, bytes);
-    out.push(`<line x1="${x}" x2="${x}" y1="${plot.y}" y2="${plot.y + PLOT_H}" stroke="#eee"/>`);
-    out.push(`<text x="${x}" y="${plot.y + PLOT_H + 14}" text-anchor="middle" font-size="10" fill="#444">${formatSize(bytes).replace(' ', '')}</text>`);
+    const label = formatSize(bytes).replace(' ', '');
+    const half = (label.length * 5.8) / 2 + 2;
+    const row = x - half >= rowEnds[0] ? 0 : x - half >= rowEnds[1] ? 1 : 0;
+    rowEnds[row] = x + half;
+    out.push(`<line x1="${x}" x2="${x}" y1="${plot.y}" y2="${plot.y + PLOT_H + (row ? 4 : 0)}" stroke="#eee"/>`);
+    out.push(`<text x="${x}" y="${plot.y + PLOT_H + 14 + row * 11}" text-anchor="middle" font-size="10" fill="#444">${label}</text>`);
   }
   out.push(`<text x="${plot.x + 4}" y="${plot.y + 13}" font-size="11" fill="#222" font-weight="bold">${escape(plot.title)}</text>`);
   return out;
@@ -111,19 +118,21 @@ export function renderChart(report: Report): string {
   const sizeRange: [number, number] = [sizes[0], sizes[sizes.length - 1]];
   const ratioDecades = decadeRange(report.cases.map((row) => row.ratioToFloor), 0.5, 10);
   const gbpsDecades = decadeRange(report.cases.map((row) => row.gbps), 1, 1);
-  const width = layouts.length * PANEL_W + 20;
+  const adapter = `${report.adapter.vendor || '?'} / ${report.adapter.architecture || '?'}${report.adapter.isFallbackAdapter ? ' (software)' : ''}`;
+  const limits = report.deviceLimits ? ` · storage binding ≤ ${formatSize(report.deviceLimits.maxStorageBufferBindingSize)} (${report.deviceLimits.requested} limits)` : '';
+  const subtitle = `${report.browser} · adapter ${adapter} · ${report.machine.cpus} CPU cores · ${report.generated.slice(0, 16).replace('T', ' ')} UTC · timer ${report.timer}${limits}`;
+  const explanation =
+    'x: size of one float32 tensor. Upper plot: time ÷ floor (floor = op bytes ÷ vec4-copy bandwidth, same device, same size; 1 is the limit, lower is better). Lower: op bytes ÷ time in GB/s (higher is better).';
+  const legendWidth = implOrder.reduce((w, impl) => w + 40 + style[impl].label.length * 6.4, 14);
+  // Wide enough for the header lines and the legend, whatever the number of panels (~6.2 px per character at 12 px).
+  const width = Math.ceil(Math.max(layouts.length * PANEL_W + 20, 28 + 6.2 * Math.max(subtitle.length, explanation.length), legendWidth + 14));
   const height = HEADER_H + ops.length * PANEL_H + 40;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`);
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  const adapter = `${report.adapter.vendor || '?'} / ${report.adapter.architecture || '?'}${report.adapter.isFallbackAdapter ? ' (software)' : ''}`;
   out.push(`<text x="14" y="26" font-size="18" font-weight="bold">webgpu-batchnorm benchmark${report.quick ? ' (--quick)' : ''}</text>`);
-  out.push(
-    `<text x="14" y="46" font-size="12" fill="#333">${escape(`${report.browser} · adapter ${adapter} · ${report.machine.cpus} CPU cores · ${report.generated.slice(0, 16).replace('T', ' ')} UTC · timer ${report.timer}`)}</text>`,
-  );
-  out.push(
-    `<text x="14" y="64" font-size="12" fill="#333">${escape('x: size of one float32 tensor. Upper plot: time ÷ floor (floor = op bytes ÷ vec4-copy bandwidth, same device, same size; 1 is the limit, lower is better). Lower: op bytes ÷ time in GB/s (higher is better).')}</text>`,
-  );
+  out.push(`<text x="14" y="46" font-size="12" fill="#333">${escape(subtitle)}</text>`);
+  out.push(`<text x="14" y="64" font-size="12" fill="#333">${escape(explanation)}</text>`);
   let lx = 14;
   for (const impl of implOrder) {
     const s = style[impl];

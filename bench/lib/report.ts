@@ -4,7 +4,8 @@
  */
 import type { Layout } from '../../src/types';
 import { COPY_BYTES_PER_ELEMENT, elementsOf, floorBytesPerElement } from './cases';
-import { allImpls, allOps, type Impl, type MeasuredRow, type Op } from './types';
+import type { Linearity } from './linearity';
+import { allImpls, allOps, deviceLimitsModes, type DeviceLimits, type Impl, type MeasuredRow, type Op } from './types';
 
 export interface CaseRow {
   op: Op;
@@ -50,11 +51,15 @@ export interface Report {
   quick: boolean;
   durationSeconds: number;
   timer: 'timestamp-query' | 'wall-clock';
+  /** The bench device's storage limits (`--device-limits`); absent in reports made before the option. */
+  deviceLimits?: DeviceLimits;
   machine: { platform: string; cpus: number; node: string };
   tfjs: string;
   notes: string[];
   cases: CaseRow[];
   skipped: SkippedRow[];
+  /** Time per element relative to 16 MB, per op × layout, for webgpu and copy (bench/lib/linearity.ts). */
+  linearity?: Linearity;
 }
 
 /** JSON has no NaN or Infinity: an output with NaN/Inf (or the wrong length) reports the largest double. */
@@ -114,6 +119,14 @@ export function checkReport(report: Report): string[] {
     need(typeof a.vendor === 'string', 'adapter.vendor must be a string');
     need(typeof a.architecture === 'string', 'adapter.architecture must be a string');
     need(typeof a.isFallbackAdapter === 'boolean', 'adapter.isFallbackAdapter must be a boolean');
+  }
+  const limits = report.deviceLimits;
+  if (limits !== undefined) {
+    // Optional (added after schema 1 was fixed): checked only when present.
+    need(deviceLimitsModes.includes(limits.requested), `deviceLimits.requested must be ${deviceLimitsModes.join(' or ')}`);
+    for (const key of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
+      need(Number.isSafeInteger(limits[key]) && limits[key] > 0, `deviceLimits.${key} must be a positive integer`);
+    }
   }
   need(Array.isArray(report.cases) && report.cases.length > 0, 'cases must be a non-empty array');
   for (const [i, row] of (report.cases ?? []).entries()) {

@@ -5,6 +5,22 @@ export type Op = 'forward-train' | 'backward' | 'inference';
 export type Impl = 'webgpu' | 'cpu' | 'tfjs-webgpu' | 'tfjs-cpu' | 'copy';
 
 export const allOps: Op[] = ['forward-train', 'backward', 'inference'];
+
+/**
+ * Storage limits the bench device asks for: `adapter` requests the adapter's
+ * maxStorageBufferBindingSize and maxBufferSize; `default` requests only the adapter's
+ * maxBufferSize and keeps WebGPU's default maxStorageBufferBindingSize (128 MiB), so that larger
+ * tensors must be bound in several parts.
+ */
+export type DeviceLimitsMode = 'adapter' | 'default';
+export const deviceLimitsModes: DeviceLimitsMode[] = ['adapter', 'default'];
+
+/** What the bench device was given: the mode and the resulting limits of the device. */
+export interface DeviceLimits {
+  requested: DeviceLimitsMode;
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
 export const allImpls: Impl[] = ['webgpu', 'cpu', 'tfjs-webgpu', 'tfjs-cpu', 'copy'];
 
 export interface CaseSpec {
@@ -24,6 +40,18 @@ export interface TimingPlan {
   /** Host calls slower than this (after their warm-up) are repeated only `slowReps` times. */
   slowCallMs?: number;
   slowReps?: number;
+  /** GPU rows: single-iteration submits used to choose K after the warm-up (default 2). */
+  calibrationRuns?: number;
+}
+
+/** How the page prepares a case. */
+export interface PrepareOptions {
+  /**
+   * Whether a host implementation (cpu, TF.js) runs at this size. Then the inputs also exist as
+   * host arrays and the reference is the library's CPU path; else they are generated straight into
+   * GPU buffers and checked against float64 values streamed from the same generator.
+   */
+  host: boolean;
 }
 
 /** A measured row as the page reports it; the runner adds the floor and the ratios. */
@@ -65,6 +93,7 @@ export interface PageEnvironment {
   userAgent: string;
   adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
   features: string[];
+  limits: DeviceLimits;
   timer: 'timestamp-query' | 'wall-clock';
   tfjsVersion: string;
   tfjsWebgpu: string;

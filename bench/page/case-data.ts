@@ -1,43 +1,76 @@
 /**
  * The inputs of one benchmark case, shared by every implementation, and the reference the errors
- * are measured against: the library's CPU path (float64 accumulation) where it has the op, else a
- * float64 reference written here (backward, until the library has a CPU backward).
+ * are measured against.
+ *
+ * Every input is a stretch of one deterministic sequence per case (x, then dy for backward, then
+ * gamma, beta and the running statistics), so any part of it can be regenerated on its own. When a
+ * host implementation (cpu, TF.js) runs at the case's size, x and dy also exist as host arrays and
+ * the reference is the library's CPU path (float64 accumulation). Above the host caps they are
+ * generated straight into GPU buffers in chunks, and the outputs are checked against float64 values
+ * streamed from the same sequence (see streamed-reference.ts): no tensor-sized host array exists.
  */
 import { channelView, type BatchNorm, type ChannelView, type SavedStatistics } from '../../src/index';
 import type { CaseSpec } from '../lib/types';
-import { generator, uniform } from './data';
+import { generator, uniform, uniformInto } from './data';
+import { streamStatistics, type StreamedStatistics } from './streamed-reference';
 
 /** PyTorch's default, used by every implementation (TF.js gets it explicitly). */
 export const EPS = 1e-5;
 
+/** An input's values: draws [start, start + length) of the case's sequence, uniform in center ± spread. */
+export interface Stream {
+  start: number;
+  length: number;
+  center: number;
+  spread: number;
+}
+
 export interface CaseData {
   spec: CaseSpec;
   view: ChannelView;
-  x: Float32Array;
+  /** Where x and dy come from (dy for backward only). */
+  streams: { x: Stream; dy: Stream | undefined };
+  /** Host copies of x and dy: only when a host implementation runs at this size. */
+  x: Float32Array | undefined;
   dy: Float32Array | undefined;
   gamma: Float32Array;
   beta: Float32Array;
   runningMean: Float32Array;
   runningVar: Float32Array;
-  /** Reference outputs by name; the first is the main output (y or dx). */
+  /** Reference outputs by name (host cases); the first is the main output (y or dx). */
   reference: Record<string, Float32Array>;
   referenceSource: string;
   /** Backward: the batch statistics of the forward (from the CPU path), as `bn.backward` takes them. */
   saved: SavedStatistics | undefined;
+  /** Cases without host arrays: float64 statistics streamed from the sequence (see streamed-reference.ts). */
+  streamed: StreamedStatistics | undefined;
 }
 
-export function makeCase(spec: CaseSpec): CaseData {
+/** Fills `out` with values [offset, offset + out.length) of `stream`. */
+export function streamInto(seed: number, stream: Stream, offset: number, out: Float32Array): Float32Array {
+  return uniformInto(generator(seed, stream.start + offset), out, stream.center, stream.spread);
+}
+
+/** The whole of `stream` as a host array. */
+export function streamArray(seed: number, stream: Stream): Float32Array {
+  return streamInto(seed, stream, 0, new Float32Array(stream.length));
+}
+
+/** The case's inputs; x and dy as host arrays only with `host`. */
+export function makeCase(spec: CaseSpec, host = true): CaseData {
   const view = channelView(spec.shape, spec.layout);
   const C = view.channels;
-  const random = generator(spec.seed);
+  const n = view.size;
   // Off-centre data (mean 3, std ≈ 1.2) so that a kernel which forgets the mean shows.
-  const x = uniform(random, view.size, 3, 2);
-  const dy = spec.op === 'backward' ? uniform(random, view.size, 0, 1) : undefined;
-  const data: CaseData = {
+  const x: Stream = { start: 0, length: n, center: 3, spread: 2 };
+  const dy: Stream | undefined = spec.op === 'backward' ? { start: n, length: n, center: 0, spread: 1 } : undefined;
+  const random = generator(spec.seed, dy ? 2 * n : n);
+  return {
     spec,
     view,
-    x,
-    dy,
+    streams: { x, dy },
+    x: host ? streamArray(spec.seed, x) : undefined,
+    dy: host && dy ? streamArray(spec.seed, dy) : undefined,
     gamma: uniform(random, C, 1, 0.5),
     beta: uniform(random, C, 0, 1),
     runningMean: uniform(random, C, 3, 0.5),
@@ -45,8 +78,14 @@ export function makeCase(spec: CaseSpec): CaseData {
     reference: {},
     referenceSource: '',
     saved: undefined,
+    streamed: undefined,
   };
-  return data;
+}
+
+/** x of a host case (cpu and TF.js run only where the runner asked for host arrays). */
+export function hostX(data: CaseData): Float32Array {
+  if (!data.x) throw new Error('this case has no host arrays (above the host implementations\' size caps)');
+  return data.x;
 }
 
 /** Host-array options of the library for this case. */
@@ -62,8 +101,14 @@ export function libraryOptions(data: CaseData) {
   };
 }
 
-/** Fills data.reference (untimed). */
+/** Fills data.reference, or data.streamed for a case without host arrays (untimed). */
 export async function computeReference(data: CaseData, cpu: BatchNorm): Promise<void> {
+  if (!data.x) {
+    data.streamed = streamStatistics(data, EPS);
+    data.referenceSource =
+      'float64 values from per-channel float64 statistics of x (and dy) regenerated from the inputs\' deterministic sequence; every output element checked';
+    return;
+  }
   const opts = libraryOptions(data);
   switch (data.spec.op) {
     case 'forward-train': {

@@ -51,11 +51,24 @@ function grid(workgroups: number, maxPerDimension: number): [number, number] {
 export interface CopyKernel {
   encode(encoder: GPUCommandEncoder): void;
   destroy(): void;
+  /** Dispatches per encode: one per binding-sized part of the tensor. */
+  readonly parts: number;
+}
+
+/**
+ * Vec4 units per binding: the largest run of whole vec4s, starting at an aligned offset, that fits
+ * the device's maxStorageBufferBindingSize. A tensor larger than that (e.g. 512 MB with WebGPU's
+ * default 128 MiB) is copied in several dispatches, each binding its own part of src and dst.
+ */
+export function unitsPerBinding(limits: { maxStorageBufferBindingSize: number; minStorageBufferOffsetAlignment: number }): number {
+  const align = Math.max(16, limits.minStorageBufferOffsetAlignment);
+  return Math.floor(limits.maxStorageBufferBindingSize / align) * (align / 16);
 }
 
 /**
  * Records `dst = src` over `elements` float32 values (a multiple of 4), or with entry 'readVec4'
- * a read of src that writes one vec4 per thread into a small buffer of its own.
+ * a read of src that writes one vec4 per thread into a small buffer of its own. One compute pass,
+ * one dispatch per binding-sized part of the tensor (one for most sizes).
  */
 export function copyKernel(
   device: GPUDevice,
@@ -67,30 +80,44 @@ export function copyKernel(
 ): CopyKernel {
   const units = elements / 4;
   const perWorkgroup = tuning.workgroupSize * tuning.unitsPerThread;
-  const workgroups = Math.ceil(units / perWorkgroup);
-  const params = device.createBuffer({ label: 'bench.copy.params', size: 16, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
-  new Uint32Array(params.getMappedRange())[0] = units;
-  params.unmap();
-  const owned: GPUBuffer[] = [params];
-  let target = dst;
+  const partUnits = Math.min(units, unitsPerBinding(device.limits));
+  const owned: GPUBuffer[] = [];
+  let sums: GPUBuffer | undefined;
   if (entry === 'readVec4') {
-    target = device.createBuffer({ label: 'bench.read.sums', size: workgroups * tuning.workgroupSize * 16, usage: GPUBufferUsage.STORAGE });
-    owned.push(target);
+    // Shared by the parts: its contents only keep the loads alive.
+    sums = device.createBuffer({ label: 'bench.read.sums', size: Math.ceil(partUnits / perWorkgroup) * tuning.workgroupSize * 16, usage: GPUBufferUsage.STORAGE });
+    owned.push(sums);
+  } else if (!dst) {
+    throw new Error('copyKernel needs a destination buffer');
   }
-  if (!target) throw new Error('copyKernel needs a destination buffer');
   const pipe = pipeline(device, entry, tuning.workgroupSize, tuning.unitsPerThread);
-  const bindGroup = device.createBindGroup({
-    label: `bench.${entry}.bindings`,
-    layout: pipe.getBindGroupLayout(0),
-    entries: [params, src, target].map((buffer, binding) => ({ binding, resource: { buffer } })),
-  });
-  const [gx, gy] = grid(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
+  const parts: { bindGroup: GPUBindGroup; grid: [number, number] }[] = [];
+  for (let first = 0, index = 0; first < units; first += partUnits, index++) {
+    const count = Math.min(partUnits, units - first);
+    const params = device.createBuffer({ label: `bench.copy.params[${index}]`, size: 16, usage: GPUBufferUsage.UNIFORM, mappedAtCreation: true });
+    new Uint32Array(params.getMappedRange())[0] = count;
+    params.unmap();
+    owned.push(params);
+    const part = { offset: first * 16, size: count * 16 };
+    const target: GPUBufferBinding = sums ? { buffer: sums } : { buffer: dst as GPUBuffer, ...part };
+    parts.push({
+      bindGroup: device.createBindGroup({
+        label: `bench.${entry}.bindings[${index}]`,
+        layout: pipe.getBindGroupLayout(0),
+        entries: [{ buffer: params }, { buffer: src, ...part }, target].map((resource, binding) => ({ binding, resource })),
+      }),
+      grid: grid(Math.ceil(count / perWorkgroup), device.limits.maxComputeWorkgroupsPerDimension),
+    });
+  }
   return {
+    parts: parts.length,
     encode(encoder) {
       const pass = encoder.beginComputePass({ label: `bench.${entry}` });
       pass.setPipeline(pipe);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(gx, gy);
+      for (const part of parts) {
+        pass.setBindGroup(0, part.bindGroup);
+        pass.dispatchWorkgroups(...part.grid);
+      }
       pass.end();
     },
     destroy() {

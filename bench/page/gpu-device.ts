@@ -1,16 +1,33 @@
 /**
  * The benchmark's own device: created here (not by the engine) so that it can ask for
- * `timestamp-query` and the adapter's buffer limits, then handed to the engine with
- * `createBatchNorm({ device })`. The copy floor and our kernels run on this same device.
+ * `timestamp-query` and the buffer limits of the run (`--device-limits`), then handed to the engine
+ * with `createBatchNorm({ device })`. The copy floor and our kernels run on this same device.
  */
+import type { DeviceLimits, DeviceLimitsMode } from '../lib/types';
+
 export interface BenchDevice {
   device: GPUDevice;
   timestamps: boolean;
   adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
   features: string[];
+  /** The mode requested and the device's resulting storage limits. */
+  limits: DeviceLimits;
 }
 
-export async function createBenchDevice(): Promise<BenchDevice> {
+/**
+ * `adapter`: the adapter's maxStorageBufferBindingSize and maxBufferSize. `default`: the adapter's
+ * maxBufferSize only (a tensor as large as the adapter allows can exist), with WebGPU's default
+ * maxStorageBufferBindingSize (128 MiB), so that larger tensors must be bound in several parts.
+ */
+function requiredLimits(adapter: GPUAdapter, mode: DeviceLimitsMode): Record<string, number> {
+  if (mode === 'default') return { maxBufferSize: adapter.limits.maxBufferSize };
+  return {
+    maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+    maxBufferSize: adapter.limits.maxBufferSize,
+  };
+}
+
+export async function createBenchDevice(mode: DeviceLimitsMode = 'adapter'): Promise<BenchDevice> {
   if (!navigator.gpu) throw new Error('no navigator.gpu (WebGPU disabled, or not a secure context)');
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null');
@@ -19,10 +36,7 @@ export async function createBenchDevice(): Promise<BenchDevice> {
   const device = await adapter.requestDevice({
     label: 'bench.device',
     requiredFeatures,
-    requiredLimits: {
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-      maxBufferSize: adapter.limits.maxBufferSize,
-    },
+    requiredLimits: requiredLimits(adapter, mode),
   });
   device.lost.then((info) => console.error(`bench device lost: ${info.reason} ${info.message}`));
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
@@ -37,5 +51,10 @@ export async function createBenchDevice(): Promise<BenchDevice> {
       isFallbackAdapter: Boolean(info.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter),
     },
     features: [...device.features].sort(),
+    limits: {
+      requested: mode,
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxBufferSize: device.limits.maxBufferSize,
+    },
   };
 }

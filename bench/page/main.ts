@@ -4,7 +4,7 @@
  * one page, on the same inputs; the GPU ones on one device created here.
  */
 import type { KernelTuning, Layout } from '../../src/index';
-import type { CaseSpec, PageEnvironment, PageResult, TimingPlan } from '../lib/types';
+import type { CaseSpec, DeviceLimitsMode, PageEnvironment, PageResult, PrepareOptions, TimingPlan } from '../lib/types';
 import { computeReference, makeCase, type CaseData } from './case-data';
 import { createBenchDevice } from './gpu-device';
 import { Ours } from './ours';
@@ -19,8 +19,9 @@ function need<T>(value: T | undefined, what: string): T {
 }
 
 const bench = {
-  async init(): Promise<PageEnvironment> {
-    const device = await createBenchDevice();
+  /** Creates the bench device with the run's storage limits (`--device-limits`). */
+  async init(limits: DeviceLimitsMode = 'adapter'): Promise<PageEnvironment> {
+    const device = await createBenchDevice(limits);
     ours = await Ours.create(device);
     // TF.js is loaded only now, so that a page without it still measures ours.
     tfjs = await import('./tfjs');
@@ -28,17 +29,21 @@ const bench = {
       userAgent: navigator.userAgent,
       adapter: device.adapter,
       features: device.features,
+      limits: device.limits,
       timer: ours.timer.method,
       tfjsVersion: tfjs.tfjsVersion,
       tfjsWebgpu: '4.22.0',
     };
   },
 
-  /** Makes the inputs of a case and its reference outputs (untimed); returns the reference time. */
-  async prepare(spec: CaseSpec): Promise<{ referenceMs: number; referenceSource: string }> {
+  /**
+   * Makes the inputs of a case and its reference (untimed); returns the reference time. Without
+   * `host`, x and dy get no host arrays (see case-data.ts).
+   */
+  async prepare(spec: CaseSpec, options: PrepareOptions = { host: true }): Promise<{ referenceMs: number; referenceSource: string }> {
     const o = need(ours, 'bench.init()');
     current = undefined;
-    const data = makeCase(spec);
+    const data = makeCase(spec, options.host);
     const start = performance.now();
     await computeReference(data, o.cpuEngine);
     current = data;

@@ -2,22 +2,44 @@
  * Our two implementations: `webgpu` (the GPU-resident API on the benchmark's device, K calls
  * recorded into one encoder, nothing read back while timed) and `cpu` (the host-array API on the
  * CPU path). The copy floor is timed here too, interleaved with `webgpu`, on the same device.
+ *
+ * Tensors up to 512 MB: inputs without host arrays are generated into their GPU buffers in chunks,
+ * outputs are read back in chunks for the check, and every buffer of a case is destroyed at its end.
  */
 import { createBatchNorm, type BatchNorm, type GpuBatchNorm } from '../../src/index';
 import type { MeasuredRow, MissingRow, PageResult, TimingPlan } from '../lib/types';
 import type { BenchDevice } from './gpu-device';
-import { EPS, libraryOptions, type CaseData } from './case-data';
+import { EPS, hostX, libraryOptions, streamInto, type CaseData, type Stream } from './case-data';
 import { copyKernel, copyShapeFor } from './copy-kernel';
 import { maxAbsDiff } from './data';
-import { GpuTimer, summarize, timeGpuInterleaved, timeHost, type Encode } from './timing';
+import { StreamedCheck } from './streamed-reference';
+import { GpuTimer, summarize, timeGpuInterleaved, timeHost, type Encode, type Samples } from './timing';
 
 const STORAGE = GPUBufferUsage.STORAGE;
 const COPY = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Elements per chunk when generating inputs into, or reading outputs from, a GPU buffer (16 MB). */
+const CHUNK = 4 * 1024 * 1024;
 
 function upload(device: GPUDevice, label: string, data: Float32Array): GPUBuffer {
   const buffer = device.createBuffer({ label: `bench.${label}`, size: Math.max(16, data.byteLength), usage: STORAGE | COPY, mappedAtCreation: true });
   new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
   buffer.unmap();
+  return buffer;
+}
+
+/** An input the case has no host array for: its values generated chunk by chunk into the buffer. */
+async function generate(device: GPUDevice, label: string, seed: number, stream: Stream): Promise<GPUBuffer> {
+  const buffer = output(device, label, stream.length);
+  const chunk = new Float32Array(Math.min(CHUNK, stream.length));
+  for (let first = 0; first < stream.length; first += chunk.length) {
+    const part = stream.length - first < chunk.length ? chunk.subarray(0, stream.length - first) : chunk;
+    streamInto(seed, stream, first, part);
+    device.queue.writeBuffer(buffer, first * 4, part);
+    // Bounds the data in flight to the GPU process to a few chunks.
+    if ((first / chunk.length) % 8 === 7) await device.queue.onSubmittedWorkDone();
+  }
+  await device.queue.onSubmittedWorkDone();
   return buffer;
 }
 
@@ -37,7 +59,28 @@ async function readBack(device: GPUDevice, buffer: GPUBuffer, offsetBytes: numbe
   return out;
 }
 
-function errorsAgainst(reference: Record<string, Float32Array>, actual: Record<string, Float32Array>): { maxAbsErr: number; errors: Record<string, number> } {
+/** Hands `elements` values of `buffer` to `feed` in order, a chunk at a time (the chunk is only valid during the call). */
+async function readInChunks(device: GPUDevice, buffer: GPUBuffer, elements: number, feed: (chunk: Float32Array) => void): Promise<void> {
+  const chunkElements = Math.min(CHUNK, elements);
+  const staging = device.createBuffer({ label: 'bench.readback.chunk', size: chunkElements * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  try {
+    for (let first = 0; first < elements; first += chunkElements) {
+      const count = Math.min(chunkElements, elements - first);
+      const encoder = device.createCommandEncoder({ label: 'bench.readback.chunk' });
+      encoder.copyBufferToBuffer(buffer, first * 4, staging, 0, count * 4);
+      device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ, 0, count * 4);
+      feed(new Float32Array(staging.getMappedRange(0, count * 4)));
+      staging.unmap();
+    }
+  } finally {
+    staging.destroy();
+  }
+}
+
+type Errors = { maxAbsErr: number; errors: Record<string, number> };
+
+function errorsAgainst(reference: Record<string, ArrayLike<number>>, actual: Record<string, Float32Array>): Errors {
   const errors: Record<string, number> = {};
   for (const name of Object.keys(actual)) errors[name] = maxAbsDiff(actual[name], reference[name]);
   return { maxAbsErr: errors[Object.keys(actual)[0]], errors };
@@ -56,6 +99,12 @@ async function withErrorScopes<T>(device: GPUDevice, work: () => Promise<T>): Pr
     if (error) throw new Error(`GPU error: ${error.message}`);
   }
   return result;
+}
+
+/** One line of at most 400 characters (WebGPU messages span lines and repeat object lists). */
+function oneLine(error: unknown): string {
+  const text = String((error as Error)?.message ?? error).replace(/\s+/g, ' ').trim();
+  return text.length > 400 ? `${text.slice(0, 397)}…` : text;
 }
 
 export class Ours {
@@ -81,18 +130,29 @@ export class Ours {
     return gpu;
   }
 
-  /** copy and webgpu, repetitions interleaved; then webgpu's outputs are checked against the reference. */
+  /** GPU errors the engine kept from its encode… calls, as one line (undefined when none). */
+  private async engineErrors(): Promise<string | undefined> {
+    try {
+      await this.gpu.checkErrors();
+      return undefined;
+    } catch (error) {
+      return oneLine(error);
+    }
+  }
+
+  /**
+   * copy and webgpu, repetitions interleaved; then webgpu's outputs are checked: against the CPU
+   * reference for host cases, else streamed against float64 values (streamed-reference.ts).
+   */
   async measureGpu(data: CaseData, plan: TimingPlan): Promise<PageResult> {
     const { device } = this.bench;
-    const { op, shape, layout } = data.spec;
+    const { op, shape, layout, seed } = data.spec;
     const C = data.view.channels;
     const elements = data.view.size;
     const buffers: GPUBuffer[] = [];
     const keep = <T extends GPUBuffer>(buffer: T) => (buffers.push(buffer), buffer);
-    const x = keep(upload(device, 'x', data.x));
-    const copyDst = keep(output(device, 'copy.dst', elements));
-    const copyShape = copyShapeFor(this.bench.adapter.isFallbackAdapter);
-    const copy = copyKernel(device, x, copyDst, elements, 'copyVec4', copyShape);
+    const input = async (label: string, host: Float32Array | undefined, stream: Stream) =>
+      keep(host ? upload(device, label, host) : await generate(device, label, seed, stream));
     const missing: MissingRow[] = [];
     const rows: MeasuredRow[] = [];
     const timerName = this.timer.method;
@@ -100,7 +160,12 @@ export class Ours {
       this.timer.timestamps
         ? `GPU time (timestamp-query) of ${what}, K per submit, per iteration; no readback`
         : `wall clock from encoding to onSubmittedWorkDone of ${what}, K per submit, per iteration; no readback`;
+    let copy: ReturnType<typeof copyKernel> | undefined;
     try {
+      const x = await input('x', data.x, data.streams.x);
+      const copyDst = keep(output(device, 'copy.dst', elements));
+      const copyShape = copyShapeFor(this.bench.adapter.isFallbackAdapter);
+      copy = copyKernel(device, x, copyDst, elements, 'copyVec4', copyShape);
       const gamma = keep(upload(device, 'gamma', data.gamma));
       const beta = keep(upload(device, 'beta', data.beta));
       const runningMean = keep(upload(device, 'runningMean', data.runningMean));
@@ -109,92 +174,119 @@ export class Ours {
       const out = keep(output(device, op === 'backward' ? 'dx' : 'y', elements));
       let encode: Encode | undefined;
       let what = '';
-      let check: () => Promise<Record<string, Float32Array>> = async () => ({});
+      // The main output, then per-channel outputs (buffer, byte offset), all checked after timing.
+      const main = { name: op === 'backward' ? 'dx' : 'y', buffer: out };
+      let perChannel: Record<string, [GPUBuffer, number]> = {};
       if (op === 'forward-train') {
         what = 'encodeForwardTrain (stats, finalize with running-statistics update, apply)';
         encode = (encoder) => this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
-        check = async () => ({
-          y: await readBack(device, out, 0, elements),
-          mean: await readBack(device, stats, this.gpu.statsByteOffset('mean', C), C),
-          variance: await readBack(device, stats, this.gpu.statsByteOffset('variance', C), C),
-        });
+        perChannel = { mean: [stats, this.gpu.statsByteOffset('mean', C)], variance: [stats, this.gpu.statsByteOffset('variance', C)] };
       } else if (op === 'inference') {
         what = 'encodeForwardInference (fold of running statistics, apply)';
         encode = (encoder) => this.gpu.encodeForwardInference(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
-        check = async () => ({ y: await readBack(device, out, 0, elements) });
       } else {
         what = 'encodeBackward in train mode (reduce, finalize, apply; the batch statistics come from an encodeForwardTrain run before timing)';
-        const dy = keep(upload(device, 'dy', data.dy as Float32Array));
+        const dy = await input('dy', data.dy, data.streams.dy as Stream);
         const dgamma = keep(output(device, 'dgamma', C));
         const dbeta = keep(output(device, 'dbeta', C));
-        // The forward pass that produces the statistics the backward reads; not timed.
+        // The forward pass that produces the statistics the backward reads; not timed. Its y goes
+        // into the dx buffer, which the backward overwrites (one tensor less in memory).
         const encoder = device.createCommandEncoder({ label: 'bench.backward.forward' });
-        this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: keep(output(device, 'y', elements)), stats, gamma, beta });
+        this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta });
         device.queue.submit([encoder.finish()]);
         encode = (enc) => this.gpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
-        check = async () => ({
-          dx: await readBack(device, out, 0, elements),
-          dgamma: await readBack(device, dgamma, 0, C),
-          dbeta: await readBack(device, dbeta, 0, C),
-        });
+        perChannel = { dgamma: [dgamma, 0], dbeta: [dbeta, 0] };
       }
-      const variants: Encode[] = [(encoder) => copy.encode(encoder)];
+      const variants: Encode[] = [(encoder) => copy!.encode(encoder)];
       if (encode) variants.push(encode);
-      let samples;
+      let samples: Samples[] | undefined;
+      let failure: string | undefined;
       try {
         samples = await withErrorScopes(device, () => timeGpuInterleaved(this.timer, variants, plan));
+        failure = await this.engineErrors();
       } catch (error) {
         if (!encode) throw error;
-        // Our kernel failed: report it, and still time the floor alone.
-        missing.push({ impl: 'webgpu', reason: `failed: ${String((error as Error).message ?? error)}` });
-        encode = undefined;
-        samples = await withErrorScopes(device, () => timeGpuInterleaved(this.timer, variants.slice(0, 1), plan));
+        // The engine's own message (e.g. a binding above the device's limit) explains the rest.
+        failure = (await this.engineErrors()) ?? oneLine(error);
+        samples = undefined;
       }
+      if (failure) {
+        // Our kernel failed: report it (the floor was timed with it, or is timed alone below).
+        missing.push({ impl: 'webgpu', reason: `failed: ${failure}` });
+        encode = undefined;
+      }
+      samples ??= await withErrorScopes(device, () => timeGpuInterleaved(this.timer, variants.slice(0, 1), plan));
       rows.push({
         impl: 'copy',
         ...summarize(samples[0]),
         timer: timerName,
-        timed: gpuTimed(`a vec4 copy of x into another buffer (shaders/copy.wgsl, ${copyShape.workgroupSize} threads × ${copyShape.unitsPerThread} vec4 each)`),
+        timed: gpuTimed(
+          `a vec4 copy of x into another buffer (shaders/copy.wgsl, ${copyShape.workgroupSize} threads × ${copyShape.unitsPerThread} vec4 each` +
+            `${copy.parts > 1 ? `, ${copy.parts} dispatches of ≤ maxStorageBufferBindingSize each` : ''})`,
+        ),
       });
       if (encode && samples[1]) {
-        const actual = await check();
         rows.push({
           impl: 'webgpu',
           ...summarize(samples[1]),
           timer: timerName,
           timed: gpuTimed(what),
-          ...errorsAgainst(data.reference, actual),
+          ...(await this.check(data, main, perChannel)),
           reference: data.referenceSource,
         });
       }
     } finally {
-      copy.destroy();
+      copy?.destroy();
       await device.queue.onSubmittedWorkDone();
       for (const buffer of buffers) buffer.destroy();
     }
     return { rows, missing };
   }
 
+  /** Errors of the outputs: whole against the CPU reference (host cases), else streamed (see streamed-reference.ts). */
+  private async check(data: CaseData, main: { name: string; buffer: GPUBuffer }, perChannel: Record<string, [GPUBuffer, number]>): Promise<Errors> {
+    const { device } = this.bench;
+    const C = data.view.channels;
+    const channelOutputs: Record<string, Float32Array> = {};
+    for (const [name, [buffer, offset]] of Object.entries(perChannel)) channelOutputs[name] = await readBack(device, buffer, offset, C);
+    if (!data.streamed) {
+      return errorsAgainst(data.reference, { [main.name]: await readBack(device, main.buffer, 0, data.view.size), ...channelOutputs });
+    }
+    const streamed = data.streamed;
+    const check = new StreamedCheck(data, streamed, EPS);
+    await readInChunks(device, main.buffer, data.view.size, (chunk) => check.feed(chunk));
+    const reference: Record<string, ArrayLike<number>> = {
+      mean: streamed.mean,
+      variance: streamed.variance,
+      ...(streamed.dgamma ? { dgamma: streamed.dgamma } : {}),
+      ...(streamed.dbeta ? { dbeta: streamed.dbeta } : {}),
+    };
+    const errors: Record<string, number> = { [main.name]: check.maxAbsErr };
+    for (const [name, values] of Object.entries(channelOutputs)) errors[name] = maxAbsDiff(values, reference[name]);
+    return { maxAbsErr: errors[main.name], errors };
+  }
+
   /** The host-array API on the CPU path; outputs are new arrays, as a caller gets them. */
   async measureCpu(data: CaseData, plan: TimingPlan): Promise<PageResult> {
     const opts = libraryOptions(data);
     const engine = this.cpuEngine;
+    const x = hostX(data);
     let run: () => Promise<Record<string, Float32Array>>;
     let what: string;
     if (data.spec.op === 'forward-train') {
       what = 'bn.forwardTrain(x, options) on the CPU path (statistics, running statistics, y)';
       run = async () => {
-        const out = await engine.forwardTrain(data.x, opts);
+        const out = await engine.forwardTrain(x, opts);
         return { y: out.y, mean: out.mean, variance: out.variance };
       };
     } else if (data.spec.op === 'inference') {
       what = 'bn.forwardInference(x, options) on the CPU path';
-      run = async () => ({ y: await engine.forwardInference(data.x, opts) });
+      run = async () => ({ y: await engine.forwardInference(x, opts) });
     } else {
       what = 'bn.backward(dy, x, options, saved) on the CPU path (saved batch statistics from forwardTrain)';
       const saved = data.saved as NonNullable<CaseData['saved']>;
       run = async () => {
-        const out = await engine.backward(data.dy as Float32Array, data.x, opts, saved);
+        const out = await engine.backward(data.dy as Float32Array, x, opts, saved);
         return { dx: out.dx, dgamma: out.dgamma, dbeta: out.dbeta };
       };
     }

@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { channelAxis } from '../../src/index';
 import type { Impl, MeasuredRow, PageResult, TimingPlan } from '../lib/types';
-import { EPS, type CaseData } from './case-data';
+import { EPS, hostX, type CaseData } from './case-data';
 import { maxAbsDiff } from './data';
 import { summarize, timeHost } from './timing';
 
@@ -54,7 +54,7 @@ function model(data: CaseData, backend: Backend, op: 'forward-train' | 'inferenc
   const axes = shape.map((_, i) => i).filter((i) => i !== axis);
   const differentiated = op === 'backward' || op === 'forward-for-backward';
   const useBatchNorm = rank <= 4 && (channelLast || (backend === 'webgpu' && !differentiated));
-  const x = tf.tensor(data.x, shape);
+  const x = tf.tensor(hostX(data), shape);
   const gamma = tf.tensor(data.gamma, paramShape);
   const beta = tf.tensor(data.beta, paramShape);
   const inputs: tf.Tensor[] = [x, gamma, beta];

@@ -126,19 +126,23 @@ export interface Plan {
   /** Host calls slower than this are repeated only `slowReps` times (--quick: TF.js at 4 MB). */
   slowCallMs?: number;
   slowReps?: number;
+  /** GPU variants: single-iteration submits after the warm-up that choose K (default 2; 1 for tensors whose one iteration takes seconds). */
+  calibrationRuns?: number;
 }
 
 /**
  * Times several GPU variants (e.g. the copy floor and our kernel) with their repetitions
  * interleaved, so that both see the same background load on a shared machine. Each variant is
- * warmed up (pipelines built, caches filled) and calibrated with single-iteration submits first.
+ * warmed up (pipelines built, caches filled) and calibrated with single-iteration submits first
+ * (`calibrationRuns`, default 2).
  */
 export async function timeGpuInterleaved(timer: GpuTimer, variants: Encode[], plan: Plan): Promise<Samples[]> {
   const ks: number[] = [];
   let roundMs = 0;
   for (const encode of variants) {
     await timer.batch(encode, 1); // warm-up: pipeline creation, first-touch of buffers
-    const single = Math.min((await timer.batch(encode, 1)).ms, (await timer.batch(encode, 1)).ms);
+    let single = Number.POSITIVE_INFINITY;
+    for (let run = 0; run < Math.max(1, plan.calibrationRuns ?? 2); run++) single = Math.min(single, (await timer.batch(encode, 1)).ms);
     const k = chooseK(single, plan.targetBatchMs, plan.maxK);
     ks.push(k);
     roundMs += k * single;
