@@ -21,6 +21,7 @@ struct Params {
   threads: u32,    // groups · K
   skip: u32,       // units bound before the first row (a slab starts at an aligned address; see slabs.ts)
   chunkBase: u32,  // index of this slab's first partial row: slabs of one tensor write after each other
+  laneRows: u32,   // 0: lane k takes rows k, k + K, k + 2K, …; else rows [k · laneRows, (k + 1) · laneRows)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -36,6 +37,23 @@ override RELU: bool;
 @group(0) @binding(3) var<storage, read> stats4: array<vec4f>;
 // partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
 @group(0) @binding(4) var<storage, read_write> partials: array<vec2f>;
+
+// The rows of thread g's lane, as in stats-rows.wgsl.
+struct Lane {
+  index: u32,
+  first: u32,
+  step: u32,
+  end: u32,
+}
+
+fn lanesOf(g: u32) -> Lane {
+  let k = g / params.groups;
+  if (params.laneRows == 0u) {
+    return Lane(k, k, params.rowLanes, params.rows);
+  }
+  let first = k * params.laneRows;
+  return Lane(k, first, 1u, min(first + params.laneRows, params.rows));
+}
 
 // Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
 fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
@@ -54,15 +72,15 @@ fn backwardReduceRowsScalar(
   }
   let C = params.groups;
   let channel = g % C;
-  let firstRow = g / C;
-  let step = params.rowLanes * C;
+  let lane = lanesOf(g);
+  let step = lane.step * C;
   let mean = stats[channel];
   let scale = stats[3u * C + channel];
   let shift = stats[4u * C + channel];
-  var index = params.skip + firstRow * C + channel;
+  var index = params.skip + lane.first * C + channel;
   var sumDy = 0.0;
   var sumDyXmu = 0.0;
-  for (var row = firstRow; row < params.rows; row += params.rowLanes) {
+  for (var row = lane.first; row < lane.end; row += lane.step) {
     let xv = x[index];
     var d = dy[index];
     if (RELU) {
@@ -72,7 +90,7 @@ fn backwardReduceRowsScalar(
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
     index += step;
   }
-  partials[(params.chunkBase + firstRow) * C + channel] = vec2f(sumDy, sumDyXmu);
+  partials[(params.chunkBase + lane.index) * C + channel] = vec2f(sumDy, sumDyXmu);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -87,16 +105,16 @@ fn backwardReduceRowsVec4(
   }
   let groups = params.groups;
   let group = g % groups;
-  let firstRow = g / groups;
-  let step = params.rowLanes * groups;
+  let lane = lanesOf(g);
+  let step = lane.step * groups;
   // Four consecutive channels; stats blocks are C = 4 · groups values, i.e. `groups` vec4s.
   let mean = stats4[group];
   let scale = stats4[3u * groups + group];
   let shift = stats4[4u * groups + group];
-  var index = params.skip + firstRow * groups + group;
+  var index = params.skip + lane.first * groups + group;
   var sumDy = vec4f(0.0);
   var sumDyXmu = vec4f(0.0);
-  for (var row = firstRow; row < params.rows; row += params.rowLanes) {
+  for (var row = lane.first; row < lane.end; row += lane.step) {
     let xv = x4[index];
     var d = dy4[index];
     if (RELU) {
@@ -106,7 +124,7 @@ fn backwardReduceRowsVec4(
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
     index += step;
   }
-  let out = ((params.chunkBase + firstRow) * groups + group) * 4u;
+  let out = ((params.chunkBase + lane.index) * groups + group) * 4u;
   for (var lane = 0u; lane < 4u; lane += 1u) {
     partials[out + lane] = vec2f(sumDy[lane], sumDyXmu[lane]);
   }

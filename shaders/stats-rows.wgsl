@@ -25,6 +25,7 @@ struct Params {
   threads: u32,    // groups · K
   skip: u32,       // units bound before the first row (a slab starts at an aligned address; see slabs.ts)
   chunkBase: u32,  // index of this slab's first partial row: slabs of one tensor write after each other
+  laneRows: u32,   // 0: lane k takes rows k, k + K, k + 2K, …; else rows [k · laneRows, (k + 1) · laneRows)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -38,6 +39,23 @@ override WORKGROUP_SIZE: u32;
 // Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
 fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
   return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+}
+
+// The rows of thread g's lane: every K-th row from row k, or the k-th block of laneRows rows.
+struct Lane {
+  index: u32,
+  first: u32,
+  step: u32,
+  end: u32,
+}
+
+fn lanesOf(g: u32) -> Lane {
+  let k = g / params.groups;
+  if (params.laneRows == 0u) {
+    return Lane(k, k, params.rowLanes, params.rows);
+  }
+  let first = k * params.laneRows;
+  return Lane(k, first, 1u, min(first + params.laneRows, params.rows));
 }
 
 fn isFinite(v: f32) -> bool {
@@ -63,21 +81,21 @@ fn statsRowsScalar(
     return;
   }
   let channel = g % params.groups;
-  let firstRow = g / params.groups;
-  let step = params.rowLanes * params.groups;
-  var index = params.skip + firstRow * params.groups + channel;
+  let lane = lanesOf(g);
+  let step = lane.step * params.groups;
+  var index = params.skip + lane.first * params.groups + channel;
   let pivot = x[index];
   var sum = 0.0;
   var sumSquares = 0.0;
   var count = 0u;
-  for (var row = firstRow; row < params.rows; row += params.rowLanes) {
+  for (var row = lane.first; row < lane.end; row += lane.step) {
     let d = x[index] - pivot;
     sum += d;
     sumSquares = fma(d, d, sumSquares);
     index += step;
     count += 1u;
   }
-  partials[(params.chunkBase + firstRow) * params.groups + channel] = partial(f32(count), pivot, sum, sumSquares);
+  partials[(params.chunkBase + lane.index) * params.groups + channel] = partial(f32(count), pivot, sum, sumSquares);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -91,21 +109,21 @@ fn statsRowsVec4(
     return;
   }
   let group = g % params.groups;
-  let firstRow = g / params.groups;
-  let step = params.rowLanes * params.groups;
-  var index = params.skip + firstRow * params.groups + group;
+  let lane = lanesOf(g);
+  let step = lane.step * params.groups;
+  var index = params.skip + lane.first * params.groups + group;
   let pivot = x4[index];
   var sum = vec4f(0.0);
   var sumSquares = vec4f(0.0);
   var count = 0u;
-  for (var row = firstRow; row < params.rows; row += params.rowLanes) {
+  for (var row = lane.first; row < lane.end; row += lane.step) {
     let d = x4[index] - pivot;
     sum += d;
     sumSquares = fma(d, d, sumSquares);
     index += step;
     count += 1u;
   }
-  let out = ((params.chunkBase + firstRow) * params.groups + group) * 4u;
+  let out = ((params.chunkBase + lane.index) * params.groups + group) * 4u;
   for (var lane = 0u; lane < 4u; lane += 1u) {
     partials[out + lane] = partial(f32(count), pivot[lane], sum[lane], sumSquares[lane]);
   }

@@ -56,13 +56,16 @@ export function planChannelReduction(
     const groups = vec4 ? channels / 4 : channels;
     // Each thread reduces at least statsMinValuesPerThread rows of its channel group.
     const maxLanes = Math.max(1, Math.floor(outer / tuning.statsMinValuesPerThread));
-    const rowLanes = Math.max(1, Math.min(outer, maxLanes, ceilDiv(tuning.statsTargetThreads, groups)));
+    const wantedLanes = Math.max(1, Math.min(outer, maxLanes, ceilDiv(tuning.statsTargetThreads, groups)));
+    // Blocks of rows (tuning.blockedRows): as many lanes as it takes, so that none is empty.
+    const laneRows = tuning.blockedRows ? ceilDiv(outer, wantedLanes) : 0;
+    const rowLanes = tuning.blockedRows ? ceilDiv(outer, laneRows) : wantedLanes;
     const threads = groups * rowLanes;
     return {
       shape: 'Rows',
       width: vec4 ? 'Vec4' : 'Scalar',
       chunks: rowLanes,
-      params: { rows: outer, groups, rowLanes, threads, skip: 0, chunkBase: 0 },
+      params: { rows: outer, groups, rowLanes, threads, skip: 0, chunkBase: 0, laneRows },
       grid: foldWorkgroups(ceilDiv(threads, wg), maxPerDimension),
     };
   }

@@ -3,7 +3,7 @@ import { foldWorkgroups } from '../../src/gpu/grid';
 import { planStats } from '../../src/gpu/plan';
 import { elementwiseShape, planElementwiseRange } from '../../src/gpu/plan-elementwise';
 import { shaders } from '../../src/gpu/shader-sources';
-import { defaultTuning } from '../../src/gpu/tuning';
+import { defaultTuning, softwareAdapterTuning } from '../../src/gpu/tuning';
 import { packParams, paramsLayout } from '../../src/gpu/uniforms';
 import { channelView } from '../../src/layout';
 
@@ -35,6 +35,15 @@ describe('launch planning', () => {
       const plan = planStats(channelView(shape, 'NC'), defaultTuning, 65535);
       expect(plan.chunks).toBeGreaterThanOrEqual(1);
       expect(plan.chunks).toBeLessThanOrEqual(shape[0]);
+    }
+    // Blocks of rows: every lane gets at least one row, and together they cover every row.
+    for (const shape of [[2, 1], [5, 4], [10, 3], [100000, 3], [17, 4096], [1000, 12]]) {
+      for (const tuning of [{ ...defaultTuning, blockedRows: true }, { ...defaultTuning, ...softwareAdapterTuning }]) {
+        const { params: p } = planStats(channelView(shape, 'NC'), tuning, 65535).launch;
+        expect(p.laneRows).toBeGreaterThan(0);
+        expect((p.rowLanes - 1) * p.laneRows).toBeLessThan(p.rows);
+        expect(p.rowLanes * p.laneRows).toBeGreaterThanOrEqual(p.rows);
+      }
     }
     const runs = planStats(channelView([3, 2, 1000], 'NCL'), defaultTuning, 65535);
     const p = runs.launch.params;

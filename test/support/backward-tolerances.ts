@@ -77,7 +77,7 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
   const own = Math.max(
     ...reduction.slabs.map(({ params: p, width }) =>
-      reduction.shape === 'Rows' ? Math.ceil(p.rows / p.rowLanes) : Math.ceil(p.chunkLength / wg) + (width === 'Vec4' ? 3 : 0) + workgroupSumChain(wg, subgroupMaxSize),
+      reduction.shape === 'Rows' ? (p.laneRows > 0 ? p.laneRows : Math.ceil(p.rows / p.rowLanes)) : Math.ceil(p.chunkLength / wg) + (width === 'Vec4' ? 3 : 0) + workgroupSumChain(wg, subgroupMaxSize),
     ),
   );
   const { chunks } = reduction;
