@@ -8,14 +8,16 @@ import { parseArgs } from './lib/args';
 import { call, openBenchPage } from './lib/browser';
 import { formatSize, shapeFor } from './lib/cases';
 import { formatMs } from './lib/table';
+import { softwareAdapterTuning } from '../src/gpu/tuning';
 
 const argv = process.argv.slice(2);
 const args = parseArgs(argv.includes('--sizes') ? argv : [...argv, '--sizes', '4MB']);
 const tunings = [
-  {}, // the library's defaults
-  { workgroupSize: 256 },
-  { statsTargetThreads: 2048 }, // fewer partials: fewer workgroups (Runs), fewer rows to merge (Rows)
-  { statsMinValuesPerThread: 256 }, // ≤ 32 partials per channel at 4 MB NC: the barrier-free finalize
+  { ...softwareAdapterTuning }, // what the engine uses on a software adapter such as SwiftShader
+  {}, // the defaults for GPUs: many short threads, many partials
+  { ...softwareAdapterTuning, applyUnitsPerThread: 4 }, // shorter elementwise threads
+  { ...softwareAdapterTuning, blockedRows: false }, // 'Rows' reductions taking every K-th row
+  { ...softwareAdapterTuning, workgroupSize: 256 },
 ];
 const plan = { targetBatchMs: 40, maxK: 32, minReps: 5, maxReps: 9, budgetMs: 3000 };
 const session = await openBenchPage(args.browser, (text) => console.log(text));

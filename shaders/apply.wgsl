@@ -5,13 +5,14 @@
 // keeps one channel: it loads that channel's scale and shift once, then walks units `stride`
 // apart, so the loop does no index arithmetic beyond the copy kernel's (per unit: load, fma,
 // store). Two ways to give a thread a fixed channel (RUNS, chosen per launch by the host):
-// - by period (RUNS false): thread t takes units t, t + stride, … with stride a multiple of
-//   C'·inner', the length after which the channel pattern repeats; used when there are enough
-//   rows for each thread to get UNITS_PER_THREAD units or more;
-// - by runs (RUNS true): `stride` threads share one run of inner' units (one channel of
-//   one row), lane j taking units j, j + stride, …; used for few rows of long runs (e.g. NCHW
-//   with a small batch), where a period would leave each thread only a unit or two.
-// Neighbouring threads touch neighbouring units either way. A tensor larger than one binding comes
+// - by runs (RUNS true), when runs are long (inner' ≥ the units a thread should write):
+//   `stride` threads share one run of inner' units (one channel of one row), lane j taking units
+//   j, j + stride, … of it (NCHW, NCL, NCDHW);
+// - by period (RUNS false) otherwise (NC, NHWC, short runs): the tensor is cut into segments of
+//   `segment` units, each shared by `stride` threads, lane j taking units j, j + stride, … of it;
+//   stride is a multiple of C'·inner', the length after which the channel pattern repeats.
+// Neighbouring threads touch neighbouring units, and the threads of a workgroup a compact block,
+// either way. A tensor larger than one binding comes
 // in slabs (see slabs.ts): `base` is the global index of the slab's first unit, and a slab may
 // start or end inside a run.
 //
@@ -23,7 +24,8 @@ struct Params {
   base: u32,           // global index of the slab's first unit
   channels: u32,       // C' in units: C, or C / 4 for applyVec4Channels
   inner: u32,          // inner' in units
-  stride: u32,         // by period: threads (a multiple of C'·inner'); by runs: threads per run
+  stride: u32,         // by period: a multiple of C'·inner'; by runs: threads per run
+  segment: u32,        // by period: units per segment (a multiple of stride)
   firstRun: u32,       // by runs: base / inner', the run of the slab's first unit
   threads: u32,        // threads with work; the grid's others return at once
   scaleOffset: u32,    // index of scale[0] in stats, in units of the stats binding

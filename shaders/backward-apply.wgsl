@@ -20,7 +20,8 @@ struct Params {
   base: u32,           // global index of the slab's first unit
   channels: u32,       // C' in units: C, or C / 4 for backwardApplyVec4Channels
   inner: u32,          // inner' in units
-  stride: u32,         // by period: threads (a multiple of C'·inner'); by runs: threads per run
+  stride: u32,         // by period: a multiple of C'·inner'; by runs: threads per run
+  segment: u32,        // by period: units per segment (a multiple of stride)
   firstRun: u32,       // by runs: base / inner', the run of the slab's first unit
   threads: u32,        // threads with work; the grid's others return at once
   block: u32,          // one C-value block of stats and coefficients, in units of their bindings

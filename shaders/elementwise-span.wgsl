@@ -1,6 +1,6 @@
 // The walk shared by the elementwise kernels (apply.wgsl, backward-apply.wgsl), put in front of
 // each of them (shader-sources.ts): which units a thread writes, all of one channel. It reads the
-// kernel's `params` (units, base, channels, inner, stride, firstRun, threads) and WORKGROUP_SIZE;
+// kernel's `params` (units, base, channels, inner, stride, segment, firstRun, threads) and WORKGROUP_SIZE;
 // apply.wgsl explains the two ways of walking (by period, by runs; RUNS).
 
 // The units of one thread, in slab indices: first, first + stride, … < end, all of one channel.
@@ -16,7 +16,10 @@ fn spanOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> Span {
     return Span(0u, 0u, 0u);
   }
   if (!RUNS) {
-    return Span(t, params.units, ((params.base + t) / params.inner) % params.channels);
+    let start = t / params.stride * params.segment;
+    let end = min(start + params.segment, params.units);
+    let first = min(start + t % params.stride, end);
+    return Span(first, end, ((params.base + first) / params.inner) % params.channels);
   }
   let run = params.firstRun + t / params.stride;
   let runStart = run * params.inner;

@@ -93,7 +93,7 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
       encodeForwardTrain(context, first, { shape, layout, x, y, stats, gamma, beta });
       device.queue.submit([first.finish()]);
       const samples = await timeGpuInterleaved(timer, variants.map((v) => v[2]), plan);
-      const name = `workgroupSize ${tuning.workgroupSize}, applyUnitsPerThread ${tuning.applyUnitsPerThread}, statsTargetThreads ${tuning.statsTargetThreads}, statsMinValuesPerThread ${tuning.statsMinValuesPerThread}`;
+      const name = `workgroupSize ${tuning.workgroupSize}, applyUnitsPerThread ${tuning.applyUnitsPerThread}, statsTargetThreads ${tuning.statsTargetThreads}, statsMinValuesPerThread ${tuning.statsMinValuesPerThread}, serialFinalizeMaxChunks ${tuning.serialFinalizeMaxChunks}, blockedRows ${tuning.blockedRows}`;
       variants.forEach(([variant, bytes], i) => {
         const s = summarize(samples[i]);
         rows.push({ tuning: name, variant, ms: s.ms, msMin: s.msMin, msMax: s.msMax, bytes, gbps: bytes / s.ms / 1e6 });

@@ -67,7 +67,10 @@ function walk(shape: ReturnType<typeof elementwiseShape>, base: number, units: n
     let end: number;
     let channel: number;
     if (!runs) {
-      [first, end, channel] = [t, p.units, Math.floor((p.base + t) / p.inner) % p.channels];
+      const start = Math.floor(t / p.stride) * p.segment;
+      end = Math.min(start + p.segment, p.units);
+      first = Math.min(start + (t % p.stride), end);
+      channel = Math.floor((p.base + first) / p.inner) % p.channels;
     } else {
       const run = p.firstRun + Math.floor(t / p.stride);
       const runStart = run * p.inner;
