@@ -38,22 +38,7 @@ override RELU: bool;
 // partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
 @group(0) @binding(4) var<storage, read_write> partials: array<vec2f>;
 
-// The rows of thread g's lane, as in stats-rows.wgsl.
-struct Lane {
-  index: u32,
-  first: u32,
-  step: u32,
-  end: u32,
-}
-
-fn lanesOf(g: u32) -> Lane {
-  let k = g / params.groups;
-  if (params.laneRows == 0u) {
-    return Lane(k, k, params.rowLanes, params.rows);
-  }
-  let first = k * params.laneRows;
-  return Lane(k, first, 1u, min(first + params.laneRows, params.rows));
-}
+// lanesOf(g): the rows of thread g's lane (rows-lanes.wgsl, put in front of this file).
 
 // Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
 fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {

@@ -41,22 +41,7 @@ fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
   return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
 }
 
-// The rows of thread g's lane: every K-th row from row k, or the k-th block of laneRows rows.
-struct Lane {
-  index: u32,
-  first: u32,
-  step: u32,
-  end: u32,
-}
-
-fn lanesOf(g: u32) -> Lane {
-  let k = g / params.groups;
-  if (params.laneRows == 0u) {
-    return Lane(k, k, params.rowLanes, params.rows);
-  }
-  let first = k * params.laneRows;
-  return Lane(k, first, 1u, min(first + params.laneRows, params.rows));
-}
+// lanesOf(g): the rows of thread g's lane (rows-lanes.wgsl, put in front of this file).
 
 fn isFinite(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
