@@ -17,6 +17,7 @@ const tunings = [
   {}, // the defaults for GPUs: many short threads, many partials
   { ...softwareAdapterTuning, applyUnitsPerThread: 4 }, // shorter elementwise threads
   { ...softwareAdapterTuning, blockedRows: false }, // 'Rows' reductions taking every K-th row
+  { ...softwareAdapterTuning, runSegments: false }, // 'Runs' reductions with a workgroup sum per chunk
   { ...softwareAdapterTuning, workgroupSize: 256 },
 ];
 const plan = { targetBatchMs: 40, maxK: 32, minReps: 5, maxReps: 9, budgetMs: 3000 };

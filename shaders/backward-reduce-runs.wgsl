@@ -27,6 +27,10 @@ struct Params {
   chunkBase: u32,      // index of the slab's first partial row
   channelBase: u32,    // global index of the slab's first channel
   totalChannels: u32,  // C of the whole tensor: the row length of partials (and stats)
+  // The Segments entry points (a thread per piece of a run; chunkLength is then the piece length
+  // and chunks the pieces per channel, outer · segmentsPerRun):
+  segmentsPerRun: u32,
+  threads: u32,        // outer · channels · segmentsPerRun
 }
 
 override WORKGROUP_SIZE: u32;
@@ -67,6 +71,35 @@ fn channelStats(slabChannel: u32) -> ChannelStats {
   let C = params.totalChannels;
   let channel = params.channelBase + slabChannel;
   return ChannelStats(stats[channel], stats[3u * C + channel], stats[4u * C + channel]);
+}
+
+// Segments (tuning.runSegments): no workgroup sum. Thread t reduces piece t % S of run t / S (runs in
+// memory order: run r is channel r % C of row r / C), chunkLength units, and writes its own partial
+// as chunk (row · S + piece); the finalize merges the outer · S partials of each channel. Neighbouring
+// threads read neighbouring pieces, and there is no barrier, which on a software adapter costs more
+// than the reads.
+struct Segment {
+  channel: u32,
+  chunk: u32,
+  begin: u32, // addresses [begin, end)
+  end: u32,
+}
+
+fn segmentOf(t: u32) -> Segment {
+  let run = t / params.segmentsPerRun;
+  let piece = t % params.segmentsPerRun;
+  let start = piece * params.chunkLength;
+  let runStart = params.skip + run * params.inner;
+  let chunk = (run / params.channels) * params.segmentsPerRun + piece;
+  return Segment(run % params.channels, chunk, runStart + start, runStart + min(start + params.chunkLength, params.inner));
+}
+
+fn partialIndex(channel: u32, chunk: u32) -> u32 {
+  return (params.chunkBase + chunk) * params.totalChannels + params.channelBase + channel;
+}
+
+fn segmentThread(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
+  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
 }
 
 fn address(channel: u32, outer: u32, inner: u32) -> u32 {
@@ -156,4 +189,60 @@ fn backwardReduceRunsVec4(
   }
   let ones = vec4f(1.0);
   reduceAndStore(local, chunk, vec2f(dot(sumDy, ones), dot(sumDyXmu, ones)));
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backwardReduceRunsSegmentsScalar(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let t = segmentThread(workgroup, workgroups, local);
+  if (t >= params.threads) {
+    return;
+  }
+  let segment = segmentOf(t);
+  let s = channelStats(segment.channel);
+  var sumDy = 0.0;
+  var sumDyXmu = 0.0;
+  for (var a = segment.begin; a < segment.end; a += 1u) {
+    let xv = x[a];
+    var d = dy[a];
+    if (RELU) {
+      d = select(d, 0.0, fma(xv, s.scale, s.shift) <= 0.0);
+    }
+    sumDy += d;
+    sumDyXmu = fma(d, xv - s.mean, sumDyXmu);
+  }
+  partials[partialIndex(segment.channel, segment.chunk)] = vec2f(sumDy, sumDyXmu);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn backwardReduceRunsSegmentsVec4(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let t = segmentThread(workgroup, workgroups, local);
+  if (t >= params.threads) {
+    return;
+  }
+  let segment = segmentOf(t);
+  let s = channelStats(segment.channel);
+  let mean = vec4f(s.mean);
+  let scale = vec4f(s.scale);
+  let shift = vec4f(s.shift);
+  var sumDy = vec4f(0.0);
+  var sumDyXmu = vec4f(0.0);
+  for (var a = segment.begin; a < segment.end; a += 1u) {
+    let xv = x4[a];
+    var d = dy4[a];
+    if (RELU) {
+      d = select(d, vec4f(0.0), fma(xv, scale, shift) <= vec4f(0.0));
+    }
+    sumDy += d;
+    sumDyXmu = fma(d, xv - mean, sumDyXmu);
+  }
+  let ones = vec4f(1.0);
+  partials[partialIndex(segment.channel, segment.chunk)] = vec2f(dot(sumDy, ones), dot(sumDyXmu, ones));
 }

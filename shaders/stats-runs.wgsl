@@ -30,6 +30,10 @@ struct Params {
   chunkBase: u32,      // index of the slab's first partial row
   channelBase: u32,    // global index of the slab's first channel
   totalChannels: u32,  // C of the whole tensor: the row length of partials (and stats)
+  // The Segments entry points (a thread per piece of a run; chunkLength is then the piece length
+  // and chunks the pieces per channel, outer · segmentsPerRun):
+  segmentsPerRun: u32,
+  threads: u32,        // outer · channels · segmentsPerRun
 }
 
 override WORKGROUP_SIZE: u32;
@@ -56,6 +60,35 @@ fn chunkOf(workgroup: vec3u, workgroups: vec3u) -> Chunk {
   let chunk = w % params.chunks;
   let begin = chunk * params.chunkLength;
   return Chunk(w / params.chunks, chunk, begin, min(begin + params.chunkLength, params.valuesPerChannel));
+}
+
+// Segments (tuning.runSegments): no workgroup sum. Thread t reduces piece t % S of run t / S (runs in
+// memory order: run r is channel r % C of row r / C), chunkLength units, and writes its own partial
+// as chunk (row · S + piece); the finalize merges the outer · S partials of each channel. Neighbouring
+// threads read neighbouring pieces, and there is no barrier, which on a software adapter costs more
+// than the reads.
+struct Segment {
+  channel: u32,
+  chunk: u32,
+  begin: u32, // addresses [begin, end)
+  end: u32,
+}
+
+fn segmentOf(t: u32) -> Segment {
+  let run = t / params.segmentsPerRun;
+  let piece = t % params.segmentsPerRun;
+  let start = piece * params.chunkLength;
+  let runStart = params.skip + run * params.inner;
+  let chunk = (run / params.channels) * params.segmentsPerRun + piece;
+  return Segment(run % params.channels, chunk, runStart + start, runStart + min(start + params.chunkLength, params.inner));
+}
+
+fn partialIndex(channel: u32, chunk: u32) -> u32 {
+  return (params.chunkBase + chunk) * params.totalChannels + params.channelBase + channel;
+}
+
+fn segmentThread(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
+  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
 }
 
 fn address(channel: u32, outer: u32, inner: u32) -> u32 {
@@ -138,4 +171,57 @@ fn statsRunsVec4(
   }
   let ones = vec4f(1.0);
   reduceAndStore(local, chunk, pivot, dot(sum, ones), dot(sumSquares, ones), 4u);
+}
+
+fn shiftedPartial(count: f32, pivot: f32, sum: f32, sumSquares: f32) -> vec4f {
+  if (!(isFinite(sum) && isFinite(sumSquares))) {
+    return vec4f(count, 0.0, -1.0, pivot);
+  }
+  let shiftedMean = sum / count;
+  return vec4f(count, shiftedMean, max(sumSquares - sum * shiftedMean, 0.0), pivot);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn statsRunsSegmentsScalar(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let t = segmentThread(workgroup, workgroups, local);
+  if (t >= params.threads) {
+    return;
+  }
+  let segment = segmentOf(t);
+  let pivot = x[segment.begin];
+  var sum = 0.0;
+  var sumSquares = 0.0;
+  for (var a = segment.begin; a < segment.end; a += 1u) {
+    let d = x[a] - pivot;
+    sum += d;
+    sumSquares = fma(d, d, sumSquares);
+  }
+  partials[partialIndex(segment.channel, segment.chunk)] = shiftedPartial(f32(segment.end - segment.begin), pivot, sum, sumSquares);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn statsRunsSegmentsVec4(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let t = segmentThread(workgroup, workgroups, local);
+  if (t >= params.threads) {
+    return;
+  }
+  let segment = segmentOf(t);
+  let pivot = x4[segment.begin].x;
+  var sum = vec4f(0.0);
+  var sumSquares = vec4f(0.0);
+  for (var a = segment.begin; a < segment.end; a += 1u) {
+    let d = x4[a] - pivot;
+    sum += d;
+    sumSquares = fma(d, d, sumSquares);
+  }
+  let ones = vec4f(1.0);
+  partials[partialIndex(segment.channel, segment.chunk)] = shiftedPartial(f32(segment.end - segment.begin) * 4.0, pivot, dot(sum, ones), dot(sumSquares, ones));
 }

@@ -75,7 +75,7 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
       const applyAlone = { launches: applyLaunches(context, resolved, applyPlan, x, stats, y), cleared: [] };
       const reduceWork = planReduction(context, view, 'backwardReduce');
       const reduceAlone = reductionLaunches(context, reduceWork, [x, dy], [stats], { RELU: false });
-      const statsEntry = `stats${statsWork.plan.shape}${statsWork.plan.slabs[0].width}`;
+      const statsEntry = `stats${statsWork.plan.shape}${statsWork.plan.slabs[0].walk}${statsWork.plan.slabs[0].width}`;
       const applyEntry = `apply${applyPlan.variant}${applyPlan.slabs[0].runs ? ' by runs' : ' by period'}`;
       const variants: [string, number, Encode][] = [
         ['copy (floor kernel)', 8 * n, (e) => copy.encode(e)],
@@ -93,7 +93,7 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
       encodeForwardTrain(context, first, { shape, layout, x, y, stats, gamma, beta });
       device.queue.submit([first.finish()]);
       const samples = await timeGpuInterleaved(timer, variants.map((v) => v[2]), plan);
-      const name = `workgroupSize ${tuning.workgroupSize}, applyUnitsPerThread ${tuning.applyUnitsPerThread}, statsTargetThreads ${tuning.statsTargetThreads}, statsMinValuesPerThread ${tuning.statsMinValuesPerThread}, serialFinalizeMaxChunks ${tuning.serialFinalizeMaxChunks}, blockedRows ${tuning.blockedRows}`;
+      const name = `workgroupSize ${tuning.workgroupSize}, applyUnitsPerThread ${tuning.applyUnitsPerThread}, statsTargetThreads ${tuning.statsTargetThreads}, statsMinValuesPerThread ${tuning.statsMinValuesPerThread}, serialFinalizeMaxChunks ${tuning.serialFinalizeMaxChunks}, blockedRows ${tuning.blockedRows}, runSegments ${tuning.runSegments}`;
       variants.forEach(([variant, bytes], i) => {
         const s = summarize(samples[i]);
         rows.push({ tuning: name, variant, ms: s.ms, msMin: s.msMin, msMax: s.msMax, bytes, gbps: bytes / s.ms / 1e6 });

@@ -16,8 +16,8 @@ export interface BackwardReducePlan {
 }
 
 export function planBackwardReduce(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): BackwardReducePlan {
-  const { shape, width, params, grid, chunks } = planChannelReduction(view, tuning, maxPerDimension);
-  return { kernel: `backwardReduce${shape}`, chunks, launch: { entryPoint: `backwardReduce${shape}${width}`, params, grid } };
+  const { shape, walk, width, params, grid, chunks } = planChannelReduction(view, tuning, maxPerDimension);
+  return { kernel: `backwardReduce${shape}`, chunks, launch: { entryPoint: `backwardReduce${shape}${walk}${width}`, params, grid } };
 }
 
 export function planBackwardFinalize(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): KernelLaunch {

@@ -25,7 +25,7 @@ export interface SlabbedReduction {
    * partials unwritten, which must then read as empty (count 0, sums 0), so the buffer is cleared.
    */
   zeroFill: boolean;
-  slabs: (SlabLaunchPlan & { width: ReductionPlan['width'] })[];
+  slabs: (SlabLaunchPlan & { walk: ReductionPlan['walk']; width: ReductionPlan['width'] })[];
 }
 
 export function planSlabbedReduction(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number, alignment: number): SlabbedReduction {
@@ -38,7 +38,7 @@ export function planSlabbedReduction(view: ChannelView, tuning: KernelTuning, ma
     const params: Record<string, number> = { ...plan.params, skip: binding.skip, chunkBase: chunks };
     if (shape === 'Runs') Object.assign(params, { channelBase: slab.channelBase, totalChannels: view.channels });
     chunks += plan.chunks;
-    return { width: plan.width, params, grid: plan.grid, binding };
+    return { walk: plan.walk, width: plan.width, params, grid: plan.grid, binding };
   });
   return { shape, chunks, zeroFill: slabs.some((slab) => slab.view.channels < view.channels), slabs: planned };
 }

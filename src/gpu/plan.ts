@@ -27,6 +27,11 @@ export interface StatsPlan {
  */
 export interface ReductionPlan {
   shape: 'Rows' | 'Runs';
+  /**
+   * 'Runs' only: '' for a workgroup per chunk of a channel (a workgroup sum per chunk), 'Segments'
+   * for a thread per piece of a run, each writing its own partial (tuning.runSegments).
+   */
+  walk: '' | 'Segments';
   width: 'Scalar' | 'Vec4';
   params: Record<string, number>;
   grid: [number, number];
@@ -63,6 +68,7 @@ export function planChannelReduction(
     const threads = groups * rowLanes;
     return {
       shape: 'Rows',
+      walk: '',
       width: vec4 ? 'Vec4' : 'Scalar',
       chunks: rowLanes,
       params: { rows: outer, groups, rowLanes, threads, skip: 0, chunkBase: 0, laneRows },
@@ -72,6 +78,25 @@ export function planChannelReduction(
   const vec4 = vec4Allowed && inner % 4 === 0;
   const innerUnits = vec4 ? inner / 4 : inner;
   const valuesPerChannel = outer * innerUnits;
+  const slabPlace = { skip: 0, chunkBase: 0, channelBase: 0, totalChannels: channels };
+  if (tuning.runSegments) {
+    // Pieces of at least statsMinValuesPerThread values, and no more partials per channel than a
+    // serial finalize folds when the rows allow it; as many pieces as it takes so none is empty.
+    const minUnits = ceilDiv(tuning.statsMinValuesPerThread, vec4 ? 4 : 1);
+    const wantedPieces = Math.max(1, Math.min(Math.floor(innerUnits / minUnits), Math.floor(tuning.serialFinalizeMaxChunks / outer)));
+    const pieceLength = ceilDiv(innerUnits, wantedPieces);
+    const segmentsPerRun = ceilDiv(innerUnits, pieceLength);
+    const threads = outer * channels * segmentsPerRun;
+    const chunks = outer * segmentsPerRun;
+    return {
+      shape: 'Runs',
+      walk: 'Segments',
+      width: vec4 ? 'Vec4' : 'Scalar',
+      chunks,
+      params: { channels, inner: innerUnits, valuesPerChannel, chunkLength: pieceLength, chunks, workgroupCount: 0, stepOuter: 0, stepInner: 0, ...slabPlace, segmentsPerRun, threads },
+      grid: foldWorkgroups(ceilDiv(threads, wg), maxPerDimension),
+    };
+  }
   const minChunk = wg * Math.max(1, ceilDiv(tuning.statsMinValuesPerThread, vec4 ? 4 : 1));
   const wantedChunks = Math.max(1, ceilDiv(tuning.statsTargetThreads, wg * channels));
   const chunkLength = Math.max(minChunk, ceilDiv(valuesPerChannel, wantedChunks));
@@ -79,6 +104,7 @@ export function planChannelReduction(
   const workgroupCount = channels * chunks;
   return {
     shape: 'Runs',
+    walk: '',
     width: vec4 ? 'Vec4' : 'Scalar',
     chunks,
     params: {
@@ -90,18 +116,17 @@ export function planChannelReduction(
       workgroupCount,
       stepOuter: Math.floor(wg / innerUnits),
       stepInner: wg % innerUnits,
-      skip: 0,
-      chunkBase: 0,
-      channelBase: 0,
-      totalChannels: channels,
+      ...slabPlace,
+      segmentsPerRun: 0,
+      threads: 0,
     },
     grid: foldWorkgroups(workgroupCount, maxPerDimension),
   };
 }
 
 export function planStats(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): StatsPlan {
-  const { shape, width, params, grid, chunks } = planChannelReduction(view, tuning, maxPerDimension);
-  return { kernel: `stats${shape}`, chunks, launch: { entryPoint: `stats${shape}${width}`, params, grid } };
+  const { shape, walk, width, params, grid, chunks } = planChannelReduction(view, tuning, maxPerDimension);
+  return { kernel: `stats${shape}`, chunks, launch: { entryPoint: `stats${shape}${walk}${width}`, params, grid } };
 }
 
 /** A grid of one thread per channel. */

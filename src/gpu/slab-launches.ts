@@ -65,7 +65,7 @@ export function reductionLaunches(context: GpuContext, work: ReductionWork, tens
   const partials = { buffer: context.scratch.get(partialsBytes), offset: 0, size: partialsBytes };
   const launches = plan.slabs.map((slab) => ({
     shader: shaders[`${kernel}${plan.shape}`],
-    entryPoint: `${kernel}${plan.shape}${slab.width}`,
+    entryPoint: `${kernel}${plan.shape}${slab.walk}${slab.width}`,
     constants,
     params: slab.params,
     buffers: [...tensors.map((buffer) => slabOf(buffer, slab.binding)), ...shared, partials],

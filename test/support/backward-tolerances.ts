@@ -76,8 +76,14 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
   const own = Math.max(
-    ...reduction.slabs.map(({ params: p, width }) =>
-      reduction.shape === 'Rows' ? (p.laneRows > 0 ? p.laneRows : Math.ceil(p.rows / p.rowLanes)) : Math.ceil(p.chunkLength / wg) + (width === 'Vec4' ? 3 : 0) + workgroupSumChain(wg, subgroupMaxSize),
+    ...reduction.slabs.map(({ params: p, walk, width }) =>
+      reduction.shape === 'Rows'
+        ? p.laneRows > 0
+          ? p.laneRows
+          : Math.ceil(p.rows / p.rowLanes)
+        : walk === 'Segments'
+          ? p.chunkLength + (width === 'Vec4' ? 3 : 0)
+          : Math.ceil(p.chunkLength / wg) + (width === 'Vec4' ? 3 : 0) + workgroupSumChain(wg, subgroupMaxSize),
     ),
   );
   const { chunks } = reduction;
