@@ -12,26 +12,8 @@
 // `backward-finalize.wgsl`.
 // The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel.
 
-struct Params {
-  channels: u32,
-  inner: u32,          // values (or vec4s) per run
-  valuesPerChannel: u32, // outer · inner, in the same units
-  chunkLength: u32,    // L: units per workgroup
-  chunks: u32,         // K
-  workgroupCount: u32, // C · K
-  stepOuter: u32,      // WORKGROUP_SIZE / inner
-  stepInner: u32,      // WORKGROUP_SIZE % inner
-  // A tensor larger than one binding is reduced in slabs (see slabs.ts), each a dense sub-view
-  // [outer', channels, inner] of the whole; these place the slab in the whole.
-  skip: u32,           // units bound before the slab's first value (it starts at an aligned address)
-  chunkBase: u32,      // index of the slab's first partial row
-  channelBase: u32,    // global index of the slab's first channel
-  totalChannels: u32,  // C of the whole tensor: the row length of partials (and stats)
-  // The Segments entry points (a thread per piece of a run; chunkLength is then the piece length
-  // and chunks the pieces per channel, outer · segmentsPerRun):
-  segmentsPerRun: u32,
-  threads: u32,        // outer · channels · segmentsPerRun
-}
+// Params, the chunks and the segments of the 'Runs' reductions: runs-walk.wgsl, put in front of
+// this file (shader-sources.ts).
 
 override WORKGROUP_SIZE: u32;
 override RELU: bool;
@@ -46,25 +28,11 @@ override RELU: bool;
 // partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
 @group(0) @binding(4) var<storage, read_write> partials: array<vec2f>;
 
-struct Chunk {
-  channel: u32,
-  chunk: u32,
-  begin: u32,
-  end: u32,
-}
-
 // What a thread needs of its channel's statistics.
 struct ChannelStats {
   mean: f32,
   scale: f32,
   shift: f32,
-}
-
-fn chunkOf(workgroup: vec3u, workgroups: vec3u) -> Chunk {
-  let w = workgroup.x + workgroup.y * workgroups.x;
-  let chunk = w % params.chunks;
-  let begin = chunk * params.chunkLength;
-  return Chunk(w / params.chunks, chunk, begin, min(begin + params.chunkLength, params.valuesPerChannel));
 }
 
 fn channelStats(slabChannel: u32) -> ChannelStats {
@@ -73,46 +41,13 @@ fn channelStats(slabChannel: u32) -> ChannelStats {
   return ChannelStats(stats[channel], stats[3u * C + channel], stats[4u * C + channel]);
 }
 
-// Segments (tuning.runSegments): no workgroup sum. Thread t reduces piece t % S of run t / S (runs in
-// memory order: run r is channel r % C of row r / C), chunkLength units, and writes its own partial
-// as chunk (row · S + piece); the finalize merges the outer · S partials of each channel. Neighbouring
-// threads read neighbouring pieces, and there is no barrier, which on a software adapter costs more
-// than the reads.
-struct Segment {
-  channel: u32,
-  chunk: u32,
-  begin: u32, // addresses [begin, end)
-  end: u32,
-}
-
-fn segmentOf(t: u32) -> Segment {
-  let run = t / params.segmentsPerRun;
-  let piece = t % params.segmentsPerRun;
-  let start = piece * params.chunkLength;
-  let runStart = params.skip + run * params.inner;
-  let chunk = (run / params.channels) * params.segmentsPerRun + piece;
-  return Segment(run % params.channels, chunk, runStart + start, runStart + min(start + params.chunkLength, params.inner));
-}
-
-fn partialIndex(channel: u32, chunk: u32) -> u32 {
-  return (params.chunkBase + chunk) * params.totalChannels + params.channelBase + channel;
-}
-
-fn segmentThread(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-}
-
-fn address(channel: u32, outer: u32, inner: u32) -> u32 {
-  return params.skip + (outer * params.channels + channel) * params.inner + inner;
-}
-
 // Adds up the workgroup's two sums and stores the chunk's partial; every thread of the workgroup
 // must call it, in uniform control flow (workgroupSum has barriers, and subgroup operations in its
 // subgroups version).
 fn reduceAndStore(local: u32, chunk: Chunk, sum: vec2f) {
   let total = workgroupSum(local, sum);
   if (local == 0u) {
-    partials[(params.chunkBase + chunk.chunk) * params.totalChannels + params.channelBase + chunk.channel] = total;
+    partials[partialIndex(chunk.channel, chunk.chunk)] = total;
   }
 }
 

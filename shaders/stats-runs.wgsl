@@ -15,26 +15,8 @@
 // A NaN or an infinity makes the shifted sums non-finite for good, so the workgroup's totals flag
 // it, with M2 = −1 (see stats-rows.wgsl).
 
-struct Params {
-  channels: u32,
-  inner: u32,          // values (or vec4s) per run
-  valuesPerChannel: u32, // outer · inner, in the same units
-  chunkLength: u32,    // L: units per workgroup
-  chunks: u32,         // K
-  workgroupCount: u32, // C · K
-  stepOuter: u32,      // WORKGROUP_SIZE / inner
-  stepInner: u32,      // WORKGROUP_SIZE % inner
-  // A tensor larger than one binding is reduced in slabs (see slabs.ts), each a dense sub-view
-  // [outer', channels, inner] of the whole; these place the slab in the whole.
-  skip: u32,           // units bound before the slab's first value (it starts at an aligned address)
-  chunkBase: u32,      // index of the slab's first partial row
-  channelBase: u32,    // global index of the slab's first channel
-  totalChannels: u32,  // C of the whole tensor: the row length of partials (and stats)
-  // The Segments entry points (a thread per piece of a run; chunkLength is then the piece length
-  // and chunks the pieces per channel, outer · segmentsPerRun):
-  segmentsPerRun: u32,
-  threads: u32,        // outer · channels · segmentsPerRun
-}
+// Params, the chunks and the segments of the 'Runs' reductions: runs-walk.wgsl, put in front of
+// this file (shader-sources.ts).
 
 override WORKGROUP_SIZE: u32;
 
@@ -48,51 +30,13 @@ fn isFinite(v: f32) -> bool {
   return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
 }
 
-struct Chunk {
-  channel: u32,
-  chunk: u32,
-  begin: u32,
-  end: u32,
-}
-
-fn chunkOf(workgroup: vec3u, workgroups: vec3u) -> Chunk {
-  let w = workgroup.x + workgroup.y * workgroups.x;
-  let chunk = w % params.chunks;
-  let begin = chunk * params.chunkLength;
-  return Chunk(w / params.chunks, chunk, begin, min(begin + params.chunkLength, params.valuesPerChannel));
-}
-
-// Segments (tuning.runSegments): no workgroup sum. Thread t reduces piece t % S of run t / S (runs in
-// memory order: run r is channel r % C of row r / C), chunkLength units, and writes its own partial
-// as chunk (row · S + piece); the finalize merges the outer · S partials of each channel. Neighbouring
-// threads read neighbouring pieces, and there is no barrier, which on a software adapter costs more
-// than the reads.
-struct Segment {
-  channel: u32,
-  chunk: u32,
-  begin: u32, // addresses [begin, end)
-  end: u32,
-}
-
-fn segmentOf(t: u32) -> Segment {
-  let run = t / params.segmentsPerRun;
-  let piece = t % params.segmentsPerRun;
-  let start = piece * params.chunkLength;
-  let runStart = params.skip + run * params.inner;
-  let chunk = (run / params.channels) * params.segmentsPerRun + piece;
-  return Segment(run % params.channels, chunk, runStart + start, runStart + min(start + params.chunkLength, params.inner));
-}
-
-fn partialIndex(channel: u32, chunk: u32) -> u32 {
-  return (params.chunkBase + chunk) * params.totalChannels + params.channelBase + channel;
-}
-
-fn segmentThread(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-}
-
-fn address(channel: u32, outer: u32, inner: u32) -> u32 {
-  return params.skip + (outer * params.channels + channel) * params.inner + inner;
+// The partial (count, shifted mean, M2, pivot) of shifted sums; M2 = −1 flags a NaN or ±Inf.
+fn shiftedPartial(count: f32, pivot: f32, sum: f32, sumSquares: f32) -> vec4f {
+  if (!(isFinite(sum) && isFinite(sumSquares))) {
+    return vec4f(count, 0.0, -1.0, pivot);
+  }
+  let shiftedMean = sum / count;
+  return vec4f(count, shiftedMean, max(sumSquares - sum * shiftedMean, 0.0), pivot);
 }
 
 // Adds up the workgroup's shifted sums and stores the chunk's partial; every thread of the workgroup
@@ -101,13 +45,7 @@ fn address(channel: u32, outer: u32, inner: u32) -> u32 {
 fn reduceAndStore(local: u32, chunk: Chunk, pivot: f32, sum: f32, sumSquares: f32, valuesPerUnit: u32) {
   let total = workgroupSum(local, vec2f(sum, sumSquares));
   if (local == 0u) {
-    let count = f32((chunk.end - chunk.begin) * valuesPerUnit);
-    let shiftedMean = total.x / count;
-    var partial = vec4f(count, shiftedMean, max(total.y - total.x * shiftedMean, 0.0), pivot);
-    if (!(isFinite(total.x) && isFinite(total.y))) {
-      partial = vec4f(count, 0.0, -1.0, pivot);
-    }
-    partials[(params.chunkBase + chunk.chunk) * params.totalChannels + params.channelBase + chunk.channel] = partial;
+    partials[partialIndex(chunk.channel, chunk.chunk)] = shiftedPartial(f32((chunk.end - chunk.begin) * valuesPerUnit), pivot, total.x, total.y);
   }
 }
 
@@ -171,14 +109,6 @@ fn statsRunsVec4(
   }
   let ones = vec4f(1.0);
   reduceAndStore(local, chunk, pivot, dot(sum, ones), dot(sumSquares, ones), 4u);
-}
-
-fn shiftedPartial(count: f32, pivot: f32, sum: f32, sumSquares: f32) -> vec4f {
-  if (!(isFinite(sum) && isFinite(sumSquares))) {
-    return vec4f(count, 0.0, -1.0, pivot);
-  }
-  let shiftedMean = sum / count;
-  return vec4f(count, shiftedMean, max(sumSquares - sum * shiftedMean, 0.0), pivot);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -32,15 +32,17 @@ export interface CaseSpec {
 
 /** How much time the repetitions of one row may take (see bench/page/timing.ts). */
 export interface TimingPlan {
+  /** Milliseconds a batch should last (K is chosen from a single iteration). */
   targetBatchMs: number;
   maxK: number;
   minReps: number;
   maxReps: number;
+  /** Time the repetitions of one row may take, roughly. */
   budgetMs: number;
   /** Host calls slower than this (after their warm-up) are repeated only `slowReps` times. */
   slowCallMs?: number;
   slowReps?: number;
-  /** GPU rows: single-iteration submits used to choose K after the warm-up (default 2). */
+  /** GPU rows: single-iteration submits after the warm-up that choose K (default 2; 1 for tensors whose one iteration takes seconds). */
   calibrationRuns?: number;
 }
 

@@ -10,6 +10,7 @@
  *
  * Host rows (cpu, tfjs-*): wall clock around K calls and one synchronisation (see host timing).
  */
+import type { TimingPlan } from '../lib/types';
 
 export interface Samples {
   /** Per-iteration milliseconds of each repetition. */
@@ -115,20 +116,8 @@ export class GpuTimer {
   }
 }
 
-export interface Plan {
-  /** Milliseconds a batch should last (K is chosen from a single iteration). */
-  targetBatchMs: number;
-  maxK: number;
-  minReps: number;
-  maxReps: number;
-  /** Time the repetitions of one row may take, roughly. */
-  budgetMs: number;
-  /** Host calls slower than this are repeated only `slowReps` times (--quick: TF.js at 4 MB). */
-  slowCallMs?: number;
-  slowReps?: number;
-  /** GPU variants: single-iteration submits after the warm-up that choose K (default 2; 1 for tensors whose one iteration takes seconds). */
-  calibrationRuns?: number;
-}
+/** How much time the repetitions of one row may take (bench/lib/types.ts). */
+export type Plan = TimingPlan;
 
 /**
  * Times several GPU variants (e.g. the copy floor and our kernel) with their repetitions

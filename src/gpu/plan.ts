@@ -78,48 +78,34 @@ export function planChannelReduction(
   const vec4 = vec4Allowed && inner % 4 === 0;
   const innerUnits = vec4 ? inner / 4 : inner;
   const valuesPerChannel = outer * innerUnits;
-  const slabPlace = { skip: 0, chunkBase: 0, channelBase: 0, totalChannels: channels };
+  const minUnits = ceilDiv(tuning.statsMinValuesPerThread, vec4 ? 4 : 1);
+  const base = { shape: 'Runs' as const, width: vec4 ? ('Vec4' as const) : ('Scalar' as const) };
+  const shared = { channels, inner: innerUnits, valuesPerChannel, skip: 0, chunkBase: 0, channelBase: 0, totalChannels: channels };
   if (tuning.runSegments) {
     // Pieces of at least statsMinValuesPerThread values, and no more partials per channel than a
     // serial finalize folds when the rows allow it; as many pieces as it takes so none is empty.
-    const minUnits = ceilDiv(tuning.statsMinValuesPerThread, vec4 ? 4 : 1);
     const wantedPieces = Math.max(1, Math.min(Math.floor(innerUnits / minUnits), Math.floor(tuning.serialFinalizeMaxChunks / outer)));
     const pieceLength = ceilDiv(innerUnits, wantedPieces);
     const segmentsPerRun = ceilDiv(innerUnits, pieceLength);
     const threads = outer * channels * segmentsPerRun;
     const chunks = outer * segmentsPerRun;
     return {
-      shape: 'Runs',
+      ...base,
       walk: 'Segments',
-      width: vec4 ? 'Vec4' : 'Scalar',
       chunks,
-      params: { channels, inner: innerUnits, valuesPerChannel, chunkLength: pieceLength, chunks, workgroupCount: 0, stepOuter: 0, stepInner: 0, ...slabPlace, segmentsPerRun, threads },
+      params: { ...shared, chunkLength: pieceLength, chunks, workgroupCount: 0, stepOuter: 0, stepInner: 0, segmentsPerRun, threads },
       grid: foldWorkgroups(ceilDiv(threads, wg), maxPerDimension),
     };
   }
-  const minChunk = wg * Math.max(1, ceilDiv(tuning.statsMinValuesPerThread, vec4 ? 4 : 1));
   const wantedChunks = Math.max(1, ceilDiv(tuning.statsTargetThreads, wg * channels));
-  const chunkLength = Math.max(minChunk, ceilDiv(valuesPerChannel, wantedChunks));
+  const chunkLength = Math.max(wg * minUnits, ceilDiv(valuesPerChannel, wantedChunks));
   const chunks = ceilDiv(valuesPerChannel, chunkLength);
   const workgroupCount = channels * chunks;
   return {
-    shape: 'Runs',
+    ...base,
     walk: '',
-    width: vec4 ? 'Vec4' : 'Scalar',
     chunks,
-    params: {
-      channels,
-      inner: innerUnits,
-      valuesPerChannel,
-      chunkLength,
-      chunks,
-      workgroupCount,
-      stepOuter: Math.floor(wg / innerUnits),
-      stepInner: wg % innerUnits,
-      ...slabPlace,
-      segmentsPerRun: 0,
-      threads: 0,
-    },
+    params: { ...shared, chunkLength, chunks, workgroupCount, stepOuter: Math.floor(wg / innerUnits), stepInner: wg % innerUnits, segmentsPerRun: 0, threads: 0 },
     grid: foldWorkgroups(workgroupCount, maxPerDimension),
   };
 }

@@ -5,7 +5,8 @@
 // must come first in a module and fails to compile without the feature). So such a kernel is two
 // modules with distinct names, 'stats-runs' and 'stats-runs+subgroups', cached apart (pipelines.ts);
 // dispatch.ts picks one per launch. The elementwise kernels (apply, backward-apply) likewise share
-// their walk, elementwise-span.wgsl, and the 'Rows' reductions their rows, rows-lanes.wgsl. Every
+// their walk, elementwise-span.wgsl, the 'Rows' reductions their rows, rows-lanes.wgsl, and the
+// 'Runs' reductions their Params, chunks and segments, runs-walk.wgsl. Every
 // module's text is fixed here; nothing is added at run time.
 import applySource from '../../shaders/apply.wgsl?raw';
 import backwardApplySource from '../../shaders/backward-apply.wgsl?raw';
@@ -13,6 +14,7 @@ import backwardFinalizeSource from '../../shaders/backward-finalize.wgsl?raw';
 import backwardReduceRowsSource from '../../shaders/backward-reduce-rows.wgsl?raw';
 import elementwiseSpanSource from '../../shaders/elementwise-span.wgsl?raw';
 import rowsLanesSource from '../../shaders/rows-lanes.wgsl?raw';
+import runsWalkSource from '../../shaders/runs-walk.wgsl?raw';
 import backwardReduceRunsSource from '../../shaders/backward-reduce-runs.wgsl?raw';
 import finalizeSource from '../../shaders/finalize.wgsl?raw';
 import inferenceFoldSource from '../../shaders/inference-fold.wgsl?raw';
@@ -50,12 +52,12 @@ export function shaderVariant(shader: ShaderSource, subgroups: boolean): ShaderS
 
 export const shaders = {
   statsRows: { name: 'stats-rows', code: `${rowsLanesSource}\n${statsRowsSource}` },
-  statsRuns: withWorkgroupSum('stats-runs', statsRunsSource),
+  statsRuns: withWorkgroupSum('stats-runs', `${runsWalkSource}\n${statsRunsSource}`),
   finalize: { name: 'finalize', code: finalizeSource },
   inferenceFold: { name: 'inference-fold', code: inferenceFoldSource },
   apply: { name: 'apply', code: `${elementwiseSpanSource}\n${applySource}` },
   backwardReduceRows: { name: 'backward-reduce-rows', code: `${rowsLanesSource}\n${backwardReduceRowsSource}` },
-  backwardReduceRuns: withWorkgroupSum('backward-reduce-runs', backwardReduceRunsSource),
+  backwardReduceRuns: withWorkgroupSum('backward-reduce-runs', `${runsWalkSource}\n${backwardReduceRunsSource}`),
   backwardFinalize: { name: 'backward-finalize', code: backwardFinalizeSource },
   backwardApply: { name: 'backward-apply', code: `${elementwiseSpanSource}\n${backwardApplySource}` },
   savedStats: { name: 'saved-stats', code: savedStatsSource },
