@@ -4,16 +4,8 @@
  * Usage: npx tsx bench/readme-summary.ts [bench/results/latest.json]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-
-interface Row {
-  op: string;
-  layout: string;
-  shape: number[];
-  elements: number;
-  impl: string;
-  ms: number;
-  ratioToFloor: number;
-}
+import { forwardBackwardRows, speedupCeiling } from './lib/ceiling';
+import type { CaseRow } from './lib/report';
 
 interface StepTime {
   backend: string;
@@ -24,15 +16,15 @@ interface StepTime {
 }
 
 const file = process.argv[2] ?? 'bench/results/latest.json';
-const report = JSON.parse(readFileSync(file, 'utf8')) as { cases: Row[]; trainingStep?: StepTime };
+const report = JSON.parse(readFileSync(file, 'utf8')) as { cases: CaseRow[]; trainingStep?: StepTime };
 const rows = report.cases.filter((r) => r.elements * 4 >= 4 * 2 ** 20);
 const find = (op: string, layout: string, elements: number, impl: string) =>
   rows.find((r) => r.op === op && r.layout === layout && r.elements === elements && r.impl === impl);
 const fmt = (v: number | undefined, unit = '×') => (v === undefined || !Number.isFinite(v) ? '—' : `${v < 10 ? v.toFixed(2) : v.toFixed(0)}${unit}`);
 
 const lines = [
-  '| op | layout | size | ours (webgpu) × floor | TF.js webgpu × floor | ours vs TF.js webgpu | ours cpu vs TF.js cpu |',
-  '|---|---|---:|---:|---:|---:|---:|',
+  '| op | layout | size | ours (webgpu) × floor | TF.js webgpu × floor | ours vs TF.js webgpu | ceiling vs TF.js webgpu | ours cpu vs TF.js cpu |',
+  '|---|---|---:|---:|---:|---:|---:|---:|',
 ];
 const keys = [...new Set(rows.filter((r) => r.impl === 'webgpu').map((r) => `${r.op}|${r.layout}|${r.elements}`))];
 for (const key of keys) {
@@ -42,8 +34,20 @@ for (const key of keys) {
   const tf = find(op, layout, n, 'tfjs-webgpu');
   const cpu = find(op, layout, n, 'cpu');
   const tfCpu = find(op, layout, n, 'tfjs-cpu');
+  const ceiling = speedupCeiling(rows.filter((r) => r.op === op && r.layout === layout && r.elements === n));
   lines.push(
-    `| ${op} | ${layout} | ${(n * 4) / 2 ** 20} MB | ${fmt(ours.ratioToFloor)} | ${fmt(tf?.ratioToFloor)} | ${fmt(tf && tf.ms / ours.ms)} | ${fmt(cpu && tfCpu && tfCpu.ms / cpu.ms)} |`,
+    `| ${op} | ${layout} | ${(n * 4) / 2 ** 20} MB | ${fmt(ours.ratioToFloor)} | ${fmt(tf?.ratioToFloor)} | ${fmt(tf && tf.ms / ours.ms)} | ${fmt(ceiling)} | ${fmt(cpu && tfCpu && tfCpu.ms / cpu.ms)} |`,
+  );
+}
+const trainingRows = forwardBackwardRows({ cases: rows });
+if (trainingRows.length) {
+  lines.push(
+    '',
+    '| forward-train + backward | size | ours (webgpu) | TF.js webgpu | ours vs TF.js webgpu | ceiling vs TF.js webgpu |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...trainingRows.map(
+      (r) => `| ${r.layout} | ${(r.elements * 4) / 2 ** 20} MB | ${r.oursMs.toFixed(1)} ms | ${r.tfjsMs.toFixed(0)} ms | ${fmt(r.speedup)} | ${fmt(r.ceiling)} |`,
+    ),
   );
 }
 const step = report.trainingStep;

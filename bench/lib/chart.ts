@@ -6,7 +6,7 @@
  */
 import { formatSize } from './cases';
 import type { CaseRow, Report } from './report';
-import { implOrder } from './table';
+import { implOrder } from './groups';
 import type { Impl, Op } from './types';
 
 const style: Record<Impl, { color: string; width: number; dash?: string; label: string }> = {

@@ -1,10 +1,10 @@
 /** Text outputs of a run: the progress line of a case, the closing table, the ≥ 4 MB summary. */
 import { formatSize, MB } from './cases';
 import type { CaseRow, Report, SkippedRow } from './report';
+import { speedupCeiling } from './ceiling';
+import { caseKey, groupCases, implOrder } from './groups';
 import type { Impl } from './types';
 
-/** Order of implementations in every output. */
-export const implOrder: Impl[] = ['copy', 'webgpu', 'cpu', 'tfjs-webgpu', 'tfjs-cpu'];
 
 /** An error above this on a webgpu row means a wrong kernel (outputs are O(1); float32 gives ~1e-6). */
 export const ERROR_LIMIT = 1e-3;
@@ -29,18 +29,6 @@ export function formatError(error: number | undefined): string {
 /** A row whose main output is off by more than ERROR_LIMIT (NaN and Inf included). */
 export function isWrong(row: CaseRow): boolean {
   return row.maxAbsErr !== undefined && row.maxAbsErr > ERROR_LIMIT;
-}
-
-const caseKey = (row: { op: string; layout: string; shape: number[] }) => `${row.op}|${row.layout}|${row.shape.join('x')}`;
-
-export function groupCases(rows: CaseRow[]): CaseRow[][] {
-  const groups = new Map<string, CaseRow[]>();
-  for (const row of rows) {
-    const key = caseKey(row);
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key)!.push(row);
-  }
-  return [...groups.values()].map((group) => group.sort((a, b) => implOrder.indexOf(a.impl) - implOrder.indexOf(b.impl)));
 }
 
 /** `webgpu 0.93 ms 1.22× err 9.5e-7 WRONG` etc., for one row. */
@@ -109,15 +97,19 @@ export function closingTable(report: Report): string {
     .join('\n');
 }
 
-/** Rows of the ≥ 4 MB summary: every implementation but the copy, with the speedup vs TF.js WebGPU. */
-export function summaryRows(report: Report, minBytes = 4 * MB): { row: CaseRow; speedup: number | undefined }[] {
-  const out: { row: CaseRow; speedup: number | undefined }[] = [];
+/**
+ * Rows of the ≥ 4 MB summary: every implementation but the copy, with the speedup vs TF.js WebGPU
+ * and the case's ceiling (the largest speedup any kernel on the device could show, see ceiling.ts).
+ */
+export function summaryRows(report: Report, minBytes = 4 * MB): { row: CaseRow; speedup: number | undefined; ceiling: number | undefined }[] {
+  const out: { row: CaseRow; speedup: number | undefined; ceiling: number | undefined }[] = [];
   for (const group of groupCases(report.cases)) {
     if (group[0].elements * 4 < minBytes) continue;
     const tfjs = group.find((row) => row.impl === 'tfjs-webgpu');
+    const ceiling = speedupCeiling(group);
     for (const row of group) {
       if (row.impl === 'copy') continue;
-      out.push({ row, speedup: tfjs ? tfjs.ms / row.ms : undefined });
+      out.push({ row, speedup: tfjs ? tfjs.ms / row.ms : undefined, ceiling });
     }
   }
   return out;
@@ -132,12 +124,22 @@ function formatSpeedup(speedup: number | undefined): string {
 export function summaryText(report: Report): string {
   const rows = summaryRows(report);
   if (rows.length === 0) return 'no case of 4 MB or more in this run';
-  const lines = [['op', 'layout', 'shape', 'impl', 'ms', '×floor', 'vs tfjs-webgpu']];
-  for (const { row, speedup } of rows) {
-    lines.push([row.op, row.layout, row.shape.join('×'), row.impl + (isWrong(row) ? ' (WRONG)' : ''), formatMs(row.ms), formatRatio(row.ratioToFloor), formatSpeedup(speedup)]);
+  const lines = [['op', 'layout', 'shape', 'impl', 'ms', '×floor', 'vs tfjs-webgpu', 'ceiling']];
+  for (const { row, speedup, ceiling } of rows) {
+    lines.push([
+      row.op,
+      row.layout,
+      row.shape.join('×'),
+      row.impl + (isWrong(row) ? ' (WRONG)' : ''),
+      formatMs(row.ms),
+      formatRatio(row.ratioToFloor),
+      formatSpeedup(speedup),
+      formatSpeedup(ceiling),
+    ]);
   }
   const widths = lines[0].map((_, c) => Math.max(...lines.map((line) => line[c].length)));
-  return lines.map((line) => line.map((v, c) => (c >= 4 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ')).join('\n');
+  const table = lines.map((line) => line.map((v, c) => (c >= 4 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ')).join('\n');
+  return `${table}\nceiling = tfjs-webgpu ms ÷ copy ms: the largest speedup over TF.js any kernel on this device could show here (every op at least copies a tensor).`;
 }
 
 /**
@@ -157,15 +159,16 @@ export function readmeTable(report: Report, jsonName = 'latest.json'): string {
     `${report.browser}, adapter ${report.adapter.vendor || '?'} / ${report.adapter.architecture || '?'}${report.adapter.isFallbackAdapter ? ' (software fallback)' : ''}, ` +
       `${report.machine.cpus} CPU cores, ${report.generated.slice(0, 10)}${report.quick ? ', `--quick` run' : ''}. ` +
       `Tensors of 4 MB or more. The floor is a vec4 copy on the same device at the same size (${copyRange} here); ` +
-      `×floor = ms / (op bytes ÷ copy bandwidth), 1.0 is the limit; speedup = TF.js WebGPU ms / this row's ms (— where TF.js was not run at that size).`,
+      `×floor = ms / (op bytes ÷ copy bandwidth), 1.0 is the limit; speedup = TF.js WebGPU ms / this row's ms (— where TF.js was not run at that size); ` +
+      `ceiling = TF.js WebGPU ms / copy ms, the largest speedup any kernel on that device could show in that case (every op at least copies a tensor).`,
   );
   out.push('');
-  out.push('| op | layout | shape | impl | ms | ×floor | speedup vs tfjs-webgpu |');
-  out.push('|---|---|---|---|---:|---:|---:|');
-  for (const { row, speedup } of rows) {
+  out.push('| op | layout | shape | impl | ms | ×floor | speedup vs tfjs-webgpu | ceiling |');
+  out.push('|---|---|---|---|---:|---:|---:|---:|');
+  for (const { row, speedup, ceiling } of rows) {
     const impl = row.impl === 'webgpu' ? '**webgpu**' : row.impl;
     const wrong = isWrong(row) ? ' (wrong results)' : '';
-    out.push(`| ${row.op} | ${row.layout} | ${row.shape.join('×')} | ${impl}${wrong} | ${formatMs(row.ms).replace(' ', '\u00a0')} | ${formatRatio(row.ratioToFloor)} | ${formatSpeedup(speedup)} |`);
+    out.push(`| ${row.op} | ${row.layout} | ${row.shape.join('×')} | ${impl}${wrong} | ${formatMs(row.ms).replace(' ', '\u00a0')} | ${formatRatio(row.ratioToFloor)} | ${formatSpeedup(speedup)} | ${formatSpeedup(ceiling)} |`);
   }
   out.push('');
   out.push(`What each row times (median over repetitions, per call${report.quick ? '; in a `--quick` run, host calls slower than 2 s are timed once after their warm-up' : ''}):`);

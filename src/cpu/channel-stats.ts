@@ -1,4 +1,5 @@
 import type { ChannelView } from '../layout';
+import { CHANNEL_GROUP, rowsPerBlock } from './row-blocks';
 
 /*
  * Per-channel mean and biased variance over the [outer, C, inner] view in one read of `x`, in memory
@@ -18,7 +19,10 @@ function shiftedSums(x: Float32Array, view: ChannelView): { pivot: Float64Array;
   const sum = new Float64Array(channels);
   const sumSquares = new Float64Array(channels);
   for (let c = 0; c < channels; c++) pivot[c] = x[c * inner];
-  if (inner === 1) {
+  const blockRows = inner === 1 ? rowsPerBlock(channels) : 0;
+  if (blockRows > 0) {
+    blockedRowSums(x, outer, channels, blockRows, pivot, sum, sumSquares);
+  } else if (inner === 1) {
     for (let row = 0, i = 0; row < outer; row++) {
       for (let c = 0; c < channels; c++, i++) {
         const d = x[i] - pivot[c];
@@ -43,6 +47,44 @@ function shiftedSums(x: Float32Array, view: ChannelView): { pivot: Float64Array;
     }
   }
   return { pivot, sum, sumSquares };
+}
+
+/** Shifted sums of rows of interleaved channels, block by block and CHANNEL_GROUP channels at a time (row-blocks.ts). */
+function blockedRowSums(
+  x: Float32Array,
+  outer: number,
+  channels: number,
+  blockRows: number,
+  pivot: Float64Array,
+  sum: Float64Array,
+  sumSquares: Float64Array,
+): void {
+  const grouped = channels - (channels % CHANNEL_GROUP);
+  for (let first = 0; first < outer; first += blockRows) {
+    const end = Math.min(first + blockRows, outer) * channels;
+    for (let c = 0; c < grouped; c += CHANNEL_GROUP) {
+      const p0 = pivot[c], p1 = pivot[c + 1], p2 = pivot[c + 2], p3 = pivot[c + 3];
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+      for (let i = first * channels + c; i < end; i += channels) {
+        const d0 = x[i] - p0, d1 = x[i + 1] - p1, d2 = x[i + 2] - p2, d3 = x[i + 3] - p3;
+        s0 += d0; s1 += d1; s2 += d2; s3 += d3;
+        q0 += d0 * d0; q1 += d1 * d1; q2 += d2 * d2; q3 += d3 * d3;
+      }
+      sum[c] += s0; sum[c + 1] += s1; sum[c + 2] += s2; sum[c + 3] += s3;
+      sumSquares[c] += q0; sumSquares[c + 1] += q1; sumSquares[c + 2] += q2; sumSquares[c + 3] += q3;
+    }
+    for (let c = grouped; c < channels; c++) {
+      const p = pivot[c];
+      let s = 0, q = 0;
+      for (let i = first * channels + c; i < end; i += channels) {
+        const d = x[i] - p;
+        s += d;
+        q += d * d;
+      }
+      sum[c] += s;
+      sumSquares[c] += q;
+    }
+  }
 }
 
 const FLOAT32_MAX = 3.4028234663852886e38;

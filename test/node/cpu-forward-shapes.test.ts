@@ -26,6 +26,11 @@ const shapes: { label: string; shape: number[]; layout: Layout }[] = [
   { label: 'large', shape: [1001, 33], layout: 'NC' },
   { label: 'large', shape: [6, 9, 17, 17], layout: 'NCHW' },
   { label: 'large', shape: [4, 19, 23, 9], layout: 'NHWC' },
+  // Interleaved channels are walked in blocks of rows, four channels at a time (src/cpu/row-blocks.ts):
+  // whole groups with a last partial block, and more channels than blocks are used for.
+  { label: 'row blocks', shape: [300, 128], layout: 'NC' },
+  { label: 'row blocks', shape: [3, 5, 7, 1030], layout: 'NHWC' },
+  { label: 'memory order', shape: [5, 1031], layout: 'NC' },
 ];
 
 describe('CPU forward on awkward shapes', () => {
