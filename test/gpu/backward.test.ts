@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { BackwardCase } from './page/backward-case';
 import { layouts } from '../../src/layout';
 import type { Layout } from '../../src/types';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
@@ -122,7 +122,7 @@ function workgroupSumCases(): Omit<BackwardCase, 'seed'>[] {
   ];
 }
 
-describe.skipIf(gpuSkipped)('backward on WebGPU against the float64 reference', () => {
+describeGpu('backward on WebGPU against the float64 reference', () => {
   let harness: HarnessPage;
   const worst = new Map<string, { maxAbs: number; maxRel: number; used: number; eps: number; where: string }>();
   beforeAll(async () => {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
 
 /** The code each bad input must be refused with, by its description. */
 const expected: Record<string, string> = {
@@ -69,7 +69,7 @@ const expected: Record<string, string> = {
   "checkFinite 'yes'": 'invalid-option',
 };
 
-describe.skipIf(gpuSkipped)('bad inputs: a specific BatchNormError before any GPU work, nothing changed', () => {
+describeGpu('bad inputs: a specific BatchNormError before any GPU work, nothing changed', () => {
   const harness = useHarness();
 
   it('every entry point refuses every bad input of the catalogue', async () => {

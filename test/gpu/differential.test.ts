@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
@@ -8,7 +8,7 @@ const CASES = 2400;
 const BATCH = 120;
 console.log(`differential GPU test: TEST_SEED=${seed} (${CASES} random cases; replay a failure with TEST_SEED=${seed})`);
 
-describe.skipIf(gpuSkipped)('randomized differential test: GPU against the float64 references', () => {
+describeGpu('randomized differential test: GPU against the float64 references', () => {
   let harness: HarnessPage;
   const counts: Record<string, number> = {};
   beforeAll(async () => {

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 
-describe.skipIf(gpuSkipped)('engine: devices and fallback', () => {
+describeGpu('engine: devices and fallback', () => {
   const harness = useHarness();
 
   it('continues on the CPU path after device loss, says so, and never destroys a borrowed device', async () => {

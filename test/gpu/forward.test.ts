@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ForwardCase } from './page/forward-case';
 import { layouts } from '../../src/layout';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
@@ -134,7 +134,7 @@ function slabCases(): Omit<ForwardCase, 'seed'>[] {
   ];
 }
 
-describe.skipIf(gpuSkipped)('forward on WebGPU against the float64 reference', () => {
+describeGpu('forward on WebGPU against the float64 reference', () => {
   let harness: HarnessPage;
   const worst = new Map<string, { output: string; maxAbs: number; maxRel: number }>();
   beforeAll(async () => {

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
 
-describe.skipIf(gpuSkipped)('GPU errors surface as BatchNormErrors and leave the engine usable', () => {
+describeGpu('GPU errors surface as BatchNormErrors and leave the engine usable', () => {
   const harness = useHarness();
 
   it('out of memory in a host-array call and in GPU-resident calls, a validation error, then normal calls', async () => {

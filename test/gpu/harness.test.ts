@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { adapterInfo, gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { adapterInfo, describeGpu, useHarness } from '../support/browser';
 
-describe.skipIf(gpuSkipped)('harness page', () => {
+describeGpu('harness page', () => {
   const harness = useHarness();
 
   it('answers calls with their JSON result', async () => {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
@@ -20,7 +20,7 @@ const shapes = [
   { layout: 'NCHW', shape: [1, 3, 3500, 3500] },
 ] as const;
 
-describe.skipIf(gpuSkipped)('tensors larger than maxStorageBufferBindingSize (default-limits device)', () => {
+describeGpu('tensors larger than maxStorageBufferBindingSize (default-limits device)', () => {
   const harness = useHarness();
 
   it.each(shapes.map((s) => [`${s.layout} [${s.shape}]`, s] as const))('forward train %s', async (_name, { layout, shape }) => {

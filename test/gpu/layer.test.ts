@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 console.log(`layer GPU tests: TEST_SEED=${seed}`);
 
-describe.skipIf(gpuSkipped)('BatchNorm layer on the GPU', () => {
+describeGpu('BatchNorm layer on the GPU', () => {
   const harness = useHarness();
 
   // The running statistics are float32 on the GPU and float64 in the reference; five steps of

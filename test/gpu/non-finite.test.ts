@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 console.log(`non-finite GPU tests: TEST_SEED=${seed}`);
 
-describe.skipIf(gpuSkipped)('NaN and ±Inf on the GPU follow the README rules, exactly like the CPU path', () => {
+describeGpu('NaN and ±Inf on the GPU follow the README rules, exactly like the CPU path', () => {
   const harness = useHarness();
 
   it('every scenario: rules hold on the GPU, and GPU and CPU agree on every NaN and ±Inf', async () => {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { OptimizerCase } from './page/optimizer-case';
-import { gpuSkipped, openHarness, type HarnessPage } from '../support/browser';
+import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
@@ -56,7 +56,7 @@ const special: OptimizerCase[] = [
   { name: 'adam amsgrad: state exported and re-imported at step 7', seed, options: { kind: 'adam', lr: 0.01, amsgrad: true }, lengths, steps: STEPS, reloadAt: 7 },
 ];
 
-describe.skipIf(gpuSkipped)('GPU optimizers against the CPU optimizers', () => {
+describeGpu('GPU optimizers against the CPU optimizers', () => {
   let harness: HarnessPage;
   const worst = new Map<string, { output: string; maxAbs: number; maxRel: number; used: number; where: string }>();
   beforeAll(async () => {

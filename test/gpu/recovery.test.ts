@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 console.log(`recovery GPU tests: TEST_SEED=${seed}`);
 
-describe.skipIf(gpuSkipped)('device loss in the middle of training (TrainingMirror)', () => {
+describeGpu('device loss in the middle of training (TrainingMirror)', () => {
   const harness = useHarness();
 
   it('loses nothing: CPU twins take over the last committed step bit for bit, recover() moves it back bit for bit', async () => {

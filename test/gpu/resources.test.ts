@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
 console.log(`resources GPU tests: TEST_SEED=${seed}`);
 
-describe.skipIf(gpuSkipped)('GPU buffers over 10 000 calls, concurrency, dispose', () => {
+describeGpu('GPU buffers over 10 000 calls, concurrency, dispose', () => {
   const harness = useHarness();
 
   it('10 000 host-array calls from 8 concurrent callers: bounded buffers, correct results; dispose() frees everything', async () => {

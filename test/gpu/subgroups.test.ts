@@ -1,12 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { SubgroupsReport } from './page/subgroups-case';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { describeGpu, useHarness } from '../support/browser';
 
 /** The kernels whose workgroup sums have a subgroups variant (src/gpu/shader-sources.ts). */
 const runsKernels = ['stats-runs', 'backward-reduce-runs'];
 const subgroupVariants = runsKernels.map((name) => `${name}+subgroups`);
 
-describe.skipIf(gpuSkipped)('workgroup sums: subgroups where the device has them, the barrier tree otherwise', () => {
+describeGpu('workgroup sums: subgroups where the device has them, the barrier tree otherwise', () => {
   const harness = useHarness();
   let report: Promise<SubgroupsReport> | undefined;
   const subgroupsCase = () => (report ??= harness().call('subgroupsCase'));

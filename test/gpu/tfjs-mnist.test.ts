@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
 
 /*
  * End to end: the demo model (Dense 128 → BN → Dense 64 → BN → Dense 10, Adam, batch 32) with our
@@ -8,7 +8,7 @@ import { gpuSkipped, useHarness } from '../support/browser';
  * reproducible; over split seeds 1–3 it reached 0.912–0.926, so 0.90 leaves room for rounding
  * differences between GPUs while an untrained or wrongly differentiated model falls far short.
  */
-describe.skipIf(gpuSkipped)('MNIST with our batch-norm layer in TF.js', () => {
+describeGpu('MNIST with our batch-norm layer in TF.js', () => {
   const harness = useHarness();
 
   it('reaches ≥ 0.90 held-out accuracy after training on 8 000 digits', async () => {

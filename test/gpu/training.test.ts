@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { OptimizerOptions } from '../../src/optim/types';
-import { gpuSkipped, useHarness } from '../support/browser';
+import { describeGpu, useHarness } from '../support/browser';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
@@ -23,7 +23,7 @@ const optimizers: [string, OptimizerOptions, number][] = [
   ['RMSprop', { kind: 'rmsprop', lr: 0.01, momentum: 0.5 }, 400],
 ];
 
-describe.skipIf(gpuSkipped)('training γ and β on the GPU with each optimizer', () => {
+describeGpu('training γ and β on the GPU with each optimizer', () => {
   const harness = useHarness();
 
   it.each(optimizers)('%s reaches a, b within 1e-3 and follows the CPU trajectory', async (_name, optimizer, steps) => {

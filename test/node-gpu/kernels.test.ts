@@ -3,12 +3,12 @@
  * against the float64 reference; and the issue's scenario: this thread busy for 300 ms at a time
  * while GPU work is in flight.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inferenceChecks, trainChecks } from '../support/forward-checks';
 import { caseSeed, channelNormals, createRng, normals, seedFromEnv } from '../support/random';
 import type { ReferenceParams } from '../support/reference';
 import { splitShape } from '../support/channel-index';
-import { busy, loadNodeLib, nodeGpu, nodeGpuSkipped, type NodeLib } from './support';
+import { busy, loadNodeLib, nodeGpu, describeNodeGpu, type NodeLib } from './support';
 import type { Layout } from '../../src/types';
 
 const seed = seedFromEnv();
@@ -38,7 +38,7 @@ const cases: { shape: number[]; layout: Layout; convention: 'pytorch' | 'keras';
   { shape: [3, 2, 2, 3, 5], layout: 'NDHWC', convention: 'keras', activation: 'relu' },
 ];
 
-describe.skipIf(nodeGpuSkipped)('createNodeBatchNorm: the kernels on Dawn, in a GPU host process', () => {
+describeNodeGpu('createNodeBatchNorm: the kernels on Dawn, in a GPU host process', () => {
   let lib: NodeLib;
   let bn: Awaited<ReturnType<NodeLib['createNodeBatchNorm']>>;
   let cpu: Awaited<ReturnType<NodeLib['createBatchNorm']>>;

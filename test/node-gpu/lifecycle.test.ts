@@ -4,7 +4,7 @@
  * an uncaught exception) and the host follows it; and the published files load in plain Node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNodeLib, nodeGpu, nodeGpuSkipped, runScript, waitForExit, type NodeLib } from './support';
+import { loadNodeLib, nodeGpu, describeNodeGpu, runScript, waitForExit, type NodeLib } from './support';
 
 describe('the published build in plain Node (no GPU needed)', () => {
   it('dist/index.js loads in plain Node ESM and runs the CPU path', async () => {
@@ -36,7 +36,7 @@ describe('the published build in plain Node (no GPU needed)', () => {
   });
 });
 
-describe.skipIf(nodeGpuSkipped)('the GPU host process', () => {
+describeNodeGpu('the GPU host process', () => {
   let lib: NodeLib;
   beforeAll(async () => {
     lib = await loadNodeLib();

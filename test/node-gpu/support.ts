@@ -1,13 +1,19 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { inject } from 'vitest';
+import { describe, inject } from 'vitest';
 import { isCI } from '../setup/gpu-context';
 import './context';
 
 export const nodeGpu = inject('nodeGpu');
 
-/** Skip GPU cases when the setup found no adapter; never under CI, where the setup already failed. */
-export const nodeGpuSkipped = !nodeGpu.available && !isCI();
+/**
+ * `describe` for suites that need Dawn. Under CI it is `describe` itself, so these suites cannot
+ * skip there (the global setup has already failed the run without an adapter); elsewhere, without
+ * one, they are skipped after the setup's warning.
+ */
+export function describeNodeGpu(name: string, body: () => void): void {
+  (nodeGpu.available || isCI() ? describe : describe.skip)(name, body);
+}
 
 export type NodeLib = typeof import('../../src/node/index');
 

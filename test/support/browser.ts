@@ -1,5 +1,5 @@
 import puppeteer from 'puppeteer';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { isCI } from '../setup/gpu-context';
 import { openHarnessPage, type HarnessPage } from './harness-page';
 
@@ -16,10 +16,14 @@ export function gpuAvailable(): boolean {
 export const gpuSkipReason = gpu.available ? '' : `no WebGPU: ${gpu.reason}`;
 
 /**
- * Pass to describe.skipIf / it.skipIf. Never true under CI: there the global setup already failed
- * the run, and should a test get here anyway it fails in openHarness() rather than skipping.
+ * `describe` for suites that need the browser's WebGPU. Under CI it is `describe` itself, so these
+ * suites cannot skip there: the global setup has already failed the run when the browser or the
+ * adapter is missing, and a suite that got here anyway fails in openHarness(). Elsewhere, without
+ * WebGPU, the suites are skipped after the setup's loud warning.
  */
-export const gpuSkipped = !gpu.available && !isCI();
+export function describeGpu(name: string, body: () => void): void {
+  (gpu.available || isCI() ? describe : describe.skip)(name, body);
+}
 
 /** Opens a fresh harness page in the run's shared browser; close() it in afterAll. */
 export async function openHarness(): Promise<HarnessPage> {
