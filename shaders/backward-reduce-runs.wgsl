@@ -64,12 +64,11 @@ fn backwardReduceRunsScalar(
   let chunk = chunkOf(workgroup, workgroups);
   let s = channelStats(chunk.channel);
   var m = chunk.begin + local;
-  var o = m / params.inner;
-  var i = m % params.inner;
+  var at = cursorAt(m);
   var sumDy = 0.0;
   var sumDyXmu = 0.0;
   for (; m < chunk.end; m += WORKGROUP_SIZE) {
-    let index = address(chunk.channel, o, i);
+    let index = address(chunk.channel, at);
     let xv = x[index];
     var d = dy[index];
     if (RELU) {
@@ -77,12 +76,7 @@ fn backwardReduceRunsScalar(
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - s.mean, sumDyXmu);
-    i += params.stepInner;
-    o += params.stepOuter;
-    if (i >= params.inner) {
-      i -= params.inner;
-      o += 1u;
-    }
+    at = stepCursor(at);
   }
   reduceAndStore(local, chunk, vec2f(sumDy, sumDyXmu));
 }
@@ -102,12 +96,11 @@ fn backwardReduceRunsVec4(
   let scale = vec4f(s.scale);
   let shift = vec4f(s.shift);
   var m = chunk.begin + local;
-  var o = m / params.inner;
-  var i = m % params.inner;
+  var at = cursorAt(m);
   var sumDy = vec4f(0.0);
   var sumDyXmu = vec4f(0.0);
   for (; m < chunk.end; m += WORKGROUP_SIZE) {
-    let index = address(chunk.channel, o, i);
+    let index = address(chunk.channel, at);
     let xv = x4[index];
     var d = dy4[index];
     if (RELU) {
@@ -115,12 +108,7 @@ fn backwardReduceRunsVec4(
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
-    i += params.stepInner;
-    o += params.stepOuter;
-    if (i >= params.inner) {
-      i -= params.inner;
-      o += 1u;
-    }
+    at = stepCursor(at);
   }
   let ones = vec4f(1.0);
   reduceAndStore(local, chunk, vec2f(dot(sumDy, ones), dot(sumDyXmu, ones)));

@@ -39,6 +39,26 @@ fn chunkOf(workgroup: vec3u, workgroups: vec3u) -> Chunk {
   return Chunk(w / params.chunks, chunk, begin, min(begin + params.chunkLength, params.valuesPerChannel));
 }
 
+// A workgroup thread's place in its chunk: unit m of the channel as (row o, offset i in the run),
+// moved WORKGROUP_SIZE units at a time (stepOuter rows and stepInner units) without a division.
+struct RunCursor {
+  o: u32,
+  i: u32,
+}
+
+fn cursorAt(m: u32) -> RunCursor {
+  return RunCursor(m / params.inner, m % params.inner);
+}
+
+fn stepCursor(at: RunCursor) -> RunCursor {
+  var next = RunCursor(at.o + params.stepOuter, at.i + params.stepInner);
+  if (next.i >= params.inner) {
+    next.i -= params.inner;
+    next.o += 1u;
+  }
+  return next;
+}
+
 // Segments (tuning.runSegments): no workgroup sum. Thread t reduces piece t % S of run t / S (runs in
 // memory order: run r is channel r % C of row r / C), chunkLength units, and writes its own partial
 // as chunk (row · S + piece); the finalize merges the outer · S partials of each channel. Neighbouring
@@ -64,8 +84,8 @@ fn segmentThread(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
   return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
 }
 
-fn address(channel: u32, outer: u32, inner: u32) -> u32 {
-  return params.skip + (outer * params.channels + channel) * params.inner + inner;
+fn address(channel: u32, at: RunCursor) -> u32 {
+  return params.skip + (at.o * params.channels + channel) * params.inner + at.i;
 }
 
 // Where the partial of (chunk, slab channel) goes: the slab's rows come after earlier slabs' rows.

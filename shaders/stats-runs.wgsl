@@ -60,22 +60,16 @@ fn statsRunsScalar(
     return;
   }
   let chunk = chunkOf(workgroup, workgroups);
-  let pivot = x[address(chunk.channel, chunk.begin / params.inner, chunk.begin % params.inner)];
+  let pivot = x[address(chunk.channel, cursorAt(chunk.begin))];
   var m = chunk.begin + local;
-  var o = m / params.inner;
-  var i = m % params.inner;
+  var at = cursorAt(m);
   var sum = 0.0;
   var sumSquares = 0.0;
   for (; m < chunk.end; m += WORKGROUP_SIZE) {
-    let d = x[address(chunk.channel, o, i)] - pivot;
+    let d = x[address(chunk.channel, at)] - pivot;
     sum += d;
     sumSquares = fma(d, d, sumSquares);
-    i += params.stepInner;
-    o += params.stepOuter;
-    if (i >= params.inner) {
-      i -= params.inner;
-      o += 1u;
-    }
+    at = stepCursor(at);
   }
   reduceAndStore(local, chunk, pivot, sum, sumSquares, 1u);
 }
@@ -90,22 +84,16 @@ fn statsRunsVec4(
     return;
   }
   let chunk = chunkOf(workgroup, workgroups);
-  let pivot = x4[address(chunk.channel, chunk.begin / params.inner, chunk.begin % params.inner)].x;
+  let pivot = x4[address(chunk.channel, cursorAt(chunk.begin))].x;
   var m = chunk.begin + local;
-  var o = m / params.inner;
-  var i = m % params.inner;
+  var at = cursorAt(m);
   var sum = vec4f(0.0);
   var sumSquares = vec4f(0.0);
   for (; m < chunk.end; m += WORKGROUP_SIZE) {
-    let d = x4[address(chunk.channel, o, i)] - pivot;
+    let d = x4[address(chunk.channel, at)] - pivot;
     sum += d;
     sumSquares = fma(d, d, sumSquares);
-    i += params.stepInner;
-    o += params.stepOuter;
-    if (i >= params.inner) {
-      i -= params.inner;
-      o += 1u;
-    }
+    at = stepCursor(at);
   }
   let ones = vec4f(1.0);
   reduceAndStore(local, chunk, pivot, dot(sum, ones), dot(sumSquares, ones), 4u);
