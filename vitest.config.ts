@@ -2,6 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // One line per file; a failed test's logs and every TEST_SEED line still shown.
+    reporters: ['./test/support/quiet-reporter.ts'],
+    silent: 'passed-only',
     projects: [
       {
         test: {
@@ -35,6 +38,14 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'docs',
+          // Every TypeScript block of README.md and docs/*.md, type-checked and run (WebGPU from Dawn).
+          include: ['test/docs/**/*.test.ts'],
+          environment: 'node',
         },
       },
     ],

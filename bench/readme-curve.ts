@@ -1,5 +1,5 @@
 /**
- * Writes the size-curve table of the README (between its CURVE markers) from a `bench:curve`
+ * Writes the size-curve table of docs/benchmark.md (between its CURVE markers) from a `bench:curve`
  * results file: per op × layout, our ratio to the copy floor at each size, and our time per
  * element relative to that at the reference size (1.0 = cost proportional to size).
  * Usage: npx tsx bench/readme-curve.ts [bench/results/size-curve.json]
@@ -43,8 +43,9 @@ for (const s of series) {
 }
 const binding = report.deviceLimits ? ` Storage-binding limit of the device: ${formatSize(report.deviceLimits.maxStorageBufferBindingSize)}.` : '';
 const table = `<!-- CURVE:start (bench/readme-curve.ts) -->\nLatest \`npm run bench:curve\` run (ours, webgpu).${binding}\n\n${lines.join('\n')}\n<!-- CURVE:end -->`;
-const readme = readFileSync('README.md', 'utf8');
-const updated = readme.replace(/<!-- CURVE:start[\s\S]*?CURVE:end -->/, table);
-if (updated === readme && !readme.includes(table)) throw new Error('README.md has no CURVE markers');
-writeFileSync('README.md', updated);
+const target = 'docs/benchmark.md';
+const doc = readFileSync(target, 'utf8');
+const updated = doc.replace(/<!-- CURVE:start[\s\S]*?CURVE:end -->/, table);
+if (updated === doc && !doc.includes(table)) throw new Error(`${target} has no CURVE markers`);
+writeFileSync(target, updated);
 console.log(table);

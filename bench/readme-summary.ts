@@ -1,5 +1,5 @@
 /**
- * Writes the compact benchmark summary of the README (between its BENCH markers) from a results
+ * Writes the compact benchmark summary of docs/benchmark.md (between its BENCH markers) from a results
  * file: per op and layout, our ratio to the floor at each size ≥ 4 MB and the speedups over TF.js.
  * Usage: npx tsx bench/readme-summary.ts [bench/results/latest.json]
  */
@@ -59,9 +59,11 @@ if (step) {
   );
 }
 const table = `<!-- BENCH:start (bench/readme-summary.ts) -->\n${lines.join('\n')}\n<!-- BENCH:end -->`;
-const readme = readFileSync('README.md', 'utf8');
-const updated = readme.includes('BENCH_TABLE')
-  ? readme.replace('BENCH_TABLE', table)
-  : readme.replace(/<!-- BENCH:start[\s\S]*?BENCH:end -->/, table);
-writeFileSync('README.md', updated);
+const target = 'docs/benchmark.md';
+const doc = readFileSync(target, 'utf8');
+const updated = doc.includes('BENCH_TABLE')
+  ? doc.replace('BENCH_TABLE', table)
+  : doc.replace(/<!-- BENCH:start[\s\S]*?BENCH:end -->/, table);
+if (updated === doc && !doc.includes(table)) throw new Error(`${target} has no BENCH markers`);
+writeFileSync(target, updated);
 console.log(table);
