@@ -109,6 +109,7 @@ describe('the packed package in a consumer', () => {
     }, 120_000);
   }
 
+  // Runs what the nodenext case above emitted (tests of a file run in order).
   it('runs in plain Node (CPU backend), the compiled consumer under nodenext', () => {
     const output = run(process.execPath, ['out-nodenext/consumer.js'], consumer);
     const result = JSON.parse(output.trim().split('\n').pop()!);
@@ -121,5 +122,5 @@ describe('the packed package in a consumer', () => {
       nodeBackend: 'cpu',
       nodeMean: [4.5, 5.5, 6.5],
     });
-  });
+  }, 60_000);
 });
