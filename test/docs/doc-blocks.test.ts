@@ -149,7 +149,7 @@ describe('code blocks of README.md and docs/*.md', () => {
 
   it('type-check as pasted (strict)', () => {
     expect(typeCheck(blocks)).toEqual([]);
-  }, 240_000);
+  }, 400_000);
 
   for (const block of blocks) {
     it(`${block.where} runs as pasted`, async (context) => {
