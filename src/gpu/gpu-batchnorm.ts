@@ -1,6 +1,6 @@
 import { checkSaved, resolveBackwardOptions } from '../backward-options';
 import { checkInput, resolveOptions } from '../options';
-import type { BackwardOptions, BackwardResult, BatchNormOptions, ForwardTrainResult, SavedStatistics } from '../types';
+import type { BackwardOptions, BackwardResult, BatchNormOptions, ForwardTrainResult, SavedForward } from '../types';
 import { backwardScratchCount, destroyBackwardScratch } from './backward-scratch';
 import { BufferPool } from './buffer-pool';
 import { createGpuContext, destroyGpuContext, type GpuContext } from './context';
@@ -120,14 +120,14 @@ export class GpuBatchNorm {
     return gpuForwardInference(this.context, this.pool, x, resolved);
   }
 
-  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedStatistics): Promise<BackwardResult> {
+  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     this.checkAlive();
     const resolved = resolveBackwardOptions(opts);
     checkInput('dy', dy, resolved.view);
     checkInput('x', x, resolved.view);
-    const stats = checkSaved(saved, resolved);
+    const checked = checkSaved(saved, resolved);
     this.checkFits(resolved.view, 'backwardReduce');
-    return gpuBackward(this.context, this.pool, dy, x, resolved, stats);
+    return gpuBackward(this.context, this.pool, dy, x, resolved, checked);
   }
 
   /** GPU buffers the engine currently owns (pool, scratch, uniforms, constants). */
