@@ -70,8 +70,8 @@ export class GpuBatchNorm {
   /**
    * Backward: dx, and dgamma/dbeta when given (added to their contents with `accumulate`), from dy,
    * x and the stats buffer of the forward (encodeForwardTrain for mode 'train', the default;
-   * encodeForwardInference for mode 'eval'). With activation 'relu', dy is masked where the forward
-   * output was ≤ 0, recomputed from x and the stats buffer.
+   * encodeForwardInference for mode 'eval'). With activation 'relu', `y` (the forward's output
+   * buffer) is required: dy passes where y > 0 and is masked elsewhere (±0, negative, NaN).
    */
   encodeBackward(encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
     this.checkAlive();
