@@ -1,4 +1,4 @@
-// y = x · scale[c] + shift[c] (one fused multiply-add), then relu when RELU is set. Serves
+// y = fma(x, scale[c], shift[c]), then relu when RELU is set (activation.wgsl). Serves
 // training (scale and shift from `finalize.wgsl`) and inference (from `inference-fold.wgsl`).
 //
 // The tensor is a sequence of units (values, or vec4s) viewed as [outer, C', inner']. Each thread
@@ -47,18 +47,17 @@ override RUNS: bool;
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
 
-// relu as torch.relu: negative values become 0 and NaN stays NaN. (WGSL's max(NaN, 0) may return
-// 0, so the comparison is written out: NaN < 0 is false.)
+// relu(v), relu4(v): activation.wgsl (put in front of this file), decided on the bits of v.
 fn activate(v: f32) -> f32 {
   if (RELU) {
-    return select(v, 0.0, v < 0.0);
+    return relu(v);
   }
   return v;
 }
 
 fn activate4(v: vec4f) -> vec4f {
   if (RELU) {
-    return select(v, vec4f(0.0), v < vec4f(0.0));
+    return relu4(v);
   }
   return v;
 }

@@ -2,9 +2,8 @@
 // more:
 //   dx = k[c] · dy + c[c] + m[c] · (x − mean[c])      (training)
 //   dx = k[c] · dy                                     (eval, frozen statistics: TRAIN = false)
-// where dy is first set to 0 where the forward output fma(x, scale[c], shift[c]) is ≤ 0 when RELU is
-// set (NaN passes, as in torch's threshold_backward), recomputed from the stats buffer exactly like
-// apply.wgsl and backward-reduce-*.wgsl do.
+// where, when RELU is set, dy is first set to 0 where the forward's output y (bound here, as the
+// forward stored it) does not pass relu's gradient: reluGradient of activation.wgsl, a bit test on y.
 // In eval mode without RELU, x is never used, and the compiler drops its load.
 //
 // The units (values, or vec4s) are walked exactly as in apply.wgsl (same Params up to `threads`,
@@ -37,9 +36,9 @@ override RUNS: bool;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> dy4: array<vec4f>;
-// stats = [mean | variance | invStd | scale | shift] (see finalize.wgsl); only scale and shift are read
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> stats4: array<vec4f>;
+// The forward's output, read only when RELU is set (without relu any read-only tensor is bound here).
+@group(0) @binding(3) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> y4: array<vec4f>;
 // coefficients = [k | c | m | mean] (see backward-finalize.wgsl)
 @group(0) @binding(4) var<storage, read> coefficients: array<f32>;
 @group(0) @binding(4) var<storage, read> coefficients4: array<vec4f>;
@@ -49,14 +48,12 @@ override RUNS: bool;
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
 
-// What a unit needs of its channel: the coefficients, and scale and shift for the relu mask.
+// What a unit needs of its channel.
 struct Coefficients {
   k: f32,
   c: f32,
   m: f32,
   mean: f32,
-  scale: f32,
-  shift: f32,
 }
 
 // The same for four consecutive channels (backwardApplyVec4Channels), or one broadcast (Vec4Run).
@@ -65,38 +62,28 @@ struct Coefficients4 {
   c: vec4f,
   m: vec4f,
   mean: vec4f,
-  scale: vec4f,
-  shift: vec4f,
 }
 
 fn channelCoefficients(channel: u32) -> Coefficients {
   let b = params.block;
-  var co = Coefficients(coefficients[channel], coefficients[b + channel], coefficients[2u * b + channel], coefficients[3u * b + channel], 0.0, 0.0);
-  if (RELU) {
-    co.scale = stats[3u * b + channel];
-    co.shift = stats[4u * b + channel];
-  }
-  return co;
+  return Coefficients(coefficients[channel], coefficients[b + channel], coefficients[2u * b + channel], coefficients[3u * b + channel]);
 }
 
 fn groupCoefficients(group: u32) -> Coefficients4 {
   let b = params.block;
-  var co = Coefficients4(coefficients4[group], coefficients4[b + group], coefficients4[2u * b + group], coefficients4[3u * b + group], vec4f(0.0), vec4f(0.0));
-  if (RELU) {
-    co.scale = stats4[3u * b + group];
-    co.shift = stats4[4u * b + group];
-  }
-  return co;
+  return Coefficients4(coefficients4[group], coefficients4[b + group], coefficients4[2u * b + group], coefficients4[3u * b + group]);
 }
 
 fn broadcast(co: Coefficients) -> Coefficients4 {
-  return Coefficients4(vec4f(co.k), vec4f(co.c), vec4f(co.m), vec4f(co.mean), vec4f(co.scale), vec4f(co.shift));
+  return Coefficients4(vec4f(co.k), vec4f(co.c), vec4f(co.m), vec4f(co.mean));
 }
 
-fn gradient(xv: f32, dyv: f32, co: Coefficients) -> f32 {
-  var d = dyv;
+// dx of one unit; `u` indexes x, dy and y alike.
+fn gradient(u: u32, co: Coefficients) -> f32 {
+  let xv = x[u];
+  var d = dy[u];
   if (RELU) {
-    d = select(d, 0.0, fma(xv, co.scale, co.shift) <= 0.0);
+    d = reluGradient(d, y[u]);
   }
   if (TRAIN) {
     return fma(co.m, xv - co.mean, fma(co.k, d, co.c));
@@ -104,10 +91,11 @@ fn gradient(xv: f32, dyv: f32, co: Coefficients) -> f32 {
   return co.k * d;
 }
 
-fn gradient4(xv: vec4f, dyv: vec4f, co: Coefficients4) -> vec4f {
-  var d = dyv;
+fn gradient4(u: u32, co: Coefficients4) -> vec4f {
+  let xv = x4[u];
+  var d = dy4[u];
   if (RELU) {
-    d = select(d, vec4f(0.0), fma(xv, co.scale, co.shift) <= vec4f(0.0));
+    d = reluGradient4(d, y4[u]);
   }
   if (TRAIN) {
     return fma(co.m, xv - co.mean, fma(co.k, d, co.c));
@@ -124,7 +112,7 @@ fn backwardApplyScalar(
   let span = spanOf(workgroup, workgroups, local);
   let co = channelCoefficients(span.channel);
   for (var u = span.first; u < span.end; u += params.stride) {
-    dx[u] = gradient(x[u], dy[u], co);
+    dx[u] = gradient(u, co);
   }
 }
 
@@ -137,7 +125,7 @@ fn backwardApplyVec4Run(
   let span = spanOf(workgroup, workgroups, local);
   let co = broadcast(channelCoefficients(span.channel));
   for (var u = span.first; u < span.end; u += params.stride) {
-    dx4[u] = gradient4(x4[u], dy4[u], co);
+    dx4[u] = gradient4(u, co);
   }
 }
 
@@ -150,6 +138,6 @@ fn backwardApplyVec4Channels(
   let span = spanOf(workgroup, workgroups, local);
   let co = groupCoefficients(span.channel);
   for (var u = span.first; u < span.end; u += params.stride) {
-    dx4[u] = gradient4(x4[u], dy4[u], co);
+    dx4[u] = gradient4(u, co);
   }
 }

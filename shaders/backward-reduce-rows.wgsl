@@ -1,10 +1,8 @@
 // The two per-channel sums of the backward pass when channels are contiguous in memory (inner == 1:
 // NC, NLC, NHWC, NDHWC), reading x and dy exactly once:
 //   Σ dy  and  Σ dy · (x − mean),
-// with dy first set to 0 where the forward output y = fma(x, scale[c], shift[c]) is ≤ 0 when RELU is
-// set (y is recomputed from the stats buffer exactly as apply.wgsl computes it, so the mask matches
-// the forward bit for bit and no y buffer is needed). A NaN output passes dy, as torch's
-// threshold_backward does (y ≤ 0 is false for NaN).
+// with dy first set to 0, when RELU is set, where the forward's output y (bound here, as the forward
+// stored it) does not pass relu's gradient: reluGradient of activation.wgsl, a bit test on y.
 //
 // The work is split exactly like stats-rows.wgsl, with the same Params: thread g covers channel
 // group `g % groups` (one channel, or four with the vec4 entry point) and rows k, k + K, k + 2K, …
@@ -32,11 +30,14 @@ override RELU: bool;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> dy4: array<vec4f>;
-// stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl)
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> stats4: array<vec4f>;
+// The forward's output, read only when RELU is set (without relu any read-only tensor is bound here).
+@group(0) @binding(3) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> y4: array<vec4f>;
+// stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl); only mean is read
+@group(0) @binding(4) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read> stats4: array<vec4f>;
 // partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
-@group(0) @binding(4) var<storage, read_write> partials: array<vec2f>;
+@group(0) @binding(5) var<storage, read_write> partials: array<vec2f>;
 
 // lanesOf(g): the rows of thread g's lane (rows-lanes.wgsl, put in front of this file).
 
@@ -60,8 +61,6 @@ fn backwardReduceRowsScalar(
   let lane = lanesOf(g);
   let step = lane.step * C;
   let mean = stats[channel];
-  let scale = stats[3u * C + channel];
-  let shift = stats[4u * C + channel];
   var index = params.skip + lane.first * C + channel;
   var sumDy = 0.0;
   var sumDyXmu = 0.0;
@@ -69,7 +68,7 @@ fn backwardReduceRowsScalar(
     let xv = x[index];
     var d = dy[index];
     if (RELU) {
-      d = select(d, 0.0, fma(xv, scale, shift) <= 0.0);
+      d = reluGradient(d, y[index]);
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
@@ -94,8 +93,6 @@ fn backwardReduceRowsVec4(
   let step = lane.step * groups;
   // Four consecutive channels; stats blocks are C = 4 · groups values, i.e. `groups` vec4s.
   let mean = stats4[group];
-  let scale = stats4[3u * groups + group];
-  let shift = stats4[4u * groups + group];
   var index = params.skip + lane.first * groups + group;
   var sumDy = vec4f(0.0);
   var sumDyXmu = vec4f(0.0);
@@ -103,7 +100,7 @@ fn backwardReduceRowsVec4(
     let xv = x4[index];
     var d = dy4[index];
     if (RELU) {
-      d = select(d, vec4f(0.0), fma(xv, scale, shift) <= vec4f(0.0));
+      d = reluGradient4(d, y4[index]);
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);

@@ -1,8 +1,8 @@
 // The two per-channel sums of the backward pass when each channel is stored as runs of `inner`
 // contiguous values (inner > 1: NCL, NCHW, NCDHW), reading x and dy exactly once:
 //   Σ dy  and  Σ dy · (x − mean),
-// with dy first set to 0 where the forward output y = fma(x, scale[c], shift[c]) is ≤ 0 when RELU is
-// set (recomputed from the stats buffer exactly as apply.wgsl does, so the mask matches the forward).
+// with dy first set to 0, when RELU is set, where the forward's output y (bound here, as the forward
+// stored it) does not pass relu's gradient: reluGradient of activation.wgsl, a bit test on y.
 //
 // The work is split exactly like stats-runs.wgsl, with the same Params: workgroup w reduces chunk
 // k = w % K of channel c = w / K, the values m ∈ [k·L, (k+1)·L) of the channel, m = o · inner + i ↦
@@ -23,22 +23,21 @@ override RELU: bool;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> dy4: array<vec4f>;
-// stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl)
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
+// The forward's output, read only when RELU is set (without relu any read-only tensor is bound here).
+@group(0) @binding(3) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> y4: array<vec4f>;
+// stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl); only mean is read
+@group(0) @binding(4) var<storage, read> stats: array<f32>;
 // partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
-@group(0) @binding(4) var<storage, read_write> partials: array<vec2f>;
+@group(0) @binding(5) var<storage, read_write> partials: array<vec2f>;
 
 // What a thread needs of its channel's statistics.
 struct ChannelStats {
   mean: f32,
-  scale: f32,
-  shift: f32,
 }
 
 fn channelStats(slabChannel: u32) -> ChannelStats {
-  let C = params.totalChannels;
-  let channel = params.channelBase + slabChannel;
-  return ChannelStats(stats[channel], stats[3u * C + channel], stats[4u * C + channel]);
+  return ChannelStats(stats[params.channelBase + slabChannel]);
 }
 
 // Adds up the workgroup's two sums and stores the chunk's partial; every thread of the workgroup
@@ -72,7 +71,7 @@ fn backwardReduceRunsScalar(
     let xv = x[index];
     var d = dy[index];
     if (RELU) {
-      d = select(d, 0.0, fma(xv, s.scale, s.shift) <= 0.0);
+      d = reluGradient(d, y[index]);
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - s.mean, sumDyXmu);
@@ -93,8 +92,6 @@ fn backwardReduceRunsVec4(
   let chunk = chunkOf(workgroup, workgroups);
   let s = channelStats(chunk.channel);
   let mean = vec4f(s.mean);
-  let scale = vec4f(s.scale);
-  let shift = vec4f(s.shift);
   var m = chunk.begin + local;
   var at = cursorAt(m);
   var sumDy = vec4f(0.0);
@@ -104,7 +101,7 @@ fn backwardReduceRunsVec4(
     let xv = x4[index];
     var d = dy4[index];
     if (RELU) {
-      d = select(d, vec4f(0.0), fma(xv, scale, shift) <= vec4f(0.0));
+      d = reluGradient4(d, y4[index]);
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
@@ -132,7 +129,7 @@ fn backwardReduceRunsSegmentsScalar(
     let xv = x[a];
     var d = dy[a];
     if (RELU) {
-      d = select(d, 0.0, fma(xv, s.scale, s.shift) <= 0.0);
+      d = reluGradient(d, y[a]);
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - s.mean, sumDyXmu);
@@ -153,15 +150,13 @@ fn backwardReduceRunsSegmentsVec4(
   let segment = segmentOf(t);
   let s = channelStats(segment.channel);
   let mean = vec4f(s.mean);
-  let scale = vec4f(s.scale);
-  let shift = vec4f(s.shift);
   var sumDy = vec4f(0.0);
   var sumDyXmu = vec4f(0.0);
   for (var a = segment.begin; a < segment.end; a += 1u) {
     let xv = x4[a];
     var d = dy4[a];
     if (RELU) {
-      d = select(d, vec4f(0.0), fma(xv, scale, shift) <= vec4f(0.0));
+      d = reluGradient4(d, y4[a]);
     }
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);

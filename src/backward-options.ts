@@ -1,6 +1,6 @@
 import { BatchNormError } from './errors';
-import { resolveOptions, type PassKind, type ResolvedOptions } from './options';
-import type { BackwardMode, BackwardOptions, SavedStatistics } from './types';
+import { checkInput, resolveOptions, type PassKind, type ResolvedOptions } from './options';
+import type { BackwardMode, BackwardOptions } from './types';
 
 /** Backward options after validation: the forward's options plus the mode. */
 export interface ResolvedBackwardOptions extends ResolvedOptions {
@@ -39,15 +39,38 @@ function checkSavedArray(name: string, value: unknown, channels: number): Float3
 }
 
 /**
- * The batch statistics a training backward normalizes with (those its forward returned); undefined
- * in eval mode, where the running statistics of the options are used and `saved` is ignored.
+ * What a backward uses of its forward, checked: the batch statistics in mode 'train' (undefined in
+ * eval mode, where the running statistics of the options are used), and y with activation 'relu'.
  */
-export function checkSaved(saved: unknown, o: ResolvedBackwardOptions): SavedStatistics | undefined {
-  if (o.mode === 'eval') return undefined;
+export interface CheckedSaved {
+  mean?: Float32Array;
+  invStd?: Float32Array;
+  y?: Float32Array;
+}
+
+/**
+ * Checks `saved` against what the backward needs: { mean, invStd } from forwardTrain in mode
+ * 'train', the forward's output y with activation 'relu' (either mode); the rest is ignored.
+ */
+export function checkSaved(saved: unknown, o: ResolvedBackwardOptions): CheckedSaved {
+  const relu = o.activation === 'relu';
+  if (o.mode === 'eval' && !relu) return {};
   if (saved === null || typeof saved !== 'object') {
-    throw new BatchNormError('invalid-option', "backward in mode 'train' needs saved = { mean, invStd } from forwardTrain");
+    const needs = o.mode === 'train' ? "saved = { mean, invStd } from forwardTrain (its whole result when activation is 'relu')" : 'saved = { y } from forwardInference';
+    throw new BatchNormError('invalid-option', `backward in mode '${o.mode}'${relu ? " with activation 'relu'" : ''} needs ${needs}`);
   }
-  const { mean, invStd } = saved as Partial<SavedStatistics>;
+  const { mean, invStd, y } = saved as CheckedSaved;
   const C = o.view.channels;
-  return { mean: checkSavedArray('mean', mean, C), invStd: checkSavedArray('invStd', invStd, C) };
+  const checked: CheckedSaved = {};
+  if (o.mode === 'train') {
+    checked.mean = checkSavedArray('mean', mean, C);
+    checked.invStd = checkSavedArray('invStd', invStd, C);
+  }
+  if (relu) {
+    if (y === undefined) {
+      throw new BatchNormError('invalid-option', "backward with activation 'relu' needs saved.y, the forward's output: its gradient passes dy exactly where y > 0");
+    }
+    checked.y = checkInput('saved.y', y, o.view);
+  }
+  return checked;
 }

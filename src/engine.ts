@@ -1,4 +1,4 @@
-import { checkSaved, resolveBackwardOptions } from './backward-options';
+import { checkSaved, resolveBackwardOptions, type CheckedSaved } from './backward-options';
 import { cpuBackward } from './cpu/backward';
 import { cpuForwardInference, cpuForwardTrain } from './cpu/forward';
 import { BatchNormError } from './errors';
@@ -19,7 +19,7 @@ import type {
   BackwardResult,
   BatchNormOptions,
   ForwardTrainResult,
-  SavedStatistics,
+  SavedForward,
   Tolerance,
 } from './types';
 import { resolveVerify, verifyForwardInference, verifyForwardTrain } from './verify';
@@ -153,23 +153,21 @@ export class BatchNorm extends EventTarget {
    * Gradients of batch norm: dx, dgamma = Σ dy·x̂ and dbeta = Σ dy, for the same options as the
    * forward. mode 'train' (default) differentiates through the batch statistics, which `saved`
    * supplies (the ForwardTrainResult of the forward, or any { mean, invStd }); mode 'eval' uses the
-   * running statistics of `opts` as frozen constants and ignores `saved`. With activation 'relu', dy
-   * is first set to 0 where the forward output y = x·scale + shift is ≤ 0. y is recomputed, not
-   * stored: on the GPU from `saved` with the forward's own float32 expressions, so the mask matches
-   * a GPU forward bit for bit; on the CPU path in float64 from the float32 `saved`, which can round
-   * y to the other side of 0 than the forward did when |y| is within ~1e-7 of |x·scale| + |shift|
-   * (relu has no derivative at 0; either side is a valid subgradient).
+   * running statistics of `opts` as frozen constants. With activation 'relu', dy is first set to 0
+   * where the forward's output y is not positive (±0, negative, NaN), y taken from `saved.y` (the
+   * ForwardTrainResult has it; in mode 'eval' pass { y } from forwardInference): the mask is read,
+   * not recomputed, so it is the forward's own on every backend.
    */
-  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedStatistics): Promise<BackwardResult> {
+  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     this.checkLive();
     const resolved = resolveBackwardOptions(opts);
     checkInput('dy', dy, resolved.view);
     checkInput('x', x, resolved.view);
-    const stats = checkSaved(saved, resolved);
+    const checked = checkSaved(saved, resolved);
     const { gamma, beta, runningMean, runningVar } = resolved;
-    const savedArrays = { 'saved.mean': stats?.mean, 'saved.invStd': stats?.invStd };
+    const savedArrays = { 'saved.mean': checked.mean, 'saved.invStd': checked.invStd, 'saved.y': checked.y };
     this.checkFiniteValues('backward', 'input', { dy, x, gamma, beta, runningMean, runningVar, ...savedArrays }, resolved);
-    const result = await this.backwardResult(dy, x, opts, resolved, stats);
+    const result = await this.backwardResult(dy, x, opts, resolved, saved, checked);
     this.checkFiniteValues('backward', 'result', { dx: result.dx, dgamma: result.dgamma, dbeta: result.dbeta }, resolved);
     return result;
   }
@@ -179,11 +177,12 @@ export class BatchNorm extends EventTarget {
     x: Float32Array,
     opts: BackwardOptions,
     resolved: ResolvedBackwardOptions,
-    stats: SavedStatistics | undefined,
+    saved: SavedForward | undefined,
+    checked: CheckedSaved,
   ): Promise<BackwardResult> {
-    const gpu = await this.onGpu((engine) => engine.backward(dy, x, opts, stats));
-    if (!gpu) return cpuBackward(dy, x, resolved, stats);
-    if (this.tolerance) verifyBackward(gpu, cpuBackward(dy, x, resolved, stats), dy, x, resolved, stats, this.tolerance);
+    const gpu = await this.onGpu((engine) => engine.backward(dy, x, opts, saved));
+    if (!gpu) return cpuBackward(dy, x, resolved, checked);
+    if (this.tolerance) verifyBackward(gpu, cpuBackward(dy, x, resolved, checked), dy, x, resolved, checked, this.tolerance);
     return gpu;
   }
 

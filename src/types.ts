@@ -58,11 +58,25 @@ export interface BackwardOptions extends BatchNormOptions {
   mode?: BackwardMode;
 }
 
-/** What a training backward needs from its forward: e.g. the ForwardTrainResult itself. */
+/** What a backward needs from its forward in mode 'train': e.g. the ForwardTrainResult itself. */
 export interface SavedStatistics {
+  /** The batch statistics the forward normalized with. */
   mean: Float32Array;
   invStd: Float32Array;
+  /**
+   * The forward's output; required with activation 'relu', whose gradient passes dy exactly where
+   * y > 0 (false for ±0, negative values and NaN).
+   */
+  y?: Float32Array;
 }
+
+/** What a backward in mode 'eval' needs from its forward with activation 'relu': forwardInference's y. */
+export interface SavedOutput {
+  y: Float32Array;
+}
+
+/** The `saved` argument of backward: statistics (mode 'train') and/or y (activation 'relu'). */
+export type SavedForward = SavedStatistics | SavedOutput;
 
 export interface BackwardResult {
   dx: Float32Array;

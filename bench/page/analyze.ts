@@ -74,7 +74,7 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
       const applyPlan = planElementwiseWork(context, view);
       const applyAlone = { launches: applyLaunches(context, resolved, applyPlan, x, stats, y), cleared: [] };
       const reduceWork = planReduction(context, view, 'backwardReduce');
-      const reduceAlone = reductionLaunches(context, reduceWork, [x, dy], [stats], { RELU: false });
+      const reduceAlone = reductionLaunches(context, reduceWork, [x, dy, x], [stats], { RELU: false });
       const statsEntry = `stats${statsWork.plan.shape}${statsWork.plan.slabs[0].walk}${statsWork.plan.slabs[0].width}`;
       const applyEntry = `apply${applyPlan.variant}${applyPlan.slabs[0].runs ? ' by runs' : ' by period'}`;
       const variants: [string, number, Encode][] = [

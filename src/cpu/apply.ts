@@ -55,9 +55,12 @@ export function applyChannelAffine(
   return y;
 }
 
-/** max(y, 0), written so NaN stays NaN as in torch.relu instead of turning into 0. */
+/**
+ * relu as activation.wgsl's bit test: negative values (−0 and −Inf included) become +0, NaN stays
+ * NaN as in torch.relu, so the CPU and GPU forwards give the same bits.
+ */
 function reluInPlace(y: Float32Array): void {
   for (let i = 0; i < y.length; i++) {
-    if (y[i] < 0) y[i] = 0;
+    if (y[i] <= 0) y[i] = 0;
   }
 }

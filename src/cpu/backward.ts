@@ -1,9 +1,8 @@
-import { checkSaved, type ResolvedBackwardOptions } from '../backward-options';
+import { checkSaved, type CheckedSaved, type ResolvedBackwardOptions } from '../backward-options';
 import { checkInput } from '../options';
-import type { BackwardResult, SavedStatistics } from '../types';
-import { applyChannelAffine } from './apply';
+import type { BackwardResult } from '../types';
 import { applyBackward, backwardSums, type BackwardCoefficients } from './backward-sums';
-import { foldScaleShift, inverseStd } from './scale-shift';
+import { inverseStd } from './scale-shift';
 
 /*
  * The backward pass on the CPU: the fallback without WebGPU and the reference verify mode checks the
@@ -16,23 +15,20 @@ import { foldScaleShift, inverseStd } from './scale-shift';
  */
 
 /** The statistics the forward normalized with: the saved batch statistics, or the running ones. */
-export function normalizingStats(o: ResolvedBackwardOptions, saved: SavedStatistics | undefined): { mean: ArrayLike<number>; invStd: ArrayLike<number> } {
-  if (o.mode === 'train') return { mean: saved!.mean, invStd: saved!.invStd };
+export function normalizingStats(o: ResolvedBackwardOptions, saved: CheckedSaved): { mean: ArrayLike<number>; invStd: ArrayLike<number> } {
+  if (o.mode === 'train') return { mean: saved.mean!, invStd: saved.invStd! };
   return { mean: o.runningMean!, invStd: inverseStd(o.runningVar!, o.eps) };
 }
 
 /**
- * dy with the relu mask applied: 0 where the forward output is ≤ 0, like torch's threshold_backward
- * (a NaN output passes dy: NaN ≤ 0 is false). y is recomputed exactly as the CPU forward computes
- * it from these statistics. A training forward that ran on the GPU (or kept its statistics in float64) may round y
- * differently within an ulp or so of |x·scale| + |shift| around 0, where the mask can differ;
- * relu has no derivative at 0, so either choice is a valid subgradient.
+ * dy with the relu mask applied: dy where the forward's output y > 0, 0 elsewhere (±0, negative
+ * values, NaN), exactly the GPU kernels' bit test on y (activation.wgsl). JavaScript compares
+ * float32 values exactly, NaN included, so both paths mask the same elements for the same y.
  */
-function maskedDy(dy: Float32Array, x: Float32Array, o: ResolvedBackwardOptions, mean: ArrayLike<number>, invStd: ArrayLike<number>): Float32Array {
+function maskedDy(dy: Float32Array, o: ResolvedBackwardOptions, y: Float32Array | undefined): Float32Array {
   if (o.activation !== 'relu') return dy;
-  const y = applyChannelAffine(x, o.view, foldScaleShift(mean, Float64Array.from(invStd), o.gamma, o.beta), 'relu');
   const masked = new Float32Array(dy.length);
-  for (let i = 0; i < dy.length; i++) masked[i] = y[i] <= 0 ? 0 : dy[i];
+  for (let i = 0; i < dy.length; i++) masked[i] = y![i] > 0 ? dy[i] : 0;
   return masked;
 }
 
@@ -40,11 +36,12 @@ function finiteOrNaN(value: number): number {
   return Number.isFinite(Math.fround(value)) ? value : NaN;
 }
 
-export function cpuBackward(dy: Float32Array, x: Float32Array, o: ResolvedBackwardOptions, saved: SavedStatistics | undefined): BackwardResult {
+export function cpuBackward(dy: Float32Array, x: Float32Array, o: ResolvedBackwardOptions, saved: CheckedSaved | undefined): BackwardResult {
   checkInput('dy', dy, o.view);
   checkInput('x', x, o.view);
-  const { mean, invStd } = normalizingStats(o, checkSaved(saved, o));
-  const g = maskedDy(dy, x, o, mean, invStd);
+  const checked = checkSaved(saved, o);
+  const { mean, invStd } = normalizingStats(o, checked);
+  const g = maskedDy(dy, o, checked.y);
   const { sumDy, sumDyXmu } = backwardSums(g, x, o.view, mean);
   const C = o.view.channels;
   const M = o.view.count;

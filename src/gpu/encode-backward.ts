@@ -21,6 +21,11 @@ export interface BackwardBuffers {
    * mode 'train', by encodeForwardInference (the running statistics folded) for mode 'eval'.
    */
   stats: GPUBuffer;
+  /**
+   * The forward's output, still holding what it wrote: required with activation 'relu', where dy
+   * passes exactly where y > 0 (decided on y's bits, so the mask is the forward's on any device).
+   */
+  y?: GPUBuffer;
   /** γ (C values); ones when omitted. */
   gamma?: GPUBuffer;
   /** Receive Σ dy·x̂ and Σ dy (C values each); not computed when omitted. */
@@ -57,14 +62,19 @@ function resolveBackwardArgs(context: GpuContext, args: GpuBackwardArgs): Resolv
   const bytes = resolved.view.size * 4;
   const C = resolved.view.channels;
   for (const name of ['dy', 'x', 'dx'] as const) checkBuffer(name, args[name], bytes, GPUBufferUsage.STORAGE);
+  if (resolved.activation === 'relu') {
+    if (args.y === undefined) throw new BatchNormError('invalid-buffer', "activation 'relu' needs y, the forward's output, to mask dy where y is not positive");
+    checkBuffer('y', args.y, bytes, GPUBufferUsage.STORAGE);
+  }
   checkBuffer('stats', args.stats, statsByteLength(C), GPUBufferUsage.STORAGE);
   for (const name of ['gamma', 'dgamma', 'dbeta'] as const) {
     if (args[name] !== undefined) checkBuffer(name, args[name], C * 4, GPUBufferUsage.STORAGE);
   }
-  // Written buffers may alias nothing; x and dy are only read, so they may be one buffer.
+  // Written buffers may alias nothing; x, dy and y are only read, so they may share buffers.
   const { dx, dgamma, dbeta } = args;
   checkDistinct({ dx, dgamma, dbeta, x: args.x, stats: args.stats, gamma: args.gamma });
   checkDistinct({ dx, dgamma, dbeta, dy: args.dy });
+  if (resolved.activation === 'relu') checkDistinct({ dx, dgamma, dbeta, y: args.y });
   return {
     resolved,
     mode,
@@ -77,8 +87,9 @@ function resolveBackwardArgs(context: GpuContext, args: GpuBackwardArgs): Resolv
 /**
  * Backward on GPU-resident data (checked by prepareBackward, then encoded; see encode-forward.ts),
  * recorded into the caller's encoder as one compute pass: the two
- * per-channel sums (one read of x and dy), dgamma and dbeta with the coefficients of dx, then dx
- * (one more read of x and dy). Nothing is submitted or read back.
+ * per-channel sums (one read of x and dy, and of y with relu), dgamma and dbeta with the
+ * coefficients of dx, then dx (one more read of x and dy, and of y with relu). Nothing is submitted
+ * or read back.
  */
 export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): () => void {
   checkEncoder(encoder);
@@ -97,7 +108,9 @@ function encodeChecked(context: GpuContext, encoder: GPUCommandEncoder, args: Gp
   const { tuning, maxWorkgroupsPerDimension: maxGrid } = context;
   const relu = resolved.activation === 'relu';
   const train = mode === 'train';
-  const reduction = reductionLaunches(context, reduce, [args.x, args.dy], [args.stats], { RELU: relu });
+  // Without relu the kernels never read y; x stands in for its binding.
+  const y = relu ? args.y! : args.x;
+  const reduction = reductionLaunches(context, reduce, [args.x, args.dy, y], [args.stats], { RELU: relu });
   const coefficients = coefficientScratch(context).get(4 * C * 4);
   const applyKernel = {
     shader: shaders.backwardApply,
@@ -119,7 +132,7 @@ function encodeChecked(context: GpuContext, encoder: GPUCommandEncoder, args: Gp
         coefficients,
       ],
     },
-    ...elementwiseLaunches(apply, applyKernel, { block: apply.channelBlock }, (slab) => [slab(args.x), slab(args.dy), args.stats, coefficients, slab(args.dx)]),
+    ...elementwiseLaunches(apply, applyKernel, { block: apply.channelBlock }, (slab) => [slab(args.x), slab(args.dy), slab(y), coefficients, slab(args.dx)]),
   ];
   encodeLaunches(context, encoder, 'backward', launches, reduction.cleared);
 }

@@ -1,6 +1,6 @@
 import { checkSaved, resolveBackwardOptions } from '../backward-options';
 import { checkInput, resolveOptions } from '../options';
-import type { BackwardOptions, BackwardResult, BatchNormOptions, ForwardTrainResult, SavedStatistics } from '../types';
+import type { BackwardOptions, BackwardResult, BatchNormOptions, ForwardTrainResult, SavedForward } from '../types';
 import { backwardScratchCount, destroyBackwardScratch } from './backward-scratch';
 import { BufferPool } from './buffer-pool';
 import { createGpuContext, destroyGpuContext, type GpuContext } from './context';
@@ -70,8 +70,8 @@ export class GpuBatchNorm {
   /**
    * Backward: dx, and dgamma/dbeta when given (added to their contents with `accumulate`), from dy,
    * x and the stats buffer of the forward (encodeForwardTrain for mode 'train', the default;
-   * encodeForwardInference for mode 'eval'). With activation 'relu', dy is masked where the forward
-   * output was ≤ 0, recomputed from x and the stats buffer.
+   * encodeForwardInference for mode 'eval'). With activation 'relu', `y` (the forward's output
+   * buffer) is required: dy passes where y > 0 and is masked elsewhere (±0, negative, NaN).
    */
   encodeBackward(encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
     this.checkAlive();
@@ -120,14 +120,14 @@ export class GpuBatchNorm {
     return gpuForwardInference(this.context, this.pool, x, resolved);
   }
 
-  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedStatistics): Promise<BackwardResult> {
+  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     this.checkAlive();
     const resolved = resolveBackwardOptions(opts);
     checkInput('dy', dy, resolved.view);
     checkInput('x', x, resolved.view);
-    const stats = checkSaved(saved, resolved);
+    const checked = checkSaved(saved, resolved);
     this.checkFits(resolved.view, 'backwardReduce');
-    return gpuBackward(this.context, this.pool, dy, x, resolved, stats);
+    return gpuBackward(this.context, this.pool, dy, x, resolved, checked);
   }
 
   /** GPU buffers the engine currently owns (pool, scratch, uniforms, constants). */

@@ -1,47 +1,31 @@
-import type { ResolvedBackwardOptions } from '../backward-options';
-import type { BackwardResult, SavedStatistics } from '../types';
+import type { CheckedSaved, ResolvedBackwardOptions } from '../backward-options';
+import type { BackwardResult } from '../types';
 import type { BufferPool } from './buffer-pool';
 import type { GpuContext } from './context';
 import { encodeLaunches } from './dispatch';
 import { encodeBackward } from './encode-backward';
 import { inferenceFoldLaunch } from './encode-forward';
 import { run, STORAGE_IN, STORAGE_OUT, type Transfer } from './host-forward';
-import { planSavedStats } from './plan-backward';
 import { statsByteLength } from './resident-options';
-import { shaders } from './shader-sources';
 
 /**
- * The stats buffer of a backward on host arrays, [mean | variance | invStd | scale | shift], built on
- * the GPU exactly as the forward built it:
- * - train: the saved mean and invStd are uploaded, and with a relu scale and shift are recomputed
- *   on the GPU with finalize.wgsl's float32 expressions, so y = fma(x, scale, shift) — and the relu
- *   mask — match a GPU forward bit for bit. The variance block is never read and stays NaN.
+ * The stats buffer of a backward on host arrays, [mean | variance | invStd | scale | shift], of
+ * which the backward kernels read mean and invStd:
+ * - train: the saved mean and invStd are uploaded; the other blocks are never read and stay NaN.
  * - eval: the inference fold of the running statistics, the very kernel forwardInference runs.
  */
-function encodeStats(context: GpuContext, transfer: Transfer, encoder: GPUCommandEncoder, o: ResolvedBackwardOptions, saved: SavedStatistics | undefined, gamma: GPUBuffer | undefined): GPUBuffer {
+function encodeStats(context: GpuContext, transfer: Transfer, encoder: GPUCommandEncoder, o: ResolvedBackwardOptions, saved: CheckedSaved, gamma: GPUBuffer | undefined): GPUBuffer {
   const C = o.view.channels;
   const stats = transfer.buffer('stats', statsByteLength(C), STORAGE_IN());
-  const beta = transfer.upload('beta', o.beta);
   if (o.mode === 'eval') {
-    const running = { gamma, beta, runningMean: transfer.upload('runningMean', o.runningMean), runningVar: transfer.upload('runningVar', o.runningVar) };
+    const running = { gamma, beta: transfer.upload('beta', o.beta), runningMean: transfer.upload('runningMean', o.runningMean), runningVar: transfer.upload('runningVar', o.runningVar) };
     encodeLaunches(context, encoder, 'backwardStats', [inferenceFoldLaunch(context, o, running, stats)]);
     return stats;
   }
   const blocks = new Float32Array(5 * C).fill(NaN);
-  blocks.set(saved!.mean, 0);
-  blocks.set(saved!.invStd, 2 * C);
+  blocks.set(saved.mean!, 0);
+  blocks.set(saved.invStd!, 2 * C);
   context.device.queue.writeBuffer(stats, 0, blocks);
-  if (o.activation === 'relu') {
-    const launch = planSavedStats(o.view, context.tuning, context.maxWorkgroupsPerDimension);
-    encodeLaunches(context, encoder, 'backwardStats', [
-      {
-        shader: shaders.savedStats,
-        ...launch,
-        constants: {},
-        buffers: [gamma ?? context.constants.filled(C, 1), beta ?? context.constants.filled(C, 0), stats],
-      },
-    ]);
-  }
   return stats;
 }
 
@@ -51,7 +35,7 @@ export function gpuBackward(
   dy: Float32Array,
   x: Float32Array,
   o: ResolvedBackwardOptions,
-  saved: SavedStatistics | undefined,
+  saved: CheckedSaved,
 ): Promise<BackwardResult> {
   return run(context, pool, 'backward', async (transfer) => {
     const C = o.view.channels;
@@ -61,6 +45,7 @@ export function gpuBackward(
       ...o,
       dy: transfer.upload('dy', dy)!,
       x: transfer.upload('x', x)!,
+      y: transfer.upload('y', saved.y),
       dx: transfer.buffer('dx', x.byteLength, STORAGE_OUT()),
       stats: encodeStats(context, transfer, encoder, o, saved, gamma),
       gamma,

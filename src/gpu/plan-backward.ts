@@ -1,5 +1,5 @@
 import type { ChannelView } from '../layout';
-import { perChannelThreads, planChannelReduction, planMerge, type KernelLaunch } from './plan';
+import { planChannelReduction, planMerge, type KernelLaunch } from './plan';
 import type { KernelTuning } from './tuning';
 
 /**
@@ -29,8 +29,4 @@ export function planBackwardFinalize(view: ChannelView, chunks: number, tuning: 
     params: { channels: view.channels, chunks, invCount: 1 / view.count, nan: NaN },
     grid,
   };
-}
-
-export function planSavedStats(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): KernelLaunch {
-  return { entryPoint: 'scaleShiftFromSaved', params: { channels: view.channels }, grid: perChannelThreads(view, tuning, maxPerDimension) };
 }

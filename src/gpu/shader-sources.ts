@@ -6,8 +6,11 @@
 // modules with distinct names, 'stats-runs' and 'stats-runs+subgroups', cached apart (pipelines.ts);
 // dispatch.ts picks one per launch. The elementwise kernels (apply, backward-apply) likewise share
 // their walk, elementwise-span.wgsl, the 'Rows' reductions their rows, rows-lanes.wgsl, and the
-// 'Runs' reductions their Params, chunks and segments, runs-walk.wgsl. Every
+// 'Runs' reductions their Params, chunks and segments, runs-walk.wgsl; the forward's relu and the
+// backward's relu mask are activation.wgsl, in front of apply and of every backward kernel that
+// reads dy, so that they are one rule. Every
 // module's text is fixed here; nothing is added at run time.
+import activationSource from '../../shaders/activation.wgsl?raw';
 import applySource from '../../shaders/apply.wgsl?raw';
 import backwardApplySource from '../../shaders/backward-apply.wgsl?raw';
 import backwardFinalizeSource from '../../shaders/backward-finalize.wgsl?raw';
@@ -22,7 +25,6 @@ import optimAdamSource from '../../shaders/optim-adam.wgsl?raw';
 import optimRmspropSource from '../../shaders/optim-rmsprop.wgsl?raw';
 import optimSgdSource from '../../shaders/optim-sgd.wgsl?raw';
 import optimStepSource from '../../shaders/optim-step.wgsl?raw';
-import savedStatsSource from '../../shaders/saved-stats.wgsl?raw';
 import statsRowsSource from '../../shaders/stats-rows.wgsl?raw';
 import statsRunsSource from '../../shaders/stats-runs.wgsl?raw';
 import workgroupReduceSubgroupsSource from '../../shaders/workgroup-reduce-subgroups.wgsl?raw';
@@ -55,12 +57,11 @@ export const shaders = {
   statsRuns: withWorkgroupSum('stats-runs', `${runsWalkSource}\n${statsRunsSource}`),
   finalize: { name: 'finalize', code: finalizeSource },
   inferenceFold: { name: 'inference-fold', code: inferenceFoldSource },
-  apply: { name: 'apply', code: `${elementwiseSpanSource}\n${applySource}` },
-  backwardReduceRows: { name: 'backward-reduce-rows', code: `${rowsLanesSource}\n${backwardReduceRowsSource}` },
-  backwardReduceRuns: withWorkgroupSum('backward-reduce-runs', `${runsWalkSource}\n${backwardReduceRunsSource}`),
+  apply: { name: 'apply', code: `${activationSource}\n${elementwiseSpanSource}\n${applySource}` },
+  backwardReduceRows: { name: 'backward-reduce-rows', code: `${activationSource}\n${rowsLanesSource}\n${backwardReduceRowsSource}` },
+  backwardReduceRuns: withWorkgroupSum('backward-reduce-runs', `${activationSource}\n${runsWalkSource}\n${backwardReduceRunsSource}`),
   backwardFinalize: { name: 'backward-finalize', code: backwardFinalizeSource },
-  backwardApply: { name: 'backward-apply', code: `${elementwiseSpanSource}\n${backwardApplySource}` },
-  savedStats: { name: 'saved-stats', code: savedStatsSource },
+  backwardApply: { name: 'backward-apply', code: `${activationSource}\n${elementwiseSpanSource}\n${backwardApplySource}` },
   optimSgd: { name: 'optim-sgd', code: optimSgdSource },
   optimAdam: { name: 'optim-adam', code: optimAdamSource },
   optimRmsprop: { name: 'optim-rmsprop', code: optimRmspropSource },

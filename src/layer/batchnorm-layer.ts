@@ -10,6 +10,8 @@ import { fromKeras, kerasView, type BatchNormStateDict, type KerasBatchNormWeigh
 
 interface SavedForward {
   x: GPUBuffer;
+  /** The forward's output: the relu mask of the backward is read from it. */
+  y: GPUBuffer;
   shape: number[];
   mode: 'train' | 'eval';
 }
@@ -19,8 +21,8 @@ const PARAM_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPU
 /**
  * A batch-norm layer on GPU-resident data, in the spirit of torch.nn.BatchNorm2d: it owns γ, β,
  * their gradients and the running statistics as GPU buffers, records forward and backward into
- * the caller's encoder, and keeps what backward needs (the statistics and a reference to x) on
- * the GPU. Optimizers update `weight` and `bias` from `weightGrad` and `biasGrad`.
+ * the caller's encoder, and keeps what backward needs (the statistics, and references to x and y)
+ * on the GPU. Optimizers update `weight` and `bias` from `weightGrad` and `biasGrad`.
  */
 export class BatchNormLayer {
   readonly options: ResolvedLayerOptions;
@@ -122,12 +124,13 @@ export class BatchNormLayer {
     } else {
       this.kernels.encodeForwardInference(encoder, { ...common, runningMean: this.runningMean, runningVar: this.runningVar });
     }
-    this.saved = { x, shape: [...shape], mode: useBatchStats ? 'train' : 'eval' };
+    this.saved = { x, y, shape: [...shape], mode: useBatchStats ? 'train' : 'eval' };
   }
 
   /**
-   * dx from dy, through the statistics of the last forward (whose x buffer must still hold the same
-   * values); dγ and dβ are added to weightGrad and biasGrad, as PyTorch accumulates .grad.
+   * dx from dy, through the statistics of the last forward (whose x buffer, and y buffer with
+   * activation 'relu', must still hold the same values); dγ and dβ are added to weightGrad and
+   * biasGrad, as PyTorch accumulates .grad.
    */
   backward(encoder: GPUCommandEncoder, dy: GPUBuffer, dx: GPUBuffer): void {
     this.checkAlive();
@@ -143,6 +146,7 @@ export class BatchNormLayer {
       mode: saved.mode,
       dy,
       x: saved.x,
+      y: saved.y,
       dx,
       stats: this.stats,
       gamma: this.weight,

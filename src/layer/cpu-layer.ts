@@ -1,9 +1,9 @@
-import { resolveBackwardOptions } from '../backward-options';
+import { resolveBackwardOptions, type CheckedSaved } from '../backward-options';
 import { cpuBackward } from '../cpu/backward';
 import { cpuForwardInference, cpuForwardTrain } from '../cpu/forward';
 import { BatchNormError } from '../errors';
 import { checkInput, resolveOptions } from '../options';
-import type { BackwardMode, SavedStatistics } from '../types';
+import type { BackwardMode } from '../types';
 import { checkLayerState } from './layer-state-check';
 import { resolveLayerOptions, type BatchNormLayerOptions, type ResolvedLayerOptions } from './layer-options';
 import type { LayerGradients, LayerSnapshot } from './layer-snapshot';
@@ -13,7 +13,8 @@ interface SavedForward {
   x: Float32Array;
   shape: number[];
   mode: BackwardMode;
-  stats: SavedStatistics | undefined;
+  /** What the backward reads of the forward: its statistics in training, its output y (relu mask). */
+  kept: CheckedSaved;
 }
 
 /**
@@ -79,7 +80,7 @@ export class CpuBatchNormLayer {
       this.checkChannels(resolved.view.channels);
       checkInput('x', x, resolved.view);
       const y = cpuForwardInference(x, resolved);
-      this.saved = { x, shape: [...shape], mode: 'eval', stats: undefined };
+      this.saved = { x, shape: [...shape], mode: 'eval', kept: { y } };
       return y;
     }
     const momentum = updating ? (o.momentum ?? 1 / batches) : 0;
@@ -93,11 +94,14 @@ export class CpuBatchNormLayer {
       this.runningVar!.set(out.runningVar!);
     }
     this.numBatchesTracked = batches;
-    this.saved = { x, shape: [...shape], mode: 'train', stats: { mean: out.mean, invStd: out.invStd } };
+    this.saved = { x, shape: [...shape], mode: 'train', kept: { mean: out.mean, invStd: out.invStd, y: out.y } };
     return out.y;
   }
 
-  /** dx from dy through the last forward; dγ and dβ are added to weightGrad and biasGrad. */
+  /**
+   * dx from dy through the last forward (whose x, and y with activation 'relu', must still hold the
+   * same values); dγ and dβ are added to weightGrad and biasGrad.
+   */
   backward(dy: Float32Array): Float32Array {
     const saved = this.saved;
     if (!saved) throw new BatchNormError('invalid-option', 'backward needs a forward first');
@@ -115,7 +119,7 @@ export class CpuBatchNormLayer {
       runningVar: saved.mode === 'eval' ? this.runningVar : undefined,
     });
     checkInput('dy', dy, resolved.view);
-    const grads = cpuBackward(dy, saved.x, resolved, saved.stats);
+    const grads = cpuBackward(dy, saved.x, resolved, saved.kept);
     // One float32 addition each, as backward-finalize.wgsl accumulates.
     if (this.weightGrad) for (let c = 0; c < grads.dgamma.length; c++) this.weightGrad[c] += grads.dgamma[c];
     if (this.biasGrad) for (let c = 0; c < grads.dbeta.length; c++) this.biasGrad[c] += grads.dbeta[c];

@@ -13,7 +13,7 @@ import type {
   BackwardResult,
   BatchNormOptions,
   ForwardTrainResult,
-  SavedStatistics,
+  SavedForward,
   Tolerance,
 } from '../types';
 import type { FromHost, HostMethod, HostSettings, ToHost, WireError } from './protocol';
@@ -123,7 +123,7 @@ export class NodeBatchNorm extends EventTarget {
     return this.run('forwardInference', [x, opts]) as Promise<Float32Array>;
   }
 
-  backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedStatistics): Promise<BackwardResult> {
+  backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     return this.run('backward', saved === undefined ? [dy, x, opts] : [dy, x, opts, saved]) as Promise<BackwardResult>;
   }
 

@@ -57,7 +57,7 @@ const forwardTrain: KernelFunc = ({ inputs, backend, attrs }) => {
 const backwardTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as CpuBackend;
   const a = attrs as unknown as TrainAttrs;
-  const { dy, x, gamma, beta, stats } = inputs as Record<string, TensorInfo>;
+  const { dy, x, y, gamma, beta, stats } = inputs as Record<string, TensorInfo>;
   const C = x.shape[a.axis];
   const s = values(b, stats);
   const options = resolveBackwardOptions({
@@ -70,7 +70,7 @@ const backwardTrain: KernelFunc = ({ inputs, backend, attrs }) => {
     beta: values(b, beta),
     mode: 'train',
   });
-  const saved = { mean: s.slice(0, C), invStd: s.slice(2 * C, 3 * C) };
+  const saved = { mean: s.slice(0, C), invStd: s.slice(2 * C, 3 * C), y: values(b, y) };
   const out = cpuBackward(values(b, dy), values(b, x), options, saved);
   return [b.makeTensorInfo(x.shape, 'float32', out.dx), b.makeTensorInfo([C], 'float32', out.dgamma), b.makeTensorInfo([C], 'float32', out.dbeta)];
 };

@@ -67,19 +67,19 @@ const forwardTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   return outputs.map((o) => o.info);
 };
 
-/** Backward: dx, dγ and dβ from dy, x, γ and the forward's statistics (one reduce, one apply). */
+/** Backward: dx, dγ and dβ from dy, x, γ, the forward's statistics and y (one reduce, one apply). */
 const backwardTrain: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = webGpuInternals(backend);
   const a = attrs as unknown as TrainAttrs;
-  const { dy, x, gamma, stats } = inputs as Record<string, TensorInfo>;
+  const { dy, x, y, gamma, stats } = inputs as Record<string, TensorInfo>;
   const C = x.shape[a.axis];
-  const buffers = { dy: bufferOf(b, 'dy', dy), x: bufferOf(b, 'x', x), gamma: bufferOf(b, 'gamma', gamma), stats: bufferOf(b, 'stats', stats) };
+  const buffers = { dy: bufferOf(b, 'dy', dy), x: bufferOf(b, 'x', x), y: bufferOf(b, 'y', y), gamma: bufferOf(b, 'gamma', gamma), stats: bufferOf(b, 'stats', stats) };
   const dx = newOutput(b, x.shape);
   const dgamma = newOutput(b, [C]);
   const dbeta = newOutput(b, [C]);
   const outputs = [dx, dgamma, dbeta];
   try {
-    recordIntoTfjs(b, [dy, x, gamma, stats, ...outputs.map((o) => o.info)], (encoder) => {
+    recordIntoTfjs(b, [dy, x, y, gamma, stats, ...outputs.map((o) => o.info)], (encoder) => {
       engineFor(b.device).encodeBackward(encoder, {
         shape: viewShape(x.shape, a.axis),
         convention: 'keras',

@@ -5,16 +5,17 @@ import { webgpuKernels } from './kernels-webgpu';
 
 /**
  * The gradient of the forward kernel: one backward kernel gives dx, dγ and dβ together. Gradients
- * flow from y only: the statistics and moving-statistics outputs are treated as constants.
+ * flow from y only: the statistics and moving-statistics outputs are treated as constants. y is
+ * saved too: with activation 'relu' the backward passes dy exactly where y > 0.
  */
 const gradient: tf.GradConfig = {
   kernelName: TRAIN_KERNEL,
   inputsToSave: ['x', 'gamma', 'beta'],
-  outputsToSave: [false, true],
+  outputsToSave: [true, true],
   gradFunc: (dys, saved, attrs) => {
     const dy = Array.isArray(dys) ? dys[0] : dys;
-    const [x, gamma, beta, stats] = saved;
-    const [dx, dgamma, dbeta] = tf.engine().runKernel(TRAIN_GRAD_KERNEL, { dy, x, gamma, beta, stats }, attrs) as tf.Tensor[];
+    const [x, gamma, beta, y, stats] = saved;
+    const [dx, dgamma, dbeta] = tf.engine().runKernel(TRAIN_GRAD_KERNEL, { dy, x, y, gamma, beta, stats }, attrs) as tf.Tensor[];
     const constant = () => tf.zerosLike(gamma);
     return { x: () => dx, gamma: () => dgamma, beta: () => dbeta, movingMean: constant, movingVariance: constant };
   },

@@ -180,7 +180,11 @@ describeGpu('backward on WebGPU against the float64 reference', () => {
       'accumulate not a boolean': 'invalid-option',
       'M = 1 in training': 'too-few-values',
       'unknown layout': 'invalid-layout',
+      'relu without y': 'invalid-buffer',
+      'relu, y aliases dx': 'invalid-buffer',
+      'relu, y too small': 'invalid-buffer',
       'x and dy one buffer (allowed)': 'no error',
+      'relu, y is x (allowed)': 'no error',
       'M = 1 in eval (allowed)': 'no error',
     });
     expect(report.gpuError).toBeNull();

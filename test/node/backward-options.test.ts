@@ -42,7 +42,7 @@ describe('backward options and saved statistics', () => {
     expect(await codeOf(() => resolveBackwardOptions(null as never))).toBe('invalid-option');
   });
 
-  it('needs saved { mean, invStd } of length C in training, ignores it in eval', async () => {
+  it('needs saved { mean, invStd } of length C in training, ignores it in eval without relu', async () => {
     const train = resolveBackwardOptions(base);
     expect(await codeOf(() => checkSaved(undefined, train))).toBe('invalid-option');
     expect(await codeOf(() => checkSaved({ mean: C3() }, train))).toBe('invalid-option');
@@ -50,7 +50,26 @@ describe('backward options and saved statistics', () => {
     expect(await codeOf(() => checkSaved({ mean: C3(), invStd: new Float32Array(4) }, train))).toBe('channel-mismatch');
     expect(checkSaved(saved, train)).toEqual(saved);
     const evalMode = resolveBackwardOptions({ ...base, mode: 'eval', runningMean: C3(), runningVar: C3() });
-    expect(checkSaved(undefined, evalMode)).toBeUndefined();
+    expect(checkSaved(undefined, evalMode)).toEqual({});
+  });
+
+  it("with activation 'relu' needs saved.y, the forward's output, in both modes", async () => {
+    const y = data();
+    const train = resolveBackwardOptions({ ...base, activation: 'relu' });
+    expect(await codeOf(() => checkSaved(saved, train))).toBe('invalid-option');
+    expect(await codeOf(() => checkSaved({ ...saved, y: new Float32Array(23) }, train))).toBe('length-mismatch');
+    expect(await codeOf(() => checkSaved({ ...saved, y: new Float64Array(24) }, train))).toBe('invalid-option');
+    expect(checkSaved({ ...saved, y }, train)).toEqual({ ...saved, y });
+    const evalMode = resolveBackwardOptions({ ...base, activation: 'relu', mode: 'eval', runningMean: C3(), runningVar: C3() });
+    expect(await codeOf(() => checkSaved(undefined, evalMode))).toBe('invalid-option');
+    expect(await codeOf(() => checkSaved({}, evalMode))).toBe('invalid-option');
+    expect(checkSaved({ y }, evalMode)).toEqual({ y });
+    // The engine refuses before computing anything.
+    const bn = await createBatchNorm({ backend: 'cpu' });
+    expect(await codeOf(() => bn.backward(data(), data(), { ...base, activation: 'relu' }, saved))).toBe('invalid-option');
+    expect(await codeOf(() => bn.backward(data(), data(), { ...base, activation: 'relu', mode: 'eval', runningMean: C3(), runningVar: C3() }))).toBe('invalid-option');
+    expect(await codeOf(() => bn.backward(data(), data(), { ...base, activation: 'relu' }, { ...saved, y }))).toBe('no error');
+    bn.dispose();
   });
 
   it('the engine validates before computing: lengths of dy and x, saved, options', async () => {
@@ -72,7 +91,7 @@ describe('CPU backward leaves its inputs alone', () => {
       const { x, options } = randomCase(rng, { shape: [3, 5, 4, 6], layout: 'NHWC', activation: 'relu' });
       const dy = normals(rng, x.length);
       const forward = cpuForwardTrain(x, resolveOptions(options, 'train'));
-      const inputs = [x, dy, options.gamma!, options.beta!, options.runningMean!, options.runningVar!, forward.mean, forward.invStd];
+      const inputs = [x, dy, options.gamma!, options.beta!, options.runningMean!, options.runningVar!, forward.mean, forward.invStd, forward.y];
       const before = inputs.map((a) => a.slice());
       const resolved = resolveBackwardOptions({ ...options, mode });
       const result = cpuBackward(dy, x, resolved, forward);

@@ -83,7 +83,8 @@ describe('CPU backward vs central finite differences of the float64 forward', ()
           const w = normals(rng, x.length, 0, 1);
           const p = referenceParamsOf(options);
           const saved = mode === 'train' ? cpuForwardTrain(x, resolveOptions(options, 'train')) : undefined;
-          const cpu = cpuBackward(w, x, resolveBackwardOptions({ ...options, mode }), saved);
+          const y = saved ? saved.y : cpuForwardInference(x, resolveOptions(options, 'inference'));
+          const cpu = cpuBackward(w, x, resolveBackwardOptions({ ...options, mode }), { ...saved, y });
 
           const withParams = (change: Partial<BatchNormOptions>) => ({ ...p, ...change }) as ReferenceParams;
           const dx = Float64Array.from(x, (_, i) => centralDifference(x, i, (v) => loss(v, w, p, mode)));
@@ -92,9 +93,8 @@ describe('CPU backward vs central finite differences of the float64 forward', ()
 
           // The analytic reference fixes the magnitudes of the terms; the differences are checked against
           // the CPU path with the CPU's error model plus the differences' own error.
-          const y = mode === 'train' ? saved!.y : cpuForwardInference(x, resolveOptions(options, 'inference'));
           const ref = referenceBackward(x, w, p, { mode, y });
-          const tol = backwardTolerances(x, w, p, ref, mode, cpuErrorModel(x, p, ref, mode));
+          const tol = backwardTolerances(x, w, p, ref, mode, cpuErrorModel(ref, mode));
           const fd = backwardTolerances(x, w, p, ref, mode, { terms: FD_SLACK / 2 ** -24 });
           // Cancellation in L(v + h) − L(v − h): a few float64 ulps of Σ|w·y|, divided by 2h.
           const cancellation = (8 * 2 ** -52 * ref.y.reduce((sum, v, i) => sum + Math.abs(w[i] * v), 0)) / H;

@@ -37,10 +37,8 @@ import { EPS32 } from './tolerances';
  * k·invStd²/M·|δ|·(S2 + |x − mean|·S1); an invStd off by a relative ρ moves dgamma by ρ·|dgamma| ≤
  * ρ·invStd·S2 and dx by ≤ 3ρ times its terms (k, and invStd² in m).
  *
- * relu: where the forward output is within `maskBand` of 0, a path that recomputes y from rounded
- * statistics may mask differently; relu has no derivative there, either side is a valid
- * subgradient. Such elements may be off by their whole term k·|dy| in dx, and their |dy| and
- * |dy|·|x − mean| are added to their channel's allowance (they move dbeta, dgamma, c and m).
+ * relu: every path masks dy from the y it is given, the reference too (g = dy where y > 0), so the
+ * mask is exact and adds nothing.
  */
 
 /**
@@ -111,8 +109,6 @@ export interface BackwardErrorModel {
   meanError?: (channel: number) => number;
   /** Relative error of the invStd the path normalized with. */
   invStdError?: number;
-  /** Half-width around y = 0 where the relu mask may legitimately differ, per element. */
-  maskBand?: (index: number) => number;
 }
 
 export interface BackwardTolerances {
@@ -134,37 +130,26 @@ export function backwardTolerances(
   const { mean, invStd } = ref;
   const S1 = new Float64Array(channels);
   const S2 = new Float64Array(channels);
-  const A1 = new Float64Array(channels); // Σ|dy| over mask-ambiguous elements
-  const A2 = new Float64Array(channels); // Σ|dy|·|x − mean| over them
-  const ambiguous = new Uint8Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const c = channelOf(i, channels, inner);
-    const dev = Math.abs(x[i] - mean[c]);
     S1[c] += Math.abs(ref.g[i]);
-    S2[c] += Math.abs(ref.g[i]) * dev;
-    if (p.activation === 'relu' && model.maskBand && Math.abs(ref.y[i]) <= model.maskBand(i)) {
-      ambiguous[i] = 1;
-      A1[c] += Math.abs(dy[i]);
-      A2[c] += Math.abs(dy[i]) * dev;
-    }
+    S2[c] += Math.abs(ref.g[i]) * Math.abs(x[i] - mean[c]);
   }
   const rounding = model.terms * EPS32;
   const rho = model.invStdError ?? 0;
   const delta = model.meanError ?? (() => 0);
   const k = (c: number) => Math.abs(p.gamma ? p.gamma[c] : 1) * invStd[c];
   return {
-    dbeta: (c) => rounding * S1[c] + A1[c] + BACKWARD_ATOL,
-    dgamma: (c) => (rounding + rho) * invStd[c] * S2[c] + invStd[c] * delta(c) * S1[c] + invStd[c] * A2[c] + BACKWARD_ATOL,
+    dbeta: (c) => rounding * S1[c] + BACKWARD_ATOL,
+    dgamma: (c) => (rounding + rho) * invStd[c] * S2[c] + invStd[c] * delta(c) * S1[c] + BACKWARD_ATOL,
     dx: (i) => {
       const c = channelOf(i, channels, inner);
-      const own = ambiguous[i] ? k(c) * Math.abs(dy[i]) : 0;
-      if (mode === 'eval') return (rounding + rho) * k(c) * Math.abs(ref.g[i]) + own + BACKWARD_ATOL;
+      if (mode === 'eval') return (rounding + rho) * k(c) * Math.abs(ref.g[i]) + BACKWARD_ATOL;
       const dev = Math.abs(x[i] - mean[c]);
       const inv2 = invStd[c] ** 2;
       const terms = k(c) * (Math.abs(ref.g[i]) + S1[c] / M + inv2 * dev * (S2[c] / M));
       const meanShift = ((k(c) * inv2) / M) * delta(c) * (S2[c] + dev * S1[c]);
-      const maskShift = own + k(c) * (A1[c] / M + inv2 * dev * (A2[c] / M));
-      return (rounding + 3 * rho) * terms + meanShift + maskShift + BACKWARD_ATOL;
+      return (rounding + 3 * rho) * terms + meanShift + BACKWARD_ATOL;
     },
   };
 }

@@ -5,7 +5,7 @@
  * Browser-safe.
  */
 import type { BatchNorm } from '../../src/engine';
-import type { SavedStatistics } from '../../src/types';
+import type { ForwardTrainResult } from '../../src/types';
 import { channelOf, splitShape } from './channel-index';
 import { caseSeed, channelNormals, createRng, normals } from './random';
 
@@ -166,8 +166,9 @@ export function ruleViolations(s: Scenario, inputs: Inputs, out: Outputs): strin
     case 'backward-eval':
       perElement('dx', (v, i) => {
         const dy = planted.get(`dy:${i}`);
+        if (s.activation === 'relu' && Number.isNaN(planted.get(`x:${i}`))) return v === 0;
         return dy === undefined ? Number.isFinite(v) : !Number.isFinite(v);
-      }, 'in eval mode dx = γ·invStd·dy is elementwise (a NaN forward output passes dy through relu)');
+      }, 'in eval mode dx = γ·invStd·dy is elementwise (with relu a NaN forward output blocks dy: dx = 0 there)');
       perChannel('dgamma', Number.isNaN, 'dgamma is NaN');
       if (s.plant.some((p) => p.array === 'dy')) perChannel('dbeta', Number.isNaN, 'dbeta is NaN when dy is not finite');
       break;
@@ -182,10 +183,25 @@ export function ruleViolations(s: Scenario, inputs: Inputs, out: Outputs): strin
 type Engine = Pick<BatchNorm, 'forwardTrain' | 'forwardInference' | 'backward' | 'channelStatistics'>;
 
 /**
- * One scenario through the host-array API of `bn`. A training backward normalizes with `saved`,
- * statistics of the clean data, so that the planted value reaches the backward alone.
+ * The output of a training forward on the scenario's x normalized with `saved` (the statistics of
+ * the clean data), in float64: a planted NaN gives NaN, which relu keeps.
  */
-export async function runScenario(bn: Engine, s: Scenario, inputs: Inputs, saved: SavedStatistics): Promise<Outputs> {
+function forwardOutputWith(s: Scenario, inputs: Inputs, saved: ForwardTrainResult): Float32Array {
+  const { channels, inner } = splitShape(s.shape, s.layout);
+  return Float32Array.from(inputs.x, (x, i) => {
+    const c = channelOf(i, channels, inner);
+    const v = (x - saved.mean[c]) * saved.invStd[c] * inputs.gamma[c] + inputs.beta[c];
+    return s.activation === 'relu' && v <= 0 ? 0 : v;
+  });
+}
+
+/**
+ * One scenario through the host-array API of `bn`. A training backward normalizes with `saved`,
+ * statistics of the clean data, so that the planted value reaches the backward alone; with relu it
+ * masks with the output that forward gives on the scenario's x (an eval backward with the output
+ * of forwardInference).
+ */
+export async function runScenario(bn: Engine, s: Scenario, inputs: Inputs, saved: ForwardTrainResult): Promise<Outputs> {
   const { x, dy, gamma, beta, runningMean, runningVar } = inputs;
   const opts = { shape: s.shape, layout: s.layout, activation: s.activation, gamma, beta };
   const running = { runningMean, runningVar };
@@ -199,7 +215,8 @@ export async function runScenario(bn: Engine, s: Scenario, inputs: Inputs, saved
     case 'backward-train':
     case 'backward-eval': {
       const mode = s.op === 'backward-train' ? 'train' : 'eval';
-      const r = await bn.backward(dy, x, { ...opts, ...running, mode }, mode === 'train' ? saved : undefined);
+      const y = mode === 'train' ? forwardOutputWith(s, inputs, saved) : await bn.forwardInference(x, { ...opts, ...running });
+      const r = await bn.backward(dy, x, { ...opts, ...running, mode }, mode === 'train' ? { mean: saved.mean, invStd: saved.invStd, y } : { y });
       return { dx: r.dx, dgamma: r.dgamma, dbeta: r.dbeta };
     }
     case 'statistics': {

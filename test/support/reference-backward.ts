@@ -4,7 +4,7 @@ import type { ReferenceParams } from './reference';
 /*
  * Float64 batch-norm gradients written the textbook way, by index arithmetic, sharing no code with
  * the library (which uses dx = k·dy + c + m·(x − mean)):
- *   x̂ = (x − mean)·invStd,  g = dy, or 0 where the relu output y ≤ 0,
+ *   x̂ = (x − mean)·invStd,  g = dy where the relu output y > 0, else 0 (±0, negative, NaN),
  *   dbeta = Σ g,  dgamma = Σ g·x̂,
  *   train: dx = γ·invStd/M · (M·g − dbeta − x̂·dgamma)
  *   eval:  dx = γ·invStd · g
@@ -79,9 +79,9 @@ export function referenceBackward(
   for (let i = 0; i < x.length; i++) {
     const c = channelOf(i, channels, inner);
     y[i] = o.y ? o.y[i] : gamma(c) * xhat(i) + beta(c);
-    // torch.relu's backward (threshold_backward) zeroes the gradient where the output is ≤ 0; a NaN
-    // output passes it.
-    g[i] = p.activation === 'relu' && y[i] <= 0 ? 0 : dy[i];
+    // The gradient of relu passes where the output is positive, and nowhere else (a NaN output
+    // blocks it, unlike torch's threshold_backward, which tests y ≤ 0).
+    g[i] = p.activation === 'relu' && !(y[i] > 0) ? 0 : dy[i];
   }
 
   const dbeta = new Float64Array(channels);

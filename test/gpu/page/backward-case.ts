@@ -1,7 +1,7 @@
 /**
- * One backward case, run inside the page: seeded x and dy, a GPU forward for the stats buffer (and
- * the output y whose relu mask applies), then the GPU-resident backward on poisoned output buffers
- * and the host-array backward, both checked against the float64 reference.
+ * One backward case, run inside the page: seeded x and dy, a GPU forward for the stats buffer and
+ * the output y (whose relu mask both backwards read), then the GPU-resident backward on poisoned
+ * output buffers and the host-array backward, both checked against the float64 reference.
  *
  * The reference gets the statistics the GPU normalized with (the stats buffer: batch mean and
  * invStd in training, the folded running statistics in eval), as PyTorch's backward gets save_mean
@@ -148,6 +148,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
       mode: spec.mode,
       dy: buffers.dy,
       x: buffers.x,
+      y: spec.activation === 'relu' ? buffers.y : undefined,
       dx: buffers.dx,
       stats: buffers.stats,
       gamma: buffers.gamma,
@@ -164,10 +165,11 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     const unmodifiedOnGpu =
       same(await readBuffer(device, buffers.x, N), copies.x) &&
       same(await readBuffer(device, buffers.dy, N), copies.dy) &&
-      same(await readBuffer(device, buffers.stats, 5 * C), stats);
+      same(await readBuffer(device, buffers.stats, 5 * C), stats) &&
+      same(await readBuffer(device, buffers.y, N), y);
 
     const hostOptions = { ...options, gamma: inputs.gamma, beta: inputs.beta, runningMean: inputs.runningMean, runningVar: inputs.runningVar, mode: spec.mode };
-    const host = await bn.backward(inputs.dy, inputs.x, hostOptions, spec.mode === 'train' ? saved : undefined);
+    const host = await bn.backward(inputs.dy, inputs.x, hostOptions, spec.mode === 'train' ? { ...saved, y } : { y });
 
     const params: ReferenceParams = {
       shape: spec.shape,

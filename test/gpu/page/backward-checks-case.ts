@@ -26,7 +26,9 @@ export async function runBackwardVerifyCase(arg: { seed: number }): Promise<Back
   try {
     const saved = await bn.forwardTrain(x, opts);
     await bn.backward(dy, x, opts, saved);
-    await bn.backward(dy, x, { ...opts, mode: 'eval', runningMean: saved.mean, runningVar: saved.variance });
+    const running = { runningMean: saved.mean, runningVar: saved.variance };
+    const y = await bn.forwardInference(x, { ...opts, ...running });
+    await bn.backward(dy, x, { ...opts, mode: 'eval', ...running }, { y });
     let corrupted = false;
     GPUCommandEncoder.prototype.copyBufferToBuffer = function (this: GPUCommandEncoder, ...args: unknown[]) {
       const [source, sourceOffset, destination, destinationOffset, size] = args as [GPUBuffer, number, GPUBuffer, number, number];
@@ -91,7 +93,11 @@ export async function runBackwardValidationCase(): Promise<BackwardValidationRep
     'accumulate not a boolean': { accumulate: 'yes' as never },
     'M = 1 in training': { shape: [1, 3, 1] },
     'unknown layout': { layout: 'NWHC' as never },
+    'relu without y': { activation: 'relu' },
+    'relu, y aliases dx': { activation: 'relu', y: good.dx },
+    'relu, y too small': { activation: 'relu', y: raw('ySmall', N * 4 - 4) },
     'x and dy one buffer (allowed)': { dy: good.x },
+    'relu, y is x (allowed)': { activation: 'relu', y: good.x },
     'M = 1 in eval (allowed)': { shape: [1, 3, 1], mode: 'eval' },
   };
   const codes: Record<string, string> = {};
