@@ -174,7 +174,7 @@ async function trainLoop(current: TrainingRun): Promise<void> {
 
 async function refreshPredictions(current: TrainingRun): Promise<void> {
   await current.evaluate();
-  await digits.show(current);
+  digits.show(current);
 }
 
 function startLoop(): void {
@@ -236,7 +236,7 @@ async function main(): Promise<void> {
     window.stepTiming = await measureStepTimes({ train, steps: Number(params.get('timing')) || undefined });
   }
   chips();
-  digits = new DigitGrid($('digits'), test, data.testT.x);
+  digits = new DigitGrid($('digits'), test);
   document.querySelectorAll<HTMLButtonElement>('.switch button').forEach((button) =>
     button.addEventListener('click', () => void onMode(button.dataset.mode as Mode).catch(fail)),
   );

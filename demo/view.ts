@@ -78,11 +78,9 @@ const SAMPLE = 24;
 export class DigitGrid {
   private readonly cells: { root: HTMLDivElement; label: HTMLDivElement }[] = [];
   private readonly test: DigitSet;
-  private readonly x: tf.Tensor2D;
 
-  constructor(container: HTMLElement, test: DigitSet, testX: tf.Tensor2D) {
+  constructor(container: HTMLElement, test: DigitSet) {
     this.test = test;
-    this.x = testX;
     for (let i = 0; i < SAMPLE; i++) {
       const root = document.createElement('div');
       const canvas = document.createElement('canvas');
@@ -114,23 +112,19 @@ export class DigitGrid {
     $('pred-hint').textContent = 'predictions appear as the model learns';
   }
 
-  /** Labels the digits with the predictions of ours (or the run's only model). */
-  async show(run: TrainingRun): Promise<void> {
+  /** Labels the digits with the latest predictions of ours (or of the run's only model). */
+  show(run: TrainingRun): void {
     const shown = run.history('ours') ?? run.histories[0];
-    const [classes, other] = await Promise.all([this.predict(shown), run.histories.length > 1 ? this.predict(run.history('stock')!) : undefined]);
+    const classes = shown.testClasses;
+    if (!classes) return;
+    const other = run.histories.length > 1 ? run.history('stock')?.testClasses : undefined;
     this.cells.forEach((cell, i) => {
       const ok = classes[i] === this.test.labels[i];
       cell.root.className = `digit ${ok ? 'good' : 'bad'}`;
       cell.label.textContent = ok ? String(classes[i]) : `${classes[i]} ≠ ${this.test.labels[i]}`;
     });
-    const agree = other ? ` · the stock model agrees on ${classes.filter((c, i) => c === other[i]).length} of ${SAMPLE}` : '';
-    $('pred-hint').textContent = `${NAMES[shown.impl]} after ${shown.steps} steps${agree}`;
-  }
-
-  private async predict(h: History): Promise<Int32Array> {
-    const predicted = tf.tidy(() => (h.model.predict(this.x.slice([0, 0], [SAMPLE, -1])) as tf.Tensor).argMax(-1));
-    const classes = (await predicted.data()) as Int32Array;
-    predicted.dispose();
-    return classes;
+    let agree = 0;
+    for (let i = 0; i < SAMPLE; i++) if (other && other[i] === classes[i]) agree++;
+    $('pred-hint').textContent = `${NAMES[shown.impl]} after ${shown.steps} steps${other ? ` · the stock model agrees on ${agree} of ${SAMPLE}` : ''}`;
   }
 }
