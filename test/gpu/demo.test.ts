@@ -9,7 +9,7 @@ import type { LayerNamingReport } from './page/layer-naming';
  * The demo page as a user runs it: race mode, Train pressed, run to the end. A short run (?steps=)
  * keeps it fast on a software GPU; the page's code path is the one of a whole epoch.
  */
-const STEPS = 16;
+const STEPS = 12;
 const gpu = inject('gpu');
 
 /** A clean tick label: a number with at most two decimals, maybe "k" (thousands) or "%". */
@@ -74,8 +74,9 @@ describeGpu('the demo page (demo/index.html)', () => {
     expectCleanTicks(await tickLabels());
 
     const started = Date.now();
-    const done: DemoState = await trainToDone(page, 50_000);
-    console.log(`demo race: ${STEPS} steps of both models in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const done: DemoState = await trainToDone(page, 240_000);
+    const losses = done.models.map((m) => `${m.impl} ${m.rawLoss[0].toFixed(3)} → ${m.rawLoss.at(-1)!.toFixed(3)}`).join(', ');
+    console.log(`demo race: ${STEPS} steps of both models in ${((Date.now() - started) / 1000).toFixed(1)} s; loss ${losses}`);
 
     expect(done.steps).toBe(STEPS);
     expect(done.models.map((m) => m.impl).sort()).toEqual(['ours', 'stock']);
@@ -83,7 +84,7 @@ describeGpu('the demo page (demo/index.html)', () => {
     for (const m of done.models) {
       expect(m.steps, m.impl).toBe(STEPS);
       expect(m.rawLoss).toHaveLength(STEPS);
-      // Mean of the last quarter below the mean of the first: 16 Adam steps take ~2.3 well down.
+      // Mean of the last quarter below the mean of the first: a few Adam steps take ~2.3 well down.
       const quarter = STEPS / 4;
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       expect(mean(m.rawLoss.slice(-quarter)), `${m.impl} loss`).toBeLessThan(mean(m.rawLoss.slice(0, quarter)) - 0.2);
@@ -110,7 +111,7 @@ describeGpu('the demo page (demo/index.html)', () => {
     expect(page_.train).toBe('Train again');
     for (const time of page_.times) expect(time).toMatch(/^\d+ ms$/);
     expect(problems).toEqual([]);
-  }, 90_000);
+  }, 300_000);
 
   it('draws the model diagram on one line, and a narrow window wraps it between stages only', async () => {
     const lines = () =>

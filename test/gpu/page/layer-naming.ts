@@ -34,6 +34,8 @@ export async function layerNaming(): Promise<LayerNamingReport> {
 
   const original = batchNormalization({ momentum: 0.9 });
   const config = original.getConfig();
+  // Taken first: fromConfig writes into the config it is given.
+  const saved = JSON.stringify(config);
   const copy = WebGpuBatchNormalization.fromConfig(WebGpuBatchNormalization as never, config) as tf.layers.Layer;
 
   let artifacts: tf.io.ModelArtifacts | undefined;
@@ -42,7 +44,7 @@ export async function layerNaming(): Promise<LayerNamingReport> {
   const report: LayerNamingReport = {
     built,
     mixedModel: model.layers.map((l) => l.name),
-    fromConfig: { ...describe(copy), configMatches: JSON.stringify(copy.getConfig()) === JSON.stringify(config) },
+    fromConfig: { ...describe(copy), configMatches: JSON.stringify(copy.getConfig()) === saved },
     loaded: loaded.layers.map(describe),
   };
   model.dispose();
