@@ -57,6 +57,7 @@ let digits: DigitGrid;
 let run: TrainingRun | undefined;
 /** The training loop in flight, awaited before its run is thrown away. */
 let looping: Promise<void> | undefined;
+let loopRunning = false;
 let software = false;
 
 const epochsInput = $<HTMLInputElement>('epochs');
@@ -157,12 +158,18 @@ function chips(): void {
 // ---------------------------------------------------------------- control
 
 async function trainLoop(current: TrainingRun): Promise<void> {
-  while (phase === 'training' && run === current) {
-    current.totalSteps = plannedSteps();
-    if (current.done) break;
-    await current.step();
-    if (current.steps % EVAL_EVERY === 0) await refreshPredictions(current);
-    render();
+  loopRunning = true;
+  try {
+    while (phase === 'training' && run === current) {
+      current.totalSteps = plannedSteps();
+      if (current.done) break;
+      await current.step();
+      if (current.steps % EVAL_EVERY === 0) await refreshPredictions(current);
+      render();
+    }
+  } finally {
+    // Set before any await: from here on, a Resume needs a new loop.
+    loopRunning = false;
   }
   if (run !== current) return;
   if (current.done) {
@@ -179,8 +186,9 @@ async function refreshPredictions(current: TrainingRun): Promise<void> {
 
 function startLoop(): void {
   phase = 'training';
-  const current = run!;
-  looping = trainLoop(current).catch(fail);
+  // Paused and resumed within one step: the loop still running goes on (a second loop would
+  // train the models on two batches at once).
+  if (!loopRunning) looping = trainLoop(run!).catch(fail);
   render();
 }
 

@@ -15,7 +15,7 @@ try {
   const page = await browser.newPage();
   page.on('pageerror', (error) => console.error(`[page] ${String(error)}`));
   await page.setViewport({ width: 1240, height: 1010, deviceScaleFactor: 1 });
-  await page.goto(`${server.url}${demoPath}?mode=race${steps ? `&steps=${steps}` : ''}`);
+  await page.goto(`${server.url}${demoPath}?mode=race${steps ? `&steps=${steps}` : ''}`, { timeout: 120_000 });
   const started = Date.now();
   const state = await trainToDone(page, 30 * 60_000);
   console.log(`raced ${state.steps} steps of both models in ${((Date.now() - started) / 1000).toFixed(0)} s`);

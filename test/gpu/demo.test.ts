@@ -22,6 +22,12 @@ const CLEAN_TICK = /^-?\d+(\.\d{1,2})?(k|%)?$/;
  * 32 digits give losses further apart than that.
  */
 const FIRST_LOSS_ATOL = 1e-3;
+/*
+ * Later steps: the rounding differences grow as training feeds them back, but over a dozen steps on
+ * the same batches the two losses stay within ~1e-4 of each other, where a step on another batch
+ * would move them apart by 0.1 or more. 1e-2 tells the two apart with room on both sides.
+ */
+const LOSS_ATOL = 1e-2;
 
 describeGpu('the demo page (demo/index.html)', () => {
   let browser: Browser;
@@ -40,7 +46,7 @@ describeGpu('the demo page (demo/index.html)', () => {
       if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
     });
     await page.setViewport({ width: 1240, height: 1000 });
-    await page.goto(`${gpu.baseUrl}${demoPath}?mode=race&steps=${STEPS}`);
+    await page.goto(`${gpu.baseUrl}${demoPath}?mode=race&steps=${STEPS}`, { timeout: 120_000 });
   });
 
   afterAll(async () => {
@@ -66,7 +72,7 @@ describeGpu('the demo page (demo/index.html)', () => {
   }
 
   it('races both layers to done on the same batches: both trained, losses fall, clean axes, no console errors', async () => {
-    const ready = await waitForDemo(page, (s) => s.phase === 'ready', 30_000);
+    const ready = await waitForDemo(page, (s) => s.phase === 'ready', 120_000);
     expect(ready.mode).toBe('race');
     expect(ready.totalSteps).toBe(STEPS);
     // Empty axes already span the planned run (before any point was drawn the x axis went 0, 0.2,
@@ -97,7 +103,11 @@ describeGpu('the demo page (demo/index.html)', () => {
     expect(model('stock').batchNormLayers.map((l) => l.className)).toEqual(['BatchNormalization', 'BatchNormalization']);
     expect(model('ours').batchNormLayers.map((l) => l.className)).toEqual(['WebGpuBatchNormalization', 'WebGpuBatchNormalization']);
     expect(new Set(done.models.flatMap((m) => m.batchNormLayers.map((l) => l.name))).size).toBe(4);
-    expect(Math.abs(model('stock').rawLoss[0] - model('ours').rawLoss[0])).toBeLessThanOrEqual(FIRST_LOSS_ATOL);
+    const [stockLoss, ourLoss] = [model('stock').rawLoss, model('ours').rawLoss];
+    expect(Math.abs(stockLoss[0] - ourLoss[0])).toBeLessThanOrEqual(FIRST_LOSS_ATOL);
+    const apart = Math.max(...stockLoss.map((l, i) => Math.abs(l - ourLoss[i])));
+    console.log(`demo race: largest loss difference between the two models over ${STEPS} steps: ${apart.toExponential(1)}`);
+    expect(apart).toBeLessThanOrEqual(LOSS_ATOL);
 
     expectCleanTicks(await tickLabels());
     const page_ = await page.evaluate(() => ({
