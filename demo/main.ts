@@ -63,9 +63,11 @@ let software = false;
 const epochsInput = $<HTMLInputElement>('epochs');
 if (Number(params.get('epochs')) >= 1) epochsInput.value = String(Math.floor(Number(params.get('epochs'))));
 
+const MAX_EPOCHS = Number(epochsInput.max);
+
 function epochs(): number {
   const n = Math.floor(Number(epochsInput.value));
-  return Number.isFinite(n) && n >= 1 ? n : 1;
+  return Number.isFinite(n) ? Math.min(MAX_EPOCHS, Math.max(1, n)) : 1;
 }
 
 /** Steps the run takes: whole epochs, or the short run's count. */
