@@ -70,7 +70,7 @@ export function ticks(min: number, max: number, count: number, format: TickForma
 function tickLabel(value: number, step: number, format: TickFormat): string {
   if (format === 'percent') return `${(value * 100).toFixed(decimalsOf(step * 100))}%`;
   // Thousands as "k" once the step is a whole number of hundreds: 2k, 2.5k.
-  if (step >= 100 && Math.abs(value) >= 1000) return `${(value / 1000).toFixed(decimalsOf(step / 1000))}k`;
+  if (step >= 100 && Math.abs(value) >= 1000) return `${Number((value / 1000).toFixed(decimalsOf(step / 1000)))}k`;
   const label = value.toFixed(decimalsOf(step));
   return label === '-0' ? '0' : label;
 }

@@ -1,5 +1,6 @@
 import puppeteer, { type Browser, type Page } from 'puppeteer';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ticks } from '../../demo/chart';
 import { demoPath, trainToDone, waitForDemo } from '../../demo/drive-page';
 import type { DemoState } from '../../demo/main';
 import { describeGpu } from '../support/browser';
@@ -27,6 +28,50 @@ const CLEAN_TICK = /^-?\d+(\.\d{1,2})?(k|%)?$/;
  */
 const FIRST_LOSS_ATOL = 1e-4;
 const LOSS_ATOL = 1e-3;
+
+describe("the demo charts' ticks", () => {
+  it('are whole multiples of a 1-2-5 step with clean labels, on any range', () => {
+    // The ranges the page draws (empty axes, a short run, an epoch, loss, accuracy, milliseconds),
+    // then random ones.
+    const ranges: [number, number, 'number' | 'percent', boolean][] = [
+      [0, 1, 'number', false],
+      [0, 1, 'number', true],
+      [0, 16, 'number', true],
+      [0, 8000, 'number', true],
+      [0, 384, 'number', true],
+      [0, 2.4255, 'number', false],
+      [0, 0.6, 'number', false],
+      [0.5, 1, 'percent', false],
+      [0, 880.33, 'number', false],
+    ];
+    let seed = 12345;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 200; i++) {
+      // Integer axes (steps, digits seen) start at 0 and reach 1 at least, as the page's do.
+      const integer = random() < 0.3;
+      const min = integer || random() < 0.5 ? 0 : random() * 10 ** Math.floor(random() * 6 - 3);
+      const span = random() * 10 ** Math.floor(random() * 8 - 3);
+      ranges.push([min, integer ? Math.max(1, span) : min + span, !integer && random() < 0.3 ? 'percent' : 'number', integer]);
+    }
+    for (const [min, max, format, integer] of ranges) {
+      const t = ticks(min, max, 5, format, integer);
+      const where = `[${min}, ${max}] ${format}${integer ? ' integer' : ''}: ${t.map((x) => x.label).join(' ')}`;
+      expect(t.length, where).toBeGreaterThanOrEqual(1);
+      for (const { value, label } of t) {
+        expect(label, where).toMatch(/^-?\d+(\.\d+)?(k|%)?$/);
+        expect(label.replace(/[k%]$/, '').split('.')[1]?.length ?? 0, where).toBeLessThanOrEqual(6);
+        expect(value, where).toBeGreaterThanOrEqual(min - 1e-9 * Math.max(1, Math.abs(max)));
+        expect(value, where).toBeLessThanOrEqual(max + 1e-9 * Math.max(1, Math.abs(max)));
+        if (integer) expect(Number.isInteger(value), where).toBe(true);
+      }
+      expect(new Set(t.map((x) => x.label)).size, where).toBe(t.length);
+    }
+    expect(ticks(0, 1, 5).map((t) => t.label)).toEqual(['0.0', '0.2', '0.4', '0.6', '0.8', '1.0']);
+    expect(ticks(0, 8000, 5, 'number', true).map((t) => t.label)).toEqual(['0', '2k', '4k', '6k', '8k']);
+    expect(ticks(0, 3000, 5, 'number', true).map((t) => t.label)).toEqual(['0', '500', '1k', '1.5k', '2k', '2.5k', '3k']);
+    expect(ticks(0.5, 1, 4, 'percent').map((t) => t.label)).toEqual(['50%', '60%', '70%', '80%', '90%', '100%']);
+  });
+});
 
 describeGpu('the demo page (demo/index.html)', () => {
   let browser: Browser;
