@@ -31,12 +31,22 @@ export function toTensors(set: DigitSet): { x: tf.Tensor2D; y: tf.Tensor2D } {
   }));
 }
 
-/** Fraction of `set` the model classifies correctly (inference mode: moving statistics). */
-export async function accuracy(model: tf.LayersModel, x: tf.Tensor2D, labels: Uint8Array): Promise<number> {
+/** The class each row of `x` is given by the model (inference mode: moving statistics). */
+export async function predictClasses(model: tf.LayersModel, x: tf.Tensor2D): Promise<Int32Array> {
   const predicted = tf.tidy(() => (model.predict(x, { batchSize: 500 }) as tf.Tensor).argMax(-1));
-  const classes = await predicted.data();
+  const classes = (await predicted.data()) as Int32Array;
   predicted.dispose();
+  return classes;
+}
+
+/** Fraction of the digits whose class `classes` gets right. */
+export function fractionCorrect(classes: ArrayLike<number>, labels: Uint8Array): number {
   let correct = 0;
   for (let i = 0; i < labels.length; i++) if (classes[i] === labels[i]) correct++;
   return correct / labels.length;
+}
+
+/** Fraction of `set` the model classifies correctly (inference mode: moving statistics). */
+export async function accuracy(model: tf.LayersModel, x: tf.Tensor2D, labels: Uint8Array): Promise<number> {
+  return fractionCorrect(await predictClasses(model, x), labels);
 }

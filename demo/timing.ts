@@ -14,8 +14,8 @@ try {
   page.on('pageerror', (error) => console.error(`[page] ${String(error)}`));
   await page.goto(`${server.url}/demo/index.html?timing=${steps}`);
   // Polled from here: one long waitForFunction would outlast puppeteer's protocol timeout.
-  while (!(await page.evaluate(() => window.stepTiming !== undefined || window.demoError !== undefined))) await new Promise((r) => setTimeout(r, 2000));
-  const [report, error] = await page.evaluate(() => [window.stepTiming, window.demoError] as const);
+  while (!(await page.evaluate(() => window.stepTiming !== undefined || window.demoState?.().phase === 'error'))) await new Promise((r) => setTimeout(r, 2000));
+  const [report, error] = await page.evaluate(() => [window.stepTiming, window.demoState?.().error] as const);
   if (!report) throw new Error(`timing failed: ${error}`);
   const r = report as StepTimingReport;
   console.log(`backend ${r.backend}, batch ${r.batchSize}, ${r.ours.steps} timed steps each`);

@@ -35,6 +35,17 @@ function stockClass(): StockConstructor {
 const Stock = stockClass();
 
 /**
+ * The name TF.js gives a stock layer built without one (batch_normalization_BatchNormalization1, 2,
+ * …): a stock layer built without a name takes the next number of the stock counter, and ours takes
+ * that layer's name. A model mixing both kinds thus never holds two layers of the same name, and
+ * code that finds layers by the stock prefix finds ours too. (Left to TF.js, the name would come
+ * from our class name: web_gpu_batch_normalization_WebGpuBatchNormalization1.)
+ */
+function stockDefaultName(): string {
+  return new Stock().name;
+}
+
+/**
  * A drop-in for tf.layers.batchNormalization: same config (axis, momentum, epsilon, center, scale,
  * initializers, constraints, regularizers), same weights in the same order (gamma, beta,
  * moving_mean, moving_variance), so `setWeights(stock.getWeights())` and models saved with the stock
@@ -44,6 +55,10 @@ const Stock = stockClass();
  */
 export class WebGpuBatchNormalization extends Stock {
   static className = 'WebGpuBatchNormalization';
+
+  constructor(config?: BatchNormalizationConfig) {
+    super({ ...config, name: config?.name || stockDefaultName() });
+  }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
     if (!kwargs?.training) return super.call(inputs, kwargs);
