@@ -44,13 +44,13 @@ export class GpuBatchNorm {
   /** Training forward: y, batch statistics into `stats`, running statistics updated in place. */
   encodeForwardTrain(encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
     this.checkAlive();
-    return this.errors.capture(this.device, 'encodeForwardTrain', prepareForwardTrain(this.context, encoder, args));
+    return this.errors.run(this.device, 'encodeForwardTrain', prepareForwardTrain(this.context, encoder, args));
   }
 
   /** Batch statistics only (mean, variance, invStd into `stats`): a shard's part of synchronized BN. */
   encodeStatistics(encoder: GPUCommandEncoder, args: GpuStatisticsArgs): GPUBuffer {
     this.checkAlive();
-    return this.errors.capture(this.device, 'encodeStatistics', prepareStatistics(this.context, encoder, args));
+    return this.errors.run(this.device, 'encodeStatistics', prepareStatistics(this.context, encoder, args));
   }
 
   async channelStatistics(x: Float32Array, opts: BatchNormOptions): Promise<ChannelStatistics> {
@@ -64,7 +64,7 @@ export class GpuBatchNorm {
   /** Inference forward with the running statistics. */
   encodeForwardInference(encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
     this.checkAlive();
-    return this.errors.capture(this.device, 'encodeForwardInference', prepareForwardInference(this.context, encoder, args));
+    return this.errors.run(this.device, 'encodeForwardInference', prepareForwardInference(this.context, encoder, args));
   }
 
   /**
@@ -75,7 +75,7 @@ export class GpuBatchNorm {
    */
   encodeBackward(encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
     this.checkAlive();
-    this.errors.capture(this.device, 'encodeBackward', prepareBackward(this.context, encoder, args));
+    this.errors.run(this.device, 'encodeBackward', prepareBackward(this.context, encoder, args));
   }
 
   /**
