@@ -13,9 +13,21 @@ import { BatchNormError } from '../errors';
 import { gpuBackward } from './host-backward';
 import { gpuForwardInference, gpuForwardTrain } from './host-forward';
 import { statsByteLength, statsByteOffset, type StatsBlock } from './resident-options';
-import type { KernelTuning } from './tuning';
+import { resolveTuning, tuningForAdapter, type KernelTuning } from './tuning';
+import type { AdapterSummary } from '../types';
 import type { ChannelView } from '../layout';
 import { planElementwiseWork, planReduction, type ReductionKernel } from './slab-launches';
+
+/** How an engine's kernels are set up: the same for createBatchNorm and the TF.js adapter. */
+export interface GpuKernelOptions {
+  /** Overrides of the launch shapes, applied over the adapter's. */
+  tuning?: Partial<KernelTuning>;
+}
+
+/** The kernels on `device`: the defaults, then the tuning `adapter` calls for, then `options.tuning`. */
+export function createGpuKernels(device: GPUDevice, adapter: AdapterSummary | undefined, options: GpuKernelOptions = {}): GpuBatchNorm {
+  return new GpuBatchNorm(device, resolveTuning(options.tuning, device.limits.maxComputeInvocationsPerWorkgroup, tuningForAdapter(adapter)));
+}
 
 /**
  * The GPU-resident API: kernels recorded into a caller's command encoder on caller-owned buffers,

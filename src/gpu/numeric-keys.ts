@@ -1,7 +1,7 @@
 /**
  * A map keyed by short lists of numbers (a uniform's words, a pass's sizes and flags), hashed as
  * they are instead of being joined into a string: looking one up allocates nothing. Past
- * `capacity` entries the oldest is dropped and handed to `onEvict`.
+ * `capacity` entries the oldest is forgotten.
  */
 interface Entry<V> {
   hash: number;
@@ -34,10 +34,7 @@ export class NumericKeyMap<V> {
   /** Every entry, oldest first (a Set keeps insertion order). */
   private readonly entries = new Set<Entry<V>>();
 
-  constructor(
-    private readonly capacity = Infinity,
-    private readonly onEvict: (value: V) => void = () => {},
-  ) {}
+  constructor(private readonly capacity = Infinity) {}
 
   get(key: ArrayLike<number>): V | undefined {
     const bucket = this.buckets.get(hashNumbers(key));
@@ -54,27 +51,15 @@ export class NumericKeyMap<V> {
     else this.buckets.set(entry.hash, [entry]);
     this.entries.add(entry);
     if (this.entries.size > this.capacity) {
-      const oldest = this.entries.values().next().value as Entry<V>;
-      this.remove(oldest);
-      this.onEvict(oldest.value);
+      this.remove(this.entries.values().next().value as Entry<V>);
     }
   }
 
-  /** Removes the entry of `key`, if any, without calling onEvict. */
+  /** Removes the entry of `key`, if any. */
   delete(key: ArrayLike<number>): void {
     const bucket = this.buckets.get(hashNumbers(key));
     const entry = bucket?.find((e) => sameKey(e.key, key));
     if (entry) this.remove(entry);
-  }
-
-  /** Removes the entry holding `value` (compared by identity), if any, without calling onEvict. */
-  deleteValue(value: V): void {
-    for (const entry of this.entries) {
-      if (entry.value === value) {
-        this.remove(entry);
-        return;
-      }
-    }
   }
 
   get size(): number {

@@ -18,7 +18,7 @@ import { NumericKeyMap } from './numeric-keys';
  * makes no device call that could fail, needs no scope, and checkErrors() reports exactly what it
  * would have reported had every call made its objects anew. Uniform buffers are immutable (written
  * at creation, uniform-cache.ts), so a pass recorded now and submitted later is never changed by a
- * later call; a program whose uniforms the uniform cache has since dropped is compiled again.
+ * later call, and the uniform cache never destroys one a program may hold.
  */
 
 /** A call split as ONNX Runtime Web's ops are (validateInputs → program), see encode-forward.ts. */
@@ -41,9 +41,16 @@ interface BindingNode {
   groups?: GPUBindGroup[];
 }
 
-/** Bind groups of one program per buffer set, in a WeakMap chain (see above). */
+/**
+ * Bind groups of one program per buffer set, in a WeakMap chain (see above). A caller that keeps
+ * many buffers alive and combines them in ever new ways (a pool handing out its buffers in any
+ * order) would grow it without end, so past `capacity` sets it starts over.
+ */
 class BindGroupTree {
-  private readonly root = new WeakMap<GPUBuffer, BindingNode>();
+  private root = new WeakMap<GPUBuffer, BindingNode>();
+  private sets = 0;
+
+  constructor(private readonly capacity = 256) {}
 
   get(buffers: readonly GPUBuffer[]): GPUBindGroup[] | undefined {
     let map: WeakMap<GPUBuffer, BindingNode> | undefined = this.root;
@@ -57,6 +64,10 @@ class BindGroupTree {
   }
 
   set(buffers: readonly GPUBuffer[], groups: GPUBindGroup[]): void {
+    if (++this.sets > this.capacity) {
+      this.root = new WeakMap();
+      this.sets = 1;
+    }
     let map = this.root;
     let node: BindingNode | undefined;
     for (const buffer of buffers) {
@@ -73,15 +84,10 @@ class BindGroupTree {
 
 interface Program {
   pass: CompiledPass;
-  /** The uniform cache's eviction count when the pass was compiled. */
-  uniformEvictions: number;
   bindings: BindGroupTree;
 }
 
-/**
- * Programs of one engine context. Dropping one destroys nothing (its uniforms belong to the uniform
- * cache), so the oldest simply goes past `capacity`.
- */
+/** Programs of one engine context. Dropping one destroys nothing, so the oldest simply goes past `capacity`. */
 export class ProgramCache {
   private readonly programs: NumericKeyMap<Program>;
 
@@ -89,9 +95,8 @@ export class ProgramCache {
     this.programs = new NumericKeyMap(capacity);
   }
 
-  get(context: GpuContext, key: readonly number[]): Program | undefined {
-    const program = this.programs.get(key);
-    return program && program.uniformEvictions === context.uniforms.evictions ? program : undefined;
+  get(key: readonly number[]): Program | undefined {
+    return this.programs.get(key);
   }
 
   set(key: readonly number[], program: Program): void {
@@ -148,7 +153,7 @@ function slotPattern(slots: readonly (GPUBuffer | undefined)[], given: GPUBuffer
 export function prepareCached<T>(context: GpuContext, encoder: GPUCommandEncoder, pass: CachedPass, value: T): PreparedCall<T> {
   const given: GPUBuffer[] = [];
   const key = [...pass.key, ...slotPattern(pass.slots, given)];
-  const program = context.programs.get(context, key);
+  const program = context.programs.get(key);
   const groups = program?.bindings.get(given);
   if (program && groups) {
     const compiled = program.pass;
@@ -164,9 +169,8 @@ export function prepareCached<T>(context: GpuContext, encoder: GPUCommandEncoder
     create: () => {
       let compiled = program;
       if (!compiled) {
-        const uniformEvictions = context.uniforms.evictions;
         const { launches, cleared = [] } = build!();
-        compiled = { pass: compilePass(context, pass.label, launches, cleared, given), uniformEvictions, bindings: new BindGroupTree() };
+        compiled = { pass: compilePass(context, pass.label, launches, cleared, given), bindings: new BindGroupTree() };
       }
       const groups = createBindGroups(context.device, compiled.pass, given);
       recordPass(encoder, compiled.pass, groups);
@@ -176,7 +180,7 @@ export function prepareCached<T>(context: GpuContext, encoder: GPUCommandEncoder
     keep: () => {
       if (!made) return;
       // Two calls may have made a program for one key before either was kept: the first one stays.
-      const kept = context.programs.get(context, key);
+      const kept = context.programs.get(key);
       if (!kept) context.programs.set(key, made.program);
       const owner = kept ?? made.program;
       if (owner.pass === made.program.pass) owner.bindings.set(given, made.groups);

@@ -5,21 +5,20 @@ import { NumericKeyMap } from './numeric-keys';
  * Uniform buffers keyed by their exact bytes. A buffer is written once at creation and never again,
  * so any number of encodes may share it before their submit without one overwriting another's
  * parameters. A training loop repeats the same few shapes, so the cache stays small; past
- * `capacity` the oldest buffer is destroyed. `evictions` counts the buffers dropped (that way, or
- * because their creation failed): a compiled pass holding uniforms from before is then stale
- * (program-cache.ts).
+ * `capacity` the oldest buffer is forgotten but not destroyed: a pass recorded into an encoder
+ * not yet submitted, or a compiled pass (program-cache.ts), may still use it, and a buffer nothing
+ * references is freed by the garbage collector (these are a few dozen bytes each).
  */
 export class UniformCache {
   private readonly buffers: NumericKeyMap<GPUBuffer>;
   /** A small number per label, the first word of a key. */
   private readonly labels = new Map<string, number>();
-  evictions = 0;
 
   constructor(
     private readonly device: GPUDevice,
     capacity = 1024,
   ) {
-    this.buffers = new NumericKeyMap(capacity, (oldest) => this.drop(oldest));
+    this.buffers = new NumericKeyMap(capacity);
   }
 
   get(label: string, bytes: ArrayBuffer): GPUBuffer {
@@ -38,7 +37,7 @@ export class UniformCache {
     const buffer = guardedBuffer(this.device, descriptor, (failed) => {
       // Its creation failed (out of memory): forget it, so the next call makes a new one.
       if (this.buffers.get(key) === failed) this.buffers.delete(key);
-      this.drop(failed);
+      failed.destroy();
     });
     new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
     buffer.unmap();
@@ -53,10 +52,5 @@ export class UniformCache {
   destroy(): void {
     for (const buffer of this.buffers.values()) buffer.destroy();
     this.buffers.clear();
-  }
-
-  private drop(buffer: GPUBuffer): void {
-    this.evictions += 1;
-    buffer.destroy();
   }
 }
