@@ -12,15 +12,26 @@ interface Entry<V> {
 const float = new Float64Array(1);
 const words = new Uint32Array(float.buffer);
 
-/** FNV-1a over the two 32-bit halves of each value's float64 bits. */
+function mix(hash: number, word: number): number {
+  let k = Math.imul(word, 0xcc9e2d51);
+  k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+  hash ^= k;
+  hash = (hash << 13) | (hash >>> 19);
+  return (Math.imul(hash, 5) + 0xe6546b64) | 0;
+}
+
+/** MurmurHash3's mixing over the two 32-bit halves of each value's float64 bits. */
 export function hashNumbers(key: ArrayLike<number>): number {
-  let hash = 0x811c9dc5;
+  let hash = key.length;
   for (let i = 0; i < key.length; i++) {
     float[0] = key[i];
-    hash = Math.imul(hash ^ words[0], 0x01000193);
-    hash = Math.imul(hash ^ words[1], 0x01000193);
+    hash = mix(mix(hash, words[0]), words[1]);
   }
-  return hash >>> 0;
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 0;
 }
 
 function sameKey(a: readonly number[], b: ArrayLike<number>): boolean {
