@@ -17,7 +17,7 @@ import { linearity, linearityText } from './lib/linearity';
 import { outputPaths } from './lib/outputs';
 import { caseRows, checkReport, type CaseRow, type Report, type SkippedRow } from './lib/report';
 import { closingTable, ERROR_LIMIT, isWrong, progressLine, readmeTable, summaryText } from './lib/table';
-import type { CaseSpec, Impl, MeasuredRow, MissingRow, Op, TimingPlan } from './lib/types';
+import type { CaseSpec, HostMicros, Impl, MeasuredRow, MissingRow, Op, TimingPlan } from './lib/types';
 import { repoRoot } from '../test/setup/launch';
 
 /**
@@ -40,6 +40,10 @@ const plans: Record<'quick' | 'full', { gpu: TimingPlan; gpuLarge: TimingPlan; h
 
 /** Tensors above this get the gpuLarge plan. */
 const LARGE_BYTES = 64 * MB;
+
+function hostMicrosText(host: HostMicros): string {
+  return host.rows.map((r) => `${r.layout} [${r.shape}]: forward-train ${r.forwardTrain.toFixed(1)}, backward ${r.backward.toFixed(1)}, inference ${r.inference.toFixed(1)}`).join('; ');
+}
 
 function log(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -67,6 +71,7 @@ async function main(args: BenchArgs): Promise<number> {
   const skipped: SkippedRow[] = [];
   let env;
   let trainingStep: Awaited<ReturnType<typeof call<'trainingStep'>>> | undefined;
+  let hostMicros: HostMicros | undefined;
   try {
     env = await call(session.page, 'init', args.deviceLimits);
     log(`${session.browserName} (${session.executablePath}); adapter ${env.adapter.vendor} / ${env.adapter.architecture}${env.adapter.isFallbackAdapter ? ' (software fallback)' : ''}; timer ${env.timer}; TF.js ${env.tfjsVersion}`);
@@ -107,6 +112,8 @@ async function main(args: BenchArgs): Promise<number> {
         `stock ${trainingStep.stock.msMedian.toFixed(1)} ms, ours ${trainingStep.ours.msMedian.toFixed(1)} ms, ` +
         `${trainingStep.speedup.toFixed(2)}× faster  (${((performance.now() - start) / 1000).toFixed(1)} s)`);
     }
+    hostMicros = await call(session.page, 'hostMicros');
+    log(`host µs per call (${hostMicros.timed}): ${hostMicrosText(hostMicros)}`);
   } finally {
     await session.close();
   }
@@ -143,6 +150,7 @@ async function main(args: BenchArgs): Promise<number> {
     skipped,
     // The demo model's whole training step (model.trainOnBatch: forward, backward, Adam), median ms.
     ...(trainingStep ? { trainingStep } : {}),
+    hostMicros,
   };
   const summary = linearity(cases);
   if (summary) report.linearity = summary;

@@ -7,8 +7,8 @@ import { cpuChannelStatistics } from './cpu/channel-statistics';
 import { acquireDevice, borrowDevice, type AcquiredDevice, type GpuEntry } from './gpu/device';
 import type { ResolvedBackwardOptions } from './backward-options';
 import type { ResolvedOptions } from './options';
-import { GpuBatchNorm } from './gpu/gpu-batchnorm';
-import { resolveTuning, tuningForAdapter, type KernelTuning } from './gpu/tuning';
+import { createGpuKernels, GpuBatchNorm } from './gpu/gpu-batchnorm';
+import type { KernelTuning } from './gpu/tuning';
 import { assertFinite, type NamedArrays } from './finite';
 import { checkInput, resolveOptions } from './options';
 import type {
@@ -91,8 +91,7 @@ export class BatchNorm extends EventTarget {
   }
 
   private install(acquired: AcquiredDevice): void {
-    const maxInvocations = acquired.device.limits.maxComputeInvocationsPerWorkgroup;
-    this.gpuEngine = new GpuBatchNorm(acquired.device, resolveTuning(this.settings.tuning, maxInvocations, tuningForAdapter(acquired.adapter)));
+    this.gpuEngine = createGpuKernels(acquired.device, acquired.adapter, { tuning: this.settings.tuning });
     this.acquired = acquired;
     void acquired.device.lost.then((info) => this.onDeviceLost(acquired, info));
   }

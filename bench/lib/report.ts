@@ -5,7 +5,7 @@
 import type { Layout } from '../../src/types';
 import { COPY_BYTES_PER_ELEMENT, elementsOf, floorBytesPerElement } from './cases';
 import type { Linearity } from './linearity';
-import { allImpls, allOps, deviceLimitsModes, type DeviceLimits, type Impl, type MeasuredRow, type Op } from './types';
+import { allImpls, allOps, deviceLimitsModes, type DeviceLimits, type HostMicros, type Impl, type MeasuredRow, type Op } from './types';
 
 export interface CaseRow {
   op: Op;
@@ -60,6 +60,8 @@ export interface Report {
   skipped: SkippedRow[];
   /** Time per element relative to 16 MB, per op × layout, for webgpu and copy (bench/lib/linearity.ts). */
   linearity?: Linearity;
+  /** JavaScript µs per encode… call of the GPU-resident API on warm shapes. */
+  hostMicros?: HostMicros;
 }
 
 /** JSON has no NaN or Infinity: an output with NaN/Inf (or the wrong length) reports the largest double. */

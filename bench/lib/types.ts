@@ -100,3 +100,20 @@ export interface PageEnvironment {
   tfjsVersion: string;
   tfjsWebgpu: string;
 }
+
+/** JavaScript microseconds per encode… call of the GPU-resident API on a warm shape (bench/page/host-cost.ts). */
+export interface HostMicrosRow {
+  layout: Layout;
+  shape: number[];
+  forwardTrain: number;
+  backward: number;
+  inference: number;
+}
+
+export interface HostMicros {
+  rows: HostMicrosRow[];
+  calls: number;
+  batches: number;
+  /** One sentence: what exactly is timed. */
+  timed: string;
+}

@@ -62,6 +62,12 @@ const bench = {
     return need(tfjs, 'bench.init()').measureTfjs(need(current, 'bench.prepare()'), backend, plan);
   },
 
+  /** JavaScript µs per encode… call on a warm shape (host-cost.ts). */
+  async hostMicros() {
+    const { measureHostMicros } = await import('./host-cost');
+    return measureHostMicros(need(ours, 'bench.init()').gpu);
+  },
+
   release(): void {
     current = undefined;
   },

@@ -1,4 +1,5 @@
 import { ConstantBuffers } from './constant-buffers';
+import { ProgramCache } from './program-cache';
 import { ScratchBuffers } from './scratch';
 import { bindingBytesOf } from './slabs';
 import { usesSubgroups, type KernelTuning } from './tuning';
@@ -18,6 +19,8 @@ export interface GpuContext {
   uniforms: UniformCache;
   scratch: ScratchBuffers;
   constants: ConstantBuffers;
+  /** Compiled passes and their bind groups of GPU-resident calls, reused while valid (program-cache.ts). */
+  programs: ProgramCache;
 }
 
 export function createGpuContext(device: GPUDevice, tuning: KernelTuning): GpuContext {
@@ -31,6 +34,7 @@ export function createGpuContext(device: GPUDevice, tuning: KernelTuning): GpuCo
     uniforms: new UniformCache(device),
     scratch: new ScratchBuffers(device, 'partials'),
     constants: new ConstantBuffers(device),
+    programs: new ProgramCache(),
   };
 }
 
@@ -38,4 +42,5 @@ export function destroyGpuContext(context: GpuContext): void {
   context.uniforms.destroy();
   context.scratch.destroy();
   context.constants.destroy();
+  context.programs.clear();
 }

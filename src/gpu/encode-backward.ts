@@ -4,11 +4,12 @@ import { resolveScalarOptions, type ResolvedScalarOptions, type ScalarOptions } 
 import type { BackwardMode } from '../types';
 import { coefficientScratch } from './backward-scratch';
 import type { GpuContext } from './context';
-import { encodeLaunches, type Launch } from './dispatch';
+import type { Launch } from './dispatch';
+import { passKinds, prepareCached, runPrepared, type PreparedCall } from './program-cache';
 import { planBackwardFinalize } from './plan-backward';
 import type { SlabbedElementwise } from './plan-slabs';
 import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
-import { checkBuffer, checkDistinct, checkEncoder, statsByteLength } from './resident-options';
+import { checkBuffer, checkDistinct, checkEncoder, optionsKey, statsByteLength } from './resident-options';
 import { shaders } from './shader-sources';
 
 export interface BackwardBuffers {
@@ -45,12 +46,10 @@ interface ResolvedBackwardArgs {
   resolved: ResolvedScalarOptions;
   mode: BackwardMode;
   accumulate: boolean;
-  reduce: ReductionWork;
-  apply: SlabbedElementwise;
 }
 
 /** Validates options and buffers before anything is encoded, so a bad call leaves no partial work. */
-function resolveBackwardArgs(context: GpuContext, args: GpuBackwardArgs): ResolvedBackwardArgs {
+function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
   if (args === null || typeof args !== 'object') {
     throw new BatchNormError('invalid-option', 'encodeBackward needs { shape, dy, x, dx, stats, … }');
   }
@@ -75,13 +74,7 @@ function resolveBackwardArgs(context: GpuContext, args: GpuBackwardArgs): Resolv
   checkDistinct({ dx, dgamma, dbeta, x: args.x, stats: args.stats, gamma: args.gamma });
   checkDistinct({ dx, dgamma, dbeta, dy: args.dy });
   if (resolved.activation === 'relu') checkDistinct({ dx, dgamma, dbeta, y: args.y });
-  return {
-    resolved,
-    mode,
-    accumulate: args.accumulate ?? false,
-    reduce: planReduction(context, resolved.view, 'backwardReduce'),
-    apply: planElementwiseWork(context, resolved.view),
-  };
+  return { resolved, mode, accumulate: args.accumulate ?? false };
 }
 
 /**
@@ -91,18 +84,33 @@ function resolveBackwardArgs(context: GpuContext, args: GpuBackwardArgs): Resolv
  * coefficients of dx, then dx (one more read of x and dy, and of y with relu). Nothing is submitted
  * or read back.
  */
-export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): () => void {
+export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): PreparedCall<void> {
   checkEncoder(encoder);
-  const checked = resolveBackwardArgs(context, args);
-  return () => encodeChecked(context, encoder, args, checked);
+  const checked = resolveBackwardArgs(args);
+  const { resolved, mode, accumulate } = checked;
+  return prepareCached(
+    context,
+    encoder,
+    {
+      label: 'backward',
+      key: [passKinds.backward, ...optionsKey(resolved), mode === 'train' ? 1 : 0, accumulate ? 1 : 0],
+      slots: [args.dy, args.x, args.dx, args.stats, args.gamma, args.dgamma, args.dbeta, resolved.activation === 'relu' ? args.y : undefined],
+      plan: () => {
+        const reduce = planReduction(context, resolved.view, 'backwardReduce');
+        const apply = planElementwiseWork(context, resolved.view);
+        return () => backwardLaunches(context, args, checked, reduce, apply);
+      },
+    },
+    undefined,
+  );
 }
 
 export function encodeBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
-  prepareBackward(context, encoder, args)();
+  runPrepared(prepareBackward(context, encoder, args));
 }
 
-function encodeChecked(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs, checked: ResolvedBackwardArgs): void {
-  const { resolved, mode, accumulate, reduce, apply } = checked;
+function backwardLaunches(context: GpuContext, args: GpuBackwardArgs, checked: ResolvedBackwardArgs, reduce: ReductionWork, apply: SlabbedElementwise): { launches: Launch[]; cleared: GPUBufferBinding[] } {
+  const { resolved, mode, accumulate } = checked;
   const { view } = resolved;
   const C = view.channels;
   const { tuning, maxWorkgroupsPerDimension: maxGrid } = context;
@@ -134,5 +142,5 @@ function encodeChecked(context: GpuContext, encoder: GPUCommandEncoder, args: Gp
     },
     ...elementwiseLaunches(apply, applyKernel, { block: apply.channelBlock }, (slab) => [slab(args.x), slab(args.dy), slab(y), coefficients, slab(args.dx)]),
   ];
-  encodeLaunches(context, encoder, 'backward', launches, reduction.cleared);
+  return { launches, cleared: reduction.cleared };
 }

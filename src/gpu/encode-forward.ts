@@ -6,7 +6,8 @@ import { encodeLaunches, type Launch } from './dispatch';
 import { planFinalize, planInferenceFold } from './plan';
 import type { SlabbedElementwise } from './plan-slabs';
 import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
-import { checkBuffer, checkDistinct, checkEncoder, resolveResident, statsByteLength, type ChannelBuffers } from './resident-options';
+import { passKinds, prepareCached, runPrepared, type CachedPass, type PreparedCall } from './program-cache';
+import { checkBuffer, checkDistinct, checkEncoder, optionsKey, resolveResident, statsByteLength, type ChannelBuffers } from './resident-options';
 import { shaders } from './shader-sources';
 import type { ResolvedScalarOptions } from '../options';
 
@@ -105,35 +106,74 @@ export function statisticsLaunches(context: GpuContext, resolved: ResolvedScalar
 
 /**
  * Each encode… call comes in two halves, as ONNX Runtime Web's ops (validateInputs → program):
- * prepare… checks every argument and makes no device call; the function it returns makes them all
- * (buffers, bind groups, the compute pass). So a bad call throws before any GPU work, and the
- * engine can wrap exactly the device work in error scopes.
+ * prepare… checks every argument and makes no device call; the PreparedCall it returns makes them
+ * all (buffers, bind groups, the compute pass), or none when the call's objects are cached
+ * (program-cache.ts). So a bad call throws before any GPU work, and the engine wraps exactly the
+ * device work in error scopes.
  */
-export type Encode<T> = () => T;
+
+/** Launches that write into a stats buffer: planned (pure, may throw), then built for that buffer. */
+type LaunchesInto = (stats: GPUBuffer) => { launches: Launch[]; cleared?: GPUBufferBinding[] };
+
+/**
+ * A call writing into a stats buffer: the caller's (its passes cached like any other buffers'), or
+ * a new one per call, which the caller then owns. Planned first either way, so a shape the device
+ * cannot take throws before that buffer exists.
+ */
+function prepareWithStats(
+  context: GpuContext,
+  encoder: GPUCommandEncoder,
+  label: string,
+  key: number[],
+  given: GPUBuffer | undefined,
+  channels: number,
+  slots: (stats: GPUBuffer) => CachedPass['slots'],
+  plan: () => LaunchesInto,
+): PreparedCall<GPUBuffer> {
+  if (given) return prepareCached(context, encoder, { label, key, slots: slots(given), plan: () => { const into = plan(); return () => into(given); } }, given);
+  checkStatsSize(context, channels);
+  const into = plan();
+  return {
+    create: () => {
+      const stats = newStatsBuffer(context, channels);
+      const { launches, cleared } = into(stats);
+      encodeLaunches(context, encoder, label, launches, cleared);
+      return stats;
+    },
+  };
+}
 
 /**
  * Training forward on GPU-resident data, recorded into the caller's encoder: batch statistics,
  * running-statistics update in place, and y. Nothing is submitted or read back. Returns the stats
  * buffer (the caller's, or a new one the caller then owns).
  */
-export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): Encode<GPUBuffer> {
+export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): PreparedCall<GPUBuffer> {
   checkEncoder(encoder);
   const resolved = resolveResident(args, 'train');
   checkTensors(args, resolved, 'train');
-  if (!args.stats) checkStatsSize(context, resolved.view.channels);
-  const work = planReduction(context, resolved.view, 'stats');
-  const applyPlan = planElementwiseWork(context, resolved.view);
-  return () => {
-    const stats = args.stats ?? newStatsBuffer(context, resolved.view.channels);
-    const statistics = statisticsLaunches(context, resolved, work, args, stats);
-    const launches = [...statistics.launches, ...applyLaunches(context, resolved, applyPlan, args.x, stats, args.y)];
-    encodeLaunches(context, encoder, 'forwardTrain', launches, statistics.cleared);
-    return stats;
-  };
+  const { x, y, gamma, beta, runningMean, runningVar } = args;
+  return prepareWithStats(
+    context,
+    encoder,
+    'forwardTrain',
+    [passKinds.forwardTrain, ...optionsKey(resolved)],
+    args.stats,
+    resolved.view.channels,
+    (stats) => [x, y, stats, gamma, beta, runningMean, runningVar],
+    () => {
+      const work = planReduction(context, resolved.view, 'stats');
+      const applyPlan = planElementwiseWork(context, resolved.view);
+      return (stats) => {
+        const statistics = statisticsLaunches(context, resolved, work, args, stats);
+        return { launches: [...statistics.launches, ...applyLaunches(context, resolved, applyPlan, x, stats, y)], cleared: statistics.cleared };
+      };
+    },
+  );
 }
 
 export function encodeForwardTrain(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
-  return prepareForwardTrain(context, encoder, args)();
+  return runPrepared(prepareForwardTrain(context, encoder, args));
 }
 
 export type GpuStatisticsArgs = ScalarOptions & { x: GPUBuffer; stats?: GPUBuffer };
@@ -142,7 +182,7 @@ export type GpuStatisticsArgs = ScalarOptions & { x: GPUBuffer; stats?: GPUBuffe
  * Only the batch statistics of x (mean, biased variance, invStd into `stats`), no y and no running
  * update: the per-shard partials of synchronized batch norm (count = M, M2 = variance · M).
  */
-export function prepareStatistics(context: GpuContext, encoder: GPUCommandEncoder, args: GpuStatisticsArgs): Encode<GPUBuffer> {
+export function prepareStatistics(context: GpuContext, encoder: GPUCommandEncoder, args: GpuStatisticsArgs): PreparedCall<GPUBuffer> {
   checkEncoder(encoder);
   if (args === null || typeof args !== 'object') throw new BatchNormError('invalid-option', 'encodeStatistics needs { shape, x, … }');
   const resolved = resolveResident({ ...args, runningMean: undefined, runningVar: undefined, gamma: undefined, beta: undefined }, 'train');
@@ -150,18 +190,24 @@ export function prepareStatistics(context: GpuContext, encoder: GPUCommandEncode
   const C = resolved.view.channels;
   if (args.stats) checkBuffer('stats', args.stats, statsByteLength(C), GPUBufferUsage.STORAGE);
   checkDistinct({ x: args.x, stats: args.stats });
-  if (!args.stats) checkStatsSize(context, C);
-  const work = planReduction(context, resolved.view, 'stats');
-  return () => {
-    const stats = args.stats ?? newStatsBuffer(context, C);
-    const statistics = statisticsLaunches(context, resolved, work, { x: args.x }, stats);
-    encodeLaunches(context, encoder, 'statistics', statistics.launches, statistics.cleared);
-    return stats;
-  };
+  const x = args.x;
+  return prepareWithStats(
+    context,
+    encoder,
+    'statistics',
+    [passKinds.statistics, ...optionsKey(resolved)],
+    args.stats,
+    C,
+    (stats) => [x, stats],
+    () => {
+      const work = planReduction(context, resolved.view, 'stats');
+      return (stats) => statisticsLaunches(context, resolved, work, { x }, stats);
+    },
+  );
 }
 
 export function encodeStatistics(context: GpuContext, encoder: GPUCommandEncoder, args: GpuStatisticsArgs): GPUBuffer {
-  return prepareStatistics(context, encoder, args)();
+  return runPrepared(prepareStatistics(context, encoder, args));
 }
 
 /**
@@ -186,21 +232,26 @@ export function inferenceFoldLaunch(context: GpuContext, resolved: ResolvedScala
 }
 
 /** Inference forward with population statistics on GPU-resident data; running stats are read only. */
-export function prepareForwardInference(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): Encode<GPUBuffer> {
+export function prepareForwardInference(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): PreparedCall<GPUBuffer> {
   checkEncoder(encoder);
   const resolved = resolveResident(args, 'inference');
   checkTensors(args, resolved, 'inference');
-  const C = resolved.view.channels;
-  if (!args.stats) checkStatsSize(context, C);
-  const applyPlan = planElementwiseWork(context, resolved.view);
-  return () => {
-    const stats = args.stats ?? newStatsBuffer(context, C);
-    const launches: Launch[] = [inferenceFoldLaunch(context, resolved, args, stats), ...applyLaunches(context, resolved, applyPlan, args.x, stats, args.y)];
-    encodeLaunches(context, encoder, 'forwardInference', launches);
-    return stats;
-  };
+  const { x, y, gamma, beta, runningMean, runningVar } = args;
+  return prepareWithStats(
+    context,
+    encoder,
+    'forwardInference',
+    [passKinds.forwardInference, ...optionsKey(resolved)],
+    args.stats,
+    resolved.view.channels,
+    (stats) => [x, y, stats, gamma, beta, runningMean, runningVar],
+    () => {
+      const applyPlan = planElementwiseWork(context, resolved.view);
+      return (stats) => ({ launches: [inferenceFoldLaunch(context, resolved, args, stats), ...applyLaunches(context, resolved, applyPlan, x, stats, y)] });
+    },
+  );
 }
 
 export function encodeForwardInference(context: GpuContext, encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
-  return prepareForwardInference(context, encoder, args)();
+  return runPrepared(prepareForwardInference(context, encoder, args));
 }

@@ -13,9 +13,21 @@ import { BatchNormError } from '../errors';
 import { gpuBackward } from './host-backward';
 import { gpuForwardInference, gpuForwardTrain } from './host-forward';
 import { statsByteLength, statsByteOffset, type StatsBlock } from './resident-options';
-import type { KernelTuning } from './tuning';
+import { resolveTuning, tuningForAdapter, type KernelTuning } from './tuning';
+import type { AdapterSummary } from '../types';
 import type { ChannelView } from '../layout';
 import { planElementwiseWork, planReduction, type ReductionKernel } from './slab-launches';
+
+/** How an engine's kernels are set up: the same for createBatchNorm and the TF.js adapter. */
+export interface GpuKernelOptions {
+  /** Overrides of the launch shapes, applied over the adapter's. */
+  tuning?: Partial<KernelTuning>;
+}
+
+/** The kernels on `device`: the defaults, then the tuning `adapter` calls for, then `options.tuning`. */
+export function createGpuKernels(device: GPUDevice, adapter: AdapterSummary | undefined, options: GpuKernelOptions = {}): GpuBatchNorm {
+  return new GpuBatchNorm(device, resolveTuning(options.tuning, device.limits.maxComputeInvocationsPerWorkgroup, tuningForAdapter(adapter)));
+}
 
 /**
  * The GPU-resident API: kernels recorded into a caller's command encoder on caller-owned buffers,
@@ -44,13 +56,13 @@ export class GpuBatchNorm {
   /** Training forward: y, batch statistics into `stats`, running statistics updated in place. */
   encodeForwardTrain(encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
     this.checkAlive();
-    return this.errors.capture(this.device, 'encodeForwardTrain', prepareForwardTrain(this.context, encoder, args));
+    return this.errors.run(this.device, 'encodeForwardTrain', prepareForwardTrain(this.context, encoder, args));
   }
 
   /** Batch statistics only (mean, variance, invStd into `stats`): a shard's part of synchronized BN. */
   encodeStatistics(encoder: GPUCommandEncoder, args: GpuStatisticsArgs): GPUBuffer {
     this.checkAlive();
-    return this.errors.capture(this.device, 'encodeStatistics', prepareStatistics(this.context, encoder, args));
+    return this.errors.run(this.device, 'encodeStatistics', prepareStatistics(this.context, encoder, args));
   }
 
   async channelStatistics(x: Float32Array, opts: BatchNormOptions): Promise<ChannelStatistics> {
@@ -64,7 +76,7 @@ export class GpuBatchNorm {
   /** Inference forward with the running statistics. */
   encodeForwardInference(encoder: GPUCommandEncoder, args: GpuForwardArgs): GPUBuffer {
     this.checkAlive();
-    return this.errors.capture(this.device, 'encodeForwardInference', prepareForwardInference(this.context, encoder, args));
+    return this.errors.run(this.device, 'encodeForwardInference', prepareForwardInference(this.context, encoder, args));
   }
 
   /**
@@ -75,7 +87,7 @@ export class GpuBatchNorm {
    */
   encodeBackward(encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
     this.checkAlive();
-    this.errors.capture(this.device, 'encodeBackward', prepareBackward(this.context, encoder, args));
+    this.errors.run(this.device, 'encodeBackward', prepareBackward(this.context, encoder, args));
   }
 
   /**

@@ -1,4 +1,5 @@
 import { BatchNormError } from '../errors';
+import type { PreparedCall } from './program-cache';
 
 /*
  * GPU errors (validation, out-of-memory) are reported asynchronously through error scopes. Here
@@ -91,7 +92,8 @@ export function guardedBuffer(device: GPUDevice, descriptor: GPUBufferDescriptor
  * Error scopes for the synchronous GPU-resident calls (encode…): each call's device work runs in its
  * own scopes, and what they catch is kept (the first few messages, and a count) until `check()`
  * reports it. Scopes capture the errors of device calls (buffers, bind groups, pipelines); commands
- * recorded into the caller's encoder are validated by the caller's finish() and submit().
+ * recorded into the caller's encoder are validated by the caller's finish() and submit(). A call
+ * served from the engine's cache makes no device call (program-cache.ts), so it opens no scope.
  */
 export class GpuErrorLog {
   private readonly pending = new Set<Promise<void>>();
@@ -100,11 +102,17 @@ export class GpuErrorLog {
 
   constructor(private readonly keep = 8) {}
 
-  /** `onError` runs when the scopes report an error, e.g. to drop an object that was never valid. */
-  capture<T>(device: GPUDevice, what: string, work: () => T, onError?: (value: T) => void): T {
+  /**
+   * `onError` runs when the scopes report an error, e.g. to drop an object that was never valid;
+   * `onClean` when they report none, e.g. to keep objects for later calls.
+   */
+  capture<T>(device: GPUDevice, what: string, work: () => T, onError?: (value: T) => void, onClean?: () => void): T {
     const { value, error } = scoped(device, what, work);
     const done = error.then((e) => {
-      if (!e) return;
+      if (!e) {
+        onClean?.();
+        return;
+      }
       onError?.(value);
       this.count += 1;
       if (this.messages.length < this.keep) this.messages.push(e.message);
@@ -112,6 +120,12 @@ export class GpuErrorLog {
     this.pending.add(done);
     void done.finally(() => this.pending.delete(done));
     return value;
+  }
+
+  /** A prepared encode… call: recorded from the cache without scopes, or made inside them. */
+  run<T>(device: GPUDevice, what: string, call: PreparedCall<T>): T {
+    if (call.cached) return call.cached();
+    return this.capture(device, what, call.create, undefined, call.keep);
   }
 
   /** Waits for the scopes of every call so far; throws 'gpu-error' with what they caught, once. */

@@ -69,3 +69,12 @@ export function resolveResident(opts: ScalarOptions & ChannelBuffers, pass: Pass
   }
   return resolved;
 }
+
+const activationIds = { none: 0, relu: 1 } as const;
+const conventionIds = { pytorch: 0, keras: 1 } as const;
+
+/** The resolved options as numbers, the start of a call's program key (program-cache.ts). */
+export function optionsKey(resolved: ResolvedScalarOptions): number[] {
+  const { outer, channels, inner } = resolved.view;
+  return [outer, channels, inner, activationIds[resolved.activation], conventionIds[resolved.convention], resolved.eps, resolved.momentum];
+}

@@ -1,7 +1,8 @@
 import { expect, it } from 'vitest';
-import { describeGpu, useHarness } from '../support/browser';
+import { adapterInfo, describeGpu, useHarness } from '../support/browser';
 import { isCI } from '../setup/gpu-context';
 import { seedFromEnv } from '../support/random';
+import { defaultTuning, softwareAdapterTuning } from '../../src/gpu/tuning';
 
 const seed = seedFromEnv();
 console.log(`TF.js adapter GPU tests: TEST_SEED=${seed}`);
@@ -70,7 +71,8 @@ describeGpu('TensorFlow.js adapter (webgpu-batchnorm/tfjs)', () => {
     const r = await harness().call('tfjsSteadyState', { seed, warmup: 3, steps: 6 });
     console.log(
       `TF.js steady state: per step ${r.createBufferPerStepOurs} createBuffer calls with our layer, ` +
-        `${r.createBufferPerStepStock} with the stock one (all TF.js's own); in our kernels: ${r.createBufferInKernels}`,
+        `${r.createBufferPerStepStock} with the stock one (all TF.js's own); in our kernels: ${r.createBufferInKernels}; ` +
+        `bind groups our kernels created in ${r.steps} steps: ${r.bindGroupsInKernels}`,
     );
     expect(r.kernelCalls).toBe(2 * 2 * r.steps); // 2 layers × (forward + backward) per step
     expect(r.createBufferInKernels).toBe(0);
@@ -80,6 +82,12 @@ describeGpu('TensorFlow.js adapter (webgpu-batchnorm/tfjs)', () => {
     expect(r.engineBuffersAfter).toBe(r.engineBuffersBefore);
     expect(r.tfjsBytesAfter).toBe(r.tfjsBytesBefore);
     expect(r.tensorsAfter).toBe(r.tensorsBefore);
+    // The engine built on TF.js's device runs with its adapter's tuning, as createBatchNorm's would:
+    // the software one on the adapter the global setup found (SwiftShader here).
+    const adapter = adapterInfo();
+    const software = /swiftshader|lavapipe|llvmpipe|warp/i.test(adapter.architecture);
+    expect(r.adapter.architecture).toBe(adapter.architecture);
+    expect(r.tuning).toEqual({ ...defaultTuning, ...(software ? softwareAdapterTuning : {}) });
   });
 
   it('is registered for serialization, round-trips, and loads models saved with the stock layer', async () => {

@@ -23,6 +23,7 @@ import { runDifferentialBatch } from './differential-case';
 import { runSubgroupsCase } from './subgroups-case';
 import { runTooLargeCase } from './too-large-case';
 import { runReluRulesCase } from './relu-rules-case';
+import { runBufferSetsCase, runCachedErrorsCase } from './buffer-sets-case';
 
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
 const tfjsCases = () => import('./tfjs-case');
@@ -53,6 +54,8 @@ export const cases = {
   subgroupsCase: runSubgroupsCase,
   tooLargeCase: runTooLargeCase,
   reluRulesCase: runReluRulesCase,
+  bufferSetsCase: runBufferSetsCase,
+  cachedErrorsCase: runCachedErrorsCase,
   tfjsModelParity: async (arg: Parameters<typeof import('./tfjs-case').runModelParity>[0]) => (await tfjsCases()).runModelParity(arg),
   tfjsOpParity: async (arg: Parameters<typeof import('./tfjs-case').runOpParity>[0]) => (await tfjsCases()).runOpParity(arg),
   tfjsSteadyState: async (arg: Parameters<typeof import('./tfjs-case').runSteadyState>[0]) => (await tfjsCases()).runSteadyState(arg),

@@ -191,6 +191,11 @@ export interface SteadyStateReport {
   /** Whole training steps (model.trainOnBatch), per step, for information. */
   createBufferPerStepOurs: number;
   createBufferPerStepStock: number;
+  /** Bind groups our kernels created during the measured steps (0 when TF.js hands back the same buffers). */
+  bindGroupsInKernels: number;
+  /** The adapter of TF.js's device as the engine sees it, and the tuning the engine runs with. */
+  adapter: { architecture: string; isFallbackAdapter: boolean };
+  tuning: Record<string, unknown>;
   /** GPU buffers our engine owns (pipelines' uniforms, scratch, constants) before and after. */
   engineBuffersBefore: number;
   engineBuffersAfter: number;
@@ -210,8 +215,8 @@ export async function runSteadyState(arg: { seed: number; warmup: number; steps:
   await useBackend('webgpu');
   const backend = tf.backend() as unknown as { device: GPUDevice; bufferManager: { numBytesAllocated: number } };
   const device = backend.device;
-  const counts = { createBuffer: 0, writeBuffer: 0, submit: 0, mapAsync: 0, kernelCalls: 0 };
-  const inKernels = { createBuffer: 0, writeBuffer: 0, submit: 0, mapAsync: 0 };
+  const counts = { createBuffer: 0, writeBuffer: 0, submit: 0, mapAsync: 0, createBindGroup: 0, kernelCalls: 0 };
+  const inKernels = { createBuffer: 0, writeBuffer: 0, submit: 0, mapAsync: 0, createBindGroup: 0 };
   let inside = false;
   const count = (key: keyof typeof inKernels) => {
     counts[key]++;
@@ -219,6 +224,7 @@ export async function runSteadyState(arg: { seed: number; warmup: number; steps:
   };
   const originals = {
     createBuffer: device.createBuffer,
+    createBindGroup: device.createBindGroup,
     writeBuffer: device.queue.writeBuffer,
     submit: device.queue.submit,
     mapAsync: GPUBuffer.prototype.mapAsync,
@@ -226,6 +232,10 @@ export async function runSteadyState(arg: { seed: number; warmup: number; steps:
   device.createBuffer = function (descriptor) {
     count('createBuffer');
     return originals.createBuffer.call(this, descriptor);
+  };
+  device.createBindGroup = function (descriptor) {
+    count('createBindGroup');
+    return originals.createBindGroup.call(this, descriptor);
   };
   device.queue.writeBuffer = function (...args: Parameters<GPUQueue['writeBuffer']>) {
     count('writeBuffer');
@@ -294,6 +304,9 @@ export async function runSteadyState(arg: { seed: number; warmup: number; steps:
       writeBufferInKernels: ours.inKernels.writeBuffer,
       submitInKernels: ours.inKernels.submit,
       mapAsyncInKernels: ours.inKernels.mapAsync,
+      bindGroupsInKernels: ours.inKernels.createBindGroup,
+      adapter: { architecture: device.adapterInfo?.architecture ?? '', isFallbackAdapter: Boolean((device.adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter) },
+      tuning: { ...tfjsEngineFor(device)!.tuning },
       createBufferPerStepOurs: ours.createBuffer,
       createBufferPerStepStock: stock.createBuffer,
       engineBuffersBefore: ours.engineBefore,
@@ -309,6 +322,7 @@ export async function runSteadyState(arg: { seed: number; warmup: number; steps:
       tf.registerKernel(config);
     }
     device.createBuffer = originals.createBuffer;
+    device.createBindGroup = originals.createBindGroup;
     device.queue.writeBuffer = originals.writeBuffer;
     device.queue.submit = originals.submit;
     GPUBuffer.prototype.mapAsync = originals.mapAsync;
