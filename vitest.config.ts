@@ -37,6 +37,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      // The portable GPU suite (test/portable) outside the browser, one project per implementation:
+      // Dawn on lavapipe, Deno (wgpu) on SwiftShader, Dawn's OpenGL ES backend in compatibility mode.
+      ...(['lavapipe', 'deno', 'compat'] as const).map((implementation) => ({
+        test: {
+          name: `portable-${implementation}`,
+          include: [`test/portable/${implementation}.test.ts`],
+          environment: 'node',
+          globalSetup: ['test/portable/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+        },
+      })),
     ],
   },
 });
