@@ -160,8 +160,10 @@ export async function runPortable(gpu: GPU, o: PortableOptions): Promise<Portabl
   const adapter = await adapterFacts();
   const counts: Record<string, number> = {};
   const failures: string[] = [];
-  // The library on its own: the default engine must pick this adapter's WebGPU, not the CPU path.
-  const probe = await createBatchNorm();
+  // The library on its own, given the runner's GPU object as an application would: the default
+  // engine must pick its WebGPU, not the CPU path (on a compatibility-only implementation, through
+  // the library's fallback to a compatibility-mode adapter).
+  const probe = await createBatchNorm({ gpu });
   if (probe.backend !== 'webgpu') failures.push(`createBatchNorm() chose backend '${probe.backend}' although an adapter is present`);
   const limits = probe.gpu?.device.limits;
   const device: DeviceFacts = {
