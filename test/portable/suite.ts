@@ -200,8 +200,8 @@ export function formatSummary(implementation: string, s: PortableSummary): strin
     `  ${subgroups}; shader-f16 ${a.features.includes('shader-f16')}; timestamp-query ${a.features.includes('timestamp-query')}`,
     `  adapter features: ${a.features.join(', ')}`,
     `  the engine's device: ${level}; features ${d.features.join(', ') || '(none)'}; ${d.maxStorageBuffersPerShaderStage} storage buffers per stage, ${d.maxComputeInvocationsPerWorkgroup} invocations per workgroup, ${d.maxStorageBufferBindingSize} bytes per storage binding`,
-    `  counts: ${Object.entries(s.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`,
   ];
+  if (s.cases > 0) lines.push(`  counts: ${Object.entries(s.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (s.modules.length) lines.push(`  shader modules: ${s.modules.join(', ')}`);
   for (const failure of s.failures) lines.push(`  FAILED (replay with TEST_SEED=${s.seed}): ${failure}`);
   lines.push(SUMMARY_PREFIX + JSON.stringify({ implementation, ...s }));
