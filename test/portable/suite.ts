@@ -2,7 +2,7 @@
  * The portable GPU suite: the browser suite's page-side cases (randomized differential cases,
  * forward, backward and optimizer cases, all checked against float64 or CPU references) run on
  * whatever `GPU` object a runner hands in — Dawn in Node, wgpu in Deno — with no browser and no test
- * framework. Vite builds this file into one ES module (see global-setup.ts); a runner imports it,
+ * framework. Vite builds this file into one ES module (build.ts); a runner imports it,
  * calls runPortable() and exits with its status, so every implementation is checked by the same
  * code. The cases read `navigator.gpu`, as they do in a page, so runPortable installs `gpu` there.
  */
@@ -25,8 +25,8 @@ export interface PortableOptions {
   seed: number;
   /** Differential cases to run (the other parts are fixed lists). */
   differentialCases: number;
-  /** Asks the adapter for this feature level ('compatibility' for OpenGL ES / D3D11 class devices). */
-  featureLevel?: 'core' | 'compatibility';
+  /** The cases' adapters are requested at this feature level (OpenGL ES / D3D11 class devices). */
+  featureLevel?: 'compatibility';
 }
 
 export interface AdapterFacts {
@@ -100,7 +100,8 @@ function countTuning(counts: Record<string, number>, tuning: Partial<KernelTunin
 }
 
 async function runDifferential(o: PortableOptions, counts: Record<string, number>, failures: string[]): Promise<number> {
-  const BATCH = 60;
+  // Cases per encoder and readback, as in the browser suite.
+  const BATCH = 120;
   for (let first = 0; first < o.differentialCases; first += BATCH) {
     const report = await runDifferentialBatch({ seed: o.seed, first, count: Math.min(BATCH, o.differentialCases - first) });
     for (const [key, n] of Object.entries(report.counts)) counts[key] = (counts[key] ?? 0) + n;
