@@ -37,11 +37,16 @@ const nodeRunner = (suitePath: string, args: string[], env: Record<string, strin
   env,
 });
 
-function denoLauncher(): string | undefined {
+/**
+ * The Deno binary of the `deno` package: its install API finds the platform's package
+ * (@deno/linux-x64-glibc, …) and links the binary into place, as its npm launcher would; run
+ * directly, so that a timeout's kill reaches Deno itself. An Error says why there is none.
+ */
+function denoBinary(): string | Error {
   try {
-    return require.resolve('deno/bin.cjs');
-  } catch {
-    return undefined;
+    return (require('deno/install_api.cjs') as { runInstall(): string }).runInstall();
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
   }
 }
 
@@ -56,14 +61,14 @@ export const implementations: Record<ImplementationName, Implementation> = {
     name: 'deno',
     title: "Deno (wgpu + naga) on SwiftShader's Vulkan driver",
     missing() {
-      if (!denoLauncher()) return "the 'deno' package is not installed (npm install)";
+      const deno = denoBinary();
+      if (deno instanceof Error) return `no Deno binary (npm install brings the 'deno' package): ${deno.message}`;
       if (!swiftShaderEnv()) return "SwiftShader's Vulkan driver not found (apt-get install chromium)";
       return undefined;
     },
     command: (suitePath, args) => ({
-      // The package's launcher finds the platform's binary (@deno/linux-x64-glibc, …).
-      command: process.execPath,
-      args: [denoLauncher() ?? 'deno/bin.cjs', 'run', '--unstable-webgpu', '-A', `${here}deno-runner.mjs`, suitePath, ...args],
+      command: denoBinary() as string,
+      args: ['run', '--unstable-webgpu', '-A', `${here}deno-runner.mjs`, suitePath, ...args],
       env: swiftShaderEnv() ?? {},
     }),
   },
