@@ -47,18 +47,22 @@ override RUNS: bool;
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
 
-// relu as torch.relu: negative values become 0 and NaN stays NaN. (WGSL's max(NaN, 0) may return
-// 0, so the comparison is written out: NaN < 0 is false.)
+// relu as torch.relu: negative values become 0 and NaN stays NaN. WGSL lets a compiler assume
+// there is no NaN, and some do (OpenGL ES drivers: both max(v, 0) and select(v, 0, v < 0) give 0
+// for NaN there), so the test is on the bits: the sign bit set and not a NaN, i.e. from −denormal
+// (0x80000001) to −Inf (0xff800000). −0 stays −0, as v < 0 would keep it.
 fn activate(v: f32) -> f32 {
   if (RELU) {
-    return select(v, 0.0, v < 0.0);
+    let bits = bitcast<u32>(v);
+    return select(v, 0.0, bits > 0x80000000u && bits <= 0xff800000u);
   }
   return v;
 }
 
 fn activate4(v: vec4f) -> vec4f {
   if (RELU) {
-    return select(v, vec4f(0.0), v < vec4f(0.0));
+    let bits = bitcast<vec4u>(v);
+    return select(v, vec4f(0.0), (bits > vec4u(0x80000000u)) & (bits <= vec4u(0xff800000u)));
   }
   return v;
 }

@@ -24,7 +24,7 @@ export function describePortable(expectAdapter: (summary: Summary) => void): voi
   const { title } = implementations[context.implementation];
   console.log(`portable suite on ${title}: TEST_SEED=${seed} (replay a failure with TEST_SEED=${seed})`);
   (context.available || isCI() ? describe : describe.skip)(`portable GPU suite: ${title}`, () => {
-    const parts: [Part, string[]][] = [['differential', [String(DIFFERENTIAL_CASES)]], ['forward', []], ['backward', []], ['optimizers', []]];
+    const parts: [Part, string[]][] = [['differential', [String(DIFFERENTIAL_CASES)]], ['forward', []], ['backward', []], ['optimizers', []], ['non-finite', []]];
     it.each(parts)('%s: zero mismatches', async (part, extra) => {
       if (!context.available) throw new Error(`${title} cannot run: ${context.reason}`);
       const run = await runPart(context.implementation, context.suitePath, part, seed, extra);
@@ -35,6 +35,7 @@ export function describePortable(expectAdapter: (summary: Summary) => void): voi
       expect(run.code).toBe(0);
       expect(summary.cases).toBeGreaterThan(0);
       if (part === 'differential') expect(summary.cases).toBe(DIFFERENTIAL_CASES);
+      if (part === 'non-finite') expect(summary.cases).toBeGreaterThanOrEqual(50);
       expectAdapter(summary);
     });
   });

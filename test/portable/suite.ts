@@ -12,12 +12,13 @@ import { runBackwardCase } from '../gpu/page/backward-case';
 import { engineFor } from '../gpu/page/case-engines';
 import { drawCase, runDifferentialBatch } from '../gpu/page/differential-case';
 import { runForwardCase } from '../gpu/page/forward-case';
+import { runNonFiniteCase } from '../gpu/page/non-finite-case';
 import { runOptimizerCase } from '../gpu/page/optimizer-case';
 import { backwardCases, forwardCases, optimizerCases } from './matrix';
 import { measureSubgroupSizes } from './subgroup-size';
 
 /** 'probe' runs no case: it reports the adapter and the engine's device, for the test setup. */
-export const parts = ['probe', 'differential', 'forward', 'backward', 'optimizers'] as const;
+export const parts = ['probe', 'differential', 'forward', 'backward', 'optimizers', 'non-finite'] as const;
 export type Part = (typeof parts)[number];
 
 export interface PortableOptions {
@@ -154,6 +155,20 @@ async function runOptimizers(seed: number, counts: Record<string, number>, failu
   return cases.length;
 }
 
+/** NaN and ±Inf: the README's rules on this implementation, class for class equal to the CPU path's. */
+async function runNonFinite(seed: number, counts: Record<string, number>, failures: string[]): Promise<number> {
+  const report = await runNonFiniteCase({ seed });
+  for (const r of report.results) {
+    count(counts, 'scenarios');
+    const problems = [...r.rules, ...r.gpuVsCpu];
+    if (r.backend !== 'webgpu') problems.push(`ran on backend ${r.backend}`);
+    if (problems.length > 0) failures.push(`non-finite '${r.name}':\n  ${problems.join('\n  ')}`);
+  }
+  const { code, submits, writes } = report.checkFinite;
+  if (code !== 'non-finite' || submits !== 0 || writes !== 0) failures.push(`checkFinite: ${code} after ${submits} submits and ${writes} writes (expected non-finite before any)`);
+  return report.results.length;
+}
+
 /** Runs one part of the suite on `gpu`; never throws for a failing case (see `failures`). */
 export async function runPortable(gpu: GPU, o: PortableOptions): Promise<PortableSummary> {
   installGpu(gpu, o.featureLevel);
@@ -180,6 +195,7 @@ export async function runPortable(gpu: GPU, o: PortableOptions): Promise<Portabl
     if (o.part === 'forward') cases = await runForward(o.seed, counts, failures);
     if (o.part === 'backward') cases = await runBackward(o.seed, counts, failures);
     if (o.part === 'optimizers') cases = await runOptimizers(o.seed, counts, failures);
+    if (o.part === 'non-finite') cases = await runNonFinite(o.seed, counts, failures);
   } catch (error) {
     failures.push(`the ${o.part} part stopped: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
