@@ -2,7 +2,7 @@
  * The portable GPU suite: the browser suite's page-side cases (randomized differential cases,
  * forward, backward and optimizer cases, all checked against float64 or CPU references) run on
  * whatever `GPU` object a runner hands in — Dawn in Node, wgpu in Deno — with no browser and no test
- * framework. Vite builds this file into one ES module (build.ts); a runner imports it,
+ * framework. Vite builds this file into one ES module (global-setup.ts); a runner imports it,
  * calls runPortable() and exits with its status, so every implementation is checked by the same
  * code. The cases read `navigator.gpu`, as they do in a page, so runPortable installs `gpu` there.
  */
@@ -15,7 +15,6 @@ import { runForwardCase } from '../gpu/page/forward-case';
 import { runNonFiniteCase } from '../gpu/page/non-finite-case';
 import { runOptimizerCase } from '../gpu/page/optimizer-case';
 import { backwardCases, forwardCases, optimizerCases } from './matrix';
-import { measureSubgroupSizes } from './subgroup-size';
 
 /** 'probe' runs no case: it reports the adapter and the engine's device, for the test setup. */
 export const parts = ['probe', 'differential', 'forward', 'backward', 'optimizers', 'non-finite'] as const;
@@ -73,6 +72,44 @@ function installGpu(gpu: GPU, featureLevel: PortableOptions['featureLevel']): vo
   const scope = globalThis as { navigator?: { gpu?: GPU } };
   if (scope.navigator === undefined) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
   if (scope.navigator!.gpu !== entry) Object.defineProperty(scope.navigator!, 'gpu', { value: entry, configurable: true, writable: true });
+}
+
+/**
+ * The subgroup sizes a compute kernel actually sees on an adapter with `subgroups`: the adapter's
+ * reported range is a promise about every pipeline, this is what the workgroup-sum kernels get.
+ */
+const subgroupSizeSource = /* wgsl */ `
+enable subgroups;
+@group(0) @binding(0) var<storage, read_write> seen: array<atomic<u32>, 129>;
+@compute @workgroup_size(64)
+fn main(@builtin(subgroup_size) size: u32) {
+  atomicAdd(&seen[min(size, 128u)], 1u);
+}`;
+
+async function measureSubgroupSizes(adapter: GPUAdapter): Promise<number[]> {
+  const device = await adapter.requestDevice({ label: 'portable.subgroupSize.device', requiredFeatures: ['subgroups' as GPUFeatureName] });
+  try {
+    const module = device.createShaderModule({ label: 'portable.subgroupSize', code: subgroupSizeSource });
+    const pipeline = device.createComputePipeline({ label: 'portable.subgroupSize', layout: 'auto', compute: { module, entryPoint: 'main' } });
+    const bytes = 129 * 4;
+    const seen = device.createBuffer({ label: 'portable.subgroupSize.seen', size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const staging = device.createBuffer({ label: 'portable.subgroupSize.staging', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const bindGroup = device.createBindGroup({ label: 'portable.subgroupSize', layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: seen } }] });
+    const encoder = device.createCommandEncoder({ label: 'portable.subgroupSize' });
+    const pass = encoder.beginComputePass({ label: 'portable.subgroupSize' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(16);
+    pass.end();
+    encoder.copyBufferToBuffer(seen, 0, staging, 0, bytes);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const counts = new Uint32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    return [...counts.keys()].filter((size) => counts[size] > 0);
+  } finally {
+    device.destroy();
+  }
 }
 
 async function adapterFacts(): Promise<AdapterFacts> {
