@@ -48,6 +48,21 @@ export default defineConfig({
           environment: 'node',
         },
       },
+      // The portable GPU suite (test/portable) outside the browser, one project per implementation:
+      // Dawn on lavapipe, Deno (wgpu) on SwiftShader, Dawn's OpenGL ES backend in compatibility mode.
+      // Each runs after the others have finished (groupOrder): all of them run WebGPU on the CPU,
+      // and in parallel they would only slow each other and the browser suite's larger cases.
+      ...(['lavapipe', 'deno', 'compat'] as const).map((implementation, k) => ({
+        test: {
+          name: `portable-${implementation}`,
+          include: [`test/portable/${implementation}.test.ts`],
+          environment: 'node',
+          globalSetup: ['test/portable/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: k + 1 },
+        },
+      })),
     ],
   },
 });

@@ -15,6 +15,7 @@ export type BatchNormErrorCode =
   | 'missing-running-stats'
   | 'invalid-buffer'
   | 'webgpu-unavailable'
+  | 'unsupported-device'
   | 'device-lost'
   | 'gpu-error'
   | 'disposed'

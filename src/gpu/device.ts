@@ -24,13 +24,36 @@ function summarize(info: GPUAdapterInfo | undefined, isFallback: boolean): Adapt
 const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName];
 
 /**
+ * The most storage buffers one kernel binds in its compute stage: the forward's finalize (partials,
+ * γ, β, running mean, running variance, statistics), the backward's finalize and Adam with amsgrad
+ * bind six. Core WebGPU guarantees 8; compatibility-mode devices (OpenGL ES, D3D11) may offer fewer.
+ */
+export const STORAGE_BUFFERS_PER_KERNEL = 6;
+
+/** Why a device with these limits cannot run the kernels, or undefined when it can. */
+export function unsupportedReason(limits: Pick<GPUSupportedLimits, 'maxStorageBuffersPerShaderStage'>): string | undefined {
+  const storage = limits.maxStorageBuffersPerShaderStage;
+  if (!(storage >= STORAGE_BUFFERS_PER_KERNEL)) {
+    return `it allows ${storage} storage buffers per shader stage; the batch-norm kernels bind up to ${STORAGE_BUFFERS_PER_KERNEL}`;
+  }
+  return undefined;
+}
+
+/**
  * Creates a device on the best adapter, asking for the adapter's own buffer limits (the defaults
- * cap storage bindings at 128 MiB) and for the optional features the kernels can use.
+ * cap storage bindings at 128 MiB) and for the optional features the kernels can use. Where only a
+ * compatibility-mode adapter exists (OpenGL ES or D3D11 class hardware, which answers null to a
+ * plain request), that one is used: the kernels stay within its limits, and an adapter below them
+ * is refused before a device is created ('unsupported-device'; 'auto' then takes the CPU path).
  */
 export async function acquireDevice(gpu: GpuEntry | undefined): Promise<AcquiredDevice> {
   if (!gpu) throw new BatchNormError('webgpu-unavailable', 'WebGPU is not available here (no navigator.gpu; pages must be served over https or from localhost)');
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  const powerPreference = 'high-performance';
+  const adapter =
+    (await gpu.requestAdapter({ powerPreference })) ?? (await gpu.requestAdapter({ powerPreference, featureLevel: 'compatibility' } as GPURequestAdapterOptions));
   if (!adapter) throw new BatchNormError('webgpu-unavailable', 'WebGPU is present but no adapter was found');
+  const reason = unsupportedReason(adapter.limits);
+  if (reason) throw new BatchNormError('unsupported-device', `the WebGPU adapter cannot run batch norm: ${reason}`);
   const requiredFeatures = wantedFeatures.filter((feature) => adapter.features.has(feature));
   const device = await adapter.requestDevice({
     label: 'BatchNorm.device',
@@ -38,6 +61,7 @@ export async function acquireDevice(gpu: GpuEntry | undefined): Promise<Acquired
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,
+      maxStorageBuffersPerShaderStage: STORAGE_BUFFERS_PER_KERNEL,
     },
   });
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
@@ -47,6 +71,8 @@ export async function acquireDevice(gpu: GpuEntry | undefined): Promise<Acquired
 
 /** Wraps a device the host application owns; it is used, never destroyed. */
 export function borrowDevice(device: GPUDevice): AcquiredDevice {
+  const reason = unsupportedReason(device.limits);
+  if (reason) throw new BatchNormError('unsupported-device', `this GPUDevice cannot run batch norm: ${reason}`);
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   const isFallback = Boolean((info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined)?.isFallbackAdapter);
   return { device, adapter: summarize(info, isFallback), owned: false };

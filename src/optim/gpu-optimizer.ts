@@ -1,5 +1,6 @@
 import { BatchNormError } from '../errors';
 import { shaderBindings } from '../gpu/bindings';
+import { unsupportedReason } from '../gpu/device';
 import { GpuErrorLog } from '../gpu/gpu-errors';
 import { getPipeline } from '../gpu/pipelines';
 import { packParams } from '../gpu/uniforms';
@@ -41,6 +42,8 @@ export class GpuOptimizer {
     if (device === null || typeof device !== 'object' || typeof device.createBuffer !== 'function') {
       throw new BatchNormError('invalid-option', 'createGpuOptimizer needs a GPUDevice');
     }
+    const unsupported = unsupportedReason(device.limits);
+    if (unsupported) throw new BatchNormError('unsupported-device', `createGpuOptimizer: this GPUDevice cannot run the optimizer kernels: ${unsupported}`);
     const { workgroupSize, segmentLength } = resolveOptimizerTuning(device, tuning);
     this.device = device;
     this.tuning = tuning;

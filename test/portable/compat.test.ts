@@ -1,0 +1,11 @@
+import { expect } from 'vitest';
+import { describePortable } from './describe-portable';
+
+// Dawn's OpenGL ES backend on Mesa's llvmpipe, asked for featureLevel 'compatibility': the engine's
+// own device is a compatibility-mode device (no 'core-features-and-limits'), with that mode's
+// limits (128 invocations per workgroup, 8 storage buffers per compute stage, 256-byte offsets).
+describePortable((s) => {
+  expect(s.adapter.description).toMatch(/OpenGL ES/);
+  expect(s.device.features).not.toContain('core-features-and-limits');
+  expect(s.device.maxComputeInvocationsPerWorkgroup).toBeLessThanOrEqual(128);
+});

@@ -1,0 +1,109 @@
+/**
+ * The fixed cases of the portable suite: forward (train and inference) and backward (train and
+ * eval) on every layout × activation × convention, large means, slabs (a binding cap that splits
+ * small tensors), both workgroup-sum variants, the GPU tuning next to the adapter's, and the
+ * optimizers. Shapes are odd (C = 1, M = 2, primes, sizes that are not multiples of 4 or of a
+ * workgroup) but small: the implementations this suite targets run WebGPU on the CPU.
+ */
+import { defaultTuning, layouts, type KernelTuning, type Layout } from '../../src/index';
+import type { BackwardCase } from '../gpu/page/backward-case';
+import type { ForwardCase } from '../gpu/page/forward-case';
+import type { OptimizerCase } from '../gpu/page/optimizer-case';
+
+const shapes: Record<Layout, number[][]> = {
+  NC: [[2, 1], [37, 5], [1000, 12], [3, 7]],
+  NCL: [[3, 7, 5], [2, 1, 1], [4, 8, 12], [5, 3, 131]],
+  NLC: [[2, 13, 3], [5, 7, 8], [1, 2, 1], [3, 41, 5]],
+  NCHW: [[2, 3, 5, 7], [4, 16, 8, 8], [1, 1, 2, 1], [3, 5, 31, 17]],
+  NHWC: [[2, 5, 7, 3], [4, 8, 8, 16], [2, 1, 1, 1], [1, 13, 11, 6]],
+  NCDHW: [[2, 3, 3, 5, 7], [1, 4, 2, 4, 4], [2, 1, 1, 1, 1], [1, 2, 3, 5, 11]],
+  NDHWC: [[2, 3, 5, 7, 3], [1, 2, 3, 4, 8], [1, 1, 2, 1, 1], [3, 2, 2, 3, 5]],
+};
+
+const activations = ['none', 'relu'] as const;
+const conventions = ['pytorch', 'keras'] as const;
+const slabs: Partial<KernelTuning> = { maxBindingBytes: 1024 };
+const tree: Partial<KernelTuning> = { useSubgroups: false };
+const gpuTuning: Partial<KernelTuning> = { ...defaultTuning };
+
+export function forwardCases(seed: number): ForwardCase[] {
+  const matrix = layouts.flatMap((layout) =>
+    (['train', 'inference'] as const).flatMap((pass, p) =>
+      activations.flatMap((activation, a) =>
+        conventions.map((convention, c): ForwardCase => {
+          const shape = shapes[layout][(4 * p + 2 * a + c) % shapes[layout].length];
+          return { name: `${layout} [${shape}] ${pass} ${activation} ${convention}`, seed, shape, layout, pass, activation, convention };
+        }),
+      ),
+    ),
+  );
+  const base = { seed, pass: 'train', activation: 'none', convention: 'pytorch' } as const;
+  const special: ForwardCase[] = [
+    { ...base, name: 'NC [4096, 3] mean 1e4 ± 1', shape: [4096, 3], layout: 'NC', mean: 1e4, std: 1 },
+    { ...base, name: 'NCHW [8, 3, 17, 19] mean 1e4 ± 1', shape: [8, 3, 17, 19], layout: 'NCHW', mean: 1e4, std: 1 },
+    { ...base, name: 'NHWC [8, 17, 19, 4] mean 1e4 ± 1', shape: [8, 17, 19, 4], layout: 'NHWC', mean: 1e4, std: 1, convention: 'keras' },
+    { ...base, name: 'no affine, no running statistics', shape: [7, 9, 11], affine: false, running: false },
+    { ...base, name: 'slabs of rows: NC [333, 7]', shape: [333, 7], layout: 'NC', activation: 'relu', tuning: slabs },
+    { ...base, name: 'slabs of rows: NHWC [3, 17, 13, 5]', shape: [3, 17, 13, 5], layout: 'NHWC', tuning: slabs },
+    { ...base, name: 'slabs of channel ranges: NCHW [3, 5, 11, 13]', shape: [3, 5, 11, 13], layout: 'NCHW', activation: 'relu', tuning: slabs },
+    { ...base, name: 'slabs of a run: NCL [2, 3, 1001]', shape: [2, 3, 1001], layout: 'NCL', tuning: slabs },
+    { ...base, name: 'slabs, mean 1e4 ± 1: NCHW [4, 3, 30, 30]', shape: [4, 3, 30, 30], layout: 'NCHW', mean: 1e4, std: 1, tuning: slabs },
+    { ...base, name: 'slabs, inference: NCDHW [2, 3, 4, 5, 13]', shape: [2, 3, 4, 5, 13], layout: 'NCDHW', pass: 'inference', activation: 'relu', tuning: slabs },
+    { ...base, name: 'GPU tuning: NC [3000, 5]', shape: [3000, 5], layout: 'NC', activation: 'relu', tuning: gpuTuning },
+    { ...base, name: 'GPU tuning: NCHW [8, 6, 33, 31]', shape: [8, 6, 33, 31], layout: 'NCHW', tuning: gpuTuning },
+    { ...base, name: 'GPU tuning, mean 1e4 ± 1: NCHW [16, 2, 64, 64]', shape: [16, 2, 64, 64], layout: 'NCHW', mean: 1e4, std: 1, tuning: gpuTuning },
+    { ...base, name: 'barrier tree: NCHW [3, 5, 31, 17]', shape: [3, 5, 31, 17], layout: 'NCHW', activation: 'relu', tuning: tree },
+    { ...base, name: 'barrier tree, GPU tuning: NCL [8, 2, 4099]', shape: [8, 2, 4099], layout: 'NCL', tuning: { ...gpuTuning, ...tree } },
+    { ...base, name: 'barrier tree: NCDHW [1, 4, 2, 4, 4] (vec4)', shape: [1, 4, 2, 4, 4], layout: 'NCDHW', convention: 'keras', tuning: tree },
+  ];
+  return [...matrix, ...special];
+}
+
+export function backwardCases(seed: number): BackwardCase[] {
+  const matrix = layouts.flatMap((layout) =>
+    (['train', 'eval'] as const).flatMap((mode, m) =>
+      activations.map((activation, a): BackwardCase => {
+        const shape = shapes[layout][(2 * m + a) % shapes[layout].length];
+        return { name: `${layout} [${shape}] ${mode} ${activation}`, seed, shape, layout, mode, activation };
+      }),
+    ),
+  );
+  const base = { seed, mode: 'train', activation: 'relu' } as const;
+  const special: BackwardCase[] = [
+    { ...base, name: 'NC [4096, 3] mean 1e4 ± 1', shape: [4096, 3], layout: 'NC', mean: 1e4, std: 1 },
+    { ...base, name: 'NCHW [8, 3, 17, 19] mean 1e4 ± 1 eval', shape: [8, 3, 17, 19], layout: 'NCHW', mode: 'eval', mean: 1e4, std: 1 },
+    { ...base, name: 'no affine (γ = 1, β = 0)', shape: [7, 9, 11], affine: false },
+    { ...base, name: 'accumulate NHWC eval', shape: [3, 5, 6, 4], layout: 'NHWC', mode: 'eval', accumulate: true },
+    { ...base, name: 'dx only', shape: [6, 7, 5], paramGrads: false },
+    { ...base, name: 'slabs NC [333, 7]', shape: [333, 7], layout: 'NC', tuning: slabs },
+    { ...base, name: 'slabs NCHW [3, 5, 11, 13] eval', shape: [3, 5, 11, 13], layout: 'NCHW', mode: 'eval', activation: 'none', tuning: slabs },
+    { ...base, name: 'slabs NCL [2, 3, 1001]', shape: [2, 3, 1001], layout: 'NCL', tuning: slabs },
+    { ...base, name: 'slabs, accumulate, GPU tuning: NCHW [3, 5, 11, 13]', shape: [3, 5, 11, 13], layout: 'NCHW', activation: 'none', accumulate: true, tuning: { ...gpuTuning, ...slabs } },
+    { ...base, name: 'GPU tuning: NC [3000, 5]', shape: [3000, 5], layout: 'NC', tuning: gpuTuning },
+    { ...base, name: 'GPU tuning: NCHW [8, 6, 33, 31]', shape: [8, 6, 33, 31], layout: 'NCHW', tuning: gpuTuning },
+    { ...base, name: 'barrier tree: NCL [5, 3, 131]', shape: [5, 3, 131], layout: 'NCL', tuning: tree },
+    { ...base, name: 'barrier tree, GPU tuning: NCHW [16, 2, 64, 64] mean 1e4 ± 1', shape: [16, 2, 64, 64], layout: 'NCHW', activation: 'none', mean: 1e4, std: 1, tuning: { ...gpuTuning, ...tree } },
+  ];
+  return [...matrix, ...special];
+}
+
+export const OPTIMIZER_STEPS = 12;
+
+export function optimizerCases(seed: number): OptimizerCase[] {
+  const lengths = [1, 7, 1001, 4099];
+  const configs: [string, OptimizerCase['options']][] = [
+    ['sgd', { kind: 'sgd', lr: 0.05 }],
+    ['sgd nesterov weight decay maximize', { kind: 'sgd', lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01, maximize: true }],
+    ['sgd momentum dampening', { kind: 'sgd', lr: 0.05, momentum: 0.9, dampening: 0.3 }],
+    ['adam', { kind: 'adam', lr: 0.01 }],
+    ['adam amsgrad L2 weight decay', { kind: 'adam', lr: 0.01, amsgrad: true, weightDecay: 0.01 }],
+    ['adamw amsgrad maximize betas', { kind: 'adamw', lr: 0.01, betas: [0.8, 0.99], weightDecay: 0.1, amsgrad: true, maximize: true }],
+    ['rmsprop', { kind: 'rmsprop', lr: 0.01 }],
+    ['rmsprop centered momentum weight decay', { kind: 'rmsprop', lr: 0.01, centered: true, momentum: 0.9, weightDecay: 0.01 }],
+  ];
+  return [
+    ...configs.map(([name, options]): OptimizerCase => ({ name, seed, options, lengths, steps: OPTIMIZER_STEPS })),
+    { name: 'rmsprop centered momentum in 1 KiB binding segments', seed, options: { kind: 'rmsprop', lr: 0.01, centered: true, momentum: 0.5 }, lengths: [1, 255, 256, 257, 1001], steps: OPTIMIZER_STEPS, tuning: { maxBindingBytes: 1024 } },
+    { name: 'adam amsgrad: state exported and re-imported at step 7', seed, options: { kind: 'adam', lr: 0.01, amsgrad: true }, lengths, steps: OPTIMIZER_STEPS, reloadAt: 7 },
+  ];
+}
