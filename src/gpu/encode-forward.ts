@@ -130,7 +130,13 @@ function prepareWithStats(
   slots: (stats: GPUBuffer) => CachedPass['slots'],
   plan: () => LaunchesInto,
 ): PreparedCall<GPUBuffer> {
-  if (given) return prepareCached(context, encoder, { label, key, slots: slots(given), plan: () => { const into = plan(); return () => into(given); } }, given);
+  if (given) {
+    const planInto = () => {
+      const into = plan();
+      return () => into(given);
+    };
+    return prepareCached(context, encoder, { label, key, slots: slots(given), plan: planInto }, given);
+  }
   checkStatsSize(context, channels);
   const into = plan();
   return {
