@@ -47,21 +47,7 @@ override RUNS: bool;
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
 
-// relu as torch.relu: negative values become 0 and NaN stays NaN. (WGSL's max(NaN, 0) may return
-// 0, so the comparison is written out: NaN < 0 is false.)
-fn activate(v: f32) -> f32 {
-  if (RELU) {
-    return select(v, 0.0, v < 0.0);
-  }
-  return v;
-}
-
-fn activate4(v: vec4f) -> vec4f {
-  if (RELU) {
-    return select(v, vec4f(0.0), v < vec4f(0.0));
-  }
-  return v;
-}
+// activate(v), activate4(v): relu when RELU is set (relu.wgsl, put in front of this file).
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn applyScalar(

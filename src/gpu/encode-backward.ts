@@ -5,6 +5,7 @@ import type { BackwardMode } from '../types';
 import { coefficientScratch } from './backward-scratch';
 import type { GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
+import { fusedBackwardLaunch, planFusedWork, type FusedPlan } from './fused-small';
 import { planBackwardFinalize } from './plan-backward';
 import type { SlabbedElementwise } from './plan-slabs';
 import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
@@ -42,6 +43,8 @@ interface ResolvedBackwardArgs {
   accumulate: boolean;
   reduce: ReductionWork;
   apply: SlabbedElementwise;
+  /** The one-dispatch plan when the tensor is small enough (fused-small.ts). */
+  fused: FusedPlan | undefined;
 }
 
 /** Validates options and buffers before anything is encoded, so a bad call leaves no partial work. */
@@ -71,6 +74,7 @@ function resolveBackwardArgs(context: GpuContext, args: GpuBackwardArgs): Resolv
     accumulate: args.accumulate ?? false,
     reduce: planReduction(context, resolved.view, 'backwardReduce'),
     apply: planElementwiseWork(context, resolved.view),
+    fused: planFusedWork(context, resolved.view, 'backward'),
   };
 }
 
@@ -91,7 +95,11 @@ export function encodeBackward(context: GpuContext, encoder: GPUCommandEncoder, 
 }
 
 function encodeChecked(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs, checked: ResolvedBackwardArgs): void {
-  const { resolved, mode, accumulate, reduce, apply } = checked;
+  const { resolved, mode, accumulate, reduce, apply, fused } = checked;
+  if (fused) {
+    encodeLaunches(context, encoder, 'backward', [fusedBackwardLaunch(context, resolved, fused, { train: mode === 'train', accumulate }, args)]);
+    return;
+  }
   const { view } = resolved;
   const C = view.channels;
   const { tuning, maxWorkgroupsPerDimension: maxGrid } = context;

@@ -45,6 +45,12 @@ export interface KernelTuning {
    * cover them on devices that have it.
    */
   useSubgroups?: boolean;
+  /**
+   * Training forward and backward of a tensor whose every channel (or group of four channels) fits
+   * one workgroup's registers in one dispatch each, reading the tensor once (default true; see
+   * fused-small.ts); false keeps the three-kernel path for every shape, for comparisons and tests.
+   */
+  oneDispatch?: boolean;
 }
 
 /** Four times the storage offset alignment: a slab always holds more than its alignment padding. */
@@ -101,8 +107,10 @@ export function resolveTuning(overrides: Partial<KernelTuning> | undefined, maxI
   for (const key of ['blockedRows', 'runSegments'] as const) {
     if (typeof tuning[key] !== 'boolean') throw new BatchNormError('invalid-option', `tuning.${key} must be a boolean, got ${JSON.stringify(tuning[key])}`);
   }
-  if (tuning.useSubgroups !== undefined && typeof tuning.useSubgroups !== 'boolean') {
-    throw new BatchNormError('invalid-option', `tuning.useSubgroups must be a boolean, got ${JSON.stringify(tuning.useSubgroups)}`);
+  for (const key of ['useSubgroups', 'oneDispatch'] as const) {
+    if (tuning[key] !== undefined && typeof tuning[key] !== 'boolean') {
+      throw new BatchNormError('invalid-option', `tuning.${key} must be a boolean, got ${JSON.stringify(tuning[key])}`);
+    }
   }
   const { maxBindingBytes } = tuning;
   if (maxBindingBytes !== undefined && (!Number.isInteger(maxBindingBytes) || maxBindingBytes < MIN_BINDING_BYTES)) {
