@@ -5,6 +5,7 @@ import type { Launch } from './dispatch';
 import { foldWorkgroups } from './grid';
 import { finalizeParams } from './plan';
 import { gradientParams } from './plan-backward';
+import { planElementwiseWork, planReduction } from './slab-launches';
 import { shaders, type ShaderSource } from './shader-sources';
 import type { KernelTuning } from './tuning';
 
@@ -104,6 +105,13 @@ export function fusedLimits(context: GpuContext): FusedLimits {
 
 export function planFusedWork(context: GpuContext, view: ChannelView, direction: FusedDirection): FusedPlan | undefined {
   return planFused(view, direction, context.tuning, fusedLimits(context));
+}
+
+/** Launches of a training forward or backward of `view`: 1 in one dispatch, else reduction, finalize, elementwise. */
+export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward'): number {
+  if (planFusedWork(context, view, op === 'forwardTrain' ? 'forward' : 'backward')) return 1;
+  const reduction = planReduction(context, view, op === 'forwardTrain' ? 'stats' : 'backwardReduce');
+  return reduction.plan.slabs.length + 1 + planElementwiseWork(context, view).slabs.length;
 }
 
 export interface FusedForwardBuffers {
