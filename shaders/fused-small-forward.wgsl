@@ -25,9 +25,12 @@
 // fail finalize-channel.wgsl's check: NaN statistics, NaN running statistics, and NaN y (fma with
 // a NaN scale), as in the three-kernel path.
 //
-// Four entry points: fusedForward{Runs,Rows}{Scalar,Vec4} (Runs: inner > 1, Vec4 when
-// inner % 4 == 0; Rows: inner == 1, Vec4 when C % 4 == 0, the lanes then four channels). Registers
-// are vec4 in all four; the scalar ones use lane x only.
+// Entry points: fusedForward{Runs,Rows}{Scalar,Vec4} (Runs: inner > 1, Vec4 when inner % 4 == 0;
+// Rows: inner == 1, Vec4 when C % 4 == 0, the lanes then four channels), a workgroup per channel
+// (group) with registers — vec4 in all four, the scalar ones using lane x only; and
+// fusedForwardSerial{Scalar,Vec4}, a thread per channel (group) for software adapters, which
+// computes the same two passes and y with three walks over its channel (see fused-small-walk.wgsl;
+// its error bound is the one above with WORKGROUP_SIZE = 1 and UNITS = the channel's units).
 
 const UNITS: u32 = 8u;
 
@@ -35,6 +38,7 @@ struct Params {
   groups: u32,          // workgroups with work: C (Runs), or channel groups (Rows)
   units: u32,           // units of one channel (Runs) or channel group (Rows)
   innerUnits: u32,      // Runs: inner in units; Rows: 1
+  acrossLanes: u32,     // serial entry points: 1 when a vec4 unit is four values of one channel (Runs)
   count: f32,           // M, values per channel
   channels: u32,        // C
   eps: f32,
@@ -229,5 +233,90 @@ fn fusedForwardRowsVec4(
     if (a != NO_UNIT) {
       y4[a] = activate4(fma(xs[j], scale, shift));
     }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn fusedForwardSerialScalar(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let channel = serialGroup(workgroup, workgroups, local);
+  if (channel >= params.groups) {
+    return;
+  }
+  let pivot = x[unitAt(channel, Cursor(0u, 0u))];
+  var sum = 0.0;
+  var at = Cursor(0u, 0u);
+  for (var m = 0u; m < params.units; m += 1u) {
+    sum += x[unitAt(channel, at)] - pivot;
+    at = nextUnit(at);
+  }
+  let shiftedMean = sum / params.count;
+  var squares = 0.0;
+  at = Cursor(0u, 0u);
+  for (var m = 0u; m < params.units; m += 1u) {
+    let e = (x[unitAt(channel, at)] - pivot) - shiftedMean;
+    squares = fma(e, e, squares);
+    at = nextUnit(at);
+  }
+  let s = channelStatistics(channel, vec4f(params.count, shiftedMean, squares, pivot));
+  storeChannel(channel, s);
+  at = Cursor(0u, 0u);
+  for (var m = 0u; m < params.units; m += 1u) {
+    let a = unitAt(channel, at);
+    y[a] = activate(fma(x[a], s.scale, s.shift));
+    at = nextUnit(at);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn fusedForwardSerialVec4(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let group = serialGroup(workgroup, workgroups, local);
+  if (group >= params.groups) {
+    return;
+  }
+  let across = params.acrossLanes != 0u;
+  let first = x4[unitAt(group, Cursor(0u, 0u))];
+  let pivot = select(first, vec4f(first.x), across);
+  var sum = vec4f(0.0);
+  var at = Cursor(0u, 0u);
+  for (var m = 0u; m < params.units; m += 1u) {
+    sum += x4[unitAt(group, at)] - pivot;
+    at = nextUnit(at);
+  }
+  let shiftedMean = spread(fold(sum, across), across) / params.count;
+  var squares = vec4f(0.0);
+  at = Cursor(0u, 0u);
+  for (var m = 0u; m < params.units; m += 1u) {
+    let e = (x4[unitAt(group, at)] - pivot) - shiftedMean;
+    squares = fma(e, e, squares);
+    at = nextUnit(at);
+  }
+  let m2 = spread(fold(squares, across), across);
+  var scale: vec4f;
+  var shift: vec4f;
+  let lanes = select(4u, 1u, across);
+  for (var lane = 0u; lane < lanes; lane += 1u) {
+    let channel = select(4u * group + lane, group, across);
+    let s = channelStatistics(channel, vec4f(params.count, shiftedMean[lane], m2[lane], pivot[lane]));
+    storeChannel(channel, s);
+    scale[lane] = s.scale;
+    shift[lane] = s.shift;
+  }
+  if (across) {
+    scale = vec4f(scale.x);
+    shift = vec4f(shift.x);
+  }
+  at = Cursor(0u, 0u);
+  for (var m = 0u; m < params.units; m += 1u) {
+    let a = unitAt(group, at);
+    y4[a] = activate4(fma(x4[a], scale, shift));
+    at = nextUnit(at);
   }
 }

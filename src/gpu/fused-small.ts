@@ -20,7 +20,9 @@ import type { KernelTuning } from './tuning';
  * value, or a vec4 where the layout allows — so the forward takes channels of up to 256 · 8 · 4 =
  * 8192 values (vec4) and the backward, which holds x and dy, half that. Workgroup memory: the
  * workgroup sum's WORKGROUP_SIZE vec2s and two vec4s, 2 KiB at 256 threads (16 KiB is guaranteed).
- * The tensor must fit one storage binding (larger ones are far from small).
+ * The tensor must fit one storage binding (larger ones are far from small). Software adapters
+ * (tuning.runSegments) take the same shapes with the serial strategy: a thread per channel (group),
+ * no barrier, the channel re-read from the core's cache instead of held in registers.
  */
 
 /** Kept at 256 although GPUs allow 1024: a channel per workgroup of 256 keeps channels small enough
@@ -41,11 +43,18 @@ export interface FusedLimits {
 export interface FusedPlan {
   /** Kernel launches of the whole op. */
   dispatches: 1;
+  /**
+   * 'Workgroup': a workgroup per channel (group) holding it in registers, with workgroup totals;
+   * 'Serial' (tuning.runSegments, software adapters): a thread per channel (group) walking it
+   * once per pass, no barrier (see fused-small-walk.wgsl).
+   */
+  strategy: 'Workgroup' | 'Serial';
   entryPoint: string;
   workgroupSize: number;
-  /** Units (values or vec4s) each thread holds in registers, at most. */
+  /** Units (values or vec4s) a thread takes: held in registers ('Workgroup', at most), or walked ('Serial'). */
   unitsPerThread: number;
-  params: { groups: number; units: number; innerUnits: number };
+  /** acrossLanes: a vec4 unit is four values of one channel (Runs), summed together. */
+  params: { groups: number; units: number; innerUnits: number; acrossLanes: number };
   grid: [number, number];
 }
 
@@ -82,12 +91,20 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
   if (threads * 8 + 32 > limits.maxWorkgroupStorageBytes) return undefined;
   if (groups > limits.maxWorkgroupsPerDimension ** 2) return undefined;
   const name = direction === 'forward' ? 'fusedForward' : 'fusedBackward';
+  const width = vec4 ? 'Vec4' : 'Scalar';
+  const params = { groups, units, innerUnits, acrossLanes: runs ? 1 : 0 };
+  if (tuning.runSegments) {
+    const wg = tuning.workgroupSize;
+    if (Math.ceil(groups / wg) > limits.maxWorkgroupsPerDimension ** 2) return undefined;
+    return { dispatches: 1, strategy: 'Serial', entryPoint: `${name}Serial${width}`, workgroupSize: wg, unitsPerThread: units, params, grid: foldWorkgroups(Math.ceil(groups / wg), limits.maxWorkgroupsPerDimension) };
+  }
   return {
     dispatches: 1,
-    entryPoint: `${name}${runs ? 'Runs' : 'Rows'}${vec4 ? 'Vec4' : 'Scalar'}`,
+    strategy: 'Workgroup',
+    entryPoint: `${name}${runs ? 'Runs' : 'Rows'}${width}`,
     workgroupSize: threads,
     unitsPerThread,
-    params: { groups, units, innerUnits },
+    params,
     grid: foldWorkgroups(groups, limits.maxWorkgroupsPerDimension),
   };
 }

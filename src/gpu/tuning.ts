@@ -31,6 +31,8 @@ export interface KernelTuning {
    * How the 'Runs' reductions (inner > 1) split a channel: chunks of a workgroup each, summed across
    * the workgroup (false), or a thread per piece of a run writing its own partial, with no workgroup
    * sum and no barrier (true: suits a software adapter, where barriers cost more than the reads).
+   * The one-dispatch kernels likewise take a thread per channel (group) instead of a workgroup
+   * (see fused-small.ts).
    */
   runSegments: boolean;
   /**

@@ -77,10 +77,13 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   const alignment = 256;
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
   // One dispatch (fused-small.ts): a thread's units (plus the lanes' dot for vec4 runs), then one
-  // workgroup sum. WebGPU guarantees 256 invocations and 16 KiB of workgroup memory.
+  // workgroup sum (none in the serial strategy, whose thread walks the whole channel). WebGPU guarantees 256 invocations and 16 KiB of workgroup memory.
   const limits = { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension: maxPerDimension, bindingBytes };
   const fused = planFused(view, 'backward', tuning, limits);
-  if (fused) return fused.unitsPerThread + (fused.entryPoint.endsWith('RunsVec4') ? 3 : 0) + workgroupSumChain(fused.workgroupSize, subgroupMaxSize);
+  if (fused) {
+    const lanes = fused.entryPoint.endsWith('Vec4') && fused.params.acrossLanes === 1 ? 3 : 0;
+    return fused.unitsPerThread + lanes + (fused.strategy === 'Workgroup' ? workgroupSumChain(fused.workgroupSize, subgroupMaxSize) : 0);
+  }
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
   const own = Math.max(
     ...reduction.slabs.map(({ params: p, walk, width }) =>
