@@ -9,7 +9,8 @@
 // reluPassesGradient says the forward's output blocked it.
 //
 // Entry points: fusedBackward{Runs,Rows}{Scalar,Vec4} and fusedBackwardSerial{Scalar,Vec4}, as
-// fusedForward… (fused-small-forward.wgsl); the serial ones walk their channel twice (sums, dx).
+// fusedForward… (fused-small-forward.wgsl); the serial ones (Rows only) walk their rows twice
+// (sums, dx).
 
 // x and dy: 2 · UNITS vec4 registers per thread.
 const UNITS: u32 = 4u;
@@ -18,7 +19,6 @@ struct Params {
   groups: u32,          // workgroups with work: C (Runs), or channel groups (Rows)
   units: u32,           // units of one channel (Runs) or channel group (Rows)
   innerUnits: u32,      // Runs: inner in units; Rows: 1
-  acrossLanes: u32,     // serial entry points: 1 when a vec4 unit is four values of one channel (Runs)
   channels: u32,        // C
   invCount: f32,        // 1 / M
   nan: f32,             // a quiet NaN, written by the host
@@ -278,27 +278,23 @@ fn fusedBackwardSerialScalar(
   if (channel >= params.groups) {
     return;
   }
+  let step = params.groups;
+  let end = params.units * step;
   let mean = vec4f(stats[channel]);
   let scale = vec4f(scaleOf(channel));
   let shift = vec4f(shiftOf(channel));
   var sums = vec2f(0.0);
-  var at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    let a = unitAt(channel, at);
+  for (var a = channel; a < end; a += step) {
     let xv = vec4f(x[a]);
     let d = maskedDy(xv, vec4f(dy[a]), scale, shift).x;
     sums = vec2f(sums.x + d, fma(d, xv.x - mean.x, sums.y));
-    at = nextUnit(at);
   }
   let g = channelGradients(channel, sums);
   storeGradients(channel, g);
   let g4 = broadcast4(g);
-  at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    let a = unitAt(channel, at);
+  for (var a = channel; a < end; a += step) {
     let xv = vec4f(x[a]);
     dx[a] = dxOf(xv, maskedDy(xv, vec4f(dy[a]), scale, shift), g4).x;
-    at = nextUnit(at);
   }
 }
 
@@ -312,49 +308,37 @@ fn fusedBackwardSerialVec4(
   if (group >= params.groups) {
     return;
   }
-  let across = params.acrossLanes != 0u;
+  let step = params.groups;
+  let end = params.units * step;
   var mean: vec4f;
   var scale: vec4f;
   var shift: vec4f;
   for (var lane = 0u; lane < 4u; lane += 1u) {
-    let channel = select(4u * group + lane, group, across);
+    let channel = 4u * group + lane;
     mean[lane] = stats[channel];
     scale[lane] = scaleOf(channel);
     shift[lane] = shiftOf(channel);
   }
   var sumDy = vec4f(0.0);
   var sumDyXmu = vec4f(0.0);
-  var at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    let a = unitAt(group, at);
+  for (var a = group; a < end; a += step) {
     let xv = x4[a];
     let d = maskedDy(xv, dy4[a], scale, shift);
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
-    at = nextUnit(at);
   }
   var g: ChannelGradients4;
-  if (across) {
-    let ones = vec4f(1.0);
-    let one = channelGradients(group, vec2f(dot(sumDy, ones), dot(sumDyXmu, ones)));
-    storeGradients(group, one);
-    g = broadcast4(one);
-  } else {
-    for (var lane = 0u; lane < 4u; lane += 1u) {
-      let channel = 4u * group + lane;
-      let one = channelGradients(channel, vec2f(sumDy[lane], sumDyXmu[lane]));
-      storeGradients(channel, one);
-      g.k[lane] = one.k;
-      g.c[lane] = one.c;
-      g.m[lane] = one.m;
-      g.mean[lane] = one.mean;
-    }
+  for (var lane = 0u; lane < 4u; lane += 1u) {
+    let channel = 4u * group + lane;
+    let one = channelGradients(channel, vec2f(sumDy[lane], sumDyXmu[lane]));
+    storeGradients(channel, one);
+    g.k[lane] = one.k;
+    g.c[lane] = one.c;
+    g.m[lane] = one.m;
+    g.mean[lane] = one.mean;
   }
-  at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    let a = unitAt(group, at);
+  for (var a = group; a < end; a += step) {
     let xv = x4[a];
     dx4[a] = dxOf(xv, maskedDy(xv, dy4[a], scale, shift), g);
-    at = nextUnit(at);
   }
 }

@@ -28,9 +28,9 @@
 // Entry points: fusedForward{Runs,Rows}{Scalar,Vec4} (Runs: inner > 1, Vec4 when inner % 4 == 0;
 // Rows: inner == 1, Vec4 when C % 4 == 0, the lanes then four channels), a workgroup per channel
 // (group) with registers — vec4 in all four, the scalar ones using lane x only; and
-// fusedForwardSerial{Scalar,Vec4}, a thread per channel (group) for software adapters, which
-// computes the same two passes and y with three walks over its channel (see fused-small-walk.wgsl;
-// its error bound is the one above with WORKGROUP_SIZE = 1 and UNITS = the channel's units).
+// fusedForwardSerial{Scalar,Vec4}, Rows only, a thread per channel (group) for software adapters,
+// which computes the same two passes and y with three walks over its rows (see
+// fused-small-walk.wgsl; its error bound is the one above with WORKGROUP_SIZE = 1 and UNITS = M).
 
 const UNITS: u32 = 8u;
 
@@ -38,7 +38,6 @@ struct Params {
   groups: u32,          // workgroups with work: C (Runs), or channel groups (Rows)
   units: u32,           // units of one channel (Runs) or channel group (Rows)
   innerUnits: u32,      // Runs: inner in units; Rows: 1
-  acrossLanes: u32,     // serial entry points: 1 when a vec4 unit is four values of one channel (Runs)
   count: f32,           // M, values per channel
   channels: u32,        // C
   eps: f32,
@@ -246,28 +245,23 @@ fn fusedForwardSerialScalar(
   if (channel >= params.groups) {
     return;
   }
-  let pivot = x[unitAt(channel, Cursor(0u, 0u))];
+  let step = params.groups;
+  let end = params.units * step;
+  let pivot = x[channel];
   var sum = 0.0;
-  var at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    sum += x[unitAt(channel, at)] - pivot;
-    at = nextUnit(at);
+  for (var a = channel; a < end; a += step) {
+    sum += x[a] - pivot;
   }
   let shiftedMean = sum / params.count;
   var squares = 0.0;
-  at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    let e = (x[unitAt(channel, at)] - pivot) - shiftedMean;
+  for (var a = channel; a < end; a += step) {
+    let e = (x[a] - pivot) - shiftedMean;
     squares = fma(e, e, squares);
-    at = nextUnit(at);
   }
   let s = channelStatistics(channel, vec4f(params.count, shiftedMean, squares, pivot));
   storeChannel(channel, s);
-  at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    let a = unitAt(channel, at);
+  for (var a = channel; a < end; a += step) {
     y[a] = activate(fma(x[a], s.scale, s.shift));
-    at = nextUnit(at);
   }
 }
 
@@ -281,42 +275,30 @@ fn fusedForwardSerialVec4(
   if (group >= params.groups) {
     return;
   }
-  let across = params.acrossLanes != 0u;
-  let first = x4[unitAt(group, Cursor(0u, 0u))];
-  let pivot = select(first, vec4f(first.x), across);
+  let step = params.groups;
+  let end = params.units * step;
+  // Four channels, each with its own pivot (row 0) and moments.
+  let pivot = x4[group];
   var sum = vec4f(0.0);
-  var at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    sum += x4[unitAt(group, at)] - pivot;
-    at = nextUnit(at);
+  for (var a = group; a < end; a += step) {
+    sum += x4[a] - pivot;
   }
-  let shiftedMean = spread(fold(sum, across), across) / params.count;
+  let shiftedMean = sum / params.count;
   var squares = vec4f(0.0);
-  at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    let e = (x4[unitAt(group, at)] - pivot) - shiftedMean;
+  for (var a = group; a < end; a += step) {
+    let e = (x4[a] - pivot) - shiftedMean;
     squares = fma(e, e, squares);
-    at = nextUnit(at);
   }
-  let m2 = spread(fold(squares, across), across);
   var scale: vec4f;
   var shift: vec4f;
-  let lanes = select(4u, 1u, across);
-  for (var lane = 0u; lane < lanes; lane += 1u) {
-    let channel = select(4u * group + lane, group, across);
-    let s = channelStatistics(channel, vec4f(params.count, shiftedMean[lane], m2[lane], pivot[lane]));
+  for (var lane = 0u; lane < 4u; lane += 1u) {
+    let channel = 4u * group + lane;
+    let s = channelStatistics(channel, vec4f(params.count, shiftedMean[lane], squares[lane], pivot[lane]));
     storeChannel(channel, s);
     scale[lane] = s.scale;
     shift[lane] = s.shift;
   }
-  if (across) {
-    scale = vec4f(scale.x);
-    shift = vec4f(shift.x);
-  }
-  at = Cursor(0u, 0u);
-  for (var m = 0u; m < params.units; m += 1u) {
-    let a = unitAt(group, at);
+  for (var a = group; a < end; a += step) {
     y4[a] = activate4(fma(x4[a], scale, shift));
-    at = nextUnit(at);
   }
 }

@@ -79,27 +79,11 @@ fn workgroupTotal(local: u32, slot: u32, value: vec4f, wide: bool) -> vec4f {
 }
 
 // The serial strategy (software adapters, where a workgroup runs on one CPU core and every barrier
-// costs more than re-reading a small channel from the core's cache): a thread per channel or
-// channel group, walking its units in order, m = o · inner' + i, with no workgroup total at all.
-// Rows are the case inner' = 1. The channel is read once from memory; its later passes hit the
-// cache (a channel of the sizes the planner allows is ≤ 32 KiB, and the 4 SIMD lanes of a
-// software adapter's invocation group take 4 channels at a time).
-struct Cursor {
-  o: u32,
-  i: u32,
-}
-
-fn unitAt(group: u32, at: Cursor) -> u32 {
-  return (at.o * params.groups + group) * params.innerUnits + at.i;
-}
-
-fn nextUnit(at: Cursor) -> Cursor {
-  if (at.i + 1u == params.innerUnits) {
-    return Cursor(at.o + 1u, 0u);
-  }
-  return Cursor(at.o, at.i + 1u);
-}
-
+// costs more than re-reading a small channel from the core's cache), for Rows only: a thread per
+// channel group walking its rows in order, unit m at address m · groups + g, with no workgroup
+// total at all. Neighbouring threads take neighbouring groups, so the lanes of an invocation group
+// read one contiguous span of each row. The tensor is read once from memory; the later passes over
+// a channel group hit the cache (the planner allows ≤ 32 KiB per group).
 fn serialGroup(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
   return groupOf(workgroup, workgroups) * WORKGROUP_SIZE + local;
 }

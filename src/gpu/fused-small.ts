@@ -21,13 +21,17 @@ import type { KernelTuning } from './tuning';
  * 8192 values (vec4) and the backward, which holds x and dy, half that. Workgroup memory: the
  * workgroup sum's WORKGROUP_SIZE vec2s and two vec4s, 2 KiB at 256 threads (16 KiB is guaranteed).
  * The tensor must fit one storage binding (larger ones are far from small). Software adapters
- * (tuning.runSegments) take the same shapes with the serial strategy: a thread per channel (group),
- * no barrier, the channel re-read from the core's cache instead of held in registers.
+ * (tuning.runSegments), where a workgroup barrier costs more than these kernels save, take the
+ * inner == 1 shapes with the serial strategy (a thread per channel group, no barrier, its rows
+ * re-read from the core's cache instead of held in registers) and keep three kernels otherwise.
  */
 
 /** Kept at 256 although GPUs allow 1024: a channel per workgroup of 256 keeps channels small enough
  * that a tensor still spreads over many workgroups; larger channels take the multi-kernel path. */
 const FUSED_MAX_THREADS = 256;
+
+/** Threads per workgroup of the serial strategy: one 4-lane invocation group of a software adapter. */
+const SERIAL_THREADS = 4;
 
 export type FusedDirection = 'forward' | 'backward';
 
@@ -45,16 +49,15 @@ export interface FusedPlan {
   dispatches: 1;
   /**
    * 'Workgroup': a workgroup per channel (group) holding it in registers, with workgroup totals;
-   * 'Serial' (tuning.runSegments, software adapters): a thread per channel (group) walking it
-   * once per pass, no barrier (see fused-small-walk.wgsl).
+   * 'Serial' (tuning.runSegments, software adapters; inner == 1 layouts only): a thread per
+   * channel (group) walking its rows once per pass, no barrier (see fused-small-walk.wgsl).
    */
   strategy: 'Workgroup' | 'Serial';
   entryPoint: string;
   workgroupSize: number;
   /** Units (values or vec4s) a thread takes: held in registers ('Workgroup', at most), or walked ('Serial'). */
   unitsPerThread: number;
-  /** acrossLanes: a vec4 unit is four values of one channel (Runs), summed together. */
-  params: { groups: number; units: number; innerUnits: number; acrossLanes: number };
+  params: { groups: number; units: number; innerUnits: number };
   grid: [number, number];
 }
 
@@ -92,9 +95,15 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
   if (groups > limits.maxWorkgroupsPerDimension ** 2) return undefined;
   const name = direction === 'forward' ? 'fusedForward' : 'fusedBackward';
   const width = vec4 ? 'Vec4' : 'Scalar';
-  const params = { groups, units, innerUnits, acrossLanes: runs ? 1 : 0 };
+  const params = { groups, units, innerUnits };
   if (tuning.runSegments) {
-    const wg = tuning.workgroupSize;
+    // Measured on SwiftShader (npm run bench, forward-train): a thread per channel run of NCHW
+    // [16, 256, 16, 16] gathers each lane's values from another channel, three times, and took
+    // 1.20× the 12 B/element floor where the three kernels took 1.01×; rows read contiguously.
+    if (runs) return undefined;
+    // Small workgroups: a software adapter spreads workgroups over its cores, and these tensors
+    // have few channels (groups) to spread.
+    const wg = Math.min(tuning.workgroupSize, SERIAL_THREADS);
     if (Math.ceil(groups / wg) > limits.maxWorkgroupsPerDimension ** 2) return undefined;
     return { dispatches: 1, strategy: 'Serial', entryPoint: `${name}Serial${width}`, workgroupSize: wg, unitsPerThread: units, params, grid: foldWorkgroups(Math.ceil(groups / wg), limits.maxWorkgroupsPerDimension) };
   }

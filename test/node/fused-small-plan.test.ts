@@ -14,9 +14,10 @@ const limits: FusedLimits = {
   maxWorkgroupsPerDimension: 65535,
   bindingBytes: 128 * 1024 * 1024,
 };
+/** What software adapters run with (tuning.runSegments: no barriers). */
 const software: KernelTuning = { ...defaultTuning, ...softwareAdapterTuning };
 
-const plan = (shape: number[], layout: Layout, direction: 'forward' | 'backward' = 'forward', tuning: KernelTuning = software, lim = limits) =>
+const plan = (shape: number[], layout: Layout, direction: 'forward' | 'backward' = 'forward', tuning: KernelTuning = defaultTuning, lim = limits) =>
   planFused(channelView(shape, layout), direction, tuning, lim);
 
 describe('one-dispatch planning (fused-small.ts)', () => {
@@ -38,7 +39,7 @@ describe('one-dispatch planning (fused-small.ts)', () => {
   it('names the entry point by shape and width, with a workgroup per channel or channel group', () => {
     expect(plan([32, 128], 'NC')).toMatchObject({ entryPoint: 'fusedForwardRowsVec4', params: { groups: 32, units: 32, innerUnits: 1 }, grid: [32, 1] });
     expect(plan([32, 7], 'NC')).toMatchObject({ entryPoint: 'fusedForwardRowsScalar', params: { groups: 7, units: 32, innerUnits: 1 } });
-    expect(plan([16, 256, 16, 16], 'NCHW')).toMatchObject({ entryPoint: 'fusedForwardRunsVec4', workgroupSize: 128, unitsPerThread: 8, params: { groups: 256, units: 1024, innerUnits: 64 }, grid: [256, 1] });
+    expect(plan([16, 256, 16, 16], 'NCHW')).toMatchObject({ strategy: 'Workgroup', entryPoint: 'fusedForwardRunsVec4', workgroupSize: 128, unitsPerThread: 8, params: { groups: 256, units: 1024, innerUnits: 64 }, grid: [256, 1] });
     expect(plan([16, 256, 16, 16], 'NCHW', 'backward')).toMatchObject({ entryPoint: 'fusedBackwardRunsVec4', workgroupSize: 256, unitsPerThread: 4 });
     expect(plan([3, 5, 31, 17], 'NCHW')).toMatchObject({ entryPoint: 'fusedForwardRunsScalar', params: { groups: 5, units: 1581, innerUnits: 527 } });
     expect(plan([4, 8, 8, 16], 'NHWC')).toMatchObject({ entryPoint: 'fusedForwardRowsVec4', params: { groups: 4, units: 256 } });
@@ -59,9 +60,10 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     ];
     for (const [shape, layout] of shapes) {
       for (const direction of ['forward', 'backward'] as const) {
-        for (const tuning of [software, defaultTuning, { ...defaultTuning, workgroupSize: 4 }]) {
+        for (const tuning of [defaultTuning, { ...defaultTuning, workgroupSize: 256 }, { ...defaultTuning, workgroupSize: 4 }]) {
           const p = plan(shape, layout, direction, tuning);
           if (!p) continue;
+          expect(p.strategy).toBe('Workgroup');
           expect(p.workgroupSize * p.unitsPerThread).toBeGreaterThanOrEqual(p.params.units);
           expect(Math.log2(p.workgroupSize) % 1).toBe(0);
           expect(p.workgroupSize).toBeLessThanOrEqual(256);
@@ -90,18 +92,31 @@ describe('one-dispatch planning (fused-small.ts)', () => {
 
   it('respects the device: fewer invocations, less workgroup memory, tensors above one binding', () => {
     const small = { ...limits, maxInvocationsPerWorkgroup: 128 };
-    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', software, small)).toBeUndefined();
-    expect(plan([16, 2, 16, 16], 'NCHW', 'forward', software, small)?.workgroupSize).toBe(128);
-    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', software, { ...limits, maxWorkgroupStorageBytes: 1024 })).toBeUndefined();
-    expect(plan([32, 128], 'NC', 'forward', software, { ...limits, bindingBytes: 4096 })).toBeUndefined();
+    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', defaultTuning, small)).toBeUndefined();
+    expect(plan([16, 2, 16, 16], 'NCHW', 'forward', defaultTuning, small)?.workgroupSize).toBe(128);
+    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', defaultTuning, { ...limits, maxWorkgroupStorageBytes: 1024 })).toBeUndefined();
+    expect(plan([32, 128], 'NC', 'forward', defaultTuning, { ...limits, bindingBytes: 4096 })).toBeUndefined();
     // Channels beyond a 65 535² grid cannot be launched a workgroup each.
-    expect(plan([2, 70001], 'NC', 'forward', software, { ...limits, maxWorkgroupsPerDimension: 200 })).toBeUndefined();
+    expect(plan([2, 70001], 'NC', 'forward', defaultTuning, { ...limits, maxWorkgroupsPerDimension: 200 })).toBeUndefined();
     expect(plan([2, 70001], 'NC')?.grid).toEqual([35001, 2]);
   });
 
+  it('on software adapters: a thread per channel group for inner == 1 layouts, three kernels for runs', () => {
+    expect(plan([32, 128], 'NC', 'forward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedForwardSerialVec4', workgroupSize: 4, unitsPerThread: 32, grid: [8, 1] });
+    expect(plan([32, 7], 'NC', 'backward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedBackwardSerialScalar', params: { groups: 7, units: 32 } });
+    expect(plan([32, 8, 8, 64], 'NHWC', 'forward', software)).toMatchObject({ strategy: 'Serial', params: { groups: 16, units: 2048 } });
+    // Same capacity as the register kernels, so the same shapes take one dispatch.
+    expect(plan([2049, 3], 'NC', 'forward', software)).toBeUndefined();
+    expect(plan([1025, 3], 'NC', 'backward', software)).toBeUndefined();
+    expect(plan([16, 256, 16, 16], 'NCHW', 'forward', software)).toBeUndefined();
+    expect(plan([2, 3, 5, 7], 'NCHW', 'backward', software)).toBeUndefined();
+  });
+
   it('tuning.oneDispatch false keeps the three-kernel path; it must be a boolean', () => {
-    expect(plan([32, 128], 'NC', 'forward', { ...software, oneDispatch: false })).toBeUndefined();
-    expect(plan([32, 128], 'NC', 'forward', { ...software, oneDispatch: true })?.dispatches).toBe(1);
+    for (const tuning of [software, defaultTuning]) {
+      expect(plan([32, 128], 'NC', 'forward', { ...tuning, oneDispatch: false })).toBeUndefined();
+      expect(plan([32, 128], 'NC', 'forward', { ...tuning, oneDispatch: true })?.dispatches).toBe(1);
+    }
     expect(resolveTuning({ oneDispatch: false }, 256).oneDispatch).toBe(false);
     expect(() => resolveTuning({ oneDispatch: 'no' as unknown as boolean }, 256)).toThrow(/oneDispatch must be a boolean/);
   });

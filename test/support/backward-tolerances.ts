@@ -81,7 +81,7 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   const limits = { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension: maxPerDimension, bindingBytes };
   const fused = planFused(view, 'backward', tuning, limits);
   if (fused) {
-    const lanes = fused.entryPoint.endsWith('Vec4') && fused.params.acrossLanes === 1 ? 3 : 0;
+    const lanes = fused.entryPoint.endsWith('RunsVec4') ? 3 : 0;
     return fused.unitsPerThread + lanes + (fused.strategy === 'Workgroup' ? workgroupSumChain(fused.workgroupSize, subgroupMaxSize) : 0);
   }
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
