@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { BackwardCase } from './page/backward-case';
-import { layouts } from '../../src/layout';
+import { channelView, layouts } from '../../src/layout';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
@@ -49,7 +49,11 @@ function threeKernelMatrix(): BackwardCase[] {
  * channels that fit (4096 values in vec4 units, 1024 single values), > 65 535 workgroups, and both
  * workgroup sums (subgroups, and the barrier tree).
  */
-const fusedTuning = { oneDispatch: true };
+// The register kernels (a workgroup per channel), which GPUs run; and the serial ones (a thread
+// per channel group, inner == 1 only), which software adapters such as SwiftShader run.
+const fusedTuning = { oneDispatch: true, runSegments: false };
+const serialTuning = { oneDispatch: true, runSegments: true };
+const rowsLayout = (c: { shape: number[]; layout?: Layout }) => channelView(c.shape, c.layout).inner === 1;
 function fusedCases(): BackwardCase[] {
   const fusedShapes: Record<Layout, number[][]> = {
     NC: [[2, 1], [37, 5], [32, 128], [1024, 3]],
@@ -100,7 +104,8 @@ function fusedCases(): BackwardCase[] {
     { ...c, seed, name: `barrier tree: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false } },
     { ...c, seed, name: `barrier tree, tuning.workgroupSize 4: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false, workgroupSize: 4 } },
   ]);
-  return [...everyLayout, ...special, ...trees].map((c) => ({ ...c, name: `one dispatch: ${c.name}` }));
+  const serial = [...everyLayout, ...special].filter(rowsLayout).map((c) => ({ ...c, name: `serial: ${c.name}`, tuning: serialTuning }));
+  return [...everyLayout, ...special, ...trees, ...serial].map((c) => ({ ...c, name: `one dispatch: ${c.name}` }));
 }
 
 const special: BackwardCase[] = [

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ForwardCase } from './page/forward-case';
-import { layouts } from '../../src/layout';
+import { channelView, layouts } from '../../src/layout';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
@@ -53,7 +53,11 @@ function threeKernelMatrix(): ForwardCase[] {
  * largest channels that fit (8192 values in vec4 units, 2048 single values), > 65 535 workgroups,
  * and both workgroup sums (subgroups, and the barrier tree).
  */
-const fusedTuning = { oneDispatch: true };
+// The register kernels (a workgroup per channel), which GPUs run; and the serial ones (a thread
+// per channel group, inner == 1 only), which software adapters such as SwiftShader run.
+const fusedTuning = { oneDispatch: true, runSegments: false };
+const serialTuning = { oneDispatch: true, runSegments: true };
+const rowsLayout = (c: { shape: number[]; layout?: Layout }) => channelView(c.shape, c.layout).inner === 1;
 function fusedCases(): ForwardCase[] {
   const fusedShapes: Record<Layout, number[][]> = {
     NC: [[2, 1], [37, 5], [32, 128], [2048, 3]],
@@ -101,7 +105,8 @@ function fusedCases(): ForwardCase[] {
     { ...c, name: `barrier tree: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false } },
     { ...c, name: `barrier tree, tuning.workgroupSize 4: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false, workgroupSize: 4 } },
   ]);
-  return [...everyLayout, ...special, ...trees].map((c) => ({ ...c, name: `one dispatch: ${c.name}` }));
+  const serial = [...everyLayout, ...special].filter(rowsLayout).map((c) => ({ ...c, name: `serial: ${c.name}`, tuning: serialTuning }));
+  return [...everyLayout, ...special, ...trees, ...serial].map((c) => ({ ...c, name: `one dispatch: ${c.name}` }));
 }
 
 const special: ForwardCase[] = [

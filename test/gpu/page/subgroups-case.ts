@@ -26,14 +26,16 @@ export interface SubgroupsReport {
 }
 
 async function modulesOf(useSubgroups: boolean | undefined): Promise<EngineModules> {
-  // The three-kernel path for this small tensor, then the one-dispatch kernels (tuning.oneDispatch).
+  // The three-kernel path for this small tensor, then the one-dispatch kernels.
   const modules = [...(await modulesFor(useSubgroups, false)), ...(await modulesFor(useSubgroups, true))];
   const device = (await engineFor(useSubgroups === undefined ? { oneDispatch: false } : { useSubgroups, oneDispatch: false })).gpu!.device;
   return { deviceHasSubgroups: device.features.has('subgroups'), modules: [...new Set(modules)].sort() };
 }
 
 async function modulesFor(useSubgroups: boolean | undefined, oneDispatch: boolean): Promise<string[]> {
-  const bn = await engineFor(useSubgroups === undefined ? { oneDispatch } : { useSubgroups, oneDispatch });
+  // runSegments false: the one-dispatch kernels with workgroup sums, which GPUs run.
+  const tuning = oneDispatch ? { oneDispatch, runSegments: false } : { oneDispatch };
+  const bn = await engineFor(useSubgroups === undefined ? tuning : { useSubgroups, ...tuning });
   const device = bn.gpu!.device;
   const shape = [2, 3, 4, 4];
   const rng = createRng(7);
