@@ -284,10 +284,14 @@ fn fusedBackwardSerialScalar(
   let scale = vec4f(scaleOf(channel));
   let shift = vec4f(shiftOf(channel));
   var sums = vec2f(0.0);
-  for (var a = channel; a < end; a += step) {
-    let xv = vec4f(x[a]);
-    let d = maskedDy(xv, vec4f(dy[a]), scale, shift).x;
-    sums = vec2f(sums.x + d, fma(d, xv.x - mean.x, sums.y));
+  for (var a = channel; a < end;) {
+    var part = vec2f(0.0);
+    for (let stop = blockEnd(a, end); a < stop; a += step) {
+      let xv = vec4f(x[a]);
+      let d = maskedDy(xv, vec4f(dy[a]), scale, shift).x;
+      part = vec2f(part.x + d, fma(d, xv.x - mean.x, part.y));
+    }
+    sums += part;
   }
   let g = channelGradients(channel, sums);
   storeGradients(channel, g);
@@ -321,11 +325,17 @@ fn fusedBackwardSerialVec4(
   }
   var sumDy = vec4f(0.0);
   var sumDyXmu = vec4f(0.0);
-  for (var a = group; a < end; a += step) {
-    let xv = x4[a];
-    let d = maskedDy(xv, dy4[a], scale, shift);
-    sumDy += d;
-    sumDyXmu = fma(d, xv - mean, sumDyXmu);
+  for (var a = group; a < end;) {
+    var partDy = vec4f(0.0);
+    var partDyXmu = vec4f(0.0);
+    for (let stop = blockEnd(a, end); a < stop; a += step) {
+      let xv = x4[a];
+      let d = maskedDy(xv, dy4[a], scale, shift);
+      partDy += d;
+      partDyXmu = fma(d, xv - mean, partDyXmu);
+    }
+    sumDy += partDy;
+    sumDyXmu += partDyXmu;
   }
   var g: ChannelGradients4;
   for (var lane = 0u; lane < 4u; lane += 1u) {

@@ -249,14 +249,22 @@ fn fusedForwardSerialScalar(
   let end = params.units * step;
   let pivot = x[channel];
   var sum = 0.0;
-  for (var a = channel; a < end; a += step) {
-    sum += x[a] - pivot;
+  for (var a = channel; a < end;) {
+    var part = 0.0;
+    for (let stop = blockEnd(a, end); a < stop; a += step) {
+      part += x[a] - pivot;
+    }
+    sum += part;
   }
   let shiftedMean = sum / params.count;
   var squares = 0.0;
-  for (var a = channel; a < end; a += step) {
-    let e = (x[a] - pivot) - shiftedMean;
-    squares = fma(e, e, squares);
+  for (var a = channel; a < end;) {
+    var part = 0.0;
+    for (let stop = blockEnd(a, end); a < stop; a += step) {
+      let e = (x[a] - pivot) - shiftedMean;
+      part = fma(e, e, part);
+    }
+    squares += part;
   }
   let s = channelStatistics(channel, vec4f(params.count, shiftedMean, squares, pivot));
   storeChannel(channel, s);
@@ -280,14 +288,22 @@ fn fusedForwardSerialVec4(
   // Four channels, each with its own pivot (row 0) and moments.
   let pivot = x4[group];
   var sum = vec4f(0.0);
-  for (var a = group; a < end; a += step) {
-    sum += x4[a] - pivot;
+  for (var a = group; a < end;) {
+    var part = vec4f(0.0);
+    for (let stop = blockEnd(a, end); a < stop; a += step) {
+      part += x4[a] - pivot;
+    }
+    sum += part;
   }
   let shiftedMean = sum / params.count;
   var squares = vec4f(0.0);
-  for (var a = group; a < end; a += step) {
-    let e = (x4[a] - pivot) - shiftedMean;
-    squares = fma(e, e, squares);
+  for (var a = group; a < end;) {
+    var part = vec4f(0.0);
+    for (let stop = blockEnd(a, end); a < stop; a += step) {
+      let e = (x4[a] - pivot) - shiftedMean;
+      part = fma(e, e, part);
+    }
+    squares += part;
   }
   var scale: vec4f;
   var shift: vec4f;

@@ -84,6 +84,17 @@ fn workgroupTotal(local: u32, slot: u32, value: vec4f, wide: bool) -> vec4f {
 // total at all. Neighbouring threads take neighbouring groups, so the lanes of an invocation group
 // read one contiguous span of each row. The tensor is read once from memory; the later passes over
 // a channel group hit the cache (the planner allows ≤ 32 KiB per group).
+//
+// A thread's sums are blocked — SERIAL_BLOCK rows into a partial, the partials into the total — so
+// a value reaches its channel's total through at most SERIAL_BLOCK + M / SERIAL_BLOCK additions
+// (96 for the 2048 rows the planner allows) instead of M.
+const SERIAL_BLOCK: u32 = 64u;
+
+// The end of the block of rows that starts at address a (rows step by `groups`).
+fn blockEnd(a: u32, end: u32) -> u32 {
+  return min(a + SERIAL_BLOCK * params.groups, end);
+}
+
 fn serialGroup(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
   return groupOf(workgroup, workgroups) * WORKGROUP_SIZE + local;
 }

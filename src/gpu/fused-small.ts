@@ -57,16 +57,18 @@ export interface FusedPlan {
   workgroupSize: number;
   /** Units (values or vec4s) a thread takes: held in registers ('Workgroup', at most), or walked ('Serial'). */
   unitsPerThread: number;
+  /** Most additions a value goes through in its thread's sums (the serial ones are blocked). */
+  threadAdditions: number;
   params: { groups: number; units: number; innerUnits: number };
   grid: [number, number];
 }
 
 const kernels: Record<FusedDirection, ShaderSource> = { forward: shaders.fusedSmallForward, backward: shaders.fusedSmallBackward };
 
-/** UNITS of a kernel, read from its WGSL so that it is written once. */
-function unitsOf(shader: ShaderSource): number {
-  const match = /const\s+UNITS\s*:\s*u32\s*=\s*(\d+)u\s*;/.exec(shader.code);
-  if (!match) throw new Error(`${shader.name}.wgsl declares no const UNITS`);
+/** A `const NAME: u32 = …u;` of a kernel, read from its WGSL so that it is written once. */
+function wgslConstant(shader: ShaderSource, name: string): number {
+  const match = new RegExp(`const\\s+${name}\\s*:\\s*u32\\s*=\\s*(\\d+)u\\s*;`).exec(shader.code);
+  if (!match) throw new Error(`${shader.name}.wgsl declares no const ${name}`);
   return Number(match[1]);
 }
 
@@ -84,7 +86,7 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
   const innerUnits = runs ? (vec4 ? inner / 4 : inner) : 1;
   const groups = runs || !vec4 ? channels : channels / 4;
   const units = runs ? outer * innerUnits : outer;
-  const unitsPerThread = unitsOf(kernels[direction]);
+  const unitsPerThread = wgslConstant(kernels[direction], 'UNITS');
   const maxThreads = Math.min(FUSED_MAX_THREADS, limits.maxInvocationsPerWorkgroup, limits.maxWorkgroupSizeX);
   // As few threads as hold the channel, but no fewer than the tuning's workgroup size while the
   // channel has the units for them: on a GPU more threads keep more loads in flight.
@@ -105,7 +107,9 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
     // have few channels (groups) to spread.
     const wg = Math.min(tuning.workgroupSize, SERIAL_THREADS);
     if (Math.ceil(groups / wg) > limits.maxWorkgroupsPerDimension ** 2) return undefined;
-    return { dispatches: 1, strategy: 'Serial', entryPoint: `${name}Serial${width}`, workgroupSize: wg, unitsPerThread: units, params, grid: foldWorkgroups(Math.ceil(groups / wg), limits.maxWorkgroupsPerDimension) };
+    const block = wgslConstant(kernels[direction], 'SERIAL_BLOCK');
+    const threadAdditions = Math.min(units, block) + Math.ceil(units / block);
+    return { dispatches: 1, strategy: 'Serial', entryPoint: `${name}Serial${width}`, workgroupSize: wg, unitsPerThread: units, threadAdditions, params, grid: foldWorkgroups(Math.ceil(groups / wg), limits.maxWorkgroupsPerDimension) };
   }
   return {
     dispatches: 1,
@@ -113,6 +117,7 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
     entryPoint: `${name}${runs ? 'Runs' : 'Rows'}${width}`,
     workgroupSize: threads,
     unitsPerThread,
+    threadAdditions: unitsPerThread,
     params,
     grid: foldWorkgroups(groups, limits.maxWorkgroupsPerDimension),
   };

@@ -82,7 +82,7 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   const fused = planFused(view, 'backward', tuning, limits);
   if (fused) {
     const lanes = fused.entryPoint.endsWith('RunsVec4') ? 3 : 0;
-    return fused.unitsPerThread + lanes + (fused.strategy === 'Workgroup' ? workgroupSumChain(fused.workgroupSize, subgroupMaxSize) : 0);
+    return fused.threadAdditions + lanes + (fused.strategy === 'Workgroup' ? workgroupSumChain(fused.workgroupSize, subgroupMaxSize) : 0);
   }
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
   const own = Math.max(
