@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs, usage, type BenchArgs } from './lib/args';
 import { openBenchPage, call } from './lib/browser';
-import { capOf, formatSize, shapeFor, elementsOf, MB } from './lib/cases';
+import { capOf, formatSize, shapeFor, elementsOf, MB, smallShapes } from './lib/cases';
 import { renderChart } from './lib/chart';
 import { linearity, linearityText } from './lib/linearity';
 import { outputPaths } from './lib/outputs';
@@ -62,6 +62,7 @@ async function main(args: BenchArgs): Promise<number> {
   const plan = plans[mode];
   const specs: CaseSpec[] = [];
   for (const op of args.ops) for (const layout of args.layouts) for (const bytes of args.sizes) specs.push({ op, layout, shape: shapeFor(layout, bytes), seed: specs.length + 1 });
+  for (const op of args.ops) for (const { layout, shape } of smallShapes) if (args.layouts.includes(layout)) specs.push({ op, layout, shape, seed: specs.length + 1 });
   const bytesOf = (spec: CaseSpec) => elementsOf(spec.shape) * 4;
   // Host copies of the inputs (and the CPU reference) only where a host implementation runs.
   const hostAt = (bytes: number) => (['cpu', 'tfjs-webgpu', 'tfjs-cpu'] as Impl[]).some((impl) => bytes <= capOf(args.caps, impl));

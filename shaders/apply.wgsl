@@ -47,20 +47,7 @@ override RUNS: bool;
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
 
-// relu(v), relu4(v): activation.wgsl (put in front of this file), decided on the bits of v.
-fn activate(v: f32) -> f32 {
-  if (RELU) {
-    return relu(v);
-  }
-  return v;
-}
-
-fn activate4(v: vec4f) -> vec4f {
-  if (RELU) {
-    return relu4(v);
-  }
-  return v;
-}
+// activate(v), activate4(v): relu when RELU is set (relu.wgsl, put in front of this file).
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn applyScalar(

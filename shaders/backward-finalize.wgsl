@@ -1,19 +1,7 @@
 // Adds up the K partial sums (Σ dy, Σ dy · (x − mean)) of each channel written by
 // backward-reduce-rows/-runs.wgsl, and turns them into the parameter gradients and the per-channel
-// coefficients of backward-apply.wgsl (x̂ = (x − mean) · invStd, M values per channel):
-//   dbeta  = Σ dy
-//   dgamma = Σ dy · x̂ = invStd · Σ dy · (x − mean)
-//   dx     = k · dy + c + m · (x − mean), with
-//     training:  k = γ · invStd,  c = −k · dbeta / M,  m = −k · invStd · dgamma / M,
-//     eval:      k = γ · invStd,  c = 0,  m = 0   (frozen statistics: dx = dy · γ · invStd).
-// This is γ · invStd / M · (M · dy − dbeta − x̂ · dgamma) with (x − mean) kept explicit, so nothing
-// cancels catastrophically when the mean is large. With ACCUMULATE the gradients are added to what
-// dgamma and dbeta already hold (a layer accumulating over several backward passes, like PyTorch).
-//
-// Non-finite sums (a NaN or ±Inf in the channel's dy, x or statistics, or a float32 overflow) are
-// written as NaN, each sum on its own, like PyTorch's results up to the sign of an infinity; in
-// training a NaN sum makes c or m NaN, so every dx of the channel is NaN. NaN cannot be written as a
-// WGSL constant (constant evaluation rejects it), so it comes in through the uniform.
+// coefficients [k | c | m | mean] of backward-apply.wgsl (the formulas, accumulation and the rule
+// for non-finite sums: backward-channel.wgsl).
 //
 // Two entry points, as in finalize.wgsl: backwardFinalizeTree gives each channel a workgroup whose
 // threads add strided subsets of the partials and then a tree in workgroup memory; backwardFinalizeSerial
@@ -28,65 +16,25 @@ struct Params {
 }
 
 override WORKGROUP_SIZE: u32;
-// false for frozen (eval-mode) statistics: the batch statistics do not depend on x.
-override TRAIN: bool;
-override ACCUMULATE: bool;
-// false when the caller wants no such gradient: the binding is then a placeholder.
-override WRITE_DGAMMA: bool;
-override WRITE_DBETA: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> partials: array<vec2f>;
-// stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl)
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> gamma: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dbeta: array<f32>;
+// Bindings 2–5 (stats, γ, dgamma, dbeta): backward-channel.wgsl.
 // coefficients = [k | c | m | mean], C values each, read by backward-apply.wgsl
 @group(0) @binding(6) var<storage, read_write> coefficients: array<f32>;
 
 var<workgroup> summed: array<vec2f, WORKGROUP_SIZE>;
 
-fn isFinite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
-}
-
-fn canonical(v: f32) -> f32 {
-  return select(params.nan, v, isFinite(v));
-}
-
+// The gradients and coefficients of one channel from its two sums (backward-channel.wgsl, put in
+// front of this file).
 fn writeChannel(channel: u32, total: vec2f) {
+  let g = channelGradients(channel, total);
+  storeGradients(channel, g);
   let C = params.channels;
-  let mean = stats[channel];
-  let invStd = stats[2u * C + channel];
-  let gradBeta = canonical(total.x);
-  let gradGamma = canonical(invStd * total.y);
-  if (WRITE_DBETA) {
-    var value = gradBeta;
-    if (ACCUMULATE) {
-      value = dbeta[channel] + value;
-    }
-    dbeta[channel] = value;
-  }
-  if (WRITE_DGAMMA) {
-    var value = gradGamma;
-    if (ACCUMULATE) {
-      value = dgamma[channel] + value;
-    }
-    dgamma[channel] = value;
-  }
-  let k = gamma[channel] * invStd;
-  var c = 0.0;
-  var m = 0.0;
-  if (TRAIN) {
-    let kOverCount = k * params.invCount;
-    c = -kOverCount * gradBeta;
-    m = -kOverCount * invStd * gradGamma;
-  }
-  coefficients[channel] = k;
-  coefficients[C + channel] = c;
-  coefficients[2u * C + channel] = m;
-  coefficients[3u * C + channel] = mean;
+  coefficients[channel] = g.k;
+  coefficients[C + channel] = g.c;
+  coefficients[2u * C + channel] = g.m;
+  coefficients[3u * C + channel] = g.mean;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

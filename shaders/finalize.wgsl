@@ -1,9 +1,6 @@
 // Merges the K partial statistics of each channel into the batch mean and biased variance, then
-// derives what the later kernels need and updates the running statistics in place:
-//   invStd = 1 / sqrt(var + eps), scale = γ · invStd, shift = β − mean · scale,
-//   running = keep · running + take · stat  (variance times varianceFactor first).
-// keep, take and varianceFactor encode the PyTorch or Keras convention; they are computed on the
-// host, so neither convention is spelled out here.
+// derives what the later kernels need and updates the running statistics in place (the formulas,
+// the conventions and the rule for non-finite input: finalize-channel.wgsl).
 //
 // Two entry points: finalizeTree gives each channel a workgroup (threads fold strided subsets of the
 // partials, then a tree in workgroup memory merges them), for channels with many partials;
@@ -18,10 +15,8 @@
 // the mean itself is written.
 //
 // Non-finite input (the rule PyTorch follows on CUDA, where Welford's update turns an infinity into
-// NaN): a channel any of whose partials read a NaN or ±Inf — or whose merged moments overflowed
-// float32 — gets NaN for its mean, variance, invStd, scale and shift, so every y of the channel is
-// NaN, and NaN running statistics. Other channels are unaffected. NaN cannot be written as a WGSL
-// constant (constant evaluation rejects it), so it comes in through the uniform.
+// NaN): M2 = −1 marks a partial that read a NaN or ±Inf, and spreads through the merges; the channel
+// then gets NaN statistics. Other channels are unaffected.
 
 struct Params {
   channels: u32,
@@ -34,23 +29,12 @@ struct Params {
 }
 
 override WORKGROUP_SIZE: u32;
-// false for a caller that tracks no running statistics: the two buffers are then placeholders.
-override UPDATE_RUNNING: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> partials: array<vec4f>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> runningMean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> runningVar: array<f32>;
-// stats = [mean | variance | invStd | scale | shift], C values each
-@group(0) @binding(6) var<storage, read_write> stats: array<f32>;
+// Bindings 2–6 (γ, β, the running statistics, stats): finalize-channel.wgsl.
 
 var<workgroup> merged: array<vec4f, WORKGROUP_SIZE>;
-
-fn isFinite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
-}
 
 // Chan et al.: combine the moments of two disjoint sets, the result about a's pivot. M2 = −1 marks a
 // partial that read a NaN or ±Inf (see stats-rows.wgsl), and spreads. Empty sets are skipped
@@ -71,31 +55,10 @@ fn chanMerge(a: vec4f, b: vec4f) -> vec4f {
   return vec4f(count, a.y + delta * weightB, a.z + b.z + delta * delta * a.x * weightB, a.w);
 }
 
+// What a channel's merged partial gives: the batch statistics, scale and shift, stored, and the
+// running statistics updated (finalize-channel.wgsl, put in front of this file).
 fn writeChannel(channel: u32, total: vec4f) {
-  let C = params.channels;
-  if (total.z < 0.0 || !isFinite(total.y) || !isFinite(total.z)) {
-    for (var block = 0u; block < 5u; block += 1u) {
-      stats[block * C + channel] = params.nan;
-    }
-    if (UPDATE_RUNNING) {
-      runningMean[channel] = params.nan;
-      runningVar[channel] = params.nan;
-    }
-    return;
-  }
-  let mean = total.w + total.y;
-  let variance = total.z / total.x;
-  let invStd = 1.0 / sqrt(variance + params.eps);
-  let scale = gamma[channel] * invStd;
-  stats[channel] = mean;
-  stats[C + channel] = variance;
-  stats[2u * C + channel] = invStd;
-  stats[3u * C + channel] = scale;
-  stats[4u * C + channel] = beta[channel] - mean * scale;
-  if (UPDATE_RUNNING) {
-    runningMean[channel] = params.keep * runningMean[channel] + params.take * mean;
-    runningVar[channel] = params.keep * runningVar[channel] + params.take * variance * params.varianceFactor;
-  }
+  storeChannel(channel, channelStatistics(channel, total));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -75,6 +75,18 @@ export function elementsOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/**
+ * Small tensors every run adds for its ops and layouts, beside the size sweep: the demo model's
+ * dense layer and small CNN activations, which the library runs in one dispatch (forward-train,
+ * backward) where a workgroup holds a whole channel; their webgpu rows are also timed on the
+ * three-kernel path, in the same run.
+ */
+export const smallShapes: { layout: Layout; shape: number[] }[] = [
+  { layout: 'NC', shape: [32, 128] },
+  { layout: 'NCHW', shape: [16, 256, 16, 16] },
+  { layout: 'NHWC', shape: [32, 8, 8, 64] },
+];
+
 export const defaultSizes = [64 * KB, 256 * KB, MB, 4 * MB, 16 * MB, 64 * MB];
 export const quickSizes = [64 * KB, 256 * KB, 4 * MB, 16 * MB];
 export const defaultLayouts: Layout[] = ['NC', 'NHWC', 'NCHW'];

@@ -32,6 +32,8 @@ export interface CaseRow {
   errorNote?: string;
   reference?: string;
   extra?: Record<string, number>;
+  /** webgpu rows of forward-train and backward: kernel launches per call (1: one dispatch). */
+  dispatches?: number;
 }
 
 export interface SkippedRow {
@@ -103,6 +105,9 @@ export function caseRows(op: Op, layout: Layout, shape: number[], measured: Meas
     if (row.maxAbsErr !== undefined && !Number.isFinite(row.maxAbsErr)) out.errorNote = 'NaN, Inf or missing values in the output';
     if (row.reference) out.reference = row.reference;
     if (row.extra) out.extra = row.extra;
+    // The same op on the three-kernel path, timed beside a one-dispatch row: its ratio too.
+    if (out.extra?.threeKernelsMs !== undefined) out.extra = { ...out.extra, threeKernelsRatioToFloor: out.extra.threeKernelsMs / floorMs };
+    if (row.dispatches !== undefined) out.dispatches = row.dispatches;
     return out;
   });
 }

@@ -36,6 +36,9 @@ function cell(row: CaseRow): string {
   let text = `${row.impl} ${formatMs(row.ms)}`;
   if (row.impl === 'copy') return `${text} (${row.gbps.toFixed(2)} GB/s)`;
   text += ` ${formatRatio(row.ratioToFloor)}`;
+  if (row.dispatches !== undefined) text += ` (${row.dispatches} dispatch${row.dispatches === 1 ? '' : 'es'})`;
+  const threeKernels = row.extra?.threeKernelsRatioToFloor;
+  if (threeKernels !== undefined) text += ` [three kernels ${formatRatio(threeKernels)}]`;
   if (row.impl === 'webgpu' && row.maxAbsErr !== undefined) text += ` err ${formatError(row.maxAbsErr)}`;
   if (isWrong(row)) text += ` WRONG (err ${formatError(row.maxAbsErr)})`;
   return text;

@@ -79,6 +79,8 @@ export interface MeasuredRow {
   reference?: string;
   /** Free-form extra measurements (e.g. TF.js backward: forward and gradient times). */
   extra?: Record<string, number>;
+  /** webgpu rows of forward-train and backward: kernel launches per call (1: one dispatch). */
+  dispatches?: number;
 }
 
 export interface MissingRow {

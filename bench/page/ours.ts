@@ -114,6 +114,8 @@ export class Ours {
     readonly bench: BenchDevice,
     readonly gpuEngine: BatchNorm,
     readonly cpuEngine: BatchNorm,
+    /** The same kernels with tuning.oneDispatch false: the three-kernel path, timed beside one-dispatch rows. */
+    readonly threeKernelEngine: BatchNorm,
   ) {
     this.timer = new GpuTimer(bench.device);
   }
@@ -121,7 +123,8 @@ export class Ours {
   static async create(bench: BenchDevice): Promise<Ours> {
     const gpuEngine = await createBatchNorm({ backend: 'webgpu', device: bench.device });
     const cpuEngine = await createBatchNorm({ backend: 'cpu' });
-    return new Ours(bench, gpuEngine, cpuEngine);
+    const threeKernelEngine = await createBatchNorm({ backend: 'webgpu', device: bench.device, tuning: { oneDispatch: false } });
+    return new Ours(bench, gpuEngine, cpuEngine, threeKernelEngine);
   }
 
   get gpu(): GpuBatchNorm {
@@ -173,6 +176,10 @@ export class Ours {
       const stats = keep(this.gpu.createStatsBuffer(C, 'bench.stats'));
       const out = keep(output(device, op === 'backward' ? 'dx' : 'y', elements));
       let encode: Encode | undefined;
+      // The same call on the three-kernel path, when the engine runs this shape in one dispatch.
+      let threeKernels: Encode | undefined;
+      let dispatches: number | undefined;
+      const threeKernelGpu = this.threeKernelEngine.gpu;
       let what = '';
       // The main output, then per-channel outputs (buffer, byte offset), all checked after timing.
       const main = { name: op === 'backward' ? 'dx' : 'y', buffer: out };
@@ -180,6 +187,11 @@ export class Ours {
       if (op === 'forward-train') {
         what = 'encodeForwardTrain (stats, finalize with running-statistics update, apply)';
         encode = (encoder) => this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
+        dispatches = this.gpu.dispatchCount('forwardTrain', { shape, layout });
+        if (dispatches === 1 && threeKernelGpu) {
+          what = 'encodeForwardTrain in one dispatch (statistics, running-statistics update, y)';
+          threeKernels = (encoder) => threeKernelGpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
+        }
         perChannel = { mean: [stats, this.gpu.statsByteOffset('mean', C)], variance: [stats, this.gpu.statsByteOffset('variance', C)] };
       } else if (op === 'inference') {
         what = 'encodeForwardInference (fold of running statistics, apply)';
@@ -195,10 +207,16 @@ export class Ours {
         this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta });
         device.queue.submit([encoder.finish()]);
         encode = (enc) => this.gpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
+        dispatches = this.gpu.dispatchCount('backward', { shape, layout });
+        if (dispatches === 1 && threeKernelGpu) {
+          what = 'encodeBackward in train mode, in one dispatch (sums, dgamma and dbeta, dx; the batch statistics come from an encodeForwardTrain run before timing)';
+          threeKernels = (enc) => threeKernelGpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
+        }
         perChannel = { dgamma: [dgamma, 0], dbeta: [dbeta, 0] };
       }
       const variants: Encode[] = [(encoder) => copy!.encode(encoder)];
       if (encode) variants.push(encode);
+      if (threeKernels) variants.push(threeKernels);
       let samples: Samples[] | undefined;
       let failure: string | undefined;
       try {
@@ -226,6 +244,8 @@ export class Ours {
         ),
       });
       if (encode && samples[1]) {
+        // The three-kernel variant ran last: the checked outputs are the one-dispatch call's again.
+        if (threeKernels) await this.timer.batch(encode, 1);
         rows.push({
           impl: 'webgpu',
           ...summarize(samples[1]),
@@ -233,6 +253,8 @@ export class Ours {
           timed: gpuTimed(what),
           ...(await this.check(data, main, perChannel)),
           reference: data.referenceSource,
+          ...(dispatches !== undefined ? { dispatches } : {}),
+          ...(threeKernels !== undefined && samples[2] !== undefined ? { extra: { threeKernelsMs: summarize(samples[2]).ms, threeKernelsDispatches: threeKernelGpu!.dispatchCount(op === 'backward' ? 'backward' : 'forwardTrain', { shape, layout }) } } : {}),
         });
       }
     } finally {

@@ -5,6 +5,7 @@ import type { BackwardMode } from '../types';
 import { coefficientScratch } from './backward-scratch';
 import type { GpuContext } from './context';
 import type { Launch } from './dispatch';
+import { fusedBackwardLaunch, planFusedWork } from './fused-small';
 import { passKinds, prepareCached, runPrepared, type PreparedCall } from './program-cache';
 import { planBackwardFinalize } from './plan-backward';
 import type { SlabbedElementwise } from './plan-slabs';
@@ -96,6 +97,12 @@ export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder,
       key: [passKinds.backward, ...optionsKey(resolved), mode === 'train' ? 1 : 0, accumulate ? 1 : 0],
       slots: [args.dy, args.x, args.dx, args.stats, args.gamma, args.dgamma, args.dbeta, resolved.activation === 'relu' ? args.y : undefined],
       plan: () => {
+        // One dispatch when every channel (group) fits a workgroup (fused-small.ts).
+        const fused = planFusedWork(context, resolved.view, 'backward');
+        if (fused) {
+          const launch = fusedBackwardLaunch(context, resolved, fused, { train: mode === 'train', accumulate }, args);
+          return () => ({ launches: [launch], cleared: [] });
+        }
         const reduce = planReduction(context, resolved.view, 'backwardReduce');
         const apply = planElementwiseWork(context, resolved.view);
         return () => backwardLaunches(context, args, checked, reduce, apply);

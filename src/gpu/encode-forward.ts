@@ -1,9 +1,9 @@
-import { runningUpdate } from '../conventions';
 import { BatchNormError } from '../errors';
 import { gpuEps, type ScalarOptions } from '../options';
 import type { GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
-import { planFinalize, planInferenceFold } from './plan';
+import { fusedForwardLaunch, planFusedWork } from './fused-small';
+import { finalizeParams, planFinalize, planInferenceFold } from './plan';
 import type { SlabbedElementwise } from './plan-slabs';
 import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
 import { passKinds, prepareCached, runPrepared, type CachedPass, type PreparedCall } from './program-cache';
@@ -74,23 +74,13 @@ export function statisticsLaunches(context: GpuContext, resolved: ResolvedScalar
   const C = view.channels;
   const chunks = work.plan.chunks;
   const reduction = reductionLaunches(context, work, [args.x], [], {});
-  const update = runningUpdate(resolved.convention, resolved.momentum, view.count);
   const launches: Launch[] = [
     ...reduction.launches,
     {
       shader: shaders.finalize,
       ...planFinalize(view, chunks, context.tuning, context.maxWorkgroupsPerDimension),
       constants: { UPDATE_RUNNING: args.runningMean !== undefined },
-      params: {
-        channels: C,
-        chunks,
-        eps: gpuEps(resolved.eps),
-        keep: update.keep,
-        take: update.take,
-        varianceFactor: update.varianceFactor,
-        // What finalize writes for a channel with a NaN or ±Inf (WGSL cannot spell NaN itself).
-        nan: NaN,
-      },
+      params: { chunks, ...finalizeParams(resolved) },
       buffers: [
         reduction.partials,
         args.gamma ?? context.constants.filled(C, 1),
@@ -168,6 +158,9 @@ export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEnco
     resolved.view.channels,
     (stats) => [x, y, stats, gamma, beta, runningMean, runningVar],
     () => {
+      // One dispatch when every channel (group) fits a workgroup (fused-small.ts).
+      const fused = planFusedWork(context, resolved.view, 'forward');
+      if (fused) return (stats) => ({ launches: [fusedForwardLaunch(context, resolved, fused, { ...args, stats })], cleared: [] });
       const work = planReduction(context, resolved.view, 'stats');
       const applyPlan = planElementwiseWork(context, resolved.view);
       return (stats) => {

@@ -9,6 +9,7 @@ import { prepareForwardInference, prepareForwardTrain, prepareStatistics, type G
 import { gpuChannelStatistics } from './host-statistics';
 import type { ChannelStatistics } from '../channel-statistics';
 import { GpuErrorLog } from './gpu-errors';
+import { dispatchCount } from './fused-small';
 import { BatchNormError } from '../errors';
 import { gpuBackward } from './host-backward';
 import { gpuForwardInference, gpuForwardTrain } from './host-forward';
@@ -113,6 +114,16 @@ export class GpuBatchNorm {
 
   statsByteOffset(block: StatsBlock, channels: number): number {
     return statsByteOffset(block, channels);
+  }
+
+  /**
+   * Kernel launches one encodeForwardTrain or (training) encodeBackward of this shape records: 1
+   * when the tensor is small enough for one dispatch (tuning.oneDispatch), else one per slab of the
+   * reduction and of the elementwise kernel, and the finalize between them.
+   */
+  dispatchCount(op: 'forwardTrain' | 'backward', opts: Pick<BatchNormOptions, 'shape' | 'layout'>): number {
+    this.checkAlive();
+    return dispatchCount(this.context, resolveOptions(opts, 'train').view, op);
   }
 
   // Host-array calls: GPU errors (caught by error scopes in run(), see host-forward.ts) reject the call.

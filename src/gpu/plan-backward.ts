@@ -24,9 +24,18 @@ export function planBackwardFinalize(view: ChannelView, chunks: number, tuning: 
   const { strategy, grid } = planMerge(view, chunks, tuning, maxPerDimension);
   return {
     entryPoint: `backwardFinalize${strategy}`,
-    // 1 / M is rounded to float32 once; M itself may exceed 2^24, where float32 stops being exact.
-    // nan: what a non-finite sum is written as (WGSL cannot spell NaN itself).
-    params: { channels: view.channels, chunks, invCount: 1 / view.count, nan: NaN },
+    params: { chunks, ...gradientParams(view) },
     grid,
   };
 }
+
+/**
+ * The uniform values of the last step of a channel's gradients (backward-channel.wgsl), which
+ * backward-finalize and the fused small-tensor backward share. 1 / M is rounded to float32 once;
+ * M itself may exceed 2^24, where float32 stops being exact. nan: what a non-finite sum is written
+ * as (WGSL cannot spell NaN itself).
+ */
+export function gradientParams(view: ChannelView): Record<string, number> {
+  return { channels: view.channels, invCount: 1 / view.count, nan: NaN };
+}
+

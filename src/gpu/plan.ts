@@ -1,4 +1,6 @@
+import { runningUpdate } from '../conventions';
 import type { ChannelView } from '../layout';
+import { gpuEps, type ResolvedScalarOptions } from '../options';
 import { foldWorkgroups } from './grid';
 import type { KernelTuning } from './tuning';
 
@@ -138,6 +140,16 @@ export function planMerge(view: ChannelView, chunks: number, tuning: KernelTunin
 export function planFinalize(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): Omit<KernelLaunch, 'params'> {
   const { strategy, grid } = planMerge(view, chunks, tuning, maxPerDimension);
   return { entryPoint: `finalize${strategy}`, grid };
+}
+
+/**
+ * The uniform values of the last step of a channel's statistics (finalize-channel.wgsl), which
+ * finalize and the fused small-tensor forward share: the convention as keep, take and
+ * varianceFactor, and what a channel with a NaN or ±Inf is written as (WGSL cannot spell NaN).
+ */
+export function finalizeParams(resolved: ResolvedScalarOptions): Record<string, number> {
+  const { keep, take, varianceFactor } = runningUpdate(resolved.convention, resolved.momentum, resolved.view.count);
+  return { channels: resolved.view.channels, eps: gpuEps(resolved.eps), keep, take, varianceFactor, nan: NaN };
 }
 
 export function planInferenceFold(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): Omit<KernelLaunch, 'params'> {

@@ -6,12 +6,16 @@
 // modules with distinct names, 'stats-runs' and 'stats-runs+subgroups', cached apart (pipelines.ts);
 // dispatch.ts picks one per launch. The elementwise kernels (apply, backward-apply) likewise share
 // their walk, elementwise-span.wgsl, the 'Rows' reductions their rows, rows-lanes.wgsl, and the
-// 'Runs' reductions their Params, chunks and segments, runs-walk.wgsl; the forward's relu and the
-// backward's relu mask are activation.wgsl, in front of apply and of every backward kernel that
-// reads dy, so that they are one rule. Every
+// 'Runs' reductions their Params, chunks and segments, runs-walk.wgsl. The last step of a channel's
+// statistics (finalize-channel.wgsl) and of its gradients (backward-channel.wgsl) serve both the
+// finalize kernels and the fused small-tensor kernels, which also share their walk
+// (fused-small-walk.wgsl) and call workgroupSum. The relu rules are activation.wgsl, in front of
+// every kernel that applies relu (through relu.wgsl's activate) or masks dy with it, so that the
+// forward and every backward follow one rule. Every
 // module's text is fixed here; nothing is added at run time.
 import activationSource from '../../shaders/activation.wgsl?raw';
 import applySource from '../../shaders/apply.wgsl?raw';
+import backwardChannelSource from '../../shaders/backward-channel.wgsl?raw';
 import backwardApplySource from '../../shaders/backward-apply.wgsl?raw';
 import backwardFinalizeSource from '../../shaders/backward-finalize.wgsl?raw';
 import backwardReduceRowsSource from '../../shaders/backward-reduce-rows.wgsl?raw';
@@ -19,12 +23,17 @@ import elementwiseSpanSource from '../../shaders/elementwise-span.wgsl?raw';
 import rowsLanesSource from '../../shaders/rows-lanes.wgsl?raw';
 import runsWalkSource from '../../shaders/runs-walk.wgsl?raw';
 import backwardReduceRunsSource from '../../shaders/backward-reduce-runs.wgsl?raw';
+import finalizeChannelSource from '../../shaders/finalize-channel.wgsl?raw';
 import finalizeSource from '../../shaders/finalize.wgsl?raw';
+import fusedSmallBackwardSource from '../../shaders/fused-small-backward.wgsl?raw';
+import fusedSmallForwardSource from '../../shaders/fused-small-forward.wgsl?raw';
+import fusedSmallWalkSource from '../../shaders/fused-small-walk.wgsl?raw';
 import inferenceFoldSource from '../../shaders/inference-fold.wgsl?raw';
 import optimAdamSource from '../../shaders/optim-adam.wgsl?raw';
 import optimRmspropSource from '../../shaders/optim-rmsprop.wgsl?raw';
 import optimSgdSource from '../../shaders/optim-sgd.wgsl?raw';
 import optimStepSource from '../../shaders/optim-step.wgsl?raw';
+import reluSource from '../../shaders/relu.wgsl?raw';
 import statsRowsSource from '../../shaders/stats-rows.wgsl?raw';
 import statsRunsSource from '../../shaders/stats-runs.wgsl?raw';
 import workgroupReduceSubgroupsSource from '../../shaders/workgroup-reduce-subgroups.wgsl?raw';
@@ -55,13 +64,15 @@ export function shaderVariant(shader: ShaderSource, subgroups: boolean): ShaderS
 export const shaders = {
   statsRows: { name: 'stats-rows', code: `${rowsLanesSource}\n${statsRowsSource}` },
   statsRuns: withWorkgroupSum('stats-runs', `${runsWalkSource}\n${statsRunsSource}`),
-  finalize: { name: 'finalize', code: finalizeSource },
+  finalize: { name: 'finalize', code: `${finalizeChannelSource}\n${finalizeSource}` },
   inferenceFold: { name: 'inference-fold', code: inferenceFoldSource },
-  apply: { name: 'apply', code: `${activationSource}\n${elementwiseSpanSource}\n${applySource}` },
+  apply: { name: 'apply', code: `${activationSource}\n${elementwiseSpanSource}\n${reluSource}\n${applySource}` },
   backwardReduceRows: { name: 'backward-reduce-rows', code: `${activationSource}\n${rowsLanesSource}\n${backwardReduceRowsSource}` },
   backwardReduceRuns: withWorkgroupSum('backward-reduce-runs', `${activationSource}\n${runsWalkSource}\n${backwardReduceRunsSource}`),
-  backwardFinalize: { name: 'backward-finalize', code: backwardFinalizeSource },
+  backwardFinalize: { name: 'backward-finalize', code: `${backwardChannelSource}\n${backwardFinalizeSource}` },
   backwardApply: { name: 'backward-apply', code: `${activationSource}\n${elementwiseSpanSource}\n${backwardApplySource}` },
+  fusedSmallForward: withWorkgroupSum('fused-small-forward', `${fusedSmallWalkSource}\n${finalizeChannelSource}\n${activationSource}\n${reluSource}\n${fusedSmallForwardSource}`),
+  fusedSmallBackward: withWorkgroupSum('fused-small-backward', `${activationSource}\n${fusedSmallWalkSource}\n${backwardChannelSource}\n${fusedSmallBackwardSource}`),
   optimSgd: { name: 'optim-sgd', code: optimSgdSource },
   optimAdam: { name: 'optim-adam', code: optimAdamSource },
   optimRmsprop: { name: 'optim-rmsprop', code: optimRmspropSource },

@@ -31,6 +31,8 @@ export interface KernelTuning {
    * How the 'Runs' reductions (inner > 1) split a channel: chunks of a workgroup each, summed across
    * the workgroup (false), or a thread per piece of a run writing its own partial, with no workgroup
    * sum and no barrier (true: suits a software adapter, where barriers cost more than the reads).
+   * The one-dispatch kernels likewise take a thread per channel (group) instead of a workgroup
+   * (see fused-small.ts).
    */
   runSegments: boolean;
   /**
@@ -45,6 +47,12 @@ export interface KernelTuning {
    * cover them on devices that have it.
    */
   useSubgroups?: boolean;
+  /**
+   * Training forward and backward of a tensor whose every channel (or group of four channels) fits
+   * one workgroup's registers in one dispatch each, reading the tensor once (default true; see
+   * fused-small.ts); false keeps the three-kernel path for every shape, for comparisons and tests.
+   */
+  oneDispatch?: boolean;
 }
 
 /** Four times the storage offset alignment: a slab always holds more than its alignment padding. */
@@ -101,8 +109,10 @@ export function resolveTuning(overrides: Partial<KernelTuning> | undefined, maxI
   for (const key of ['blockedRows', 'runSegments'] as const) {
     if (typeof tuning[key] !== 'boolean') throw new BatchNormError('invalid-option', `tuning.${key} must be a boolean, got ${JSON.stringify(tuning[key])}`);
   }
-  if (tuning.useSubgroups !== undefined && typeof tuning.useSubgroups !== 'boolean') {
-    throw new BatchNormError('invalid-option', `tuning.useSubgroups must be a boolean, got ${JSON.stringify(tuning.useSubgroups)}`);
+  for (const key of ['useSubgroups', 'oneDispatch'] as const) {
+    if (tuning[key] !== undefined && typeof tuning[key] !== 'boolean') {
+      throw new BatchNormError('invalid-option', `tuning.${key} must be a boolean, got ${JSON.stringify(tuning[key])}`);
+    }
   }
   const { maxBindingBytes } = tuning;
   if (maxBindingBytes !== undefined && (!Number.isInteger(maxBindingBytes) || maxBindingBytes < MIN_BINDING_BYTES)) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { BackwardCase } from './page/backward-case';
-import { layouts } from '../../src/layout';
+import { channelView, layouts } from '../../src/layout';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
@@ -34,6 +34,80 @@ function matrix(): BackwardCase[] {
   );
 }
 
+/** The matrix in training mode on the three-kernel path, which most of its shapes skip by default. */
+function threeKernelMatrix(): BackwardCase[] {
+  return matrix()
+    .filter((c) => c.mode === 'train')
+    .map((c) => ({ ...c, name: `three kernels: ${c.name}`, tuning: { oneDispatch: false } }));
+}
+
+/**
+ * One dispatch (src/gpu/fused-small.ts), forward and backward, forced by an engine of its own
+ * (tuning.oneDispatch true, the default, as a distinct engine) so the test can tell from the shader
+ * modules built that no three-kernel reduction ran: every layout in both modes with and without
+ * relu, large means, accumulation, no parameter gradients, C = 1, M = 2, primes, the largest
+ * channels that fit (4096 values in vec4 units, 1024 single values), > 65 535 workgroups, and both
+ * workgroup sums (subgroups, and the barrier tree).
+ */
+// The register kernels (a workgroup per channel), which GPUs run; and the serial ones (a thread
+// per channel group, inner == 1 only), which software adapters such as SwiftShader run.
+const fusedTuning = { oneDispatch: true, runSegments: false };
+const serialTuning = { oneDispatch: true, runSegments: true };
+const rowsLayout = (c: { shape: number[]; layout?: Layout }) => channelView(c.shape, c.layout).inner === 1;
+function fusedCases(): BackwardCase[] {
+  const fusedShapes: Record<Layout, number[][]> = {
+    NC: [[2, 1], [37, 5], [32, 128], [1024, 3]],
+    NCL: [[3, 7, 5], [2, 1, 2], [4, 8, 12], [5, 3, 131]],
+    NLC: [[2, 13, 3], [5, 7, 8], [1, 2, 1], [3, 41, 5]],
+    NCHW: [[2, 3, 5, 7], [4, 16, 8, 8], [1, 1, 2, 1], [3, 5, 31, 7]],
+    NHWC: [[2, 5, 7, 3], [4, 8, 8, 16], [2, 1, 1, 1], [16, 8, 8, 8]],
+    NCDHW: [[2, 3, 3, 5, 7], [1, 4, 2, 4, 4], [2, 1, 1, 1, 1], [1, 2, 3, 5, 11]],
+    NDHWC: [[2, 3, 5, 7, 3], [1, 2, 3, 4, 8], [1, 1, 2, 1, 1], [3, 2, 2, 3, 5]],
+  };
+  const everyLayout = layouts.flatMap((layout) =>
+    fusedShapes[layout].flatMap((shape) =>
+      combos.map((combo): BackwardCase => ({ name: `${layout} [${shape}] ${combo.mode} ${combo.activation}`, seed, shape, layout, ...combo, tuning: fusedTuning })),
+    ),
+  );
+  const base = { seed, tuning: fusedTuning } as const;
+  const large = { mean: 1e4, std: 1 };
+  const special: BackwardCase[] = [
+    ...([
+      [[512, 3], 'NC'],
+      [[32, 128], 'NC'],
+      [[4, 3, 17, 9], 'NCHW'],
+      [[4, 3, 16, 16], 'NCHW'],
+      [[4, 17, 5, 4], 'NHWC'],
+      [[4, 2, 250], 'NCL'],
+    ] as const).flatMap(([shape, layout]) =>
+      combos.map((combo): BackwardCase => ({ ...base, name: `${layout} [${shape}] mean 1e4 ± 1 ${combo.mode} ${combo.activation}`, shape: [...shape], layout, ...combo, ...large })),
+    ),
+    { ...base, name: 'NCHW [16, 256, 16, 16] (4096 values per channel)', shape: [16, 256, 16, 16], layout: 'NCHW', mode: 'train', activation: 'relu' },
+    { ...base, name: 'NCHW [16, 2, 16, 16] eval (the most that fit)', shape: [16, 2, 16, 16], layout: 'NCHW', mode: 'eval', activation: 'none' },
+    { ...base, name: 'NHWC [16, 8, 8, 64]', shape: [16, 8, 8, 64], layout: 'NHWC', mode: 'train', activation: 'relu' },
+    { ...base, name: 'NC [32, 64]', shape: [32, 64], layout: 'NC', mode: 'train', activation: 'relu' },
+    { ...base, name: 'negative values mean -50, relu', shape: [32, 6, 9], mode: 'train', activation: 'relu', mean: -50, std: 3 },
+    { ...base, name: 'tiny spread 1e-3, eps 1e-12', shape: [64, 5, 7], mode: 'train', activation: 'none', std: 1e-3, eps: 1e-12 },
+    { ...base, name: 'no affine (γ = 1, β = 0)', shape: [7, 9, 11], mode: 'train', activation: 'relu', affine: false },
+    { ...base, name: 'accumulate NCHW train', shape: [3, 4, 5, 6], layout: 'NCHW', mode: 'train', activation: 'none', accumulate: true },
+    { ...base, name: 'accumulate NHWC eval relu', shape: [3, 5, 6, 4], layout: 'NHWC', mode: 'eval', activation: 'relu', accumulate: true },
+    { ...base, name: 'dx only (no dgamma, dbeta)', shape: [6, 7, 5], mode: 'train', activation: 'relu', paramGrads: false },
+    { ...base, name: 'C = 70001 channels (NHWC, > 65 535 workgroups)', shape: [3, 1, 1, 70001], layout: 'NHWC', mode: 'train', activation: 'relu' },
+  ];
+  const trees = ([
+    { name: 'NCHW [3, 5, 31, 7]', shape: [3, 5, 31, 7], layout: 'NCHW', mode: 'train', activation: 'relu' },
+    { name: 'NCHW [16, 2, 16, 16] (vec4) mean 1e4 ± 1', shape: [16, 2, 16, 16], layout: 'NCHW', mode: 'train', activation: 'none', ...large },
+    { name: 'NHWC [16, 8, 8, 16] (vec4: two sums per total)', shape: [16, 8, 8, 16], layout: 'NHWC', mode: 'train', activation: 'relu' },
+    { name: 'NC [1000, 7] eval', shape: [1000, 7], layout: 'NC', mode: 'eval', activation: 'relu' },
+  ] satisfies Omit<BackwardCase, 'seed'>[]).flatMap((c): BackwardCase[] => [
+    { ...c, seed, name: `subgroups, tuning.workgroupSize 4: ${c.name}`, tuning: { ...fusedTuning, workgroupSize: 4 } },
+    { ...c, seed, name: `barrier tree: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false } },
+    { ...c, seed, name: `barrier tree, tuning.workgroupSize 4: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false, workgroupSize: 4 } },
+  ]);
+  const serial = [...everyLayout, ...special].filter(rowsLayout).map((c) => ({ ...c, name: `serial: ${c.name}`, tuning: serialTuning }));
+  return [...everyLayout, ...special, ...trees, ...serial].map((c) => ({ ...c, name: `one dispatch: ${c.name}` }));
+}
+
 const special: BackwardCase[] = [
   // Large means: Σ dy·x − mean·Σ dy would lose every digit; the kernels keep (x − mean).
   ...(['NC', 'NCHW', 'NHWC', 'NCL'] as const).flatMap((layout) => {
@@ -56,9 +130,9 @@ const special: BackwardCase[] = [
   { name: 'eval above 65 535 workgroups', seed, shape: [1, 1, 263000], layout: 'NCL', mode: 'eval', activation: 'relu', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
   // The tuning of a real GPU (many short reduction threads, many partials per channel), which
   // software adapters do not use by default.
-  { name: 'NC [1000, 12] with GPU tuning', seed, shape: [1000, 12], layout: 'NC', mode: 'train', activation: 'relu', tuning: { ...defaultTuning } },
+  { name: 'NC [1000, 12] with GPU tuning', seed, shape: [1000, 12], layout: 'NC', mode: 'train', activation: 'relu', tuning: { ...defaultTuning, oneDispatch: false } },
   { name: 'NC [3000, 5] with GPU tuning', seed, shape: [3000, 5], layout: 'NC', mode: 'train', activation: 'none', tuning: { ...defaultTuning } },
-  { name: 'NCHW [8, 6, 33, 31] with GPU tuning', seed, shape: [8, 6, 33, 31], layout: 'NCHW', mode: 'train', activation: 'relu', tuning: { ...defaultTuning } },
+  { name: 'NCHW [8, 6, 33, 31] with GPU tuning', seed, shape: [8, 6, 33, 31], layout: 'NCHW', mode: 'train', activation: 'relu', tuning: { ...defaultTuning, oneDispatch: false } },
   // Tensors larger than one storage binding, in slabs (src/gpu/slabs.ts): a 1 KiB binding cap makes
   // small tensors take every way of splitting (see forward.test.ts), in both modes.
   ...([
@@ -96,7 +170,9 @@ const special: BackwardCase[] = [
  * (4: one subgroup per workgroup on SwiftShader; 256) and with many partials.
  */
 function workgroupSumCases(): Omit<BackwardCase, 'seed'>[] {
-  const tree = { useSubgroups: false };
+  // The three-kernel path: these shapes would take one dispatch (fusedCases covers that).
+  const tree = { useSubgroups: false, oneDispatch: false };
+  const threeKernels = { oneDispatch: false };
   const fallback: Omit<BackwardCase, 'seed'>[] = [
     { name: 'NCL [5, 3, 131]', shape: [5, 3, 131], layout: 'NCL', mode: 'train', activation: 'relu' },
     { name: 'NCL [4, 8, 12] (vec4)', shape: [4, 8, 12], layout: 'NCL', mode: 'train', activation: 'none' },
@@ -108,10 +184,10 @@ function workgroupSumCases(): Omit<BackwardCase, 'seed'>[] {
     { name: 'NCHW [4, 3, 16, 16] (vec4) mean 1e4 ± 1', shape: [4, 3, 16, 16], layout: 'NCHW', mode: 'train', activation: 'none', mean: 1e4, std: 1 },
   ];
   const bothVariants: [Omit<BackwardCase, 'seed'>, Partial<KernelTuning>][] = [
-    [{ name: 'NCL [8, 2, 4099] GPU tuning (33 partials)', shape: [8, 2, 4099], layout: 'NCL', mode: 'train', activation: 'relu' }, { ...defaultTuning }],
-    [{ name: 'NCHW [16, 2, 64, 64] (vec4) GPU tuning (64 partials) mean 1e4 ± 1', shape: [16, 2, 64, 64], layout: 'NCHW', mode: 'train', activation: 'none', mean: 1e4, std: 1 }, { ...defaultTuning }],
-    [{ name: 'NCL [2, 3, 1001] 4-thread workgroups', shape: [2, 3, 1001], layout: 'NCL', mode: 'train', activation: 'relu' }, { workgroupSize: 4 }],
-    [{ name: 'NCHW [4, 6, 20, 20] (vec4) 256-thread workgroups', shape: [4, 6, 20, 20], layout: 'NCHW', mode: 'train', activation: 'none' }, { workgroupSize: 256 }],
+    [{ name: 'NCL [8, 2, 4099] GPU tuning (33 partials)', shape: [8, 2, 4099], layout: 'NCL', mode: 'train', activation: 'relu' }, { ...defaultTuning, ...threeKernels }],
+    [{ name: 'NCHW [16, 2, 64, 64] (vec4) GPU tuning (64 partials) mean 1e4 ± 1', shape: [16, 2, 64, 64], layout: 'NCHW', mode: 'train', activation: 'none', mean: 1e4, std: 1 }, { ...defaultTuning, ...threeKernels }],
+    [{ name: 'NCL [2, 3, 1001] 4-thread workgroups', shape: [2, 3, 1001], layout: 'NCL', mode: 'train', activation: 'relu' }, { workgroupSize: 4, ...threeKernels }],
+    [{ name: 'NCHW [4, 6, 20, 20] (vec4) 256-thread workgroups', shape: [4, 6, 20, 20], layout: 'NCHW', mode: 'train', activation: 'none' }, { workgroupSize: 256, ...threeKernels }],
   ];
   return [
     ...fallback.map((c) => ({ ...c, name: `barrier tree: ${c.name}`, tuning: tree })),
@@ -137,8 +213,13 @@ describeGpu('backward on WebGPU against the float64 reference', () => {
     }
   });
 
-  it.each([...matrix(), ...special].map((c) => [c.name, c] as const))('%s', async (_name, spec) => {
+  it.each([...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases()].map((c) => [c.name, c] as const))('%s', async (_name, spec) => {
     const report = await harness.call('backwardCase', spec);
+    if (spec.tuning?.oneDispatch === true) {
+      // Its engine ran the one-dispatch kernels, and never a three-kernel reduction.
+      expect(report.modules.filter((name) => name.startsWith('fused-small-backward'))).not.toEqual([]);
+      expect(report.modules.filter((name) => /^(stats|finalize|backward-reduce|backward-finalize)/.test(name))).toEqual([]);
+    }
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
     const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ForwardCase } from './page/forward-case';
-import { layouts } from '../../src/layout';
+import { channelView, layouts } from '../../src/layout';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
@@ -38,6 +38,77 @@ function matrix(): ForwardCase[] {
   );
 }
 
+/** The matrix's training cases on the three-kernel path, which most of them skip by default. */
+function threeKernelMatrix(): ForwardCase[] {
+  return matrix()
+    .filter((c) => c.pass === 'train')
+    .map((c) => ({ ...c, name: `three kernels: ${c.name}`, tuning: { oneDispatch: false } }));
+}
+
+/**
+ * One dispatch (src/gpu/fused-small.ts), forced by an engine of its own (tuning.oneDispatch true,
+ * the default, as a distinct engine) so the test can tell from the shader modules built that no
+ * three-kernel reduction ran: every layout, relu, both conventions, running statistics, large
+ * means, C = 1, M = 2, primes, sizes that are no multiple of 4 or of the workgroup size, the
+ * largest channels that fit (8192 values in vec4 units, 2048 single values), > 65 535 workgroups,
+ * and both workgroup sums (subgroups, and the barrier tree).
+ */
+// The register kernels (a workgroup per channel), which GPUs run; and the serial ones (a thread
+// per channel group, inner == 1 only), which software adapters such as SwiftShader run.
+const fusedTuning = { oneDispatch: true, runSegments: false };
+const serialTuning = { oneDispatch: true, runSegments: true };
+const rowsLayout = (c: { shape: number[]; layout?: Layout }) => channelView(c.shape, c.layout).inner === 1;
+function fusedCases(): ForwardCase[] {
+  const fusedShapes: Record<Layout, number[][]> = {
+    NC: [[2, 1], [37, 5], [32, 128], [2048, 3]],
+    NCL: [[3, 7, 5], [2, 1, 2], [4, 8, 12], [5, 3, 131]],
+    NLC: [[2, 13, 3], [5, 7, 8], [1, 2, 1], [3, 41, 5]],
+    NCHW: [[2, 3, 5, 7], [4, 16, 8, 8], [1, 1, 2, 1], [3, 5, 31, 17]],
+    NHWC: [[2, 5, 7, 3], [4, 8, 8, 16], [2, 1, 1, 1], [32, 8, 8, 8]],
+    NCDHW: [[2, 3, 3, 5, 7], [1, 4, 2, 4, 4], [2, 1, 1, 1, 1], [1, 2, 3, 5, 11]],
+    NDHWC: [[2, 3, 5, 7, 3], [1, 2, 3, 4, 8], [1, 1, 2, 1, 1], [3, 2, 2, 3, 5]],
+  };
+  const trainCombos = combos.filter((c) => c.pass === 'train');
+  const base = { seed, pass: 'train', tuning: fusedTuning } as const;
+  const everyLayout = layouts.flatMap((layout) =>
+    fusedShapes[layout].flatMap((shape, k) => {
+      const combo = trainCombos[k % trainCombos.length];
+      return [{ ...base, name: `${layout} [${shape}] ${combo.activation} ${combo.convention}`, shape, layout, activation: combo.activation, convention: combo.convention }];
+    }),
+  );
+  const none = { activation: 'none', convention: 'pytorch' } as const;
+  const large = { mean: 1e4, std: 1 };
+  const special: ForwardCase[] = [
+    { ...base, ...none, ...large, name: 'NC [512, 3] mean 1e4 ± 1', shape: [512, 3], layout: 'NC' },
+    { ...base, ...none, ...large, name: 'NC [32, 128] (vec4) mean 1e4 ± 1', shape: [32, 128], layout: 'NC', convention: 'keras' },
+    { ...base, ...none, ...large, name: 'NCHW [4, 3, 17, 19] mean 1e4 ± 1', shape: [4, 3, 17, 19], layout: 'NCHW' },
+    { ...base, ...none, ...large, name: 'NCHW [4, 3, 16, 16] (vec4) mean 1e4 ± 1', shape: [4, 3, 16, 16], layout: 'NCHW', activation: 'relu' },
+    { ...base, ...none, ...large, name: 'NHWC [4, 17, 19, 4] (vec4) mean 1e4 ± 1', shape: [4, 17, 19, 4], layout: 'NHWC' },
+    { ...base, ...none, ...large, name: 'NCL [8, 2, 250] mean 1e4 ± 1', shape: [8, 2, 250], layout: 'NCL' },
+    { ...base, name: 'NCHW [16, 256, 16, 16] (4096 values per channel)', shape: [16, 256, 16, 16], layout: 'NCHW', activation: 'relu', convention: 'pytorch' },
+    { ...base, name: 'NCHW [32, 2, 16, 16] (8192 values per channel, the most that fit)', shape: [32, 2, 16, 16], layout: 'NCHW', activation: 'none', convention: 'keras' },
+    { ...base, name: 'NHWC [32, 8, 8, 64]', shape: [32, 8, 8, 64], layout: 'NHWC', activation: 'relu', convention: 'keras' },
+    { ...base, name: 'NC [32, 64]', shape: [32, 64], layout: 'NC', activation: 'relu', convention: 'pytorch' },
+    { ...base, ...none, name: 'no affine, no running stats', shape: [7, 9, 11], affine: false, running: false },
+    { ...base, ...none, name: 'momentum 1', shape: [9, 4], momentum: 1 },
+    { ...base, name: 'negative values mean -50', shape: [32, 6, 9], activation: 'relu', convention: 'keras', mean: -50, std: 3 },
+    { ...base, ...none, name: 'tiny values, eps 1e-12', shape: [64, 5, 7], std: 1e-3, eps: 1e-12 },
+    { ...base, name: 'C = 70001 channels (NHWC, > 65 535 workgroups)', shape: [3, 1, 1, 70001], layout: 'NHWC', activation: 'relu', convention: 'keras' },
+  ];
+  const trees: ForwardCase[] = ([
+    { ...base, name: 'NCHW [3, 5, 31, 17]', shape: [3, 5, 31, 17], layout: 'NCHW', activation: 'relu', convention: 'pytorch' },
+    { ...base, name: 'NCHW [16, 4, 16, 16] (vec4) mean 1e4 ± 1', shape: [16, 4, 16, 16], layout: 'NCHW', ...none, ...large },
+    { ...base, name: 'NHWC [32, 8, 8, 16] (vec4: two sums per total)', shape: [32, 8, 8, 16], layout: 'NHWC', activation: 'relu', convention: 'keras' },
+    { ...base, name: 'NC [1000, 7]', shape: [1000, 7], layout: 'NC', ...none },
+  ] satisfies ForwardCase[]).flatMap((c): ForwardCase[] => [
+    { ...c, name: `subgroups, tuning.workgroupSize 4: ${c.name}`, tuning: { ...fusedTuning, workgroupSize: 4 } },
+    { ...c, name: `barrier tree: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false } },
+    { ...c, name: `barrier tree, tuning.workgroupSize 4: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false, workgroupSize: 4 } },
+  ]);
+  const serial = [...everyLayout, ...special].filter(rowsLayout).map((c) => ({ ...c, name: `serial: ${c.name}`, tuning: serialTuning }));
+  return [...everyLayout, ...special, ...trees, ...serial].map((c) => ({ ...c, name: `one dispatch: ${c.name}` }));
+}
+
 const special: ForwardCase[] = [
   // Large means: float32 E[x²] − E[x]² would lose every digit here.
   ...(['NC', 'NCHW', 'NHWC', 'NCL'] as const).map((layout): ForwardCase => {
@@ -61,7 +132,7 @@ const special: ForwardCase[] = [
   ...([[1000, 12, 'NC'], [3000, 5, 'NC'], [8, 6, 33, 31, 'NCHW'], [16, 4, 16, 16, 'NCHW']] as const).map((entry): ForwardCase => {
     const layout = entry[entry.length - 1] as Layout;
     const shape = entry.slice(0, -1) as number[];
-    return { name: `${layout} [${shape}] with GPU tuning`, seed, shape, layout, pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...defaultTuning } };
+    return { name: `${layout} [${shape}] with GPU tuning`, seed, shape, layout, pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...defaultTuning, oneDispatch: false } };
   }),
   // Tensors larger than one storage binding, processed in slabs (src/gpu/slabs.ts): a 1 KiB binding
   // cap makes small tensors take every way of splitting — whole rows (aligned or not, scalar and
@@ -88,7 +159,9 @@ const special: ForwardCase[] = [
  * workgroup on SwiftShader; 256) and with many partials.
  */
 function workgroupSumCases(): Omit<ForwardCase, 'seed' | 'pass'>[] {
-  const tree = { useSubgroups: false };
+  // The three-kernel path: these shapes would take one dispatch (fusedCases covers that).
+  const tree = { useSubgroups: false, oneDispatch: false };
+  const threeKernels = { oneDispatch: false };
   const base = { activation: 'none', convention: 'pytorch' } as const;
   const fallback: Omit<ForwardCase, 'seed' | 'pass'>[] = [
     { name: 'NCL [5, 3, 131]', shape: [5, 3, 131], layout: 'NCL', ...base, activation: 'relu' },
@@ -101,10 +174,10 @@ function workgroupSumCases(): Omit<ForwardCase, 'seed' | 'pass'>[] {
     { name: 'NCHW [4, 3, 16, 16] (vec4) mean 1e4 ± 1', shape: [4, 3, 16, 16], layout: 'NCHW', ...base, mean: 1e4, std: 1 },
   ];
   const bothVariants: [Omit<ForwardCase, 'seed' | 'pass'>, Partial<KernelTuning>][] = [
-    [{ name: 'NCL [8, 2, 4099] GPU tuning (33 partials)', shape: [8, 2, 4099], layout: 'NCL', ...base, activation: 'relu' }, { ...defaultTuning }],
-    [{ name: 'NCHW [16, 2, 64, 64] (vec4) GPU tuning (64 partials) mean 1e4 ± 1', shape: [16, 2, 64, 64], layout: 'NCHW', ...base, mean: 1e4, std: 1 }, { ...defaultTuning }],
-    [{ name: 'NCL [2, 3, 1001] 4-thread workgroups', shape: [2, 3, 1001], layout: 'NCL', ...base, activation: 'relu' }, { workgroupSize: 4 }],
-    [{ name: 'NCHW [4, 6, 20, 20] (vec4) 256-thread workgroups', shape: [4, 6, 20, 20], layout: 'NCHW', ...base, convention: 'keras' }, { workgroupSize: 256 }],
+    [{ name: 'NCL [8, 2, 4099] GPU tuning (33 partials)', shape: [8, 2, 4099], layout: 'NCL', ...base, activation: 'relu' }, { ...defaultTuning, ...threeKernels }],
+    [{ name: 'NCHW [16, 2, 64, 64] (vec4) GPU tuning (64 partials) mean 1e4 ± 1', shape: [16, 2, 64, 64], layout: 'NCHW', ...base, mean: 1e4, std: 1 }, { ...defaultTuning, ...threeKernels }],
+    [{ name: 'NCL [2, 3, 1001] 4-thread workgroups', shape: [2, 3, 1001], layout: 'NCL', ...base, activation: 'relu' }, { workgroupSize: 4, ...threeKernels }],
+    [{ name: 'NCHW [4, 6, 20, 20] (vec4) 256-thread workgroups', shape: [4, 6, 20, 20], layout: 'NCHW', ...base, convention: 'keras' }, { workgroupSize: 256, ...threeKernels }],
   ];
   return [
     ...fallback.map((c) => ({ ...c, name: `barrier tree: ${c.name}`, tuning: tree })),
@@ -148,8 +221,13 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
     }
   });
 
-  it.each([...matrix(), ...special].map((c) => [c.name, c] as const))('%s', async (_name, spec) => {
+  it.each([...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases()].map((c) => [c.name, c] as const))('%s', async (_name, spec) => {
     const report = await harness.call('forwardCase', spec);
+    if (spec.tuning?.oneDispatch === true) {
+      // Its engine ran the one-dispatch kernel, and never a three-kernel reduction.
+      expect(report.modules.filter((name) => name.startsWith('fused-small-forward'))).not.toEqual([]);
+      expect(report.modules.filter((name) => /^(stats|finalize)/.test(name))).toEqual([]);
+    }
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
     const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);

@@ -3,7 +3,7 @@ import type { SubgroupsReport } from './page/subgroups-case';
 import { describeGpu, useHarness } from '../support/browser';
 
 /** The kernels whose workgroup sums have a subgroups variant (src/gpu/shader-sources.ts). */
-const runsKernels = ['stats-runs', 'backward-reduce-runs'];
+const runsKernels = ['stats-runs', 'backward-reduce-runs', 'fused-small-forward', 'fused-small-backward'];
 const subgroupVariants = runsKernels.map((name) => `${name}+subgroups`);
 
 describeGpu('workgroup sums: subgroups where the device has them, the barrier tree otherwise', () => {

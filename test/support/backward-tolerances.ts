@@ -1,4 +1,5 @@
 import type { ChannelView } from '../../src/layout';
+import { planFused } from '../../src/gpu/fused-small';
 import { planMerge } from '../../src/gpu/plan';
 import { planSlabbedReduction } from '../../src/gpu/plan-slabs';
 import { usesSubgroups, type KernelTuning } from '../../src/gpu/tuning';
@@ -16,7 +17,8 @@ import { EPS32 } from './tolerances';
  *
  * - dbeta = Σ g: every value reaches the total through a chain of float32 additions — a thread's
  *   own values, the workgroup sum of backward-reduce-runs (a barrier tree, or subgroupAdd then a
- *   tree of per-subgroup totals), the finalize fold (serial, or strided then a tree) — and a chain of
+ *   tree of per-subgroup totals), the finalize fold (serial, or strided then a tree); in one dispatch
+ *   (fused-small.ts) a thread's few units and one workgroup sum — and a chain of
  *   n additions is off by at most n·ε·S1 (Higham, γ_n). The chain length follows from the launch
  *   plan and the device (additionChain below): ≤ 33 for defaultTuning at every tested shape with
  *   SwiftShader's subgroups of 4 (30 with the barrier tree), ~4000 for the 4-thread workgroups that
@@ -72,6 +74,14 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   const wg = tuning.workgroupSize;
   const alignment = 256;
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
+  // One dispatch (fused-small.ts): a thread's units (plus the lanes' dot for vec4 runs), then one
+  // workgroup sum (none in the serial strategy, whose thread walks the whole channel). WebGPU guarantees 256 invocations and 16 KiB of workgroup memory.
+  const limits = { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension: maxPerDimension, bindingBytes };
+  const fused = planFused(view, 'backward', tuning, limits);
+  if (fused) {
+    const lanes = fused.entryPoint.endsWith('RunsVec4') ? 3 : 0;
+    return fused.threadAdditions + lanes + (fused.strategy === 'Workgroup' ? workgroupSumChain(fused.workgroupSize, subgroupMaxSize) : 0);
+  }
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
   const own = Math.max(
     ...reduction.slabs.map(({ params: p, walk, width }) =>

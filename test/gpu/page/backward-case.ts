@@ -18,6 +18,7 @@ import type { ReferenceParams } from '../../support/reference';
 import { referenceBackward } from '../../support/reference-backward';
 import { EPS32 } from '../../support/tolerances';
 import { readBuffer, storageBuffer } from './gpu-buffers';
+import { shaderModuleNames } from '../../../src/gpu/pipelines';
 
 export interface BackwardCase {
   name: string;
@@ -61,6 +62,8 @@ export interface BackwardReport {
   size: number;
   /** The device's maxStorageBufferBindingSize. */
   bindingLimit: number;
+  /** Shader modules built so far on the engine's device (which kernels its cases ran). */
+  modules: string[];
 }
 
 function makeInputs(spec: BackwardCase) {
@@ -213,7 +216,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     const unmodifiedOnHost = same(inputs.x, copies.x) && same(inputs.dy, copies.dy);
     let masked = 0;
     for (let i = 0; i < N; i++) if (ref.g[i] === 0 && inputs.dy[i] !== 0) masked++;
-    return { backend: bn.backend, checks, inputUnmodified: unmodifiedOnGpu && unmodifiedOnHost, masked, size: N, bindingLimit: device.limits.maxStorageBufferBindingSize };
+    return { backend: bn.backend, checks, inputUnmodified: unmodifiedOnGpu && unmodifiedOnHost, masked, size: N, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device) };
   } finally {
     for (const buffer of Object.values(buffers)) buffer?.destroy();
   }

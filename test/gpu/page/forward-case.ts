@@ -9,6 +9,7 @@ import { caseSeed, channelNormals, createRng, normals } from '../../support/rand
 import type { ReferenceParams } from '../../support/reference';
 import { splitShape } from '../../support/channel-index';
 import { readBuffer, storageBuffer } from './gpu-buffers';
+import { shaderModuleNames } from '../../../src/gpu/pipelines';
 
 export interface ForwardCase {
   name: string;
@@ -37,6 +38,8 @@ export interface ForwardReport {
   inputUnmodified: boolean;
   /** The device's maxStorageBufferBindingSize. */
   bindingLimit: number;
+  /** Shader modules built so far on the engine's device (which kernels its cases ran). */
+  modules: string[];
 }
 
 function makeInputs(spec: ForwardCase) {
@@ -115,5 +118,5 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     }
     for (const buffer of Object.values(buffers)) buffer?.destroy();
     const inputUnmodified = inputUnmodifiedOnGpu && inputs.x.every((v, i) => Object.is(v, xCopy[i]));
-    return { backend: bn.backend, checks, inputUnmodified, bindingLimit: device.limits.maxStorageBufferBindingSize };
+    return { backend: bn.backend, checks, inputUnmodified, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device) };
 }

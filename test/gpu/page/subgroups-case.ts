@@ -26,14 +26,23 @@ export interface SubgroupsReport {
 }
 
 async function modulesOf(useSubgroups: boolean | undefined): Promise<EngineModules> {
-  const bn = await engineFor(useSubgroups === undefined ? undefined : { useSubgroups });
+  // The three-kernel path for this small tensor, then the one-dispatch kernels.
+  const modules = [...(await modulesFor(useSubgroups, false)), ...(await modulesFor(useSubgroups, true))];
+  const device = (await engineFor(useSubgroups === undefined ? { oneDispatch: false } : { useSubgroups, oneDispatch: false })).gpu!.device;
+  return { deviceHasSubgroups: device.features.has('subgroups'), modules: [...new Set(modules)].sort() };
+}
+
+async function modulesFor(useSubgroups: boolean | undefined, oneDispatch: boolean): Promise<string[]> {
+  // runSegments false: the one-dispatch kernels with workgroup sums, which GPUs run.
+  const tuning = oneDispatch ? { oneDispatch, runSegments: false } : { oneDispatch };
+  const bn = await engineFor(useSubgroups === undefined ? tuning : { useSubgroups, ...tuning });
   const device = bn.gpu!.device;
   const shape = [2, 3, 4, 4];
   const rng = createRng(7);
   const x = normals(rng, 96, 0, 1);
   const out = await bn.forwardTrain(x, { shape, layout: 'NCHW' });
   await bn.backward(normals(rng, 96, 0, 1), x, { shape, layout: 'NCHW' }, out);
-  return { deviceHasSubgroups: device.features.has('subgroups'), modules: shaderModuleNames(device).sort() };
+  return shaderModuleNames(device);
 }
 
 export async function runSubgroupsCase(): Promise<SubgroupsReport> {

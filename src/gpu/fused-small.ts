@@ -1,0 +1,225 @@
+import type { ChannelView } from '../layout';
+import type { ResolvedScalarOptions } from '../options';
+import type { GpuContext } from './context';
+import type { Launch } from './dispatch';
+import { foldWorkgroups } from './grid';
+import { finalizeParams } from './plan';
+import { gradientParams } from './plan-backward';
+import { planElementwiseWork, planReduction } from './slab-launches';
+import { shaders, type ShaderSource } from './shader-sources';
+import type { KernelTuning } from './tuning';
+
+/**
+ * One dispatch for small tensors (shaders/fused-small-*.wgsl): when every channel — or every group
+ * of four channels of an inner == 1 layout — fits one workgroup's registers, the training forward
+ * (statistics, running statistics, y) and the backward (sums, dgamma and dbeta, dx) are one kernel
+ * each, reading the tensor once instead of twice, with no dispatch boundary in between.
+ *
+ * What fits: a workgroup of at most FUSED_MAX_THREADS threads (and the device's
+ * maxComputeInvocationsPerWorkgroup, ≥ 256 on every WebGPU device) holding UNITS units each — a
+ * value, or a vec4 where the layout allows — so the forward takes channels of up to 256 · 8 · 4 =
+ * 8192 values (vec4) and the backward, which holds x and dy, half that. Workgroup memory: the
+ * workgroup sum's WORKGROUP_SIZE vec2s and two vec4s, 2 KiB at 256 threads (16 KiB is guaranteed).
+ * The tensor must fit one storage binding (larger ones are far from small). Software adapters
+ * (tuning.runSegments), where a workgroup barrier costs more than these kernels save, take the
+ * inner == 1 shapes with the serial strategy (a thread per channel group, no barrier, its rows
+ * re-read from the core's cache instead of held in registers) and keep three kernels otherwise.
+ */
+
+/** Kept at 256 although GPUs allow 1024: a channel per workgroup of 256 keeps channels small enough
+ * that a tensor still spreads over many workgroups; larger channels take the multi-kernel path. */
+const FUSED_MAX_THREADS = 256;
+
+/** Threads per workgroup of the serial strategy: one 4-lane invocation group of a software adapter. */
+const SERIAL_THREADS = 4;
+
+export type FusedDirection = 'forward' | 'backward';
+
+export interface FusedLimits {
+  maxInvocationsPerWorkgroup: number;
+  maxWorkgroupSizeX: number;
+  maxWorkgroupStorageBytes: number;
+  maxWorkgroupsPerDimension: number;
+  /** Largest tensor binding (bytes). */
+  bindingBytes: number;
+}
+
+export interface FusedPlan {
+  /** Kernel launches of the whole op. */
+  dispatches: 1;
+  /**
+   * 'Workgroup': a workgroup per channel (group) holding it in registers, with workgroup totals;
+   * 'Serial' (tuning.runSegments, software adapters; inner == 1 layouts only): a thread per
+   * channel (group) walking its rows once per pass, no barrier (see fused-small-walk.wgsl).
+   */
+  strategy: 'Workgroup' | 'Serial';
+  entryPoint: string;
+  workgroupSize: number;
+  /** Units (values or vec4s) a thread takes: held in registers ('Workgroup', at most), or walked ('Serial'). */
+  unitsPerThread: number;
+  /** Most additions a value goes through in its thread's sums (the serial ones are blocked). */
+  threadAdditions: number;
+  params: { groups: number; units: number; innerUnits: number };
+  grid: [number, number];
+}
+
+const kernels: Record<FusedDirection, ShaderSource> = { forward: shaders.fusedSmallForward, backward: shaders.fusedSmallBackward };
+
+/** A `const NAME: u32 = …u;` of a kernel, read from its WGSL so that it is written once. */
+function wgslConstant(shader: ShaderSource, name: string): number {
+  const match = new RegExp(`const\\s+${name}\\s*:\\s*u32\\s*=\\s*(\\d+)u\\s*;`).exec(shader.code);
+  if (!match) throw new Error(`${shader.name}.wgsl declares no const ${name}`);
+  return Number(match[1]);
+}
+
+const nextPowerOfTwo = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+/**
+ * The one-dispatch plan of a view, or undefined when it does not fit (or tuning.oneDispatch is
+ * false). Pure, so it is unit-tested in Node.
+ */
+export function planFused(view: ChannelView, direction: FusedDirection, tuning: KernelTuning, limits: FusedLimits): FusedPlan | undefined {
+  if (tuning.oneDispatch === false || view.size * 4 > limits.bindingBytes) return undefined;
+  const { outer, channels, inner } = view;
+  const runs = inner > 1;
+  const vec4 = runs ? inner % 4 === 0 : channels % 4 === 0;
+  const innerUnits = runs ? (vec4 ? inner / 4 : inner) : 1;
+  const groups = runs || !vec4 ? channels : channels / 4;
+  const units = runs ? outer * innerUnits : outer;
+  const unitsPerThread = wgslConstant(kernels[direction], 'UNITS');
+  const maxThreads = Math.min(FUSED_MAX_THREADS, limits.maxInvocationsPerWorkgroup, limits.maxWorkgroupSizeX);
+  // As few threads as hold the channel, but no fewer than the tuning's workgroup size while the
+  // channel has the units for them: on a GPU more threads keep more loads in flight.
+  const threads = Math.max(nextPowerOfTwo(Math.ceil(units / unitsPerThread)), Math.min(tuning.workgroupSize, nextPowerOfTwo(units)));
+  if (threads > maxThreads) return undefined;
+  // workgroupSum's array (a vec2 per thread) and the two broadcast vec4s.
+  if (threads * 8 + 32 > limits.maxWorkgroupStorageBytes) return undefined;
+  if (groups > limits.maxWorkgroupsPerDimension ** 2) return undefined;
+  const name = direction === 'forward' ? 'fusedForward' : 'fusedBackward';
+  const width = vec4 ? 'Vec4' : 'Scalar';
+  const params = { groups, units, innerUnits };
+  if (tuning.runSegments) {
+    // Measured on SwiftShader (npm run bench, forward-train): a thread per channel run of NCHW
+    // [16, 256, 16, 16] gathers each lane's values from another channel, three times, and took
+    // 1.20× the 12 B/element floor where the three kernels took 1.01×; rows read contiguously.
+    if (runs) return undefined;
+    // Small workgroups: a software adapter spreads workgroups over its cores, and these tensors
+    // have few channels (groups) to spread.
+    const wg = Math.min(tuning.workgroupSize, SERIAL_THREADS);
+    if (Math.ceil(groups / wg) > limits.maxWorkgroupsPerDimension ** 2) return undefined;
+    const block = wgslConstant(kernels[direction], 'SERIAL_BLOCK');
+    const threadAdditions = Math.min(units, block) + Math.ceil(units / block);
+    return { dispatches: 1, strategy: 'Serial', entryPoint: `${name}Serial${width}`, workgroupSize: wg, unitsPerThread: units, threadAdditions, params, grid: foldWorkgroups(Math.ceil(groups / wg), limits.maxWorkgroupsPerDimension) };
+  }
+  return {
+    dispatches: 1,
+    strategy: 'Workgroup',
+    entryPoint: `${name}${runs ? 'Runs' : 'Rows'}${width}`,
+    workgroupSize: threads,
+    unitsPerThread,
+    threadAdditions: unitsPerThread,
+    params,
+    grid: foldWorkgroups(groups, limits.maxWorkgroupsPerDimension),
+  };
+}
+
+export function fusedLimits(context: GpuContext): FusedLimits {
+  const { limits } = context.device;
+  return {
+    maxInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    maxWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+    maxWorkgroupStorageBytes: limits.maxComputeWorkgroupStorageSize,
+    maxWorkgroupsPerDimension: context.maxWorkgroupsPerDimension,
+    bindingBytes: context.bindingBytes,
+  };
+}
+
+export function planFusedWork(context: GpuContext, view: ChannelView, direction: FusedDirection): FusedPlan | undefined {
+  return planFused(view, direction, context.tuning, fusedLimits(context));
+}
+
+/** Launches of a training forward or backward of `view`: 1 in one dispatch, else reduction, finalize, elementwise. */
+export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward'): number {
+  if (planFusedWork(context, view, op === 'forwardTrain' ? 'forward' : 'backward')) return 1;
+  const reduction = planReduction(context, view, op === 'forwardTrain' ? 'stats' : 'backwardReduce');
+  return reduction.plan.slabs.length + 1 + planElementwiseWork(context, view).slabs.length;
+}
+
+export interface FusedForwardBuffers {
+  x: GPUBuffer;
+  y: GPUBuffer;
+  stats: GPUBuffer;
+  gamma?: GPUBuffer;
+  beta?: GPUBuffer;
+  runningMean?: GPUBuffer;
+  runningVar?: GPUBuffer;
+}
+
+/** The training forward as one launch: statistics into `stats`, running statistics, y. */
+export function fusedForwardLaunch(context: GpuContext, resolved: ResolvedScalarOptions, plan: FusedPlan, args: FusedForwardBuffers): Launch {
+  const C = resolved.view.channels;
+  return {
+    shader: shaders.fusedSmallForward,
+    entryPoint: plan.entryPoint,
+    constants: { WORKGROUP_SIZE: plan.workgroupSize, RELU: resolved.activation === 'relu', UPDATE_RUNNING: args.runningMean !== undefined },
+    params: { ...plan.params, count: resolved.view.count, ...finalizeParams(resolved) },
+    buffers: [
+      args.x,
+      args.gamma ?? context.constants.filled(C, 1),
+      args.beta ?? context.constants.filled(C, 0),
+      args.runningMean ?? context.constants.placeholder('runningMean'),
+      args.runningVar ?? context.constants.placeholder('runningVar'),
+      args.stats,
+      args.y,
+    ],
+    grid: plan.grid,
+  };
+}
+
+export interface FusedBackwardBuffers {
+  x: GPUBuffer;
+  dy: GPUBuffer;
+  dx: GPUBuffer;
+  stats: GPUBuffer;
+  gamma?: GPUBuffer;
+  dgamma?: GPUBuffer;
+  dbeta?: GPUBuffer;
+  /** The forward's output: with relu, dy passes where y is positive (activation.wgsl). */
+  y?: GPUBuffer;
+}
+
+/** The backward (train or eval mode) as one launch: dgamma and dbeta when given, dx. */
+export function fusedBackwardLaunch(
+  context: GpuContext,
+  resolved: ResolvedScalarOptions,
+  plan: FusedPlan,
+  options: { train: boolean; accumulate: boolean },
+  args: FusedBackwardBuffers,
+): Launch {
+  const C = resolved.view.channels;
+  return {
+    shader: shaders.fusedSmallBackward,
+    entryPoint: plan.entryPoint,
+    constants: {
+      WORKGROUP_SIZE: plan.workgroupSize,
+      RELU: resolved.activation === 'relu',
+      TRAIN: options.train,
+      ACCUMULATE: options.accumulate,
+      WRITE_DGAMMA: args.dgamma !== undefined,
+      WRITE_DBETA: args.dbeta !== undefined,
+    },
+    params: { ...plan.params, ...gradientParams(resolved.view) },
+    buffers: [
+      args.x,
+      args.stats,
+      args.gamma ?? context.constants.filled(C, 1),
+      args.dgamma ?? context.constants.placeholder('dgamma'),
+      args.dbeta ?? context.constants.placeholder('dbeta'),
+      args.dy,
+      args.dx,
+      // Without relu the kernel never reads y; x stands in for its binding.
+      resolved.activation === 'relu' ? args.y! : args.x,
+    ],
+    grid: plan.grid,
+  };
+}

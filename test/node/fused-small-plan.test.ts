@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { planFused, type FusedLimits } from '../../src/gpu/fused-small';
+import { shaders } from '../../src/gpu/shader-sources';
+import { defaultTuning, resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
+import { packParams } from '../../src/gpu/uniforms';
+import { channelView } from '../../src/layout';
+import type { Layout } from '../../src/types';
+
+/** WebGPU's guaranteed limits (SwiftShader's too, but for its 32 KiB of workgroup memory). */
+const limits: FusedLimits = {
+  maxInvocationsPerWorkgroup: 256,
+  maxWorkgroupSizeX: 256,
+  maxWorkgroupStorageBytes: 16384,
+  maxWorkgroupsPerDimension: 65535,
+  bindingBytes: 128 * 1024 * 1024,
+};
+/** What software adapters run with (tuning.runSegments: no barriers). */
+const software: KernelTuning = { ...defaultTuning, ...softwareAdapterTuning };
+
+const plan = (shape: number[], layout: Layout, direction: 'forward' | 'backward' = 'forward', tuning: KernelTuning = defaultTuning, lim = limits) =>
+  planFused(channelView(shape, layout), direction, tuning, lim);
+
+describe('one-dispatch planning (fused-small.ts)', () => {
+  it('takes the demo model’s layers and small CNN activations in one dispatch, forward and backward', () => {
+    for (const [shape, layout] of [
+      [[32, 128], 'NC'],
+      [[32, 64], 'NC'],
+      [[16, 256, 16, 16], 'NCHW'],
+    ] as const) {
+      for (const direction of ['forward', 'backward'] as const) expect(plan([...shape], layout, direction)?.dispatches).toBe(1);
+    }
+    // 2048 rows of 16 four-channel groups: 256 threads × 8 vec4 forward; the backward holds x and
+    // dy (4 units each), so its channels fit up to 1024 rows.
+    expect(plan([32, 8, 8, 64], 'NHWC', 'forward')?.dispatches).toBe(1);
+    expect(plan([32, 8, 8, 64], 'NHWC', 'backward')).toBeUndefined();
+    expect(plan([16, 8, 8, 64], 'NHWC', 'backward')?.dispatches).toBe(1);
+  });
+
+  it('names the entry point by shape and width, with a workgroup per channel or channel group', () => {
+    expect(plan([32, 128], 'NC')).toMatchObject({ entryPoint: 'fusedForwardRowsVec4', params: { groups: 32, units: 32, innerUnits: 1 }, grid: [32, 1] });
+    expect(plan([32, 7], 'NC')).toMatchObject({ entryPoint: 'fusedForwardRowsScalar', params: { groups: 7, units: 32, innerUnits: 1 } });
+    expect(plan([16, 256, 16, 16], 'NCHW')).toMatchObject({ strategy: 'Workgroup', entryPoint: 'fusedForwardRunsVec4', workgroupSize: 128, unitsPerThread: 8, params: { groups: 256, units: 1024, innerUnits: 64 }, grid: [256, 1] });
+    expect(plan([16, 256, 16, 16], 'NCHW', 'backward')).toMatchObject({ entryPoint: 'fusedBackwardRunsVec4', workgroupSize: 256, unitsPerThread: 4 });
+    expect(plan([3, 5, 31, 17], 'NCHW')).toMatchObject({ entryPoint: 'fusedForwardRunsScalar', params: { groups: 5, units: 1581, innerUnits: 527 } });
+    expect(plan([4, 8, 8, 16], 'NHWC')).toMatchObject({ entryPoint: 'fusedForwardRowsVec4', params: { groups: 4, units: 256 } });
+  });
+
+  it('holds every unit: threads × units per thread cover the channel, in a power-of-two workgroup', () => {
+    const shapes: [number[], Layout][] = [
+      [[2, 1], 'NC'],
+      [[37, 5], 'NC'],
+      [[2048, 3], 'NC'],
+      [[3, 7, 5], 'NCL'],
+      [[5, 3, 131], 'NCL'],
+      [[2, 3, 5, 7], 'NCHW'],
+      [[32, 2, 16, 16], 'NCHW'],
+      [[2, 5, 7, 3], 'NHWC'],
+      [[1, 2, 3, 5, 11], 'NCDHW'],
+      [[3, 2, 2, 3, 5], 'NDHWC'],
+    ];
+    for (const [shape, layout] of shapes) {
+      for (const direction of ['forward', 'backward'] as const) {
+        for (const tuning of [defaultTuning, { ...defaultTuning, workgroupSize: 256 }, { ...defaultTuning, workgroupSize: 4 }]) {
+          const p = plan(shape, layout, direction, tuning);
+          if (!p) continue;
+          expect(p.strategy).toBe('Workgroup');
+          expect(p.workgroupSize * p.unitsPerThread).toBeGreaterThanOrEqual(p.params.units);
+          expect(Math.log2(p.workgroupSize) % 1).toBe(0);
+          expect(p.workgroupSize).toBeLessThanOrEqual(256);
+          // No fewer threads than the tuning's workgroup size while there are units for them.
+          expect(p.workgroupSize).toBeGreaterThanOrEqual(Math.min(tuning.workgroupSize, p.params.units));
+        }
+      }
+    }
+  });
+
+  it('stops at the largest channel a workgroup holds (256 threads × 8 units forward, × 4 backward)', () => {
+    // Vec4 runs: 8192 values per channel forward, 4096 backward.
+    expect(plan([32, 2, 16, 16], 'NCHW')?.workgroupSize).toBe(256);
+    expect(plan([33, 2, 16, 16], 'NCHW')).toBeUndefined();
+    expect(plan([16, 2, 16, 16], 'NCHW', 'backward')?.workgroupSize).toBe(256);
+    expect(plan([17, 2, 16, 16], 'NCHW', 'backward')).toBeUndefined();
+    // Single values: 2048 per channel forward, 1024 backward.
+    expect(plan([2048, 3], 'NC')?.dispatches).toBe(1);
+    expect(plan([2049, 3], 'NC')).toBeUndefined();
+    expect(plan([1024, 3], 'NC', 'backward')?.dispatches).toBe(1);
+    expect(plan([1025, 3], 'NC', 'backward')).toBeUndefined();
+    // The benchmark's 4 MB tensors are far too large.
+    expect(plan([256, 32, 16, 16], 'NCHW')).toBeUndefined();
+    expect(plan([8192, 128], 'NC')).toBeUndefined();
+  });
+
+  it('respects the device: fewer invocations, less workgroup memory, tensors above one binding', () => {
+    const small = { ...limits, maxInvocationsPerWorkgroup: 128 };
+    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', defaultTuning, small)).toBeUndefined();
+    expect(plan([16, 2, 16, 16], 'NCHW', 'forward', defaultTuning, small)?.workgroupSize).toBe(128);
+    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', defaultTuning, { ...limits, maxWorkgroupStorageBytes: 1024 })).toBeUndefined();
+    expect(plan([32, 128], 'NC', 'forward', defaultTuning, { ...limits, bindingBytes: 4096 })).toBeUndefined();
+    // Channels beyond a 65 535² grid cannot be launched a workgroup each.
+    expect(plan([2, 70001], 'NC', 'forward', defaultTuning, { ...limits, maxWorkgroupsPerDimension: 200 })).toBeUndefined();
+    expect(plan([2, 70001], 'NC')?.grid).toEqual([35001, 2]);
+  });
+
+  it('on software adapters: a thread per channel group for inner == 1 layouts, three kernels for runs', () => {
+    expect(plan([32, 128], 'NC', 'forward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedForwardSerialVec4', workgroupSize: 4, unitsPerThread: 32, grid: [8, 1] });
+    expect(plan([32, 7], 'NC', 'backward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedBackwardSerialScalar', params: { groups: 7, units: 32 } });
+    expect(plan([32, 8, 8, 64], 'NHWC', 'forward', software)).toMatchObject({ strategy: 'Serial', params: { groups: 16, units: 2048 } });
+    // Same capacity as the register kernels, so the same shapes take one dispatch.
+    expect(plan([2049, 3], 'NC', 'forward', software)).toBeUndefined();
+    expect(plan([1025, 3], 'NC', 'backward', software)).toBeUndefined();
+    expect(plan([16, 256, 16, 16], 'NCHW', 'forward', software)).toBeUndefined();
+    expect(plan([2, 3, 5, 7], 'NCHW', 'backward', software)).toBeUndefined();
+  });
+
+  it('tuning.oneDispatch false keeps the three-kernel path; it must be a boolean', () => {
+    for (const tuning of [software, defaultTuning]) {
+      expect(plan([32, 128], 'NC', 'forward', { ...tuning, oneDispatch: false })).toBeUndefined();
+      expect(plan([32, 128], 'NC', 'forward', { ...tuning, oneDispatch: true })?.dispatches).toBe(1);
+    }
+    expect(resolveTuning({ oneDispatch: false }, 256).oneDispatch).toBe(false);
+    expect(() => resolveTuning({ oneDispatch: 'no' as unknown as boolean }, 256)).toThrow(/oneDispatch must be a boolean/);
+  });
+
+  it('gives the kernels every Params field they declare', () => {
+    const finalize = { channels: 128, eps: 1e-5, keep: 0.9, take: 0.1, varianceFactor: 32 / 31, nan: NaN };
+    const forward = plan([32, 128], 'NC')!;
+    expect(() => packParams(shaders.fusedSmallForward, { ...forward.params, count: 32, ...finalize })).not.toThrow();
+    const backward = plan([32, 128], 'NC', 'backward')!;
+    expect(() => packParams(shaders.fusedSmallBackward, { ...backward.params, channels: 128, invCount: 1 / 32, nan: NaN })).not.toThrow();
+  });
+});
