@@ -30,6 +30,13 @@ const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUF
  */
 export const STORAGE_BUFFERS_PER_KERNEL = 6;
 
+/**
+ * The one-dispatch kernels of small tensors (fused-small.ts) bind more: the forward 7 (x, y,
+ * statistics, γ, β and the running statistics), the backward 8 (x, dy, y, dx, statistics, γ, dgamma,
+ * dbeta). A device below that runs the multi-pass kernels instead.
+ */
+export const FUSED_STORAGE_BUFFERS = { forward: 7, backward: 8 } as const;
+
 /** Why a device with these limits cannot run the kernels, or undefined when it can. */
 export function unsupportedReason(limits: Pick<GPUSupportedLimits, 'maxStorageBuffersPerShaderStage'>): string | undefined {
   const storage = limits.maxStorageBuffersPerShaderStage;
@@ -61,7 +68,8 @@ export async function acquireDevice(gpu: GpuEntry | undefined): Promise<Acquired
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,
-      maxStorageBuffersPerShaderStage: STORAGE_BUFFERS_PER_KERNEL,
+      // Enough for the one-dispatch kernels where the adapter has it; never less than the kernels need.
+      maxStorageBuffersPerShaderStage: Math.min(adapter.limits.maxStorageBuffersPerShaderStage, FUSED_STORAGE_BUFFERS.backward),
     },
   });
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };

@@ -1,3 +1,4 @@
+import { FUSED_STORAGE_BUFFERS } from './device';
 import type { ChannelView } from '../layout';
 import type { ResolvedScalarOptions } from '../options';
 import type { GpuContext } from './context';
@@ -42,6 +43,8 @@ export interface FusedLimits {
   maxWorkgroupsPerDimension: number;
   /** Largest tensor binding (bytes). */
   bindingBytes: number;
+  /** maxStorageBuffersPerShaderStage: the fused kernels bind FUSED_STORAGE_BUFFERS. */
+  maxStorageBuffers: number;
 }
 
 export interface FusedPlan {
@@ -80,6 +83,7 @@ const nextPowerOfTwo = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
  */
 export function planFused(view: ChannelView, direction: FusedDirection, tuning: KernelTuning, limits: FusedLimits): FusedPlan | undefined {
   if (tuning.oneDispatch === false || view.size * 4 > limits.bindingBytes) return undefined;
+  if (limits.maxStorageBuffers < FUSED_STORAGE_BUFFERS[direction]) return undefined;
   const { outer, channels, inner } = view;
   const runs = inner > 1;
   const vec4 = runs ? inner % 4 === 0 : channels % 4 === 0;
@@ -131,6 +135,7 @@ export function fusedLimits(context: GpuContext): FusedLimits {
     maxWorkgroupStorageBytes: limits.maxComputeWorkgroupStorageSize,
     maxWorkgroupsPerDimension: context.maxWorkgroupsPerDimension,
     bindingBytes: context.bindingBytes,
+    maxStorageBuffers: limits.maxStorageBuffersPerShaderStage,
   };
 }
 

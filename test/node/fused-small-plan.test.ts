@@ -13,6 +13,7 @@ const limits: FusedLimits = {
   maxWorkgroupStorageBytes: 16384,
   maxWorkgroupsPerDimension: 65535,
   bindingBytes: 128 * 1024 * 1024,
+  maxStorageBuffers: 8,
 };
 /** What software adapters run with (tuning.runSegments: no barriers). */
 const software: KernelTuning = { ...defaultTuning, ...softwareAdapterTuning };
@@ -96,6 +97,10 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     expect(plan([16, 2, 16, 16], 'NCHW', 'forward', defaultTuning, small)?.workgroupSize).toBe(128);
     expect(plan([32, 2, 16, 16], 'NCHW', 'forward', defaultTuning, { ...limits, maxWorkgroupStorageBytes: 1024 })).toBeUndefined();
     expect(plan([32, 128], 'NC', 'forward', defaultTuning, { ...limits, bindingBytes: 4096 })).toBeUndefined();
+    // A device with fewer storage buffers per stage than a fused kernel binds keeps the multi-pass path.
+    expect(plan([32, 128], 'NC', 'forward', defaultTuning, { ...limits, maxStorageBuffers: 6 })).toBeUndefined();
+    expect(plan([32, 128], 'NC', 'forward', defaultTuning, { ...limits, maxStorageBuffers: 7 })).toBeDefined();
+    expect(plan([32, 128], 'NC', 'backward', defaultTuning, { ...limits, maxStorageBuffers: 7 })).toBeUndefined();
     // Channels beyond a 65 535² grid cannot be launched a workgroup each.
     expect(plan([2, 70001], 'NC', 'forward', defaultTuning, { ...limits, maxWorkgroupsPerDimension: 200 })).toBeUndefined();
     expect(plan([2, 70001], 'NC')?.grid).toEqual([35001, 2]);

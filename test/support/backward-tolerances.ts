@@ -75,8 +75,8 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   const alignment = 256;
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
   // One dispatch (fused-small.ts): a thread's units (plus the lanes' dot for vec4 runs), then one
-  // workgroup sum (none in the serial strategy, whose thread walks the whole channel). WebGPU guarantees 256 invocations and 16 KiB of workgroup memory.
-  const limits = { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension: maxPerDimension, bindingBytes };
+  // workgroup sum (none in the serial strategy, whose thread walks the whole channel). WebGPU guarantees 256 invocations, 16 KiB of workgroup memory and 8 storage buffers per stage.
+  const limits = { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension: maxPerDimension, bindingBytes, maxStorageBuffers: 8 };
   const fused = planFused(view, 'backward', tuning, limits);
   if (fused) {
     const lanes = fused.entryPoint.endsWith('RunsVec4') ? 3 : 0;
