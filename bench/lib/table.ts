@@ -206,3 +206,42 @@ export function timedDefinitions(report: Report): string[] {
     return `**${impl}**, ${op}${where}: ${timed}.`;
   });
 }
+
+/** The copy's bandwidth per tensor size (the floor's own figure; on a GPU, compare it with the card's nominal bandwidth). */
+export interface CopyBandwidth {
+  /** Per tensor size: copy GB/s (8 bytes per element moved / ms), median and best over the cases of that size. */
+  sizes: { bytes: number; cases: number; gbpsMedian: number; gbpsMax: number }[];
+  /** The largest per-size median. */
+  peakGbps: number;
+  /** `--nominal-gbps`: the adapter's nominal memory bandwidth as given on the command line, and peakGbps / it. */
+  nominalGbps?: number;
+  fractionOfNominal?: number;
+}
+
+export function copyBandwidth(rows: CaseRow[], nominalGbps?: number): CopyBandwidth {
+  const bySize = new Map<number, number[]>();
+  for (const row of rows) {
+    if (row.impl !== 'copy') continue;
+    const bytes = row.elements * 4;
+    if (!bySize.has(bytes)) bySize.set(bytes, []);
+    bySize.get(bytes)!.push(row.gbps);
+  }
+  const sizes = [...bySize.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([bytes, values]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      const gbpsMedian = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+      return { bytes, cases: values.length, gbpsMedian, gbpsMax: sorted[sorted.length - 1] };
+    });
+  const peakGbps = Math.max(0, ...sizes.map((size) => size.gbpsMedian));
+  return { sizes, peakGbps, ...(nominalGbps ? { nominalGbps, fractionOfNominal: peakGbps / nominalGbps } : {}) };
+}
+
+export function copyBandwidthText(copy: CopyBandwidth): string {
+  const sizes = copy.sizes.map((size) => `${formatSize(size.bytes)} ${size.gbpsMedian.toFixed(1)} (best ${size.gbpsMax.toFixed(1)})`).join(', ');
+  const nominal = copy.nominalGbps
+    ? `; ${(100 * copy.fractionOfNominal!).toFixed(0)} % of the nominal ${copy.nominalGbps} GB/s given by --nominal-gbps`
+    : ' (give the card\'s nominal bandwidth with --nominal-gbps N to see the fraction)';
+  return `copy bandwidth, GB/s per tensor size (median over cases): ${sizes}; peak ${copy.peakGbps.toFixed(1)} GB/s${nominal}`;
+}

@@ -27,10 +27,11 @@ function requiredLimits(adapter: GPUAdapter, mode: DeviceLimitsMode): Record<str
   };
 }
 
-export async function createBenchDevice(mode: DeviceLimitsMode = 'adapter'): Promise<BenchDevice> {
-  if (!navigator.gpu) throw new Error('no navigator.gpu (WebGPU disabled, or not a secure context)');
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null');
+/** `gpu`: navigator.gpu in a browser, Dawn's GPU object in Node. */
+export async function createBenchDevice(mode: DeviceLimitsMode, gpu: GPU | undefined): Promise<BenchDevice> {
+  if (!gpu) throw new Error('no navigator.gpu (WebGPU disabled, or not a secure context)');
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('requestAdapter() returned null');
   const wanted = ['timestamp-query', 'subgroups'] as GPUFeatureName[];
   const requiredFeatures = wanted.filter((feature) => adapter.features.has(feature));
   const device = await adapter.requestDevice({
