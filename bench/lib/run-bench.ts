@@ -41,7 +41,7 @@ function log(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-function writeAtomic(path: string, text: string): void {
+export function writeAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, text);

@@ -39,7 +39,8 @@ export async function createBenchDevice(mode: DeviceLimitsMode, gpu: GPU | undef
     requiredFeatures,
     requiredLimits: requiredLimits(adapter, mode),
   });
-  device.lost.then((info) => console.error(`bench device lost: ${info.reason} ${info.message}`));
+  // Destroyed at the end of a run on purpose: only a loss of another kind is news.
+  device.lost.then((info) => info.reason !== 'destroyed' && console.error(`bench device lost: ${info.reason} ${info.message}`));
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   return {
     device,
