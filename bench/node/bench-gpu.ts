@@ -83,7 +83,17 @@ async function main(args: BenchArgs): Promise<number> {
     origin: `${process.execPath}${process.env.VK_ICD_FILENAMES ? `; VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES}` : ''}`,
     noTfjs: 'the Node bench runs our kernels on Dawn only; TF.js is compared in the browser bench (npm run bench)',
     async init(limits) {
-      const bench = await runner.init(limits);
+      let bench;
+      try {
+        bench = await runner.init(limits);
+      } catch (error) {
+        const message = (error as Error).message ?? String(error);
+        // Dawn's message lists the adapters it found (none when no driver loaded).
+        throw new Error(
+          `${message}\n(no usable adapter: Dawn looks for the system's Vulkan loader and drivers (Metal on macOS, D3D12 on Windows); ` +
+            'on a machine without a GPU try --swiftshader (Chrome/Chromium installed) or --icd /usr/share/vulkan/icd.d/lvp_icd.json (Mesa 25 lavapipe); --adapter NAME picks one of several)',
+        );
+      }
       device = bench.device;
       return {
         runtime: `Node ${process.version} ${process.platform}-${process.arch}, Dawn (webgpu ${webgpuPackage.version})`,

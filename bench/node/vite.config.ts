@@ -26,7 +26,7 @@ const readme = `Batch-normalization GPU benchmark (webgpu-batchnorm), self-conta
 Needs Node.js 20 or later and a GPU driver Dawn can use (Vulkan on Linux, Metal on macOS,
 D3D12 on Windows) for the platform this folder was built on. No npm install, no network.
 
-  node bench-gpu.mjs --quick --out result.json     # about a minute on a GPU
+  node bench-gpu.mjs --quick --out result.json     # 36 cases; the CPU-path rows take most of the time
   node bench-gpu.mjs --smoke                       # 64 KB cases only: does it run?
   node bench-gpu.mjs --help                        # every option (--adapter, --icd, --nominal-gbps, …)
 

@@ -1,7 +1,9 @@
 /**
- * The bench page: measures one case at a time for the Node runner (bench/run.ts), which calls
+ * The bench page: measures one case at a time for the browser runner (bench/run.ts), which calls
  * `window.bench.*` through puppeteer and assembles the report. Every implementation runs in this
- * one page, on the same inputs; the GPU ones on one device created here.
+ * one page, on the same inputs; the GPU ones on one device created here. Our rows and the floor
+ * come from case-runner.ts, which the Node bench (bench/node/bench-gpu.ts) runs on Dawn too; TF.js,
+ * the demo's training step and the analysis are the page's own.
  */
 import type { KernelTuning, Layout } from '../../src/index';
 import type { CaseSpec, DeviceLimitsMode, PageEnvironment, PageResult, PrepareOptions, TimingPlan } from '../lib/types';
