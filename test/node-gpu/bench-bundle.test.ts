@@ -21,6 +21,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Mesa's lavapipe (Mesa 25 or later; Dawn refuses older ones), where it is installed. */
 const lavapipeIcd = '/usr/share/vulkan/icd.d/lvp_icd.json';
 const smokeLayouts = ['NC', 'NHWC', 'NCHW'];
+/** A smoke run is ~10 s on SwiftShader alone; a machine shared with other work can take many times that. */
+const RUN_TIMEOUT = 300_000;
 
 interface Run {
   code: number | null;
@@ -28,7 +30,7 @@ interface Run {
   stderr: string;
 }
 
-function runNode(cwd: string, args: string[], timeoutMs = 180_000): Promise<Run> {
+function runNode(cwd: string, args: string[], timeoutMs = RUN_TIMEOUT - 10_000): Promise<Run> {
   return new Promise((resolve, reject) => {
     // No VK_ICD_FILENAMES or LD_LIBRARY_PATH from outside: the bundle chooses its driver by itself.
     const env = { ...process.env };
@@ -129,19 +131,19 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
     const { report } = await smokeRun(folder, ['--swiftshader']);
     expect(report.adapter.architecture).toBe('swiftshader');
     expect(report.adapter.isFallbackAdapter).toBe(true);
-  });
+  }, RUN_TIMEOUT);
 
   it.skipIf(!existsSync(lavapipeIcd))(`runs from an empty folder on Mesa's lavapipe (--icd ${lavapipeIcd}; skipped where it is not installed)`, async () => {
     const { report } = await smokeRun(folder, ['--icd', lavapipeIcd, '--adapter', 'llvmpipe']);
     expect(report.adapter.description).toMatch(/llvmpipe/);
-  });
+  }, RUN_TIMEOUT);
 
   it('names the adapters it has when --adapter matches none, and fails', async () => {
     const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', '--swiftshader', '--adapter', 'no-such-adapter', '--out', 'none.json']);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/Available adapters:[\s\S]*SwiftShader/);
     expect(existsSync(join(folder, 'none.json'))).toBe(false);
-  });
+  }, RUN_TIMEOUT);
 
   it('run from the repository with the npm script\'s output, leaves git status as it was', async () => {
     const script = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts['bench:node'] as string;
@@ -151,5 +153,5 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(existsSync(join(root, out))).toBe(true);
     expect(await git(['status', '--porcelain', '--untracked-files=all'])).toBe(before);
-  });
+  }, RUN_TIMEOUT);
 });
