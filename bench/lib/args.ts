@@ -18,6 +18,8 @@ export interface BenchArgs {
   ops: Op[];
   layouts: Layout[];
   sizes: number[];
+  /** `--shapes`: exact shapes to run instead of layouts × sizes (e.g. a small CNN activation). */
+  shapes: { layout: Layout; shape: number[] }[];
   browser: string | undefined;
   caps: Caps;
   deviceLimits: DeviceLimitsMode;
@@ -47,6 +49,8 @@ const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer size
   --ops LIST           forward-train,backward,inference (default: all)
   --layouts LIST       NC,NHWC,NCHW (default); also NCL, NLC, NCDHW, NDHWC
   --sizes LIST         bytes per tensor, e.g. 64KB,1MB,16MB (default 64KB…64MB, ×4 steps)
+  --shapes LIST        exact shapes instead of layouts × sizes, LAYOUT:DIMS each, e.g.
+                       NCHW:16x256x16x16,NHWC:32x8x8x64,NC:32x128
   --cpu-max SIZE       largest tensor our CPU path runs at (default 64MB; 16MB with --quick)
   --device-limits adapter|default
                        storage limits of the bench device: 'adapter' (default) requests the
@@ -91,6 +95,16 @@ function list(value: string): string[] {
     .filter(Boolean);
 }
 
+/** `NCHW:16x256x16x16` → { layout, shape }; the rank must be the layout's. */
+function parseShape(text: string): { layout: Layout; shape: number[] } {
+  const match = /^([A-Za-z]+):(\d+(?:x\d+)*)$/.exec(text.trim());
+  const layout = match?.[1].toUpperCase();
+  if (!match || !layout || !isLayout(layout)) throw new Error(`cannot read shape '${text}' (expected LAYOUT:DIMS, e.g. NCHW:16x256x16x16)`);
+  const shape = match[2].split('x').map(Number);
+  if (shape.length !== layout.length || shape.some((d) => !(d >= 1))) throw new Error(`shape '${text}': ${layout} needs ${layout.length} dimensions ≥ 1`);
+  return { layout: layout as Layout, shape };
+}
+
 export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchArgs {
   const args: BenchArgs = {
     quick: false,
@@ -98,6 +112,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     ops: [...allOps],
     layouts: [...defaultLayouts],
     sizes: [],
+    shapes: [],
     browser: undefined,
     caps: { ...fullCaps },
     deviceLimits: 'adapter',
@@ -141,6 +156,9 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
         args.layouts = layouts as Layout[];
         break;
       }
+      case '--shapes':
+        args.shapes = list(value()).map(parseShape);
+        break;
       case '--sizes':
         args.sizes = list(value()).map(parseSize);
         sizesGiven = true;

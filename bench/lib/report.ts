@@ -47,7 +47,18 @@ export interface SkippedRow {
 export interface Report {
   schema: 1;
   browser: string;
-  adapter: { vendor: string; architecture: string; device?: string; description?: string; isFallbackAdapter: boolean };
+  /** The adapter's info; newer reports also have its features, subgroup sizes and main limits. */
+  adapter: {
+    vendor: string;
+    architecture: string;
+    device?: string;
+    description?: string;
+    isFallbackAdapter: boolean;
+    features?: string[];
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+    limits?: Record<string, number>;
+  };
   generated: string;
   command: string;
   quick: boolean;

@@ -61,7 +61,8 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   const mode = args.quick ? 'quick' : 'full';
   const plan = plans[mode];
   const specs: CaseSpec[] = [];
-  for (const op of args.ops) for (const layout of args.layouts) for (const bytes of args.sizes) specs.push({ op, layout, shape: shapeFor(layout, bytes), seed: specs.length + 1 });
+  const shapes = args.shapes.length ? args.shapes : args.layouts.flatMap((layout) => args.sizes.map((bytes) => ({ layout, shape: shapeFor(layout, bytes) })));
+  for (const op of args.ops) for (const { layout, shape } of shapes) specs.push({ op, layout, shape, seed: specs.length + 1 });
   const bytesOf = (spec: CaseSpec) => elementsOf(spec.shape) * 4;
   const tfjs = driver.tfjs;
   const hostImpls: Impl[] = tfjs ? ['cpu', 'tfjs-webgpu', 'tfjs-cpu'] : ['cpu'];
@@ -77,9 +78,14 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     const a = env.adapter;
     log(`${driver.name} (${driver.origin})`);
     log(`adapter: ${a.description || '?'} — vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}, device ${a.device || '?'}${a.isFallbackAdapter ? ' (software fallback)' : ''}`);
-    log(`features: ${env.features.join(', ') || 'none'}; timer ${env.timer}; TF.js ${env.tfjsVersion ?? `not run (${driver.noTfjs ?? 'unavailable'})`}`);
+    log(`adapter features: ${a.features.join(', ') || 'none'}${a.subgroupMinSize ? `; subgroup size ${a.subgroupMinSize}–${a.subgroupMaxSize}` : ''}`);
+    log(`adapter limits: ${Object.entries(a.limits).map(([name, value]) => `${name} ${value}`).join(', ')}`);
+    log(`device features: ${env.features.join(', ') || 'none'}; timer ${env.timer}; TF.js ${env.tfjsVersion ?? `not run (${driver.noTfjs ?? 'unavailable'})`}`);
     log(`device limits '${env.limits.requested}': maxStorageBufferBindingSize ${formatSize(env.limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatSize(env.limits.maxBufferSize)}`);
-    log(`${specs.length} cases (${args.ops.join(', ')} × ${args.layouts.join(', ')} × ${args.sizes.map(formatSize).join(', ')}), ${mode} timing; ` +
+    const what = args.shapes.length
+      ? args.shapes.map(({ layout, shape }) => `${layout} [${shape}]`).join(', ')
+      : `${args.layouts.join(', ')} × ${args.sizes.map(formatSize).join(', ')}`;
+    log(`${specs.length} cases (${args.ops.join(', ')} × ${what}), ${mode} timing; ` +
       `caps: cpu ≤ ${formatSize(args.caps.cpu)}${tfjs ? `, TF.js ≤ ${formatSize(args.caps['tfjs-webgpu'])}` : ''}`);
     for (const [index, spec] of specs.entries()) {
       const caseStart = performance.now();

@@ -1,6 +1,7 @@
 /** Types shared by the runners (bench/run.ts, bench/node/bench-gpu.ts) and the measuring code (bench/page/). */
 import type { StepTimingReport } from '../../demo/step-timing';
 import type { Layout } from '../../src/types';
+import type { AdapterDetails } from '../page/gpu-device';
 
 export type Op = 'forward-train' | 'backward' | 'inference';
 export type Impl = 'webgpu' | 'cpu' | 'tfjs-webgpu' | 'tfjs-cpu' | 'copy';
@@ -95,7 +96,7 @@ export interface PageResult {
 export interface PageEnvironment {
   /** Where the bench runs: the browser's user agent, or Node and Dawn's versions. */
   runtime: string;
-  adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
+  adapter: AdapterDetails;
   features: string[];
   limits: DeviceLimits;
   timer: 'timestamp-query' | 'wall-clock';

@@ -8,11 +8,35 @@ import type { DeviceLimits, DeviceLimitsMode } from '../lib/types';
 export interface BenchDevice {
   device: GPUDevice;
   timestamps: boolean;
-  adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
+  adapter: AdapterDetails;
+  /** The device's features (what the bench asked for, of what the adapter has). */
   features: string[];
   /** The mode requested and the device's resulting storage limits. */
   limits: DeviceLimits;
 }
+
+/** What the report says of the adapter: its info, and what a reader comparing devices needs. */
+export interface AdapterDetails {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  /** Every feature of the adapter (the device requests only some). */
+  features: string[];
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  /** The adapter's limits that bound our launches and tensors. */
+  limits: Record<(typeof reportedLimits)[number], number>;
+}
+
+const reportedLimits = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
 
 /**
  * `adapter`: the adapter's maxStorageBufferBindingSize and maxBufferSize. `default`: the adapter's
@@ -41,7 +65,7 @@ export async function createBenchDevice(mode: DeviceLimitsMode, gpu: GPU | undef
   });
   // Destroyed at the end of a run on purpose: only a loss of another kind is news.
   device.lost.then((info) => info.reason !== 'destroyed' && console.error(`bench device lost: ${info.reason} ${info.message}`));
-  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean; subgroupMinSize?: number; subgroupMaxSize?: number };
   return {
     device,
     timestamps: device.features.has('timestamp-query'),
@@ -51,6 +75,9 @@ export async function createBenchDevice(mode: DeviceLimitsMode, gpu: GPU | undef
       device: info.device,
       description: info.description,
       isFallbackAdapter: Boolean(info.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter),
+      features: [...adapter.features].sort(),
+      ...(info.subgroupMinSize ? { subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize } : {}),
+      limits: Object.fromEntries(reportedLimits.map((name) => [name, adapter.limits[name]])) as AdapterDetails['limits'],
     },
     features: [...device.features].sort(),
     limits: {

@@ -50,6 +50,19 @@ describe('bench command line: runtimes', () => {
     expect(() => parseArgs(['--tfjs-max', '1MB'], 'node')).toThrow(/browser bench/);
   });
 
+  it('--shapes runs exact shapes of the given layouts, with their rank checked', () => {
+    expect(parseArgs(['--shapes', 'NCHW:16x256x16x16,nhwc:32x8x8x64,NC:32x128']).shapes).toEqual([
+      { layout: 'NCHW', shape: [16, 256, 16, 16] },
+      { layout: 'NHWC', shape: [32, 8, 8, 64] },
+      { layout: 'NC', shape: [32, 128] },
+    ]);
+    expect(parseArgs([]).shapes).toEqual([]);
+    expect(() => parseArgs(['--shapes', 'NCHW:16x256x16'])).toThrow(/4 dimensions/);
+    expect(() => parseArgs(['--shapes', 'NCHW:16x0x16x16'])).toThrow(/≥ 1/);
+    expect(() => parseArgs(['--shapes', 'NXYZ:1x2'])).toThrow(/cannot read shape/);
+    expect(() => parseArgs(['--shapes', '16x256'])).toThrow(/cannot read shape/);
+  });
+
   it('reads --nominal-gbps as a positive number', () => {
     expect(parseArgs(['--nominal-gbps', '3350']).nominalGbps).toBe(3350);
     expect(() => parseArgs(['--nominal-gbps', '0'])).toThrow(/positive/);
