@@ -147,6 +147,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
       'skipped lists rows not measured: capped (size cap of this run) or missing (not implemented or failed, with the reason).',
       `deviceLimits: the bench device's storage limits ('${env.limits.requested}': ${env.limits.requested === 'adapter' ? "the adapter's maxStorageBufferBindingSize and maxBufferSize" : "the adapter's maxBufferSize, WebGPU's default maxStorageBufferBindingSize"}).`,
       ...(tfjs ? [] : [`No tfjs-webgpu or tfjs-cpu rows: ${driver.noTfjs ?? 'TF.js is not available here'}.`]),
+      ...(driver.notes ?? []),
       ...(specs.some((spec) => !hostAt(bytesOf(spec)))
         ? ['Cases above every host cap have no host arrays: x and dy are generated into GPU buffers, and webgpu rows are checked against float64 values computed from float64 statistics of x (and dy) regenerated from the same deterministic sequence, every output element compared (reference says which check a row had).']
         : []),

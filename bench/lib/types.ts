@@ -121,6 +121,8 @@ export interface BenchDriver {
   tfjs?: (backend: 'webgpu' | 'cpu', plan: TimingPlan) => Promise<PageResult>;
   /** Why this runtime has no TF.js rows. */
   readonly noTfjs?: string;
+  /** What the report's notes should say of this runtime. */
+  readonly notes?: string[];
   /** The demo model's training step on TF.js WebGPU, stock layer vs ours (needs TF.js). */
   trainingStep?: (steps: number, warmup: number) => Promise<StepTimingReport>;
   release(): Promise<void> | void;

@@ -62,7 +62,13 @@ async function main(args: BenchArgs): Promise<number> {
     log(`Vulkan driver: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     return respawn(env);
   }
-  const flags = [...(args.dawn.backend ? [`backend=${args.dawn.backend}`] : []), ...(args.dawn.adapter ? [`adapter=${args.dawn.adapter}`] : [])];
+  const flags = [
+    // Dawn rounds timestamps down to multiples of 65.5 µs by default (as browsers do, against timing
+    // attacks): coarser than a whole batch of a 16 MB copy on a fast GPU. A benchmark wants the clock.
+    'disable-dawn-features=timestamp_quantization',
+    ...(args.dawn.backend ? [`backend=${args.dawn.backend}`] : []),
+    ...(args.dawn.adapter ? [`adapter=${args.dawn.adapter}`] : []),
+  ];
   log(`loading Dawn (webgpu ${webgpuPackage.version}) for ${process.platform}-${process.arch}${flags.length ? `, flags ${flags.join(' ')}` : ''} …`);
   let dawn: { create(flags: string[]): GPU; globals: object };
   try {
@@ -82,6 +88,7 @@ async function main(args: BenchArgs): Promise<number> {
     name: `Node ${process.version}, Dawn (webgpu ${webgpuPackage.version})`,
     origin: `${process.execPath}${process.env.VK_ICD_FILENAMES ? `; VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES}` : ''}`,
     noTfjs: 'the Node bench runs our kernels on Dawn only; TF.js is compared in the browser bench (npm run bench)',
+    notes: [`Dawn flags: ${flags.join(' ')} (GPU timestamps at the clock's resolution, not rounded to 65.5 µs).`],
     async init(limits) {
       let bench;
       try {
