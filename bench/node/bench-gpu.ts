@@ -56,7 +56,12 @@ function respawn(env: Record<string, string>): Promise<number> {
   });
 }
 
+/** The oldest Node the bundle is built for (vite.config.ts: target node20). */
+const MIN_NODE_MAJOR = 20;
+
 async function main(args: BenchArgs): Promise<number> {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < MIN_NODE_MAJOR) log(`warning: Node ${process.version}; this bench is built for Node ${MIN_NODE_MAJOR} or later`);
   const env = driverEnv(args.dawn);
   if (env && !process.env[RESPAWNED]) {
     log(`Vulkan driver: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
