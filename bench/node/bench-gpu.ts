@@ -74,7 +74,7 @@ async function main(args: BenchArgs): Promise<number> {
     ...(args.dawn.backend ? [`backend=${args.dawn.backend}`] : []),
     ...(args.dawn.adapter ? [`adapter=${args.dawn.adapter}`] : []),
   ];
-  log(`loading Dawn (webgpu ${webgpuPackage.version}) for ${process.platform}-${process.arch}${flags.length ? `, flags ${flags.join(' ')}` : ''} …`);
+  log(`loading Dawn (webgpu ${webgpuPackage.version}) for ${process.platform}-${process.arch}, flags ${flags.join(' ')} …`);
   let dawn: { create(flags: string[]): GPU; globals: object };
   try {
     dawn = (await import('webgpu')) as typeof dawn;
