@@ -7,31 +7,48 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { renderChart } from './lib/chart';
 import { defaultOut, outputPaths, publishedDir } from './lib/outputs';
 import { checkReport, type Report } from './lib/report';
-import { isWrong, readmeTable } from './lib/table';
 import { writeAtomic } from './lib/run-bench';
+import { isWrong, readmeTable } from './lib/table';
 import { updateReadmeCurve } from './readme-curve';
 import { updateReadmeBench } from './readme-summary';
 
-const source = resolve(process.argv[2] ?? defaultOut);
-const text = readFileSync(source, 'utf8');
-const report = JSON.parse(text) as Report;
-const problems = checkReport(report);
-const wrong = report.cases.filter((row) => row.impl === 'webgpu' && isWrong(row));
-if (problems.length || wrong.length) {
-  console.error(`${source} is not published: ${[...problems, ...wrong.map((r) => `wrong results: ${r.op} ${r.layout} [${r.shape}]`)].join('; ')}`);
-  process.exit(1);
+export interface Published {
+  files: string[];
+  /** The README block rewritten ('BENCH' or 'CURVE'), if any. */
+  readmeBlock: string | undefined;
 }
-const name = basename(source);
-const { json, chart, table } = outputPaths(resolve(publishedDir, name));
-writeAtomic(json, text);
-writeAtomic(chart, renderChart(report));
-writeAtomic(table, readmeTable(report, name));
-console.log(`published ${source} as ${json}, ${chart}, ${table}`);
-const readmeBlock = name === 'latest.json' ? updateReadmeBench : name === 'size-curve.json' ? updateReadmeCurve : undefined;
-if (readmeBlock) {
-  readmeBlock(join(publishedDir, name));
-  console.log(`README.md: its ${name === 'latest.json' ? 'BENCH' : 'CURVE'} block now shows ${json}`);
+
+/** Publishes `source` into `into` (default bench/results) and its block of `readme`; throws on a report it refuses. */
+export function publish(source: string, into = publishedDir, readme = 'README.md'): Published {
+  const text = readFileSync(source, 'utf8');
+  const report = JSON.parse(text) as Report;
+  const problems = [
+    ...checkReport(report),
+    ...report.cases.filter((row) => row.impl === 'webgpu' && isWrong(row)).map((r) => `wrong results: ${r.op} ${r.layout} [${r.shape}]`),
+  ];
+  if (problems.length) throw new Error(`${source} is not published: ${problems.join('; ')}`);
+  const name = basename(source);
+  const { json, chart, table } = outputPaths(resolve(into, name));
+  writeAtomic(json, text);
+  writeAtomic(chart, renderChart(report));
+  writeAtomic(table, readmeTable(report, name));
+  const update = name === 'latest.json' ? updateReadmeBench : name === 'size-curve.json' ? updateReadmeCurve : undefined;
+  const block = update?.(join(into, name), readme) === undefined ? undefined : name === 'latest.json' ? 'BENCH' : 'CURVE';
+  return { files: [json, chart, table], readmeBlock: block };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const source = resolve(process.argv[2] ?? defaultOut);
+  try {
+    const { files, readmeBlock } = publish(source);
+    console.log(`published ${source} as ${files.join(', ')}`);
+    console.log(readmeBlock ? `README.md: its ${readmeBlock} block now shows ${files[0]}` : 'README.md: no block for this file, unchanged');
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exitCode = 1;
+  }
 }

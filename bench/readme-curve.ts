@@ -27,8 +27,8 @@ interface CaseRow {
   ratioToFloor?: number;
 }
 
-/** Rewrites the CURVE block of README.md from the `bench:curve` results file `file`; returns the block. */
-export function updateReadmeCurve(file = 'bench/results/size-curve.json'): string {
+/** Rewrites the CURVE block of `readme` (README.md) from the `bench:curve` results file `file`; returns the block, or undefined when the README has no such block. */
+export function updateReadmeCurve(file = 'bench/results/size-curve.json', readme = 'README.md'): string | undefined {
   const report = JSON.parse(readFileSync(file, 'utf8')) as { cases: CaseRow[]; linearity: { series: Series[] }; deviceLimits?: { maxStorageBufferBindingSize: number } };
   const series = report.linearity.series.filter((s) => s.impl === 'webgpu');
   const sizes = [...new Set(series.flatMap((s) => s.points.map((p) => p.bytes)))].sort((a, b) => a - b);
@@ -45,11 +45,12 @@ export function updateReadmeCurve(file = 'bench/results/size-curve.json'): strin
   }
   const binding = report.deviceLimits ? ` Storage-binding limit of the device: ${formatSize(report.deviceLimits.maxStorageBufferBindingSize)}.` : '';
   const table = `<!-- CURVE:start (bench/readme-curve.ts) -->\nLatest \`npm run bench:curve\` run (ours, webgpu).${binding}\n\n${lines.join('\n')}\n<!-- CURVE:end -->`;
-  const readme = readFileSync('README.md', 'utf8');
-  const updated = readme.replace(/<!-- CURVE:start[\s\S]*?CURVE:end -->/, table);
-  if (updated === readme && !readme.includes(table)) throw new Error('README.md has no CURVE markers');
-  writeFileSync('README.md', updated);
+  const text = readFileSync(readme, 'utf8');
+  const updated = text.replace(/<!-- CURVE:start[\s\S]*?CURVE:end -->/, table);
+  // A README without the block (e.g. a shorter one that links to the results instead) is left alone.
+  if (updated === text && !text.includes(table)) return undefined;
+  writeFileSync(readme, updated);
   return table;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log(updateReadmeCurve(process.argv[2]));
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log(updateReadmeCurve(process.argv[2]) ?? 'README.md has no CURVE block: unchanged');

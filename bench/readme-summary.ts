@@ -16,8 +16,8 @@ interface StepTime {
   speedup: number;
 }
 
-/** Rewrites the BENCH block of README.md from the results file `file`; returns the block. */
-export function updateReadmeBench(file = 'bench/results/latest.json'): string {
+/** Rewrites the BENCH block of `readme` (README.md) from the results file `file`; returns the block, or undefined when the README has no such block. */
+export function updateReadmeBench(file = 'bench/results/latest.json', readme = 'README.md'): string | undefined {
   const report = JSON.parse(readFileSync(file, 'utf8')) as { cases: CaseRow[]; trainingStep?: StepTime };
   const rows = report.cases.filter((r) => r.elements * 4 >= 4 * 2 ** 20);
   const find = (op: string, layout: string, elements: number, impl: string) =>
@@ -61,12 +61,14 @@ export function updateReadmeBench(file = 'bench/results/latest.json'): string {
     );
   }
   const table = `<!-- BENCH:start (bench/readme-summary.ts) -->\n${lines.join('\n')}\n<!-- BENCH:end -->`;
-  const readme = readFileSync('README.md', 'utf8');
-  const updated = readme.includes('BENCH_TABLE')
-    ? readme.replace('BENCH_TABLE', table)
-    : readme.replace(/<!-- BENCH:start[\s\S]*?BENCH:end -->/, table);
-  writeFileSync('README.md', updated);
+  const text = readFileSync(readme, 'utf8');
+  const updated = text.includes('BENCH_TABLE')
+    ? text.replace('BENCH_TABLE', table)
+    : text.replace(/<!-- BENCH:start[\s\S]*?BENCH:end -->/, table);
+  // A README without the block (e.g. a shorter one that links to the results instead) is left alone.
+  if (updated === text && !text.includes(table)) return undefined;
+  writeFileSync(readme, updated);
   return table;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log(updateReadmeBench(process.argv[2]));
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log(updateReadmeBench(process.argv[2]) ?? 'README.md has no BENCH block: unchanged');
