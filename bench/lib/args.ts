@@ -23,6 +23,8 @@ export interface BenchArgs {
   browser: string | undefined;
   caps: Caps;
   deviceLimits: DeviceLimitsMode;
+  /** Whether TF.js rows are measured (`--no-tfjs`: not). */
+  tfjs: boolean;
   /** The adapter's nominal memory bandwidth (GB/s), to report the copy's fraction of it. */
   nominalGbps: number | undefined;
   /** Node: Dawn's choice of adapter (`--adapter`, `--backend`, `--icd`, `--swiftshader`). */
@@ -52,6 +54,8 @@ const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer size
   --shapes LIST        exact shapes instead of layouts × sizes, LAYOUT:DIMS each, e.g.
                        NCHW:16x256x16x16,NHWC:32x8x8x64,NC:32x128
   --cpu-max SIZE       largest tensor our CPU path runs at (default 64MB; 16MB with --quick)
+  --tfjs-max SIZE      largest tensor TF.js runs at (default 16MB; 4MB with --quick)
+  --no-tfjs            no TF.js rows
   --device-limits adapter|default
                        storage limits of the bench device: 'adapter' (default) requests the
                        adapter's maxStorageBufferBindingSize and maxBufferSize; 'default' requests
@@ -68,13 +72,13 @@ export const usage = `usage: npm run bench -- [options]
                        NAME-table.md for any other NAME.json
 ${commonOptions}
   --browser PATH       Chrome/Chromium to drive (default: PUPPETEER_EXECUTABLE_PATH, then system)
-  --tfjs-max SIZE      largest tensor TF.js runs at (default 16MB; 4MB with --quick)
 
 Options may repeat; the last one wins (e.g. npm run bench:curve -- --device-limits adapter).`;
 
 export const nodeUsage = `usage: node bench-gpu.mjs [options]      (from the repository: npm run bench:node -- [options])
 
-WebGPU through Dawn (the webgpu package's dawn.node) in this Node process; no browser, no TF.js.
+WebGPU through Dawn (the webgpu package's dawn.node) in this Node process, no browser; TF.js's
+WebGPU backend runs on the same Dawn.
 Dawn finds the system's driver (Vulkan, Metal, D3D12) by itself; these options choose another:
 
   --adapter NAME       the adapter whose name contains NAME (e.g. NVIDIA, llvmpipe, SwiftShader)
@@ -116,6 +120,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     browser: undefined,
     caps: { ...fullCaps },
     deviceLimits: 'adapter',
+    tfjs: true,
     nominalGbps: undefined,
     dawn: { adapter: undefined, backend: undefined, icd: undefined, swiftshader: false },
     help: false,
@@ -190,8 +195,10 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
         args.nominalGbps = gbps;
         break;
       }
+      case '--no-tfjs':
+        args.tfjs = false;
+        break;
       case '--tfjs-max': {
-        only('browser', name);
         const cap = parseSize(value());
         caps['tfjs-webgpu'] = cap;
         caps['tfjs-cpu'] = cap;

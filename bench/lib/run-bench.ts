@@ -64,7 +64,8 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   const shapes = args.shapes.length ? args.shapes : args.layouts.flatMap((layout) => args.sizes.map((bytes) => ({ layout, shape: shapeFor(layout, bytes) })));
   for (const op of args.ops) for (const { layout, shape } of shapes) specs.push({ op, layout, shape, seed: specs.length + 1 });
   const bytesOf = (spec: CaseSpec) => elementsOf(spec.shape) * 4;
-  const tfjs = driver.tfjs;
+  const tfjs = args.tfjs ? driver.tfjs : undefined;
+  const noTfjs = args.tfjs ? (driver.noTfjs ?? 'TF.js is not available here') : '--no-tfjs';
   const hostImpls: Impl[] = tfjs ? ['cpu', 'tfjs-webgpu', 'tfjs-cpu'] : ['cpu'];
   // Host copies of the inputs (and the CPU reference) only where a host implementation runs.
   const hostAt = (bytes: number) => hostImpls.some((impl) => bytes <= capOf(args.caps, impl));
@@ -80,7 +81,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     log(`adapter: ${a.description || '?'} — vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}, device ${a.device || '?'}${a.isFallbackAdapter ? ' (software fallback)' : ''}`);
     log(`adapter features: ${a.features.join(', ') || 'none'}${a.subgroupMinSize ? `; subgroup size ${a.subgroupMinSize}–${a.subgroupMaxSize}` : ''}`);
     log(`adapter limits: ${Object.entries(a.limits).map(([name, value]) => `${name} ${value}`).join(', ')}`);
-    log(`device features: ${env.features.join(', ') || 'none'}; timer ${env.timer}; TF.js ${env.tfjsVersion ?? `not run (${driver.noTfjs ?? 'unavailable'})`}`);
+    log(`device features: ${env.features.join(', ') || 'none'}; timer ${env.timer}; TF.js ${tfjs ? env.tfjsVersion : `not run (${noTfjs})`}`);
     log(`device limits '${env.limits.requested}': maxStorageBufferBindingSize ${formatSize(env.limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatSize(env.limits.maxBufferSize)}`);
     const what = args.shapes.length
       ? args.shapes.map(({ layout, shape }) => `${layout} [${shape}]`).join(', ')
@@ -113,7 +114,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
       skipped.push(...skips);
       log(progressLine(index + 1, specs.length, rows, skips, (performance.now() - caseStart) / 1000));
     }
-    if (driver.trainingStep && args.ops.includes('forward-train') && args.ops.includes('backward')) {
+    if (tfjs && driver.trainingStep && args.ops.includes('forward-train') && args.ops.includes('backward')) {
       const steps = args.quick ? 20 : 60;
       const start = performance.now();
       trainingStep = await driver.trainingStep(steps, args.quick ? 5 : 10);
@@ -138,7 +139,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     deviceLimits: env.limits,
     features: env.features,
     machine: { platform: `${process.platform}-${process.arch}`, cpus: cpus().length, node: process.version },
-    tfjs: env.tfjsVersion ?? `not run: ${driver.noTfjs ?? 'unavailable'}`,
+    tfjs: tfjs && env.tfjsVersion ? env.tfjsVersion : `not run: ${noTfjs}`,
     notes: [
       'floorBytes per element: inference 8, forward-train 12, backward 20; floorMs = floorBytes / copy bandwidth, the copy (8 bytes per element) measured in the same case, same device, repetitions interleaved with webgpu.',
       'ratioToFloor = ms / floorMs; gbps = floorBytes / ms (the copy: 8·elements / ms).',
@@ -146,7 +147,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
       'maxAbsErr: largest |value − reference| of y (forward) or dx (backward); errors holds every checked output; reference names what it was measured against.',
       'skipped lists rows not measured: capped (size cap of this run) or missing (not implemented or failed, with the reason).',
       `deviceLimits: the bench device's storage limits ('${env.limits.requested}': ${env.limits.requested === 'adapter' ? "the adapter's maxStorageBufferBindingSize and maxBufferSize" : "the adapter's maxBufferSize, WebGPU's default maxStorageBufferBindingSize"}).`,
-      ...(tfjs ? [] : [`No tfjs-webgpu or tfjs-cpu rows: ${driver.noTfjs ?? 'TF.js is not available here'}.`]),
+      ...(tfjs ? [] : [`No tfjs-webgpu or tfjs-cpu rows: ${noTfjs}.`]),
       ...(driver.notes ?? []),
       ...(specs.some((spec) => !hostAt(bytesOf(spec)))
         ? ['Cases above every host cap have no host arrays: x and dy are generated into GPU buffers, and webgpu rows are checked against float64 values computed from float64 statistics of x (and dy) regenerated from the same deterministic sequence, every output element compared (reference says which check a row had).']

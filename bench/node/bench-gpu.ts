@@ -1,7 +1,8 @@
 /**
  * The GPU benchmark without a browser: WebGPU through Dawn (the `webgpu` package's dawn.node) in
- * this Node process, measured by the same code as the browser bench (bench/page/case-runner.ts)
- * and reported in the same JSON contract, without the TF.js rows.
+ * this Node process, measured by the same code as the browser bench (bench/page/case-runner.ts,
+ * tfjs.ts: TF.js's WebGPU backend on the same Dawn) and reported in the same JSON contract. The
+ * demo model's training step stays in the browser bench.
  *
  * Built by bench/node/vite.config.ts into one self-contained bench-gpu.mjs (library, WGSL and this
  * runner inlined) next to a copy of dawn.node: `npm run bench:bundle` writes the folder,
@@ -56,6 +57,24 @@ function respawn(env: Record<string, string>): Promise<number> {
   });
 }
 
+/**
+ * TF.js and its WebGPU backend, on the same Dawn: the backend takes its adapter from
+ * navigator.gpu, which Node does not have (Node 21+ has a navigator without gpu).
+ */
+async function loadTfjs(gpu: GPU): Promise<{ module: typeof import('../page/tfjs') | undefined; reason: string }> {
+  try {
+    const current = (globalThis as { navigator?: Navigator }).navigator;
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { userAgent: current?.userAgent ?? `Node.js/${process.version}`, language: current?.language ?? 'en', gpu },
+      configurable: true,
+      writable: true,
+    });
+    return { module: await import('../page/tfjs'), reason: '' };
+  } catch (error) {
+    return { module: undefined, reason: `TF.js did not load: ${(error as Error).message ?? String(error)}` };
+  }
+}
+
 /** The oldest Node the bundle is built for (vite.config.ts: target node20). */
 const MIN_NODE_MAJOR = 20;
 
@@ -88,11 +107,12 @@ async function main(args: BenchArgs): Promise<number> {
   Object.assign(globalThis, dawn.globals);
   const gpu = dawn.create(flags);
   const runner = createCaseRunner(() => gpu);
+  const tfjs = args.tfjs ? await loadTfjs(gpu) : { module: undefined, reason: '--no-tfjs' };
   let device: GPUDevice | undefined;
   const driver: BenchDriver = {
     name: `Node ${process.version}, Dawn (webgpu ${webgpuPackage.version})`,
     origin: `${process.execPath}${process.env.VK_ICD_FILENAMES ? `; VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES}` : ''}`,
-    noTfjs: 'the Node bench runs our kernels on Dawn only; TF.js is compared in the browser bench (npm run bench)',
+    ...(tfjs.module ? { tfjs: (backend, plan) => tfjs.module!.measureTfjs(runner.current, backend, plan) } : { noTfjs: tfjs.reason }),
     notes: [`Dawn flags: ${flags.join(' ')} (GPU timestamps at the clock's resolution, not rounded to 65.5 µs).`],
     async init(limits) {
       let bench;
@@ -113,7 +133,7 @@ async function main(args: BenchArgs): Promise<number> {
         features: bench.features,
         limits: bench.limits,
         timer: runner.ours.timer.method,
-        tfjsVersion: undefined,
+        tfjsVersion: tfjs.module?.tfjsVersion,
       };
     },
     prepare: (spec, options) => runner.prepare(spec, options),

@@ -2,7 +2,7 @@
  * `npm run bench:bundle`: the Node bench (bench-gpu.ts) as one self-contained folder for a machine
  * with a GPU and Node, but no network and no npm install:
  *
- *   bench-gpu.mjs                 the runner, the library, the bench code and the WGSL, in one file
+ *   bench-gpu.mjs                 the runner, the library, the bench code, TF.js and the WGSL, in one file
  *   dist/<platform>-<arch>/dawn.node  Dawn from the `webgpu` package, where its loader looks for it
  *   LICENSE-webgpu.md, README.txt
  *
@@ -28,6 +28,7 @@ D3D12 on Windows) for the platform this folder was built on. No npm install, no 
 
   node bench-gpu.mjs --quick --out result.json     # 36 cases; the CPU-path rows take most of the time
   node bench-gpu.mjs --smoke                       # 64 KB cases only: does it run?
+  node bench-gpu.mjs --quick --no-tfjs             # without TF.js (its CPU backend is the slow part)
   node bench-gpu.mjs --help                        # every option (--adapter, --icd, --nominal-gbps, …)
 
 It prints the adapter, a line per case (the copy's GB/s, our ratio to the copy floor, the error

@@ -21,8 +21,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Mesa's lavapipe (Mesa 25 or later; Dawn refuses older ones), where it is installed. */
 const lavapipeIcd = '/usr/share/vulkan/icd.d/lvp_icd.json';
 const smokeLayouts = ['NC', 'NHWC', 'NCHW'];
-/** A smoke run is ~10 s on SwiftShader alone; a machine shared with other work can take many times that. */
-const RUN_TIMEOUT = 300_000;
+/** A smoke run with TF.js is ~30 s on SwiftShader alone; a machine shared with other work can take many times that. */
+const RUN_TIMEOUT = 400_000;
 
 interface Run {
   code: number | null;
@@ -70,10 +70,13 @@ function git(args: string[]): Promise<string> {
   });
 }
 
-/** Runs the smoke bench in `folder` with the driver options `driver`; returns the checked report. */
-async function smokeRun(folder: string, driver: string[]): Promise<{ run: Run; report: Report }> {
+/**
+ * Runs the smoke bench in `folder` with the driver options `driver`, TF.js included or not;
+ * returns the checked report.
+ */
+async function smokeRun(folder: string, driver: string[], withTfjs: boolean): Promise<{ run: Run; report: Report }> {
   const out = `result-${driver.join('-').replace(/[^a-z0-9-]/gi, '')}.json`;
-  const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', ...driver, '--out', out]);
+  const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', ...driver, ...(withTfjs ? [] : ['--no-tfjs']), '--out', out]);
   expect(run.code, `exit status; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
   const report = JSON.parse(readFileSync(join(folder, out), 'utf8')) as Report;
   expect(checkReport(report)).toEqual([]);
@@ -82,7 +85,8 @@ async function smokeRun(folder: string, driver: string[]): Promise<{ run: Run; r
   for (const op of allOps) {
     for (const layout of smokeLayouts) {
       const rows = report.cases.filter((row) => row.op === op && row.layout === layout);
-      expect(rows.map((row) => row.impl).sort(), `${op} ${layout}`).toEqual(['copy', 'cpu', 'webgpu']);
+      const impls = withTfjs ? ['copy', 'cpu', 'tfjs-cpu', 'tfjs-webgpu', 'webgpu'] : ['copy', 'cpu', 'webgpu'];
+      expect(rows.map((row) => row.impl).sort(), `${op} ${layout}`).toEqual(impls);
       const ours = rows.find((row) => row.impl === 'webgpu')!;
       expect(ours.reference).toMatch(/CPU path/);
       expect(ours.maxAbsErr).toBeLessThanOrEqual(ERROR_LIMIT);
@@ -90,7 +94,8 @@ async function smokeRun(folder: string, driver: string[]): Promise<{ run: Run; r
     }
   }
   expect(report.browser).toMatch(/^Node v\d+.*Dawn \(webgpu /);
-  expect(report.tfjs).toMatch(/^not run: /);
+  // TF.js's WebGPU backend runs on the same Dawn (navigator.gpu provided by the bench).
+  expect(report.tfjs).toMatch(withTfjs ? /^4\.\d+\.\d+$/ : /^not run: --no-tfjs/);
   expect(report.copyBandwidth!.peakGbps).toBeGreaterThan(0);
   expect(run.stdout).toMatch(/^adapter: /m);
   expect(run.stdout).toMatch(/^\[9\/9\] /m);
@@ -127,14 +132,14 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
     expect(source).toMatch(/fn copyVec4/);
   });
 
-  it('runs from an empty folder on SwiftShader (--swiftshader) and writes a checked report', async () => {
-    const { report } = await smokeRun(folder, ['--swiftshader']);
+  it('runs from an empty folder on SwiftShader (--swiftshader), TF.js included, and writes a checked report', async () => {
+    const { report } = await smokeRun(folder, ['--swiftshader'], true);
     expect(report.adapter.architecture).toBe('swiftshader');
     expect(report.adapter.isFallbackAdapter).toBe(true);
   }, RUN_TIMEOUT);
 
   it.skipIf(!existsSync(lavapipeIcd))(`runs from an empty folder on Mesa's lavapipe (--icd ${lavapipeIcd}; skipped where it is not installed)`, async () => {
-    const { report } = await smokeRun(folder, ['--icd', lavapipeIcd, '--adapter', 'llvmpipe']);
+    const { report } = await smokeRun(folder, ['--icd', lavapipeIcd, '--adapter', 'llvmpipe'], false);
     expect(report.adapter.description).toMatch(/llvmpipe/);
   }, RUN_TIMEOUT);
 
@@ -149,7 +154,7 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
     const script = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts['bench:node'] as string;
     const out = /--out (\S+)/.exec(script)![1];
     const before = await git(['status', '--porcelain', '--untracked-files=all']);
-    const run = await runNode(root, [join(folder, 'bench-gpu.mjs'), '--smoke', '--swiftshader', '--ops', 'inference', '--layouts', 'NC', '--out', out]);
+    const run = await runNode(root, [join(folder, 'bench-gpu.mjs'), '--smoke', '--swiftshader', '--no-tfjs', '--ops', 'inference', '--layouts', 'NC', '--out', out]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(existsSync(join(root, out))).toBe(true);
     expect(await git(['status', '--porcelain', '--untracked-files=all'])).toBe(before);

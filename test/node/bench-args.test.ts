@@ -47,7 +47,9 @@ describe('bench command line: runtimes', () => {
     expect(() => parseArgs(['--swiftshader', '--icd', 'x.json'], 'node')).toThrow(/give one/);
     expect(() => parseArgs(['--adapter', 'NVIDIA'])).toThrow(/Node bench/);
     expect(() => parseArgs(['--browser', '/usr/bin/chromium'], 'node')).toThrow(/browser bench/);
-    expect(() => parseArgs(['--tfjs-max', '1MB'], 'node')).toThrow(/browser bench/);
+    expect(parseArgs(['--tfjs-max', '1MB'], 'node').caps['tfjs-webgpu']).toBe(MB);
+    expect(parseArgs([], 'node').tfjs).toBe(true);
+    expect(parseArgs(['--no-tfjs'], 'node').tfjs).toBe(false);
   });
 
   it('--shapes runs exact shapes of the given layouts, with their rank checked', () => {
