@@ -1,197 +1,41 @@
 /**
  * `npm run bench`: our kernels, our CPU path, TF.js (WebGPU and CPU backends) and the copy floor,
  * side by side in one headless Chromium page, per op × layout × size. Prints a line per case, a
- * table and a summary at the end, and writes bench/results/latest.json (DESIGN §3 contract),
- * latest.svg (chart) and README-table.md (another --out NAME.json: NAME.svg and NAME-table.md).
+ * table and a summary at the end, and writes bench/results/local/latest.json (the contract of
+ * bench/lib/report.ts), latest.svg (chart) and README-table.md (another --out NAME.json:
+ * NAME.svg and NAME-table.md); `npm run bench:publish` makes a run the committed one.
  * `npm run bench:curve` runs it over 64 KB … 512 MB (see bench/README.md).
  * `npm run bench -- --help` lists the options.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { basename, dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs, usage, type BenchArgs } from './lib/args';
-import { openBenchPage, call } from './lib/browser';
-import { capOf, formatSize, shapeFor, elementsOf, MB, smallShapes } from './lib/cases';
-import { renderChart } from './lib/chart';
-import { linearity, linearityText } from './lib/linearity';
-import { outputPaths } from './lib/outputs';
-import { caseRows, checkReport, type CaseRow, type Report, type SkippedRow } from './lib/report';
-import { closingTable, ERROR_LIMIT, isWrong, progressLine, readmeTable, summaryText } from './lib/table';
-import type { CaseSpec, HostMicros, Impl, MeasuredRow, MissingRow, Op, TimingPlan } from './lib/types';
+import { call, openBenchPage } from './lib/browser';
+import { runBench } from './lib/run-bench';
+import type { BenchDriver } from './lib/types';
 import { repoRoot } from '../test/setup/launch';
-
-/**
- * Repetition budgets (see bench/page/timing.ts): --quick trades repetitions for time. GPU rows of
- * tensors above LARGE_BYTES (one iteration takes seconds on a CPU adapter at 512 MB) calibrate
- * once and repeat 3–5 times.
- */
-const plans: Record<'quick' | 'full', { gpu: TimingPlan; gpuLarge: TimingPlan; host: TimingPlan }> = {
-  quick: {
-    gpu: { targetBatchMs: 25, maxK: 16, minReps: 5, maxReps: 9, budgetMs: 500 },
-    gpuLarge: { targetBatchMs: 25, maxK: 16, minReps: 3, maxReps: 5, budgetMs: 500, calibrationRuns: 1 },
-    host: { targetBatchMs: 25, maxK: 8, minReps: 2, maxReps: 5, budgetMs: 1200, slowCallMs: 2000, slowReps: 1 },
-  },
-  full: {
-    gpu: { targetBatchMs: 50, maxK: 32, minReps: 5, maxReps: 15, budgetMs: 2500 },
-    gpuLarge: { targetBatchMs: 50, maxK: 32, minReps: 3, maxReps: 5, budgetMs: 2500, calibrationRuns: 1 },
-    host: { targetBatchMs: 50, maxK: 16, minReps: 3, maxReps: 11, budgetMs: 6000 },
-  },
-};
-
-/** Tensors above this get the gpuLarge plan. */
-const LARGE_BYTES = 64 * MB;
-
-function hostMicrosText(host: HostMicros): string {
-  return host.rows.map((r) => `${r.layout} [${r.shape}]: forward-train ${r.forwardTrain.toFixed(1)}, backward ${r.backward.toFixed(1)}, inference ${r.inference.toFixed(1)}`).join('; ');
-}
 
 function log(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
 async function main(args: BenchArgs): Promise<number> {
-  const started = performance.now();
-  const mode = args.quick ? 'quick' : 'full';
-  const plan = plans[mode];
-  const specs: CaseSpec[] = [];
-  for (const op of args.ops) for (const layout of args.layouts) for (const bytes of args.sizes) specs.push({ op, layout, shape: shapeFor(layout, bytes), seed: specs.length + 1 });
-  for (const op of args.ops) for (const { layout, shape } of smallShapes) if (args.layouts.includes(layout)) specs.push({ op, layout, shape, seed: specs.length + 1 });
-  const bytesOf = (spec: CaseSpec) => elementsOf(spec.shape) * 4;
-  // Host copies of the inputs (and the CPU reference) only where a host implementation runs.
-  const hostAt = (bytes: number) => (['cpu', 'tfjs-webgpu', 'tfjs-cpu'] as Impl[]).some((impl) => bytes <= capOf(args.caps, impl));
-
-  const session = await openBenchPage(args.browser, (text) => log(text));
-  const cases: CaseRow[] = [];
-  const skipped: SkippedRow[] = [];
-  let env;
-  let trainingStep: Awaited<ReturnType<typeof call<'trainingStep'>>> | undefined;
-  let hostMicros: HostMicros | undefined;
-  try {
-    env = await call(session.page, 'init', args.deviceLimits);
-    log(`${session.browserName} (${session.executablePath}); adapter ${env.adapter.vendor} / ${env.adapter.architecture}${env.adapter.isFallbackAdapter ? ' (software fallback)' : ''}; timer ${env.timer}; TF.js ${env.tfjsVersion}`);
-    log(`device limits '${env.limits.requested}': maxStorageBufferBindingSize ${formatSize(env.limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatSize(env.limits.maxBufferSize)}`);
-    log(`${specs.length} cases (${args.ops.join(', ')} × ${args.layouts.join(', ')} × ${args.sizes.map(formatSize).join(', ')}), ${mode} timing; ` +
-      `caps: cpu ≤ ${formatSize(args.caps.cpu)}, TF.js ≤ ${formatSize(args.caps['tfjs-webgpu'])}`);
-    for (const [index, spec] of specs.entries()) {
-      const caseStart = performance.now();
-      const bytes = elementsOf(spec.shape) * 4;
-      const measured: MeasuredRow[] = [];
-      const missing: MissingRow[] = [];
-      const add = (result: { rows: MeasuredRow[]; missing: MissingRow[] }) => {
-        measured.push(...result.rows);
-        missing.push(...result.missing);
-      };
-      const capped = (impl: Impl) => {
-        if (bytes <= capOf(args.caps, impl)) return false;
-        missing.push({ impl, reason: `capped: ${impl} runs up to ${formatSize(capOf(args.caps, impl))} per tensor in this run` });
-        return true;
-      };
-      await call(session.page, 'prepare', spec, { host: hostAt(bytes) });
-      add(await call(session.page, 'gpu', bytes > LARGE_BYTES ? plan.gpuLarge : plan.gpu));
-      if (!capped('cpu')) add(await call(session.page, 'cpu', plan.host));
-      if (!capped('tfjs-webgpu')) add(await call(session.page, 'tfjs', 'webgpu', plan.host));
-      if (!capped('tfjs-cpu')) add(await call(session.page, 'tfjs', 'cpu', plan.host));
-      await call(session.page, 'release');
-      const rows = caseRows(spec.op, spec.layout, spec.shape, measured);
-      const skips = missing.map((m) => ({ op: spec.op, layout: spec.layout, shape: spec.shape, impl: m.impl, reason: m.reason }));
-      cases.push(...rows);
-      skipped.push(...skips);
-      log(progressLine(index + 1, specs.length, rows, skips, (performance.now() - caseStart) / 1000));
-    }
-    if (args.ops.includes('forward-train') && args.ops.includes('backward')) {
-      const steps = args.quick ? 20 : 60;
-      const start = performance.now();
-      trainingStep = await call(session.page, 'trainingStep', steps, args.quick ? 5 : 10);
-      log(`training step of the demo model (${trainingStep.backend}, batch ${trainingStep.batchSize}, ${steps} steps each): ` +
-        `stock ${trainingStep.stock.msMedian.toFixed(1)} ms, ours ${trainingStep.ours.msMedian.toFixed(1)} ms, ` +
-        `${trainingStep.speedup.toFixed(2)}× faster  (${((performance.now() - start) / 1000).toFixed(1)} s)`);
-    }
-    hostMicros = await call(session.page, 'hostMicros');
-    log(`host µs per call (${hostMicros.timed}): ${hostMicrosText(hostMicros)}`);
-  } finally {
-    await session.close();
-  }
-
-  const durationSeconds = (performance.now() - started) / 1000;
-  const report: Report = {
-    schema: 1,
-    browser: session.browserName,
-    adapter: env.adapter,
-    generated: new Date().toISOString(),
-    command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
-    quick: args.quick,
-    durationSeconds: Math.round(durationSeconds * 10) / 10,
-    timer: env.timer,
-    deviceLimits: env.limits,
-    machine: { platform: `${process.platform}-${process.arch}`, cpus: cpus().length, node: process.version },
-    tfjs: env.tfjsVersion,
-    notes: [
-      'floorBytes per element: inference 8, forward-train 12, backward 20 (DESIGN §3); floorMs = floorBytes / copy bandwidth, the copy (8 bytes per element) measured in the same case, same device, repetitions interleaved with webgpu.',
-      'ratioToFloor = ms / floorMs; gbps = floorBytes / ms (the copy: 8·elements / ms).',
-      'Numbers on SwiftShader are CPU numbers: compare ratios within one run, not absolute times.',
-      'maxAbsErr: largest |value − reference| of y (forward) or dx (backward); errors holds every checked output; reference names what it was measured against.',
-      'skipped lists rows not measured: capped (size cap of this run) or missing (not implemented or failed, with the reason).',
-      `deviceLimits: the bench device's storage limits ('${env.limits.requested}': ${env.limits.requested === 'adapter' ? "the adapter's maxStorageBufferBindingSize and maxBufferSize" : "the adapter's maxBufferSize, WebGPU's default maxStorageBufferBindingSize"}).`,
-      ...(specs.some((spec) => !hostAt(bytesOf(spec)))
-        ? ['Cases above every host cap have no host arrays: x and dy are generated into GPU buffers, and webgpu rows are checked against float64 values computed from float64 statistics of x (and dy) regenerated from the same deterministic sequence, every output element compared (reference says which check a row had).']
-        : []),
-      ...(specs.some((spec) => bytesOf(spec) > LARGE_BYTES) ? [`GPU rows of tensors above ${formatSize(LARGE_BYTES)}: one calibration submit, 3–5 repetitions.`] : []),
-      ...(args.quick
-        ? ['--quick: GPU rows 5–9 repetitions; host rows 2–5, and calls slower than 2 s (TF.js at 4 MB) once after their warm-up (see reps).']
-        : []),
-    ],
-    cases,
-    skipped,
-    // The demo model's whole training step (model.trainOnBatch: forward, backward, Adam), median ms.
-    ...(trainingStep ? { trainingStep } : {}),
-    hostMicros,
+  const session = await openBenchPage(args.browser, log);
+  const { page } = session;
+  const driver: BenchDriver = {
+    name: session.browserName,
+    origin: session.executablePath,
+    init: (limits) => call(page, 'init', limits),
+    prepare: (spec, options) => call(page, 'prepare', spec, options),
+    gpu: (plan) => call(page, 'gpu', plan),
+    cpu: (plan) => call(page, 'cpu', plan),
+    tfjs: (backend, plan) => call(page, 'tfjs', backend, plan),
+    trainingStep: (steps, warmup) => call(page, 'trainingStep', steps, warmup),
+    hostMicros: () => call(page, 'hostMicros'),
+    release: () => call(page, 'release'),
+    close: () => session.close(),
   };
-  const summary = linearity(cases);
-  if (summary) report.linearity = summary;
-
-  const problems = checkReport(report);
-  const { json: out, chart: chartPath, table: tablePath } = outputPaths(resolve(repoRoot, args.out));
-  writeAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
-  writeAtomic(chartPath, renderChart(report));
-  writeAtomic(tablePath, readmeTable(report, basename(out)));
-
-  log('');
-  log(closingTable(report));
-  log('');
-  log('Tensors ≥ 4 MB: ratio to the floor (1.0 = a copy\'s time for the op\'s bytes) and speedup vs TF.js WebGPU');
-  log(summaryText(report));
-  log('');
-  const missing = report.skipped.filter((s) => !s.reason.startsWith('capped'));
-  if (missing.length) log(`missing rows: ${[...new Set(missing.map((s) => `${s.impl} ${s.op} (${s.reason})`))].join('; ')}`);
-  const capped = report.skipped.filter((s) => s.reason.startsWith('capped'));
-  if (capped.length) log(`capped rows: ${capped.length} (${[...new Set(capped.map((s) => s.reason.slice('capped: '.length)))].join('; ')})`);
-  if (summary) {
-    log('');
-    log(`Linearity: ${summary.what}`);
-    log(linearityText(summary));
-  }
-  log(`wrote ${out}, ${chartPath}, ${tablePath}`);
-  log(`${specs.length} cases in ${durationSeconds.toFixed(1)} s`);
-  let status = 0;
-  const wrongOthers = report.cases.filter((row) => row.impl !== 'webgpu' && isWrong(row));
-  if (wrongOthers.length) log(`rows with wrong results (maxAbsErr > ${ERROR_LIMIT}): ${wrongOthers.map((r) => `${r.impl} ${r.op} ${r.layout} [${r.shape}] ${r.errorNote ?? r.maxAbsErr}`).join('; ')}`);
-  const wrong = report.cases.filter((row) => row.impl === 'webgpu' && isWrong(row));
-  if (wrong.length) {
-    log(`WRONG RESULTS: ${wrong.length} webgpu rows have maxAbsErr > ${ERROR_LIMIT}: ${wrong.map((r) => `${r.op} ${r.layout} [${r.shape}] ${r.maxAbsErr}`).join('; ')}`);
-    status = 1;
-  }
-  if (problems.length) {
-    log(`the report breaks the contract (DESIGN §3):\n  ${problems.join('\n  ')}`);
-    status = 1;
-  }
-  return status;
+  const command = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
+  return runBench(args, driver, { command, out: resolve(repoRoot, args.out) });
 }
 
 let args: BenchArgs;

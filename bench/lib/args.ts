@@ -1,7 +1,15 @@
-/** Command line of `npm run bench` (bench/run.ts). */
+/**
+ * Command line of `npm run bench` (bench/run.ts, the browser) and of the Node bench
+ * (`npm run bench:node`, `node bench-gpu.mjs`: bench/node/bench-gpu.ts), which share every option
+ * but the choice of browser or of Dawn's adapter.
+ */
 import { isLayout } from '../../src/layout';
 import type { Layout } from '../../src/types';
-import { defaultLayouts, defaultSizes, formatSize, fullCaps, parseSize, quickCaps, quickSizes, type Caps } from './cases';
+import { defaultLayouts, defaultSizes, formatSize, fullCaps, KB, parseSize, quickCaps, quickSizes, type Caps } from './cases';
+
+/** The one size of `--smoke`. */
+const smokeSize = 64 * KB;
+import { defaultOut, nodeDefaultOut } from './outputs';
 import { allOps, deviceLimitsModes, type DeviceLimitsMode, type Op } from './types';
 
 export interface BenchArgs {
@@ -10,33 +18,79 @@ export interface BenchArgs {
   ops: Op[];
   layouts: Layout[];
   sizes: number[];
+  /** `--shapes`: exact shapes to run instead of layouts × sizes (e.g. a small CNN activation). */
+  shapes: { layout: Layout; shape: number[] }[];
   browser: string | undefined;
   caps: Caps;
   deviceLimits: DeviceLimitsMode;
+  /** Whether TF.js rows are measured (`--no-tfjs`: not). */
+  tfjs: boolean;
+  /** The adapter's nominal memory bandwidth (GB/s), to report the copy's fraction of it. */
+  nominalGbps: number | undefined;
+  /** Node: Dawn's choice of adapter (`--adapter`, `--backend`, `--icd`, `--swiftshader`). */
+  dawn: DawnChoice;
   help: boolean;
 }
 
-export const usage = `usage: npm run bench -- [options]
+export interface DawnChoice {
+  /** Part of the adapter's name (Dawn's `adapter=` flag); e.g. "NVIDIA", "llvmpipe", "SwiftShader". */
+  adapter: string | undefined;
+  /** Dawn's backend (`backend=` flag): vulkan, metal, d3d12, d3d11, opengl, opengles, null. */
+  backend: string | undefined;
+  /** A Vulkan driver manifest (JSON) for the Vulkan loader (sets VK_ICD_FILENAMES). */
+  icd: string | undefined;
+  /** SwiftShader from a Chrome or Chromium install (its ICD and, when the system has none, its Vulkan loader). */
+  swiftshader: boolean;
+}
 
-  --quick              every op, NC/NHWC/NCHW, TF.js included, fewer sizes and repetitions
-                       (sizes ${quickSizes.map(formatSize).join(', ')}; TF.js up to 4 MB): 1.5–2 minutes here
-  --out FILE           results JSON (default bench/results/latest.json); the chart (NAME.svg) and
-                       the markdown table are written beside it: README-table.md for latest.json,
-                       NAME-table.md for any other NAME.json
+export type Runtime = 'browser' | 'node';
+
+const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer sizes and repetitions
+                       (sizes ${quickSizes.map(formatSize).join(', ')}; TF.js up to 4 MB where it runs)
+  --smoke              a check that everything runs: --quick timing at 64 KB only
   --ops LIST           forward-train,backward,inference (default: all)
   --layouts LIST       NC,NHWC,NCHW (default); also NCL, NLC, NCDHW, NDHWC
   --sizes LIST         bytes per tensor, e.g. 64KB,1MB,16MB (default 64KB…64MB, ×4 steps)
-  --browser PATH       Chrome/Chromium to drive (default: PUPPETEER_EXECUTABLE_PATH, then system)
-  --tfjs-max SIZE      largest tensor TF.js runs at (default 16MB; 4MB with --quick)
+  --shapes LIST        exact shapes instead of layouts × sizes, LAYOUT:DIMS each, e.g.
+                       NCHW:16x256x16x16,NHWC:32x8x8x64,NC:32x128
   --cpu-max SIZE       largest tensor our CPU path runs at (default 64MB; 16MB with --quick)
+  --tfjs-max SIZE      largest tensor TF.js runs at (default 16MB; 4MB with --quick)
+  --no-tfjs            no TF.js rows
   --device-limits adapter|default
                        storage limits of the bench device: 'adapter' (default) requests the
                        adapter's maxStorageBufferBindingSize and maxBufferSize; 'default' requests
                        only the adapter's maxBufferSize and keeps WebGPU's default 128 MiB
                        maxStorageBufferBindingSize, so larger tensors are bound in several parts
-  --help               this text
+  --nominal-gbps N     the adapter's nominal memory bandwidth in GB/s: the copy's share of it is
+                       printed and stored (copyBandwidth in the JSON)
+  --help               this text`;
+
+export const usage = `usage: npm run bench -- [options]
+
+  --out FILE           results JSON (default ${defaultOut}); the chart (NAME.svg) and
+                       the markdown table are written beside it: README-table.md for latest.json,
+                       NAME-table.md for any other NAME.json
+${commonOptions}
+  --browser PATH       Chrome/Chromium to drive (default: PUPPETEER_EXECUTABLE_PATH, then system)
 
 Options may repeat; the last one wins (e.g. npm run bench:curve -- --device-limits adapter).`;
+
+export const nodeUsage = `usage: node bench-gpu.mjs [options]      (from the repository: npm run bench:node -- [options])
+
+WebGPU through Dawn (the webgpu package's dawn.node) in this Node process, no browser; TF.js's
+WebGPU backend runs on the same Dawn.
+Dawn finds the system's driver (Vulkan, Metal, D3D12) by itself; these options choose another:
+
+  --adapter NAME       the adapter whose name contains NAME (e.g. NVIDIA, llvmpipe, SwiftShader)
+  --backend NAME       Dawn's backend: vulkan, metal, d3d12, d3d11, opengl, opengles
+  --icd FILE           a Vulkan driver manifest (e.g. /usr/share/vulkan/icd.d/lvp_icd.json for
+                       Mesa's lavapipe): sets VK_ICD_FILENAMES
+  --swiftshader        SwiftShader from a Chrome or Chromium install (PUPPETEER_EXECUTABLE_PATH's
+                       folder, /usr/lib/chromium, /opt/google/chrome, …)
+  --out FILE           results JSON (default ${nodeDefaultOut}); chart and table beside it
+${commonOptions}
+
+Options may repeat; the last one wins.`;
 
 function list(value: string): string[] {
   return value
@@ -45,19 +99,37 @@ function list(value: string): string[] {
     .filter(Boolean);
 }
 
-export function parseArgs(argv: string[]): BenchArgs {
+/** `NCHW:16x256x16x16` → { layout, shape }; the rank must be the layout's. */
+function parseShape(text: string): { layout: Layout; shape: number[] } {
+  const match = /^([A-Za-z]+):(\d+(?:x\d+)*)$/.exec(text.trim());
+  const layout = match?.[1].toUpperCase();
+  if (!match || !layout || !isLayout(layout)) throw new Error(`cannot read shape '${text}' (expected LAYOUT:DIMS, e.g. NCHW:16x256x16x16)`);
+  const shape = match[2].split('x').map(Number);
+  if (shape.length !== layout.length || shape.some((d) => !(d >= 1))) throw new Error(`shape '${text}': ${layout} needs ${layout.length} dimensions ≥ 1`);
+  return { layout: layout as Layout, shape };
+}
+
+export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchArgs {
   const args: BenchArgs = {
     quick: false,
-    out: 'bench/results/latest.json',
+    out: runtime === 'node' ? nodeDefaultOut : defaultOut,
     ops: [...allOps],
     layouts: [...defaultLayouts],
     sizes: [],
+    shapes: [],
     browser: undefined,
     caps: { ...fullCaps },
     deviceLimits: 'adapter',
+    tfjs: true,
+    nominalGbps: undefined,
+    dawn: { adapter: undefined, backend: undefined, icd: undefined, swiftshader: false },
     help: false,
   };
   let sizesGiven = false;
+  let smoke = false;
+  const only = (wanted: Runtime, name: string) => {
+    if (runtime !== wanted) throw new Error(`${name} is an option of the ${wanted === 'node' ? 'Node bench (npm run bench:node)' : 'browser bench (npm run bench)'}`);
+  };
   const caps: Partial<Caps> = {};
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -70,6 +142,9 @@ export function parseArgs(argv: string[]): BenchArgs {
     switch (name) {
       case '--quick':
         args.quick = true;
+        break;
+      case '--smoke':
+        smoke = true;
         break;
       case '--out':
         args.out = value();
@@ -86,12 +161,42 @@ export function parseArgs(argv: string[]): BenchArgs {
         args.layouts = layouts as Layout[];
         break;
       }
+      case '--shapes':
+        args.shapes = list(value()).map(parseShape);
+        break;
       case '--sizes':
         args.sizes = list(value()).map(parseSize);
         sizesGiven = true;
         break;
       case '--browser':
+        only('browser', name);
         args.browser = value();
+        break;
+      case '--adapter':
+        only('node', name);
+        args.dawn.adapter = value();
+        break;
+      case '--backend':
+        only('node', name);
+        args.dawn.backend = value();
+        break;
+      case '--icd':
+        only('node', name);
+        args.dawn.icd = value();
+        break;
+      case '--swiftshader':
+        only('node', name);
+        args.dawn.swiftshader = true;
+        break;
+      case '--nominal-gbps': {
+        const text = value();
+        const gbps = Number(text);
+        if (!(gbps > 0) || !Number.isFinite(gbps)) throw new Error(`--nominal-gbps needs a positive number of GB/s, not '${text}'`);
+        args.nominalGbps = gbps;
+        break;
+      }
+      case '--no-tfjs':
+        args.tfjs = false;
         break;
       case '--tfjs-max': {
         const cap = parseSize(value());
@@ -113,10 +218,15 @@ export function parseArgs(argv: string[]): BenchArgs {
         args.help = true;
         break;
       default:
-        throw new Error(`unknown option '${flag}'\n\n${usage}`);
+        throw new Error(`unknown option '${flag}'\n\n${runtime === 'node' ? nodeUsage : usage}`);
     }
   }
-  if (!sizesGiven) args.sizes = args.quick ? [...quickSizes] : [...defaultSizes];
+  if (args.dawn.swiftshader && args.dawn.icd) throw new Error('--swiftshader and --icd both choose the Vulkan driver: give one');
+  if (smoke) {
+    args.quick = true;
+    if (!sizesGiven) args.sizes = [smokeSize];
+  }
+  if (!sizesGiven && !smoke) args.sizes = args.quick ? [...quickSizes] : [...defaultSizes];
   args.caps = { ...(args.quick ? quickCaps : fullCaps), ...caps };
   if (args.ops.length === 0 || args.layouts.length === 0 || args.sizes.length === 0) throw new Error('nothing to run: empty --ops, --layouts or --sizes');
   return args;

@@ -5,7 +5,7 @@
 import type { Layout } from '../../src/types';
 import type { Impl, Op } from './types';
 
-/** DESIGN §3: least traffic of each op in bytes per float32 element. */
+/** The least traffic of each op in bytes per float32 element (bench/README.md, "The floor"). */
 export const floorBytesPerElement: Record<Op, number> = {
   inference: 8, // read x, write y
   'forward-train': 12, // stats read x; apply reads x, writes y

@@ -1,8 +1,17 @@
 /** Where a run writes: the results JSON, and the chart and markdown table beside it. */
 import { basename, dirname, join } from 'node:path';
 
-/** The results file of `npm run bench`; its table is the README's (README-table.md). */
-export const defaultOut = 'bench/results/latest.json';
+/**
+ * Where `npm run bench` writes by default: an ignored folder, so that a run leaves the checkout as
+ * it was. `npm run bench:publish` copies a run into bench/results/ (committed) and the README.
+ */
+export const defaultOut = 'bench/results/local/latest.json';
+
+/** The Node bench's default, relative to the current folder (the bundle runs from any folder). */
+export const nodeDefaultOut = 'bench-gpu.json';
+
+/** The committed results folder (`npm run bench:publish`). */
+export const publishedDir = 'bench/results';
 
 export interface OutputPaths {
   json: string;

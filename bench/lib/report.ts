@@ -1,10 +1,12 @@
 /**
- * bench/results/latest.json: the stable contract of DESIGN §3 (schema 1), built from what the
- * page measured, and a checker for it that the runner applies before writing.
+ * The results file of a run (bench/results/latest.json and the like): a stable contract (schema 1),
+ * built from what the page (or Dawn in Node) measured, and a checker for it that the runner applies
+ * before writing.
  */
 import type { Layout } from '../../src/types';
 import { COPY_BYTES_PER_ELEMENT, elementsOf, floorBytesPerElement } from './cases';
 import type { Linearity } from './linearity';
+import type { CopyBandwidth } from './table';
 import { allImpls, allOps, deviceLimitsModes, type DeviceLimits, type HostMicros, type Impl, type MeasuredRow, type Op } from './types';
 
 export interface CaseRow {
@@ -47,7 +49,18 @@ export interface SkippedRow {
 export interface Report {
   schema: 1;
   browser: string;
-  adapter: { vendor: string; architecture: string; device?: string; description?: string; isFallbackAdapter: boolean };
+  /** The adapter's info; newer reports also have its features, subgroup sizes and main limits. */
+  adapter: {
+    vendor: string;
+    architecture: string;
+    device?: string;
+    description?: string;
+    isFallbackAdapter: boolean;
+    features?: string[];
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+    limits?: Record<string, number>;
+  };
   generated: string;
   command: string;
   quick: boolean;
@@ -55,6 +68,8 @@ export interface Report {
   timer: 'timestamp-query' | 'wall-clock';
   /** The bench device's storage limits (`--device-limits`); absent in reports made before the option. */
   deviceLimits?: DeviceLimits;
+  /** The bench device's features (absent in older reports). */
+  features?: string[];
   machine: { platform: string; cpus: number; node: string };
   tfjs: string;
   notes: string[];
@@ -64,6 +79,8 @@ export interface Report {
   linearity?: Linearity;
   /** JavaScript µs per encode… call of the GPU-resident API on warm shapes. */
   hostMicros?: HostMicros;
+  /** The copy's GB/s per size (absent in older reports). */
+  copyBandwidth?: CopyBandwidth;
 }
 
 /** JSON has no NaN or Infinity: an output with NaN/Inf (or the wrong length) reports the largest double. */
@@ -134,6 +151,11 @@ export function checkReport(report: Report): string[] {
     for (const key of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
       need(Number.isSafeInteger(limits[key]) && limits[key] > 0, `deviceLimits.${key} must be a positive integer`);
     }
+  }
+  if (report.copyBandwidth !== undefined) {
+    const copy = report.copyBandwidth;
+    need(Array.isArray(copy.sizes) && copy.sizes.every((size) => Number.isSafeInteger(size.bytes) && isNum(size.gbpsMedian) && isNum(size.gbpsMax)), 'copyBandwidth.sizes must list bytes, gbpsMedian and gbpsMax');
+    need(isNum(copy.peakGbps) && copy.peakGbps > 0, 'copyBandwidth.peakGbps must be a positive number');
   }
   need(Array.isArray(report.cases) && report.cases.length > 0, 'cases must be a non-empty array');
   for (const [i, row] of (report.cases ?? []).entries()) {

@@ -6,6 +6,12 @@ import { caseKey, groupCases, implOrder } from './groups';
 import type { Impl } from './types';
 
 
+/** Whether the run measured or tried TF.js (the browser bench does; the Node bench does not). */
+export function hasTfjs(report: Report): boolean {
+  const tfjs = (impl: Impl) => impl === 'tfjs-webgpu' || impl === 'tfjs-cpu';
+  return report.cases.some((row) => tfjs(row.impl)) || report.skipped.some((row) => tfjs(row.impl));
+}
+
 /** An error above this on a webgpu row means a wrong kernel (outputs are O(1); float32 gives ~1e-6). */
 export const ERROR_LIMIT = 1e-3;
 
@@ -58,7 +64,10 @@ export function progressLine(index: number, total: number, rows: CaseRow[], skip
  * the floor, plus the error of the webgpu row.
  */
 export function closingTable(report: Report): string {
-  const header = ['op', 'layout', 'size', 'shape', 'copy GB/s', 'webgpu', 'cpu', 'tfjs-webgpu', 'tfjs-cpu', 'webgpu err'];
+  // A run without TF.js (the Node bench) has no TF.js columns.
+  const impls: Impl[] = hasTfjs(report) ? ['webgpu', 'cpu', 'tfjs-webgpu', 'tfjs-cpu'] : ['webgpu', 'cpu'];
+  const header = ['op', 'layout', 'size', 'shape', 'copy GB/s', ...impls, 'webgpu err'];
+  const left = new Set([0, 1, 3]);
   const lines: string[][] = [header];
   const skippedBy = new Map<string, SkippedRow[]>();
   for (const skip of report.skipped) {
@@ -83,18 +92,14 @@ export function closingTable(report: Report): string {
       formatSize(first.elements * 4),
       first.shape.join('×'),
       by('copy')!.gbps.toFixed(2),
-      column('webgpu'),
-      column('cpu'),
-      column('tfjs-webgpu'),
-      column('tfjs-cpu'),
+      ...impls.map(column),
       gpu?.maxAbsErr !== undefined ? formatError(gpu.maxAbsErr) + (gpu.maxAbsErr > ERROR_LIMIT ? ' WRONG' : '') : '',
     ]);
   }
   const widths = header.map((_, c) => Math.max(...lines.map((line) => line[c].length)));
-  const right = new Set([2, 4, 5, 6, 7, 8, 9]);
   return lines
     .map((line, i) => {
-      const text = line.map((value, c) => (right.has(c) ? value.padStart(widths[c]) : value.padEnd(widths[c]))).join('  ');
+      const text = line.map((value, c) => (left.has(c) ? value.padEnd(widths[c]) : value.padStart(widths[c]))).join('  ');
       return i === 0 ? `${text}\n${widths.map((w) => '─'.repeat(w)).join('  ')}` : text;
     })
     .join('\n');
@@ -127,7 +132,8 @@ function formatSpeedup(speedup: number | undefined): string {
 export function summaryText(report: Report): string {
   const rows = summaryRows(report);
   if (rows.length === 0) return 'no case of 4 MB or more in this run';
-  const lines = [['op', 'layout', 'shape', 'impl', 'ms', '×floor', 'vs tfjs-webgpu', 'ceiling']];
+  const tfjs = hasTfjs(report);
+  const lines = [['op', 'layout', 'shape', 'impl', 'ms', '×floor', ...(tfjs ? ['vs tfjs-webgpu', 'ceiling'] : [])]];
   for (const { row, speedup, ceiling } of rows) {
     lines.push([
       row.op,
@@ -136,12 +142,12 @@ export function summaryText(report: Report): string {
       row.impl + (isWrong(row) ? ' (WRONG)' : ''),
       formatMs(row.ms),
       formatRatio(row.ratioToFloor),
-      formatSpeedup(speedup),
-      formatSpeedup(ceiling),
+      ...(tfjs ? [formatSpeedup(speedup), formatSpeedup(ceiling)] : []),
     ]);
   }
   const widths = lines[0].map((_, c) => Math.max(...lines.map((line) => line[c].length)));
   const table = lines.map((line) => line.map((v, c) => (c >= 4 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ')).join('\n');
+  if (!tfjs) return table;
   return `${table}\nceiling = tfjs-webgpu ms ÷ copy ms: the largest speedup over TF.js any kernel on this device could show here (every op at least copies a tensor).`;
 }
 
@@ -208,4 +214,43 @@ export function timedDefinitions(report: Report): string[] {
     const where = layouts.size === allLayouts.length ? '' : ` (${[...layouts].join(', ')})`;
     return `**${impl}**, ${op}${where}: ${timed}.`;
   });
+}
+
+/** The copy's bandwidth per tensor size (the floor's own figure; on a GPU, compare it with the card's nominal bandwidth). */
+export interface CopyBandwidth {
+  /** Per tensor size: copy GB/s (8 bytes per element moved / ms), median and best over the cases of that size. */
+  sizes: { bytes: number; cases: number; gbpsMedian: number; gbpsMax: number }[];
+  /** The largest per-size median. */
+  peakGbps: number;
+  /** `--nominal-gbps`: the adapter's nominal memory bandwidth as given on the command line, and peakGbps / it. */
+  nominalGbps?: number;
+  fractionOfNominal?: number;
+}
+
+export function copyBandwidth(rows: CaseRow[], nominalGbps?: number): CopyBandwidth {
+  const bySize = new Map<number, number[]>();
+  for (const row of rows) {
+    if (row.impl !== 'copy') continue;
+    const bytes = row.elements * 4;
+    if (!bySize.has(bytes)) bySize.set(bytes, []);
+    bySize.get(bytes)!.push(row.gbps);
+  }
+  const sizes = [...bySize.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([bytes, values]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      const gbpsMedian = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+      return { bytes, cases: values.length, gbpsMedian, gbpsMax: sorted[sorted.length - 1] };
+    });
+  const peakGbps = Math.max(0, ...sizes.map((size) => size.gbpsMedian));
+  return { sizes, peakGbps, ...(nominalGbps ? { nominalGbps, fractionOfNominal: peakGbps / nominalGbps } : {}) };
+}
+
+export function copyBandwidthText(copy: CopyBandwidth): string {
+  const sizes = copy.sizes.map((size) => `${formatSize(size.bytes)} ${size.gbpsMedian.toFixed(1)} (best ${size.gbpsMax.toFixed(1)})`).join(', ');
+  const nominal = copy.nominalGbps
+    ? `; ${(100 * copy.fractionOfNominal!).toFixed(0)} % of the nominal ${copy.nominalGbps} GB/s given by --nominal-gbps`
+    : ' (give the card\'s nominal bandwidth with --nominal-gbps N to see the fraction)';
+  return `copy bandwidth, GB/s per tensor size (median over cases): ${sizes}; peak ${copy.peakGbps.toFixed(1)} GB/s${nominal}`;
 }

@@ -1,5 +1,7 @@
-/** Types shared by the Node runner (bench/run.ts) and the bench page (bench/page/). */
+/** Types shared by the runners (bench/run.ts, bench/node/bench-gpu.ts) and the measuring code (bench/page/). */
+import type { StepTimingReport } from '../../demo/step-timing';
 import type { Layout } from '../../src/types';
+import type { AdapterDetails } from '../page/gpu-device';
 
 export type Op = 'forward-train' | 'backward' | 'inference';
 export type Impl = 'webgpu' | 'cpu' | 'tfjs-webgpu' | 'tfjs-cpu' | 'copy';
@@ -94,13 +96,41 @@ export interface PageResult {
 }
 
 export interface PageEnvironment {
-  userAgent: string;
-  adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
+  /** Where the bench runs: the browser's user agent, or Node and Dawn's versions. */
+  runtime: string;
+  adapter: AdapterDetails;
   features: string[];
   limits: DeviceLimits;
   timer: 'timestamp-query' | 'wall-clock';
-  tfjsVersion: string;
-  tfjsWebgpu: string;
+  /** TF.js's version where it runs (the browser page); undefined in Node. */
+  tfjsVersion: string | undefined;
+}
+
+/**
+ * One bench runtime as the shared run loop (bench/lib/run-bench.ts) drives it: the browser page
+ * through puppeteer (bench/run.ts), or Dawn in this Node process (bench/node/bench-gpu.ts).
+ */
+export interface BenchDriver {
+  /** The report's `browser` field, e.g. "Chromium 156.0.8078.79 (headless)" or "Node v20.20.2, Dawn (webgpu 0.6.2)". */
+  readonly name: string;
+  /** Where the runtime comes from, for the first line of the output (e.g. the browser's path). */
+  readonly origin: string;
+  init(limits: DeviceLimitsMode): Promise<PageEnvironment>;
+  prepare(spec: CaseSpec, options: PrepareOptions): Promise<unknown>;
+  gpu(plan: TimingPlan): Promise<PageResult>;
+  cpu(plan: TimingPlan): Promise<PageResult>;
+  /** TF.js on one of its backends; absent where TF.js does not run (`noTfjs` says why). */
+  tfjs?: (backend: 'webgpu' | 'cpu', plan: TimingPlan) => Promise<PageResult>;
+  /** Why this runtime has no TF.js rows. */
+  readonly noTfjs?: string;
+  /** What the report's notes should say of this runtime. */
+  readonly notes?: string[];
+  /** The demo model's training step on TF.js WebGPU, stock layer vs ours (needs TF.js). */
+  trainingStep?: (steps: number, warmup: number) => Promise<StepTimingReport>;
+  /** JavaScript µs per encode… call of the GPU-resident API on warm shapes. */
+  hostMicros?: () => Promise<HostMicros>;
+  release(): Promise<void> | void;
+  close(): Promise<void>;
 }
 
 /** JavaScript microseconds per encode… call of the GPU-resident API on a warm shape (bench/page/host-cost.ts). */

@@ -1,6 +1,6 @@
 /**
- * The floor of DESIGN §3: a plain vec4 copy (shaders/copy.wgsl), on the benchmark's device, at the
- * size of the case. `readVec4` of the same file reads without writing (for the analysis script).
+ * The floor (bench/README.md, "The floor"): a plain vec4 copy (shaders/copy.wgsl), on the
+ * benchmark's device, at the size of the case. `readVec4` of the same file reads without writing (for the analysis script).
  */
 import copySource from '../../shaders/copy.wgsl?raw';
 

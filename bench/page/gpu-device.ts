@@ -8,11 +8,35 @@ import type { DeviceLimits, DeviceLimitsMode } from '../lib/types';
 export interface BenchDevice {
   device: GPUDevice;
   timestamps: boolean;
-  adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
+  adapter: AdapterDetails;
+  /** The device's features (what the bench asked for, of what the adapter has). */
   features: string[];
   /** The mode requested and the device's resulting storage limits. */
   limits: DeviceLimits;
 }
+
+/** What the report says of the adapter: its info, and what a reader comparing devices needs. */
+export interface AdapterDetails {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  /** Every feature of the adapter (the device requests only some). */
+  features: string[];
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  /** The adapter's limits that bound our launches and tensors. */
+  limits: Record<(typeof reportedLimits)[number], number>;
+}
+
+const reportedLimits = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
 
 /**
  * `adapter`: the adapter's maxStorageBufferBindingSize and maxBufferSize. `default`: the adapter's
@@ -27,10 +51,11 @@ function requiredLimits(adapter: GPUAdapter, mode: DeviceLimitsMode): Record<str
   };
 }
 
-export async function createBenchDevice(mode: DeviceLimitsMode = 'adapter'): Promise<BenchDevice> {
-  if (!navigator.gpu) throw new Error('no navigator.gpu (WebGPU disabled, or not a secure context)');
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null');
+/** `gpu`: navigator.gpu in a browser, Dawn's GPU object in Node. */
+export async function createBenchDevice(mode: DeviceLimitsMode, gpu: GPU | undefined): Promise<BenchDevice> {
+  if (!gpu) throw new Error('no navigator.gpu (WebGPU disabled, or not a secure context)');
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('requestAdapter() returned null');
   const wanted = ['timestamp-query', 'subgroups'] as GPUFeatureName[];
   const requiredFeatures = wanted.filter((feature) => adapter.features.has(feature));
   const device = await adapter.requestDevice({
@@ -38,8 +63,9 @@ export async function createBenchDevice(mode: DeviceLimitsMode = 'adapter'): Pro
     requiredFeatures,
     requiredLimits: requiredLimits(adapter, mode),
   });
-  device.lost.then((info) => console.error(`bench device lost: ${info.reason} ${info.message}`));
-  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  // Destroyed at the end of a run on purpose: only a loss of another kind is news.
+  device.lost.then((info) => info.reason !== 'destroyed' && console.error(`bench device lost: ${info.reason} ${info.message}`));
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean; subgroupMinSize?: number; subgroupMaxSize?: number };
   return {
     device,
     timestamps: device.features.has('timestamp-query'),
@@ -49,6 +75,9 @@ export async function createBenchDevice(mode: DeviceLimitsMode = 'adapter'): Pro
       device: info.device,
       description: info.description,
       isFallbackAdapter: Boolean(info.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter),
+      features: [...adapter.features].sort(),
+      ...(info.subgroupMinSize ? { subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize } : {}),
+      limits: Object.fromEntries(reportedLimits.map((name) => [name, adapter.limits[name]])) as AdapterDetails['limits'],
     },
     features: [...device.features].sort(),
     limits: {

@@ -1,16 +1,15 @@
 /**
- * The bench page: measures one case at a time for the Node runner (bench/run.ts), which calls
+ * The bench page: measures one case at a time for the browser runner (bench/run.ts), which calls
  * `window.bench.*` through puppeteer and assembles the report. Every implementation runs in this
- * one page, on the same inputs; the GPU ones on one device created here.
+ * one page, on the same inputs; the GPU ones on one device created here. Our rows and the floor
+ * come from case-runner.ts, which the Node bench (bench/node/bench-gpu.ts) runs on Dawn too; TF.js,
+ * the demo's training step and the analysis are the page's own.
  */
 import type { KernelTuning, Layout } from '../../src/index';
 import type { CaseSpec, DeviceLimitsMode, PageEnvironment, PageResult, PrepareOptions, TimingPlan } from '../lib/types';
-import { computeReference, makeCase, type CaseData } from './case-data';
-import { createBenchDevice } from './gpu-device';
-import { Ours } from './ours';
+import { createCaseRunner } from './case-runner';
 
-let ours: Ours | undefined;
-let current: CaseData | undefined;
+const runner = createCaseRunner(() => navigator.gpu);
 let tfjs: typeof import('./tfjs') | undefined;
 
 function need<T>(value: T | undefined, what: string): T {
@@ -21,56 +20,34 @@ function need<T>(value: T | undefined, what: string): T {
 const bench = {
   /** Creates the bench device with the run's storage limits (`--device-limits`). */
   async init(limits: DeviceLimitsMode = 'adapter'): Promise<PageEnvironment> {
-    const device = await createBenchDevice(limits);
-    ours = await Ours.create(device);
+    const device = await runner.init(limits);
     // TF.js is loaded only now, so that a page without it still measures ours.
     tfjs = await import('./tfjs');
     return {
-      userAgent: navigator.userAgent,
+      runtime: navigator.userAgent,
       adapter: device.adapter,
       features: device.features,
       limits: device.limits,
-      timer: ours.timer.method,
+      timer: runner.ours.timer.method,
       tfjsVersion: tfjs.tfjsVersion,
-      tfjsWebgpu: '4.22.0',
     };
   },
 
-  /**
-   * Makes the inputs of a case and its reference (untimed); returns the reference time. Without
-   * `host`, x and dy get no host arrays (see case-data.ts).
-   */
-  async prepare(spec: CaseSpec, options: PrepareOptions = { host: true }): Promise<{ referenceMs: number; referenceSource: string }> {
-    const o = need(ours, 'bench.init()');
-    current = undefined;
-    const data = makeCase(spec, options.host);
-    const start = performance.now();
-    await computeReference(data, o.cpuEngine);
-    current = data;
-    return { referenceMs: performance.now() - start, referenceSource: data.referenceSource };
-  },
-
-  async gpu(plan: TimingPlan): Promise<PageResult> {
-    return need(ours, 'bench.init()').measureGpu(need(current, 'bench.prepare()'), plan);
-  },
-
-  async cpu(plan: TimingPlan): Promise<PageResult> {
-    return need(ours, 'bench.init()').measureCpu(need(current, 'bench.prepare()'), plan);
-  },
+  prepare: (spec: CaseSpec, options?: PrepareOptions) => runner.prepare(spec, options),
+  gpu: (plan: TimingPlan): Promise<PageResult> => runner.gpu(plan),
+  cpu: (plan: TimingPlan): Promise<PageResult> => runner.cpu(plan),
 
   async tfjs(backend: 'webgpu' | 'cpu', plan: TimingPlan): Promise<PageResult> {
-    return need(tfjs, 'bench.init()').measureTfjs(need(current, 'bench.prepare()'), backend, plan);
+    return need(tfjs, 'bench.init()').measureTfjs(runner.current, backend, plan);
   },
 
   /** JavaScript µs per encode… call on a warm shape (host-cost.ts). */
   async hostMicros() {
     const { measureHostMicros } = await import('./host-cost');
-    return measureHostMicros(need(ours, 'bench.init()').gpu);
+    return measureHostMicros(runner.ours.gpu);
   },
 
-  release(): void {
-    current = undefined;
-  },
+  release: () => runner.release(),
 
   /**
    * Per-training-step time of the demo model (Dense 128 → BN → Dense 64 → BN → Dense 10, Adam,
@@ -84,13 +61,13 @@ const bench = {
 
   /** Diagnosis (bench/analyze.ts): our kernels one by one against the copy and a read-only pass. */
   async analyze(layout: Layout, shape: number[], tunings: Partial<KernelTuning>[], plan: TimingPlan) {
-    const o = need(ours, 'bench.init()');
+    const o = runner.ours;
     const { analyze } = await import('./analyze');
     return analyze(o.bench.device, o.bench.adapter.isFallbackAdapter, o.timer, layout, shape, tunings, plan);
   },
 
   async analyzeCopy(elements: number, shapes: { workgroupSize: number; unitsPerThread: number }[], plan: TimingPlan) {
-    const o = need(ours, 'bench.init()');
+    const o = runner.ours;
     const { analyzeCopy } = await import('./analyze');
     return analyzeCopy(o.bench.device, o.timer, elements, shapes, plan);
   },

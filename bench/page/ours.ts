@@ -15,14 +15,14 @@ import { maxAbsDiff } from './data';
 import { StreamedCheck } from './streamed-reference';
 import { GpuTimer, summarize, timeGpuInterleaved, timeHost, type Encode, type Samples } from './timing';
 
-const STORAGE = GPUBufferUsage.STORAGE;
-const COPY = GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/** Usage of every input and output buffer; a function, since in Node the GPU* globals exist only once Dawn is loaded. */
+const bufferUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /** Elements per chunk when generating inputs into, or reading outputs from, a GPU buffer (16 MB). */
 const CHUNK = 4 * 1024 * 1024;
 
 function upload(device: GPUDevice, label: string, data: Float32Array): GPUBuffer {
-  const buffer = device.createBuffer({ label: `bench.${label}`, size: Math.max(16, data.byteLength), usage: STORAGE | COPY, mappedAtCreation: true });
+  const buffer = device.createBuffer({ label: `bench.${label}`, size: Math.max(16, data.byteLength), usage: bufferUsage(), mappedAtCreation: true });
   new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
   buffer.unmap();
   return buffer;
@@ -44,7 +44,7 @@ async function generate(device: GPUDevice, label: string, seed: number, stream: 
 }
 
 function output(device: GPUDevice, label: string, elements: number): GPUBuffer {
-  return device.createBuffer({ label: `bench.${label}`, size: Math.max(16, elements * 4), usage: STORAGE | COPY });
+  return device.createBuffer({ label: `bench.${label}`, size: Math.max(16, elements * 4), usage: bufferUsage() });
 }
 
 async function readBack(device: GPUDevice, buffer: GPUBuffer, offsetBytes: number, elements: number): Promise<Float32Array> {

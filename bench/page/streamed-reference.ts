@@ -7,7 +7,7 @@
  *    data so that nothing cancels, give mean, biased variance and invStd (and for backward
  *    dbeta = Σdy, dgamma = Σdy·x̂), independently of anything the GPU computed.
  * 2. `StreamedCheck`: the GPU's main output (y or dx) is read back in chunks, in memory order, and
- *    every element is compared with its float64 value from those statistics (DESIGN §1 formulas).
+ *    every element is compared with its float64 value from those statistics (the formulas of the library's CPU path).
  *
  * The per-channel outputs (mean and variance, or dgamma and dbeta) are compared whole with the
  * statistics of step 1. A kernel that skips or misplaces any part of the tensor, uses the wrong

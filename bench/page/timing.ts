@@ -1,6 +1,6 @@
 /**
- * How every row is timed (DESIGN §3): warm up, then batches of K iterations, median over R
- * repetitions.
+ * How every row is timed (bench/README.md, "What each row times"): warm up, then batches of K
+ * iterations, median over R repetitions.
  *
  * GPU rows (webgpu, copy): K iterations are recorded into one command encoder and submitted once.
  * With `timestamp-query`, two empty compute passes bracket them and write the GPU clock at the start

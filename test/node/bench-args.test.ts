@@ -1,8 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../../bench/lib/args';
-import { MB } from '../../bench/lib/cases';
+import { KB, MB } from '../../bench/lib/cases';
 import { linearity, linearityText } from '../../bench/lib/linearity';
-import { outputPaths } from '../../bench/lib/outputs';
+import { defaultOut, outputPaths } from '../../bench/lib/outputs';
+import { copyBandwidth } from '../../bench/lib/table';
 import type { CaseRow } from '../../bench/lib/report';
 
 describe('bench command line', () => {
@@ -25,6 +29,74 @@ describe('bench command line', () => {
     expect(args.out).toBe('b.json');
     expect(args.sizes).toEqual([MB]);
     expect(parseArgs(['--sizes', '128MB,256MB,512MB']).sizes).toEqual([128 * MB, 256 * MB, 512 * MB]);
+  });
+});
+
+describe('bench command line: runtimes', () => {
+  it('--smoke is a quick run at 64 KB; --sizes still wins', () => {
+    const smoke = parseArgs(['--smoke']);
+    expect(smoke.quick).toBe(true);
+    expect(smoke.sizes).toEqual([64 * KB]);
+    expect(parseArgs(['--smoke', '--sizes', '1MB']).sizes).toEqual([MB]);
+  });
+
+  it('takes the Dawn adapter options only in Node, and the browser options only in the browser bench', () => {
+    const node = parseArgs(['--adapter', 'NVIDIA', '--backend', 'vulkan', '--icd', 'lvp.json'], 'node');
+    expect(node.dawn).toEqual({ adapter: 'NVIDIA', backend: 'vulkan', icd: 'lvp.json', swiftshader: false });
+    expect(parseArgs(['--swiftshader'], 'node').dawn.swiftshader).toBe(true);
+    expect(() => parseArgs(['--swiftshader', '--icd', 'x.json'], 'node')).toThrow(/give one/);
+    expect(() => parseArgs(['--adapter', 'NVIDIA'])).toThrow(/Node bench/);
+    expect(() => parseArgs(['--browser', '/usr/bin/chromium'], 'node')).toThrow(/browser bench/);
+    expect(parseArgs(['--tfjs-max', '1MB'], 'node').caps['tfjs-webgpu']).toBe(MB);
+    expect(parseArgs([], 'node').tfjs).toBe(true);
+    expect(parseArgs(['--no-tfjs'], 'node').tfjs).toBe(false);
+  });
+
+  it('--shapes runs exact shapes of the given layouts, with their rank checked', () => {
+    expect(parseArgs(['--shapes', 'NCHW:16x256x16x16,nhwc:32x8x8x64,NC:32x128']).shapes).toEqual([
+      { layout: 'NCHW', shape: [16, 256, 16, 16] },
+      { layout: 'NHWC', shape: [32, 8, 8, 64] },
+      { layout: 'NC', shape: [32, 128] },
+    ]);
+    expect(parseArgs([]).shapes).toEqual([]);
+    expect(() => parseArgs(['--shapes', 'NCHW:16x256x16'])).toThrow(/4 dimensions/);
+    expect(() => parseArgs(['--shapes', 'NCHW:16x0x16x16'])).toThrow(/≥ 1/);
+    expect(() => parseArgs(['--shapes', 'NXYZ:1x2'])).toThrow(/cannot read shape/);
+    expect(() => parseArgs(['--shapes', '16x256'])).toThrow(/cannot read shape/);
+  });
+
+  it('reads --nominal-gbps as a positive number', () => {
+    expect(parseArgs(['--nominal-gbps', '3350']).nominalGbps).toBe(3350);
+    expect(() => parseArgs(['--nominal-gbps', '0'])).toThrow(/positive/);
+    expect(() => parseArgs(['--nominal-gbps', 'fast'])).toThrow(/positive/);
+  });
+
+  it('writes into git-ignored places by default (browser and Node bench, and the bundle)', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const scripts = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).scripts as Record<string, string>;
+    const nodeOut = /--out (\S+)/.exec(scripts['bench:node'])![1];
+    const curveOut = /--out (\S+)/.exec(scripts['bench:curve'])![1];
+    const paths = [defaultOut, nodeOut, curveOut].flatMap((json) => Object.values(outputPaths(json)));
+    paths.push('.bench/bench-gpu/bench-gpu.mjs');
+    expect(parseArgs([]).out).toBe(defaultOut);
+    // check-ignore prints each ignored path; a path it does not print would show up in git status.
+    const ignored = execFileSync('git', ['check-ignore', '--no-index', ...paths], { cwd: root, encoding: 'utf8' }).trim().split('\n');
+    expect(ignored.sort()).toEqual([...paths].sort());
+  });
+});
+
+describe('bench copy bandwidth', () => {
+  it('gives the median and best copy GB/s per size, the peak, and the share of a nominal bandwidth', () => {
+    const copy = (bytes: number, gbps: number) => ({ impl: 'copy', elements: bytes / 4, gbps }) as CaseRow;
+    const rows = [copy(4 * MB, 10), copy(4 * MB, 30), copy(4 * MB, 20), copy(16 * MB, 40), copy(16 * MB, 50), { ...copy(16 * MB, 999), impl: 'webgpu' } as CaseRow];
+    expect(copyBandwidth(rows)).toEqual({
+      sizes: [
+        { bytes: 4 * MB, cases: 3, gbpsMedian: 20, gbpsMax: 30 },
+        { bytes: 16 * MB, cases: 2, gbpsMedian: 45, gbpsMax: 50 },
+      ],
+      peakGbps: 45,
+    });
+    expect(copyBandwidth(rows, 60)).toMatchObject({ peakGbps: 45, nominalGbps: 60, fractionOfNominal: 0.75 });
   });
 });
 

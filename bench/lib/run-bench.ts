@@ -1,0 +1,218 @@
+/**
+ * The run loop every bench runtime shares: builds the cases from the command line, measures them
+ * one at a time through a BenchDriver (the browser page, or Dawn in Node), assembles the report
+ * (the stable contract of bench/lib/report.ts), checks it, writes it with its chart and table, and
+ * prints the progress, the closing table and the summaries.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { basename, dirname } from 'node:path';
+import type { BenchArgs } from './args';
+import { capOf, elementsOf, formatSize, MB, shapeFor, smallShapes } from './cases';
+import { renderChart } from './chart';
+import { linearity, linearityText } from './linearity';
+import { outputPaths } from './outputs';
+import { caseRows, checkReport, type CaseRow, type Report, type SkippedRow } from './report';
+import { closingTable, copyBandwidth, copyBandwidthText, ERROR_LIMIT, isWrong, progressLine, readmeTable, summaryText } from './table';
+import type { BenchDriver, CaseSpec, HostMicros, Impl, MeasuredRow, MissingRow, TimingPlan } from './types';
+
+/**
+ * Repetition budgets (see bench/page/timing.ts): --quick trades repetitions for time. GPU rows of
+ * tensors above LARGE_BYTES (one iteration takes seconds on a CPU adapter at 512 MB) calibrate
+ * once and repeat 3–5 times.
+ */
+const plans: Record<'quick' | 'full', { gpu: TimingPlan; gpuLarge: TimingPlan; host: TimingPlan }> = {
+  quick: {
+    gpu: { targetBatchMs: 25, maxK: 16, minReps: 5, maxReps: 9, budgetMs: 500 },
+    gpuLarge: { targetBatchMs: 25, maxK: 16, minReps: 3, maxReps: 5, budgetMs: 500, calibrationRuns: 1 },
+    host: { targetBatchMs: 25, maxK: 8, minReps: 2, maxReps: 5, budgetMs: 1200, slowCallMs: 2000, slowReps: 1 },
+  },
+  full: {
+    gpu: { targetBatchMs: 50, maxK: 32, minReps: 5, maxReps: 15, budgetMs: 2500 },
+    gpuLarge: { targetBatchMs: 50, maxK: 32, minReps: 3, maxReps: 5, budgetMs: 2500, calibrationRuns: 1 },
+    host: { targetBatchMs: 50, maxK: 16, minReps: 3, maxReps: 11, budgetMs: 6000 },
+  },
+};
+
+/** Tensors above this get the gpuLarge plan. */
+const LARGE_BYTES = 64 * MB;
+
+function hostMicrosText(host: HostMicros): string {
+  return host.rows.map((r) => `${r.layout} [${r.shape}]: forward-train ${r.forwardTrain.toFixed(1)}, backward ${r.backward.toFixed(1)}, inference ${r.inference.toFixed(1)}`).join('; ');
+}
+
+function log(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+export function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+export interface RunOptions {
+  /** The command line as a user would type it again, for the report. */
+  command: string;
+  /** Absolute path of the results JSON. */
+  out: string;
+}
+
+/** Runs the bench through `driver` (which it closes); the exit status: 1 for wrong results or a broken contract. */
+export async function runBench(args: BenchArgs, driver: BenchDriver, options: RunOptions): Promise<number> {
+  const started = performance.now();
+  const mode = args.quick ? 'quick' : 'full';
+  const plan = plans[mode];
+  const specs: CaseSpec[] = [];
+  const shapes = args.shapes.length ? args.shapes : args.layouts.flatMap((layout) => args.sizes.map((bytes) => ({ layout, shape: shapeFor(layout, bytes) })));
+  for (const op of args.ops) for (const { layout, shape } of shapes) specs.push({ op, layout, shape, seed: specs.length + 1 });
+  // The small shapes that take the one-dispatch kernels (the demo model's layers, small CNN activations).
+  if (!args.shapes.length) for (const op of args.ops) for (const { layout, shape } of smallShapes) if (args.layouts.includes(layout)) specs.push({ op, layout, shape, seed: specs.length + 1 });
+  const bytesOf = (spec: CaseSpec) => elementsOf(spec.shape) * 4;
+  const tfjs = args.tfjs ? driver.tfjs : undefined;
+  const noTfjs = args.tfjs ? (driver.noTfjs ?? 'TF.js is not available here') : '--no-tfjs';
+  const hostImpls: Impl[] = tfjs ? ['cpu', 'tfjs-webgpu', 'tfjs-cpu'] : ['cpu'];
+  // Host copies of the inputs (and the CPU reference) only where a host implementation runs.
+  const hostAt = (bytes: number) => hostImpls.some((impl) => bytes <= capOf(args.caps, impl));
+
+  const cases: CaseRow[] = [];
+  const skipped: SkippedRow[] = [];
+  let env;
+  let trainingStep: Awaited<ReturnType<NonNullable<BenchDriver['trainingStep']>>> | undefined;
+  let hostMicros: HostMicros | undefined;
+  try {
+    env = await driver.init(args.deviceLimits);
+    const a = env.adapter;
+    log(`${driver.name} (${driver.origin})`);
+    log(`adapter: ${a.description || '?'} — vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}, device ${a.device || '?'}${a.isFallbackAdapter ? ' (software fallback)' : ''}`);
+    log(`adapter features: ${a.features.join(', ') || 'none'}${a.subgroupMinSize ? `; subgroup size ${a.subgroupMinSize}–${a.subgroupMaxSize}` : ''}`);
+    log(`adapter limits: ${Object.entries(a.limits).map(([name, value]) => `${name} ${value}`).join(', ')}`);
+    log(`device features: ${env.features.join(', ') || 'none'}; timer ${env.timer}; TF.js ${tfjs ? env.tfjsVersion : `not run (${noTfjs})`}`);
+    log(`device limits '${env.limits.requested}': maxStorageBufferBindingSize ${formatSize(env.limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatSize(env.limits.maxBufferSize)}`);
+    const what = args.shapes.length
+      ? args.shapes.map(({ layout, shape }) => `${layout} [${shape}]`).join(', ')
+      : `${args.layouts.join(', ')} × ${args.sizes.map(formatSize).join(', ')}`;
+    log(`${specs.length} cases (${args.ops.join(', ')} × ${what}), ${mode} timing; ` +
+      `caps: cpu ≤ ${formatSize(args.caps.cpu)}${tfjs ? `, TF.js ≤ ${formatSize(args.caps['tfjs-webgpu'])}` : ''}`);
+    for (const [index, spec] of specs.entries()) {
+      const caseStart = performance.now();
+      const bytes = elementsOf(spec.shape) * 4;
+      const measured: MeasuredRow[] = [];
+      const missing: MissingRow[] = [];
+      const add = (result: { rows: MeasuredRow[]; missing: MissingRow[] }) => {
+        measured.push(...result.rows);
+        missing.push(...result.missing);
+      };
+      const capped = (impl: Impl) => {
+        if (bytes <= capOf(args.caps, impl)) return false;
+        missing.push({ impl, reason: `capped: ${impl} runs up to ${formatSize(capOf(args.caps, impl))} per tensor in this run` });
+        return true;
+      };
+      await driver.prepare(spec, { host: hostAt(bytes) });
+      add(await driver.gpu(bytes > LARGE_BYTES ? plan.gpuLarge : plan.gpu));
+      if (!capped('cpu')) add(await driver.cpu(plan.host));
+      if (tfjs && !capped('tfjs-webgpu')) add(await tfjs('webgpu', plan.host));
+      if (tfjs && !capped('tfjs-cpu')) add(await tfjs('cpu', plan.host));
+      await driver.release();
+      const rows = caseRows(spec.op, spec.layout, spec.shape, measured);
+      const skips = missing.map((m) => ({ op: spec.op, layout: spec.layout, shape: spec.shape, impl: m.impl, reason: m.reason }));
+      cases.push(...rows);
+      skipped.push(...skips);
+      log(progressLine(index + 1, specs.length, rows, skips, (performance.now() - caseStart) / 1000));
+    }
+    if (tfjs && driver.trainingStep && args.ops.includes('forward-train') && args.ops.includes('backward')) {
+      const steps = args.quick ? 20 : 60;
+      const start = performance.now();
+      trainingStep = await driver.trainingStep(steps, args.quick ? 5 : 10);
+      log(`training step of the demo model (${trainingStep.backend}, batch ${trainingStep.batchSize}, ${steps} steps each): ` +
+        `stock ${trainingStep.stock.msMedian.toFixed(1)} ms, ours ${trainingStep.ours.msMedian.toFixed(1)} ms, ` +
+        `${trainingStep.speedup.toFixed(2)}× faster  (${((performance.now() - start) / 1000).toFixed(1)} s)`);
+    }
+    if (driver.hostMicros) {
+      hostMicros = await driver.hostMicros();
+      log(`host µs per call (${hostMicros.timed}): ${hostMicrosText(hostMicros)}`);
+    }
+  } finally {
+    await driver.close();
+  }
+
+  const durationSeconds = (performance.now() - started) / 1000;
+  const report: Report = {
+    schema: 1,
+    browser: driver.name,
+    adapter: env.adapter,
+    generated: new Date().toISOString(),
+    command: options.command,
+    quick: args.quick,
+    durationSeconds: Math.round(durationSeconds * 10) / 10,
+    timer: env.timer,
+    deviceLimits: env.limits,
+    features: env.features,
+    machine: { platform: `${process.platform}-${process.arch}`, cpus: cpus().length, node: process.version },
+    tfjs: tfjs && env.tfjsVersion ? env.tfjsVersion : `not run: ${noTfjs}`,
+    notes: [
+      'floorBytes per element: inference 8, forward-train 12, backward 20; floorMs = floorBytes / copy bandwidth, the copy (8 bytes per element) measured in the same case, same device, repetitions interleaved with webgpu.',
+      'ratioToFloor = ms / floorMs; gbps = floorBytes / ms (the copy: 8·elements / ms).',
+      ...(env.adapter.isFallbackAdapter ? ['This adapter is a software fallback (a CPU): its numbers are CPU numbers; compare ratios within one run, not absolute times.'] : []),
+      'maxAbsErr: largest |value − reference| of y (forward) or dx (backward); errors holds every checked output; reference names what it was measured against.',
+      'skipped lists rows not measured: capped (size cap of this run) or missing (not implemented or failed, with the reason).',
+      `deviceLimits: the bench device's storage limits ('${env.limits.requested}': ${env.limits.requested === 'adapter' ? "the adapter's maxStorageBufferBindingSize and maxBufferSize" : "the adapter's maxBufferSize, WebGPU's default maxStorageBufferBindingSize"}).`,
+      ...(tfjs ? [] : [`No tfjs-webgpu or tfjs-cpu rows: ${noTfjs}.`]),
+      ...(driver.notes ?? []),
+      ...(specs.some((spec) => !hostAt(bytesOf(spec)))
+        ? ['Cases above every host cap have no host arrays: x and dy are generated into GPU buffers, and webgpu rows are checked against float64 values computed from float64 statistics of x (and dy) regenerated from the same deterministic sequence, every output element compared (reference says which check a row had).']
+        : []),
+      ...(specs.some((spec) => bytesOf(spec) > LARGE_BYTES) ? [`GPU rows of tensors above ${formatSize(LARGE_BYTES)}: one calibration submit, 3–5 repetitions.`] : []),
+      ...(args.quick
+        ? ['--quick: GPU rows 5–9 repetitions; host rows 2–5, and calls slower than 2 s once after their warm-up (see reps).']
+        : []),
+    ],
+    cases,
+    skipped,
+    copyBandwidth: copyBandwidth(cases, args.nominalGbps),
+    // The demo model's whole training step (model.trainOnBatch: forward, backward, Adam), median ms.
+    ...(trainingStep ? { trainingStep } : {}),
+    ...(hostMicros ? { hostMicros } : {}),
+  };
+  const summary = linearity(cases);
+  if (summary) report.linearity = summary;
+
+  const problems = checkReport(report);
+  const { json: out, chart: chartPath, table: tablePath } = outputPaths(options.out);
+  writeAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
+  writeAtomic(chartPath, renderChart(report));
+  writeAtomic(tablePath, readmeTable(report, basename(out)));
+
+  log('');
+  log(closingTable(report));
+  log('');
+  log('Tensors ≥ 4 MB: ratio to the floor (1.0 = a copy\'s time for the op\'s bytes)' + (tfjs ? ' and speedup vs TF.js WebGPU' : ''));
+  log(summaryText(report));
+  log('');
+  log(copyBandwidthText(report.copyBandwidth!));
+  const missing = report.skipped.filter((s) => !s.reason.startsWith('capped'));
+  if (missing.length) log(`missing rows: ${[...new Set(missing.map((s) => `${s.impl} ${s.op} (${s.reason})`))].join('; ')}`);
+  const capped = report.skipped.filter((s) => s.reason.startsWith('capped'));
+  if (capped.length) log(`capped rows: ${capped.length} (${[...new Set(capped.map((s) => s.reason.slice('capped: '.length)))].join('; ')})`);
+  if (summary) {
+    log('');
+    log(`Linearity: ${summary.what}`);
+    log(linearityText(summary));
+  }
+  log(`wrote ${out}, ${chartPath}, ${tablePath}`);
+  log(`${specs.length} cases in ${durationSeconds.toFixed(1)} s`);
+  let status = 0;
+  const wrongOthers = report.cases.filter((row) => row.impl !== 'webgpu' && isWrong(row));
+  if (wrongOthers.length) log(`rows with wrong results (maxAbsErr > ${ERROR_LIMIT}): ${wrongOthers.map((r) => `${r.impl} ${r.op} ${r.layout} [${r.shape}] ${r.errorNote ?? r.maxAbsErr}`).join('; ')}`);
+  const wrong = report.cases.filter((row) => row.impl === 'webgpu' && isWrong(row));
+  if (wrong.length) {
+    log(`WRONG RESULTS: ${wrong.length} webgpu rows have maxAbsErr > ${ERROR_LIMIT}: ${wrong.map((r) => `${r.op} ${r.layout} [${r.shape}] ${r.maxAbsErr}`).join('; ')}`);
+    status = 1;
+  }
+  if (problems.length) {
+    log(`the report breaks the contract:\n  ${problems.join('\n  ')}`);
+    status = 1;
+  }
+  return status;
+}

@@ -1,0 +1,54 @@
+/**
+ * `npm run bench:publish [-- FILE]`: makes a run the project's published one. Runs write to the
+ * ignored bench/results/local/ (so that measuring leaves the checkout unchanged); this copies FILE
+ * (default bench/results/local/latest.json) into bench/results/, re-renders its chart and table
+ * there, and refreshes the README's block for it (latest.json: the benchmark table; size-curve.json:
+ * the size curve). A file that breaks the contract or has wrong webgpu rows is refused.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { renderChart } from './lib/chart';
+import { defaultOut, outputPaths, publishedDir } from './lib/outputs';
+import { checkReport, type Report } from './lib/report';
+import { writeAtomic } from './lib/run-bench';
+import { isWrong, readmeTable } from './lib/table';
+import { updateReadmeCurve } from './readme-curve';
+import { updateReadmeBench } from './readme-summary';
+
+export interface Published {
+  files: string[];
+  /** The README block rewritten ('BENCH' or 'CURVE'), if any. */
+  readmeBlock: string | undefined;
+}
+
+/** Publishes `source` into `into` (default bench/results) and its block of `readme`; throws on a report it refuses. */
+export function publish(source: string, into = publishedDir, readme = 'docs/benchmark.md'): Published {
+  const text = readFileSync(source, 'utf8');
+  const report = JSON.parse(text) as Report;
+  const problems = [
+    ...checkReport(report),
+    ...report.cases.filter((row) => row.impl === 'webgpu' && isWrong(row)).map((r) => `wrong results: ${r.op} ${r.layout} [${r.shape}]`),
+  ];
+  if (problems.length) throw new Error(`${source} is not published: ${problems.join('; ')}`);
+  const name = basename(source);
+  const { json, chart, table } = outputPaths(resolve(into, name));
+  writeAtomic(json, text);
+  writeAtomic(chart, renderChart(report));
+  writeAtomic(table, readmeTable(report, name));
+  const update = name === 'latest.json' ? updateReadmeBench : name === 'size-curve.json' ? updateReadmeCurve : undefined;
+  const block = update?.(join(into, name), readme) === undefined ? undefined : name === 'latest.json' ? 'BENCH' : 'CURVE';
+  return { files: [json, chart, table], readmeBlock: block };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const source = resolve(process.argv[2] ?? defaultOut);
+  try {
+    const { files, readmeBlock } = publish(source);
+    console.log(`published ${source} as ${files.join(', ')}`);
+    console.log(readmeBlock ? `docs/benchmark.md: its ${readmeBlock} block now shows ${files[0]}` : "docs/benchmark.md: no block for this file, unchanged");
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exitCode = 1;
+  }
+}

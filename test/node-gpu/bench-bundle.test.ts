@@ -1,0 +1,162 @@
+/**
+ * The self-contained GPU bench (`npm run bench:bundle`): built by its Vite config, copied into an
+ * empty folder with no node_modules anywhere above it, and run there by plain `node` on each
+ * software Vulkan driver at hand. Its report must satisfy the same contract as the browser bench's,
+ * with every result checked against the CPU reference.
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { allOps } from '../../bench/lib/types';
+import { checkReport, type Report } from '../../bench/lib/report';
+import { ERROR_LIMIT } from '../../bench/lib/table';
+import { describeNodeGpu } from './support';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+/** Mesa's lavapipe (Mesa 25 or later; Dawn refuses older ones), where it is installed. */
+const lavapipeIcd = '/usr/share/vulkan/icd.d/lvp_icd.json';
+const smokeLayouts = ['NC', 'NHWC', 'NCHW'];
+/** A smoke run with TF.js is ~30 s on SwiftShader alone; a machine shared with other work can take many times that. */
+const RUN_TIMEOUT = 400_000;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runNode(cwd: string, args: string[], timeoutMs = RUN_TIMEOUT - 10_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    // No VK_ICD_FILENAMES or LD_LIBRARY_PATH from outside: the bundle chooses its driver by itself.
+    const env = { ...process.env };
+    delete env.VK_ICD_FILENAMES;
+    delete env.LD_LIBRARY_PATH;
+    const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`node ${args.join(' ')} did not finish within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir).reduce((sum, name) => {
+    const stat = statSync(join(dir, name));
+    return sum + (stat.isDirectory() ? folderBytes(join(dir, name)) : stat.size);
+  }, 0);
+}
+
+function git(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`git ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+/**
+ * Runs the smoke bench in `folder` with the driver options `driver`, TF.js included or not;
+ * returns the checked report.
+ */
+async function smokeRun(folder: string, driver: string[], withTfjs: boolean): Promise<{ run: Run; report: Report }> {
+  const out = `result-${driver.join('-').replace(/[^a-z0-9-]/gi, '')}.json`;
+  const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', ...driver, ...(withTfjs ? [] : ['--no-tfjs']), '--out', out]);
+  expect(run.code, `exit status; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
+  const report = JSON.parse(readFileSync(join(folder, out), 'utf8')) as Report;
+  expect(checkReport(report)).toEqual([]);
+  expect(existsSync(join(folder, out.replace(/\.json$/, '.svg')))).toBe(true);
+  // Every op × layout of the smoke set has its floor and our row, checked against the CPU path.
+  for (const op of allOps) {
+    for (const layout of smokeLayouts) {
+      const rows = report.cases.filter((row) => row.op === op && row.layout === layout);
+      const impls = withTfjs ? ['copy', 'cpu', 'tfjs-cpu', 'tfjs-webgpu', 'webgpu'] : ['copy', 'cpu', 'webgpu'];
+      expect(rows.map((row) => row.impl).sort(), `${op} ${layout}`).toEqual(impls);
+      const ours = rows.find((row) => row.impl === 'webgpu')!;
+      expect(ours.reference).toMatch(/CPU path/);
+      expect(ours.maxAbsErr).toBeLessThanOrEqual(ERROR_LIMIT);
+      expect(Object.keys(ours.errors ?? {}).length).toBeGreaterThanOrEqual(op === 'inference' ? 1 : 3);
+    }
+  }
+  expect(report.browser).toMatch(/^Node v\d+.*Dawn \(webgpu /);
+  // TF.js's WebGPU backend runs on the same Dawn (navigator.gpu provided by the bench).
+  expect(report.tfjs).toMatch(withTfjs ? /^4\.\d+\.\d+$/ : /^not run: --no-tfjs/);
+  expect(report.copyBandwidth!.peakGbps).toBeGreaterThan(0);
+  expect(run.stdout).toMatch(/^adapter: /m);
+  expect(run.stdout).toMatch(/^\[9\/9\] /m);
+  expect(run.stdout).toMatch(/^copy bandwidth, GB\/s/m);
+  return { run, report };
+}
+
+describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
+  let built: string;
+  let folder: string;
+
+  beforeAll(async () => {
+    built = mkdtempSync(join(tmpdir(), 'bench-gpu-build-'));
+    await build({ configFile: join(root, 'bench/node/vite.config.ts'), logLevel: 'warn', build: { outDir: built } });
+    // An empty folder with no node_modules above it: nothing can be resolved from the project.
+    folder = mkdtempSync(join(tmpdir(), 'bench-gpu-run-'));
+    cpSync(built, folder, { recursive: true });
+  }, 300_000);
+
+  afterAll(() => {
+    for (const dir of [built, folder]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is one bench-gpu.mjs beside dawn.node, under 60 MiB, importing only Node built-ins', () => {
+    const platform = `${process.platform}-${process.platform === 'darwin' ? 'universal' : process.arch}`;
+    expect(existsSync(join(folder, 'dist', platform, 'dawn.node'))).toBe(true);
+    expect(readdirSync(folder).sort()).toEqual(['LICENSE-webgpu.md', 'README.txt', 'bench-gpu.mjs', 'dist']);
+    expect(folderBytes(folder)).toBeLessThanOrEqual(60 * 2 ** 20);
+    const source = readFileSync(join(folder, 'bench-gpu.mjs'), 'utf8');
+    const imported = [...source.matchAll(/^\s*import\s[^'"]*?from\s*["']([^"']+)["']/gm), ...source.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]);
+    expect(imported.length).toBeGreaterThan(0);
+    expect(imported.filter((name) => !isBuiltin(name))).toEqual([]);
+    // The WGSL travels inside: the copy kernel's entry point is in the file.
+    expect(source).toMatch(/fn copyVec4/);
+  });
+
+  it('runs from an empty folder on SwiftShader (--swiftshader), TF.js included, and writes a checked report', async () => {
+    const { report } = await smokeRun(folder, ['--swiftshader'], true);
+    expect(report.adapter.architecture).toBe('swiftshader');
+    expect(report.adapter.isFallbackAdapter).toBe(true);
+  }, RUN_TIMEOUT);
+
+  it.skipIf(!existsSync(lavapipeIcd))(`runs from an empty folder on Mesa's lavapipe (--icd ${lavapipeIcd}; skipped where it is not installed)`, async () => {
+    const { report } = await smokeRun(folder, ['--icd', lavapipeIcd, '--adapter', 'llvmpipe'], false);
+    expect(report.adapter.description).toMatch(/llvmpipe/);
+  }, RUN_TIMEOUT);
+
+  it('names the adapters it has when --adapter matches none, and fails', async () => {
+    const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', '--swiftshader', '--adapter', 'no-such-adapter', '--out', 'none.json']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Available adapters:[\s\S]*SwiftShader/);
+    expect(existsSync(join(folder, 'none.json'))).toBe(false);
+  }, RUN_TIMEOUT);
+
+  it('run from the repository with the npm script\'s output, leaves git status as it was', async () => {
+    const script = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts['bench:node'] as string;
+    const out = /--out (\S+)/.exec(script)![1];
+    const before = await git(['status', '--porcelain', '--untracked-files=all']);
+    const run = await runNode(root, [join(folder, 'bench-gpu.mjs'), '--smoke', '--swiftshader', '--no-tfjs', '--ops', 'inference', '--layouts', 'NC', '--out', out]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(existsSync(join(root, out))).toBe(true);
+    expect(await git(['status', '--porcelain', '--untracked-files=all'])).toBe(before);
+  }, RUN_TIMEOUT);
+});
