@@ -115,7 +115,7 @@ export class Ours {
     readonly gpuEngine: BatchNorm,
     readonly cpuEngine: BatchNorm,
   ) {
-    this.timer = new GpuTimer(bench.device);
+    this.timer = new GpuTimer(bench.device, 'bench');
   }
 
   static async create(bench: BenchDevice): Promise<Ours> {

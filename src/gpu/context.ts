@@ -1,7 +1,9 @@
+import type { ChannelView } from '../layout';
 import { ConstantBuffers } from './constant-buffers';
 import { ScratchBuffers } from './scratch';
 import { bindingBytesOf } from './slabs';
-import { usesSubgroups, type KernelTuning } from './tuning';
+import { sizeClassKey, sizeClassOf, type KernelFamily } from './tuning-classes';
+import { resolveTuning, usesSubgroups, type KernelTuning } from './tuning';
 import { UniformCache } from './uniform-cache';
 
 /** Everything an encode function needs from its engine: the device and the engine-owned buffers. */
@@ -18,6 +20,8 @@ export interface GpuContext {
   uniforms: UniformCache;
   scratch: ScratchBuffers;
   constants: ConstantBuffers;
+  /** Autotuned overrides per size class (absent in the contexts they derive). */
+  tuned?: TunedContexts;
 }
 
 export function createGpuContext(device: GPUDevice, tuning: KernelTuning): GpuContext {
@@ -31,7 +35,58 @@ export function createGpuContext(device: GPUDevice, tuning: KernelTuning): GpuCo
     uniforms: new UniformCache(device),
     scratch: new ScratchBuffers(device, 'partials'),
     constants: new ConstantBuffers(device),
+    tuned: new TunedContexts(),
   };
+}
+
+/**
+ * The same engine with `override` laid over its tuning: it shares every buffer and cache, only the
+ * launch plans change.
+ */
+export function withTuning(context: GpuContext, override: Partial<KernelTuning>): GpuContext {
+  const tuning = resolveTuning(override, context.device.limits.maxComputeInvocationsPerWorkgroup, context.tuning);
+  return { ...context, tuning, subgroups: usesSubgroups(context.device.features, tuning), bindingBytes: bindingBytesOf(context.device.limits, tuning.maxBindingBytes), tuned: undefined };
+}
+
+/** The overrides autotuning chose, and the contexts they make, per size class. */
+export class TunedContexts {
+  private readonly overrides = new Map<string, Partial<KernelTuning>>();
+  private readonly contexts = new Map<string, GpuContext>();
+
+  get size(): number {
+    return this.overrides.size;
+  }
+
+  get(classKey: string): Partial<KernelTuning> | undefined {
+    return this.overrides.get(classKey);
+  }
+
+  set(classKey: string, override: Partial<KernelTuning>): void {
+    this.overrides.set(classKey, override);
+    this.contexts.delete(classKey);
+  }
+
+  entries(): [string, Partial<KernelTuning>][] {
+    return [...this.overrides];
+  }
+
+  contextFor(base: GpuContext, classKey: string): GpuContext {
+    const override = this.overrides.get(classKey);
+    if (!override || Object.keys(override).length === 0) return base;
+    let context = this.contexts.get(classKey);
+    if (!context) {
+      context = withTuning(base, override);
+      this.contexts.set(classKey, context);
+    }
+    return context;
+  }
+}
+
+/** The context a call of `family` on `view` plans with: its size class's tuned one, if any. */
+export function contextFor(context: GpuContext, family: KernelFamily, view: ChannelView): GpuContext {
+  const tuned = context.tuned;
+  if (!tuned || tuned.size === 0) return context;
+  return tuned.contextFor(context, sizeClassKey(sizeClassOf(family, view)));
 }
 
 export function destroyGpuContext(context: GpuContext): void {

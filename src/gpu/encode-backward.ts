@@ -3,7 +3,7 @@ import { BatchNormError } from '../errors';
 import { resolveScalarOptions, type ResolvedScalarOptions, type ScalarOptions } from '../options';
 import type { BackwardMode } from '../types';
 import { coefficientScratch } from './backward-scratch';
-import type { GpuContext } from './context';
+import { contextFor, type GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
 import { planBackwardFinalize } from './plan-backward';
 import type { SlabbedElementwise } from './plan-slabs';
@@ -37,6 +37,8 @@ export type GpuBackwardArgs = ScalarOptions &
   };
 
 interface ResolvedBackwardArgs {
+  /** The engine's context for this call's size class (see context.ts). */
+  context: GpuContext;
   resolved: ResolvedScalarOptions;
   mode: BackwardMode;
   accumulate: boolean;
@@ -65,12 +67,14 @@ function resolveBackwardArgs(context: GpuContext, args: GpuBackwardArgs): Resolv
   const { dx, dgamma, dbeta } = args;
   checkDistinct({ dx, dgamma, dbeta, x: args.x, stats: args.stats, gamma: args.gamma });
   checkDistinct({ dx, dgamma, dbeta, dy: args.dy });
+  const tuned = contextFor(context, 'backward', resolved.view);
   return {
+    context: tuned,
     resolved,
     mode,
     accumulate: args.accumulate ?? false,
-    reduce: planReduction(context, resolved.view, 'backwardReduce'),
-    apply: planElementwiseWork(context, resolved.view),
+    reduce: planReduction(tuned, resolved.view, 'backwardReduce'),
+    apply: planElementwiseWork(tuned, resolved.view),
   };
 }
 
@@ -83,7 +87,7 @@ function resolveBackwardArgs(context: GpuContext, args: GpuBackwardArgs): Resolv
 export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): () => void {
   checkEncoder(encoder);
   const checked = resolveBackwardArgs(context, args);
-  return () => encodeChecked(context, encoder, args, checked);
+  return () => encodeChecked(checked.context, encoder, args, checked);
 }
 
 export function encodeBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {

@@ -1,7 +1,7 @@
 import { runningUpdate } from '../conventions';
 import { BatchNormError } from '../errors';
 import { gpuEps, type ScalarOptions } from '../options';
-import type { GpuContext } from './context';
+import { contextFor, type GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
 import { planFinalize, planInferenceFold } from './plan';
 import type { SlabbedElementwise } from './plan-slabs';
@@ -120,6 +120,7 @@ export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEnco
   checkEncoder(encoder);
   const resolved = resolveResident(args, 'train');
   checkTensors(args, resolved, 'train');
+  context = contextFor(context, 'forwardTrain', resolved.view);
   if (!args.stats) checkStatsSize(context, resolved.view.channels);
   const work = planReduction(context, resolved.view, 'stats');
   const applyPlan = planElementwiseWork(context, resolved.view);
@@ -151,6 +152,7 @@ export function prepareStatistics(context: GpuContext, encoder: GPUCommandEncode
   if (args.stats) checkBuffer('stats', args.stats, statsByteLength(C), GPUBufferUsage.STORAGE);
   checkDistinct({ x: args.x, stats: args.stats });
   if (!args.stats) checkStatsSize(context, C);
+  context = contextFor(context, 'forwardTrain', resolved.view);
   const work = planReduction(context, resolved.view, 'stats');
   return () => {
     const stats = args.stats ?? newStatsBuffer(context, C);
@@ -190,6 +192,7 @@ export function prepareForwardInference(context: GpuContext, encoder: GPUCommand
   checkEncoder(encoder);
   const resolved = resolveResident(args, 'inference');
   checkTensors(args, resolved, 'inference');
+  context = contextFor(context, 'inference', resolved.view);
   const C = resolved.view.channels;
   if (!args.stats) checkStatsSize(context, C);
   const applyPlan = planElementwiseWork(context, resolved.view);
