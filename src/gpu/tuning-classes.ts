@@ -56,7 +56,7 @@ const familyKnobs: Record<KernelFamily, readonly (keyof KernelTuning)[]> = {
  * rows, no workgroup sums and a serial finalize together), and a handful of profiles keeps tuning
  * within a couple of seconds on a CPU adapter. The engine's heuristic tuning is always candidate 0.
  */
-const profiles: Partial<KernelTuning>[] = [
+export const launchProfiles: readonly Partial<KernelTuning>[] = [
   // Real-GPU profile: many short threads, strided rows, workgroup sums.
   pick(defaultTuning),
   // Real GPU with more loads in flight: bigger workgroups, four times the threads.
@@ -88,7 +88,7 @@ export function restrictCandidate(family: KernelFamily, candidate: Partial<Kerne
 export function candidatesFor(family: KernelFamily, base: KernelTuning, pinned: Partial<KernelTuning> = {}, maxInvocations = Infinity): Partial<KernelTuning>[] {
   const out: Partial<KernelTuning>[] = [{}];
   const seen = new Set([JSON.stringify(effective(family, base, {}))]);
-  for (const profile of profiles) {
+  for (const profile of launchProfiles) {
     const candidate = restrictCandidate(family, profile, pinned);
     if ((candidate.workgroupSize ?? base.workgroupSize) > maxInvocations) continue;
     const signature = JSON.stringify(effective(family, base, candidate));

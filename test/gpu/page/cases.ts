@@ -22,6 +22,7 @@ import { runResourcesCase } from './resources-case';
 import { runDifferentialBatch } from './differential-case';
 import { runSubgroupsCase } from './subgroups-case';
 import { runTooLargeCase } from './too-large-case';
+import { runAutotuneCase, runLocalStorageCase, runNoTimestampsCase } from './autotune-case';
 
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
 const tfjsCases = () => import('./tfjs-case');
@@ -51,6 +52,9 @@ export const cases = {
   differentialBatch: runDifferentialBatch,
   subgroupsCase: runSubgroupsCase,
   tooLargeCase: runTooLargeCase,
+  autotuneCase: runAutotuneCase,
+  noTimestampsCase: runNoTimestampsCase,
+  localStorageCase: runLocalStorageCase,
   tfjsModelParity: async (arg: Parameters<typeof import('./tfjs-case').runModelParity>[0]) => (await tfjsCases()).runModelParity(arg),
   tfjsOpParity: async (arg: Parameters<typeof import('./tfjs-case').runOpParity>[0]) => (await tfjsCases()).runOpParity(arg),
   tfjsSteadyState: async (arg: Parameters<typeof import('./tfjs-case').runSteadyState>[0]) => (await tfjsCases()).runSteadyState(arg),
