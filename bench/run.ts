@@ -18,6 +18,7 @@ import { outputPaths } from './lib/outputs';
 import { caseRows, checkReport, type CaseRow, type Report, type SkippedRow } from './lib/report';
 import { closingTable, ERROR_LIMIT, isWrong, progressLine, readmeTable, summaryText } from './lib/table';
 import type { CaseSpec, Impl, MeasuredRow, MissingRow, Op, TimingPlan } from './lib/types';
+import type { KernelFamily } from '../src/gpu/tuning-classes';
 import { repoRoot } from '../test/setup/launch';
 
 /**
@@ -66,11 +67,13 @@ async function main(args: BenchArgs): Promise<number> {
   const cases: CaseRow[] = [];
   const skipped: SkippedRow[] = [];
   let env;
+  let tuningNotes: string[] = [];
   let trainingStep: Awaited<ReturnType<typeof call<'trainingStep'>>> | undefined;
   try {
     env = await call(session.page, 'init', args.deviceLimits);
     log(`${session.browserName} (${session.executablePath}); adapter ${env.adapter.vendor} / ${env.adapter.architecture}${env.adapter.isFallbackAdapter ? ' (software fallback)' : ''}; timer ${env.timer}; TF.js ${env.tfjsVersion}`);
     log(`device limits '${env.limits.requested}': maxStorageBufferBindingSize ${formatSize(env.limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatSize(env.limits.maxBufferSize)}`);
+    tuningNotes = await prepareTuning(session.page, args, specs);
     log(`${specs.length} cases (${args.ops.join(', ')} × ${args.layouts.join(', ')} × ${args.sizes.map(formatSize).join(', ')}), ${mode} timing; ` +
       `caps: cpu ≤ ${formatSize(args.caps.cpu)}, TF.js ≤ ${formatSize(args.caps['tfjs-webgpu'])}`);
     for (const [index, spec] of specs.entries()) {
@@ -135,6 +138,7 @@ async function main(args: BenchArgs): Promise<number> {
         ? ['Cases above every host cap have no host arrays: x and dy are generated into GPU buffers, and webgpu rows are checked against float64 values computed from float64 statistics of x (and dy) regenerated from the same deterministic sequence, every output element compared (reference says which check a row had).']
         : []),
       ...(specs.some((spec) => bytesOf(spec) > LARGE_BYTES) ? [`GPU rows of tensors above ${formatSize(LARGE_BYTES)}: one calibration submit, 3–5 repetitions.`] : []),
+      ...tuningNotes,
       ...(args.quick
         ? ['--quick: GPU rows 5–9 repetitions; host rows 2–5, and calls slower than 2 s (TF.js at 4 MB) once after their warm-up (see reps).']
         : []),
@@ -183,6 +187,36 @@ async function main(args: BenchArgs): Promise<number> {
     status = 1;
   }
   return status;
+}
+
+const familyOf: Record<Op, KernelFamily> = { 'forward-train': 'forwardTrain', backward: 'backward', inference: 'inference' };
+
+/**
+ * `--tuning gpu-defaults` and `--autotune`: the engine's starting tuning, then each op's family
+ * autotuned on every shape of the run (grouped by size class). Returns notes for the report.
+ */
+async function prepareTuning(page: Parameters<typeof call>[0], args: BenchArgs, specs: CaseSpec[]): Promise<string[]> {
+  const notes: string[] = [];
+  if (args.tuning !== 'adapter') {
+    const tuning = await call(page, 'useTuning', args.tuning);
+    log(`tuning: ${args.tuning} ${JSON.stringify(tuning)}`);
+    notes.push(`--tuning ${args.tuning}: the engine starts from ${JSON.stringify(tuning)}.`);
+  }
+  if (!args.autotune) return notes;
+  for (const op of args.ops) {
+    const shapes = specs.filter((spec) => spec.op === op).map((spec) => ({ shape: spec.shape, layout: spec.layout }));
+    const start = performance.now();
+    const report = await call(page, 'autotune', familyOf[op], shapes);
+    const seconds = (performance.now() - start) / 1000;
+    if (!report.timestamps) log(`autotune ${op}: no timestamp-query on this device, the heuristics stay`);
+    for (const c of report.classes) {
+      const times = c.candidates.map((k) => (k.ms === undefined ? '–' : k.ms.toFixed(2))).join(' / ');
+      log(`  ${c.sizeClass.padEnd(24)} ${c.source} in ${(c.tuningMs / 1000).toFixed(2)} s; ms per candidate ${times}; chose ${JSON.stringify(c.chosen)}`);
+    }
+    log(`autotune ${op}: ${report.classes.length} size classes in ${seconds.toFixed(2)} s`);
+    notes.push(`--autotune: ${op} tuned on the run's shapes (${report.classes.length} size classes) in ${seconds.toFixed(2)} s before timing; chosen: ${report.classes.map((c) => `${c.sizeClass} ${JSON.stringify(c.chosen)}`).join('; ')}.`);
+  }
+  return notes;
 }
 
 let args: BenchArgs;

@@ -13,6 +13,10 @@ export interface BenchArgs {
   browser: string | undefined;
   caps: Caps;
   deviceLimits: DeviceLimitsMode;
+  /** The engine's launch tuning: the adapter's heuristics, or those of a real GPU whatever the adapter. */
+  tuning: 'adapter' | 'gpu-defaults';
+  /** Autotune the run's shapes, per op, before timing. */
+  autotune: boolean;
   help: boolean;
 }
 
@@ -34,6 +38,11 @@ export const usage = `usage: npm run bench -- [options]
                        adapter's maxStorageBufferBindingSize and maxBufferSize; 'default' requests
                        only the adapter's maxBufferSize and keeps WebGPU's default 128 MiB
                        maxStorageBufferBindingSize, so larger tensors are bound in several parts
+  --tuning adapter|gpu-defaults
+                       launch tuning the engine starts from: the adapter's (default; software
+                       adapters get their own), or 'gpu-defaults', a real GPU's whatever the adapter
+  --autotune           before timing, autotune every shape of the run per op (bn.gpu.autotune);
+                       prints the tuning time per op and what was chosen
   --help               this text
 
 Options may repeat; the last one wins (e.g. npm run bench:curve -- --device-limits adapter).`;
@@ -55,6 +64,8 @@ export function parseArgs(argv: string[]): BenchArgs {
     browser: undefined,
     caps: { ...fullCaps },
     deviceLimits: 'adapter',
+    tuning: 'adapter',
+    autotune: false,
     help: false,
   };
   let sizesGiven = false;
@@ -108,6 +119,15 @@ export function parseArgs(argv: string[]): BenchArgs {
         args.deviceLimits = mode as DeviceLimitsMode;
         break;
       }
+      case '--tuning': {
+        const tuning = value().trim().toLowerCase();
+        if (tuning !== 'adapter' && tuning !== 'gpu-defaults') throw new Error(`unknown --tuning '${tuning}' (expected adapter or gpu-defaults)`);
+        args.tuning = tuning;
+        break;
+      }
+      case '--autotune':
+        args.autotune = true;
+        break;
       case '--help':
       case '-h':
         args.help = true;

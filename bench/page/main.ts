@@ -3,7 +3,7 @@
  * `window.bench.*` through puppeteer and assembles the report. Every implementation runs in this
  * one page, on the same inputs; the GPU ones on one device created here.
  */
-import type { KernelTuning, Layout } from '../../src/index';
+import type { AutotuneReport, KernelFamily, KernelTuning, Layout } from '../../src/index';
 import type { CaseSpec, DeviceLimitsMode, PageEnvironment, PageResult, PrepareOptions, TimingPlan } from '../lib/types';
 import { computeReference, makeCase, type CaseData } from './case-data';
 import { createBenchDevice } from './gpu-device';
@@ -34,6 +34,16 @@ const bench = {
       tfjsVersion: tfjs.tfjsVersion,
       tfjsWebgpu: '4.22.0',
     };
+  },
+
+  /** The engine's starting tuning (`--tuning`): the adapter's, or a real GPU's defaults. */
+  useTuning(tuning: 'adapter' | 'gpu-defaults'): KernelTuning {
+    return need(ours, 'bench.init()').useTuning(tuning);
+  },
+
+  /** `--autotune`: tunes one op's family on the run's shapes; the report says what and how long. */
+  async autotune(family: KernelFamily, shapes: { shape: number[]; layout: Layout }[]): Promise<AutotuneReport> {
+    return need(ours, 'bench.init()').gpu.autotune(shapes, { families: [family] });
   },
 
   /**
