@@ -9,7 +9,13 @@ import type { TunedClasses } from '../gpu/tuning-classes';
  * (adapter and library version) that uses it. A missing or unreadable file reads as no results;
  * saving rewrites the file atomically (a temporary file renamed over it).
  */
-export function jsonFileTuningStore(path: string): TuningStore {
+export interface JsonFileTuningStore extends TuningStore {
+  /** The file; createNodeBatchNorm hands it to its GPU host process, which opens its own store on it. */
+  readonly path: string;
+}
+
+export function jsonFileTuningStore(path: string): JsonFileTuningStore {
+  if (typeof path !== 'string' || path === '') throw new TypeError('jsonFileTuningStore needs a file path');
   const readAll = async (): Promise<Record<string, TunedClasses>> => {
     try {
       const value: unknown = JSON.parse(await readFile(path, 'utf8'));
@@ -20,6 +26,7 @@ export function jsonFileTuningStore(path: string): TuningStore {
     }
   };
   return {
+    path,
     load: async (key) => (await readAll())[key],
     save: async (key, classes) => {
       const all = await readAll();
