@@ -211,7 +211,8 @@ async function prepareTuning(page: Parameters<typeof call>[0], args: BenchArgs, 
     if (!report.timestamps) log(`autotune ${op}: no timestamp-query on this device, the heuristics stay`);
     for (const c of report.classes) {
       const times = c.candidates.map((k) => (k.ms === undefined ? '–' : k.ms.toFixed(2))).join(' / ');
-      log(`  ${c.sizeClass.padEnd(24)} ${c.source} in ${(c.tuningMs / 1000).toFixed(2)} s; ms per candidate ${times}; chose ${JSON.stringify(c.chosen)}`);
+      const phases = c.phases ? ` (${Object.entries(c.phases).map(([k, v]) => `${k.replace('Ms', '')} ${(v / 1000).toFixed(2)}`).join(', ')})` : '';
+      log(`  ${c.sizeClass.padEnd(24)} ${c.source} in ${(c.tuningMs / 1000).toFixed(2)} s${phases}; ms per candidate ${times}; chose ${JSON.stringify(c.chosen)}`);
     }
     log(`autotune ${op}: ${report.classes.length} size classes in ${seconds.toFixed(2)} s`);
     notes.push(`--autotune: ${op} tuned on the run's shapes (${report.classes.length} size classes) in ${seconds.toFixed(2)} s before timing; chosen: ${report.classes.map((c) => `${c.sizeClass} ${JSON.stringify(c.chosen)}`).join('; ')}.`);

@@ -49,6 +49,11 @@ export interface ClassTuning {
   candidates: CandidateTiming[];
   /** Wall-clock ms spent timing this class. */
   tuningMs: number;
+  /**
+   * Where that went: scratch tensors, first runs (pipelines built, buffers touched), timed runs, and
+   * saving to the store.
+   */
+  phases?: { setupMs: number; firstRunsMs: number; timedRunsMs: number; saveMs: number };
 }
 
 export interface AutotuneReport {
@@ -170,6 +175,7 @@ export class Autotuner {
         }
       });
       await withErrorScopes(device, 'autotune', async () => tensors.forEach((t) => t.prime(this.context)));
+      const setupDone = performance.now();
       // A first run of each (pipelines built, buffers touched) sizes its batches and drops the slow.
       const best: (number[] | undefined)[] = [];
       const iterations: number[][] = [];
@@ -180,6 +186,7 @@ export class Autotuner {
         best[c] = single;
         iterations[c] = single.map((ms) => Math.max(1, Math.min(MAX_ITERATIONS, Math.ceil(TARGET_BATCH_MS / Math.max(ms, 1e-3)))));
       }
+      const firstDone = performance.now();
       const firstTotal = (c: number) => (best[c] ? sum(best[c]!) : Infinity);
       const fastestFirst = Math.min(...candidates.map((_, c) => firstTotal(c)));
       const timed = new Set(candidates.map((_, c) => c).filter((c) => firstTotal(c) <= DROP_RATIO * fastestFirst));
@@ -196,6 +203,7 @@ export class Autotuner {
       } else {
         for (const c of timed) totals[c] = firstTotal(c);
       }
+      const timedDone = performance.now();
       let chosen = [...timed].reduce((a, b) => (totals[b]! < totals[a]! ? b : a));
       if (timed.has(0) && totals[chosen]! >= totals[0]! * (1 - MIN_GAIN)) chosen = 0;
       const result: ClassTuning = {
@@ -209,7 +217,9 @@ export class Autotuner {
       };
       this.context.tuned?.set(classKey, candidates[chosen]);
       await this.save(classKey, candidates[chosen]);
-      result.tuningMs = performance.now() - started;
+      const saved = performance.now();
+      result.tuningMs = saved - started;
+      result.phases = { setupMs: setupDone - started, firstRunsMs: firstDone - setupDone, timedRunsMs: timedDone - firstDone, saveMs: saved - timedDone };
       return result;
     } finally {
       timer.destroy();
