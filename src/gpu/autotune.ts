@@ -277,19 +277,18 @@ class ScratchTensors {
   ) {
     const bytes = view.size * 4;
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-    const make = (label: string, size: number) => {
-      const buffer = device.createBuffer({ label: `BatchNorm.autotune.${label}`, size: Math.max(16, size), usage: storage });
+    const make = (label: string, size: number, fill?: Float32Array) => {
+      const buffer = device.createBuffer({ label: `BatchNorm.autotune.${label}`, size: Math.max(16, size), usage: storage, mappedAtCreation: fill !== undefined });
+      if (fill) {
+        tile(new Float32Array(buffer.getMappedRange(0, size)), fill);
+        buffer.unmap();
+      }
       this.buffers.push(buffer);
       return buffer;
     };
-    const pattern = patternOf(view.size);
-    this.x = make('x', bytes);
-    device.queue.writeBuffer(this.x, 0, pattern);
+    this.x = make('x', bytes, PATTERN);
     this.out = make(family === 'backward' ? 'dx' : 'y', bytes);
-    if (family === 'backward') {
-      this.dy = make('dy', bytes);
-      device.queue.writeBuffer(this.dy, 0, pattern.reverse());
-    }
+    if (family === 'backward') this.dy = make('dy', bytes, PATTERN.slice().reverse());
     this.stats = make('stats', statsByteLength(view.channels));
     // runningMean, runningVar (ones: inference divides by them), dgamma, dbeta.
     this.perChannel = ['runningMean', 'runningVar', 'dgamma', 'dbeta'].map((label) => make(label, view.channels * 4));
@@ -328,13 +327,23 @@ class ScratchTensors {
   }
 }
 
-/** Values of mean ~0 and spread ~1 without a pattern a cache or compressor could exploit. */
-function patternOf(size: number): Float32Array<ArrayBuffer> {
-  const values = new Float32Array(size);
+/**
+ * Values of mean ~0 and spread ~1, repeated every 4093 values (a prime: no channel sees a constant),
+ * so that filling a large scratch tensor costs memory copies, not a random number per value.
+ */
+const PATTERN = (() => {
+  const values = new Float32Array(4093);
   let state = 0x9e3779b9;
-  for (let i = 0; i < size; i++) {
+  for (let i = 0; i < values.length; i++) {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     values[i] = state / 2 ** 31 - 1;
   }
   return values;
+})();
+
+function tile(target: Float32Array, pattern: Float32Array): void {
+  const first = Math.min(pattern.length, target.length);
+  target.set(pattern.subarray(0, first));
+  // Doubling copies: log2(n / period) calls of copyWithin.
+  for (let filled = first; filled < target.length; filled *= 2) target.copyWithin(filled, 0, Math.min(filled, target.length - filled));
 }
