@@ -82,3 +82,15 @@ describe('tuning stores', () => {
     expect(parseClasses('{"a": [1]}')).toBeUndefined();
   });
 });
+
+describe('createBatchNorm autotune option', () => {
+  it('accepts a boolean or { store } with load and save; refuses anything else before any work', async () => {
+    const { createBatchNorm } = await import('../../src/engine');
+    for (const autotune of [true, false, {}, { store: memoryTuningStore() }]) {
+      (await createBatchNorm({ backend: 'cpu', autotune })).dispose();
+    }
+    for (const autotune of [1, 'yes', null, { store: {} }, { store: { load: () => undefined } }]) {
+      await expect(createBatchNorm({ backend: 'cpu', autotune: autotune as never })).rejects.toMatchObject({ code: 'invalid-option' });
+    }
+  });
+});
