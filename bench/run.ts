@@ -31,6 +31,8 @@ async function main(args: BenchArgs): Promise<number> {
     tfjs: (backend, plan) => call(page, 'tfjs', backend, plan),
     trainingStep: (steps, warmup) => call(page, 'trainingStep', steps, warmup),
     hostMicros: () => call(page, 'hostMicros'),
+    useTuning: (tuning) => call(page, 'useTuning', tuning),
+    autotune: (family, shapes) => call(page, 'autotune', family, shapes),
     release: () => call(page, 'release'),
     close: () => session.close(),
   };

@@ -8,6 +8,7 @@ import { acquireDevice, borrowDevice, type AcquiredDevice, type GpuEntry } from 
 import type { ResolvedBackwardOptions } from './backward-options';
 import type { ResolvedOptions } from './options';
 import { createGpuKernels, GpuBatchNorm } from './gpu/gpu-batchnorm';
+import type { TuningStore } from './gpu/tuning-store';
 import type { KernelTuning } from './gpu/tuning';
 import { assertFinite, type NamedArrays } from './finite';
 import { checkInput, resolveOptions } from './options';
@@ -34,8 +35,15 @@ export interface CreateBatchNormOptions {
   gpu?: GpuEntry;
   /** Check every GPU result against the CPU path; true uses the default tolerance. */
   verify?: boolean | Partial<Tolerance>;
-  /** Launch shapes of the kernels; the defaults rarely need changing. */
+  /** Launch shapes of the kernels; the defaults rarely need changing. Knobs set here are never autotuned. */
   tuning?: Partial<KernelTuning>;
+  /**
+   * Time candidate launch shapes on this device and keep the fastest (see docs/autotune.md): each
+   * size class of a host-array call is tuned before its first call, and `bn.gpu.autotune(shapes)`
+   * tunes ahead for the GPU-resident API. Results are kept per adapter in `store` (default: in
+   * memory for this page or process). Needs `timestamp-query`; without it the heuristics stay.
+   */
+  autotune?: boolean | { store?: TuningStore };
   /**
    * Refuse NaN and ±Inf in host-array calls: inputs are checked before any GPU work, results before
    * they are returned, and either throws BatchNormError('non-finite'). Default false: non-finite
@@ -52,6 +60,7 @@ export interface DeviceLostDetail {
 /** What the engine keeps from createBatchNorm's options, for its whole life (recover() included). */
 interface EngineSettings {
   tuning: Partial<KernelTuning> | undefined;
+  autotune: { store?: TuningStore } | undefined;
   tolerance: Tolerance | undefined;
   checkFinite: boolean;
   gpu: GpuEntry | undefined;
@@ -91,7 +100,8 @@ export class BatchNorm extends EventTarget {
   }
 
   private install(acquired: AcquiredDevice): void {
-    this.gpuEngine = createGpuKernels(acquired.device, acquired.adapter, { tuning: this.settings.tuning });
+    const { tuning, autotune } = this.settings;
+    this.gpuEngine = createGpuKernels(acquired.device, acquired.adapter, { tuning, autotune: autotune && { store: autotune.store, onCall: true } });
     this.acquired = acquired;
     void acquired.device.lost.then((info) => this.onDeviceLost(acquired, info));
   }
@@ -298,6 +308,16 @@ function lostSoon(device: GPUDevice): Promise<boolean> {
   return Promise.race([device.lost.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 0))]);
 }
 
+function resolveAutotune(autotune: CreateBatchNormOptions['autotune']): EngineSettings['autotune'] {
+  if (autotune === undefined || autotune === false) return undefined;
+  if (autotune === true) return {};
+  const store = autotune?.store;
+  if (autotune === null || typeof autotune !== 'object' || (store !== undefined && (store === null || typeof store.load !== 'function' || typeof store.save !== 'function'))) {
+    throw new BatchNormError('invalid-option', 'autotune must be a boolean or { store } with load(key) and save(key, classes)');
+  }
+  return { store };
+}
+
 export async function createBatchNorm(options: CreateBatchNormOptions = {}): Promise<BatchNorm> {
   if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', 'createBatchNorm options must be an object');
   const backend = options.backend ?? 'auto';
@@ -307,7 +327,7 @@ export async function createBatchNorm(options: CreateBatchNormOptions = {}): Pro
   if (options.checkFinite !== undefined && typeof options.checkFinite !== 'boolean') {
     throw new BatchNormError('invalid-option', `checkFinite must be a boolean, got ${JSON.stringify(options.checkFinite)}`);
   }
-  const settings: EngineSettings = { tuning: options.tuning, tolerance: resolveVerify(options.verify), checkFinite: options.checkFinite ?? false, gpu: options.gpu };
+  const settings: EngineSettings = { tuning: options.tuning, autotune: resolveAutotune(options.autotune), tolerance: resolveVerify(options.verify), checkFinite: options.checkFinite ?? false, gpu: options.gpu };
   if (backend === 'cpu') return new BatchNorm(undefined, settings);
   let acquired: AcquiredDevice | undefined;
   try {

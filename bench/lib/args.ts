@@ -29,6 +29,10 @@ export interface BenchArgs {
   nominalGbps: number | undefined;
   /** Node: Dawn's choice of adapter (`--adapter`, `--backend`, `--icd`, `--swiftshader`). */
   dawn: DawnChoice;
+  /** The engine's launch tuning: the adapter's heuristics, or those of a real GPU whatever the adapter. */
+  tuning: 'adapter' | 'gpu-defaults';
+  /** Autotune the run's shapes, per op, before timing. */
+  autotune: boolean;
   help: boolean;
 }
 
@@ -63,6 +67,11 @@ const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer size
                        maxStorageBufferBindingSize, so larger tensors are bound in several parts
   --nominal-gbps N     the adapter's nominal memory bandwidth in GB/s: the copy's share of it is
                        printed and stored (copyBandwidth in the JSON)
+  --tuning adapter|gpu-defaults
+                       launch tuning the engine starts from: the adapter's (default; software
+                       adapters get their own), or 'gpu-defaults', a real GPU's whatever the adapter
+  --autotune           before timing, autotune every shape of the run per op (bn.gpu.autotune);
+                       prints the tuning time per op and what was chosen
   --help               this text`;
 
 export const usage = `usage: npm run bench -- [options]
@@ -123,6 +132,8 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     tfjs: true,
     nominalGbps: undefined,
     dawn: { adapter: undefined, backend: undefined, icd: undefined, swiftshader: false },
+    tuning: 'adapter',
+    autotune: false,
     help: false,
   };
   let sizesGiven = false;
@@ -213,6 +224,15 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
         args.deviceLimits = mode as DeviceLimitsMode;
         break;
       }
+      case '--tuning': {
+        const tuning = value().trim().toLowerCase();
+        if (tuning !== 'adapter' && tuning !== 'gpu-defaults') throw new Error(`unknown --tuning '${tuning}' (expected adapter or gpu-defaults)`);
+        args.tuning = tuning;
+        break;
+      }
+      case '--autotune':
+        args.autotune = true;
+        break;
       case '--help':
       case '-h':
         args.help = true;

@@ -14,7 +14,8 @@ import { linearity, linearityText } from './linearity';
 import { outputPaths } from './outputs';
 import { caseRows, checkReport, type CaseRow, type Report, type SkippedRow } from './report';
 import { closingTable, copyBandwidth, copyBandwidthText, ERROR_LIMIT, isWrong, progressLine, readmeTable, summaryText } from './table';
-import type { BenchDriver, CaseSpec, HostMicros, Impl, MeasuredRow, MissingRow, TimingPlan } from './types';
+import type { BenchDriver, CaseSpec, HostMicros, Impl, MeasuredRow, MissingRow, Op, TimingPlan } from './types';
+import type { KernelFamily } from '../../src/index';
 
 /**
  * Repetition budgets (see bench/page/timing.ts): --quick trades repetitions for time. GPU rows of
@@ -81,6 +82,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   let env;
   let trainingStep: Awaited<ReturnType<NonNullable<BenchDriver['trainingStep']>>> | undefined;
   let hostMicros: HostMicros | undefined;
+  let tuningNotes: string[] = [];
   try {
     env = await driver.init(args.deviceLimits);
     const a = env.adapter;
@@ -93,6 +95,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     const what = args.shapes.length
       ? args.shapes.map(({ layout, shape }) => `${layout} [${shape}]`).join(', ')
       : `${args.layouts.join(', ')} × ${args.sizes.map(formatSize).join(', ')}`;
+    tuningNotes = await prepareTuning(driver, args, specs);
     log(`${specs.length} cases (${args.ops.join(', ')} × ${what}), ${mode} timing; ` +
       `caps: cpu ≤ ${formatSize(args.caps.cpu)}${tfjs ? `, TF.js ≤ ${formatSize(args.caps['tfjs-webgpu'])}` : ''}`);
     for (const [index, spec] of specs.entries()) {
@@ -159,6 +162,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
       'skipped lists rows not measured: capped (size cap of this run) or missing (not implemented or failed, with the reason).',
       `deviceLimits: the bench device's storage limits ('${env.limits.requested}': ${env.limits.requested === 'adapter' ? "the adapter's maxStorageBufferBindingSize and maxBufferSize" : "the adapter's maxBufferSize, WebGPU's default maxStorageBufferBindingSize"}).`,
       ...(tfjs ? [] : [`No tfjs-webgpu or tfjs-cpu rows: ${noTfjs}.`]),
+      ...tuningNotes,
       ...(driver.notes ?? []),
       ...(specs.some((spec) => !hostAt(bytesOf(spec)))
         ? ['Cases above every host cap have no host arrays: x and dy are generated into GPU buffers, and webgpu rows are checked against float64 values computed from float64 statistics of x (and dy) regenerated from the same deterministic sequence, every output element compared (reference says which check a row had).']
@@ -215,4 +219,37 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     status = 1;
   }
   return status;
+}
+
+const familyOf: Record<Op, KernelFamily> = { 'forward-train': 'forwardTrain', backward: 'backward', inference: 'inference' };
+
+/**
+ * `--tuning gpu-defaults` and `--autotune`: the engine's starting tuning, then each op's family
+ * autotuned on every shape of the run (grouped by size class). Returns notes for the report.
+ */
+async function prepareTuning(driver: BenchDriver, args: BenchArgs, specs: CaseSpec[]): Promise<string[]> {
+  const notes: string[] = [];
+  if (args.tuning !== 'adapter') {
+    if (!driver.useTuning) throw new Error(`--tuning ${args.tuning} is not available in ${driver.name}`);
+    const tuning = await driver.useTuning(args.tuning);
+    log(`tuning: ${args.tuning} ${JSON.stringify(tuning)}`);
+    notes.push(`--tuning ${args.tuning}: the engine starts from ${JSON.stringify(tuning)}.`);
+  }
+  if (!args.autotune) return notes;
+  if (!driver.autotune) throw new Error(`--autotune is not available in ${driver.name}`);
+  for (const op of args.ops) {
+    const shapes = specs.filter((spec) => spec.op === op).map((spec) => ({ shape: spec.shape, layout: spec.layout }));
+    const start = performance.now();
+    const report = await driver.autotune(familyOf[op], shapes);
+    const seconds = (performance.now() - start) / 1000;
+    if (!report.timestamps) log(`autotune ${op}: no timestamp-query on this device, the heuristics stay`);
+    for (const c of report.classes) {
+      const times = c.candidates.map((k) => (k.ms === undefined ? '–' : k.ms.toFixed(2))).join(' / ');
+      const phases = c.phases ? ` (${Object.entries(c.phases).map(([k, v]) => `${k.replace('Ms', '')} ${(v / 1000).toFixed(2)}`).join(', ')})` : '';
+      log(`  ${c.sizeClass.padEnd(24)} ${c.source} in ${(c.tuningMs / 1000).toFixed(2)} s${phases}; ms per candidate ${times}; chose ${JSON.stringify(c.chosen)}`);
+    }
+    log(`autotune ${op}: ${report.classes.length} size classes in ${seconds.toFixed(2)} s`);
+    notes.push(`--autotune: ${op} tuned on the run's shapes (${report.classes.length} size classes) in ${seconds.toFixed(2)} s before timing; chosen: ${report.classes.map((c) => `${c.sizeClass} ${JSON.stringify(c.chosen)}`).join('; ')}.`);
+  }
+  return notes;
 }

@@ -1,3 +1,4 @@
+import type { AutotuneReport, KernelFamily, KernelTuning } from '../../src/index';
 /** Types shared by the runners (bench/run.ts, bench/node/bench-gpu.ts) and the measuring code (bench/page/). */
 import type { StepTimingReport } from '../../demo/step-timing';
 import type { Layout } from '../../src/types';
@@ -129,6 +130,10 @@ export interface BenchDriver {
   trainingStep?: (steps: number, warmup: number) => Promise<StepTimingReport>;
   /** JavaScript µs per encode… call of the GPU-resident API on warm shapes. */
   hostMicros?: () => Promise<HostMicros>;
+  /** `--tuning`: the engine's starting tuning; returns it. */
+  useTuning?: (tuning: 'adapter' | 'gpu-defaults') => Promise<KernelTuning>;
+  /** `--autotune`: autotunes one op's family on the run's shapes. */
+  autotune?: (family: KernelFamily, shapes: { shape: number[]; layout: Layout }[]) => Promise<AutotuneReport>;
   release(): Promise<void> | void;
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@
  * come from case-runner.ts, which the Node bench (bench/node/bench-gpu.ts) runs on Dawn too; TF.js,
  * the demo's training step and the analysis are the page's own.
  */
-import type { KernelTuning, Layout } from '../../src/index';
+import type { AutotuneReport, KernelFamily, KernelTuning, Layout } from '../../src/index';
 import type { CaseSpec, DeviceLimitsMode, PageEnvironment, PageResult, PrepareOptions, TimingPlan } from '../lib/types';
 import { createCaseRunner } from './case-runner';
 
@@ -36,6 +36,12 @@ const bench = {
   prepare: (spec: CaseSpec, options?: PrepareOptions) => runner.prepare(spec, options),
   gpu: (plan: TimingPlan): Promise<PageResult> => runner.gpu(plan),
   cpu: (plan: TimingPlan): Promise<PageResult> => runner.cpu(plan),
+
+  /** The engine's starting tuning (`--tuning`): the adapter's, or a real GPU's defaults. */
+  useTuning: (tuning: 'adapter' | 'gpu-defaults'): KernelTuning => runner.ours.useTuning(tuning),
+
+  /** `--autotune`: tunes one op's family on the run's shapes; the report says what and how long. */
+  autotune: (family: KernelFamily, shapes: { shape: number[]; layout: Layout }[]): Promise<AutotuneReport> => runner.ours.gpu.autotune(shapes, { families: [family] }),
 
   async tfjs(backend: 'webgpu' | 'cpu', plan: TimingPlan): Promise<PageResult> {
     return need(tfjs, 'bench.init()').measureTfjs(runner.current, backend, plan);

@@ -6,7 +6,8 @@
  * Tensors up to 512 MB: inputs without host arrays are generated into their GPU buffers in chunks,
  * outputs are read back in chunks for the check, and every buffer of a case is destroyed at its end.
  */
-import { createBatchNorm, type BatchNorm, type GpuBatchNorm } from '../../src/index';
+import { createBatchNorm, GpuBatchNorm, type BatchNorm, type KernelTuning } from '../../src/index';
+import { resolveTuning, tuningForAdapter } from '../../src/gpu/tuning';
 import type { MeasuredRow, MissingRow, PageResult, TimingPlan } from '../lib/types';
 import type { BenchDevice } from './gpu-device';
 import { EPS, hostX, libraryOptions, streamInto, type CaseData, type Stream } from './case-data';
@@ -117,7 +118,7 @@ export class Ours {
     /** The same kernels with tuning.oneDispatch false: the three-kernel path, timed beside one-dispatch rows. */
     readonly threeKernelEngine: BatchNorm,
   ) {
-    this.timer = new GpuTimer(bench.device);
+    this.timer = new GpuTimer(bench.device, 'bench');
   }
 
   static async create(bench: BenchDevice): Promise<Ours> {
@@ -127,7 +128,21 @@ export class Ours {
     return new Ours(bench, gpuEngine, cpuEngine, threeKernelEngine);
   }
 
+  /**
+   * Kernels with a real GPU's default tuning on the bench device, whatever the adapter: what
+   * autotuning starts from on a discrete GPU (`--tuning gpu-defaults`).
+   */
+  useTuning(tuning: 'adapter' | 'gpu-defaults'): KernelTuning {
+    const { device, adapter } = this.bench;
+    this.gpuDefaults?.destroy();
+    this.gpuDefaults = tuning === 'gpu-defaults' ? new GpuBatchNorm(device, resolveTuning(undefined, device.limits.maxComputeInvocationsPerWorkgroup, tuningForAdapter({ architecture: '', isFallbackAdapter: false })), { adapter }) : undefined;
+    return { ...this.gpu.tuning };
+  }
+
+  private gpuDefaults: GpuBatchNorm | undefined;
+
   get gpu(): GpuBatchNorm {
+    if (this.gpuDefaults) return this.gpuDefaults;
     const gpu = this.gpuEngine.gpu;
     if (!gpu) throw new Error('the engine fell back to the CPU path (device lost?)');
     return gpu;

@@ -10,6 +10,7 @@
  *
  * Host rows (cpu, tfjs-*): wall clock around K calls and one synchronisation (see host timing).
  */
+import { GpuTimer, type EncodeWork } from '../../src/gpu/gpu-timer';
 import type { TimingPlan } from '../lib/types';
 
 export interface Samples {
@@ -56,65 +57,10 @@ export function chooseReps(batchMs: number, budgetMs: number, minReps: number, m
   return Math.max(minReps, Math.min(maxReps, Math.floor(budgetMs / Math.max(batchMs, 1e-3))));
 }
 
-export type Encode = (encoder: GPUCommandEncoder) => void;
+export type Encode = EncodeWork;
 
-export class GpuTimer {
-  readonly timestamps: boolean;
-  private readonly querySet: GPUQuerySet | undefined;
-  private readonly resolveBuffer: GPUBuffer | undefined;
-  private readonly readBuffer: GPUBuffer | undefined;
-
-  constructor(private readonly device: GPUDevice) {
-    this.timestamps = device.features.has('timestamp-query');
-    if (this.timestamps) {
-      this.querySet = device.createQuerySet({ label: 'bench.timestamps', type: 'timestamp', count: 2 });
-      this.resolveBuffer = device.createBuffer({
-        label: 'bench.timestamps.resolve',
-        size: 16,
-        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-      });
-      this.readBuffer = device.createBuffer({
-        label: 'bench.timestamps.read',
-        size: 16,
-        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      });
-    }
-  }
-
-  get method(): 'timestamp-query' | 'wall-clock' {
-    return this.timestamps ? 'timestamp-query' : 'wall-clock';
-  }
-
-  /** One submit of K iterations; per-iteration GPU time (or wall time without timestamps) and wall time. */
-  async batch(encode: Encode, k: number): Promise<{ ms: number; wallMs: number }> {
-    const { device } = this;
-    const start = performance.now();
-    const encoder = device.createCommandEncoder({ label: 'bench.batch' });
-    if (this.querySet) {
-      encoder.beginComputePass({ label: 'bench.start', timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0 } }).end();
-    }
-    for (let i = 0; i < k; i++) encode(encoder);
-    if (this.querySet && this.resolveBuffer && this.readBuffer) {
-      encoder.beginComputePass({ label: 'bench.end', timestampWrites: { querySet: this.querySet, endOfPassWriteIndex: 1 } }).end();
-      encoder.resolveQuerySet(this.querySet, 0, 2, this.resolveBuffer, 0);
-      encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.readBuffer, 0, 16);
-    }
-    device.queue.submit([encoder.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    const wallMs = (performance.now() - start) / k;
-    if (!this.readBuffer) return { ms: wallMs, wallMs };
-    await this.readBuffer.mapAsync(GPUMapMode.READ);
-    const [begin, end] = new BigUint64Array(this.readBuffer.getMappedRange());
-    this.readBuffer.unmap();
-    return { ms: Number(end - begin) / 1e6 / k, wallMs };
-  }
-
-  destroy(): void {
-    this.querySet?.destroy();
-    this.resolveBuffer?.destroy();
-    this.readBuffer?.destroy();
-  }
-}
+// The library's own timer (autotuning times candidate launch shapes with it).
+export { GpuTimer };
 
 /** How much time the repetitions of one row may take (bench/lib/types.ts). */
 export type Plan = TimingPlan;

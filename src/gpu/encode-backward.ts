@@ -3,7 +3,7 @@ import { BatchNormError } from '../errors';
 import { resolveScalarOptions, type ResolvedScalarOptions, type ScalarOptions } from '../options';
 import type { BackwardMode } from '../types';
 import { coefficientScratch } from './backward-scratch';
-import type { GpuContext } from './context';
+import { contextFor, type GpuContext } from './context';
 import type { Launch } from './dispatch';
 import { fusedBackwardLaunch, planFusedWork } from './fused-small';
 import { passKinds, prepareCached, runPrepared, type PreparedCall } from './program-cache';
@@ -89,6 +89,8 @@ export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder,
   checkEncoder(encoder);
   const checked = resolveBackwardArgs(args);
   const { resolved, mode, accumulate } = checked;
+  // The size class's autotuned launch shapes, if any (context.ts).
+  context = contextFor(context, 'backward', resolved.view);
   return prepareCached(
     context,
     encoder,

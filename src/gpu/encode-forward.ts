@@ -1,6 +1,6 @@
 import { BatchNormError } from '../errors';
 import { gpuEps, type ScalarOptions } from '../options';
-import type { GpuContext } from './context';
+import { contextFor, type GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
 import { fusedForwardLaunch, planFusedWork } from './fused-small';
 import { finalizeParams, planFinalize, planInferenceFold } from './plan';
@@ -148,6 +148,7 @@ export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEnco
   checkEncoder(encoder);
   const resolved = resolveResident(args, 'train');
   checkTensors(args, resolved, 'train');
+  context = contextFor(context, 'forwardTrain', resolved.view);
   const { x, y, gamma, beta, runningMean, runningVar } = args;
   return prepareWithStats(
     context,
@@ -189,6 +190,7 @@ export function prepareStatistics(context: GpuContext, encoder: GPUCommandEncode
   const C = resolved.view.channels;
   if (args.stats) checkBuffer('stats', args.stats, statsByteLength(C), GPUBufferUsage.STORAGE);
   checkDistinct({ x: args.x, stats: args.stats });
+  context = contextFor(context, 'forwardTrain', resolved.view);
   const x = args.x;
   return prepareWithStats(
     context,
@@ -235,6 +237,7 @@ export function prepareForwardInference(context: GpuContext, encoder: GPUCommand
   checkEncoder(encoder);
   const resolved = resolveResident(args, 'inference');
   checkTensors(args, resolved, 'inference');
+  context = contextFor(context, 'inference', resolved.view);
   const { x, y, gamma, beta, runningMean, runningVar } = args;
   return prepareWithStats(
     context,

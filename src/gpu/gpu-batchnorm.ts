@@ -11,23 +11,44 @@ import type { ChannelStatistics } from '../channel-statistics';
 import { GpuErrorLog } from './gpu-errors';
 import { dispatchCount } from './fused-small';
 import { BatchNormError } from '../errors';
+import { channelView } from '../layout';
 import { gpuBackward } from './host-backward';
 import { gpuForwardInference, gpuForwardTrain } from './host-forward';
 import { statsByteLength, statsByteOffset, type StatsBlock } from './resident-options';
 import { resolveTuning, tuningForAdapter, type KernelTuning } from './tuning';
-import type { AdapterSummary } from '../types';
 import type { ChannelView } from '../layout';
+import type { AdapterSummary } from '../types';
+import { Autotuner, type AutotuneOptions, type AutotuneReport, type AutotuneShape } from './autotune';
+import { contextFor } from './context';
+import { borrowDevice } from './device';
+import type { KernelFamily } from './tuning-classes';
+import { defaultTuningStore, tuningStoreKey, type TuningStore } from './tuning-store';
 import { planElementwiseWork, planReduction, type ReductionKernel } from './slab-launches';
+
+/** How an engine autotunes (see autotune.ts). */
+export interface KernelsAutotuning {
+  /** The adapter the results are stored under (default: the device's adapterInfo). */
+  adapter?: AdapterSummary;
+  /** Knobs the caller set explicitly: never tuned. */
+  pinned?: Partial<KernelTuning>;
+  /** Default: in memory, shared by the engines of this page or process. */
+  store?: TuningStore;
+  /** Tune the size class of each host-array call before running it, once (createBatchNorm's autotune). */
+  onCall?: boolean;
+}
 
 /** How an engine's kernels are set up: the same for createBatchNorm and the TF.js adapter. */
 export interface GpuKernelOptions {
-  /** Overrides of the launch shapes, applied over the adapter's. */
+  /** Overrides of the launch shapes, applied over the adapter's (and never autotuned). */
   tuning?: Partial<KernelTuning>;
+  /** Where autotuned launch shapes are kept, and whether host-array calls tune their size class first. */
+  autotune?: { store?: TuningStore; onCall?: boolean };
 }
 
 /** The kernels on `device`: the defaults, then the tuning `adapter` calls for, then `options.tuning`. */
 export function createGpuKernels(device: GPUDevice, adapter: AdapterSummary | undefined, options: GpuKernelOptions = {}): GpuBatchNorm {
-  return new GpuBatchNorm(device, resolveTuning(options.tuning, device.limits.maxComputeInvocationsPerWorkgroup, tuningForAdapter(adapter)));
+  const tuning = resolveTuning(options.tuning, device.limits.maxComputeInvocationsPerWorkgroup, tuningForAdapter(adapter));
+  return new GpuBatchNorm(device, tuning, { adapter, pinned: options.tuning, store: options.autotune?.store, onCall: options.autotune?.onCall ?? false });
 }
 
 /**
@@ -42,16 +63,41 @@ export class GpuBatchNorm {
   private readonly pool: BufferPool;
   private readonly errors = new GpuErrorLog();
   private destroyed: 'disposed' | 'device-lost' | undefined;
+  private readonly tuner: Autotuner;
+  private readonly tuneOnCall: boolean;
 
-  constructor(device: GPUDevice, tuning: KernelTuning) {
+  constructor(device: GPUDevice, tuning: KernelTuning, autotuning: KernelsAutotuning = {}) {
     this.device = device;
     this.context = createGpuContext(device, tuning);
     this.pool = new BufferPool(device);
+    const adapter = autotuning.adapter ?? borrowDevice(device).adapter;
+    this.tuner = new Autotuner(this.context, { store: autotuning.store ?? defaultTuningStore, key: tuningStoreKey(adapter), pinned: autotuning.pinned ?? {} });
+    this.tuneOnCall = autotuning.onCall ?? false;
   }
 
-  /** The launch shapes in use: the defaults, then the adapter's, then the caller's overrides. */
+  /**
+   * The launch shapes in use when no size class is tuned: the defaults, then the adapter's, then the
+   * caller's overrides.
+   */
   get tuning(): Readonly<KernelTuning> {
     return this.context.tuning;
+  }
+
+  /** The launch shapes a call of `family` on a tensor of this shape plans with (tuned or not). */
+  tuningFor(family: KernelFamily, shape: AutotuneShape): Readonly<KernelTuning> {
+    return contextFor(this.context, family, channelView(shape.shape, shape.layout)).tuning;
+  }
+
+  /**
+   * Times the declared candidate launch shapes of each kernel family on tensors of these shapes
+   * (grouped by size class: power-of-4 byte buckets, rows or runs) with timestamp queries, keeps
+   * the fastest for every later call of that class, and saves it in the store. Classes the store
+   * already has are not timed again (unless `force`). Without `timestamp-query`, nothing is timed
+   * and the heuristic tuning stays (report.timestamps is false).
+   */
+  async autotune(shapes: readonly AutotuneShape[], options: AutotuneOptions = {}): Promise<AutotuneReport> {
+    this.checkAlive();
+    return this.tuner.tune(shapes, options);
   }
 
   /** Training forward: y, batch statistics into `stats`, running statistics updated in place. */
@@ -70,7 +116,8 @@ export class GpuBatchNorm {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
     checkInput('x', x, resolved.view);
-    planReduction(this.context, resolved.view, 'stats');
+    await this.tuneFor('forwardTrain', resolved.view);
+    planReduction(contextFor(this.context, 'forwardTrain', resolved.view), resolved.view, 'stats');
     return gpuChannelStatistics(this.context, this.pool, x, resolved);
   }
 
@@ -131,7 +178,8 @@ export class GpuBatchNorm {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
     checkInput('x', x, resolved.view);
-    this.checkFits(resolved.view, 'stats');
+    await this.tuneFor('forwardTrain', resolved.view);
+    this.checkFits(resolved.view, 'forwardTrain');
     return gpuForwardTrain(this.context, this.pool, x, resolved);
   }
 
@@ -139,7 +187,8 @@ export class GpuBatchNorm {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'inference');
     checkInput('x', x, resolved.view);
-    this.checkFits(resolved.view);
+    await this.tuneFor('inference', resolved.view);
+    this.checkFits(resolved.view, 'inference');
     return gpuForwardInference(this.context, this.pool, x, resolved);
   }
 
@@ -149,7 +198,8 @@ export class GpuBatchNorm {
     checkInput('dy', dy, resolved.view);
     checkInput('x', x, resolved.view);
     const checked = checkSaved(saved, resolved);
-    this.checkFits(resolved.view, 'backwardReduce');
+    await this.tuneFor('backward', resolved.view);
+    this.checkFits(resolved.view, 'backward');
     return gpuBackward(this.context, this.pool, dy, x, resolved, checked);
   }
 
@@ -171,9 +221,17 @@ export class GpuBatchNorm {
   }
 
   /** A tensor this device cannot take is refused before anything is uploaded (see slab-launches.ts). */
-  private checkFits(view: ChannelView, reduction?: ReductionKernel): void {
-    planElementwiseWork(this.context, view);
-    if (reduction) planReduction(this.context, view, reduction);
+  private checkFits(view: ChannelView, family: KernelFamily): void {
+    const context = contextFor(this.context, family, view);
+    planElementwiseWork(context, view);
+    const reduction: ReductionKernel | undefined = family === 'forwardTrain' ? 'stats' : family === 'backward' ? 'backwardReduce' : undefined;
+    if (reduction) planReduction(context, view, reduction);
+  }
+
+  /** With createBatchNorm's autotune, a call's size class is timed before its first call. */
+  private async tuneFor(family: KernelFamily, view: ChannelView): Promise<void> {
+    if (this.tuneOnCall) await this.tuner.ensure(family, view);
+    this.checkAlive();
   }
 
   private checkAlive(): void {

@@ -12,6 +12,7 @@ import { createBatchNorm, type BatchNorm } from '../engine';
 import { BatchNormError } from '../errors';
 import type { GpuEntry } from '../gpu/device';
 import type { FromHost, HostSettings, ToHost, WireError } from './protocol';
+import { jsonFileTuningStore } from './json-file-store';
 
 let engine: BatchNorm | undefined;
 let closing = false;
@@ -48,7 +49,8 @@ async function start(settings: HostSettings): Promise<void> {
     // The kernels use GPUBufferUsage and friends as globals, as in a browser.
     if (dawn.globals) Object.assign(globalThis, dawn.globals);
     const gpu = dawn.create(settings.dawnFlags);
-    engine = await createBatchNorm({ backend: 'webgpu', gpu, verify: settings.verify, tuning: settings.tuning, checkFinite: settings.checkFinite });
+    const autotune = settings.autotune && (settings.autotune.file ? { store: jsonFileTuningStore(settings.autotune.file) } : true);
+    engine = await createBatchNorm({ backend: 'webgpu', gpu, verify: settings.verify, tuning: settings.tuning, checkFinite: settings.checkFinite, autotune });
     engine.addEventListener('devicelost', (event) => {
       const { reason, message } = (event as CustomEvent<{ reason: string; message: string }>).detail;
       send({ type: 'lost', reason, message });

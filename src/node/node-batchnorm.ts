@@ -5,6 +5,7 @@ import { createBatchNorm, type BatchNorm, type DeviceLostDetail } from '../engin
 import { BatchNormError } from '../errors';
 import type { ChannelStatistics } from '../channel-statistics';
 import type { KernelTuning } from '../gpu/tuning';
+import type { JsonFileTuningStore } from './json-file-store';
 import type {
   AdapterSummary,
   BackendChoice,
@@ -27,6 +28,12 @@ export interface NodeBatchNormOptions {
   tuning?: Partial<KernelTuning>;
   /** As in createBatchNorm. */
   checkFinite?: boolean;
+  /**
+   * As in createBatchNorm, in the GPU host process: each size class is tuned before its first
+   * call. The results live in the host's memory, or in a JSON file with { store:
+   * jsonFileTuningStore(path) } (the only store that crosses to the host).
+   */
+  autotune?: boolean | { store?: JsonFileTuningStore };
   /**
    * Environment of the GPU host process, added to process.env: e.g. VK_ICD_FILENAMES and
    * LD_LIBRARY_PATH to point Dawn at a Vulkan driver (see swiftShaderEnv()).
@@ -183,6 +190,7 @@ export class NodeBatchNorm extends EventTarget {
       verify: this.options.verify,
       tuning: this.options.tuning,
       checkFinite: this.options.checkFinite,
+      autotune: hostAutotune(this.options.autotune),
     };
     const timeoutMs = this.options.startTimeoutMs ?? 30_000;
     let adapter: AdapterSummary;
@@ -328,6 +336,16 @@ export class NodeBatchNorm extends EventTarget {
   }
 }
 
+function hostAutotune(autotune: NodeBatchNormOptions['autotune']): HostSettings['autotune'] {
+  if (autotune === undefined || autotune === false) return undefined;
+  if (autotune === true) return {};
+  const store = autotune?.store;
+  if (autotune === null || typeof autotune !== 'object' || (store !== undefined && typeof (store as Partial<JsonFileTuningStore>)?.path !== 'string')) {
+    throw new BatchNormError('invalid-option', 'createNodeBatchNorm: autotune must be a boolean or { store: jsonFileTuningStore(path) }');
+  }
+  return store ? { file: store.path } : {};
+}
+
 /**
  * Creates a NodeBatchNorm: starts the GPU host process (Dawn from the `webgpu` package, loaded in
  * the host, never in this process) and waits for its device. With backend 'auto' (default), a host
@@ -342,6 +360,7 @@ export async function createNodeBatchNorm(options: NodeBatchNormOptions = {}): P
   }
   // The in-process CPU engine: the CPU path, and the fallback should the host go away. Creating it
   // first also checks verify and checkFinite.
+  hostAutotune(options.autotune);
   const cpu = await createBatchNorm({ backend: 'cpu', verify: options.verify, checkFinite: options.checkFinite, tuning: options.tuning });
   const engine = new NodeBatchNorm(cpu, options);
   if (backend === 'cpu') return engine;

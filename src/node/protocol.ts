@@ -17,6 +17,8 @@ export interface HostSettings {
   verify: boolean | Partial<Tolerance> | undefined;
   tuning: Partial<KernelTuning> | undefined;
   checkFinite: boolean | undefined;
+  /** Autotuning in the host: its results in memory there, or in this JSON file. */
+  autotune: { file?: string } | undefined;
 }
 
 export type ToHost =

@@ -17,6 +17,12 @@ describe('bench command line', () => {
     expect(parseArgs(['--device-limits', 'DEFAULT']).deviceLimits).toBe('default');
   });
 
+  it('starts from the adapter tuning without autotuning unless told otherwise', () => {
+    expect(parseArgs([])).toMatchObject({ tuning: 'adapter', autotune: false });
+    expect(parseArgs(['--tuning', 'gpu-defaults', '--autotune'])).toMatchObject({ tuning: 'gpu-defaults', autotune: true });
+    expect(() => parseArgs(['--tuning', 'fast'])).toThrow(/--tuning 'fast'/);
+  });
+
   it('rejects unknown or missing --device-limits values', () => {
     expect(() => parseArgs(['--device-limits', 'max'])).toThrow(/--device-limits 'max'/);
     expect(() => parseArgs(['--device-limits'])).toThrow(/needs a value/);

@@ -1,0 +1,349 @@
+import { BatchNormError } from '../errors';
+import { channelView, type ChannelView } from '../layout';
+import type { Layout } from '../types';
+import { withTuning, type GpuContext } from './context';
+import { encodeBackward } from './encode-backward';
+import { encodeForwardInference, encodeForwardTrain } from './encode-forward';
+import { withErrorScopes } from './gpu-errors';
+import { GpuTimer, type EncodeWork } from './gpu-timer';
+import { statsByteLength } from './resident-options';
+import { planElementwiseWork, planReduction } from './slab-launches';
+import { candidatesFor, kernelFamilies, restrictCandidate, sizeClassKey, sizeClassOf, type KernelFamily, type TunedClasses } from './tuning-classes';
+import type { TuningStore } from './tuning-store';
+import type { KernelTuning } from './tuning';
+
+/**
+ * Runtime autotuning: for each kernel family and size class asked for, every declared candidate
+ * (tuning-classes.ts) runs the family's kernels on scratch tensors of the class's shapes, timed on
+ * the GPU with timestamp queries (gpu-timer.ts); the fastest is kept, in the engine and in its
+ * store. Candidates change launch shapes only, never what is computed.
+ */
+export interface AutotuneShape {
+  shape: readonly number[];
+  layout?: Layout;
+}
+
+export interface AutotuneOptions {
+  /** Families to tune (default all three). */
+  families?: readonly KernelFamily[];
+  /** Time the classes again even when the store has them (default false). */
+  force?: boolean;
+}
+
+export interface CandidateTiming {
+  tuning: Partial<KernelTuning>;
+  /** Summed ms per call over the class's shapes; undefined when dropped after its first run. */
+  ms: number | undefined;
+}
+
+export interface ClassTuning {
+  family: KernelFamily;
+  /** e.g. 'forwardTrain/rows/4MiB' (see sizeClassKey). */
+  sizeClass: string;
+  /** The tensors timed, as the kernels see them: [outer, C, inner] (layout NCL). */
+  shapes: number[][];
+  /** The overrides now in use for the class ({}: the heuristic tuning). */
+  chosen: Partial<KernelTuning>;
+  /** 'timed' now, found in the 'store', or the 'heuristic' kept (no timestamp-query). */
+  source: 'timed' | 'stored' | 'heuristic';
+  candidates: CandidateTiming[];
+  /** Wall-clock ms spent timing this class. */
+  tuningMs: number;
+  /**
+   * Where that went: scratch tensors, first runs (pipelines built, buffers touched), timed runs, and
+   * saving to the store.
+   */
+  phases?: { setupMs: number; firstRunsMs: number; timedRunsMs: number; saveMs: number };
+}
+
+export interface AutotuneReport {
+  /** False when the device has no timestamp-query: nothing was timed and the heuristics stay. */
+  timestamps: boolean;
+  classes: ClassTuning[];
+}
+
+/**
+ * Batches must last this long (ms of GPU time) for the browser's timestamp quantization (100 µs in
+ * Chromium) to stay a few percent of them.
+ */
+const TARGET_BATCH_MS = 2;
+const MAX_ITERATIONS = 64;
+/** After the first run, candidates this much slower than the best are not timed again. */
+const DROP_RATIO = 1.5;
+/** Timed runs of each remaining candidate (the minimum is kept). */
+const TIMED_RUNS = 2;
+/** A candidate replaces the heuristic tuning only when at least this much faster (noise margin). */
+const MIN_GAIN = 0.03;
+
+interface TunerSettings {
+  store: TuningStore;
+  key: string;
+  /** The knobs the caller set explicitly: never tuned. */
+  pinned: Partial<KernelTuning>;
+}
+
+/** One engine's autotuning: its store, what it has loaded and chosen, classes being timed. */
+export class Autotuner {
+  private loaded: Promise<void> | undefined;
+  private readonly inFlight = new Map<string, Promise<ClassTuning>>();
+
+  constructor(
+    private readonly context: GpuContext,
+    private readonly settings: TunerSettings,
+  ) {}
+
+  get timestamps(): boolean {
+    return this.context.device.features.has('timestamp-query');
+  }
+
+  /** Loads the store's results for this adapter once (an unusable entry is ignored). */
+  load(): Promise<void> {
+    this.loaded ??= (async () => {
+      const stored = await this.settings.store.load(this.settings.key);
+      for (const [classKey, override] of Object.entries(stored ?? {})) this.adopt(classKey, override);
+    })();
+    return this.loaded;
+  }
+
+  /** Tunes the classes of `shapes` (each shape × family), grouping shapes of one class. */
+  async tune(shapes: readonly AutotuneShape[], options: AutotuneOptions = {}): Promise<AutotuneReport> {
+    if (!Array.isArray(shapes)) throw new BatchNormError('invalid-option', 'autotune(shapes) needs an array of { shape, layout }');
+    const families = options.families ?? kernelFamilies;
+    for (const family of families) {
+      if (!kernelFamilies.includes(family)) throw new BatchNormError('invalid-option', `autotune: unknown family ${JSON.stringify(family)} (${kernelFamilies.join(', ')})`);
+    }
+    // Every shape is checked before any GPU work.
+    const views = shapes.map((entry) => {
+      if (entry === null || typeof entry !== 'object') throw new BatchNormError('invalid-option', 'autotune(shapes): each entry is { shape, layout? }');
+      const view = channelView(entry.shape, entry.layout);
+      planElementwiseWork(this.context, view);
+      planReduction(this.context, view, 'stats');
+      return view;
+    });
+    const groups = new Map<string, { family: KernelFamily; views: ChannelView[] }>();
+    for (const family of families) {
+      for (const view of views) {
+        const classKey = sizeClassKey(sizeClassOf(family, view));
+        const group = groups.get(classKey) ?? { family, views: [] };
+        if (!group.views.some((v) => viewShape(v).join() === viewShape(view).join())) group.views.push(view);
+        groups.set(classKey, group);
+      }
+    }
+    await this.load();
+    const classes: ClassTuning[] = [];
+    for (const [classKey, { family, views: classViews }] of groups) classes.push(await this.tuneClass(classKey, family, classViews, options.force ?? false));
+    return { timestamps: this.timestamps, classes };
+  }
+
+  /** Before a host-array call (autotune: true): its class is tuned unless it already was. */
+  async ensure(family: KernelFamily, view: ChannelView): Promise<void> {
+    await this.load();
+    const classKey = sizeClassKey(sizeClassOf(family, view));
+    if (this.context.tuned?.get(classKey) !== undefined || !this.timestamps) return;
+    await this.tuneClass(classKey, family, [view], false);
+  }
+
+  private tuneClass(classKey: string, family: KernelFamily, views: ChannelView[], force: boolean): Promise<ClassTuning> {
+    const shapes = views.map(viewShape);
+    const known = this.context.tuned?.get(classKey);
+    if (known !== undefined && !force) return Promise.resolve({ family, sizeClass: classKey, shapes, chosen: known, source: 'stored', candidates: [], tuningMs: 0 });
+    if (!this.timestamps) return Promise.resolve({ family, sizeClass: classKey, shapes, chosen: known ?? {}, source: 'heuristic', candidates: [], tuningMs: 0 });
+    // Two calls for one class share one timing.
+    let pending = this.inFlight.get(classKey);
+    if (!pending) {
+      pending = this.timeClass(classKey, family, views).finally(() => this.inFlight.delete(classKey));
+      this.inFlight.set(classKey, pending);
+    }
+    return pending;
+  }
+
+  private async timeClass(classKey: string, family: KernelFamily, views: ChannelView[]): Promise<ClassTuning> {
+    const started = performance.now();
+    const { device } = this.context;
+    const candidates = candidatesFor(family, this.context.tuning, this.settings.pinned, device.limits.maxComputeInvocationsPerWorkgroup);
+    const timer = new GpuTimer(device, 'BatchNorm.autotune');
+    const tensors = views.map((view) => new ScratchTensors(device, family, view));
+    try {
+      const works: (EncodeWork[] | undefined)[] = candidates.map((candidate) => {
+        try {
+          const context = withTuning(this.context, candidate);
+          return tensors.map((t) => t.work(context));
+        } catch (error) {
+          // A plan this device cannot run (e.g. too many partials): not a candidate here.
+          if (error instanceof BatchNormError) return undefined;
+          throw error;
+        }
+      });
+      await withErrorScopes(device, 'autotune', async () => tensors.forEach((t) => t.prime(this.context)));
+      const setupDone = performance.now();
+      // A first run of each (pipelines built, buffers touched) sizes its batches and drops the slow.
+      const best: (number[] | undefined)[] = [];
+      const iterations: number[][] = [];
+      for (const [c, work] of works.entries()) {
+        if (!work) continue;
+        const single = [];
+        for (const encode of work) single.push((await this.time(timer, encode, 1)).ms);
+        best[c] = single;
+        iterations[c] = single.map((ms) => Math.max(1, Math.min(MAX_ITERATIONS, Math.ceil(TARGET_BATCH_MS / Math.max(ms, 1e-3)))));
+      }
+      const firstDone = performance.now();
+      const firstTotal = (c: number) => (best[c] ? sum(best[c]!) : Infinity);
+      const fastestFirst = Math.min(...candidates.map((_, c) => firstTotal(c)));
+      const timed = new Set(candidates.map((_, c) => c).filter((c) => firstTotal(c) <= DROP_RATIO * fastestFirst));
+      // Timed runs, candidates interleaved so that all see the same background load.
+      const totals: (number | undefined)[] = candidates.map(() => undefined);
+      if (timed.size > 1) {
+        const mins = candidates.map((_, c) => best[c]?.map(() => Infinity));
+        for (let run = 0; run < TIMED_RUNS; run++) {
+          for (const c of timed) {
+            for (const [s, encode] of works[c]!.entries()) mins[c]![s] = Math.min(mins[c]![s], (await this.time(timer, encode, iterations[c][s])).ms);
+          }
+        }
+        for (const c of timed) totals[c] = sum(mins[c]!);
+      } else {
+        for (const c of timed) totals[c] = firstTotal(c);
+      }
+      const timedDone = performance.now();
+      let chosen = [...timed].reduce((a, b) => (totals[b]! < totals[a]! ? b : a));
+      if (timed.has(0) && totals[chosen]! >= totals[0]! * (1 - MIN_GAIN)) chosen = 0;
+      const result: ClassTuning = {
+        family,
+        sizeClass: classKey,
+        shapes: views.map(viewShape),
+        chosen: candidates[chosen],
+        source: 'timed',
+        candidates: candidates.map((tuning, c) => ({ tuning, ms: totals[c] })),
+        tuningMs: performance.now() - started,
+      };
+      this.context.tuned?.set(classKey, candidates[chosen]);
+      await this.save(classKey, candidates[chosen]);
+      const saved = performance.now();
+      result.tuningMs = saved - started;
+      result.phases = { setupMs: setupDone - started, firstRunsMs: firstDone - setupDone, timedRunsMs: timedDone - firstDone, saveMs: saved - timedDone };
+      return result;
+    } finally {
+      timer.destroy();
+      for (const t of tensors) t.destroy();
+    }
+  }
+
+  private time(timer: GpuTimer, encode: EncodeWork, k: number): Promise<{ ms: number; wallMs: number }> {
+    return withErrorScopes(this.context.device, 'autotune', () => timer.batch(encode, k));
+  }
+
+  /** Adds one class to the store's entry for this adapter (re-read first: other engines may share it). */
+  private async save(classKey: string, override: Partial<KernelTuning>): Promise<void> {
+    const { store, key } = this.settings;
+    const classes: TunedClasses = { ...((await store.load(key)) ?? {}), [classKey]: override };
+    await store.save(key, classes);
+  }
+
+  private adopt(classKey: string, override: Partial<KernelTuning>): void {
+    const family = classKey.split('/')[0] as KernelFamily;
+    if (!kernelFamilies.includes(family) || this.context.tuned === undefined) return;
+    const restricted = restrictCandidate(family, override, this.settings.pinned);
+    try {
+      withTuning(this.context, restricted);
+    } catch {
+      return; // Values this device cannot take (e.g. a larger workgroup than it allows).
+    }
+    this.context.tuned.set(classKey, restricted);
+  }
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+/** The kernels see only [outer, C, inner]: every tensor of a view runs them as this NCL shape. */
+function viewShape(view: ChannelView): number[] {
+  return [view.outer, view.channels, view.inner];
+}
+
+/**
+ * The tensors one family's timing runs on: x (and dy) filled with a varied pattern, outputs, the
+ * statistics and running statistics. Destroyed after the class is timed.
+ */
+class ScratchTensors {
+  private readonly buffers: GPUBuffer[] = [];
+  private readonly x: GPUBuffer;
+  private readonly out: GPUBuffer;
+  private readonly dy: GPUBuffer | undefined;
+  private readonly stats: GPUBuffer;
+  private readonly perChannel: GPUBuffer[];
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly family: KernelFamily,
+    private readonly view: ChannelView,
+  ) {
+    const bytes = view.size * 4;
+    const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    const make = (label: string, size: number, fill?: Float32Array) => {
+      const buffer = device.createBuffer({ label: `BatchNorm.autotune.${label}`, size: Math.max(16, size), usage: storage, mappedAtCreation: fill !== undefined });
+      if (fill) {
+        tile(new Float32Array(buffer.getMappedRange(0, size)), fill);
+        buffer.unmap();
+      }
+      this.buffers.push(buffer);
+      return buffer;
+    };
+    this.x = make('x', bytes, PATTERN);
+    this.out = make(family === 'backward' ? 'dx' : 'y', bytes);
+    if (family === 'backward') this.dy = make('dy', bytes, PATTERN.slice().reverse());
+    this.stats = make('stats', statsByteLength(view.channels));
+    // runningMean, runningVar (ones: inference divides by them), dgamma, dbeta.
+    this.perChannel = ['runningMean', 'runningVar', 'dgamma', 'dbeta'].map((label) => make(label, view.channels * 4));
+    device.queue.writeBuffer(this.perChannel[1], 0, new Float32Array(view.channels).fill(1));
+  }
+
+  private get args() {
+    return { shape: viewShape(this.view), layout: 'NCL' as const };
+  }
+
+  /** What must run once before timing: the statistics the backward reads. */
+  prime(context: GpuContext): void {
+    if (this.family !== 'backward') return;
+    const encoder = this.device.createCommandEncoder({ label: 'BatchNorm.autotune.prime' });
+    encodeForwardTrain(context, encoder, { ...this.args, x: this.x, y: this.out, stats: this.stats });
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  /** One call of the family with `context`'s tuning (checked now, so a plan that cannot run throws here). */
+  work(context: GpuContext): EncodeWork {
+    const [runningMean, runningVar, dgamma, dbeta] = this.perChannel;
+    const { x, out: y, stats } = this;
+    const encode: EncodeWork =
+      this.family === 'forwardTrain'
+        ? (encoder) => void encodeForwardTrain(context, encoder, { ...this.args, x, y, stats, runningMean, runningVar })
+        : this.family === 'inference'
+          ? (encoder) => void encodeForwardInference(context, encoder, { ...this.args, x, y, stats, runningMean, runningVar })
+          : (encoder) => encodeBackward(context, encoder, { ...this.args, dy: this.dy!, x, dx: y, stats, dgamma, dbeta });
+    if (this.family !== 'inference') planReduction(context, this.view, this.family === 'backward' ? 'backwardReduce' : 'stats');
+    planElementwiseWork(context, this.view);
+    return encode;
+  }
+
+  destroy(): void {
+    for (const buffer of this.buffers) buffer.destroy();
+  }
+}
+
+/**
+ * Values of mean ~0 and spread ~1, repeated every 4093 values (a prime: no channel sees a constant),
+ * so that filling a large scratch tensor costs memory copies, not a random number per value.
+ */
+const PATTERN = (() => {
+  const values = new Float32Array(4093);
+  let state = 0x9e3779b9;
+  for (let i = 0; i < values.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    values[i] = state / 2 ** 31 - 1;
+  }
+  return values;
+})();
+
+function tile(target: Float32Array, pattern: Float32Array): void {
+  const first = Math.min(pattern.length, target.length);
+  target.set(pattern.subarray(0, first));
+  // Doubling copies: log2(n / period) calls of copyWithin.
+  for (let filled = first; filled < target.length; filled *= 2) target.copyWithin(filled, 0, Math.min(filled, target.length - filled));
+}

@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { BackwardCase } from './page/backward-case';
+import type { ForwardCase } from './page/forward-case';
+import { launchProfiles } from '../../src/gpu/tuning-classes';
+import type { Layout } from '../../src/types';
+import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
+import { seedFromEnv } from '../support/random';
+
+const seed = seedFromEnv();
+console.log(`autotune GPU tests: TEST_SEED=${seed}`);
+
+/**
+ * Whatever candidate autotuning picks, results stay within the float64 reference's tolerance: every
+ * declared launch profile forced on every family (forward-train, inference, backward), on odd shapes
+ * of both reduction walks (rows: NC, NHWC; runs: NCHW), vec4 and scalar, large means, and enough
+ * rows for many partials per channel.
+ */
+const shapes: [Layout, number[], number?][] = [
+  ['NC', [37, 5]],
+  ['NC', [20000, 4], 1e4],
+  ['NHWC', [4, 8, 8, 16]],
+  ['NCHW', [3, 5, 31, 17]],
+  ['NCHW', [8, 3, 17, 19], 1e4],
+  ['NCHW', [16, 2, 64, 64]],
+];
+
+function forcedCases(): { forward: ForwardCase[]; backward: BackwardCase[] } {
+  const forward: ForwardCase[] = [];
+  const backward: BackwardCase[] = [];
+  for (const [p, profile] of launchProfiles.entries()) {
+    for (const [k, [layout, shape, mean]] of shapes.entries()) {
+      const name = `profile ${p} ${layout} [${shape}]${mean ? ' mean 1e4 ± 1' : ''}`;
+      const large = mean ? { mean, std: 1 } : {};
+      const activation = k % 2 ? 'relu' : 'none';
+      forward.push({ name: `${name} train`, seed, shape, layout, pass: 'train', activation, convention: k % 3 ? 'pytorch' : 'keras', tuning: { ...profile }, ...large });
+      forward.push({ name: `${name} inference`, seed, shape, layout, pass: 'inference', activation, convention: 'pytorch', tuning: { ...profile }, ...large });
+      backward.push({ name: `${name} backward`, seed, shape, layout, mode: k % 3 ? 'train' : 'eval', activation, tuning: { ...profile }, ...large });
+    }
+  }
+  return { forward, backward };
+}
+
+const tuned = [
+  { shape: [4, 16, 32, 32], layout: 'NCHW' as const },
+  { shape: [2048, 32], layout: 'NC' as const },
+  { shape: [4, 16, 16, 16], layout: 'NHWC' as const },
+];
+
+describeGpu('autotuning', () => {
+  let harness: HarnessPage;
+  beforeAll(async () => {
+    harness = await openHarness();
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  const { forward, backward } = forcedCases();
+  it.each(forward.map((c) => [c.name, c] as const))('forced candidate, forward: %s', async (_name, spec) => {
+    const report = await harness.call('forwardCase', spec);
+    expect(report.backend).toBe('webgpu');
+    expect(report.checks.filter((c) => c.failure !== null).map((c) => c.failure)).toEqual([]);
+  });
+
+  it.each(backward.map((c) => [c.name, c] as const))('forced candidate, %s', async (_name, spec) => {
+    const report = await harness.call('backwardCase', spec);
+    expect(report.backend).toBe('webgpu');
+    expect(report.checks.filter((c) => c.failure !== null).map((c) => c.failure)).toEqual([]);
+  });
+
+  it('an engine with autotune on computes what one without computes, tunes each class once and stores it', async () => {
+    const report = await harness.call('autotuneCase', { seed, shapes: tuned });
+    // The engine asks for timestamp-query whenever the adapter has it (SwiftShader does).
+    expect(report.deviceHasTimestamps).toBe(report.adapterHasTimestamps);
+    expect(report.finite).toBe(true);
+    // Both are float32 results of sums over ≤ 65 536 values in different orders: each sum is within
+    // ~1e-6 relative, so outputs of magnitude ≤ ~10 differ by far less than 1e-4 · (1 + magnitude);
+    // a kernel that skipped or doubled work would be off by O(1).
+    for (const [name, diff] of Object.entries(report.maxDiff)) {
+      expect(diff, name).toBeLessThanOrEqual(1e-4 * (1 + report.maxMagnitude[name]));
+    }
+    const classes = report.again.classes;
+    // 3 families × (NCHW runs/256 KiB, NC rows/256 KiB, NHWC rows/64 KiB).
+    expect(classes.map((c) => c.sizeClass).sort()).toEqual(
+      ['forwardTrain', 'backward', 'inference'].flatMap((f) => [`${f}/runs/256KiB`, `${f}/rows/256KiB`, `${f}/rows/64KiB`]).sort(),
+    );
+    if (report.adapterHasTimestamps) {
+      // The host-array calls tuned every class; autotune() then finds them all.
+      expect(Object.keys(report.stored).sort()).toEqual(classes.map((c) => c.sizeClass).sort());
+      for (const c of classes) {
+        expect(c.source).toBe('stored');
+        expect(c.chosen).toEqual(report.stored[c.sizeClass]);
+      }
+      expect(report.second.classes.every((c) => c.source === 'stored' && c.tuningMs === 0)).toBe(true);
+      expect(report.second.classes.map((c) => c.chosen)).toEqual(classes.map((c) => c.chosen));
+      const [forced] = report.forced.classes;
+      expect(forced.source).toBe('timed');
+      expect(forced.candidates.length).toBeGreaterThan(1);
+      expect(forced.candidates[0].tuning).toEqual({});
+      // Every candidate timed got a positive time, and the chosen one is among them.
+      const timed = forced.candidates.filter((c) => c.ms !== undefined);
+      expect(timed.every((c) => c.ms! > 0)).toBe(true);
+      expect(timed.map((c) => c.tuning)).toContainEqual(forced.chosen);
+      expect(report.tuningForMatches).toBe(true);
+    }
+  });
+
+  it('without timestamp-query: no error, nothing timed or stored, the heuristics stay', async () => {
+    const report = await harness.call('noTimestampsCase', { seed, shapes: tuned });
+    expect(report.deviceHasTimestamps).toBe(false);
+    expect(report.report.timestamps).toBe(false);
+    expect(report.report.classes.length).toBe(9);
+    expect(report.report.classes.every((c) => c.source === 'heuristic' && c.candidates.length === 0)).toBe(true);
+    expect(report.heuristicsKept).toBe(true);
+    expect(report.nothingStored).toBe(true);
+    // Same device, same tuning, same kernels: the same y bit for bit.
+    expect(report.maxDiff).toBe(0);
+  });
+
+  it('localStorage store: round trip, per key, unreadable items read as none', async () => {
+    const report = await harness.call('localStorageCase');
+    expect(report.loaded).toEqual({ 'forwardTrain/rows/4MiB': { blockedRows: true, statsTargetThreads: 2048 } });
+    expect(report.otherKey).toBeUndefined();
+    expect(report.corrupt).toBeUndefined();
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * Autotuning inside the page: an engine with autotune on against one without (same inputs, same
+ * device kind), the report of bn.gpu.autotune, what the store kept, a second engine that finds it
+ * there, localStorage round trips, and a device without timestamp-query.
+ */
+import { createBatchNorm, localStorageTuningStore, memoryTuningStore, type AutotuneReport, type BatchNorm, type Layout, type TuningStore } from '../../../src/index';
+import { tuningStoreKey } from '../../../src/gpu/tuning-store';
+import { caseSeed, createRng, normals } from '../../support/random';
+
+interface Shape {
+  shape: number[];
+  layout: Layout;
+}
+
+export interface AutotuneCaseArgs {
+  seed: number;
+  shapes: Shape[];
+}
+
+export interface EngineOutputs {
+  /** Per shape: y of forwardTrain, y of forwardInference, dx, dgamma, dbeta. */
+  outputs: Record<string, Float32Array>[];
+}
+
+export interface AutotuneCaseReport {
+  adapterHasTimestamps: boolean;
+  deviceHasTimestamps: boolean;
+  /** Largest |on − off| per output name over every shape. */
+  maxDiff: Record<string, number>;
+  /** Largest |off| per output name (the scale the differences compare to). */
+  maxMagnitude: Record<string, number>;
+  /** Every output of both engines was finite. */
+  finite: boolean;
+  /** What the store holds for the adapter after the calls (class → overrides). */
+  stored: Record<string, unknown>;
+  /** bn.gpu.autotune on the same shapes, after the calls: every class is already known. */
+  again: AutotuneReport;
+  /** A second engine on the same store: the same classes, found there. */
+  second: AutotuneReport;
+  /** gpu.autotune with { force: true } on the first shape: timed again. */
+  forced: AutotuneReport;
+  /** tuningFor each family and shape equals the chosen overrides laid over gpu.tuning. */
+  tuningForMatches: boolean;
+}
+
+async function runAll(bn: BatchNorm, seed: number, shapes: Shape[]): Promise<EngineOutputs> {
+  const outputs: Record<string, Float32Array>[] = [];
+  for (const [i, { shape, layout }] of shapes.entries()) {
+    const rng = createRng(caseSeed(seed, `autotune ${i}`));
+    const size = shape.reduce((a, b) => a * b, 1);
+    const C = shape[layout.indexOf('C')];
+    const x = normals(rng, size, 3, 2);
+    const dy = normals(rng, size, 0, 1);
+    const gamma = normals(rng, C, 1, 0.5);
+    const beta = normals(rng, C, 0, 0.5);
+    const runningMean = normals(rng, C, 3, 0.1);
+    const runningVar = Float32Array.from(normals(rng, C, 4, 0.5), Math.abs);
+    const opts = { shape, layout, gamma, beta };
+    const train = await bn.forwardTrain(x, { ...opts, runningMean: runningMean.slice(), runningVar: runningVar.slice() });
+    const inference = await bn.forwardInference(x, { ...opts, runningMean, runningVar });
+    const grads = await bn.backward(dy, x, opts, train);
+    outputs.push({ train: train.y, mean: train.mean, invStd: train.invStd, inference, dx: grads.dx, dgamma: grads.dgamma, dbeta: grads.dbeta });
+  }
+  return { outputs };
+}
+
+export async function runAutotuneCase(args: AutotuneCaseArgs): Promise<AutotuneCaseReport> {
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter');
+  const store = memoryTuningStore();
+  const on = await createBatchNorm({ backend: 'webgpu', autotune: { store } });
+  const off = await createBatchNorm({ backend: 'webgpu' });
+  try {
+    const a = await runAll(on, args.seed, args.shapes);
+    const b = await runAll(off, args.seed, args.shapes);
+    const maxDiff: Record<string, number> = {};
+    const maxMagnitude: Record<string, number> = {};
+    let finite = true;
+    for (const [i, outputs] of a.outputs.entries()) {
+      for (const [name, values] of Object.entries(outputs)) {
+        const reference = b.outputs[i][name];
+        for (let k = 0; k < values.length; k++) {
+          if (!Number.isFinite(values[k]) || !Number.isFinite(reference[k])) finite = false;
+          maxDiff[name] = Math.max(maxDiff[name] ?? 0, Math.abs(values[k] - reference[k]));
+          maxMagnitude[name] = Math.max(maxMagnitude[name] ?? 0, Math.abs(reference[k]));
+        }
+      }
+    }
+    const gpu = on.gpu!;
+    const key = tuningStoreKey(on.adapter!);
+    const stored = ((await store.load(key)) ?? {}) as Record<string, unknown>;
+    const again = await gpu.autotune(args.shapes);
+    const secondEngine = await createBatchNorm({ backend: 'webgpu', autotune: { store } });
+    const second = await secondEngine.gpu!.autotune(args.shapes);
+    secondEngine.dispose();
+    let tuningForMatches = again.classes.length > 0;
+    for (const c of again.classes) {
+      for (const shape of args.shapes.filter((s) => c.shapes.some((v) => v.join() === viewShapeOf(s).join()))) {
+        if (canonical(gpu.tuningFor(c.family, shape)) !== canonical({ ...gpu.tuning, ...c.chosen })) tuningForMatches = false;
+      }
+    }
+    const forced = await gpu.autotune(args.shapes.slice(0, 1), { force: true, families: ['inference'] });
+    return {
+      adapterHasTimestamps: adapter.features.has('timestamp-query'),
+      deviceHasTimestamps: gpu.device.features.has('timestamp-query'),
+      maxDiff,
+      maxMagnitude,
+      finite,
+      stored,
+      again,
+      second,
+      forced,
+      tuningForMatches,
+    };
+  } finally {
+    on.dispose();
+    off.dispose();
+  }
+}
+
+function canonical(value: object): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))));
+}
+
+function viewShapeOf({ shape, layout }: Shape): number[] {
+  const axis = layout.indexOf('C');
+  const prod = (values: number[]) => values.reduce((a, b) => a * b, 1);
+  return [prod(shape.slice(0, axis)), shape[axis], prod(shape.slice(axis + 1))];
+}
+
+export interface NoTimestampsReport {
+  deviceHasTimestamps: boolean;
+  report: AutotuneReport;
+  /** tuningFor every family equals the engine's heuristic tuning. */
+  heuristicsKept: boolean;
+  /** Largest |y − y of an engine without autotune|. */
+  maxDiff: number;
+  nothingStored: boolean;
+}
+
+/** A device created without timestamp-query: autotune times nothing, says so, and keeps the heuristics. */
+export async function runNoTimestampsCase(args: AutotuneCaseArgs): Promise<NoTimestampsReport> {
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter');
+  const device = await adapter.requestDevice({ label: 'test.noTimestamps.device' });
+  const store: TuningStore = memoryTuningStore();
+  const bn = await createBatchNorm({ backend: 'webgpu', device, autotune: { store } });
+  const off = await createBatchNorm({ backend: 'webgpu', device });
+  try {
+    const shape = args.shapes[0];
+    const rng = createRng(caseSeed(args.seed, 'no timestamps'));
+    const x = normals(rng, shape.shape.reduce((a, b) => a * b, 1), 1, 2);
+    const y = (await bn.forwardTrain(x, shape)).y;
+    const yOff = (await off.forwardTrain(x, shape)).y;
+    const report = await bn.gpu!.autotune(args.shapes);
+    const gpu = bn.gpu!;
+    const heuristicsKept = (['forwardTrain', 'backward', 'inference'] as const).every((family) =>
+      args.shapes.every((s) => JSON.stringify(gpu.tuningFor(family, s)) === JSON.stringify(gpu.tuning)),
+    );
+    let maxDiff = 0;
+    for (let i = 0; i < y.length; i++) maxDiff = Math.max(maxDiff, Math.abs(y[i] - yOff[i]));
+    const stored = await store.load(tuningStoreKey(bn.adapter!));
+    return { deviceHasTimestamps: device.features.has('timestamp-query'), report, heuristicsKept, maxDiff, nothingStored: stored === undefined };
+  } finally {
+    bn.dispose();
+    off.dispose();
+    device.destroy();
+  }
+}
+
+/** localStorage round trip: what one store object saves, a new one over the same storage loads. */
+export async function runLocalStorageCase(): Promise<{ loaded: unknown; otherKey: unknown; corrupt: unknown }> {
+  const prefix = `test.tuning.${Math.random()}:`;
+  localStorageTuningStore(localStorage, prefix).save('adapter A', { 'forwardTrain/rows/4MiB': { blockedRows: true, statsTargetThreads: 2048 } });
+  const loaded = await localStorageTuningStore(localStorage, prefix).load('adapter A');
+  const otherKey = await localStorageTuningStore(localStorage, prefix).load('adapter B');
+  localStorage.setItem(`${prefix}adapter C`, '{not json');
+  const corrupt = await localStorageTuningStore(localStorage, prefix).load('adapter C');
+  for (const key of ['adapter A', 'adapter C']) localStorage.removeItem(prefix + key);
+  return { loaded, otherKey, corrupt };
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { channelView } from '../../src/layout';
+import { candidatesFor, kernelFamilies, launchProfiles, restrictCandidate, sizeClassKey, sizeClassOf } from '../../src/gpu/tuning-classes';
+import { resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
+
+const gpuDefaults = resolveTuning(undefined, 256, {});
+const software = resolveTuning(undefined, 256, softwareAdapterTuning);
+
+describe('size classes', () => {
+  it('power-of-4 byte buckets, split by reduction walk', () => {
+    // 4 MiB (NC [8192, 128]) and just under it, 16 MiB, NCHW.
+    expect(sizeClassKey(sizeClassOf('forwardTrain', channelView([8192, 128], 'NC')))).toBe('forwardTrain/rows/4MiB');
+    expect(sizeClassKey(sizeClassOf('forwardTrain', channelView([8191, 128], 'NC')))).toBe('forwardTrain/rows/1MiB');
+    expect(sizeClassKey(sizeClassOf('backward', channelView([128, 32, 32, 32], 'NHWC')))).toBe('backward/rows/16MiB');
+    expect(sizeClassKey(sizeClassOf('inference', channelView([128, 32, 32, 32], 'NCHW')))).toBe('inference/runs/16MiB');
+    expect(sizeClassKey(sizeClassOf('inference', channelView([1, 1], 'NC')))).toBe('inference/rows/4B');
+    // Same class for NC and NHWC of one bucket: the kernels see both as rows.
+    expect(sizeClassOf('backward', channelView([32, 32, 32, 32], 'NHWC'))).toEqual(sizeClassOf('backward', channelView([8192, 128], 'NC')));
+  });
+});
+
+describe('candidates', () => {
+  it('start with the heuristic ({}), hold no duplicate, and only the family knobs', () => {
+    for (const base of [gpuDefaults, software]) {
+      for (const family of kernelFamilies) {
+        const candidates = candidatesFor(family, base);
+        expect(candidates[0]).toEqual({});
+        const effective = candidates.map((c) => JSON.stringify({ ...base, ...c }));
+        expect(new Set(effective).size).toBe(candidates.length);
+        for (const c of candidates.slice(1)) {
+          expect(Object.keys(c).length).toBeGreaterThan(0);
+          if (family === 'inference') for (const knob of Object.keys(c)) expect(['workgroupSize', 'applyUnitsPerThread']).toContain(knob);
+        }
+      }
+    }
+  });
+
+  it('from the GPU defaults include the software-adapter profile, and vice versa', () => {
+    const fromGpu = candidatesFor('forwardTrain', gpuDefaults).map((c) => ({ ...gpuDefaults, ...c }));
+    expect(fromGpu).toContainEqual(software);
+    const fromSoftware = candidatesFor('backward', software).map((c) => ({ ...software, ...c }));
+    expect(fromSoftware).toContainEqual(gpuDefaults);
+    // Each declared profile is reachable from either base.
+    expect(candidatesFor('forwardTrain', gpuDefaults).length).toBe(launchProfiles.length);
+  });
+
+  it('never tune a knob the caller set, nor exceed the device workgroup size', () => {
+    const pinned: Partial<KernelTuning> = { blockedRows: false, workgroupSize: 64 };
+    for (const c of candidatesFor('forwardTrain', resolveTuning(pinned, 256, {}), pinned)) {
+      expect(c.blockedRows).toBeUndefined();
+      expect(c.workgroupSize).toBeUndefined();
+    }
+    expect(candidatesFor('backward', gpuDefaults, {}, 128).every((c) => (c.workgroupSize ?? 64) <= 128)).toBe(true);
+    expect(restrictCandidate('inference', { workgroupSize: 128, blockedRows: true, statsTargetThreads: 9 })).toEqual({ workgroupSize: 128 });
+  });
+
+  it('every profile is a valid tuning', () => {
+    for (const profile of launchProfiles) expect(() => resolveTuning(profile, 256, {})).not.toThrow();
+  });
+});
