@@ -17,6 +17,7 @@ import rowsLanesSource from '../../shaders/rows-lanes.wgsl?raw';
 import runsWalkSource from '../../shaders/runs-walk.wgsl?raw';
 import backwardReduceRunsSource from '../../shaders/backward-reduce-runs.wgsl?raw';
 import finalizeSource from '../../shaders/finalize.wgsl?raw';
+import momentsSource from '../../shaders/moments.wgsl?raw';
 import inferenceFoldSource from '../../shaders/inference-fold.wgsl?raw';
 import optimAdamSource from '../../shaders/optim-adam.wgsl?raw';
 import optimRmspropSource from '../../shaders/optim-rmsprop.wgsl?raw';
@@ -51,9 +52,9 @@ export function shaderVariant(shader: ShaderSource, subgroups: boolean): ShaderS
 }
 
 export const shaders = {
-  statsRows: { name: 'stats-rows', code: `${rowsLanesSource}\n${statsRowsSource}` },
-  statsRuns: withWorkgroupSum('stats-runs', `${runsWalkSource}\n${statsRunsSource}`),
-  finalize: { name: 'finalize', code: finalizeSource },
+  statsRows: { name: 'stats-rows', code: `${rowsLanesSource}\n${momentsSource}\n${statsRowsSource}` },
+  statsRuns: withWorkgroupSum('stats-runs', `${runsWalkSource}\n${momentsSource}\n${statsRunsSource}`),
+  finalize: { name: 'finalize', code: `${momentsSource}\n${finalizeSource}` },
   inferenceFold: { name: 'inference-fold', code: inferenceFoldSource },
   apply: { name: 'apply', code: `${elementwiseSpanSource}\n${applySource}` },
   backwardReduceRows: { name: 'backward-reduce-rows', code: `${rowsLanesSource}\n${backwardReduceRowsSource}` },
