@@ -4,10 +4,14 @@ import { layouts } from '../../src/layout';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
-import { seedFromEnv } from '../support/random';
+import { seedsFromEnv } from '../support/random';
+import { recordSweepCase } from '../support/sweep-log';
 
-const seed = seedFromEnv();
-console.log(`forward GPU tests: TEST_SEED=${seed}`);
+const seeds = seedsFromEnv();
+// The matrices below are built for `seed`; TEST_SEEDS replays them for each seed in turn (the offline
+// seed sweep); a test's title then names its seed.
+const seed = seeds[0];
+console.log(`forward GPU tests: TEST_SEED${seeds.length > 1 ? `S=${seeds[0]}-${seeds[seeds.length - 1]}` : `=${seed}`}`);
 
 /**
  * Odd shapes per layout: C = 1, M = 2, primes, sizes that are not multiples of 4 or of the
@@ -148,10 +152,12 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
     }
   });
 
-  it.each([...matrix(), ...special].map((c) => [c.name, c] as const))('%s', async (_name, spec) => {
+  const cases = seeds.flatMap((s) => [...matrix(), ...special].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
+  it.each(cases)('%s', async (_name, spec) => {
     const report = await harness.call('forwardCase', spec);
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
+    recordSweepCase('forward', spec.seed, spec.name, report.checks);
     const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);
     expect(failures).toEqual([]);
     const family = `${spec.layout ?? 'axis 1'}${Math.abs(spec.mean ?? 0) > 100 ? ' mean 1e4' : ''}`;

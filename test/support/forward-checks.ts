@@ -3,7 +3,7 @@
  * tolerances.ts; shared by the forward cases and the randomized differential test. Browser-safe.
  */
 import { channelOf, splitShape } from './channel-index';
-import { checkClose, maxErrors, type ToleranceSpec } from './compare';
+import { checkClose, maxErrors, toleranceUsed, type ToleranceSpec } from './compare';
 import { referenceForwardInference, referenceForwardTrain, type ReferenceParams } from './reference';
 import { ATOL, EPS32, LARGE_MEAN_VARIANCE_RTOL, MEAN_TERMS, VARIANCE_RTOL, Y_REL, Y_TERMS } from './tolerances';
 
@@ -13,11 +13,13 @@ export interface OutputCheck {
   failure: string | null;
   maxAbs: number;
   maxRel: number;
+  /** The largest |diff| / tolerance over the elements (> 1 fails). */
+  used: number;
 }
 
 export function check(output: string, path: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: ToleranceSpec): OutputCheck {
   const failure = checkClose(actual, expected, tol, `${path} ${output}`);
-  return { output, path, failure: failure ? failure.message : null, ...maxErrors(actual, expected) };
+  return { output, path, failure: failure ? failure.message : null, ...maxErrors(actual, expected), used: toleranceUsed(actual, expected, tol) };
 }
 
 /** y's tolerance: Y_TERMS·ε of the terms x·scale and shift, plus Y_REL of |y − β|, plus ATOL. */
