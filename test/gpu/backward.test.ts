@@ -89,7 +89,33 @@ const special: BackwardCase[] = [
   // are added by one thread per channel (serialFinalizeMaxChunks).
   { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', mode: 'train', activation: 'relu', mean: 1e4, std: 1 },
   ...workgroupSumCases().map((c): BackwardCase => ({ ...c, seed })),
+  ...gpuTuningCases().map((c): BackwardCase => ({ ...c, seed })),
 ];
+
+/**
+ * The launch plans of real GPUs (defaultTuning: workgroups of 256, ~2 MB of loads in flight, blocks
+ * of four loads per thread), which the software adapter here does not pick by itself: every layout
+ * in both modes with and without relu, large means, slabs, and a backward-reduce dispatch above
+ * 65 535 workgroups (4-thread workgroups, short threads: 75 000 workgroups).
+ */
+function gpuTuningCases(): Omit<BackwardCase, 'seed'>[] {
+  const gpu = { ...defaultTuning };
+  return [
+    ...layouts.flatMap((layout) =>
+      combos.map((combo, k): Omit<BackwardCase, 'seed'> => {
+        const shape = shapes[layout][k % shapes[layout].length];
+        return { name: `GPU tuning: ${layout} [${shape}] ${combo.mode} ${combo.activation}`, shape, layout, ...combo, tuning: gpu };
+      }),
+    ),
+    ...(['NC', 'NHWC', 'NCHW', 'NCL'] as const).map((layout): Omit<BackwardCase, 'seed'> => {
+      const shape = { NC: [4096, 3], NCHW: [8, 3, 17, 19], NHWC: [8, 17, 19, 4], NCL: [16, 2, 250] }[layout];
+      return { name: `GPU tuning: ${layout} [${shape}] mean 1e4 ± 1`, shape, layout, mode: 'train', activation: 'relu', mean: 1e4, std: 1, tuning: gpu };
+    }),
+    { name: 'GPU tuning, slabs: NHWC [3, 17, 13, 5]', shape: [3, 17, 13, 5], layout: 'NHWC', mode: 'train', activation: 'relu', tuning: { ...gpu, maxBindingBytes: 1024 } },
+    { name: 'GPU tuning, slabs: NCL [2, 3, 1001]', shape: [2, 3, 1001], layout: 'NCL', mode: 'train', activation: 'none', tuning: { ...gpu, maxBindingBytes: 1024 } },
+    { name: 'GPU tuning, backward-reduce above 65 535 workgroups: NC [400000, 3]', shape: [400000, 3], layout: 'NC', mode: 'train', activation: 'relu', tuning: { ...gpu, workgroupSize: 4, statsMinValuesPerThread: 4, statsBytesInFlight: 8 << 20 } },
+  ];
+}
 
 /**
  * The workgroup sums of backward-reduce-runs (NCL, NCHW, NCDHW; see shaders/workgroup-reduce*.wgsl).

@@ -81,7 +81,36 @@ const special: ForwardCase[] = [
   // are folded by one thread per channel (serialFinalizeMaxChunks), across large means.
   { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'none', convention: 'pytorch', mean: 1e4, std: 1 },
   ...workgroupSumCases().map((c): ForwardCase => ({ ...c, seed, pass: 'train' })),
+  ...gpuTuningCases().map((c): ForwardCase => ({ ...c, seed })),
 ];
+
+/**
+ * The launch plans of real GPUs (defaultTuning: workgroups of 256, ~2 MB of loads in flight, blocks
+ * of four loads per thread), which the software adapter here does not pick by itself: every layout
+ * in training with and without relu in both conventions, large means, slabs, and a statistics
+ * dispatch above 65 535 workgroups (4-thread workgroups, short threads: 75 000 workgroups, 100 000
+ * partials per channel for finalizeTree).
+ */
+function gpuTuningCases(): Omit<ForwardCase, 'seed'>[] {
+  const gpu = { ...defaultTuning };
+  return [
+    ...layouts.flatMap((layout) =>
+      (['none', 'relu'] as const).flatMap((activation) =>
+        (['pytorch', 'keras'] as const).map((convention, k): Omit<ForwardCase, 'seed'> => {
+          const shape = shapes[layout][(k + (activation === 'relu' ? 2 : 0)) % shapes[layout].length];
+          return { name: `GPU tuning: ${layout} [${shape}] train ${activation} ${convention}`, shape, layout, pass: 'train', activation, convention, tuning: gpu };
+        }),
+      ),
+    ),
+    ...(['NC', 'NHWC', 'NCHW', 'NCL'] as const).map((layout): Omit<ForwardCase, 'seed'> => {
+      const shape = { NC: [4096, 3], NCHW: [8, 3, 17, 19], NHWC: [8, 17, 19, 4], NCL: [16, 2, 250] }[layout];
+      return { name: `GPU tuning: ${layout} [${shape}] mean 1e4 ± 1`, shape, layout, pass: 'train', activation: 'none', convention: 'keras', mean: 1e4, std: 1, tuning: gpu };
+    }),
+    { name: 'GPU tuning, slabs: NHWC [3, 17, 13, 5]', shape: [3, 17, 13, 5], layout: 'NHWC', pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...gpu, maxBindingBytes: 1024 } },
+    { name: 'GPU tuning, slabs: NCL [2, 3, 1001] mean 1e4 ± 1', shape: [2, 3, 1001], layout: 'NCL', pass: 'train', activation: 'none', convention: 'keras', mean: 1e4, std: 1, tuning: { ...gpu, maxBindingBytes: 1024 } },
+    { name: 'GPU tuning, statistics above 65 535 workgroups: NC [400000, 3]', shape: [400000, 3], layout: 'NC', pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...gpu, workgroupSize: 4, statsMinValuesPerThread: 4, statsBytesInFlight: 8 << 20 } },
+  ];
+}
 
 /**
  * The workgroup sums of the 'Runs' statistics (NCL, NCHW, NCDHW; see shaders/workgroup-reduce*.wgsl).

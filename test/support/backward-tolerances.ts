@@ -67,24 +67,24 @@ export function reductionSubgroupMaxSize(gpu: { device: GPUDevice; tuning: Kerne
 
 /**
  * The longest chain of float32 additions from one value to its channel's sums, for the launch plan
- * the GPU uses: a thread's values (per lane, plus the 3 additions of the lanes' dot for vec4 runs),
- * the workgroup sum of 'Runs' reductions (workgroupSumChain), then the finalize fold.
+ * the GPU uses: a thread's blocks of four values, the workgroup sum of 'Runs' reductions
+ * (workgroupSumChain), then the finalize fold.
  */
 export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity, subgroupMaxSize?: number): number {
   const wg = tuning.workgroupSize;
   const alignment = 256;
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
+  // A thread adds blocks of four (two pairwise additions, and for vec4 units two more to add the four
+  // units' block sums, or the lanes' pairwise sum at the end), then ⌈its units / 4⌉ blocks in a
+  // chain; + 1 for the product g·(x − mean), which some paths round before adding.
   const own = Math.max(
-    ...reduction.slabs.map(({ params: p, walk, width }) =>
-      reduction.shape === 'Rows'
-        ? p.laneRows > 0
-          ? p.laneRows
-          : Math.ceil(p.rows / p.rowLanes)
-        : walk === 'Segments'
-          ? p.chunkLength + (width === 'Vec4' ? 3 : 0)
-          : Math.ceil(p.chunkLength / wg) + (width === 'Vec4' ? 3 : 0) + workgroupSumChain(wg, subgroupMaxSize),
-    ),
+    ...reduction.slabs.map(({ params: p, walk, width }) => {
+      const vec4Extra = width === 'Vec4' ? 2 : 0;
+      if (reduction.shape === 'Rows') return Math.ceil((p.laneRows > 0 ? p.laneRows : Math.ceil(p.rows / p.rowLanes)) / 4) + 2 + 2 + 1;
+      if (walk === 'Segments') return Math.ceil(p.chunkLength / 4) + 2 + vec4Extra + 1;
+      return Math.ceil(Math.ceil(p.chunkLength / wg) / 4) + 2 + vec4Extra + 1 + workgroupSumChain(wg, subgroupMaxSize);
+    }),
   );
   const { chunks } = reduction;
   const merge = planMerge(view, chunks, tuning, maxPerDimension);
