@@ -1,8 +1,8 @@
 import { BatchNormError } from '../errors';
 
 /**
- * Launch shapes of the kernels. The defaults suit both discrete GPUs and SwiftShader; they can be
- * overridden per engine (`createBatchNorm({ tuning })`), which tests use to force corner cases such
+ * Launch shapes of the kernels. The defaults are for GPUs; software adapters get
+ * softwareAdapterTuning on top (tuningForAdapter). Both can be overridden per engine (`createBatchNorm({ tuning })`), which tests use to force corner cases such
  * as dispatches above 65 535 workgroups at modest sizes.
  */
 export interface KernelTuning {

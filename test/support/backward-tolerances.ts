@@ -17,13 +17,13 @@ import { EPS32 } from './tolerances';
  * - dbeta = Σ g: every value reaches the total through a chain of float32 additions — a thread's
  *   own values, the workgroup sum of backward-reduce-runs (a barrier tree, or subgroupAdd then a
  *   tree of per-subgroup totals), the finalize fold (serial, or strided then a tree) — and a chain of
- *   n additions is off by at most n·ε·S1 (Higham, γ_n). The chain length follows from the launch
- *   plan and the device (additionChain below): ≤ 33 for defaultTuning at every tested shape with
- *   SwiftShader's subgroups of 4 (30 with the barrier tree), ~4000 for the 4-thread workgroups that
- *   force > 65 535 workgroups. The bound is rigorous, not statistical; the observed errors are a
- *   few ε (random-walk growth).
- * - dgamma = invStd · Σ g·(x − mean): x − mean rounds once per term (the product is exact inside the
- *   fma), invStd·Σ once more: (chain + 2)·ε·invStd·S2.
+ *   n additions is off by at most n·ε·S1 (Higham, γ_n). Threads add their values in blocks of four
+ *   (pairwise) before adding each block to their sums, so a thread of n values is ⌈n / 4⌉ + 2 long.
+ *   The chain length follows from the launch plan and the device (additionChain below); the
+ *   4-thread workgroups that force > 65 535 workgroups fold the most partials. The bound is
+ *   rigorous, not statistical; the observed errors are a few ε (random-walk growth).
+ * - dgamma = invStd · Σ g·(x − mean): x − mean rounds once per term, the product once where it is
+ *   not fused (counted in the chain), invStd·Σ once more: (chain + 2)·ε·invStd·S2.
  * - dx = k·g + c + m·(x − mean), with c = −k·dbeta/M and m = −k·invStd·dgamma/M carrying the errors of
  *   the sums plus ≤ 5 roundings each (k = γ·invStd, 1/M, k/M, the products), and 3 more for the
  *   two fmas and x − mean: (chain + 10)·ε·k·(|g| + S1/M + invStd²·|x − mean|·S2/M). The three terms
