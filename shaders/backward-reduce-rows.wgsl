@@ -6,7 +6,9 @@
 //
 // The work is split exactly like stats-rows.wgsl, with the same Params: thread g covers channel
 // group `g % groups` (one channel, or four with the vec4 entry point) and rows k, k + K, k + 2K, …
-// with k = g / groups and K = params.rowLanes. Each thread writes one partial per channel;
+// with k = g / groups and K = params.rowLanes. A thread reads four rows at a time (four independent
+// loads of x and of dy in flight) and adds each block of four before adding it to its sums, so a
+// value meets ⌈rows / 4⌉ + 2 additions in the thread. Each thread writes one partial per channel;
 // `backward-finalize.wgsl` adds the partials up.
 //
 // x − mean is kept explicit: the product dy · (x − mean) never cancels, whereas Σ dy·x − mean·Σ dy
@@ -46,6 +48,15 @@ fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
   return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
 }
 
+// dy4 at unit i with the relu mask applied from the forward's y there (activation.wgsl); y is read
+// only with RELU.
+fn maskedDy4(i: u32) -> vec4f {
+  if (RELU) {
+    return reluGradient4(dy4[i], y4[i]);
+  }
+  return dy4[i];
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backwardReduceRowsScalar(
   @builtin(workgroup_id) workgroup: vec3u,
@@ -60,21 +71,30 @@ fn backwardReduceRowsScalar(
   let channel = g % C;
   let lane = lanesOf(g);
   let step = lane.step * C;
+  let rows = (lane.end - lane.first + lane.step - 1u) / lane.step;
   let mean = stats[channel];
   var index = params.skip + lane.first * C + channel;
-  var sumDy = 0.0;
-  var sumDyXmu = 0.0;
-  for (var row = lane.first; row < lane.end; row += lane.step) {
-    let xv = x[index];
-    var d = dy[index];
+  // Lane k of the vec4s sums the k-th row of every block: four independent sums.
+  var sumDy = vec4f(0.0);
+  var sumDyXmu = vec4f(0.0);
+  for (var row = 0u; row < rows; row += 4u) {
+    let valid = min(rows - row, 4u);
+    // Rows past the lane's end repeat its first row of the block and count as dy = 0.
+    let i1 = index + min(1u, valid - 1u) * step;
+    let i2 = index + min(2u, valid - 1u) * step;
+    let i3 = index + min(3u, valid - 1u) * step;
+    let xv = vec4f(x[index], x[i1], x[i2], x[i3]);
+    let used = vec4u(0u, 1u, 2u, 3u) < vec4u(valid);
+    var dv = vec4f(dy[index], dy[i1], dy[i2], dy[i3]);
     if (RELU) {
-      d = reluGradient(d, y[index]);
+      dv = reluGradient4(dv, vec4f(y[index], y[i1], y[i2], y[i3]));
     }
+    let d = select(vec4f(0.0), dv, used);
     sumDy += d;
     sumDyXmu = fma(d, xv - mean, sumDyXmu);
-    index += step;
+    index += 4u * step;
   }
-  partials[(params.chunkBase + lane.index) * C + channel] = vec2f(sumDy, sumDyXmu);
+  partials[(params.chunkBase + lane.index) * C + channel] = vec2f((sumDy.x + sumDy.y) + (sumDy.z + sumDy.w), (sumDyXmu.x + sumDyXmu.y) + (sumDyXmu.z + sumDyXmu.w));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -91,23 +111,32 @@ fn backwardReduceRowsVec4(
   let group = g % groups;
   let lane = lanesOf(g);
   let step = lane.step * groups;
+  let rows = (lane.end - lane.first + lane.step - 1u) / lane.step;
   // Four consecutive channels; stats blocks are C = 4 · groups values, i.e. `groups` vec4s.
   let mean = stats4[group];
   var index = params.skip + lane.first * groups + group;
   var sumDy = vec4f(0.0);
   var sumDyXmu = vec4f(0.0);
-  for (var row = lane.first; row < lane.end; row += lane.step) {
-    let xv = x4[index];
-    var d = dy4[index];
-    if (RELU) {
-      d = reluGradient4(d, y4[index]);
-    }
-    sumDy += d;
-    sumDyXmu = fma(d, xv - mean, sumDyXmu);
-    index += step;
+  for (var row = 0u; row < rows; row += 4u) {
+    let valid = min(rows - row, 4u);
+    // Rows past the lane's end repeat its block's first row and count as dy = 0.
+    let i1 = index + min(1u, valid - 1u) * step;
+    let i2 = index + min(2u, valid - 1u) * step;
+    let i3 = index + min(3u, valid - 1u) * step;
+    let x0 = x4[index];
+    let x1 = x4[i1];
+    let x2 = x4[i2];
+    let x3 = x4[i3];
+    let d0 = maskedDy4(index);
+    let d1 = select(vec4f(0.0), maskedDy4(i1), valid > 1u);
+    let d2 = select(vec4f(0.0), maskedDy4(i2), valid > 2u);
+    let d3 = select(vec4f(0.0), maskedDy4(i3), valid > 3u);
+    sumDy += (d0 + d1) + (d2 + d3);
+    sumDyXmu += fma(d0, x0 - mean, d1 * (x1 - mean)) + fma(d2, x2 - mean, d3 * (x3 - mean));
+    index += 4u * step;
   }
   let out = ((params.chunkBase + lane.index) * groups + group) * 4u;
-  for (var lane = 0u; lane < 4u; lane += 1u) {
-    partials[out + lane] = vec2f(sumDy[lane], sumDyXmu[lane]);
+  for (var k = 0u; k < 4u; k += 1u) {
+    partials[out + k] = vec2f(sumDy[k], sumDyXmu[k]);
   }
 }

@@ -6,8 +6,9 @@
 //
 // The work is split exactly like stats-runs.wgsl, with the same Params: workgroup w reduces chunk
 // k = w % K of channel c = w / K, the values m ∈ [k·L, (k+1)·L) of the channel, m = o · inner + i ↦
-// address (o · C + c) · inner + i. Threads stride through the chunk by WORKGROUP_SIZE and
-// workgroupSum adds up their sums (a tree in workgroup memory, or subgroup operations, from the
+// address (o · C + c) · inner + i. Threads stride through the chunk by WORKGROUP_SIZE, reading four
+// units at a time (four independent loads of x and of dy in flight) and adding each block of four
+// before adding it to their sums, and workgroupSum adds up their sums (a tree in workgroup memory, or subgroup operations, from the
 // helper file shader-sources.ts puts in front of this one); one partial per chunk goes to
 // `backward-finalize.wgsl`.
 // The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel.
@@ -40,6 +41,31 @@ fn channelStats(slabChannel: u32) -> ChannelStats {
   return ChannelStats(stats[params.channelBase + slabChannel]);
 }
 
+// dy at four addresses with the relu mask applied from the forward's y there (activation.wgsl);
+// y is read only with RELU.
+fn maskedDy(a0: u32, a1: u32, a2: u32, a3: u32) -> vec4f {
+  let d = vec4f(dy[a0], dy[a1], dy[a2], dy[a3]);
+  if (RELU) {
+    return reluGradient4(d, vec4f(y[a0], y[a1], y[a2], y[a3]));
+  }
+  return d;
+}
+
+fn maskedDy4(a: u32) -> vec4f {
+  if (RELU) {
+    return reluGradient4(dy4[a], y4[a]);
+  }
+  return dy4[a];
+}
+
+// (Σ dy, Σ dy · (x − mean)) of four values of one channel (dy masked already), lanes ≥ valid
+// counting as dy = 0.
+fn blockSums(xv: vec4f, d: vec4f, valid: u32, s: ChannelStats) -> vec2f {
+  let g = select(vec4f(0.0), d, vec4u(0u, 1u, 2u, 3u) < vec4u(valid));
+  let p = g * (xv - s.mean);
+  return vec2f((g.x + g.y) + (g.z + g.w), (p.x + p.y) + (p.z + p.w));
+}
+
 // Adds up the workgroup's two sums and stores the chunk's partial; every thread of the workgroup
 // must call it, in uniform control flow (workgroupSum has barriers, and subgroup operations in its
 // subgroups version).
@@ -62,22 +88,24 @@ fn backwardReduceRunsScalar(
   }
   let chunk = chunkOf(workgroup, workgroups);
   let s = channelStats(chunk.channel);
-  var m = chunk.begin + local;
+  let m = chunk.begin + local;
+  let units = select(0u, (chunk.end - m + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE, m < chunk.end);
   var at = cursorAt(m);
-  var sumDy = 0.0;
-  var sumDyXmu = 0.0;
-  for (; m < chunk.end; m += WORKGROUP_SIZE) {
-    let index = address(chunk.channel, at);
-    let xv = x[index];
-    var d = dy[index];
-    if (RELU) {
-      d = reluGradient(d, y[index]);
-    }
-    sumDy += d;
-    sumDyXmu = fma(d, xv - s.mean, sumDyXmu);
-    at = stepCursor(at);
+  var sum = vec2f(0.0);
+  for (var u = 0u; u < units; u += 4u) {
+    let valid = min(units - u, 4u);
+    let at1 = stepCursor(at);
+    let at2 = stepCursor(at1);
+    let at3 = stepCursor(at2);
+    // Units past the thread's last repeat the block's first and count as dy = 0.
+    let a0 = address(chunk.channel, at);
+    let a1 = select(a0, address(chunk.channel, at1), valid > 1u);
+    let a2 = select(a0, address(chunk.channel, at2), valid > 2u);
+    let a3 = select(a0, address(chunk.channel, at3), valid > 3u);
+    sum += blockSums(vec4f(x[a0], x[a1], x[a2], x[a3]), maskedDy(a0, a1, a2, a3), valid, s);
+    at = stepCursor(at3);
   }
-  reduceAndStore(local, chunk, vec2f(sumDy, sumDyXmu));
+  reduceAndStore(local, chunk, sum);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -91,24 +119,27 @@ fn backwardReduceRunsVec4(
   }
   let chunk = chunkOf(workgroup, workgroups);
   let s = channelStats(chunk.channel);
-  let mean = vec4f(s.mean);
-  var m = chunk.begin + local;
+  let m = chunk.begin + local;
+  let units = select(0u, (chunk.end - m + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE, m < chunk.end);
   var at = cursorAt(m);
-  var sumDy = vec4f(0.0);
-  var sumDyXmu = vec4f(0.0);
-  for (; m < chunk.end; m += WORKGROUP_SIZE) {
-    let index = address(chunk.channel, at);
-    let xv = x4[index];
-    var d = dy4[index];
-    if (RELU) {
-      d = reluGradient4(d, y4[index]);
-    }
-    sumDy += d;
-    sumDyXmu = fma(d, xv - mean, sumDyXmu);
-    at = stepCursor(at);
+  var sum = vec2f(0.0);
+  for (var u = 0u; u < units; u += 4u) {
+    let valid = min(units - u, 4u);
+    let at1 = stepCursor(at);
+    let at2 = stepCursor(at1);
+    let at3 = stepCursor(at2);
+    let a0 = address(chunk.channel, at);
+    let a1 = select(a0, address(chunk.channel, at1), valid > 1u);
+    let a2 = select(a0, address(chunk.channel, at2), valid > 2u);
+    let a3 = select(a0, address(chunk.channel, at3), valid > 3u);
+    let s0 = blockSums(x4[a0], maskedDy4(a0), 4u, s);
+    let s1 = blockSums(x4[a1], maskedDy4(a1), select(0u, 4u, valid > 1u), s);
+    let s2 = blockSums(x4[a2], maskedDy4(a2), select(0u, 4u, valid > 2u), s);
+    let s3 = blockSums(x4[a3], maskedDy4(a3), select(0u, 4u, valid > 3u), s);
+    sum += (s0 + s1) + (s2 + s3);
+    at = stepCursor(at3);
   }
-  let ones = vec4f(1.0);
-  reduceAndStore(local, chunk, vec2f(dot(sumDy, ones), dot(sumDyXmu, ones)));
+  reduceAndStore(local, chunk, sum);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -123,18 +154,15 @@ fn backwardReduceRunsSegmentsScalar(
   }
   let segment = segmentOf(t);
   let s = channelStats(segment.channel);
-  var sumDy = 0.0;
-  var sumDyXmu = 0.0;
-  for (var a = segment.begin; a < segment.end; a += 1u) {
-    let xv = x[a];
-    var d = dy[a];
-    if (RELU) {
-      d = reluGradient(d, y[a]);
-    }
-    sumDy += d;
-    sumDyXmu = fma(d, xv - s.mean, sumDyXmu);
+  var sum = vec2f(0.0);
+  for (var a = segment.begin; a < segment.end; a += 4u) {
+    let valid = min(segment.end - a, 4u);
+    let a1 = a + min(1u, valid - 1u);
+    let a2 = a + min(2u, valid - 1u);
+    let a3 = a + min(3u, valid - 1u);
+    sum += blockSums(vec4f(x[a], x[a1], x[a2], x[a3]), maskedDy(a, a1, a2, a3), valid, s);
   }
-  partials[partialIndex(segment.channel, segment.chunk)] = vec2f(sumDy, sumDyXmu);
+  partials[partialIndex(segment.channel, segment.chunk)] = sum;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -149,18 +177,17 @@ fn backwardReduceRunsSegmentsVec4(
   }
   let segment = segmentOf(t);
   let s = channelStats(segment.channel);
-  let mean = vec4f(s.mean);
-  var sumDy = vec4f(0.0);
-  var sumDyXmu = vec4f(0.0);
-  for (var a = segment.begin; a < segment.end; a += 1u) {
-    let xv = x4[a];
-    var d = dy4[a];
-    if (RELU) {
-      d = reluGradient4(d, y4[a]);
-    }
-    sumDy += d;
-    sumDyXmu = fma(d, xv - mean, sumDyXmu);
+  var sum = vec2f(0.0);
+  for (var a = segment.begin; a < segment.end; a += 4u) {
+    let valid = min(segment.end - a, 4u);
+    let a1 = a + min(1u, valid - 1u);
+    let a2 = a + min(2u, valid - 1u);
+    let a3 = a + min(3u, valid - 1u);
+    let s0 = blockSums(x4[a], maskedDy4(a), 4u, s);
+    let s1 = blockSums(x4[a1], maskedDy4(a1), select(0u, 4u, valid > 1u), s);
+    let s2 = blockSums(x4[a2], maskedDy4(a2), select(0u, 4u, valid > 2u), s);
+    let s3 = blockSums(x4[a3], maskedDy4(a3), select(0u, 4u, valid > 3u), s);
+    sum += (s0 + s1) + (s2 + s3);
   }
-  let ones = vec4f(1.0);
-  partials[partialIndex(segment.channel, segment.chunk)] = vec2f(dot(sumDy, ones), dot(sumDyXmu, ones));
+  partials[partialIndex(segment.channel, segment.chunk)] = sum;
 }

@@ -13,7 +13,8 @@
 // written as a WGSL constant (constant evaluation rejects it), so it comes in through the uniform.
 //
 // The including kernel declares `params` with the fields channels, eps, keep, take,
-// varianceFactor and nan, and binds nothing else at bindings 2–6.
+// varianceFactor and nan, and binds nothing else at bindings 2–6; isFinite comes from moments.wgsl,
+// put in front of this file.
 
 // false for a caller that tracks no running statistics: the two buffers are then placeholders.
 override UPDATE_RUNNING: bool;
@@ -24,10 +25,6 @@ override UPDATE_RUNNING: bool;
 @group(0) @binding(5) var<storage, read_write> runningVar: array<f32>;
 // stats = [mean | variance | invStd | scale | shift], C values each
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>;
-
-fn isFinite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
-}
 
 struct ChannelStatistics {
   mean: f32,

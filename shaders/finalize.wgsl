@@ -9,10 +9,11 @@
 // devices with subgroups too, unlike the statistics kernels' workgroup sums: on a GPU it is one
 // workgroup per channel once per call, and software adapters, where barriers are dear, fold many
 // more partials serially instead: see serialFinalizeMaxChunks in tuning.ts.) All merges use Chan's
-// formula on partials (count, shifted mean, M2, pivot) — moments about a pivot, a sample of the
-// channel — and express one partial's moments about the other's pivot: the pivots' difference is
-// exact (or small), so for data like 1e4 ± 1 no quantity of the size of the mean is rounded until
-// the mean itself is written.
+// formula on partials (count, mean about a pivot, M2, pivot) and re-pivot at the merged mean
+// (chanMerge, moments.wgsl, put in front of this file): the pivots' difference is exact (or small),
+// so for data like 1e4 ± 1 no quantity of the size of the mean is rounded until the mean itself is
+// written, and however many partials one thread folds, each merge rounds only quantities of the
+// order of the merged partials' deviation from each other.
 //
 // Non-finite input (the rule PyTorch follows on CUDA, where Welford's update turns an infinity into
 // NaN): M2 = −1 marks a partial that read a NaN or ±Inf, and spreads through the merges; the channel
@@ -36,27 +37,9 @@ override WORKGROUP_SIZE: u32;
 
 var<workgroup> merged: array<vec4f, WORKGROUP_SIZE>;
 
-// Chan et al.: combine the moments of two disjoint sets, the result about a's pivot. M2 = −1 marks a
-// partial that read a NaN or ±Inf (see stats-rows.wgsl), and spreads. Empty sets are skipped
-// explicitly so a thread without partials never divides by zero.
-fn chanMerge(a: vec4f, b: vec4f) -> vec4f {
-  if (b.x == 0.0) {
-    return a;
-  }
-  if (a.x == 0.0) {
-    return b;
-  }
-  let count = a.x + b.x;
-  if (a.z < 0.0 || b.z < 0.0) {
-    return vec4f(count, 0.0, -1.0, a.w);
-  }
-  let delta = (b.w - a.w) + (b.y - a.y);
-  let weightB = b.x / count;
-  return vec4f(count, a.y + delta * weightB, a.z + b.z + delta * delta * a.x * weightB, a.w);
-}
-
 // What a channel's merged partial gives: the batch statistics, scale and shift, stored, and the
-// running statistics updated (finalize-channel.wgsl, put in front of this file).
+// running statistics updated (finalize-channel.wgsl, put in front of this file; chanMerge and
+// isFinite: moments.wgsl).
 fn writeChannel(channel: u32, total: vec4f) {
   storeChannel(channel, channelStatistics(channel, total));
 }

@@ -5,18 +5,12 @@
 // rows k, k + K, k + 2K, … with k = g / groups and K = params.rowLanes. Consecutive threads read
 // consecutive addresses whatever C is, so every workgroup reads one contiguous span.
 //
-// A thread accumulates Σd and Σd² of d = x − pivot, where the pivot is the first value it reads:
-// the pivot is a sample of the channel, so d stays of the order of the standard deviation and the
-// shifted sums keep their digits even for inputs like 1e4 ± 1 (raw E[x²] − E[x]² would lose them
-// all). The thread then writes its partial (count, shifted mean, M2, pivot): the moments of d, and
-// the pivot apart, so that no number the size of the mean is rounded before the very end;
-// `finalize.wgsl` merges partials with Chan's formula.
-//
-// Non-finite input: a NaN or an infinity makes d, and so both sums, non-finite for good (nothing
-// brings a sum back from NaN or ±Inf), so checking the sums once at the end flags a thread that
-// read one (or whose squares overflowed float32), with M2 = −1, which no real M2 is. A flag, not
-// the moments, carries the news: max(NaN, 0) may return 0 in WGSL, which would hide a NaN in M2.
-// The test looks at the bits, so no compiler assumption about NaN can remove it.
+// A thread reads its rows four at a time (four independent loads in flight), takes each block's
+// moments in registers and merges them into its running moments (moments.wgsl, put in front of this
+// file with rows-lanes.wgsl): count, mean about a pivot, M2 and the pivot, which starts at the
+// thread's first value and follows the merged mean. It writes them as its partial; `finalize.wgsl`
+// merges the partials with the same formula. A NaN or ±Inf read makes the moments non-finite for
+// good, and the partial is flagged with M2 = −1 (momentsOrFlag).
 
 struct Params {
   rows: u32,       // outer
@@ -33,7 +27,8 @@ override WORKGROUP_SIZE: u32;
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
-// partials[(chunkBase + k) · C + c] = (count, Σd / count, M2, pivot); M2 = −1 when the thread read a NaN or ±Inf
+// partials[(chunkBase + k) · C + c] = (count, mean − pivot, M2, pivot), moments.wgsl's layout; M2 = −1
+// when the thread read a NaN or ±Inf
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
 // Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
@@ -42,18 +37,6 @@ fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
 }
 
 // lanesOf(g): the rows of thread g's lane (rows-lanes.wgsl, put in front of this file).
-
-fn isFinite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
-}
-
-fn partial(count: f32, pivot: f32, sum: f32, sumSquares: f32) -> vec4f {
-  if (!(isFinite(sum) && isFinite(sumSquares))) {
-    return vec4f(count, 0.0, -1.0, pivot);
-  }
-  let shiftedMean = sum / count;
-  return vec4f(count, shiftedMean, max(sumSquares - sum * shiftedMean, 0.0), pivot);
-}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn statsRowsScalar(
@@ -68,19 +51,22 @@ fn statsRowsScalar(
   let channel = g % params.groups;
   let lane = lanesOf(g);
   let step = lane.step * params.groups;
+  let rows = (lane.end - lane.first + lane.step - 1u) / lane.step;
   var index = params.skip + lane.first * params.groups + channel;
-  let pivot = x[index];
-  var sum = 0.0;
-  var sumSquares = 0.0;
-  var count = 0u;
-  for (var row = lane.first; row < lane.end; row += lane.step) {
-    let d = x[index] - pivot;
-    sum += d;
-    sumSquares = fma(d, d, sumSquares);
-    index += step;
-    count += 1u;
+  var moments = vec4f(0.0, 0.0, 0.0, x[index]);
+  for (var row = 0u; row < rows; row += 4u) {
+    let valid = min(rows - row, 4u);
+    // Rows past the lane's end repeat its last row; blockMoments ignores them.
+    let values = vec4f(
+      x[index],
+      x[index + min(1u, valid - 1u) * step],
+      x[index + min(2u, valid - 1u) * step],
+      x[index + min(3u, valid - 1u) * step],
+    );
+    moments = mergeBlock(moments, values, valid);
+    index += 4u * step;
   }
-  partials[(params.chunkBase + lane.index) * params.groups + channel] = partial(f32(count), pivot, sum, sumSquares);
+  partials[(params.chunkBase + lane.index) * params.groups + channel] = momentsOrFlag(moments);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -96,20 +82,31 @@ fn statsRowsVec4(
   let group = g % params.groups;
   let lane = lanesOf(g);
   let step = lane.step * params.groups;
+  let rows = (lane.end - lane.first + lane.step - 1u) / lane.step;
   var index = params.skip + lane.first * params.groups + group;
-  let pivot = x4[index];
-  var sum = vec4f(0.0);
-  var sumSquares = vec4f(0.0);
-  var count = 0u;
-  for (var row = lane.first; row < lane.end; row += lane.step) {
-    let d = x4[index] - pivot;
-    sum += d;
-    sumSquares = fma(d, d, sumSquares);
-    index += step;
-    count += 1u;
+  // Four channels: each lane of a vec4 load belongs to its own channel, so a block of channel k is
+  // lane k of four rows.
+  let first = x4[index];
+  var m0 = vec4f(0.0, 0.0, 0.0, first.x);
+  var m1 = vec4f(0.0, 0.0, 0.0, first.y);
+  var m2 = vec4f(0.0, 0.0, 0.0, first.z);
+  var m3 = vec4f(0.0, 0.0, 0.0, first.w);
+  for (var row = 0u; row < rows; row += 4u) {
+    let valid = min(rows - row, 4u);
+    // Rows past the lane's end repeat its last row; blockMoments ignores them.
+    let r0 = x4[index];
+    let r1 = x4[index + min(1u, valid - 1u) * step];
+    let r2 = x4[index + min(2u, valid - 1u) * step];
+    let r3 = x4[index + min(3u, valid - 1u) * step];
+    m0 = mergeBlock(m0, vec4f(r0.x, r1.x, r2.x, r3.x), valid);
+    m1 = mergeBlock(m1, vec4f(r0.y, r1.y, r2.y, r3.y), valid);
+    m2 = mergeBlock(m2, vec4f(r0.z, r1.z, r2.z, r3.z), valid);
+    m3 = mergeBlock(m3, vec4f(r0.w, r1.w, r2.w, r3.w), valid);
+    index += 4u * step;
   }
   let out = ((params.chunkBase + lane.index) * params.groups + group) * 4u;
-  for (var lane = 0u; lane < 4u; lane += 1u) {
-    partials[out + lane] = partial(f32(count), pivot[lane], sum[lane], sumSquares[lane]);
-  }
+  partials[out] = momentsOrFlag(m0);
+  partials[out + 1u] = momentsOrFlag(m1);
+  partials[out + 2u] = momentsOrFlag(m2);
+  partials[out + 3u] = momentsOrFlag(m3);
 }

@@ -6,14 +6,20 @@
 // WORKGROUP_SIZE, so neighbouring threads read neighbouring addresses; (o, i) advance by a
 // precomputed step with one carry instead of a division per value.
 //
-// All threads of a workgroup shift by the same pivot (the chunk's first value, a sample of the
-// channel), so their shifted sums Σd, Σd² simply add up across the workgroup (workgroupSum: a tree in
-// workgroup memory, or subgroup operations, from the helper file shader-sources.ts puts in front of
-// this one); the result is turned into (count, shifted mean, M2, pivot) once per workgroup and merged
-// across chunks by `finalize.wgsl` (see stats-rows.wgsl for why the pivot is kept apart).
-// The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel.
-// A NaN or an infinity makes the shifted sums non-finite for good, so the workgroup's totals flag
-// it, with M2 = −1 (see stats-rows.wgsl).
+// Each thread reads four units at a time (four independent loads in flight) and merges each block
+// into its running moments (moments.wgsl: count, mean about a pivot, M2, pivot; all threads start
+// at the chunk's first value as pivot). The workgroup then merges its threads in two passes: a
+// workgroup sum of the threads' counts × means (about the chunk's pivot) gives the chunk's mean;
+// a second sum adds the threads' M2 and count × (thread mean − chunk mean)², terms that are all
+// ≥ 0, so nothing cancels (workgroupSum: a tree in workgroup memory, or subgroup operations, from
+// the helper file shader-sources.ts puts in front of this one). The chunk's partial (count, mean
+// about the pivot, M2, pivot) is merged across chunks by `finalize.wgsl`.
+// The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel, and
+// each vec4 is a block. A NaN or an infinity makes the moments non-finite for good, and the chunk's
+// partial is flagged with M2 = −1 (momentsOrFlag).
+//
+// The Segments entry points give each thread a piece of one run, read in blocks the same way, and
+// write the thread's moments as its partial.
 
 // Params, the chunks and the segments of the 'Runs' reductions: runs-walk.wgsl, put in front of
 // this file (shader-sources.ts).
@@ -26,26 +32,26 @@ override WORKGROUP_SIZE: u32;
 // partials[(chunkBase + k) · C + c] = (count, shifted mean, M2, pivot), as stats-rows.wgsl writes them
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
-fn isFinite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
-}
+// The chunk's mean, from the first workgroup sum to every invocation.
+var<workgroup> chunkMean: f32;
 
-// The partial (count, shifted mean, M2, pivot) of shifted sums; M2 = −1 flags a NaN or ±Inf.
-fn shiftedPartial(count: f32, pivot: f32, sum: f32, sumSquares: f32) -> vec4f {
-  if (!(isFinite(sum) && isFinite(sumSquares))) {
-    return vec4f(count, 0.0, -1.0, pivot);
-  }
-  let shiftedMean = sum / count;
-  return vec4f(count, shiftedMean, max(sumSquares - sum * shiftedMean, 0.0), pivot);
-}
-
-// Adds up the workgroup's shifted sums and stores the chunk's partial; every thread of the workgroup
-// must call it, in uniform control flow (workgroupSum has barriers, and subgroup operations in its
-// subgroups version).
-fn reduceAndStore(local: u32, chunk: Chunk, pivot: f32, sum: f32, sumSquares: f32, valuesPerUnit: u32) {
-  let total = workgroupSum(local, vec2f(sum, sumSquares));
+// Merges the threads' moments and stores the chunk's partial (see the top of this file); every
+// thread of the workgroup must call it, in uniform control flow (workgroupSum has barriers, and
+// subgroup operations in its subgroups version).
+fn reduceAndStore(local: u32, chunk: Chunk, pivot: f32, moments: vec4f, valuesPerUnit: u32) {
+  let count = f32((chunk.end - chunk.begin) * valuesPerUnit);
+  // The thread's mean about the chunk's pivot (its own pivot followed its mean); an empty thread
+  // adds nothing.
+  let mean = select(0.0, (moments.w - pivot) + moments.y, moments.x > 0.0);
+  let first = workgroupSum(local, vec2f(moments.x * mean, moments.z));
   if (local == 0u) {
-    partials[partialIndex(chunk.channel, chunk.chunk)] = shiftedPartial(f32((chunk.end - chunk.begin) * valuesPerUnit), pivot, total.x, total.y);
+    chunkMean = first.x / count;
+  }
+  workgroupBarrier();
+  let deviation = mean - chunkMean;
+  let spread = workgroupSum(local, vec2f(moments.x * deviation * deviation, 0.0));
+  if (local == 0u) {
+    partials[partialIndex(chunk.channel, chunk.chunk)] = momentsOrFlag(vec4f(count, chunkMean, first.y + spread.x, pivot));
   }
 }
 
@@ -61,17 +67,27 @@ fn statsRunsScalar(
   }
   let chunk = chunkOf(workgroup, workgroups);
   let pivot = x[address(chunk.channel, cursorAt(chunk.begin))];
-  var m = chunk.begin + local;
+  let m = chunk.begin + local;
+  let units = select(0u, (chunk.end - m + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE, m < chunk.end);
   var at = cursorAt(m);
-  var sum = 0.0;
-  var sumSquares = 0.0;
-  for (; m < chunk.end; m += WORKGROUP_SIZE) {
-    let d = x[address(chunk.channel, at)] - pivot;
-    sum += d;
-    sumSquares = fma(d, d, sumSquares);
-    at = stepCursor(at);
+  var moments = vec4f(0.0, 0.0, 0.0, pivot);
+  for (var u = 0u; u < units; u += 4u) {
+    let valid = min(units - u, 4u);
+    let at1 = stepCursor(at);
+    let at2 = stepCursor(at1);
+    let at3 = stepCursor(at2);
+    // Units past the thread's last repeat its first; blockMoments ignores them.
+    let a0 = address(chunk.channel, at);
+    let values = vec4f(
+      x[a0],
+      x[select(a0, address(chunk.channel, at1), valid > 1u)],
+      x[select(a0, address(chunk.channel, at2), valid > 2u)],
+      x[select(a0, address(chunk.channel, at3), valid > 3u)],
+    );
+    moments = mergeBlock(moments, values, valid);
+    at = stepCursor(at3);
   }
-  reduceAndStore(local, chunk, pivot, sum, sumSquares, 1u);
+  reduceAndStore(local, chunk, pivot, moments, 1u);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -85,18 +101,27 @@ fn statsRunsVec4(
   }
   let chunk = chunkOf(workgroup, workgroups);
   let pivot = x4[address(chunk.channel, cursorAt(chunk.begin))].x;
-  var m = chunk.begin + local;
+  let m = chunk.begin + local;
+  let units = select(0u, (chunk.end - m + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE, m < chunk.end);
   var at = cursorAt(m);
-  var sum = vec4f(0.0);
-  var sumSquares = vec4f(0.0);
-  for (; m < chunk.end; m += WORKGROUP_SIZE) {
-    let d = x4[address(chunk.channel, at)] - pivot;
-    sum += d;
-    sumSquares = fma(d, d, sumSquares);
-    at = stepCursor(at);
+  var moments = vec4f(0.0, 0.0, 0.0, pivot);
+  for (var u = 0u; u < units; u += 4u) {
+    let valid = min(units - u, 4u);
+    let at1 = stepCursor(at);
+    let at2 = stepCursor(at1);
+    let at3 = stepCursor(at2);
+    let a0 = address(chunk.channel, at);
+    let v0 = x4[a0];
+    let v1 = x4[select(a0, address(chunk.channel, at1), valid > 1u)];
+    let v2 = x4[select(a0, address(chunk.channel, at2), valid > 2u)];
+    let v3 = x4[select(a0, address(chunk.channel, at3), valid > 3u)];
+    moments = mergeBlock(moments, v0, 4u);
+    moments = mergeBlock(moments, v1, select(0u, 4u, valid > 1u));
+    moments = mergeBlock(moments, v2, select(0u, 4u, valid > 2u));
+    moments = mergeBlock(moments, v3, select(0u, 4u, valid > 3u));
+    at = stepCursor(at3);
   }
-  let ones = vec4f(1.0);
-  reduceAndStore(local, chunk, pivot, dot(sum, ones), dot(sumSquares, ones), 4u);
+  reduceAndStore(local, chunk, pivot, moments, 4u);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -110,15 +135,13 @@ fn statsRunsSegmentsScalar(
     return;
   }
   let segment = segmentOf(t);
-  let pivot = x[segment.begin];
-  var sum = 0.0;
-  var sumSquares = 0.0;
-  for (var a = segment.begin; a < segment.end; a += 1u) {
-    let d = x[a] - pivot;
-    sum += d;
-    sumSquares = fma(d, d, sumSquares);
+  var moments = vec4f(0.0, 0.0, 0.0, x[segment.begin]);
+  for (var a = segment.begin; a < segment.end; a += 4u) {
+    let valid = min(segment.end - a, 4u);
+    let values = vec4f(x[a], x[a + min(1u, valid - 1u)], x[a + min(2u, valid - 1u)], x[a + min(3u, valid - 1u)]);
+    moments = mergeBlock(moments, values, valid);
   }
-  partials[partialIndex(segment.channel, segment.chunk)] = shiftedPartial(f32(segment.end - segment.begin), pivot, sum, sumSquares);
+  partials[partialIndex(segment.channel, segment.chunk)] = momentsOrFlag(moments);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -132,14 +155,17 @@ fn statsRunsSegmentsVec4(
     return;
   }
   let segment = segmentOf(t);
-  let pivot = x4[segment.begin].x;
-  var sum = vec4f(0.0);
-  var sumSquares = vec4f(0.0);
-  for (var a = segment.begin; a < segment.end; a += 1u) {
-    let d = x4[a] - pivot;
-    sum += d;
-    sumSquares = fma(d, d, sumSquares);
+  var moments = vec4f(0.0, 0.0, 0.0, x4[segment.begin].x);
+  for (var a = segment.begin; a < segment.end; a += 4u) {
+    let valid = min(segment.end - a, 4u);
+    let v0 = x4[a];
+    let v1 = x4[a + min(1u, valid - 1u)];
+    let v2 = x4[a + min(2u, valid - 1u)];
+    let v3 = x4[a + min(3u, valid - 1u)];
+    moments = mergeBlock(moments, v0, 4u);
+    moments = mergeBlock(moments, v1, select(0u, 4u, valid > 1u));
+    moments = mergeBlock(moments, v2, select(0u, 4u, valid > 2u));
+    moments = mergeBlock(moments, v3, select(0u, 4u, valid > 3u));
   }
-  let ones = vec4f(1.0);
-  partials[partialIndex(segment.channel, segment.chunk)] = shiftedPartial(f32(segment.end - segment.begin) * 4.0, pivot, dot(sum, ones), dot(sumSquares, ones));
+  partials[partialIndex(segment.channel, segment.chunk)] = momentsOrFlag(moments);
 }

@@ -43,6 +43,17 @@ export interface ReductionPlan {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
+/** Loads each thread of the reductions keeps in flight (blocks of four: stats-rows.wgsl and co.). */
+export const LOADS_PER_THREAD = 4;
+
+/**
+ * Threads a reduction aims at: enough for tuning.statsBytesInFlight bytes of loads in flight (four
+ * loads of `loadBytes` per thread), or tuning.statsTargetThreads when that is 0.
+ */
+export function reductionTargetThreads(tuning: KernelTuning, loadBytes: number): number {
+  return tuning.statsBytesInFlight > 0 ? ceilDiv(tuning.statsBytesInFlight, LOADS_PER_THREAD * loadBytes) : tuning.statsTargetThreads;
+}
+
 /**
  * The plan of one binding's worth of the tensor: the whole view, or one slab of it (see
  * plan-slabs.ts, which fills in the slab's place; the defaults describe a whole tensor). `vec4Allowed`
@@ -63,7 +74,7 @@ export function planChannelReduction(
     const groups = vec4 ? channels / 4 : channels;
     // Each thread reduces at least statsMinValuesPerThread rows of its channel group.
     const maxLanes = Math.max(1, Math.floor(outer / tuning.statsMinValuesPerThread));
-    const wantedLanes = Math.max(1, Math.min(outer, maxLanes, ceilDiv(tuning.statsTargetThreads, groups)));
+    const wantedLanes = Math.max(1, Math.min(outer, maxLanes, ceilDiv(reductionTargetThreads(tuning, vec4 ? 16 : 4), groups)));
     // Blocks of rows (tuning.blockedRows): as many lanes as it takes, so that none is empty.
     const laneRows = tuning.blockedRows ? ceilDiv(outer, wantedLanes) : 0;
     const rowLanes = tuning.blockedRows ? ceilDiv(outer, laneRows) : wantedLanes;
@@ -99,7 +110,7 @@ export function planChannelReduction(
       grid: foldWorkgroups(ceilDiv(threads, wg), maxPerDimension),
     };
   }
-  const wantedChunks = Math.max(1, ceilDiv(tuning.statsTargetThreads, wg * channels));
+  const wantedChunks = Math.max(1, ceilDiv(reductionTargetThreads(tuning, vec4 ? 16 : 4), wg * channels));
   const chunkLength = Math.max(wg * minUnits, ceilDiv(valuesPerChannel, wantedChunks));
   const chunks = ceilDiv(valuesPerChannel, chunkLength);
   const workgroupCount = channels * chunks;

@@ -28,6 +28,7 @@ import finalizeSource from '../../shaders/finalize.wgsl?raw';
 import fusedSmallBackwardSource from '../../shaders/fused-small-backward.wgsl?raw';
 import fusedSmallForwardSource from '../../shaders/fused-small-forward.wgsl?raw';
 import fusedSmallWalkSource from '../../shaders/fused-small-walk.wgsl?raw';
+import momentsSource from '../../shaders/moments.wgsl?raw';
 import inferenceFoldSource from '../../shaders/inference-fold.wgsl?raw';
 import optimAdamSource from '../../shaders/optim-adam.wgsl?raw';
 import optimRmspropSource from '../../shaders/optim-rmsprop.wgsl?raw';
@@ -62,16 +63,16 @@ export function shaderVariant(shader: ShaderSource, subgroups: boolean): ShaderS
 }
 
 export const shaders = {
-  statsRows: { name: 'stats-rows', code: `${rowsLanesSource}\n${statsRowsSource}` },
-  statsRuns: withWorkgroupSum('stats-runs', `${runsWalkSource}\n${statsRunsSource}`),
-  finalize: { name: 'finalize', code: `${finalizeChannelSource}\n${finalizeSource}` },
+  statsRows: { name: 'stats-rows', code: `${rowsLanesSource}\n${momentsSource}\n${statsRowsSource}` },
+  statsRuns: withWorkgroupSum('stats-runs', `${runsWalkSource}\n${momentsSource}\n${statsRunsSource}`),
+  finalize: { name: 'finalize', code: `${momentsSource}\n${finalizeChannelSource}\n${finalizeSource}` },
   inferenceFold: { name: 'inference-fold', code: inferenceFoldSource },
   apply: { name: 'apply', code: `${activationSource}\n${elementwiseSpanSource}\n${reluSource}\n${applySource}` },
   backwardReduceRows: { name: 'backward-reduce-rows', code: `${activationSource}\n${rowsLanesSource}\n${backwardReduceRowsSource}` },
   backwardReduceRuns: withWorkgroupSum('backward-reduce-runs', `${activationSource}\n${runsWalkSource}\n${backwardReduceRunsSource}`),
   backwardFinalize: { name: 'backward-finalize', code: `${backwardChannelSource}\n${backwardFinalizeSource}` },
   backwardApply: { name: 'backward-apply', code: `${activationSource}\n${elementwiseSpanSource}\n${backwardApplySource}` },
-  fusedSmallForward: withWorkgroupSum('fused-small-forward', `${fusedSmallWalkSource}\n${finalizeChannelSource}\n${activationSource}\n${reluSource}\n${fusedSmallForwardSource}`),
+  fusedSmallForward: withWorkgroupSum('fused-small-forward', `${fusedSmallWalkSource}\n${momentsSource}\n${finalizeChannelSource}\n${activationSource}\n${reluSource}\n${fusedSmallForwardSource}`),
   fusedSmallBackward: withWorkgroupSum('fused-small-backward', `${activationSource}\n${fusedSmallWalkSource}\n${backwardChannelSource}\n${fusedSmallBackwardSource}`),
   optimSgd: { name: 'optim-sgd', code: optimSgdSource },
   optimAdam: { name: 'optim-adam', code: optimAdamSource },

@@ -4,10 +4,14 @@ import type { BackwardCase } from './page/backward-case';
 import { channelView, layouts } from '../../src/layout';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
-import { seedFromEnv } from '../support/random';
+import { seedsFromEnv } from '../support/random';
+import { recordSweepCase } from '../support/sweep-log';
 
-const seed = seedFromEnv();
-console.log(`backward GPU tests: TEST_SEED=${seed}`);
+const seeds = seedsFromEnv();
+// The matrices below are built for `seed`; TEST_SEEDS replays them for each seed in turn (the offline
+// seed sweep); a test's title then names its seed.
+const seed = seeds[0];
+console.log(`backward GPU tests: TEST_SEED${seeds.length > 1 ? `S=${seeds[0]}-${seeds[seeds.length - 1]}` : `=${seed}`}`);
 
 /**
  * Odd shapes per layout: C = 1, M = 2, primes, sizes that are not multiples of 4 or of the
@@ -159,7 +163,33 @@ const special: BackwardCase[] = [
   // are added by one thread per channel (serialFinalizeMaxChunks).
   { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', mode: 'train', activation: 'relu', mean: 1e4, std: 1 },
   ...workgroupSumCases().map((c): BackwardCase => ({ ...c, seed })),
+  ...gpuTuningCases().map((c): BackwardCase => ({ ...c, seed })),
 ];
+
+/**
+ * The launch plans of real GPUs (defaultTuning: workgroups of 256, ~2 MB of loads in flight, blocks
+ * of four loads per thread), which the software adapter here does not pick by itself: every layout
+ * in both modes with and without relu, large means, slabs, and a backward-reduce dispatch above
+ * 65 535 workgroups (4-thread workgroups, short threads: 75 000 workgroups).
+ */
+function gpuTuningCases(): Omit<BackwardCase, 'seed'>[] {
+  const gpu = { ...defaultTuning };
+  return [
+    ...layouts.flatMap((layout) =>
+      combos.map((combo, k): Omit<BackwardCase, 'seed'> => {
+        const shape = shapes[layout][k % shapes[layout].length];
+        return { name: `GPU tuning: ${layout} [${shape}] ${combo.mode} ${combo.activation}`, shape, layout, ...combo, tuning: gpu };
+      }),
+    ),
+    ...(['NC', 'NHWC', 'NCHW', 'NCL'] as const).map((layout): Omit<BackwardCase, 'seed'> => {
+      const shape = { NC: [4096, 3], NCHW: [8, 3, 17, 19], NHWC: [8, 17, 19, 4], NCL: [16, 2, 250] }[layout];
+      return { name: `GPU tuning: ${layout} [${shape}] mean 1e4 ± 1`, shape, layout, mode: 'train', activation: 'relu', mean: 1e4, std: 1, tuning: gpu };
+    }),
+    { name: 'GPU tuning, slabs: NHWC [3, 17, 13, 5]', shape: [3, 17, 13, 5], layout: 'NHWC', mode: 'train', activation: 'relu', tuning: { ...gpu, maxBindingBytes: 1024 } },
+    { name: 'GPU tuning, slabs: NCL [2, 3, 1001]', shape: [2, 3, 1001], layout: 'NCL', mode: 'train', activation: 'none', tuning: { ...gpu, maxBindingBytes: 1024 } },
+    { name: 'GPU tuning, backward-reduce above 65 535 workgroups: NC [400000, 3]', shape: [400000, 3], layout: 'NC', mode: 'train', activation: 'relu', tuning: { ...gpu, workgroupSize: 4, statsMinValuesPerThread: 4, statsBytesInFlight: 8 << 20 } },
+  ];
+}
 
 /**
  * The workgroup sums of backward-reduce-runs (NCL, NCHW, NCDHW; see shaders/workgroup-reduce*.wgsl).
@@ -213,7 +243,8 @@ describeGpu('backward on WebGPU against the float64 reference', () => {
     }
   });
 
-  it.each([...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases()].map((c) => [c.name, c] as const))('%s', async (_name, spec) => {
+  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases()].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
+  it.each(cases)('%s', async (_name, spec) => {
     const report = await harness.call('backwardCase', spec);
     if (spec.tuning?.oneDispatch === true) {
       // Its engine ran the one-dispatch kernels, and never a three-kernel reduction.
@@ -222,6 +253,7 @@ describeGpu('backward on WebGPU against the float64 reference', () => {
     }
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
+    recordSweepCase('backward', spec.seed, spec.name, report.checks);
     const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);
     expect(failures).toEqual([]);
     if (spec.activation === 'relu' && report.size >= 64) expect(report.masked).toBeGreaterThan(0);

@@ -4,10 +4,14 @@ import { channelView, layouts } from '../../src/layout';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
-import { seedFromEnv } from '../support/random';
+import { seedsFromEnv } from '../support/random';
+import { recordSweepCase } from '../support/sweep-log';
 
-const seed = seedFromEnv();
-console.log(`forward GPU tests: TEST_SEED=${seed}`);
+const seeds = seedsFromEnv();
+// The matrices below are built for `seed`; TEST_SEEDS replays them for each seed in turn (the offline
+// seed sweep); a test's title then names its seed.
+const seed = seeds[0];
+console.log(`forward GPU tests: TEST_SEED${seeds.length > 1 ? `S=${seeds[0]}-${seeds[seeds.length - 1]}` : `=${seed}`}`);
 
 /**
  * Odd shapes per layout: C = 1, M = 2, primes, sizes that are not multiples of 4 or of the
@@ -148,7 +152,36 @@ const special: ForwardCase[] = [
   // are folded by one thread per channel (serialFinalizeMaxChunks), across large means.
   { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'none', convention: 'pytorch', mean: 1e4, std: 1 },
   ...workgroupSumCases().map((c): ForwardCase => ({ ...c, seed, pass: 'train' })),
+  ...gpuTuningCases().map((c): ForwardCase => ({ ...c, seed })),
 ];
+
+/**
+ * The launch plans of real GPUs (defaultTuning: workgroups of 256, ~2 MB of loads in flight, blocks
+ * of four loads per thread), which the software adapter here does not pick by itself: every layout
+ * in training with and without relu in both conventions, large means, slabs, and a statistics
+ * dispatch above 65 535 workgroups (4-thread workgroups, short threads: 75 000 workgroups, 100 000
+ * partials per channel for finalizeTree).
+ */
+function gpuTuningCases(): Omit<ForwardCase, 'seed'>[] {
+  const gpu = { ...defaultTuning };
+  return [
+    ...layouts.flatMap((layout) =>
+      (['none', 'relu'] as const).flatMap((activation) =>
+        (['pytorch', 'keras'] as const).map((convention, k): Omit<ForwardCase, 'seed'> => {
+          const shape = shapes[layout][(k + (activation === 'relu' ? 2 : 0)) % shapes[layout].length];
+          return { name: `GPU tuning: ${layout} [${shape}] train ${activation} ${convention}`, shape, layout, pass: 'train', activation, convention, tuning: gpu };
+        }),
+      ),
+    ),
+    ...(['NC', 'NHWC', 'NCHW', 'NCL'] as const).map((layout): Omit<ForwardCase, 'seed'> => {
+      const shape = { NC: [4096, 3], NCHW: [8, 3, 17, 19], NHWC: [8, 17, 19, 4], NCL: [16, 2, 250] }[layout];
+      return { name: `GPU tuning: ${layout} [${shape}] mean 1e4 ± 1`, shape, layout, pass: 'train', activation: 'none', convention: 'keras', mean: 1e4, std: 1, tuning: gpu };
+    }),
+    { name: 'GPU tuning, slabs: NHWC [3, 17, 13, 5]', shape: [3, 17, 13, 5], layout: 'NHWC', pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...gpu, maxBindingBytes: 1024 } },
+    { name: 'GPU tuning, slabs: NCL [2, 3, 1001] mean 1e4 ± 1', shape: [2, 3, 1001], layout: 'NCL', pass: 'train', activation: 'none', convention: 'keras', mean: 1e4, std: 1, tuning: { ...gpu, maxBindingBytes: 1024 } },
+    { name: 'GPU tuning, statistics above 65 535 workgroups: NC [400000, 3]', shape: [400000, 3], layout: 'NC', pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...gpu, workgroupSize: 4, statsMinValuesPerThread: 4, statsBytesInFlight: 8 << 20 } },
+  ];
+}
 
 /**
  * The workgroup sums of the 'Runs' statistics (NCL, NCHW, NCDHW; see shaders/workgroup-reduce*.wgsl).
@@ -221,7 +254,8 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
     }
   });
 
-  it.each([...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases()].map((c) => [c.name, c] as const))('%s', async (_name, spec) => {
+  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases()].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
+  it.each(cases)('%s', async (_name, spec) => {
     const report = await harness.call('forwardCase', spec);
     if (spec.tuning?.oneDispatch === true) {
       // Its engine ran the one-dispatch kernel, and never a three-kernel reduction.
@@ -230,6 +264,7 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
     }
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
+    recordSweepCase('forward', spec.seed, spec.name, report.checks);
     const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);
     expect(failures).toEqual([]);
     const family = `${spec.layout ?? 'axis 1'}${Math.abs(spec.mean ?? 0) > 100 ? ' mean 1e4' : ''}`;

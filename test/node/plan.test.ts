@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { foldWorkgroups } from '../../src/gpu/grid';
-import { planStats } from '../../src/gpu/plan';
+import { LOADS_PER_THREAD, planStats } from '../../src/gpu/plan';
+import { planBackwardReduce } from '../../src/gpu/plan-backward';
 import { elementwiseShape, planElementwiseRange } from '../../src/gpu/plan-elementwise';
 import { shaders } from '../../src/gpu/shader-sources';
-import { defaultTuning, softwareAdapterTuning } from '../../src/gpu/tuning';
+import { defaultTuning, resolveTuning, softwareAdapterTuning } from '../../src/gpu/tuning';
 import { packParams, paramsLayout } from '../../src/gpu/uniforms';
 import { channelView } from '../../src/layout';
 
@@ -49,6 +50,40 @@ describe('launch planning', () => {
     const p = runs.launch.params;
     expect(p.chunkLength * p.chunks).toBeGreaterThanOrEqual(p.valuesPerChannel);
     expect(p.chunkLength * (p.chunks - 1)).toBeLessThan(p.valuesPerChannel);
+  });
+
+  it('gives GPUs workgroups of 256 and threads for ~2 MB of loads in flight, derived from the tensor', () => {
+    expect(defaultTuning.workgroupSize).toBe(256);
+    const inFlight = defaultTuning.statsBytesInFlight;
+    expect(inFlight).toBe(2 * 1024 * 1024);
+    // [shape, layout, bytes per load]: a large tensor fills the target, whatever its channels.
+    for (const [shape, layout, loadBytes] of [
+      [[1 << 20, 4], 'NC', 16],
+      [[1 << 20, 3], 'NC', 4],
+      [[64, 32, 32, 64], 'NHWC', 16],
+      [[64, 64, 32, 32], 'NCHW', 16],
+      [[1024, 3, 31, 33], 'NCHW', 4],
+    ] as const) {
+      const view = channelView([...shape], layout);
+      for (const plan of [planStats(view, defaultTuning, 65535).launch, planBackwardReduce(view, defaultTuning, 65535).launch]) {
+        const p = plan.params;
+        const threads = p.threads > 0 ? p.threads : p.workgroupCount * defaultTuning.workgroupSize;
+        expect(threads * LOADS_PER_THREAD * loadBytes).toBeGreaterThanOrEqual(inFlight);
+        expect(threads * LOADS_PER_THREAD * loadBytes).toBeLessThan(4 * inFlight);
+      }
+    }
+    // A small tensor: as many threads as it has runs of statsMinValuesPerThread values, no more.
+    const small = planStats(channelView([64, 8], 'NC'), defaultTuning, 65535).launch.params;
+    expect(small.rowLanes).toBe(64 / defaultTuning.statsMinValuesPerThread);
+  });
+
+  it('keeps the software adapters\' plans (fixed thread counts, workgroups of 64)', () => {
+    const software = resolveTuning(undefined, 256, softwareAdapterTuning);
+    expect(software.workgroupSize).toBe(64);
+    expect(software.statsBytesInFlight).toBe(0);
+    // NC [8192, 128]: 32 channel groups, min(8192 / 256, 2048 / 32) = 32 lanes of 256 rows each.
+    expect(planStats(channelView([8192, 128], 'NC'), software, 65535).launch.params).toMatchObject({ groups: 32, rowLanes: 32, laneRows: 256, threads: 1024 });
+    expect(planStats(channelView([32, 32, 32, 32], 'NCHW'), software, 65535).launch.entryPoint).toBe('statsRunsSegmentsVec4');
   });
 });
 

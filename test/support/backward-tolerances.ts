@@ -19,13 +19,13 @@ import { EPS32 } from './tolerances';
  *   own values, the workgroup sum of backward-reduce-runs (a barrier tree, or subgroupAdd then a
  *   tree of per-subgroup totals), the finalize fold (serial, or strided then a tree); in one dispatch
  *   (fused-small.ts) a thread's few units and one workgroup sum — and a chain of
- *   n additions is off by at most n·ε·S1 (Higham, γ_n). The chain length follows from the launch
- *   plan and the device (additionChain below): ≤ 33 for defaultTuning at every tested shape with
- *   SwiftShader's subgroups of 4 (30 with the barrier tree), ~4000 for the 4-thread workgroups that
- *   force > 65 535 workgroups. The bound is rigorous, not statistical; the observed errors are a
- *   few ε (random-walk growth).
- * - dgamma = invStd · Σ g·(x − mean): x − mean rounds once per term (the product is exact inside the
- *   fma), invStd·Σ once more: (chain + 2)·ε·invStd·S2.
+ *   n additions is off by at most n·ε·S1 (Higham, γ_n). Threads add their values in blocks of four
+ *   (pairwise) before adding each block to their sums, so a thread of n values is ⌈n / 4⌉ + 2 long.
+ *   The chain length follows from the launch plan and the device (additionChain below); the
+ *   4-thread workgroups that force > 65 535 workgroups fold the most partials. The bound is
+ *   rigorous, not statistical; the observed errors are a few ε (random-walk growth).
+ * - dgamma = invStd · Σ g·(x − mean): x − mean rounds once per term, the product once where it is
+ *   not fused (counted in the chain), invStd·Σ once more: (chain + 2)·ε·invStd·S2.
  * - dx = k·g + c + m·(x − mean), with c = −k·dbeta/M and m = −k·invStd·dgamma/M carrying the errors of
  *   the sums plus ≤ 5 roundings each (k = γ·invStd, 1/M, k/M, the products), and 3 more for the
  *   two fmas and x − mean: (chain + 10)·ε·k·(|g| + S1/M + invStd²·|x − mean|·S2/M). The three terms
@@ -67,8 +67,8 @@ export function reductionSubgroupMaxSize(gpu: { device: GPUDevice; tuning: Kerne
 
 /**
  * The longest chain of float32 additions from one value to its channel's sums, for the launch plan
- * the GPU uses: a thread's values (per lane, plus the 3 additions of the lanes' dot for vec4 runs),
- * the workgroup sum of 'Runs' reductions (workgroupSumChain), then the finalize fold.
+ * the GPU uses: a thread's blocks of four values, the workgroup sum of 'Runs' reductions
+ * (workgroupSumChain), then the finalize fold.
  */
 export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity, subgroupMaxSize?: number): number {
   const wg = tuning.workgroupSize;
@@ -83,16 +83,16 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
     return fused.threadAdditions + lanes + (fused.strategy === 'Workgroup' ? workgroupSumChain(fused.workgroupSize, subgroupMaxSize) : 0);
   }
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
+  // A thread adds blocks of four (two pairwise additions, and for vec4 units two more to add the four
+  // units' block sums, or the lanes' pairwise sum at the end), then ⌈its units / 4⌉ blocks in a
+  // chain; + 1 for the product g·(x − mean), which some paths round before adding.
   const own = Math.max(
-    ...reduction.slabs.map(({ params: p, walk, width }) =>
-      reduction.shape === 'Rows'
-        ? p.laneRows > 0
-          ? p.laneRows
-          : Math.ceil(p.rows / p.rowLanes)
-        : walk === 'Segments'
-          ? p.chunkLength + (width === 'Vec4' ? 3 : 0)
-          : Math.ceil(p.chunkLength / wg) + (width === 'Vec4' ? 3 : 0) + workgroupSumChain(wg, subgroupMaxSize),
-    ),
+    ...reduction.slabs.map(({ params: p, walk, width }) => {
+      const vec4Extra = width === 'Vec4' ? 2 : 0;
+      if (reduction.shape === 'Rows') return Math.ceil((p.laneRows > 0 ? p.laneRows : Math.ceil(p.rows / p.rowLanes)) / 4) + 2 + 2 + 1;
+      if (walk === 'Segments') return Math.ceil(p.chunkLength / 4) + 2 + vec4Extra + 1;
+      return Math.ceil(Math.ceil(p.chunkLength / wg) / 4) + 2 + vec4Extra + 1 + workgroupSumChain(wg, subgroupMaxSize);
+    }),
   );
   const { chunks } = reduction;
   const merge = planMerge(view, chunks, tuning, maxPerDimension);

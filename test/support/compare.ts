@@ -54,6 +54,14 @@ export function checkClose(
   return new Error(`${summary}\n${rows.join('\n')}`);
 }
 
+/** The largest |a − b| / allowed over the elements: the share of the tolerance used (> 1 fails). */
+export function toleranceUsed(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: ToleranceSpec): number {
+  let used = 0;
+  const n = Math.min(actual.length, expected.length);
+  for (let i = 0; i < n; i++) used = Math.max(used, excess(actual[i], expected[i], allowedError(tol, i, expected[i])));
+  return used;
+}
+
 export interface ErrorSummary {
   maxAbs: number;
   /** max |a − b| / |b| over elements with b ≠ 0. */

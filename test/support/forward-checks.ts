@@ -3,9 +3,9 @@
  * tolerances.ts; shared by the forward cases and the randomized differential test. Browser-safe.
  */
 import { channelOf, splitShape } from './channel-index';
-import { checkClose, maxErrors, type ToleranceSpec } from './compare';
+import { checkClose, maxErrors, toleranceUsed, type ToleranceSpec } from './compare';
 import { referenceForwardInference, referenceForwardTrain, type ReferenceParams } from './reference';
-import { ATOL, EPS32, LARGE_MEAN_VARIANCE_RTOL, MEAN_TERMS, VARIANCE_RTOL, Y_REL, Y_TERMS } from './tolerances';
+import { ATOL, EPS32, INV_STD_TERMS, meanBound, varianceBound, Y_TERMS, type StatisticsTerms } from './tolerances';
 
 export interface OutputCheck {
   output: string;
@@ -13,20 +13,37 @@ export interface OutputCheck {
   failure: string | null;
   maxAbs: number;
   maxRel: number;
+  /** The largest |diff| / tolerance over the elements (> 1 fails). */
+  used: number;
 }
 
 export function check(output: string, path: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: ToleranceSpec): OutputCheck {
   const failure = checkClose(actual, expected, tol, `${path} ${output}`);
-  return { output, path, failure: failure ? failure.message : null, ...maxErrors(actual, expected) };
+  return { output, path, failure: failure ? failure.message : null, ...maxErrors(actual, expected), used: toleranceUsed(actual, expected, tol) };
 }
 
-/** y's tolerance: Y_TERMS·ε of the terms x·scale and shift, plus Y_REL of |y − β|, plus ATOL. */
-function yTolerance(x: ArrayLike<number>, ref: Float64Array, p: ReferenceParams, scale: Float64Array, shift: Float64Array) {
+/**
+ * y's tolerance: Y_TERMS·ε of the terms x·scale and shift, plus the statistics' errors: a relative
+ * `invStdError` of |y − β| and `meanError` (per channel) times |scale|, plus ATOL.
+ */
+function yTolerance(x: ArrayLike<number>, ref: ArrayLike<number>, p: ReferenceParams, scale: Float64Array, shift: Float64Array, invStdError: (c: number) => number, meanError: (c: number) => number) {
   const { channels, inner } = splitShape(p.shape, p.layout);
   return (i: number) => {
     const c = channelOf(i, channels, inner);
-    return Y_TERMS * EPS32 * (Math.abs(x[i] * scale[c]) + Math.abs(shift[c])) + Y_REL * Math.abs(ref[i] - (p.beta ? p.beta[c] : 0)) + ATOL;
+    const terms = Math.abs(x[i] * scale[c]) + Math.abs(shift[c]);
+    return Y_TERMS * EPS32 * terms + invStdError(c) * Math.abs(ref[i] - (p.beta ? p.beta[c] : 0)) + Math.abs(scale[c]) * meanError(c) + ATOL;
   };
+}
+
+/** R per channel: the farthest value from the channel's mean, in standard deviations. */
+export function farthestInStd(x: ArrayLike<number>, p: ReferenceParams, mean: ArrayLike<number>, variance: ArrayLike<number>): Float64Array {
+  const { channels, inner } = splitShape(p.shape, p.layout);
+  const farthest = new Float64Array(channels);
+  for (let i = 0; i < x.length; i++) {
+    const c = channelOf(i, channels, inner);
+    farthest[c] = Math.max(farthest[c], Math.abs(x[i] - mean[c]));
+  }
+  return farthest.map((d, c) => (variance[c] > 0 ? d / Math.sqrt(variance[c]) : 0));
 }
 
 export interface TrainOutputs {
@@ -39,26 +56,33 @@ export interface TrainOutputs {
 }
 
 /**
- * A training forward: y, mean, variance, invStd and (when tracked) the running statistics.
- * `largeMean`: the data's mean is far from 0 relative to its spread (|mean| > 100 in our cases),
- * where the variance is allowed LARGE_MEAN_VARIANCE_RTOL.
+ * A training forward: y, mean, variance, invStd and (when tracked) the running statistics, against
+ * the statistics bound of tolerances.ts for the path's `terms` (gpuStatisticsTerms for a GPU path,
+ * CPU_STATISTICS_TERMS for the CPU one).
  */
-export function trainChecks(x: ArrayLike<number>, p: ReferenceParams, out: TrainOutputs, path: string, largeMean: boolean): OutputCheck[] {
+export function trainChecks(x: ArrayLike<number>, p: ReferenceParams, out: TrainOutputs, path: string, terms: StatisticsTerms): OutputCheck[] {
   const ref = referenceForwardTrain(x, p);
   const scale = ref.invStd.map((s, c) => (p.gamma ? p.gamma[c] : 1) * s);
   const shift = scale.map((s, c) => (p.beta ? p.beta[c] : 0) - ref.mean[c] * s);
-  const meanTol = (c: number) => MEAN_TERMS * EPS32 * (Math.abs(ref.mean[c]) + Math.sqrt(ref.variance[c])) + ATOL;
-  const varRtol = largeMean ? LARGE_MEAN_VARIANCE_RTOL : VARIANCE_RTOL;
+  const R = farthestInStd(x, p, ref.mean, ref.variance);
+  const std = (c: number) => Math.sqrt(ref.variance[c]);
+  const varRtol = (c: number) => varianceBound(terms, R[c]);
+  const meanError = (c: number) => meanBound(terms, R[c], ref.mean[c], std(c));
+  // invStd = 1 / sqrt(var + eps): half the variance's relative error (less when eps dominates).
+  const invStdRtol = (c: number) => (varRtol(c) / 2) * (ref.variance[c] / (ref.variance[c] + p.eps)) + INV_STD_TERMS * EPS32;
   const checks = [
-    check('y', path, out.y, ref.y, yTolerance(x, ref.y, p, scale, shift)),
-    check('mean', path, out.mean, ref.mean, meanTol),
-    check('variance', path, out.variance, ref.variance, { rtol: varRtol, atol: 0 }),
-    check('invStd', path, out.invStd, ref.invStd, { rtol: varRtol / 2 + 4 * EPS32, atol: 0 }),
+    check('y', path, out.y, ref.y, yTolerance(x, ref.y, p, scale, shift, invStdRtol, meanError)),
+    check('mean', path, out.mean, ref.mean, (c) => meanError(c) + ATOL),
+    check('variance', path, out.variance, ref.variance, (c) => varRtol(c) * ref.variance[c]),
+    check('invStd', path, out.invStd, ref.invStd, (c) => invStdRtol(c) * ref.invStd[c]),
   ];
   if (ref.runningMean && ref.runningVar) {
-    const rmTol = (c: number) => MEAN_TERMS * EPS32 * (Math.abs(ref.runningMean![c]) + Math.abs(ref.mean[c]) + Math.sqrt(ref.variance[c])) + ATOL;
+    // keep·running + take·stat: the statistic's error scaled by take ≤ 1, and a few roundings.
+    const rmTol = (c: number) => meanError(c) + 4 * EPS32 * (Math.abs(ref.runningMean![c]) + Math.abs(ref.mean[c])) + ATOL;
+    // Both terms of the running variance are ≥ 0, so the variance's relative error carries over.
+    const rvTol = (c: number) => (varRtol(c) + 6 * EPS32) * Math.abs(ref.runningVar![c]) + ATOL;
     checks.push(check('runningMean', path, out.runningMean ?? [], ref.runningMean, rmTol));
-    checks.push(check('runningVar', path, out.runningVar ?? [], ref.runningVar, { rtol: varRtol, atol: ATOL }));
+    checks.push(check('runningVar', path, out.runningVar ?? [], ref.runningVar, rvTol));
   }
   return checks;
 }
@@ -69,5 +93,6 @@ export function inferenceChecks(x: ArrayLike<number>, p: ReferenceParams, y: Arr
   const rm = p.runningMean!;
   const scale = Float64Array.from(p.runningVar!, (v, c) => (p.gamma ? p.gamma[c] : 1) / Math.sqrt(v + p.eps));
   const shift = scale.map((s, c) => (p.beta ? p.beta[c] : 0) - rm[c] * s);
-  return [check('y', path, y, ref, yTolerance(x, ref, p, scale, shift))];
+  // Frozen statistics: only y's own arithmetic (INV_STD_TERMS for the host's invStd of the running variance).
+  return [check('y', path, y, ref, yTolerance(x, ref, p, scale, shift, () => INV_STD_TERMS * EPS32, () => 0))];
 }

@@ -50,6 +50,22 @@ export function seedFromEnv(): number {
   return Math.floor(Math.random() * 4294967296) >>> 0;
 }
 
+/**
+ * The seeds a GPU matrix runs: TEST_SEEDS="first-last" (inclusive) or "a,b,c" replays the matrix once
+ * per seed in one run (the offline seed sweep, scripts/seed-sweep.mjs); otherwise [seedFromEnv()].
+ */
+export function seedsFromEnv(): number[] {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const list = env?.TEST_SEEDS;
+  if (list === undefined || list === '') return [seedFromEnv()];
+  const range = /^(\d+)-(\d+)$/.exec(list);
+  const seeds = range ? Array.from({ length: Number(range[2]) - Number(range[1]) + 1 }, (_, k) => Number(range[1]) + k) : list.split(',').map(Number);
+  if (seeds.length === 0 || !seeds.every((seed) => Number.isInteger(seed) && seed >= 0 && seed < 4294967296)) {
+    throw new Error(`TEST_SEEDS must be "first-last" or a comma-separated list of 32-bit seeds, got ${list}`);
+  }
+  return seeds;
+}
+
 /** n normals with the given mean and standard deviation, rounded to float32. */
 export function normals(rng: Rng, n: number, mean = 0, std = 1): Float32Array {
   const out = new Float32Array(n);

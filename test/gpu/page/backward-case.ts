@@ -12,7 +12,7 @@ import { channelView, defaultTuning, type KernelTuning, type Layout } from '../.
 import { engineFor, type CaseDevice } from './case-engines';
 import { backwardTolerances, gpuBackwardTerms } from '../../support/backward-tolerances';
 import { splitShape } from '../../support/channel-index';
-import { checkClose, maxErrors } from '../../support/compare';
+import { checkClose, maxErrors, toleranceUsed } from '../../support/compare';
 import { caseSeed, channelNormals, createRng, normals } from '../../support/random';
 import type { ReferenceParams } from '../../support/reference';
 import { referenceBackward } from '../../support/reference-backward';
@@ -90,18 +90,9 @@ function makeInputs(spec: BackwardCase) {
   return { x, dy, gamma, beta, runningMean, runningVar, initial };
 }
 
-function usedTolerance(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: (i: number) => number): number {
-  let used = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const diff = Math.abs(actual[i] - expected[i]);
-    used = Math.max(used, Number.isNaN(diff) ? Infinity : diff / tol(i));
-  }
-  return used;
-}
-
 function check(output: BackwardCheck['output'], path: BackwardCheck['path'], actual: ArrayLike<number>, expected: ArrayLike<number>, tol: (i: number) => number, terms: number): BackwardCheck {
   const failure = checkClose(actual, expected, tol, `${path} ${output}`);
-  const used = usedTolerance(actual, expected, tol);
+  const used = toleranceUsed(actual, expected, tol);
   return { output, path, failure: failure ? failure.message : null, ...maxErrors(actual, expected), used, epsOfTerms: used * terms };
 }
 
