@@ -14,6 +14,8 @@ import { allOps, deviceLimitsModes, type DeviceLimitsMode, type Op } from './typ
 
 export interface BenchArgs {
   quick: boolean;
+  /** Whether the small one-dispatch shapes (cases.ts smallShapes) join the run: not with --smoke or --shapes. */
+  smallShapes: boolean;
   out: string;
   ops: Op[];
   layouts: Layout[];
@@ -121,6 +123,7 @@ function parseShape(text: string): { layout: Layout; shape: number[] } {
 export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchArgs {
   const args: BenchArgs = {
     quick: false,
+    smallShapes: true,
     out: runtime === 'node' ? nodeDefaultOut : defaultOut,
     ops: [...allOps],
     layouts: [...defaultLayouts],
@@ -244,6 +247,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
   if (args.dawn.swiftshader && args.dawn.icd) throw new Error('--swiftshader and --icd both choose the Vulkan driver: give one');
   if (smoke) {
     args.quick = true;
+    args.smallShapes = false;
     if (!sizesGiven) args.sizes = [smokeSize];
   }
   if (!sizesGiven && !smoke) args.sizes = args.quick ? [...quickSizes] : [...defaultSizes];

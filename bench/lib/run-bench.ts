@@ -69,7 +69,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   const shapes = args.shapes.length ? args.shapes : args.layouts.flatMap((layout) => args.sizes.map((bytes) => ({ layout, shape: shapeFor(layout, bytes) })));
   for (const op of args.ops) for (const { layout, shape } of shapes) specs.push({ op, layout, shape, seed: specs.length + 1 });
   // The small shapes that take the one-dispatch kernels (the demo model's layers, small CNN activations).
-  if (!args.shapes.length) for (const op of args.ops) for (const { layout, shape } of smallShapes) if (args.layouts.includes(layout)) specs.push({ op, layout, shape, seed: specs.length + 1 });
+  if (args.smallShapes && !args.shapes.length) for (const op of args.ops) for (const { layout, shape } of smallShapes) if (args.layouts.includes(layout)) specs.push({ op, layout, shape, seed: specs.length + 1 });
   const bytesOf = (spec: CaseSpec) => elementsOf(spec.shape) * 4;
   const tfjs = args.tfjs ? driver.tfjs : undefined;
   const noTfjs = args.tfjs ? (driver.noTfjs ?? 'TF.js is not available here') : '--no-tfjs';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { describePortable } from './describe-portable';
+import { DIFFERENTIAL_CASES, describePortable } from './describe-portable';
 
 // Dawn's OpenGL ES backend on Mesa's llvmpipe, asked for featureLevel 'compatibility': the engine's
 // own device is a compatibility-mode device (no 'core-features-and-limits'), with that mode's
@@ -8,4 +8,7 @@ describePortable((s) => {
   expect(s.adapter.description).toMatch(/OpenGL ES/);
   expect(s.device.features).not.toContain('core-features-and-limits');
   expect(s.device.maxComputeInvocationsPerWorkgroup).toBeLessThanOrEqual(128);
-});
+  // A quarter of the browser suite's random cases: the random shapes take many distinct launches
+  // (workgroup sizes, entry points, options of the one-dispatch kernels), and each compiles a GLSL
+  // program on llvmpipe, about a second apiece; the full count would not fit the run's time.
+}, DIFFERENTIAL_CASES / 4);

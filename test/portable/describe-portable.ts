@@ -18,13 +18,13 @@ type Summary = NonNullable<PartRun['summary']>;
  * Under CI it is `describe` itself (the global setup has already failed a run without the
  * implementation); elsewhere, without it, the suite is skipped after the setup's warning.
  */
-export function describePortable(expectAdapter: (summary: Summary) => void): void {
+export function describePortable(expectAdapter: (summary: Summary) => void, differentialCases = DIFFERENTIAL_CASES): void {
   const context = inject('portable');
   const seed = seedFromEnv();
   const { title } = implementations[context.implementation];
   console.log(`portable suite on ${title}: TEST_SEED=${seed} (replay a failure with TEST_SEED=${seed})`);
   (context.available || isCI() ? describe : describe.skip)(`portable GPU suite: ${title}`, () => {
-    const parts: [Part, string[]][] = [['differential', [String(DIFFERENTIAL_CASES)]], ['forward', []], ['backward', []], ['optimizers', []], ['non-finite', []]];
+    const parts: [Part, string[]][] = [['differential', [String(differentialCases)]], ['forward', []], ['backward', []], ['optimizers', []], ['non-finite', []]];
     it.each(parts)('%s: zero mismatches', async (part, extra) => {
       if (!context.available) throw new Error(`${title} cannot run: ${context.reason}`);
       const run = await runPart(context.implementation, context.suitePath, part, seed, extra);
@@ -34,7 +34,7 @@ export function describePortable(expectAdapter: (summary: Summary) => void): voi
       expect(summary.failures).toEqual([]);
       expect(run.code).toBe(0);
       expect(summary.cases).toBeGreaterThan(0);
-      if (part === 'differential') expect(summary.cases).toBe(DIFFERENTIAL_CASES);
+      if (part === 'differential') expect(summary.cases).toBe(differentialCases);
       if (part === 'non-finite') expect(summary.cases).toBeGreaterThanOrEqual(50);
       expectAdapter(summary);
     });
