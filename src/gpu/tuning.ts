@@ -109,7 +109,12 @@ export function tuningForAdapter(adapter: { architecture: string; isFallbackAdap
 
 /** The tuning of an engine: defaults, then the adapter's, then the caller's overrides. */
 export function resolveTuning(overrides: Partial<KernelTuning> | undefined, maxInvocations: number, adapterDefaults: Partial<KernelTuning> = {}): KernelTuning {
-  const tuning = { ...defaultTuning, ...adapterDefaults, ...overrides };
+  const defaults = { ...defaultTuning, ...adapterDefaults };
+  // A default workgroup larger than the device allows (compatibility-mode devices allow 128) shrinks
+  // to the largest power of two it does allow; a size the caller asks for is checked as given.
+  const largest = 2 ** Math.floor(Math.log2(Math.max(1, maxInvocations)));
+  defaults.workgroupSize = Math.min(defaults.workgroupSize, largest);
+  const tuning = { ...defaults, ...overrides };
   const { workgroupSize } = tuning;
   if (!Number.isInteger(workgroupSize) || workgroupSize < 4 || (workgroupSize & (workgroupSize - 1)) !== 0 || workgroupSize > maxInvocations) {
     throw new BatchNormError('invalid-option', `tuning.workgroupSize must be a power of two in [4, ${maxInvocations}], got ${workgroupSize}`);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createBatchNorm, createGpuOptimizer, BatchNormError } from '../../src/index';
 import { acquireDevice, FUSED_STORAGE_BUFFERS, STORAGE_BUFFERS_PER_KERNEL } from '../../src/gpu/device';
 import { shaders } from '../../src/gpu/shader-sources';
+import { resolveTuning, softwareAdapterTuning } from '../../src/gpu/tuning';
 
 /** Distinct binding numbers of storage buffers in a module: at least what its widest entry point binds. */
 function storageBindings(code: string): number {
@@ -41,6 +42,13 @@ describe('devices below what the kernels need (compatibility mode)', () => {
     expect(counts['finalize']).toBe(6);
     // The one-dispatch kernels, planned only on devices that allow them (fused-small.ts).
     expect({ forward: fusedForward, backward: fusedBackward }).toEqual(FUSED_STORAGE_BUFFERS);
+  });
+
+  it('the default launch shapes fit a device of 128 invocations per workgroup; a size asked for is checked as given', () => {
+    expect(resolveTuning(undefined, 256, {}).workgroupSize).toBe(256);
+    expect(resolveTuning(undefined, 128, {}).workgroupSize).toBe(128);
+    expect(resolveTuning(undefined, 128, softwareAdapterTuning).workgroupSize).toBe(64);
+    expect(() => resolveTuning({ workgroupSize: 256 }, 128, {})).toThrow(expect.objectContaining({ code: 'invalid-option' }));
   });
 
   it("a borrowed device with 4 storage buffers per stage: 'unsupported-device' under 'webgpu', the CPU path under 'auto', the device untouched", async () => {
