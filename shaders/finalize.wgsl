@@ -9,11 +9,10 @@
 // devices with subgroups too, unlike the statistics kernels' workgroup sums: on a GPU it is one
 // workgroup per channel once per call, and software adapters, where barriers are dear, fold many
 // more partials serially instead: see serialFinalizeMaxChunks in tuning.ts.) All merges use Chan's
-// formula on partials (count, mean about a pivot, M2, pivot) and re-pivot at the merged mean
-// (chanMerge, moments.wgsl, put in front of this file): the pivots' difference is exact (or small),
-// so for data like 1e4 ± 1 no quantity of the size of the mean is rounded until the mean itself is
-// written, and however many partials one thread folds, each merge rounds only quantities of the
-// order of the merged partials' deviation from each other.
+// formula on partials (count, mean about a pivot, M2, pivot), about the first partial's pivot
+// (chanMerge, moments.wgsl, put in front of this file): the pivots are values of the channel and
+// their difference is exact (or small), so for data like 1e4 ± 1 no quantity of the size of the
+// mean is rounded until the mean itself is written.
 //
 // Non-finite input (the rule PyTorch follows on CUDA, where Welford's update turns an infinity into
 // NaN): M2 = −1 marks a partial that read a NaN or ±Inf, and spreads through the merges; the channel

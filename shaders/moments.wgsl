@@ -9,9 +9,9 @@
 // happened to take as its pivot. Here a thread reads its values in blocks of four (four independent
 // loads in flight), takes each block's mean and M2 in registers by two passes (its M2 is a sum of
 // squares of deviations from its own mean: no cancellation), and merges the block into its running
-// moments with Chan's formula. The merge then moves the pivot to the merged mean, so the remainder
-// stays small and its roundings stay of the order of the block's own deviation, however long the
-// thread runs; docs/numerics.md states the resulting error bound.
+// moments with Chan's formula, about the thread's pivot (a value of the channel), so the merges
+// round quantities of the order of the data's spread, however long the thread runs, and no square
+// of a pivot distance accumulates along the chain; docs/numerics.md states the resulting error bound.
 //
 // M2 = −1 flags a set that contained a NaN or ±Inf (see momentsOrFlag); the flag spreads through
 // merges.
@@ -27,10 +27,12 @@ fn blockMoments(values: vec4f, valid: u32, pivot: f32) -> vec4f {
   return vec4f(count, mean, (e.x * e.x + e.y * e.y) + (e.z * e.z + e.w * e.w), pivot);
 }
 
-// Chan et al.: the moments of the union of two disjoint sets, re-pivoted at the merged mean. Empty
-// sets (count 0: partials a slab did not write read as zeros) are skipped, so nothing divides by
-// zero. The remainder after re-pivoting, mean − (pivot' − pivot), is the part of the mean the
-// float32 pivot' could not hold; both differences are of numbers close to each other.
+// Chan et al.: the moments of the union of two disjoint sets, about a's pivot. Empty sets (count 0:
+// partials a slab did not write read as zeros) are skipped, so nothing divides by zero. The pivot
+// stays a value of the channel, so the means about it are at most R·σ (R = max|x − μ|/σ) and no
+// quantity of the size of the mean is rounded. (Moving the pivot to the merged mean and keeping the
+// remainder m − ((p + m) − p) apart would need the compiler not to reassociate, which WGSL does not
+// promise: Mesa's compiler folds it to 0.)
 fn chanMerge(a: vec4f, b: vec4f) -> vec4f {
   if (b.x == 0.0) {
     return a;
@@ -44,10 +46,7 @@ fn chanMerge(a: vec4f, b: vec4f) -> vec4f {
   }
   let delta = (b.w - a.w) + (b.y - a.y);
   let shift = delta * (b.x / count);
-  let mean = a.y + shift;
-  let m2 = (a.z + b.z) + delta * shift * a.x;
-  let pivot = a.w + mean;
-  return vec4f(count, mean - (pivot - a.w), m2, pivot);
+  return vec4f(count, a.y + shift, (a.z + b.z) + delta * shift * a.x, a.w);
 }
 
 // Merges a block of up to four values into running moments (the block is taken about their pivot).

@@ -94,7 +94,8 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
   const maxThreads = Math.min(FUSED_MAX_THREADS, limits.maxInvocationsPerWorkgroup, limits.maxWorkgroupSizeX);
   // As few threads as hold the channel, but no fewer than the tuning's workgroup size while the
   // channel has the units for them: on a GPU more threads keep more loads in flight.
-  const threads = Math.max(nextPowerOfTwo(Math.ceil(units / unitsPerThread)), Math.min(tuning.workgroupSize, nextPowerOfTwo(units)));
+  // (The tuning's size is a preference, capped by the device, not a reason to give the path up.)
+  const threads = Math.max(nextPowerOfTwo(Math.ceil(units / unitsPerThread)), Math.min(tuning.workgroupSize, maxThreads, nextPowerOfTwo(units)));
   if (threads > maxThreads) return undefined;
   // workgroupSum's array (a vec2 per thread) and the two broadcast vec4s.
   if (threads * 8 + 32 > limits.maxWorkgroupStorageBytes) return undefined;

@@ -42,7 +42,7 @@ function formatBytes(bytes: number): string {
 }
 
 /** The knobs of the kernels each family runs: a candidate sets only these. */
-const reductionKnobs = ['workgroupSize', 'applyUnitsPerThread', 'statsTargetThreads', 'statsMinValuesPerThread', 'serialFinalizeMaxChunks', 'blockedRows', 'runSegments'] as const;
+const reductionKnobs = ['workgroupSize', 'applyUnitsPerThread', 'statsBytesInFlight', 'statsTargetThreads', 'statsMinValuesPerThread', 'serialFinalizeMaxChunks', 'blockedRows', 'runSegments'] as const;
 const familyKnobs: Record<KernelFamily, readonly (keyof KernelTuning)[]> = {
   forwardTrain: reductionKnobs,
   backward: reductionKnobs,
@@ -59,8 +59,8 @@ const familyKnobs: Record<KernelFamily, readonly (keyof KernelTuning)[]> = {
 export const launchProfiles: readonly Partial<KernelTuning>[] = [
   // Real-GPU profile: many short threads, strided rows, workgroup sums.
   pick(defaultTuning),
-  // Real GPU with more loads in flight: bigger workgroups, four times the threads.
-  { ...pick(defaultTuning), workgroupSize: 256, statsTargetThreads: 4 * defaultTuning.statsTargetThreads, statsMinValuesPerThread: 64 },
+  // Real GPU with more loads in flight: four times the bytes, so up to four times the threads.
+  { ...pick(defaultTuning), statsBytesInFlight: 4 * defaultTuning.statsBytesInFlight, statsMinValuesPerThread: 64 },
   // Software-adapter profile (a workgroup per CPU core).
   { ...pick(defaultTuning), ...softwareAdapterTuning },
   // Software adapter, fewer and longer threads still.

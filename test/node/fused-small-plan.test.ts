@@ -40,7 +40,7 @@ describe('one-dispatch planning (fused-small.ts)', () => {
   it('names the entry point by shape and width, with a workgroup per channel or channel group', () => {
     expect(plan([32, 128], 'NC')).toMatchObject({ entryPoint: 'fusedForwardRowsVec4', params: { groups: 32, units: 32, innerUnits: 1 }, grid: [32, 1] });
     expect(plan([32, 7], 'NC')).toMatchObject({ entryPoint: 'fusedForwardRowsScalar', params: { groups: 7, units: 32, innerUnits: 1 } });
-    expect(plan([16, 256, 16, 16], 'NCHW')).toMatchObject({ strategy: 'Workgroup', entryPoint: 'fusedForwardRunsVec4', workgroupSize: 128, unitsPerThread: 8, params: { groups: 256, units: 1024, innerUnits: 64 }, grid: [256, 1] });
+    expect(plan([16, 256, 16, 16], 'NCHW')).toMatchObject({ strategy: 'Workgroup', entryPoint: 'fusedForwardRunsVec4', workgroupSize: defaultTuning.workgroupSize, unitsPerThread: 8, params: { groups: 256, units: 1024, innerUnits: 64 }, grid: [256, 1] });
     expect(plan([16, 256, 16, 16], 'NCHW', 'backward')).toMatchObject({ entryPoint: 'fusedBackwardRunsVec4', workgroupSize: 256, unitsPerThread: 4 });
     expect(plan([3, 5, 31, 17], 'NCHW')).toMatchObject({ entryPoint: 'fusedForwardRunsScalar', params: { groups: 5, units: 1581, innerUnits: 527 } });
     expect(plan([4, 8, 8, 16], 'NHWC')).toMatchObject({ entryPoint: 'fusedForwardRowsVec4', params: { groups: 4, units: 256 } });
