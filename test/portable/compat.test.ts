@@ -9,6 +9,7 @@ describePortable((s) => {
   expect(s.device.features).not.toContain('core-features-and-limits');
   expect(s.device.maxComputeInvocationsPerWorkgroup).toBeLessThanOrEqual(128);
   // A quarter of the browser suite's random cases: the random shapes take many distinct launches
-  // (workgroup sizes, entry points, options of the one-dispatch kernels), and each compiles a GLSL
-  // program on llvmpipe, about a second apiece; the full count would not fit the run's time.
+  // (workgroup sizes, entry points, options of the one-dispatch kernels), each compiled to a GLSL
+  // program on llvmpipe, the slowest compiler here (600 cases: about 20 s on an idle machine, several
+  // minutes for 2 400 on a loaded one).
 }, DIFFERENTIAL_CASES / 4);

@@ -24,7 +24,9 @@ const activations = ['none', 'relu'] as const;
 const conventions = ['pytorch', 'keras'] as const;
 const slabs: Partial<KernelTuning> = { maxBindingBytes: 1024 };
 const tree: Partial<KernelTuning> = { useSubgroups: false };
-const gpuTuning: Partial<KernelTuning> = { ...defaultTuning };
+// The GPU launch shapes, in workgroups of 128: the most a compatibility-mode device allows (the
+// browser suite runs them at the default 256).
+const gpuTuning: Partial<KernelTuning> = { ...defaultTuning, workgroupSize: 128 };
 
 export function forwardCases(seed: number): ForwardCase[] {
   const matrix = layouts.flatMap((layout) =>

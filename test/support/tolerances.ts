@@ -27,9 +27,12 @@ import { reductionSubgroupMaxSize, workgroupSumChain } from './backward-toleranc
  *   20 per tree level of finalize.
  * - A serial chain of merges (a thread's blocks, finalize's fold) rounds the running mean after each
  *   merge by ≤ 10ε·|δ|·t / n (δ the merged piece's mean minus the running mean, t its count, n the
- *   count so far: the merge re-pivots at the merged mean, so nothing of the size of the mean itself
- *   is rounded), and the prefixes are not a partition: ≤ 20ε(R + R²)·Mσ² per chain level. Q counts
- *   such levels. R² is reached only by data in sorted order; shuffled data stays far below.
+ *   count so far; nothing of the size of the mean itself is rounded), and the prefixes are not a
+ *   partition: ≤ 20ε(R + R²)·Mσ² per chain level. Q counts such levels. R² is reached only by data
+ *   in sorted order; shuffled data stays far below. This term was derived for merges that move the
+ *   pivot to the merged mean; the kernels keep their first pivot instead (moving it needs a compiler
+ *   that does not reassociate), which rounds the running mean by ≤ ε·|mean − pivot| ≤ εRσ per merge:
+ *   the term is still to be re-derived for that.
  * The data order and the pivots (first values) enter nowhere: the bound holds for any of them.
  *
  * y = fma(x, scale, shift) with scale = γ·invStd and shift = β − mean·scale, both rounded to
