@@ -1,6 +1,6 @@
 // The benchmark's floor: a plain vec4 copy, dst = src, 8 bytes of traffic per float32 element.
 // Every batch-norm op is memory-bound, so the time this kernel takes to move one tensor's worth of
-// data on a device, at a size, is what the ops are measured against (DESIGN §3: floorMs =
+// data on a device, at a size, is what the ops are measured against (docs/benchmark.md: floorMs =
 // op bytes / copy bandwidth). It must stay the simplest fast copy there is: if the floor were slow,
 // every ratio to it would look better than it is.
 //

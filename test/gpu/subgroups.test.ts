@@ -33,7 +33,7 @@ describeGpu('workgroup sums: subgroups where the device has them, the barrier tr
 
   it('runs the GPU suites on subgroups when the adapter is SwiftShader', async () => {
     const { adapterArchitecture, adapterFeatures, subgroupMaxSize, engines } = await subgroupsCase();
-    // SwiftShader's adapter has the feature with subgroups of 4 (DESIGN §5). Were it gone, every
+    // SwiftShader's adapter has the feature with subgroups of 4. Were it gone, every
     // other GPU test would cover only the fallback without saying so.
     const swiftShader = /swiftshader/i.test(adapterArchitecture);
     expect({ swiftShader, subgroups: adapterFeatures.includes('subgroups'), subgroupMaxSize, usesThem: engines.default.modules.includes('stats-runs+subgroups') }).toEqual(

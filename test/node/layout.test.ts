@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { channelAxis, channelView, isLayout, layouts } from '../../src/layout';
 import type { Layout } from '../../src/types';
 
-// The table of DESIGN §1, with odd sizes so a swapped axis cannot give the same numbers.
+// The layout table (README, docs/api.md), with odd sizes so a swapped axis cannot give the same numbers.
 const cases: { layout: Layout; shape: number[]; axis: number; outer: number; inner: number }[] = [
   { layout: 'NC', shape: [7, 3], axis: 1, outer: 7, inner: 1 },
   { layout: 'NCL', shape: [2, 3, 5], axis: 1, outer: 2, inner: 5 },
