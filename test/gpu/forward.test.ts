@@ -6,6 +6,7 @@ import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedsFromEnv } from '../support/random';
 import { recordSweepCase } from '../support/sweep-log';
+import { oddShapes } from '../support/odd-shapes';
 
 const seeds = seedsFromEnv();
 // The matrices below are built for `seed`; TEST_SEEDS replays them for each seed in turn (the offline
@@ -13,19 +14,6 @@ const seeds = seedsFromEnv();
 const seed = seeds[0];
 console.log(`forward GPU tests: TEST_SEED${seeds.length > 1 ? `S=${seeds[0]}-${seeds[seeds.length - 1]}` : `=${seed}`}`);
 
-/**
- * Odd shapes per layout: C = 1, M = 2, primes, sizes that are not multiples of 4 or of the
- * workgroup size, and shapes that take the vec4 paths (C % 4 == 0 with inner == 1, inner % 4 == 0).
- */
-const shapes: Record<Layout, number[][]> = {
-  NC: [[2, 1], [37, 5], [1000, 12], [3, 7]],
-  NCL: [[3, 7, 5], [2, 1, 1], [4, 8, 12], [5, 3, 131]],
-  NLC: [[2, 13, 3], [5, 7, 8], [1, 2, 1], [3, 41, 5]],
-  NCHW: [[2, 3, 5, 7], [4, 16, 8, 8], [1, 1, 2, 1], [3, 5, 31, 17]],
-  NHWC: [[2, 5, 7, 3], [4, 8, 8, 16], [2, 1, 1, 1], [1, 13, 11, 6]],
-  NCDHW: [[2, 3, 3, 5, 7], [1, 4, 2, 4, 4], [2, 1, 1, 1, 1], [1, 2, 3, 5, 11]],
-  NDHWC: [[2, 3, 5, 7, 3], [1, 2, 3, 4, 8], [1, 1, 2, 1, 1], [3, 2, 2, 3, 5]],
-};
 
 const combos = (['train', 'inference'] as const).flatMap((pass) =>
   (['none', 'relu'] as const).flatMap((activation) =>
@@ -36,7 +24,7 @@ const combos = (['train', 'inference'] as const).flatMap((pass) =>
 function matrix(): ForwardCase[] {
   return layouts.flatMap((layout) =>
     combos.map((combo, k) => {
-      const shape = shapes[layout][k % shapes[layout].length];
+      const shape = oddShapes[layout][k % oddShapes[layout].length];
       return { name: `${layout} [${shape}] ${combo.pass} ${combo.activation} ${combo.convention}`, seed, shape, layout, ...combo };
     }),
   );
@@ -168,7 +156,7 @@ function gpuTuningCases(): Omit<ForwardCase, 'seed'>[] {
     ...layouts.flatMap((layout) =>
       (['none', 'relu'] as const).flatMap((activation) =>
         (['pytorch', 'keras'] as const).map((convention, k): Omit<ForwardCase, 'seed'> => {
-          const shape = shapes[layout][(k + (activation === 'relu' ? 2 : 0)) % shapes[layout].length];
+          const shape = oddShapes[layout][(k + (activation === 'relu' ? 2 : 0)) % oddShapes[layout].length];
           return { name: `GPU tuning: ${layout} [${shape}] train ${activation} ${convention}`, shape, layout, pass: 'train', activation, convention, tuning: gpu };
         }),
       ),

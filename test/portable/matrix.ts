@@ -9,16 +9,8 @@ import { defaultTuning, layouts, type KernelTuning, type Layout } from '../../sr
 import type { BackwardCase } from '../gpu/page/backward-case';
 import type { ForwardCase } from '../gpu/page/forward-case';
 import type { OptimizerCase } from '../gpu/page/optimizer-case';
+import { oddShapes } from '../support/odd-shapes';
 
-const shapes: Record<Layout, number[][]> = {
-  NC: [[2, 1], [37, 5], [1000, 12], [3, 7]],
-  NCL: [[3, 7, 5], [2, 1, 1], [4, 8, 12], [5, 3, 131]],
-  NLC: [[2, 13, 3], [5, 7, 8], [1, 2, 1], [3, 41, 5]],
-  NCHW: [[2, 3, 5, 7], [4, 16, 8, 8], [1, 1, 2, 1], [3, 5, 31, 17]],
-  NHWC: [[2, 5, 7, 3], [4, 8, 8, 16], [2, 1, 1, 1], [1, 13, 11, 6]],
-  NCDHW: [[2, 3, 3, 5, 7], [1, 4, 2, 4, 4], [2, 1, 1, 1, 1], [1, 2, 3, 5, 11]],
-  NDHWC: [[2, 3, 5, 7, 3], [1, 2, 3, 4, 8], [1, 1, 2, 1, 1], [3, 2, 2, 3, 5]],
-};
 
 const activations = ['none', 'relu'] as const;
 const conventions = ['pytorch', 'keras'] as const;
@@ -33,7 +25,7 @@ export function forwardCases(seed: number): ForwardCase[] {
     (['train', 'inference'] as const).flatMap((pass, p) =>
       activations.flatMap((activation, a) =>
         conventions.map((convention, c): ForwardCase => {
-          const shape = shapes[layout][(4 * p + 2 * a + c) % shapes[layout].length];
+          const shape = oddShapes[layout][(4 * p + 2 * a + c) % oddShapes[layout].length];
           return { name: `${layout} [${shape}] ${pass} ${activation} ${convention}`, seed, shape, layout, pass, activation, convention };
         }),
       ),
@@ -65,7 +57,7 @@ export function backwardCases(seed: number): BackwardCase[] {
   const matrix = layouts.flatMap((layout) =>
     (['train', 'eval'] as const).flatMap((mode, m) =>
       activations.map((activation, a): BackwardCase => {
-        const shape = shapes[layout][(2 * m + a) % shapes[layout].length];
+        const shape = oddShapes[layout][(2 * m + a) % oddShapes[layout].length];
         return { name: `${layout} [${shape}] ${mode} ${activation}`, seed, shape, layout, mode, activation };
       }),
     ),
