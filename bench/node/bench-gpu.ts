@@ -139,6 +139,8 @@ async function main(args: BenchArgs): Promise<number> {
     prepare: (spec, options) => runner.prepare(spec, options),
     gpu: (plan) => runner.gpu(plan),
     cpu: (plan) => runner.cpu(plan),
+    useTuning: async (tuning) => runner.ours.useTuning(tuning),
+    autotune: (family, shapes) => runner.ours.gpu.autotune(shapes, { families: [family] }),
     release: () => runner.release(),
     async close() {
       // Dawn must have no work in flight when the process ends: finish, destroy, let it retire.
