@@ -47,6 +47,13 @@ export interface TimingPlan {
   slowReps?: number;
   /** GPU rows: single-iteration submits after the warm-up that choose K (default 2; 1 for tensors whose one iteration takes seconds). */
   calibrationRuns?: number;
+  /**
+   * GPU rows: milliseconds of GPU work (the row's own variants, in turn) run before the timed
+   * repetitions. A discrete GPU lowers its clocks within about a second of idling, which it does
+   * while the host rows and the reference of the previous case run; short timed batches then
+   * measure the ramp, not the card. Software adapters need none (0 or absent).
+   */
+  warmupMs?: number;
 }
 
 /** How the page prepares a case. */

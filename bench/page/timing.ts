@@ -82,6 +82,7 @@ export async function timeGpuInterleaved(timer: GpuTimer, variants: Encode[], pl
     ks.push(k);
     roundMs += k * single;
   }
+  if (plan.warmupMs) await warmUpClocks(timer, variants, ks.map((k) => k * WARMUP_BATCH_FACTOR), plan.warmupMs);
   const reps = chooseReps(roundMs, plan.budgetMs, plan.minReps, plan.maxReps);
   const samples: Samples[] = ks.map((k) => ({ ms: [], wallMs: [], k }));
   for (let r = 0; r < reps; r++) {
@@ -92,6 +93,23 @@ export async function timeGpuInterleaved(timer: GpuTimer, variants: Encode[], pl
     }
   }
   return samples;
+}
+
+/** Warm-up batches are this many times longer than the timed ones (fewer submits and readbacks). */
+const WARMUP_BATCH_FACTOR = 4;
+
+/**
+ * Runs the variants in turn until the GPU has been busy with them for `busyMs` (by its own clock;
+ * the wall clock with the fallback timer), or for three times that long by the wall clock, whichever
+ * comes first: a GPU whose clocks dropped while the host was busy is back at its working clocks
+ * when the timed repetitions start.
+ */
+async function warmUpClocks(timer: GpuTimer, variants: Encode[], ks: number[], busyMs: number): Promise<void> {
+  const start = performance.now();
+  let busy = 0;
+  while (busy < busyMs && performance.now() - start < 3 * busyMs) {
+    for (let v = 0; v < variants.length; v++) busy += (await timer.batch(variants[v], ks[v])).ms * ks[v];
+  }
 }
 
 /**
