@@ -6,7 +6,8 @@
 import { createCpuOptimizer, createGpuOptimizer, type GpuOptimizerTuning, type OptimizerOptions, type OptimizerState, type StateName } from '../../../src/index';
 import { pipelineCount } from '../../../src/gpu/pipelines';
 import { checkClose, maxErrors, type ToleranceSpec } from '../../support/compare';
-import { EPS32, OPTIM_ATOL, P_TERMS, S_TERMS, U_TERMS } from '../../support/optim-tolerances';
+import { centredConditioning, EPS32, gradientRounding, OPTIM_ATOL, P_TERMS, S_TERMS, U_TERMS } from '../../support/optim-tolerances';
+import { resolveOptimizerOptions } from '../../../src/optim/options';
 import { caseSeed, createRng, normals } from '../../support/random';
 import { readBuffer, storageBuffer } from './gpu-buffers';
 import { countedDevice, scoped } from './optimizer-device';
@@ -68,13 +69,23 @@ function track(into: Float64Array, values: ArrayLike<number>, minus?: ArrayLike<
   }
 }
 
-function compareStates(label: string, gpu: OptimizerState, cpu: OptimizerState, maxS: Map<string, Float64Array>, steps: number): OptimizerCheck[] {
+/** Per-element tolerance terms that depend on the CPU trajectory (optim-tolerances.ts). */
+interface Conditioning {
+  /** Centred RMSprop's largest s / (s − a²); 1 elsewhere. */
+  kappa: Float64Array[];
+  /** Σ over steps of the weight-decayed gradient's rounding, through the update (gradientRounding). */
+  gradient: Float64Array[];
+}
+
+function compareStates(label: string, gpu: OptimizerState, cpu: OptimizerState, maxS: Map<string, Float64Array>, c: Conditioning, steps: number): OptimizerCheck[] {
   const checks: OptimizerCheck[] = [];
   cpu.params.forEach((cpuParam, position) => {
     const k = Number(cpuParam.label.slice(1));
     for (const [name, expected] of Object.entries(cpuParam.buffers) as [StateName, Float32Array][]) {
       const scale = maxS.get(`${k}:${name}`)!;
-      const tol = (i: number) => steps * EPS32 * S_TERMS * scale[i] + OPTIM_ATOL;
+      // The momentum buffer folds in the update, and with it the update's conditioning.
+      const folds = name === 'momentumBuffer';
+      const tol = (i: number) => steps * EPS32 * S_TERMS * scale[i] * (folds ? c.kappa[k][i] : 1) + (folds ? c.gradient[k][i] : 0) + OPTIM_ATOL;
       checks.push(check(`${label} p${k}.${name}`, gpu.params[position]?.buffers[name] ?? [], expected, tol));
     }
   });
@@ -113,6 +124,12 @@ async function runCase(device: GPUDevice, counts: { buffers: number; bindGroups:
   const maxP = initial.map((p) => Float64Array.from(p, Math.abs));
   const maxU = spec.lengths.map((length) => new Float64Array(length));
   const maxS = new Map<string, Float64Array>();
+  const conditioning: Conditioning = {
+    kappa: spec.lengths.map((length) => new Float64Array(length).fill(1)),
+    gradient: spec.lengths.map((length) => new Float64Array(length)),
+  };
+  const resolved = resolveOptimizerOptions(spec.options);
+  let maxLr = resolved.lr;
   const schedule = new Map(spec.schedule ?? []);
   const perStep: OptimizerReport['perStep'] = { buffers: [], bindGroups: [], pipelines: [] };
   const checks: OptimizerCheck[] = [];
@@ -125,7 +142,7 @@ async function runCase(device: GPUDevice, counts: { buffers: number; bindGroups:
     }
     if (step === spec.reloadAt) {
       const saved = await gpu.exportState();
-      checks.push(...compareStates(`exported before step ${step}:`, saved, cpu.exportState(), maxS, step));
+      checks.push(...compareStates(`exported before step ${step}:`, saved, cpu.exportState(), maxS, conditioning, step));
       gpu.destroy();
       gpu = createGpuOptimizer(device, { ...spec.options, lr: 12345 } as OptimizerOptions, spec.tuning);
       for (const k of [...active].sort((a, b) => a - b)) registerGpu(k);
@@ -147,6 +164,7 @@ async function runCase(device: GPUDevice, counts: { buffers: number; bindGroups:
 
     grads.forEach((g, k) => g && cpuGrads[k].set(g));
     if (lr !== undefined) cpu.setLearningRate(lr);
+    if (lr !== undefined) maxLr = Math.max(maxLr, lr);
     const previous = cpuParams.map((p) => p.slice());
     cpu.step();
     cpuParams.forEach((p, k) => {
@@ -155,6 +173,8 @@ async function runCase(device: GPUDevice, counts: { buffers: number; bindGroups:
     });
     for (const state of cpu.exportState().params) {
       const k = Number(state.label.slice(1));
+      if (state.buffers.squareAvg) centredConditioning(state.buffers.squareAvg, state.buffers.gradAvg, conditioning.kappa[k]);
+      gradientRounding(resolved, cpuGrads[k], previous[k], state.buffers, state.step, conditioning.gradient[k]);
       for (const [name, values] of Object.entries(state.buffers)) {
         const key = `${k}:${name}`;
         if (!maxS.has(key)) maxS.set(key, new Float64Array(values.length));
@@ -166,12 +186,13 @@ async function runCase(device: GPUDevice, counts: { buffers: number; bindGroups:
   const T = spec.steps;
   for (let k = 0; k < n; k++) {
     const actual = await readBuffer(device, gpuParams[k], spec.lengths[k]);
-    const tol = (i: number) => T * EPS32 * (P_TERMS * maxP[k][i] + U_TERMS * maxU[k][i]) + OPTIM_ATOL;
+    const { kappa, gradient } = conditioning;
+    const tol = (i: number) => T * EPS32 * (P_TERMS * maxP[k][i] + U_TERMS * kappa[k][i] * maxU[k][i]) + maxLr * gradient[k][i] + OPTIM_ATOL;
     checks.push(check(`p${k} (length ${spec.lengths[k]})`, actual, cpuParams[k], tol));
   }
   const gpuState = await gpu.exportState();
   const cpuState = cpu.exportState();
-  checks.push(...compareStates('final', gpuState, cpuState, maxS, T));
+  checks.push(...compareStates('final', gpuState, cpuState, maxS, conditioning, T));
   if (JSON.stringify(gpuState.options) !== JSON.stringify(cpuState.options)) {
     checks.push({ output: 'options', failure: `GPU ${JSON.stringify(gpuState.options)} vs CPU ${JSON.stringify(cpuState.options)}`, maxAbs: 0, maxRel: 0, toleranceUsed: 0 });
   }
