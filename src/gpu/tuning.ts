@@ -56,8 +56,10 @@ export interface KernelTuning {
   useSubgroups?: boolean;
   /**
    * Training forward and backward of a tensor whose every channel (or group of four channels) fits
-   * one workgroup's registers in one dispatch each, reading the tensor once (default true; see
-   * fused-small.ts); false keeps the three-kernel path for every shape, for comparisons and tests.
+   * one workgroup's registers in one dispatch each, reading the tensor once (see fused-small.ts).
+   * Unset: wherever it fits, except, on GPUs, tensors with fewer channel groups than
+   * FUSED_MIN_WORKGROUPS, which would leave most of the GPU idle; true: wherever it fits; false:
+   * the three-kernel path for every shape (for comparisons and tests).
    */
   oneDispatch?: boolean;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planFused, type FusedLimits } from '../../src/gpu/fused-small';
+import { FUSED_MIN_WORKGROUPS, planFused, type FusedLimits } from '../../src/gpu/fused-small';
 import { shaders } from '../../src/gpu/shader-sources';
 import { defaultTuning, resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { packParams } from '../../src/gpu/uniforms';
@@ -18,18 +18,28 @@ const limits: FusedLimits = {
 /** What software adapters run with (tuning.runSegments: no barriers). */
 const software: KernelTuning = { ...defaultTuning, ...softwareAdapterTuning };
 
-const plan = (shape: number[], layout: Layout, direction: 'forward' | 'backward' = 'forward', tuning: KernelTuning = defaultTuning, lim = limits) =>
+/** One dispatch wherever it fits, whatever the number of channel groups (as the GPU tests force it). */
+const forced: KernelTuning = { ...defaultTuning, oneDispatch: true };
+
+const plan = (shape: number[], layout: Layout, direction: 'forward' | 'backward' = 'forward', tuning: KernelTuning = forced, lim = limits) =>
   planFused(channelView(shape, layout), direction, tuning, lim);
 
 describe('one-dispatch planning (fused-small.ts)', () => {
-  it('takes the demo model’s layers and small CNN activations in one dispatch, forward and backward', () => {
-    for (const [shape, layout] of [
-      [[32, 128], 'NC'],
-      [[32, 64], 'NC'],
-      [[16, 256, 16, 16], 'NCHW'],
-    ] as const) {
-      for (const direction of ['forward', 'backward'] as const) expect(plan([...shape], layout, direction)?.dispatches).toBe(1);
+  it('takes small CNN activations in one dispatch on GPUs, the demo model’s layers on software adapters, forward and backward', () => {
+    const gpu = (shape: number[], layout: Layout, direction: 'forward' | 'backward') => plan(shape, layout, direction, defaultTuning);
+    for (const direction of ['forward', 'backward'] as const) {
+      expect(gpu([16, 256, 16, 16], 'NCHW', direction)?.dispatches).toBe(1);
+      // The demo's layers have 32 and 16 four-channel groups: a GPU keeps three kernels for them
+      // (FUSED_MIN_WORKGROUPS), a software adapter takes them in one dispatch, a thread per group.
+      for (const shape of [[32, 128], [32, 64]]) {
+        expect(gpu(shape, 'NC', direction)).toBeUndefined();
+        expect(plan(shape, 'NC', direction, software)).toMatchObject({ dispatches: 1, strategy: 'Serial' });
+        expect(plan(shape, 'NC', direction)?.dispatches).toBe(1);
+      }
     }
+    expect(gpu([8, 4 * FUSED_MIN_WORKGROUPS], 'NC', 'forward')?.dispatches).toBe(1);
+    expect(gpu([8, 4 * FUSED_MIN_WORKGROUPS - 4], 'NC', 'forward')).toBeUndefined();
+    expect(gpu([2, FUSED_MIN_WORKGROUPS, 3, 3], 'NCHW', 'forward')?.dispatches).toBe(1);
     // 2048 rows of 16 four-channel groups: 256 threads × 8 vec4 forward; the backward holds x and
     // dy (4 units each), so its channels fit up to 1024 rows.
     expect(plan([32, 8, 8, 64], 'NHWC', 'forward')?.dispatches).toBe(1);
@@ -93,16 +103,16 @@ describe('one-dispatch planning (fused-small.ts)', () => {
 
   it('respects the device: fewer invocations, less workgroup memory, tensors above one binding', () => {
     const small = { ...limits, maxInvocationsPerWorkgroup: 128 };
-    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', defaultTuning, small)).toBeUndefined();
-    expect(plan([16, 2, 16, 16], 'NCHW', 'forward', defaultTuning, small)?.workgroupSize).toBe(128);
-    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', defaultTuning, { ...limits, maxWorkgroupStorageBytes: 1024 })).toBeUndefined();
-    expect(plan([32, 128], 'NC', 'forward', defaultTuning, { ...limits, bindingBytes: 4096 })).toBeUndefined();
+    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', forced, small)).toBeUndefined();
+    expect(plan([16, 2, 16, 16], 'NCHW', 'forward', forced, small)?.workgroupSize).toBe(128);
+    expect(plan([32, 2, 16, 16], 'NCHW', 'forward', forced, { ...limits, maxWorkgroupStorageBytes: 1024 })).toBeUndefined();
+    expect(plan([32, 128], 'NC', 'forward', forced, { ...limits, bindingBytes: 4096 })).toBeUndefined();
     // A device with fewer storage buffers per stage than a fused kernel binds keeps the multi-pass path.
-    expect(plan([32, 128], 'NC', 'forward', defaultTuning, { ...limits, maxStorageBuffers: 6 })).toBeUndefined();
-    expect(plan([32, 128], 'NC', 'forward', defaultTuning, { ...limits, maxStorageBuffers: 7 })).toBeDefined();
-    expect(plan([32, 128], 'NC', 'backward', defaultTuning, { ...limits, maxStorageBuffers: 7 })).toBeUndefined();
+    expect(plan([32, 128], 'NC', 'forward', forced, { ...limits, maxStorageBuffers: 6 })).toBeUndefined();
+    expect(plan([32, 128], 'NC', 'forward', forced, { ...limits, maxStorageBuffers: 7 })).toBeDefined();
+    expect(plan([32, 128], 'NC', 'backward', forced, { ...limits, maxStorageBuffers: 7 })).toBeUndefined();
     // Channels beyond a 65 535² grid cannot be launched a workgroup each.
-    expect(plan([2, 70001], 'NC', 'forward', defaultTuning, { ...limits, maxWorkgroupsPerDimension: 200 })).toBeUndefined();
+    expect(plan([2, 70001], 'NC', 'forward', forced, { ...limits, maxWorkgroupsPerDimension: 200 })).toBeUndefined();
     expect(plan([2, 70001], 'NC')?.grid).toEqual([35001, 2]);
   });
 
