@@ -1,3 +1,4 @@
+// #import elementwise-span relu
 // y = fma(x, scale[c], shift[c]), then relu when RELU is set (activation.wgsl). Serves
 // training (scale and shift from `finalize.wgsl`) and inference (from `inference-fold.wgsl`).
 //

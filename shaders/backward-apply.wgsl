@@ -1,3 +1,4 @@
+// #import activation elementwise-span
 // dx of batch norm from the per-channel coefficients of backward-finalize.wgsl, reading x and dy once
 // more:
 //   dx = k[c] · dy + c[c] + m[c] · (x − mean[c])      (training)

@@ -1,3 +1,5 @@
+// #import finite
+// #expects params.nan params.channels params.invCount
 // The last step of the backward pass of one channel, shared by backward-finalize.wgsl and
 // fused-small-backward.wgsl (shader-sources.ts puts it in front of each): from the channel's sums
 // (Σ dy, Σ dy · (x − mean)) the parameter gradients and the coefficients of dx (x̂ = (x − mean) ·
@@ -31,10 +33,6 @@ override WRITE_DBETA: bool;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dbeta: array<f32>;
-
-fn isFinite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
-}
 
 fn canonical(v: f32) -> f32 {
   return select(params.nan, v, isFinite(v));

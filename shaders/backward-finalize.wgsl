@@ -1,3 +1,4 @@
+// #import backward-channel
 // Adds up the K partial sums (Σ dy, Σ dy · (x − mean)) of each channel written by
 // backward-reduce-rows/-runs.wgsl, and turns them into the parameter gradients and the per-channel
 // coefficients [k | c | m | mean] of backward-apply.wgsl (the formulas, accumulation and the rule

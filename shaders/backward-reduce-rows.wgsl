@@ -1,3 +1,4 @@
+// #import activation rows-lanes
 // The two per-channel sums of the backward pass when channels are contiguous in memory (inner == 1:
 // NC, NLC, NHWC, NDHWC), reading x and dy exactly once:
 //   Σ dy  and  Σ dy · (x − mean),

@@ -1,3 +1,4 @@
+// #import activation runs-walk workgroup-sum
 // The two per-channel sums of the backward pass when each channel is stored as runs of `inner`
 // contiguous values (inner > 1: NCL, NCHW, NCDHW), reading x and dy exactly once:
 //   Σ dy  and  Σ dy · (x − mean),

@@ -1,3 +1,5 @@
+// #expects WORKGROUP_SIZE params.threads params.stride params.segment params.units params.base
+// #expects params.inner params.channels params.firstRun RUNS
 // The walk shared by the elementwise kernels (apply.wgsl, backward-apply.wgsl), put in front of
 // each of them (shader-sources.ts): which units a thread writes, all of one channel. It reads the
 // kernel's `params` (units, base, channels, inner, stride, segment, firstRun, threads) and WORKGROUP_SIZE;

@@ -1,3 +1,5 @@
+// #import finite
+// #expects params.nan params.eps params.channels params.keep params.take params.varianceFactor
 // The last step of the statistics of one channel, shared by finalize.wgsl and
 // fused-small-forward.wgsl (shader-sources.ts puts it in front of each): from the channel's moments
 // (count, shifted mean, M2, pivot) — moments of x − pivot, the pivot apart — the batch mean and

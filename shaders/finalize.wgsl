@@ -1,3 +1,4 @@
+// #import finalize-channel moments
 // Merges the K partial statistics of each channel into the batch mean and biased variance, then
 // derives what the later kernels need and updates the running statistics in place (the formulas,
 // the conventions and the rule for non-finite input: finalize-channel.wgsl).

@@ -1,3 +1,4 @@
+// #import activation fused-small-walk backward-channel
 // Backward of a small tensor in ONE dispatch: the two per-channel sums Σ dy and Σ dy · (x − mean),
 // dgamma and dbeta, then dx, reading x and dy from memory once. A workgroup holds its whole
 // channel (or group of four channels) of x and dy in registers (UNITS units of each per thread, see

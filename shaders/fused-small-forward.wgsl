@@ -1,3 +1,4 @@
+// #import fused-small-walk finalize-channel relu
 // Training forward of a small tensor in ONE dispatch: batch statistics, running-statistics update,
 // scale and shift, and y, reading x from memory once. A workgroup holds its whole channel (or group
 // of four channels) in registers — UNITS units per thread, see fused-small-walk.wgsl for who holds

@@ -1,3 +1,5 @@
+// #import workgroup-sum
+// #expects params.innerUnits params.groups params.units WORKGROUP_SIZE UNITS
 // What a thread of the fused small-tensor kernels (fused-small-forward.wgsl,
 // fused-small-backward.wgsl) holds, and the workgroup totals they share; shader-sources.ts puts it
 // in front of each, after a workgroupSum helper (workgroup-reduce*.wgsl).

@@ -1,3 +1,4 @@
+// #import finite
 // Moments of a set of values as one vec4f, m = (count, mean − pivot, M2, pivot): the mean is kept as
 // a pivot (a float32 near the mean) plus a small remainder, so for data like 1e4 ± 1 no quantity of
 // the size of the mean is rounded before the statistics are written (a float32 mean alone has only
@@ -56,10 +57,6 @@ fn mergeBlock(running: vec4f, values: vec4f, valid: u32) -> vec4f {
     return running;
   }
   return chanMerge(running, blockMoments(values, valid, running.w));
-}
-
-fn isFinite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
 }
 
 // A thread's or workgroup's moments as a partial: flagged (M2 = −1) when a NaN or ±Inf was read or

@@ -1,3 +1,5 @@
+// #import activation
+// #expects RELU
 // The forward activation, shared by apply.wgsl and fused-small-forward.wgsl (shader-sources.ts puts
 // it in front of each, after activation.wgsl, whose relu / relu4 decide on the bits of v); the
 // including kernel declares `override RELU: bool`.

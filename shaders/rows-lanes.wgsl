@@ -1,3 +1,4 @@
+// #expects params.groups params.laneRows params.rowLanes params.rows
 // The rows of one thread of the 'Rows' reductions (stats-rows.wgsl, backward-reduce-rows.wgsl), put
 // in front of each (shader-sources.ts). Thread g covers channel group g % groups and lane
 // k = g / groups of K = rowLanes lanes: every K-th row from row k (laneRows == 0), or the k-th

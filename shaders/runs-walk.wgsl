@@ -1,3 +1,6 @@
+// #expects params.chunks params.chunkLength params.valuesPerChannel params.inner params.stepOuter
+// #expects params.stepInner params.segmentsPerRun params.skip params.channels params.chunkBase
+// #expects params.totalChannels params.channelBase WORKGROUP_SIZE
 // The walk shared by the 'Runs' reductions (stats-runs.wgsl, backward-reduce-runs.wgsl), put in
 // front of each (shader-sources.ts): their Params, and which units a workgroup (chunks) or a thread
 // (segments) reduces. Channel c of a [outer, C, inner] view is stored as runs of `inner` units; unit

@@ -1,3 +1,4 @@
+// #import rows-lanes moments
 // Per-channel partial statistics when channels are contiguous in memory (inner == 1: NC, NLC, NHWC,
 // NDHWC), reading x exactly once.
 //

@@ -1,3 +1,4 @@
+// #import runs-walk workgroup-sum moments
 // Per-channel partial statistics when each channel is stored as runs of `inner` contiguous values
 // (inner > 1: NCL, NCHW, NCDHW), reading x exactly once.
 //

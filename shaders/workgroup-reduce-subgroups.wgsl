@@ -1,4 +1,5 @@
 enable subgroups;
+// #expects WORKGROUP_SIZE
 
 // workgroupSum of workgroup-reduce.wgsl made of subgroup operations, for devices with the
 // `subgroups` feature: each subgroup adds its values in registers (subgroupAdd), then a single

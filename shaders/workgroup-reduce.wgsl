@@ -1,3 +1,4 @@
+// #expects WORKGROUP_SIZE
 // The sum of one vec2f per invocation over a workgroup, for kernels that end with a per-workgroup
 // total (stats-runs.wgsl, backward-reduce-runs.wgsl). This is the portable version: a tree in
 // workgroup memory. workgroup-reduce-subgroups.wgsl defines the same function with subgroup
