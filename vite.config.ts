@@ -11,7 +11,7 @@ export default defineConfig({
   },
   build: {
     lib: {
-      entry: { index: 'src/index.ts', tfjs: 'src/tfjs/index.ts', node: 'src/node/index.ts', 'node-host': 'src/node/host.ts' },
+      entry: { index: 'src/index.ts', advanced: 'src/advanced.ts', tfjs: 'src/tfjs/index.ts', node: 'src/node/index.ts', 'node-host': 'src/node/host.ts' },
       formats: ['es'],
       fileName: (_format, entryName) => `${entryName}.js`,
     },

@@ -1,4 +1,5 @@
-import type { AutotuneReport, KernelFamily, KernelTuning } from '../../src/index';
+import type { AutotuneReport, KernelFamily } from '../../src/index';
+import type { KernelTuning } from '../../src/advanced';
 /** Types shared by the runners (bench/run.ts, bench/node/bench-gpu.ts) and the measuring code (bench/page/). */
 import type { StepTimingReport } from '../../demo/step-timing';
 import type { Layout } from '../../src/types';

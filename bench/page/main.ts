@@ -5,7 +5,8 @@
  * come from case-runner.ts, which the Node bench (bench/node/bench-gpu.ts) runs on Dawn too; TF.js,
  * the demo's training step and the analysis are the page's own.
  */
-import type { AutotuneReport, KernelFamily, KernelTuning, Layout } from '../../src/index';
+import type { AutotuneReport, KernelFamily, Layout } from '../../src/index';
+import type { KernelTuning } from '../../src/advanced';
 import type { CaseSpec, DeviceLimitsMode, PageEnvironment, PageResult, PrepareOptions, TimingPlan } from '../lib/types';
 import { createCaseRunner } from './case-runner';
 

@@ -6,7 +6,8 @@
  * Tensors up to 512 MB: inputs without host arrays are generated into their GPU buffers in chunks,
  * outputs are read back in chunks for the check, and every buffer of a case is destroyed at its end.
  */
-import { createBatchNorm, GpuBatchNorm, type BatchNorm, type KernelTuning } from '../../src/index';
+import { createBatchNorm, GpuBatchNorm, type BatchNorm } from '../../src/index';
+import { type KernelTuning } from '../../src/advanced';
 import { resolveTuning, tuningForAdapter } from '../../src/gpu/tuning';
 import type { MeasuredRow, MissingRow, PageResult, TimingPlan } from '../lib/types';
 import type { BenchDevice } from './gpu-device';

@@ -30,9 +30,13 @@ function run(command: string, args: string[], cwd: string): string {
 // (TS2578, unused directive) when the declarations resolve to nothing and every import is `any`.
 const consumerSource = `import { createBatchNorm, BatchNormError } from 'webgpu-batchnorm';
 import { createNodeBatchNorm } from 'webgpu-batchnorm/node';
+import { defaultTuning, type KernelTuning } from 'webgpu-batchnorm/advanced';
 
 // @ts-expect-error createBatchNorm is a function, not a number
 const notANumber: number = createBatchNorm;
+const tuning: KernelTuning = { ...defaultTuning, workgroupSize: 64 };
+// @ts-expect-error workgroupSize is a number
+const badTuning: KernelTuning = { ...defaultTuning, workgroupSize: '64' };
 
 const bn = await createBatchNorm({ backend: 'cpu' });
 const x = Float32Array.from({ length: 12 }, (_, i) => i);            // shape [4, 3]: channel c holds c, c + 3, …
@@ -60,6 +64,7 @@ console.log(JSON.stringify({
   kind: typeof notANumber,
   mean: Array.from(out.mean), variance: Array.from(out.variance), dbeta: Array.from(grads.dbeta),
   code, nodeBackend: node.backend, nodeMean: Array.from(nodeOut.mean),
+  workgroupSize: tuning.workgroupSize, bad: typeof badTuning,
 }));
 `;
 
@@ -123,6 +128,8 @@ describe('the packed package in a consumer', () => {
       code: 'length-mismatch',
       nodeBackend: 'cpu',
       nodeMean: [4.5, 5.5, 6.5],
+      workgroupSize: 64,
+      bad: 'object',
     });
   }, 60_000);
 });

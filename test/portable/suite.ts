@@ -6,7 +6,8 @@
  * calls runPortable() and exits with its status, so every implementation is checked by the same
  * code. The cases read `navigator.gpu`, as they do in a page, so runPortable installs `gpu` there.
  */
-import { createBatchNorm, type KernelTuning } from '../../src/index';
+import { createBatchNorm } from '../../src/index';
+import { type KernelTuning } from '../../src/advanced';
 import { shaderModuleNames } from '../../src/gpu/pipelines';
 import { runBackwardCase } from '../gpu/page/backward-case';
 import { engineFor } from '../gpu/page/case-engines';

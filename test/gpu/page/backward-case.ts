@@ -8,7 +8,8 @@
  * and save_invstd; the forward tests check those statistics themselves. What is left is the
  * backward kernels' own float32 arithmetic, which backward-tolerances.ts bounds.
  */
-import { channelView, defaultTuning, type KernelTuning, type Layout } from '../../../src/index';
+import { channelView, type Layout } from '../../../src/index';
+import { defaultTuning, type KernelTuning } from '../../../src/advanced';
 import { engineFor, type CaseDevice } from './case-engines';
 import { backwardTolerances, gpuBackwardTerms } from '../../support/backward-tolerances';
 import { splitShape } from '../../support/channel-index';

@@ -8,7 +8,8 @@
  * counts the device calls each call made (bind groups created, error scopes pushed), so the test
  * sees that a repeated set is served from the cache and a new one is not.
  */
-import { channelView, createBatchNorm, type BatchNorm, type KernelTuning, type Layout } from '../../../src/index';
+import { channelView, createBatchNorm, type BatchNorm, type Layout } from '../../../src/index';
+import { type KernelTuning } from '../../../src/advanced';
 import { backwardTolerances, gpuBackwardTerms } from '../../support/backward-tolerances';
 import { splitShape } from '../../support/channel-index';
 import { check, inferenceChecks, trainChecks, type OutputCheck } from '../../support/forward-checks';

@@ -5,7 +5,8 @@
  * - 'default-bindings': a borrowed device with WebGPU's default maxStorageBufferBindingSize
  *   (128 MiB) but the adapter's maxBufferSize, so a tensor can be larger than one binding.
  */
-import { createBatchNorm, type BatchNorm, type KernelTuning } from '../../../src/index';
+import { createBatchNorm, type BatchNorm } from '../../../src/index';
+import { type KernelTuning } from '../../../src/advanced';
 
 export type CaseDevice = 'engine' | 'default-bindings';
 

@@ -7,7 +7,8 @@
  * through the GPU-resident API, all recorded into one encoder per batch and read back with one map;
  * the rest through the host-array API, concurrently.
  */
-import { channelView, createBatchNorm, defaultTuning, layouts, type BatchNorm, type Layout } from '../../../src/index';
+import { channelView, createBatchNorm, layouts, type BatchNorm, type Layout } from '../../../src/index';
+import { defaultTuning } from '../../../src/advanced';
 import { CopyPlan, floatsAt } from '../../../src/gpu/copy-plan';
 import { backwardTolerances, gpuBackwardTerms } from '../../support/backward-tolerances';
 import { gpuStatisticsTerms } from '../../support/tolerances';

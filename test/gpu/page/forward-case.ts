@@ -2,7 +2,8 @@
  * One forward case, run inside the page: seeded inputs, the GPU-resident path on poisoned output
  * buffers, the host-array path, and the float64 reference; returns the checks for Node to assert.
  */
-import type { KernelTuning, Layout } from '../../../src/index';
+import type { Layout } from '../../../src/index';
+import type { KernelTuning } from '../../../src/advanced';
 import { engineFor, type CaseDevice } from './case-engines';
 import { inferenceChecks, trainChecks, type OutputCheck } from '../../support/forward-checks';
 import { gpuStatisticsTerms } from '../../support/tolerances';

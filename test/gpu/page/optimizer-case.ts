@@ -3,7 +3,8 @@
  * steps on the same seeded parameters and per-step gradients; returns the checks for Node to assert,
  * and how many GPU objects each step created.
  */
-import { createCpuOptimizer, createGpuOptimizer, type GpuOptimizerTuning, type OptimizerOptions, type OptimizerState, type StateName } from '../../../src/index';
+import { createCpuOptimizer, createGpuOptimizer, type OptimizerOptions, type OptimizerState, type StateName } from '../../../src/index';
+import { type GpuOptimizerTuning } from '../../../src/advanced';
 import { pipelineCount } from '../../../src/gpu/pipelines';
 import { checkClose, maxErrors, type ToleranceSpec } from '../../support/compare';
 import { centredConditioning, EPS32, gradientRounding, OPTIM_ATOL, P_TERMS, S_TERMS, U_TERMS } from '../../support/optim-tolerances';

@@ -2,7 +2,8 @@
  * Bad hyper-parameters, buffers and states given to the GPU optimizer: each must be rejected with
  * its BatchNormError code before any GPU object is created or any buffer written.
  */
-import { BatchNormError, createCpuOptimizer, createGpuOptimizer, type GpuOptimizerTuning, type OptimizerOptions } from '../../../src/index';
+import { BatchNormError, createCpuOptimizer, createGpuOptimizer, type OptimizerOptions } from '../../../src/index';
+import { type GpuOptimizerTuning } from '../../../src/advanced';
 import { pipelineCount } from '../../../src/gpu/pipelines';
 import { readBuffer, storageBuffer } from './gpu-buffers';
 import { countedDevice, scoped } from './optimizer-device';

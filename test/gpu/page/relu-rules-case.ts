@@ -9,7 +9,8 @@
  * The mask is read off the results with dy = 1: in eval mode dx = k·g is nonzero exactly where dy
  * passed, and dbeta = Σ g counts the passing elements of a channel exactly (sums of 0 and 1).
  */
-import { createBatchNorm, defaultTuning, type BatchNorm, type KernelTuning, type Layout } from '../../../src/index';
+import { createBatchNorm, type BatchNorm, type Layout } from '../../../src/index';
+import { defaultTuning, type KernelTuning } from '../../../src/advanced';
 import { engineFor } from './case-engines';
 import { channelOf, splitShape } from '../../support/channel-index';
 import { caseSeed, createRng, normals } from '../../support/random';
