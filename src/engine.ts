@@ -3,7 +3,7 @@ import { cpuBackward } from './cpu/backward';
 import { cpuForwardInference, cpuForwardTrain } from './cpu/forward';
 import { BatchNormError } from './errors';
 import type { ChannelStatistics } from './channel-statistics';
-import { cpuChannelStatistics } from './cpu/channel-statistics';
+import { cpuChannelStatistics } from './cpu/moments';
 import { acquireDevice, borrowDevice, type AcquiredDevice, type GpuEntry } from './gpu/device';
 import type { ResolvedBackwardOptions } from './backward-options';
 import type { ResolvedOptions } from './options';

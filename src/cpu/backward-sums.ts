@@ -3,7 +3,7 @@ import { CHANNEL_GROUP, rowsPerBlock } from './row-blocks';
 
 /*
  * The two loops of the backward pass over the [outer, C, inner] view, in float64 and walked like
- * channel-stats.ts: rows of C interleaved channels when inner == 1 (NC, NLC, NHWC; in blocks of
+ * moments.ts: rows of C interleaved channels when inner == 1 (NC, NLC, NHWC; in blocks of
  * rows, four channels at a time, see row-blocks.ts), contiguous runs of one channel otherwise (NCL,
  * NCHW, NCDHW), each run summed on its own first.
  */

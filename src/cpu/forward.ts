@@ -2,7 +2,7 @@ import { BatchNormError } from '../errors';
 import { checkInput, type ResolvedOptions } from '../options';
 import type { ForwardTrainResult } from '../types';
 import { applyChannelAffine } from './apply';
-import { channelMoments } from './channel-stats';
+import { channelMoments } from './moments';
 import { updatedRunningStats } from './running-stats';
 import { foldScaleShift, inverseStd } from './scale-shift';
 

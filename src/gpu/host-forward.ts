@@ -1,8 +1,9 @@
+import type { ChannelStatistics } from '../channel-statistics';
 import type { ResolvedOptions } from '../options';
 import type { ForwardTrainResult } from '../types';
 import type { BufferPool } from './buffer-pool';
 import type { GpuContext } from './context';
-import { encodeForwardInference, encodeForwardTrain } from './encode-forward';
+import { encodeForwardInference, encodeForwardTrain, encodeStatistics } from './encode-forward';
 import { scoped } from './gpu-errors';
 import { statsByteLength } from './resident-options';
 
@@ -165,5 +166,22 @@ export function gpuForwardInference(context: GpuContext, pool: BufferPool, x: Fl
     encodeForwardInference(context, encoder, args);
     const [y] = await transfer.submitAndRead(encoder, [[args.y, x.byteLength]]);
     return y;
+  });
+}
+
+/** Per-channel (count, mean, M2) of a host array, computed on the GPU (`channelStatistics`). */
+export function gpuChannelStatistics(context: GpuContext, pool: BufferPool, x: Float32Array, o: ResolvedOptions): Promise<ChannelStatistics> {
+  return run(context, pool, 'channelStatistics', async (transfer) => {
+    const C = o.view.channels;
+    const stats = transfer.buffer('stats', statsByteLength(C), STORAGE_OUT());
+    const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.channelStatistics.encoder' });
+    encodeStatistics(context, encoder, { ...o, x: transfer.upload('x', x)!, stats });
+    const [meanAndVariance] = await transfer.submitAndRead(encoder, [[stats, 2 * C * 4]]);
+    const count = o.view.count;
+    return {
+      count,
+      mean: Float64Array.from(meanAndVariance.subarray(0, C)),
+      m2: Float64Array.from(meanAndVariance.subarray(C, 2 * C), (v) => v * count),
+    };
   });
 }

@@ -1,4 +1,6 @@
+import type { ChannelStatistics } from '../channel-statistics';
 import type { ChannelView } from '../layout';
+import type { ResolvedOptions } from '../options';
 import { CHANNEL_GROUP, rowsPerBlock } from './row-blocks';
 
 /*
@@ -112,4 +114,11 @@ export function channelMoments(x: Float32Array, view: ChannelView): { mean: Floa
     }
   }
   return { mean, variance };
+}
+
+/** Per-channel (count, mean, M2) on the CPU path (`channelStatistics`), float64 accumulation. */
+export function cpuChannelStatistics(x: Float32Array, o: ResolvedOptions): ChannelStatistics {
+  const { mean, variance } = channelMoments(x, o.view);
+  const count = o.view.count;
+  return { count, mean, m2: variance.map((v) => v * count) };
 }
