@@ -123,6 +123,8 @@ async function main(args: BenchArgs): Promise<number> {
         // Dawn's message lists the adapters it found (none when no driver loaded).
         throw new Error(
           `${message}\n(no usable adapter: Dawn looks for the system's Vulkan loader and drivers (Metal on macOS, D3D12 on Windows); ` +
+            'on Linux it needs libvulkan.so.1 and the GPU\'s Vulkan driver manifest (--icd FILE points at one, e.g. nvidia_icd.json, whose ' +
+            'libGLX_nvidia.so.0 also needs libglvnd\'s libGLdispatch.so.0); ' +
             'on a machine without a GPU try --swiftshader (Chrome/Chromium installed) or --icd /usr/share/vulkan/icd.d/lvp_icd.json (Mesa 25 lavapipe); --adapter NAME picks one of several)',
         );
       }
