@@ -171,7 +171,7 @@ export async function runBadInputsCase(): Promise<BadInputsReport> {
     ['backward', 'relu in eval mode without y', () => bn.backward(host.dy, host.x, { ...opts, ...running, activation: 'relu', mode: 'eval' })],
     ['backward', 'saved.y one value short', () => bn.backward(host.dy, host.x, { ...opts, activation: 'relu' }, { ...saved, y: host.x.subarray(1) })],
     ['channelStatistics', 'one value per channel', () => bn.channelStatistics(host.x.subarray(0, C), { shape: [1, C] })],
-    ['channelStatistics', 'x is a plain array', () => bn.channelStatistics([...host.x] as never, { shape })],
+    ['channelStatistics', 'x holds a string', () => bn.channelStatistics([...host.x].map((v, i) => (i === 3 ? '1' : v)) as never, { shape })],
     ['encodeForwardTrain', 'encoder is null', () => kernels.encodeForwardTrain(null as never, fwd)],
     ['encodeForwardTrain', 'y one value short', () => kernels.encodeForwardTrain(encoder, { ...fwd, y: small })],
     ['encodeForwardTrain', 'x and y one buffer', () => kernels.encodeForwardTrain(encoder, { ...fwd, y: gpu.x })],
