@@ -24,3 +24,4 @@ export { CpuBatchNormLayer } from './layer/cpu-layer';
 export type { LayerGradients, LayerSnapshot } from './layer/layer-snapshot';
 export { TrainingMirror, createTrainingMirror, type TrainingMirrorParts, type TrainingMirrorOptions, type TrainingMirrorCounts } from './recovery/training-mirror';
 export type { TrainingSnapshot } from './recovery/snapshot';
+export { foldBatchNorm, weightLayouts, type WeightLayout, type LayerWeights, type BatchNormState, type FoldOptions, type FoldedWeights } from './fold';
