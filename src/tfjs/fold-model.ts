@@ -24,6 +24,9 @@ interface Node {
   inbound?: unknown[];
 }
 
+/** What a Sequential model's first layer reads: a name no layer has. */
+const modelInput = '\u0000input';
+
 const batchNormClasses = new Set(['BatchNormalization', WebGpuBatchNormalization.className]);
 
 export interface FoldModelOptions {
@@ -46,7 +49,9 @@ function nodesOf(topology: Json): { nodes: Node[]; outputs: string[]; sequential
   if (topology.class_name === 'Sequential') {
     const nodes = layers.map((layer, k) => {
       const layerConfig = layer.config as Json;
-      return { name: layerConfig.name as string, className: layer.class_name as string, config: layerConfig, inputs: k === 0 ? [] : [(layers[k - 1].config as Json).name as string], shared: false };
+      // The first layer reads the model's input (no layer of the list).
+      const input = k === 0 ? modelInput : ((layers[k - 1].config as Json).name as string);
+      return { name: layerConfig.name as string, className: layer.class_name as string, config: layerConfig, inputs: [input], shared: false };
     });
     return { nodes, outputs: nodes.length ? [nodes[nodes.length - 1].name] : [], sequential: true };
   }
