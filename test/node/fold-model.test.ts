@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchNormError } from '../../src/index';
+import { BatchNormError, foldBatchNorm, type WeightLayout } from '../../src/index';
 import { batchNormalization, foldModelBatchNorm } from '../../src/tfjs/index';
 import { buildModel } from '../../demo/model';
 import { caseSeed, createRng, normals, seedFromEnv, uniforms, type Rng } from '../support/random';
@@ -173,6 +173,24 @@ async function foldAndCompare(model: tf.LayersModel, x: tf.Tensor, classes: numb
   return { logitsUsed, predictionsUsed };
 }
 
+/**
+ * The folded model's kernel and bias of `into` are exactly foldBatchNorm's for the original layer
+ * and batch norm (whose numbers test/node/fold.test.ts checks to u): the model fold reads γ, β, the
+ * moving statistics and epsilon where TF.js keeps them.
+ */
+async function expectFoldedWeights(model: tf.LayersModel, folded: tf.LayersModel, into: string, batchNorm: string, where: 'after' | 'before'): Promise<void> {
+  const read = (layer: tf.layers.Layer) => Promise.all(layer.getWeights().map(async (t) => Float32Array.from(await t.data())));
+  const layer = model.getLayer(into);
+  const [kernel, bias] = await read(layer);
+  const bn = model.getLayer(batchNorm);
+  const { gamma, beta, mean, variance, eps } = batchNormParts(bn, await read(bn));
+  const layout: WeightLayout = layer.getClassName() === 'Dense' ? 'IO' : 'HWIO';
+  const expected = foldBatchNorm({ weight: kernel, bias: layer.getConfig().useBias === false ? undefined : bias }, { gamma, beta, runningMean: mean, runningVar: variance, eps }, { layout, shape: layer.getWeights()[0].shape, batchNorm: where });
+  const [foldedKernel, foldedBias] = await read(folded.getLayer(into));
+  expect(foldedKernel).toEqual(expected.weight);
+  expect(foldedBias).toEqual(expected.bias);
+}
+
 function expectWithin(what: string, c: Comparison): void {
   console.log(`${what}: largest error ${(100 * c.logitsUsed).toFixed(3)} % of the logits' bound, ${(100 * c.predictionsUsed).toFixed(3)} % of the predictions'`);
   expect(c.logitsUsed).toBeLessThanOrEqual(1);
@@ -204,6 +222,11 @@ describe('foldModelBatchNorm on the demo model (real MNIST digits)', () => {
     labels.dispose();
     randomizeBatchNorms(model, createRng(caseSeed(seed, `demo ${impl}`)));
     expectWithin(`demo model (${impl})`, await foldAndCompare(model, x, 10));
+    // Each batch norm follows a relu, so it is folded into the Dense layer after it.
+    const folded = await foldModelBatchNorm(model);
+    await expectFoldedWeights(model, folded, model.layers[2].name, model.layers[1].name, 'before');
+    await expectFoldedWeights(model, folded, model.layers[4].name, model.layers[3].name, 'before');
+    folded.dispose();
     model.dispose();
   });
 });
@@ -225,6 +248,10 @@ describe('foldModelBatchNorm on convolution models', () => {
     randomizeBatchNorms(model, rng);
     const x = tf.tensor4d(normals(rng, 7 * 9 * 8 * 3, 0.2, 1), [7, 9, 8, 3]);
     expectWithin('conv → BN', await foldAndCompare(model, x, 6));
+    const folded = await foldModelBatchNorm(model);
+    await expectFoldedWeights(model, folded, model.layers[0].name, model.layers[1].name, 'after');
+    await expectFoldedWeights(model, folded, model.layers[3].name, model.layers[4].name, 'after');
+    folded.dispose();
     model.dispose();
   });
 
@@ -245,6 +272,10 @@ describe('foldModelBatchNorm on convolution models', () => {
     randomizeBatchNorms(model, rng);
     const x = tf.tensor4d(normals(rng, 6 * 8 * 8 * 2, 0.5, 1), [6, 8, 8, 2]);
     expectWithin('BN → valid conv', await foldAndCompare(model, x, 5, 1));
+    const folded = await foldModelBatchNorm(model);
+    await expectFoldedWeights(model, folded, model.layers[1].name, model.layers[0].name, 'before');
+    await expectFoldedWeights(model, folded, model.layers[3].name, model.layers[2].name, 'before');
+    folded.dispose();
     // strict: refused, naming the layer and why, before anything is built.
     await expect(foldModelBatchNorm(model, { strict: true })).rejects.toMatchObject({ code: 'invalid-option', message: expect.stringMatching(/batch_normalization.*neither after/) });
     model.dispose();
