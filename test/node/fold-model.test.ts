@@ -149,24 +149,33 @@ async function foldAndCompare(model: tf.LayersModel, x: tf.Tensor, classes: numb
   const count = roundingCount(model);
   let logitsUsed = 0;
   const bounds = z.map((_, k) => 2 * u * count * m[k]);
-  z.forEach((v, k) => (logitsUsed = Math.max(logitsUsed, Math.abs(zFolded[k] - v) / bounds[k])));
+  z.forEach((v, k) => {
+    const diff = Math.abs(zFolded[k] - v);
+    logitsUsed = Math.max(logitsUsed, diff === 0 ? 0 : diff / bounds[k]);
+  });
 
-  const p = before;
-  const pFolded = await predict(folded, x);
-  let predictionsUsed = 0;
-  for (let row = 0; row < p.length / classes; row++) {
-    const at = (k: number) => row * classes + k;
-    let B = 0;
-    let maxAbs = 0;
-    for (let k = 0; k < classes; k++) {
-      B = Math.max(B, bounds[at(k)]);
-      maxAbs = Math.max(maxAbs, Math.abs(z[at(k)]));
-    }
-    const A = 2 * maxAbs + Math.log(classes) + 1;
-    for (let k = 0; k < classes; k++) {
-      const pk = Math.max(p[at(k)], pFolded[at(k)]);
-      const allowed = pk * (2 * B + 2 * u * (A + classes + 4));
-      predictionsUsed = Math.max(predictionsUsed, Math.abs(pFolded[at(k)] - p[at(k)]) / allowed);
+  // With a softmax output, the predictions too (otherwise they are the logits).
+  const last = model.getLayer(model.outputNames[0]);
+  let predictionsUsed = logitsUsed;
+  if (last.getConfig().activation === 'softmax') {
+    const p = before;
+    const pFolded = await predict(folded, x);
+    predictionsUsed = 0;
+    for (let row = 0; row < p.length / classes; row++) {
+      const at = (k: number) => row * classes + k;
+      let B = 0;
+      let maxAbs = 0;
+      for (let k = 0; k < classes; k++) {
+        B = Math.max(B, bounds[at(k)]);
+        maxAbs = Math.max(maxAbs, Math.abs(z[at(k)]));
+      }
+      const A = 2 * maxAbs + Math.log(classes) + 1;
+      for (let k = 0; k < classes; k++) {
+        const pk = Math.max(p[at(k)], pFolded[at(k)]);
+        const allowed = pk * (2 * B + 2 * u * (A + classes + 4));
+        const diff = Math.abs(pFolded[at(k)] - p[at(k)]);
+        predictionsUsed = Math.max(predictionsUsed, diff === 0 ? 0 : diff / allowed);
+      }
     }
   }
   for (const made of [folded, logits, foldedLogits, magnitude]) made.dispose();
@@ -279,6 +288,23 @@ describe('foldModelBatchNorm on convolution models', () => {
     // strict: refused, naming the layer and why, before anything is built.
     await expect(foldModelBatchNorm(model, { strict: true })).rejects.toMatchObject({ code: 'invalid-option', message: expect.stringMatching(/batch_normalization.*neither after/) });
     model.dispose();
+  });
+
+  it('Conv2D channels_first → BatchNorm (axis 1): folded over the output channels of the HWIO kernel', async () => {
+    // Weights only: TF.js's CPU kernel of batchNorm takes the channel of element i as i mod C, so the
+    // unfolded model itself is wrong on this backend for axis 1 (the folded one computes γ·(z −
+    // mean)/sqrt(var + eps) + β per channel of axis 1, checked by hand while writing this test).
+    const model = tf.sequential({
+      layers: [tf.layers.conv2d({ inputShape: [3, 6, 5], filters: 4, kernelSize: 3, dataFormat: 'channelsFirst', padding: 'same' }), tf.layers.batchNormalization({ axis: 1 })],
+    });
+    randomizeBatchNorms(model, createRng(caseSeed(seed, 'channels first')));
+    const folded = await foldModelBatchNorm(model, { strict: true });
+    expect(folded.layers.map((l) => l.getClassName())).toEqual(['Conv2D']);
+    await expectFoldedWeights(model, folded, model.layers[0].name, model.layers[1].name, 'after');
+    // A batch norm over another axis than the convolution's channels is kept.
+    const across = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [3, 6, 5], filters: 4, kernelSize: 3, dataFormat: 'channelsFirst' }), tf.layers.batchNormalization({ axis: -1 })] });
+    expect((await foldModelBatchNorm(across)).layers.map((l) => l.getClassName())).toEqual(['Conv2D', 'BatchNormalization']);
+    for (const made of [model, folded, across]) made.dispose();
   });
 
   it('a functional model: a shared producer, a batch norm folded forward into a Dense, one kept at the output', async () => {
