@@ -6,8 +6,8 @@ import { checkInput, resolveOptions } from '../options';
 import type { BackwardMode, FloatInput } from '../types';
 import { checkLayerState } from './layer-state-check';
 import { resolveLayerOptions, type BatchNormLayerOptions, type ResolvedLayerOptions } from './layer-options';
-import type { LayerGradients, LayerSnapshot } from './layer-snapshot';
-import type { BatchNormStateDict } from './state-dict';
+import type { LayerGradients, LayerGradientsInput, LayerSnapshot } from './layer-snapshot';
+import type { BatchNormStateDict, BatchNormStateDictInput } from './state-dict';
 
 interface SavedForward {
   x: Float32Array;
@@ -142,7 +142,7 @@ export class CpuBatchNormLayer {
   }
 
   /** Loads a state dict; everything is checked before anything is written. */
-  loadStateDict(state: BatchNormStateDict): void {
+  loadStateDict(state: BatchNormStateDictInput): void {
     const checked = checkLayerState(this.options, state);
     for (const [name, values] of checked.arrays) this.arrayOf(name)!.set(values);
     if (checked.batches !== undefined) this.numBatchesTracked = checked.batches;
@@ -152,7 +152,7 @@ export class CpuBatchNormLayer {
     return { weight: this.weightGrad?.slice(), bias: this.biasGrad?.slice() };
   }
 
-  loadGradients(grads: LayerGradients): void {
+  loadGradients(grads: LayerGradientsInput): void {
     const checked = checkLayerState(this.options, { weight: grads.weight, bias: grads.bias }, 'gradient');
     for (const [name, values] of checked.arrays) (name === 'weight' ? this.weightGrad : this.biasGrad)!.set(values);
   }

@@ -82,6 +82,13 @@ describe('arrays of numbers wherever a Float32Array is taken', () => {
     const twin = new CpuBatchNormLayer({ numFeatures: 4 });
     expect(layer.forward(x, shape)).toEqual(twin.forward(X, shape));
     expect(layer.backward(dy)).toEqual(twin.backward(DY));
+    // And state dicts, Keras weights and gradients to load.
+    layer.loadStateDict({ weight: [1, 0.1, 2, 3], running_var: [1, 2, 3, 1 / 3], num_batches_tracked: 4 });
+    twin.loadStateDict({ weight: Float32Array.of(1, 0.1, 2, 3), running_var: Float32Array.of(1, 2, 3, 1 / 3), num_batches_tracked: 4 });
+    layer.loadGradients({ bias: [0.5, 0.25, 0.1, 0] });
+    twin.loadGradients({ bias: Float32Array.of(0.5, 0.25, 0.1, 0) });
+    expect(layer.snapshot()).toEqual(twin.snapshot());
+    expect(() => layer.loadStateDict({ bias: [1, 2, '3', 4] as never })).toThrow(expect.objectContaining({ code: 'channel-mismatch' }));
   });
 
   it('refuses arrays holding anything but numbers, and arrays of the wrong length, with typed errors', async () => {
