@@ -133,7 +133,7 @@ export async function foldedErrors(model: tf.LayersModel, folded: tf.LayersModel
   });
 
   // With a softmax output, the predictions too (otherwise they are the logits).
-  const last = model.getLayer(model.outputNames[0]);
+  const last = model.outputs[0].sourceLayer as tf.layers.Layer;
   let predictionsUsed = logitsUsed;
   if (last.getConfig().activation === 'softmax') {
     const p = await predict(model, x);
