@@ -105,8 +105,8 @@ export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldMod
   const topology = structuredClone(model.toJSON(null, false)) as Json;
   const { nodes, outputs, sequential } = nodesOf(topology);
   const byName = new Map(nodes.map((node) => [node.name, node]));
-  const consumers = (name: string) => nodes.filter((node) => !removed.has(node.name) && node.inputs.includes(name));
   const removed = new Map<string, Node>();
+  const consumers = (name: string) => nodes.filter((node) => !removed.has(node.name) && node.inputs.includes(name));
   const values = new Map<string, LayerValues>();
   const kept: string[] = [];
 
