@@ -1,5 +1,5 @@
 import { BatchNormError } from './errors';
-import { checkInput, resolveOptions, type PassKind, type ResolvedOptions } from './options';
+import { checkInput, checkPerChannel, resolveOptions, type PassKind, type ResolvedOptions } from './options';
 import type { BackwardMode, BackwardOptions } from './types';
 
 /** Backward options after validation: the forward's options plus the mode. */
@@ -29,13 +29,9 @@ export function resolveBackwardOptions(opts: BackwardOptions): ResolvedBackwardO
 }
 
 function checkSavedArray(name: string, value: unknown, channels: number): Float32Array {
-  if (!(value instanceof Float32Array)) {
-    throw new BatchNormError('invalid-option', `saved.${name} must be a Float32Array of length ${channels}`);
-  }
-  if (value.length !== channels) {
-    throw new BatchNormError('channel-mismatch', `saved.${name} has length ${value.length}, expected C = ${channels}`);
-  }
-  return value;
+  const values = value === undefined ? undefined : checkPerChannel(`saved.${name}`, value, channels);
+  if (!values) throw new BatchNormError('invalid-option', `saved.${name} must be a Float32Array or an array of numbers of length ${channels}`);
+  return values;
 }
 
 /**
@@ -50,7 +46,8 @@ export interface CheckedSaved {
 
 /**
  * Checks `saved` against what the backward needs: { mean, invStd } from forwardTrain in mode
- * 'train', the forward's output y with activation 'relu' (either mode); the rest is ignored.
+ * 'train', the forward's output y with activation 'relu' (either mode); the rest is ignored. Arrays
+ * of numbers come back as Float32Arrays.
  */
 export function checkSaved(saved: unknown, o: ResolvedBackwardOptions): CheckedSaved {
   const relu = o.activation === 'relu';
@@ -59,7 +56,7 @@ export function checkSaved(saved: unknown, o: ResolvedBackwardOptions): CheckedS
     const needs = o.mode === 'train' ? "saved = { mean, invStd } from forwardTrain (its whole result when activation is 'relu')" : 'saved = { y } from forwardInference';
     throw new BatchNormError('invalid-option', `backward in mode '${o.mode}'${relu ? " with activation 'relu'" : ''} needs ${needs}`);
   }
-  const { mean, invStd, y } = saved as CheckedSaved;
+  const { mean, invStd, y } = saved as Record<keyof CheckedSaved, unknown>;
   const C = o.view.channels;
   const checked: CheckedSaved = {};
   if (o.mode === 'train') {

@@ -19,7 +19,10 @@ import type {
   BackwardOptions,
   BackwardResult,
   BatchNormOptions,
+  FloatInput,
   ForwardTrainResult,
+  ForwardTrainResultWithRunning,
+  RunningStatistics,
   SavedForward,
   Tolerance,
 } from './types';
@@ -121,38 +124,44 @@ export class BatchNorm extends EventTarget {
     return this.gpuEngine;
   }
 
-  async forwardTrain(x: Float32Array, opts: BatchNormOptions): Promise<ForwardTrainResult> {
+  /**
+   * Training-mode forward. With running statistics in `opts`, their updated copies are in the
+   * result, and its type says so.
+   */
+  forwardTrain(x: FloatInput, opts: BatchNormOptions & RunningStatistics): Promise<ForwardTrainResultWithRunning>;
+  forwardTrain(x: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult>;
+  async forwardTrain(input: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult> {
     this.checkLive();
     const resolved = resolveOptions(opts, 'train');
-    checkInput('x', x, resolved.view);
+    const x = checkInput('x', input, resolved.view);
     const { gamma, beta, runningMean, runningVar } = resolved;
     this.checkFiniteValues('forwardTrain', 'input', { x, gamma, beta, runningMean, runningVar }, resolved);
-    const result = await this.forwardTrainResult(x, opts, resolved);
+    const result = await this.forwardTrainResult(x, resolved);
     const { y, mean, variance, invStd } = result;
     this.checkFiniteValues('forwardTrain', 'result', { y, mean, variance, invStd, runningMean: result.runningMean, runningVar: result.runningVar }, resolved);
     return result;
   }
 
-  private async forwardTrainResult(x: Float32Array, opts: BatchNormOptions, resolved: ResolvedOptions): Promise<ForwardTrainResult> {
-    const gpu = await this.onGpu((engine) => engine.forwardTrain(x, opts));
+  private async forwardTrainResult(x: Float32Array, resolved: ResolvedOptions): Promise<ForwardTrainResult> {
+    const gpu = await this.onGpu((engine) => engine.forwardTrain(x, gpuOptions(resolved)));
     if (!gpu) return cpuForwardTrain(x, resolved);
     if (this.tolerance) verifyForwardTrain(gpu, cpuForwardTrain(x, resolved), x, resolved, this.tolerance);
     return gpu;
   }
 
-  async forwardInference(x: Float32Array, opts: BatchNormOptions): Promise<Float32Array> {
+  async forwardInference(input: FloatInput, opts: BatchNormOptions): Promise<Float32Array> {
     this.checkLive();
     const resolved = resolveOptions(opts, 'inference');
-    checkInput('x', x, resolved.view);
+    const x = checkInput('x', input, resolved.view);
     const { gamma, beta, runningMean, runningVar } = resolved;
     this.checkFiniteValues('forwardInference', 'input', { x, gamma, beta, runningMean, runningVar }, resolved);
-    const y = await this.forwardInferenceResult(x, opts, resolved);
+    const y = await this.forwardInferenceResult(x, resolved);
     this.checkFiniteValues('forwardInference', 'result', { y }, resolved);
     return y;
   }
 
-  private async forwardInferenceResult(x: Float32Array, opts: BatchNormOptions, resolved: ResolvedOptions): Promise<Float32Array> {
-    const gpu = await this.onGpu((engine) => engine.forwardInference(x, opts));
+  private async forwardInferenceResult(x: Float32Array, resolved: ResolvedOptions): Promise<Float32Array> {
+    const gpu = await this.onGpu((engine) => engine.forwardInference(x, gpuOptions(resolved)));
     if (!gpu) return cpuForwardInference(x, resolved);
     if (this.tolerance) verifyForwardInference(gpu, cpuForwardInference(x, resolved), x, resolved, this.tolerance);
     return gpu;
@@ -167,29 +176,22 @@ export class BatchNorm extends EventTarget {
    * ForwardTrainResult has it; in mode 'eval' pass { y } from forwardInference): the mask is read,
    * not recomputed, so it is the forward's own on every backend.
    */
-  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
+  async backward(dyInput: FloatInput, xInput: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     this.checkLive();
     const resolved = resolveBackwardOptions(opts);
-    checkInput('dy', dy, resolved.view);
-    checkInput('x', x, resolved.view);
+    const dy = checkInput('dy', dyInput, resolved.view);
+    const x = checkInput('x', xInput, resolved.view);
     const checked = checkSaved(saved, resolved);
     const { gamma, beta, runningMean, runningVar } = resolved;
     const savedArrays = { 'saved.mean': checked.mean, 'saved.invStd': checked.invStd, 'saved.y': checked.y };
     this.checkFiniteValues('backward', 'input', { dy, x, gamma, beta, runningMean, runningVar, ...savedArrays }, resolved);
-    const result = await this.backwardResult(dy, x, opts, resolved, saved, checked);
+    const result = await this.backwardResult(dy, x, resolved, checked);
     this.checkFiniteValues('backward', 'result', { dx: result.dx, dgamma: result.dgamma, dbeta: result.dbeta }, resolved);
     return result;
   }
 
-  private async backwardResult(
-    dy: Float32Array,
-    x: Float32Array,
-    opts: BackwardOptions,
-    resolved: ResolvedBackwardOptions,
-    saved: SavedForward | undefined,
-    checked: CheckedSaved,
-  ): Promise<BackwardResult> {
-    const gpu = await this.onGpu((engine) => engine.backward(dy, x, opts, saved));
+  private async backwardResult(dy: Float32Array, x: Float32Array, resolved: ResolvedBackwardOptions, checked: CheckedSaved): Promise<BackwardResult> {
+    const gpu = await this.onGpu((engine) => engine.backward(dy, x, { ...gpuOptions(resolved), mode: resolved.mode }, checkedSaved(checked)));
     if (!gpu) return cpuBackward(dy, x, resolved, checked);
     if (this.tolerance) verifyBackward(gpu, cpuBackward(dy, x, resolved, checked), dy, x, resolved, checked, this.tolerance);
     return gpu;
@@ -200,12 +202,12 @@ export class BatchNorm extends EventTarget {
    * parts of every shard with mergeChannelStatistics, then normalize each shard with the merged
    * mean and variance (forwardInference with them as runningMean / runningVar).
    */
-  async channelStatistics(x: Float32Array, opts: BatchNormOptions): Promise<ChannelStatistics> {
+  async channelStatistics(input: FloatInput, opts: BatchNormOptions): Promise<ChannelStatistics> {
     this.checkLive();
     const resolved = resolveOptions(opts, 'train');
-    checkInput('x', x, resolved.view);
+    const x = checkInput('x', input, resolved.view);
     this.checkFiniteValues('channelStatistics', 'input', { x }, resolved);
-    const gpu = await this.onGpu((engine) => engine.channelStatistics(x, opts));
+    const gpu = await this.onGpu((engine) => engine.channelStatistics(x, gpuOptions(resolved)));
     const result = gpu ?? cpuChannelStatistics(x, resolved);
     if (this.settings.checkFinite) {
       const { mean, m2 } = result;
@@ -297,6 +299,22 @@ export class BatchNorm extends EventTarget {
   private checkLive(): void {
     if (this.disposed) throw new BatchNormError('disposed', 'this BatchNorm engine was disposed');
   }
+}
+
+/**
+ * The options the GPU engine validates again, with the arrays already converted to Float32Arrays
+ * (arrays of numbers are converted once, here) and every default filled in.
+ */
+function gpuOptions(o: ResolvedOptions): BatchNormOptions {
+  const { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar } = o;
+  return { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar };
+}
+
+/** `saved` as the GPU engine checks it again: only what the backward uses, as Float32Arrays. */
+function checkedSaved(checked: CheckedSaved): SavedForward | undefined {
+  const { mean, invStd, y } = checked;
+  if (mean && invStd) return { mean, invStd, y };
+  return y ? { y } : undefined;
 }
 
 function navigatorGpu(): GpuEntry | undefined {

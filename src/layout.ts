@@ -36,10 +36,15 @@ export function isLayout(value: unknown): value is Layout {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(layoutRank, value);
 }
 
-/** Validates a shape against a layout (or against the default channel axis 1) and returns its view. */
+/**
+ * Validates a shape against a layout (or against the default channel axis 1) and returns its view.
+ * A 1-D shape [N] (no layout) is N values of one channel, as ONNX defines it, seen as one run
+ * [1, 1, N] (the same memory as [N, 1], read by the kernels for runs, which load four values at a
+ * time, where one channel of rows would be read a value at a time).
+ */
 export function channelView(shape: readonly number[], layout?: Layout): ChannelView {
-  if (!Array.isArray(shape) || shape.length < 2) {
-    throw new BatchNormError('invalid-shape', `shape must be an array of at least 2 dimensions, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || shape.length < 1) {
+    throw new BatchNormError('invalid-shape', `shape must be an array of at least 1 dimension, got ${JSON.stringify(shape)}`);
   }
   shape.forEach((dim, axis) => {
     if (!Number.isSafeInteger(dim) || dim < 1) {
@@ -58,6 +63,8 @@ export function channelView(shape: readonly number[], layout?: Layout): ChannelV
       );
     }
     axis = channelAxis(layout);
+  } else if (shape.length === 1) {
+    return { outer: 1, channels: 1, inner: shape[0], count: shape[0], size: shape[0] };
   }
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const channels = shape[axis];

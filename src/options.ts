@@ -23,40 +23,53 @@ export interface ResolvedOptions {
 
 export type PassKind = 'train' | 'inference';
 
-function checkPerChannel(name: string, value: unknown, channels: number): Float32Array | undefined {
+/**
+ * A FloatInput as a Float32Array: a Float32Array as it is (never copied, so inputs stay untouched
+ * and cost nothing), an array of numbers converted once; anything else is undefined.
+ */
+export function asFloat32(value: unknown): Float32Array | undefined {
+  if (value instanceof Float32Array) return value;
+  if (Array.isArray(value) && value.every((v) => typeof v === 'number')) return Float32Array.from(value as number[]);
+  return undefined;
+}
+
+export function checkPerChannel(name: string, value: unknown, channels: number): Float32Array | undefined {
   if (value === undefined) return undefined;
-  if (!(value instanceof Float32Array)) {
-    throw new BatchNormError('invalid-option', `${name} must be a Float32Array of length ${channels}`);
+  const values = asFloat32(value);
+  if (!values) {
+    throw new BatchNormError('invalid-option', `${name} must be a Float32Array or an array of numbers of length ${channels}`);
   }
-  if (value.length !== channels) {
-    throw new BatchNormError('channel-mismatch', `${name} has length ${value.length}, expected C = ${channels}`);
+  if (values.length !== channels) {
+    throw new BatchNormError('channel-mismatch', `${name} has length ${values.length}, expected C = ${channels}`);
   }
-  return value;
+  return values;
 }
 
 /**
- * eps > 0 and within float32's range, which the GPU holds it in (1e39 would become Infinity there).
- * Values below float32's smallest normal number are allowed: the CPU path uses them as they are,
- * the GPU raises them to 2^-126 (see gpuEps), which matters only for data whose variance is below
- * ~1e-37, i.e. zero in float32 anyway.
+ * eps ≥ 0 and within float32's range, which the GPU holds it in (1e39 would become Infinity there).
+ * 0 is allowed, as PyTorch, TF.js and ONNX allow it: a channel of zero variance then divides by
+ * zero (invStd = +Inf, NaN outputs) on every path. Positive values below float32's smallest normal
+ * number are allowed too: the CPU path uses them as they are, the GPU raises them to 2^-126 (see
+ * gpuEps), which matters only for data whose variance is below ~1e-37, i.e. zero in float32 anyway.
  */
 export function checkEps(eps: unknown): number {
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0 || !Number.isFinite(Math.fround(eps))) {
-    throw new BatchNormError('invalid-eps', `eps must be a finite number > 0 within float32's range (< 3.4e38), got ${String(eps)}`);
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0 || !Number.isFinite(Math.fround(eps))) {
+    throw new BatchNormError('invalid-eps', `eps must be a finite number ≥ 0 within float32's range (< 3.4e38), got ${String(eps)}`);
   }
-  return eps;
+  return eps === 0 ? 0 : eps; // −0 as +0: one program key, one uniform value
 }
 
 /**
- * The eps a GPU uniform gets: at least 2^-126, float32's smallest normal number. A smaller eps
- * would round to 0 (or to a subnormal, which GPUs may flush to 0) and a constant channel would
- * divide by zero, where the CPU path returns y = β.
+ * The eps a GPU uniform gets: 0 stays 0 (the caller asked for a division by zero where the variance
+ * is 0, and gets it on both paths); a positive eps is at least 2^-126, float32's smallest normal
+ * number, since a smaller one would round to 0 (or to a subnormal, which GPUs may flush to 0) and a
+ * constant channel would divide by zero, where the CPU path returns y = β.
  */
 export function gpuEps(eps: number): number {
-  return Math.max(eps, 2 ** -126);
+  return eps === 0 ? 0 : Math.max(eps, 2 ** -126);
 }
 
-const conventions: readonly Convention[] = ['pytorch', 'keras'];
+const conventions: readonly Convention[] = ['pytorch', 'keras', 'onnx'];
 const activations: readonly Activation[] = ['none', 'relu'];
 
 /** The options without per-channel arrays: what the host-array and GPU-resident APIs share. */
@@ -72,7 +85,7 @@ export function resolveScalarOptions(opts: ScalarOptions, pass: PassKind): Resol
   const view = channelView(opts.shape, opts.layout);
   const convention = opts.convention ?? 'pytorch';
   if (!conventions.includes(convention)) {
-    throw new BatchNormError('invalid-option', `convention must be 'pytorch' or 'keras', got ${JSON.stringify(convention)}`);
+    throw new BatchNormError('invalid-option', `convention must be 'pytorch', 'keras' or 'onnx', got ${JSON.stringify(convention)}`);
   }
   const activation = opts.activation ?? 'none';
   if (!activations.includes(activation)) {
@@ -92,7 +105,7 @@ export function resolveScalarOptions(opts: ScalarOptions, pass: PassKind): Resol
   return { shape: opts.shape, layout: opts.layout, view, eps, momentum, convention, activation };
 }
 
-/** Validates the host-array options (scalars and per-channel Float32Arrays). */
+/** Validates the host-array options (scalars and per-channel arrays, returned as Float32Arrays). */
 export function resolveOptions(opts: BatchNormOptions, pass: PassKind): ResolvedOptions {
   const scalars = resolveScalarOptions(opts, pass);
   const C = scalars.view.channels;
@@ -109,13 +122,14 @@ export function resolveOptions(opts: BatchNormOptions, pass: PassKind): Resolved
   return { ...scalars, gamma, beta, runningMean, runningVar };
 }
 
-/** Checks the host data array against the resolved shape. */
+/** Checks a host data array against the resolved shape; returns it as a Float32Array. */
 export function checkInput(name: string, data: unknown, view: ChannelView): Float32Array {
-  if (!(data instanceof Float32Array)) {
-    throw new BatchNormError('invalid-option', `${name} must be a Float32Array`);
+  const values = asFloat32(data);
+  if (!values) {
+    throw new BatchNormError('invalid-option', `${name} must be a Float32Array or an array of numbers`);
   }
-  if (data.length !== view.size) {
-    throw new BatchNormError('length-mismatch', `${name} has ${data.length} values, but the shape holds ${view.size}`);
+  if (values.length !== view.size) {
+    throw new BatchNormError('length-mismatch', `${name} has ${values.length} values, but the shape holds ${view.size}`);
   }
-  return data;
+  return values;
 }

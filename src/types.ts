@@ -1,10 +1,16 @@
 /** Public option and result types of the host-array API. */
 
 export type Layout = 'NC' | 'NCL' | 'NLC' | 'NCHW' | 'NHWC' | 'NCDHW' | 'NDHWC';
-export type Convention = 'pytorch' | 'keras';
+export type Convention = 'pytorch' | 'keras' | 'onnx';
 export type Activation = 'none' | 'relu';
 export type BackendName = 'webgpu' | 'cpu';
 export type BackendChoice = 'auto' | BackendName;
+
+/**
+ * What the host API takes wherever it reads float32 values: a Float32Array, used as it is, or an
+ * array of numbers, converted to float32 once (each value rounded to nearest) before anything runs.
+ */
+export type FloatInput = Float32Array | readonly number[];
 
 export interface Tolerance {
   rtol: number;
@@ -16,16 +22,25 @@ export interface BatchNormOptions {
   shape: readonly number[];
   layout?: Layout;
   /** Per-channel scale γ (default ones) and shift β (default zeros), length C. */
-  gamma?: Float32Array;
-  beta?: Float32Array;
-  /** Default 1e-5 (pytorch) or 1e-3 (keras). */
+  gamma?: FloatInput;
+  beta?: FloatInput;
+  /**
+   * Default 1e-5 (pytorch, onnx) or 1e-3 (keras). 0 is allowed, as in PyTorch, TF.js and ONNX: a
+   * channel of zero variance then gets invStd = +Inf and NaN outputs.
+   */
   eps?: number;
-  /** Default 0.1 (pytorch) or 0.99 (keras); see README for the two formulas. */
+  /** Default 0.1 (pytorch), 0.99 (keras) or 0.9 (onnx); see docs/api.md for the formulas. */
   momentum?: number;
   convention?: Convention;
-  runningMean?: Float32Array;
-  runningVar?: Float32Array;
+  runningMean?: FloatInput;
+  runningVar?: FloatInput;
   activation?: Activation;
+}
+
+/** Running statistics given to a call: forwardTrain then returns their updated copies. */
+export interface RunningStatistics {
+  runningMean: FloatInput;
+  runningVar: FloatInput;
 }
 
 export interface ForwardTrainResult {
@@ -37,6 +52,15 @@ export interface ForwardTrainResult {
   /** Updated copies of the running statistics, present when they were given. */
   runningMean?: Float32Array;
   runningVar?: Float32Array;
+}
+
+/**
+ * What forwardTrain returns when the options hold running statistics (`RunningStatistics`): their
+ * updated copies are then always there, and typed so.
+ */
+export interface ForwardTrainResultWithRunning extends ForwardTrainResult {
+  runningMean: Float32Array;
+  runningVar: Float32Array;
 }
 
 export interface AdapterSummary {
@@ -61,18 +85,18 @@ export interface BackwardOptions extends BatchNormOptions {
 /** What a backward needs from its forward in mode 'train': e.g. the ForwardTrainResult itself. */
 export interface SavedStatistics {
   /** The batch statistics the forward normalized with. */
-  mean: Float32Array;
-  invStd: Float32Array;
+  mean: FloatInput;
+  invStd: FloatInput;
   /**
    * The forward's output; required with activation 'relu', whose gradient passes dy exactly where
    * y > 0 (false for ±0, negative values and NaN).
    */
-  y?: Float32Array;
+  y?: FloatInput;
 }
 
 /** What a backward in mode 'eval' needs from its forward with activation 'relu': forwardInference's y. */
 export interface SavedOutput {
-  y: Float32Array;
+  y: FloatInput;
 }
 
 /** The `saved` argument of backward: statistics (mode 'train') and/or y (activation 'relu'). */

@@ -1,6 +1,6 @@
 import { checkSaved, resolveBackwardOptions } from '../backward-options';
 import { checkInput, resolveOptions } from '../options';
-import type { BackwardOptions, BackwardResult, BatchNormOptions, ForwardTrainResult, SavedForward } from '../types';
+import type { BackwardOptions, BackwardResult, BatchNormOptions, FloatInput, ForwardTrainResult, ForwardTrainResultWithRunning, RunningStatistics, SavedForward } from '../types';
 import { backwardScratchCount, destroyBackwardScratch } from './backward-scratch';
 import { BufferPool } from './buffer-pool';
 import { createGpuContext, destroyGpuContext, type GpuContext } from './context';
@@ -111,10 +111,10 @@ export class GpuBatchNorm {
     return this.errors.run(this.device, 'encodeStatistics', prepareStatistics(this.context, encoder, args));
   }
 
-  async channelStatistics(x: Float32Array, opts: BatchNormOptions): Promise<ChannelStatistics> {
+  async channelStatistics(input: FloatInput, opts: BatchNormOptions): Promise<ChannelStatistics> {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
-    checkInput('x', x, resolved.view);
+    const x = checkInput('x', input, resolved.view);
     await this.tuneFor('forwardTrain', resolved.view);
     planReduction(contextFor(this.context, 'forwardTrain', resolved.view), resolved.view, 'stats');
     return gpuChannelStatistics(this.context, this.pool, x, resolved);
@@ -173,29 +173,31 @@ export class GpuBatchNorm {
   }
 
   // Host-array calls: GPU errors (caught by error scopes in run(), see host-forward.ts) reject the call.
-  async forwardTrain(x: Float32Array, opts: BatchNormOptions): Promise<ForwardTrainResult> {
+  forwardTrain(x: FloatInput, opts: BatchNormOptions & RunningStatistics): Promise<ForwardTrainResultWithRunning>;
+  forwardTrain(x: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult>;
+  async forwardTrain(input: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult> {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
-    checkInput('x', x, resolved.view);
+    const x = checkInput('x', input, resolved.view);
     await this.tuneFor('forwardTrain', resolved.view);
     this.checkFits(resolved.view, 'forwardTrain');
     return gpuForwardTrain(this.context, this.pool, x, resolved);
   }
 
-  async forwardInference(x: Float32Array, opts: BatchNormOptions): Promise<Float32Array> {
+  async forwardInference(input: FloatInput, opts: BatchNormOptions): Promise<Float32Array> {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'inference');
-    checkInput('x', x, resolved.view);
+    const x = checkInput('x', input, resolved.view);
     await this.tuneFor('inference', resolved.view);
     this.checkFits(resolved.view, 'inference');
     return gpuForwardInference(this.context, this.pool, x, resolved);
   }
 
-  async backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
+  async backward(dyInput: FloatInput, xInput: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     this.checkAlive();
     const resolved = resolveBackwardOptions(opts);
-    checkInput('dy', dy, resolved.view);
-    checkInput('x', x, resolved.view);
+    const dy = checkInput('dy', dyInput, resolved.view);
+    const x = checkInput('x', xInput, resolved.view);
     const checked = checkSaved(saved, resolved);
     await this.tuneFor('backward', resolved.view);
     this.checkFits(resolved.view, 'backward');

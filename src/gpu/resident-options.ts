@@ -71,7 +71,7 @@ export function resolveResident(opts: ScalarOptions & ChannelBuffers, pass: Pass
 }
 
 const activationIds = { none: 0, relu: 1 } as const;
-const conventionIds = { pytorch: 0, keras: 1 } as const;
+const conventionIds = { pytorch: 0, keras: 1, onnx: 2 } as const;
 
 /** The resolved options as numbers, the start of a call's program key (program-cache.ts). */
 export function optionsKey(resolved: ResolvedScalarOptions): number[] {

@@ -4,9 +4,9 @@ import { statsByteLength } from '../gpu/resident-options';
 import { channelView } from '../layout';
 import type { Layout } from '../types';
 import { resolveLayerOptions, type BatchNormLayerOptions, type ResolvedLayerOptions } from './layer-options';
-import type { LayerGradients } from './layer-snapshot';
+import type { LayerGradients, LayerGradientsInput } from './layer-snapshot';
 import { checkLayerState } from './layer-state-check';
-import { fromKeras, kerasView, type BatchNormStateDict, type KerasBatchNormWeights } from './state-dict';
+import { fromKeras, kerasView, type BatchNormStateDict, type BatchNormStateDictInput, type KerasBatchNormWeights, type KerasBatchNormWeightsInput } from './state-dict';
 
 interface SavedForward {
   x: GPUBuffer;
@@ -204,7 +204,7 @@ export class BatchNormLayer {
   }
 
   /** Loads a state dict; every array is checked before anything is written. */
-  loadStateDict(state: BatchNormStateDict): void {
+  loadStateDict(state: BatchNormStateDictInput): void {
     this.checkAlive();
     const { arrays, batches } = checkLayerState(this.options, state);
     const buffers: Record<string, GPUBuffer | undefined> = { weight: this.weight, bias: this.bias, running_mean: this.runningMean, running_var: this.runningVar };
@@ -213,13 +213,13 @@ export class BatchNormLayer {
   }
 
   /** Sets weightGrad and biasGrad (e.g. the gradients a CPU twin accumulated); checked first. */
-  loadGradients(grads: LayerGradients): void {
+  loadGradients(grads: LayerGradientsInput): void {
     this.checkAlive();
     const { arrays } = checkLayerState(this.options, { weight: grads?.weight, bias: grads?.bias }, 'gradient');
     for (const [name, values] of arrays) this.write(name === 'weight' ? this.weightGrad! : this.biasGrad!, values);
   }
 
-  loadKerasWeights(weights: KerasBatchNormWeights): void {
+  loadKerasWeights(weights: KerasBatchNormWeightsInput): void {
     this.loadStateDict(fromKeras(weights));
   }
 

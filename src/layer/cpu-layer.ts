@@ -3,11 +3,11 @@ import { cpuBackward } from '../cpu/backward';
 import { cpuForwardInference, cpuForwardTrain } from '../cpu/forward';
 import { BatchNormError } from '../errors';
 import { checkInput, resolveOptions } from '../options';
-import type { BackwardMode } from '../types';
+import type { BackwardMode, FloatInput } from '../types';
 import { checkLayerState } from './layer-state-check';
 import { resolveLayerOptions, type BatchNormLayerOptions, type ResolvedLayerOptions } from './layer-options';
-import type { LayerGradients, LayerSnapshot } from './layer-snapshot';
-import type { BatchNormStateDict } from './state-dict';
+import type { LayerGradients, LayerGradientsInput, LayerSnapshot } from './layer-snapshot';
+import type { BatchNormStateDict, BatchNormStateDictInput } from './state-dict';
 
 interface SavedForward {
   x: Float32Array;
@@ -69,7 +69,7 @@ export class CpuBatchNormLayer {
   }
 
   /** y = BN(x), exactly as BatchNormLayer.forward decides between batch and running statistics. */
-  forward(x: Float32Array, shape: readonly number[]): Float32Array {
+  forward(input: FloatInput, shape: readonly number[]): Float32Array {
     const o = this.options;
     const useBatchStats = this.training || !o.trackRunningStats;
     const updating = this.training && o.trackRunningStats;
@@ -78,7 +78,7 @@ export class CpuBatchNormLayer {
     if (!useBatchStats) {
       const resolved = resolveOptions({ ...common, runningMean: this.runningMean, runningVar: this.runningVar }, 'inference');
       this.checkChannels(resolved.view.channels);
-      checkInput('x', x, resolved.view);
+      const x = checkInput('x', input, resolved.view);
       const y = cpuForwardInference(x, resolved);
       this.saved = { x, shape: [...shape], mode: 'eval', kept: { y } };
       return y;
@@ -87,7 +87,7 @@ export class CpuBatchNormLayer {
     const running = updating ? { runningMean: this.runningMean, runningVar: this.runningVar } : {};
     const resolved = resolveOptions({ ...common, momentum, ...running }, 'train');
     this.checkChannels(resolved.view.channels);
-    checkInput('x', x, resolved.view);
+    const x = checkInput('x', input, resolved.view);
     const out = cpuForwardTrain(x, resolved);
     if (updating) {
       this.runningMean!.set(out.runningMean!);
@@ -102,7 +102,7 @@ export class CpuBatchNormLayer {
    * dx from dy through the last forward (whose x, and y with activation 'relu', must still hold the
    * same values); dγ and dβ are added to weightGrad and biasGrad.
    */
-  backward(dy: Float32Array): Float32Array {
+  backward(dyInput: FloatInput): Float32Array {
     const saved = this.saved;
     if (!saved) throw new BatchNormError('invalid-option', 'backward needs a forward first');
     const o = this.options;
@@ -118,7 +118,7 @@ export class CpuBatchNormLayer {
       runningMean: saved.mode === 'eval' ? this.runningMean : undefined,
       runningVar: saved.mode === 'eval' ? this.runningVar : undefined,
     });
-    checkInput('dy', dy, resolved.view);
+    const dy = checkInput('dy', dyInput, resolved.view);
     const grads = cpuBackward(dy, saved.x, resolved, saved.kept);
     // One float32 addition each, as backward-finalize.wgsl accumulates.
     if (this.weightGrad) for (let c = 0; c < grads.dgamma.length; c++) this.weightGrad[c] += grads.dgamma[c];
@@ -142,7 +142,7 @@ export class CpuBatchNormLayer {
   }
 
   /** Loads a state dict; everything is checked before anything is written. */
-  loadStateDict(state: BatchNormStateDict): void {
+  loadStateDict(state: BatchNormStateDictInput): void {
     const checked = checkLayerState(this.options, state);
     for (const [name, values] of checked.arrays) this.arrayOf(name)!.set(values);
     if (checked.batches !== undefined) this.numBatchesTracked = checked.batches;
@@ -152,7 +152,7 @@ export class CpuBatchNormLayer {
     return { weight: this.weightGrad?.slice(), bias: this.biasGrad?.slice() };
   }
 
-  loadGradients(grads: LayerGradients): void {
+  loadGradients(grads: LayerGradientsInput): void {
     const checked = checkLayerState(this.options, { weight: grads.weight, bias: grads.bias }, 'gradient');
     for (const [name, values] of checked.arrays) (name === 'weight' ? this.weightGrad : this.biasGrad)!.set(values);
   }

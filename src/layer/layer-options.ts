@@ -36,8 +36,8 @@ export function resolveLayerOptions(options: BatchNormLayerOptions): ResolvedLay
     throw new BatchNormError('invalid-layout', `unknown layout ${JSON.stringify(options.layout)}`);
   }
   const convention = options.convention ?? 'pytorch';
-  if (convention !== 'pytorch' && convention !== 'keras') {
-    throw new BatchNormError('invalid-option', `convention must be 'pytorch' or 'keras', got ${JSON.stringify(convention)}`);
+  if (convention !== 'pytorch' && convention !== 'keras' && convention !== 'onnx') {
+    throw new BatchNormError('invalid-option', `convention must be 'pytorch', 'keras' or 'onnx', got ${JSON.stringify(convention)}`);
   }
   const eps = checkEps(options.eps ?? conventionDefaults[convention].eps);
   const momentum = options.momentum === undefined ? conventionDefaults[convention].momentum : options.momentum;

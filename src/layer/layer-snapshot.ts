@@ -1,9 +1,16 @@
+import type { FloatInput } from '../types';
 import type { BatchNormStateDict } from './state-dict';
 
 /** The gradients a layer has accumulated (PyTorch's weight.grad and bias.grad). */
 export interface LayerGradients {
   weight?: Float32Array;
   bias?: Float32Array;
+}
+
+/** What loadGradients takes: Float32Arrays or arrays of numbers. */
+export interface LayerGradientsInput {
+  weight?: FloatInput;
+  bias?: FloatInput;
 }
 
 /**

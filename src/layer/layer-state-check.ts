@@ -1,6 +1,7 @@
 import { BatchNormError } from '../errors';
+import { asFloat32 } from '../options';
 import type { ResolvedLayerOptions } from './layer-options';
-import type { BatchNormStateDict } from './state-dict';
+import type { BatchNormStateDictInput } from './state-dict';
 
 export interface CheckedLayerState {
   /** The arrays to write, by state-dict name. */
@@ -13,7 +14,7 @@ export interface CheckedLayerState {
  * options before anything is written, for the GPU layer and its CPU twin alike: an absent entry is
  * left as it is; a present one must exist in this configuration and hold C float32 values.
  */
-export function checkLayerState(o: ResolvedLayerOptions, state: BatchNormStateDict, kind: 'state' | 'gradient' = 'state'): CheckedLayerState {
+export function checkLayerState(o: ResolvedLayerOptions, state: BatchNormStateDictInput, kind: 'state' | 'gradient' = 'state'): CheckedLayerState {
   if (state === null || typeof state !== 'object') throw new BatchNormError('invalid-option', `expected a ${kind} dict object`);
   const C = o.numFeatures;
   const present: Record<string, boolean> = {
@@ -27,10 +28,11 @@ export function checkLayerState(o: ResolvedLayerOptions, state: BatchNormStateDi
     const values = (state as Record<string, unknown>)[name];
     if (values === undefined) continue;
     if (!present[name]) throw new BatchNormError('invalid-option', `this layer has no ${name} ${kind} (affine or trackRunningStats is off)`);
-    if (!(values instanceof Float32Array) || values.length !== C) {
-      throw new BatchNormError('channel-mismatch', `${kind} ${name} must be a Float32Array of length ${C}`);
+    const floats = asFloat32(values);
+    if (!floats || floats.length !== C) {
+      throw new BatchNormError('channel-mismatch', `${kind} ${name} must be a Float32Array or an array of numbers of length ${C}`);
     }
-    arrays.push([name, values]);
+    arrays.push([name, floats]);
   }
   const batches = kind === 'state' ? state.num_batches_tracked : undefined;
   if (batches !== undefined && (!Number.isSafeInteger(batches) || batches < 0)) {

@@ -13,7 +13,10 @@ import type {
   BackwardOptions,
   BackwardResult,
   BatchNormOptions,
+  FloatInput,
   ForwardTrainResult,
+  ForwardTrainResultWithRunning,
+  RunningStatistics,
   SavedForward,
   Tolerance,
 } from '../types';
@@ -122,19 +125,21 @@ export class NodeBatchNorm extends EventTarget {
     return this.host?.pid;
   }
 
-  forwardTrain(x: Float32Array, opts: BatchNormOptions): Promise<ForwardTrainResult> {
+  forwardTrain(x: FloatInput, opts: BatchNormOptions & RunningStatistics): Promise<ForwardTrainResultWithRunning>;
+  forwardTrain(x: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult>;
+  forwardTrain(x: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult> {
     return this.run('forwardTrain', [x, opts]) as Promise<ForwardTrainResult>;
   }
 
-  forwardInference(x: Float32Array, opts: BatchNormOptions): Promise<Float32Array> {
+  forwardInference(x: FloatInput, opts: BatchNormOptions): Promise<Float32Array> {
     return this.run('forwardInference', [x, opts]) as Promise<Float32Array>;
   }
 
-  backward(dy: Float32Array, x: Float32Array, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
+  backward(dy: FloatInput, x: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     return this.run('backward', saved === undefined ? [dy, x, opts] : [dy, x, opts, saved]) as Promise<BackwardResult>;
   }
 
-  channelStatistics(x: Float32Array, opts: BatchNormOptions): Promise<ChannelStatistics> {
+  channelStatistics(x: FloatInput, opts: BatchNormOptions): Promise<ChannelStatistics> {
     return this.run('channelStatistics', [x, opts]) as Promise<ChannelStatistics>;
   }
 

@@ -10,6 +10,7 @@
 export { batchNormTrain, type BatchNormTrainOptions, type BatchNormTrainResult } from './op';
 export { WebGpuBatchNormalization, batchNormalization, type BatchNormalizationConfig } from './layer';
 export { withWebGpuBatchNorm } from './io';
+export { foldModelBatchNorm, type FoldModelOptions } from './fold-model';
 export { registerTfjsKernels, kernelsOnCurrentBackend } from './register';
 export { TRAIN_KERNEL, TRAIN_GRAD_KERNEL } from './kernel-config';
 export { existingEngine as tfjsEngineFor } from './engine-cache';

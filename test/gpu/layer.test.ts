@@ -16,6 +16,7 @@ describeGpu('BatchNorm layer on the GPU', () => {
     ['pytorch', null],
     ['keras', 0.99],
     ['keras', 0.5],
+    ['onnx', 0.9],
   ] as const)('running statistics over 5 steps, %s momentum %s, against float64', async (convention, momentum) => {
     const report = await harness().call('layerRunningStats', { seed, convention, momentum });
     expect(report.numBatchesTracked).toBe(5);

@@ -42,6 +42,26 @@ describeNodeGpu('the GPU host process', () => {
     lib = await loadNodeLib();
   });
 
+  it('takes arrays of numbers, a 1-D input, the ONNX convention and eps 0 as the in-process engine does', async () => {
+    const bn = await lib.createNodeBatchNorm({ backend: 'webgpu', env: nodeGpu.env });
+    const x = Array.from({ length: 999 }, (_, i) => Math.sin(i) * 3 + 0.1);
+    const opts = { shape: [999], convention: 'onnx' as const, eps: 0, runningMean: [0], runningVar: [1], gamma: [1.5], beta: [0.25] };
+    const fromNumbers = await bn.forwardTrain(x, opts);
+    // The same values as Float32Arrays give the very same bits: the arrays are converted once, to float32.
+    const f32 = { ...opts, runningMean: Float32Array.of(0), runningVar: Float32Array.of(1), gamma: Float32Array.of(1.5), beta: Float32Array.of(0.25) };
+    expect(fromNumbers).toEqual(await bn.forwardTrain(Float32Array.from(x), f32));
+    expect(bn.backend).toBe('webgpu');
+    const cpu = await lib.createBatchNorm({ backend: 'cpu' });
+    const reference = await cpu.forwardTrain(x, opts);
+    // ONNX: 0.9·1 + 0.1·(biased variance). docs/numerics.md bounds the GPU's variance of these 999
+    // values (R ≈ 1.4, one thread's chain) by ~800 ε ≈ 5e-5 relative, so 0.1·var (≈ 0.45) by ~2e-5,
+    // and the mean (σ ≈ 2.1) by ~1e-5: both within 5e-4 of the CPU path's.
+    expect(fromNumbers.runningVar[0]).toBeCloseTo(reference.runningVar[0], 3);
+    expect(fromNumbers.mean[0]).toBeCloseTo(reference.mean[0], 3);
+    cpu.dispose();
+    await bn.dispose();
+  });
+
   it('a crash of the host moves the calls in flight to the CPU path, once, and recover() comes back', async () => {
     const bn = await lib.createNodeBatchNorm({ backend: 'webgpu', env: nodeGpu.env });
     const lost: { reason: string; message: string }[] = [];

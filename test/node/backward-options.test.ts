@@ -91,7 +91,8 @@ describe('CPU backward leaves its inputs alone', () => {
       const { x, options } = randomCase(rng, { shape: [3, 5, 4, 6], layout: 'NHWC', activation: 'relu' });
       const dy = normals(rng, x.length);
       const forward = cpuForwardTrain(x, resolveOptions(options, 'train'));
-      const inputs = [x, dy, options.gamma!, options.beta!, options.runningMean!, options.runningVar!, forward.mean, forward.invStd, forward.y];
+      // randomCase gives Float32Arrays (the options also take arrays of numbers).
+      const inputs = [x, dy, options.gamma, options.beta, options.runningMean, options.runningVar, forward.mean, forward.invStd, forward.y] as Float32Array[];
       const before = inputs.map((a) => a.slice());
       const resolved = resolveBackwardOptions({ ...options, mode });
       const result = cpuBackward(dy, x, resolved, forward);

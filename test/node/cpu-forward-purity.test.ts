@@ -11,7 +11,8 @@ const seed = seedFromEnv();
 console.log(`cpu-forward-purity: TEST_SEED=${seed}`);
 
 function inputsOf(x: Float32Array, options: BatchNormOptions): Float32Array[] {
-  return [x, options.gamma!, options.beta!, options.runningMean!, options.runningVar!];
+  // randomCase gives Float32Arrays (the options also take arrays of numbers).
+  return [x, options.gamma, options.beta, options.runningMean, options.runningVar] as Float32Array[];
 }
 
 const copies = (arrays: Float32Array[]) => arrays.map((a) => Float32Array.from(a));

@@ -12,6 +12,7 @@ describe('CpuBatchNormLayer, the CPU twin of BatchNormLayer', () => {
     ['pytorch', 0.1],
     ['pytorch', null],
     ['keras', 0.99],
+    ['onnx', 0.9],
   ] as const)('running statistics over 5 steps, %s momentum %s, against float64', (convention, momentum) => {
     const rng = createRng(seed);
     const layer = new CpuBatchNormLayer({ numFeatures: C, convention, momentum });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BatchNormError, createBatchNorm } from '../../src/index';
-import { cleanX, ruleViolations, runScenario, scenarioInputs, scenarios } from '../support/non-finite';
+import { cleanX, ruleViolations, runScenario, savedOptions, scenarioInputs, scenarios } from '../support/non-finite';
 import { seedFromEnv } from '../support/random';
 
 const seed = seedFromEnv();
@@ -9,7 +9,7 @@ describe('NaN and ±Inf on the CPU path (README, Reliability)', () => {
   it.each(scenarios().map((s) => [s.name, s] as const))('%s', async (_name, s) => {
     const bn = await createBatchNorm({ backend: 'cpu' });
     const inputs = scenarioInputs(seed, s);
-    const clean = await bn.forwardTrain(cleanX(s, inputs), { shape: s.shape, layout: s.layout });
+    const clean = await bn.forwardTrain(cleanX(s, inputs), savedOptions(s));
     const out = await runScenario(bn, s, inputs, clean);
     expect(ruleViolations(s, inputs, out), `TEST_SEED=${seed}`).toEqual([]);
   });

@@ -27,6 +27,7 @@ describe('option validation', () => {
       activation: 'none',
     });
     expect(resolveOptions({ ...base, convention: 'keras' }, 'train')).toMatchObject({ eps: 1e-3, momentum: 0.99 });
+    expect(resolveOptions({ ...base, convention: 'onnx' }, 'train')).toMatchObject({ eps: 1e-5, momentum: 0.9 });
     expect(resolveOptions({ ...base, momentum: 0 }, 'train').momentum).toBe(0);
     expect(resolveOptions({ ...base, momentum: 1 }, 'train').momentum).toBe(1);
   });
@@ -46,11 +47,21 @@ describe('option validation', () => {
     expect(codeOf(resolve({ layout: 'nchw' as never }))).toBe('invalid-layout');
   });
 
-  it('rejects zero, negative, non-integer and non-finite dimensions, and rank < 2', () => {
+  it('rejects zero, negative, non-integer and non-finite dimensions, and rank 0', () => {
     for (const bad of [0, -2, 2.5, NaN, Infinity]) {
       expect(codeOf(resolve({ shape: [4, 3, bad, 2] }))).toBe('invalid-shape');
     }
-    expect(codeOf(resolve({ shape: [6], layout: undefined }))).toBe('invalid-shape');
+    expect(codeOf(resolve({ shape: [], layout: undefined }))).toBe('invalid-shape');
+    expect(codeOf(resolve({ shape: [0], layout: undefined }))).toBe('invalid-shape');
+  });
+
+  it('takes a 1-D shape [N] as N values of one channel (ONNX), without a layout', () => {
+    expect(channelView([7])).toEqual({ outer: 1, channels: 1, inner: 7, count: 7, size: 7 });
+    expect(resolveOptions({ shape: [7], gamma: [2], beta: [0.5] }, 'train').view.channels).toBe(1);
+    expect(codeOf(resolve({ shape: [7], layout: 'NC' }))).toBe('invalid-layout');
+    expect(codeOf(resolve({ shape: [7], layout: undefined, gamma: [1, 1] }))).toBe('channel-mismatch');
+    expect(codeOf(resolve({ shape: [1], layout: undefined }))).toBe('too-few-values');
+    expect(codeOf(resolve({ shape: [1], layout: undefined, runningMean: [0], runningVar: [1] }, 'inference'))).toBe('no error');
   });
 
   it('rejects gamma, beta and running statistics whose length is not C', () => {
@@ -69,8 +80,10 @@ describe('option validation', () => {
     expect(codeOf(resolve(single, 'inference'))).toBe('no error');
   });
 
-  it('rejects eps ≤ 0, NaN or Infinity', () => {
-    for (const eps of [0, -1e-5, NaN, Infinity, -Infinity]) expect(codeOf(resolve({ eps }))).toBe('invalid-eps');
+  it('rejects eps < 0, NaN, Infinity or beyond float32; accepts 0 (PyTorch, TF.js and ONNX do)', () => {
+    for (const eps of [-1e-5, -Number.MIN_VALUE, NaN, Infinity, -Infinity, 1e39, '1e-5']) expect(codeOf(resolve({ eps: eps as number }))).toBe('invalid-eps');
+    expect(resolveOptions({ ...base, eps: 0 }, 'train').eps).toBe(0);
+    expect(resolveOptions({ ...base, eps: -0 }, 'train').eps).toBe(0);
   });
 
   it('rejects momentum outside [0, 1] or NaN', () => {
@@ -84,10 +97,27 @@ describe('option validation', () => {
     expect(codeOf(resolve({ runningMean: C3() }, 'inference'))).toBe('missing-running-stats');
   });
 
-  it('rejects unknown conventions, activations and non-Float32Array parameters', () => {
+  it('rejects unknown conventions, activations, and parameters that are neither Float32Arrays nor arrays of numbers', () => {
     expect(codeOf(resolve({ convention: 'tf' as never }))).toBe('invalid-option');
     expect(codeOf(resolve({ activation: 'gelu' as never }))).toBe('invalid-option');
-    expect(codeOf(resolve({ gamma: [1, 1, 1] as never }))).toBe('invalid-option');
+    expect(codeOf(resolve({ gamma: ['1', '1', '1'] as never }))).toBe('invalid-option');
+    expect(codeOf(resolve({ gamma: new Float64Array(3) as never }))).toBe('invalid-option');
+    expect(codeOf(resolve({ gamma: [1, 1, null] as never }))).toBe('invalid-option');
     expect(codeOf(() => resolveOptions(null as never, 'train'))).toBe('invalid-option');
+  });
+
+  it('takes arrays of numbers wherever it takes Float32Arrays, converted once to float32', () => {
+    const gamma = [1, 0.1, 3];
+    const resolved = resolveOptions({ ...base, gamma, beta: [0, 0, 0], runningMean: [0, 0, 0], runningVar: [1, 1, 1] }, 'train');
+    expect(resolved.gamma).toBeInstanceOf(Float32Array);
+    expect(Array.from(resolved.gamma!)).toEqual([1, Math.fround(0.1), 3]);
+    expect(resolved.runningVar).toBeInstanceOf(Float32Array);
+    const x = Array.from({ length: 48 }, (_, i) => i / 3);
+    const checked = checkInput('x', x, resolved.view);
+    expect(checked).toEqual(Float32Array.from(x));
+    expect(codeOf(() => checkInput('x', x.slice(1), resolved.view))).toBe('length-mismatch');
+    // A Float32Array is used as it is, never copied.
+    const f32 = new Float32Array(3);
+    expect(resolveOptions({ ...base, gamma: f32 }, 'train').gamma).toBe(f32);
   });
 });

@@ -26,6 +26,7 @@ const batches: { x: number[]; mean: [number, number]; variance: [number, number]
 // after every step (the stored state). PyTorch, m = 0.1, M = 4: rm ← 0.9·rm + 0.1·mean,
 // rv ← 0.9·rv + 0.1·var·4/3; e.g. step 1: rv₀ = 0.9 + 0.1·1.25·4/3 = 1.0666…
 // Keras, m = 0.99: rm ← 0.99·rm + 0.01·mean, rv ← 0.99·rv + 0.01·var; e.g. step 1: rv₁ = 0.99 + 0.05 = 1.04.
+// ONNX, m = 0.9: rm ← 0.9·rm + 0.1·mean, rv ← 0.9·rv + 0.1·var (biased); e.g. step 1: rv₀ = 0.9 + 0.125 = 1.025.
 const expected: Record<Convention, { runningMean: number[]; runningVar: number[] }[]> = {
   pytorch: [
     { runningMean: [0.25, 0.1], runningVar: [1.0666667222976685, 1.5666667222976685] },
@@ -41,6 +42,13 @@ const expected: Record<Convention, { runningMean: number[]; runningVar: number[]
     { runningMean: [1.004259467124939, 0.11761298775672913], runningVar: [1.1448367834091187, 1.6515858173370361] },
     { runningMean: [0.9992168545722961, 0.17643685638904572], runningVar: [1.1340134143829346, 1.680069923400879] },
   ],
+  onnx: [
+    { runningMean: [0.25, 0.10000000149011612], runningVar: [1.024999976158142, 1.399999976158142] },
+    { runningMean: [0.42500001192092896, 1.090000033378601], runningVar: [2.122499942779541, 1.2599999904632568] },
+    { runningMean: [-0.01749998889863491, 1.0810000896453857], runningVar: [2.410249948501587, 1.159000039100647] },
+    { runningMean: [9.98425006866455, 0.9729000926017761], runningVar: [2.2192249298095703, 7.4430999755859375] },
+    { runningMean: [9.0358247756958, 1.4756101369857788], runningVar: [2.0035524368286133, 7.148789882659912] },
+  ],
 };
 
 // Each step rounds to float32 and the next starts from it: computing in float64 instead of exact
@@ -48,7 +56,7 @@ const expected: Record<Convention, { runningMean: number[]; runningVar: number[]
 const tol = { atol: 0, rtol: 2 ** -22 };
 
 describe('running statistics over five training steps', () => {
-  for (const convention of ['pytorch', 'keras'] as const) {
+  for (const convention of ['pytorch', 'keras', 'onnx'] as const) {
     it(`${convention}: matches the hand-computed sequence`, () => {
       let runningMean: Float32Array = new Float32Array([0, 0]);
       let runningVar: Float32Array = new Float32Array([1, 1]);

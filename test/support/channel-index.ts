@@ -9,8 +9,12 @@ export interface ShapeSplit {
   inner: number;
 }
 
-/** Splits a shape at its channel axis: the position of 'C' in the layout name, else axis 1. */
+/**
+ * Splits a shape at its channel axis: the position of 'C' in the layout name, else axis 1. A 1-D
+ * shape [N] without layout is N values of a single channel (ONNX's rule).
+ */
 export function splitShape(shape: readonly number[], layout?: string): ShapeSplit {
+  if (shape.length === 1 && layout === undefined) return { outer: shape[0], channels: 1, inner: 1 };
   const axis = layout === undefined ? 1 : layout.indexOf('C');
   if (axis < 0 || axis >= shape.length) throw new Error(`no channel axis in layout ${layout}`);
   let outer = 1;

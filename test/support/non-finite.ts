@@ -17,8 +17,13 @@ export interface Scenario {
   shape: number[];
   layout?: 'NC' | 'NCHW' | 'NHWC' | 'NCL';
   activation: 'none' | 'relu';
-  /** Where the bad value goes: array, element (x, dy) or channel (per-channel arrays), value. */
-  plant: { array: 'x' | 'dy' | 'gamma' | 'runningVar'; index: number; value: number }[];
+  /**
+   * Where the bad value goes: array, element (x, dy) or channel (per-channel arrays), value;
+   * 'constant' sets every x of channel `index` to `value` (a channel of zero variance).
+   */
+  plant: { array: 'x' | 'dy' | 'gamma' | 'runningVar' | 'constant'; index: number; value: number }[];
+  /** eps of every call (default: the convention's); 0 makes a zero variance divide by zero. */
+  eps?: number;
 }
 
 export interface Inputs {
@@ -44,7 +49,13 @@ export function scenarioInputs(seed: number, s: Scenario): Inputs {
     runningMean: Float32Array.from(means),
     runningVar: Float32Array.from(stds, (v) => v * v),
   };
-  for (const p of s.plant) inputs[p.array][p.index] = p.value;
+  for (const p of s.plant) {
+    if (p.array === 'constant') {
+      for (let k = 0; k < outer * inner; k++) inputs.x[elementOf(s.shape, s.layout, p.index, k)] = p.value;
+    } else {
+      inputs[p.array][p.index] = p.value;
+    }
+  }
   return inputs;
 }
 
@@ -82,6 +93,12 @@ export function scenarios(): Scenario[] {
       { name: `${tag} backward eval: NaN in x of channel 0, relu`, op: 'backward-eval', shape, layout, activation: 'relu', plant: [{ array: 'x', index: e(0, 4), value: NaN }] },
       { name: `${tag} backward eval: −Inf in dy of channel 1`, op: 'backward-eval', shape, layout, activation: 'none', plant: [{ array: 'dy', index: e(1, 7), value: -Infinity }] },
       { name: `${tag} statistics: NaN in channel 1`, op: 'statistics', shape, layout, activation: 'none', plant: [{ array: 'x', index: e(1, 11), value: NaN }] },
+      // eps = 0 (as PyTorch, TF.js and ONNX accept it): a channel of zero variance divides by zero.
+      { name: `${tag} train, eps 0: channel 1 constant 2.5`, op: 'train', shape, layout, activation: 'relu', eps: 0, plant: [{ array: 'constant', index: 1, value: 2.5 }] },
+      { name: `${tag} train, eps 0: channel 0 all zeros`, op: 'train', shape, layout, activation: 'none', eps: 0, plant: [{ array: 'constant', index: 0, value: 0 }] },
+      { name: `${tag} inference, eps 0: running variance 0 in channel ${last}`, op: 'inference', shape, layout, activation: 'none', eps: 0, plant: [{ array: 'runningVar', index: last, value: 0 }] },
+      { name: `${tag} backward train, eps 0: channel 1 constant −3`, op: 'backward-train', shape, layout, activation: 'none', eps: 0, plant: [{ array: 'constant', index: 1, value: -3 }] },
+      { name: `${tag} backward eval, eps 0: running variance 0 in channel 0`, op: 'backward-eval', shape, layout, activation: 'none', eps: 0, plant: [{ array: 'runningVar', index: 0, value: 0 }] },
     );
   }
   return list;
@@ -122,7 +139,7 @@ export function compareOutputs(a: Outputs, b: Outputs): string[] {
 export function ruleViolations(s: Scenario, inputs: Inputs, out: Outputs): string[] {
   const { channels, inner } = splitShape(s.shape, s.layout);
   const bad = new Set<number>(); // channels holding a planted value
-  for (const p of s.plant) bad.add(p.array === 'gamma' || p.array === 'runningVar' ? p.index : channelOf(p.index, channels, inner));
+  for (const p of s.plant) bad.add(p.array === 'gamma' || p.array === 'runningVar' || p.array === 'constant' ? p.index : channelOf(p.index, channels, inner));
   const problems: string[] = [];
   const expectEach = (name: string, predicate: (v: number, i: number) => boolean, what: string) => {
     const values = out[name];
@@ -139,6 +156,10 @@ export function ruleViolations(s: Scenario, inputs: Inputs, out: Outputs): strin
     expectEach(name, (v, i) => (bad.has(channelOf(i, channels, inner)) ? inBad(v, i) : Number.isFinite(v)), what);
   const planted = new Map(s.plant.filter((p) => p.array === 'x' || p.array === 'dy').map((p) => [`${p.array}:${p.index}`, p.value]));
   const statsBroken = s.plant.some((p) => p.array === 'x');
+  if (s.eps === 0) {
+    zeroVarianceRules(s, perChannel, perElement);
+    return problems;
+  }
   switch (s.op) {
     case 'train':
       if (statsBroken) {
@@ -180,6 +201,40 @@ export function ruleViolations(s: Scenario, inputs: Inputs, out: Outputs): strin
   return problems;
 }
 
+type Check = (name: string, inBad: (v: number) => boolean, what: string) => void;
+
+/**
+ * eps = 0 and a channel of zero variance (constant x in training, a running variance of 0 in eval):
+ * invStd = 1/sqrt(0) = +Inf, so y = x·scale + shift with scale = γ·Inf is an infinity minus an
+ * infinity (NaN) where x and the mean have one sign, ±Inf elsewhere; in training x is the mean, so
+ * every y is NaN. The statistics themselves stay finite (mean, variance 0, running statistics).
+ */
+function zeroVarianceRules(s: Scenario, perChannel: Check, perElement: Check): void {
+  const nonFinite = (v: number) => !Number.isFinite(v);
+  switch (s.op) {
+    case 'train':
+      for (const name of ['mean', 'variance', 'runningMean', 'runningVar']) perChannel(name, Number.isFinite, 'zero variance: the statistics stay finite');
+      perChannel('invStd', (v) => v === Infinity, 'invStd = 1/sqrt(0 + 0) = +Inf');
+      perElement('y', Number.isNaN, 'every y of the channel is (x − mean)·Inf: NaN (relu keeps NaN)');
+      break;
+    case 'inference':
+      perElement('y', nonFinite, 'y = x·(γ·Inf) + (β − mean·γ·Inf): NaN or ±Inf');
+      break;
+    case 'backward-train':
+      perElement('dx', Number.isNaN, 'x̂ = 0·Inf is NaN, so dgamma and every dx of the channel are NaN');
+      perChannel('dgamma', Number.isNaN, 'dgamma = Σ dy·x̂ is NaN');
+      perChannel('dbeta', Number.isFinite, 'dbeta = Σ dy stays finite');
+      break;
+    case 'backward-eval':
+      perElement('dx', nonFinite, 'dx = γ·Inf·dy is ±Inf (NaN where dy is 0)');
+      perChannel('dgamma', Number.isNaN, 'dgamma = Σ dy·x̂ is NaN');
+      perChannel('dbeta', Number.isFinite, 'dbeta = Σ dy stays finite');
+      break;
+    case 'statistics':
+      break;
+  }
+}
+
 type Engine = Pick<BatchNorm, 'forwardTrain' | 'forwardInference' | 'backward' | 'channelStatistics'>;
 
 /**
@@ -203,7 +258,7 @@ function forwardOutputWith(s: Scenario, inputs: Inputs, saved: ForwardTrainResul
  */
 export async function runScenario(bn: Engine, s: Scenario, inputs: Inputs, saved: ForwardTrainResult): Promise<Outputs> {
   const { x, dy, gamma, beta, runningMean, runningVar } = inputs;
-  const opts = { shape: s.shape, layout: s.layout, activation: s.activation, gamma, beta };
+  const opts = { shape: s.shape, layout: s.layout, activation: s.activation, gamma, beta, eps: s.eps };
   const running = { runningMean, runningVar };
   switch (s.op) {
     case 'train': {
@@ -226,9 +281,17 @@ export async function runScenario(bn: Engine, s: Scenario, inputs: Inputs, saved
   }
 }
 
-/** x with the planted values replaced by 0: the data whose statistics a training backward gets. */
+/**
+ * x with the planted values replaced by 0: the data whose statistics a training backward gets
+ * (with the scenario's eps, see savedOptions).
+ */
 export function cleanX(s: Scenario, inputs: Inputs): Float32Array {
   const x = inputs.x.slice();
   for (const p of s.plant) if (p.array === 'x') x[p.index] = 0;
   return x;
+}
+
+/** The options of the training forward whose statistics a scenario's training backward gets. */
+export function savedOptions(s: Scenario): { shape: number[]; layout: Scenario['layout']; eps?: number } {
+  return { shape: s.shape, layout: s.layout, eps: s.eps };
 }

@@ -15,7 +15,7 @@ export interface ReferenceParams {
   beta?: ArrayLike<number>;
   eps: number;
   momentum: number;
-  convention: 'pytorch' | 'keras';
+  convention: 'pytorch' | 'keras' | 'onnx';
   activation: 'none' | 'relu';
   runningMean?: ArrayLike<number>;
   runningVar?: ArrayLike<number>;
@@ -72,7 +72,8 @@ export function referenceForwardTrain(x: ArrayLike<number>, p: ReferenceParams):
       result.runningMean = mean.map((mu, c) => (1 - m) * rm[c] + m * mu);
       result.runningVar = variance.map((v, c) => (1 - m) * rv[c] + m * ((v * count) / (count - 1)));
     } else {
-      // keras.layers.BatchNormalization: momentum weighs the old value; biased variance.
+      // keras.layers.BatchNormalization and ONNX BatchNormalization (training_mode = 1):
+      // momentum weighs the old value; biased variance.
       result.runningMean = mean.map((mu, c) => m * rm[c] + (1 - m) * mu);
       result.runningVar = variance.map((v, c) => m * rv[c] + (1 - m) * v);
     }

@@ -40,6 +40,8 @@ export interface BackwardCase {
   paramGrads?: boolean;
   tuning?: Partial<KernelTuning>;
   device?: CaseDevice;
+  /** The host-array call gets dy, x, γ, β, the running statistics and `saved` as arrays of numbers. */
+  numberArrays?: boolean;
 }
 
 export interface BackwardCheck {
@@ -163,8 +165,10 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
       same(await readBuffer(device, buffers.stats, 5 * C), stats) &&
       same(await readBuffer(device, buffers.y, N), y);
 
-    const hostOptions = { ...options, gamma: inputs.gamma, beta: inputs.beta, runningMean: inputs.runningMean, runningVar: inputs.runningVar, mode: spec.mode };
-    const host = await bn.backward(inputs.dy, inputs.x, hostOptions, spec.mode === 'train' ? { ...saved, y } : { y });
+    const plain = <T extends Float32Array | undefined>(a: T) => (a && spec.numberArrays ? Array.from(a) : a);
+    const hostOptions = { ...options, gamma: plain(inputs.gamma), beta: plain(inputs.beta), runningMean: plain(inputs.runningMean), runningVar: plain(inputs.runningVar), mode: spec.mode };
+    const hostSaved = spec.mode === 'train' ? { mean: plain(saved.mean), invStd: plain(saved.invStd), y: plain(y) } : { y: plain(y) };
+    const host = await bn.backward(plain(inputs.dy), plain(inputs.x), hostOptions, hostSaved);
 
     const params: ReferenceParams = {
       shape: spec.shape,

@@ -65,5 +65,6 @@ export const cases = {
   tfjsSteadyState: async (arg: Parameters<typeof import('./tfjs-case').runSteadyState>[0]) => (await tfjsCases()).runSteadyState(arg),
   tfjsSerialization: async (arg: Parameters<typeof import('./tfjs-case').runSerialization>[0]) => (await tfjsCases()).runSerialization(arg),
   tfjsStepTiming: async (arg: Parameters<typeof import('./tfjs-case').runStepTiming>[0]) => (await tfjsCases()).runStepTiming(arg),
+  tfjsFold: async (arg: Parameters<typeof import('./tfjs-case').runFold>[0]) => (await tfjsCases()).runFold(arg),
   tfjsMnist: async (arg: Parameters<typeof import('./tfjs-case').runMnist>[0]) => (await tfjsCases()).runMnist(arg),
 };

@@ -1,7 +1,8 @@
 /**
  * The randomized differential test, page side: case `index` of a run is drawn from
  * caseSeed(seed, `differential ${index}`) — shape, layout, op (forward-train, inference, backward
- * in train or eval mode), convention, activation, momentum, eps, affine or not, running statistics
+ * in train or eval mode; 1-D inputs [N] among the shapes), convention (PyTorch, Keras, ONNX),
+ * activation, momentum, eps (0 included), affine or not, running statistics
  * or not, data center and spread, accumulate — and checked against the float64 references with the
  * tolerances of test/support (forward-checks.ts, backward-tolerances.ts). Three cases in four go
  * through the GPU-resident API, all recorded into one encoder per batch and read back with one map;
@@ -28,7 +29,7 @@ export interface DifferentialSpec {
   api: 'resident' | 'host';
   layout: Layout | undefined;
   shape: number[];
-  convention: 'pytorch' | 'keras';
+  convention: 'pytorch' | 'keras' | 'onnx';
   activation: 'none' | 'relu';
   momentum: number | undefined;
   eps: number | undefined;
@@ -64,7 +65,8 @@ export function drawCase(seed: number, index: number): DifferentialSpec {
   do {
     const n = rank[layout ?? 'NCHW'] - (layout === undefined ? int(rng, 0, 2) : 0);
     const axis = layout ? layout.indexOf('C') : 1;
-    shape = Array.from({ length: n }, (_, d) => (d === axis ? pick(rng, [1, 2, 3, 4, 5, 7, 8, 12, 16]) : n === 2 ? int(rng, 1, 40) : int(rng, 1, 6)));
+    // Without a layout, a 1-D input [N] (one channel, as ONNX allows) one time in five.
+    shape = layout === undefined && rng.uniform() < 0.2 ? [int(rng, 1, 1500)] : Array.from({ length: n }, (_, d) => (d === axis ? pick(rng, [1, 2, 3, 4, 5, 7, 8, 12, 16]) : n === 2 ? int(rng, 1, 40) : int(rng, 1, 6)));
     const view = channelView(shape, layout);
     if (view.size <= 1500 && (!needsBatch || view.count >= 2)) break;
   } while (true);
@@ -76,10 +78,10 @@ export function drawCase(seed: number, index: number): DifferentialSpec {
     api,
     layout,
     shape,
-    convention: rng.uniform() < 0.5 ? 'pytorch' : 'keras',
+    convention: pick(rng, ['pytorch', 'keras', 'onnx'] as const),
     activation: rng.uniform() < 0.5 ? 'relu' : 'none',
     momentum: rng.uniform() < 0.5 ? undefined : pick(rng, [0, 1, rng.uniform(), rng.uniform()]),
-    eps: rng.uniform() < 0.5 ? undefined : 10 ** (-6 + 5 * rng.uniform()),
+    eps: rng.uniform() < 0.5 ? undefined : rng.uniform() < 0.1 ? 0 : 10 ** (-6 + 5 * rng.uniform()),
     affine: rng.uniform() < 0.8,
     running: op !== 'forward-train' || rng.uniform() < 0.7,
     center: large ? pick(rng, [-1, 1]) * 10 ** (3 + rng.uniform()) : 3 * rng.normal(),
@@ -118,13 +120,14 @@ function inputsOf(seed: number, s: DifferentialSpec): Inputs {
 
 function paramsOf(s: DifferentialSpec, inputs: Inputs): ReferenceParams {
   const keras = s.convention === 'keras';
+  const onnx = s.convention === 'onnx';
   return {
     shape: s.shape,
     layout: s.layout,
     gamma: inputs.gamma,
     beta: inputs.beta,
     eps: s.eps ?? (keras ? 1e-3 : 1e-5),
-    momentum: s.momentum ?? (keras ? 0.99 : 0.1),
+    momentum: s.momentum ?? (keras ? 0.99 : onnx ? 0.9 : 0.1),
     convention: s.convention,
     activation: s.activation,
     runningMean: inputs.runningMean,

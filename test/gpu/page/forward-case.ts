@@ -21,7 +21,9 @@ export interface ForwardCase {
   layout?: Layout;
   pass: 'train' | 'inference';
   activation: 'none' | 'relu';
-  convention: 'pytorch' | 'keras';
+  convention: 'pytorch' | 'keras' | 'onnx';
+  /** The host-array call gets x, γ, β and the running statistics as arrays of numbers. */
+  numberArrays?: boolean;
   /** Channel means are drawn around this value (default 0) with this spread. */
   mean?: number;
   std?: number;
@@ -70,8 +72,9 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     layout: spec.layout,
     gamma: inputs.gamma,
     beta: inputs.beta,
-    eps: spec.eps ?? (spec.convention === 'keras' ? 1e-3 : 1e-5),
-    momentum: spec.momentum ?? (spec.convention === 'keras' ? 0.99 : 0.1),
+    // Each framework's defaults, spelled out here apart from the library's.
+    eps: spec.eps ?? { pytorch: 1e-5, keras: 1e-3, onnx: 1e-5 }[spec.convention],
+    momentum: spec.momentum ?? { pytorch: 0.1, keras: 0.99, onnx: 0.9 }[spec.convention],
     convention: spec.convention,
     activation: spec.activation,
     runningMean: inputs.runningMean,
@@ -104,8 +107,11 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     const inputUnmodifiedOnGpu = xAfter.every((v, i) => Object.is(v, xCopy[i]));
 
     const terms = gpuStatisticsTerms(channelView(spec.shape, spec.layout), gpu);
+    const plain = (a: Float32Array | undefined) => (a && spec.numberArrays ? Array.from(a) : a);
+    const hostX = spec.numberArrays ? Array.from(inputs.x) : inputs.x;
+    const hostOpts = { ...opts, gamma: plain(inputs.gamma), beta: plain(inputs.beta), runningMean: plain(inputs.runningMean), runningVar: plain(inputs.runningVar) };
     if (spec.pass === 'train') {
-      const host = await bn.forwardTrain(inputs.x, opts);
+      const host = await bn.forwardTrain(hostX, hostOpts);
       const resident = {
         y: residentY,
         mean: residentStats.subarray(0, C),
@@ -116,7 +122,7 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
       };
       checks.push(...trainChecks(inputs.x, params, resident, 'resident', terms), ...trainChecks(inputs.x, params, host, 'host', terms));
     } else {
-      const host = await bn.forwardInference(inputs.x, opts);
+      const host = await bn.forwardInference(hostX, hostOpts);
       checks.push(...inferenceChecks(inputs.x, params, residentY, 'resident'), ...inferenceChecks(inputs.x, params, host, 'host'));
     }
     for (const buffer of Object.values(buffers)) buffer?.destroy();

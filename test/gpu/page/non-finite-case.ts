@@ -4,7 +4,7 @@
  * checkFinite on the GPU engine: refused before any GPU work.
  */
 import { BatchNormError, createBatchNorm, type BatchNorm } from '../../../src/index';
-import { cleanX, compareOutputs, ruleViolations, runScenario, scenarioInputs, scenarios } from '../../support/non-finite';
+import { cleanX, compareOutputs, ruleViolations, runScenario, savedOptions, scenarioInputs, scenarios } from '../../support/non-finite';
 
 export interface NonFiniteReport {
   results: { name: string; backend: string; rules: string[]; gpuVsCpu: string[] }[];
@@ -22,7 +22,7 @@ export async function runNonFiniteCase(arg: { seed: number }): Promise<NonFinite
   for (const s of scenarios()) {
     const inputs = scenarioInputs(arg.seed, s);
     // Both paths normalize a training backward with the same (CPU) statistics of the clean data.
-    const saved = await cpu.forwardTrain(cleanX(s, inputs), { shape: s.shape, layout: s.layout });
+    const saved = await cpu.forwardTrain(cleanX(s, inputs), savedOptions(s));
     const onCpu = await runScenario(cpu, s, inputs, saved);
     for (const [engine, path] of [[gpu, ''], [threeKernels, ' (three kernels)']] as const) {
       const onGpu = await runScenario(engine, s, inputs, saved);

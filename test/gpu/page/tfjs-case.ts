@@ -8,6 +8,9 @@ import { batchNormalization, batchNormTrain, registerTfjsKernels, tfjsEngineFor,
 import { accuracy, BATCH_SIZE, buildModel, toTensors, type Impl } from '../../../demo/model';
 import { loadMnist, seededRandom, splitMnist } from '../../../demo/mnist';
 import { measureStepTimes, type StepTimingOptions, type StepTimingReport } from '../../../demo/step-timing';
+import { foldModelBatchNorm } from '../../../src/tfjs/index';
+import { batchNormClasses, foldedErrors, foldedWeightsDiffer, randomizeBatchNorms, type FoldedErrors } from '../../support/fold-bounds';
+import { caseSeed, createRng, normals } from '../../support/random';
 
 export type TfjsBackend = 'webgpu' | 'cpu' | 'webgl';
 
@@ -444,4 +447,62 @@ export async function runStepTiming(arg: StepTimingOptions & { flags?: Record<st
   await useBackend('webgpu');
   for (const [name, value] of Object.entries(arg.flags ?? {})) tf.env().set(name, value);
   return measureStepTimes(arg);
+}
+
+export interface FoldReport extends FoldedErrors {
+  name: string;
+  backend: string;
+  /** Layer classes of the folded model. */
+  layers: string[];
+  /** What differs between the folded weights and foldBatchNorm's (none expected). */
+  weightProblems: string[];
+}
+
+/**
+ * foldModelBatchNorm on TF.js's WebGPU backend: the demo model with each batch-norm layer, trained
+ * a few steps by model.fit on real MNIST digits, and a convolution model, each with random
+ * batch-norm statistics; the folded model's errors against the bound of test/support/fold-bounds.ts
+ * on held-out digits (float32 sums on the GPU, unlike TF.js's CPU backend).
+ */
+export async function runFold(arg: { seed: number }): Promise<FoldReport[]> {
+  await useBackend('webgpu');
+  const { train, test } = splitMnist(await loadMnist(), 256, 200, arg.seed);
+  const trainT = toTensors(train);
+  const testT = toTensors(test);
+  const reports: FoldReport[] = [];
+  const report = async (name: string, model: tf.LayersModel, x: tf.Tensor, classes: number, pairs: [number, number, 'after' | 'before'][]) => {
+    randomizeBatchNorms(model, createRng(caseSeed(arg.seed, name)));
+    const folded = await foldModelBatchNorm(model, { strict: true });
+    const errors = await foldedErrors(model, folded, x, classes);
+    const weightProblems: string[] = [];
+    for (const [into, bn, where] of pairs) {
+      const problem = await foldedWeightsDiffer(model, folded, model.layers[into].name, model.layers[bn].name, where);
+      if (problem) weightProblems.push(problem);
+    }
+    reports.push({ name, backend: tf.getBackend(), layers: folded.layers.map((l) => l.getClassName()), weightProblems, ...errors });
+    folded.dispose();
+    model.dispose();
+  };
+  for (const impl of ['stock', 'ours'] as const) {
+    const model = buildModel(impl, { seed: arg.seed });
+    await model.fit(trainT.x, trainT.y, { batchSize: BATCH_SIZE, epochs: 1, shuffle: false, verbose: 0 });
+    await report(`demo model (${impl})`, model, testT.x, 10, [[2, 1, 'before'], [4, 3, 'before']]);
+  }
+  const conv = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [9, 8, 3], filters: 5, kernelSize: 3, padding: 'same', useBias: false }),
+      tf.layers.batchNormalization(),
+      tf.layers.activation({ activation: 'relu' }),
+      tf.layers.conv2d({ filters: 4, kernelSize: [2, 3], padding: 'valid', activation: 'relu' }),
+      batchNormalization(),
+      tf.layers.conv2d({ filters: 3, kernelSize: 2, padding: 'valid' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 6, activation: 'softmax' }),
+    ],
+  });
+  const x = tf.tensor4d(normals(createRng(caseSeed(arg.seed, 'conv x')), 7 * 9 * 8 * 3, 0.2, 1), [7, 9, 8, 3]);
+  await report('conv model', conv, x, 6, [[0, 1, 'after'], [5, 4, 'before']]);
+  tf.dispose([trainT.x, trainT.y, testT.x, testT.y, x]);
+  if (reports.some((r) => r.layers.some((c) => batchNormClasses.includes(c)))) throw new Error('a batch norm was left although strict');
+  return reports;
 }
