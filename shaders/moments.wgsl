@@ -6,22 +6,22 @@
 //
 // Why blocks and merges, not per-thread sums Σ(x − p), Σ(x − p)²: those lose digits in proportion to
 // ((mean − p) / σ)² times the length of the chain, so the error depended on which value a thread
-// happened to take as its pivot. Here a thread reads its values in blocks of four (four independent
-// loads in flight), takes each block's mean and M2 in registers by two passes (its M2 is a sum of
-// squares of deviations from its own mean: no cancellation), and merges the block into its running
-// moments with Chan's formula, about the thread's pivot (a value of the channel), so the merges
-// round quantities of the order of the data's spread, however long the thread runs, and no square
-// of a pivot distance accumulates along the chain; docs/numerics.md states the resulting error bound.
+// happened to take as its pivot. Here a thread reads its values in blocks, takes each block's mean
+// and M2 in registers by two passes (its M2 is a sum of squares of deviations from its own mean: no
+// cancellation), and merges the block into its running moments with Chan's formula, about the
+// thread's pivot (a value of the channel), so the merges round quantities of the order of the data's
+// spread, however long the thread runs, and no square of a pivot distance accumulates along the
+// chain; docs/numerics.md states the resulting error bound.
 //
 // M2 = −1 flags a set that contained a NaN or ±Inf (see momentsOrFlag); the flag spreads through
 // merges.
 
-// Blocks. A thread reads BLOCK = 16 values of a channel at a time (16 independent loads in flight),
-// as four vec4s, and takes their moments in registers by two passes: the mean of d = x − pivot,
-// then the sum of squares of d − mean (no cancellation). A full block's mean is its sum times 1/16,
-// exact (a power of two), so the division is left to the merge and to the one tail block of a
-// thread. 'Rows' kernels with four channels per vec4 read eight rows per block instead, one channel
-// per lane (rowsBlock*).
+// Blocks. A thread reads 16 values of a channel at a time (16 independent loads in flight), as four
+// vec4s, and takes their moments by two passes: the mean of d = x − pivot, then the sum of squares of
+// d − mean. A full block's mean is its sum times 1/16, exact (a power of two), so a thread divides
+// once per merge (the merge's weight) and once in its last, partial block; and the merges have no
+// branch (the thread's own blocks are never empty, nor flagged: momentsOrFlag looks at the end).
+// 'Rows' kernels with four channels per vec4 take eight rows per block instead, one channel per lane.
 
 // (mean of d, M2) of a full block of 16 values of one channel.
 fn channelBlock(v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f, pivot: f32) -> vec2f {
@@ -141,9 +141,9 @@ fn mergeRows(m: RowsMoments, count: f32, block: RowsBlock) -> RowsMoments {
   return RowsMoments(total, m.mean + shift, (m.m2 + block.m2) + delta * shift * m.count);
 }
 
-// Chan et al.: the moments of the union of two disjoint sets, about a's pivot (partials, and the
-// lanes of a thread). Empty sets (count 0:
-// partials a slab did not write read as zeros) are skipped, so nothing divides by zero. The pivot
+// Chan et al.: the moments of the union of two disjoint sets, about a's pivot (finalize.wgsl's merges
+// of partials). Empty sets (count 0: partials a slab did not write read as zeros) are skipped, so
+// nothing divides by zero, and a flagged set (M2 = −1) flags the union. The pivot
 // stays a value of the channel, so the means about it are at most 2R·σ (R = max|x − μ|/σ) and no
 // quantity of the size of the mean is rounded. (Moving the pivot to the merged mean and keeping the
 // remainder m − ((p + m) − p) apart would need the compiler not to reassociate, which WGSL does not

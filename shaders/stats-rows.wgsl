@@ -5,12 +5,13 @@
 // rows k, k + K, k + 2K, … with k = g / groups and K = params.rowLanes. Consecutive threads read
 // consecutive addresses whatever C is, so every workgroup reads one contiguous span.
 //
-// A thread reads its rows four at a time (four independent loads in flight), takes each block's
-// moments in registers and merges them into its running moments (moments.wgsl, put in front of this
-// file with rows-lanes.wgsl): count, mean about a pivot, M2 and the pivot, which starts at the
-// thread's first value and follows the merged mean. It writes them as its partial; `finalize.wgsl`
-// merges the partials with the same formula. A NaN or ±Inf read makes the moments non-finite for
-// good, and the partial is flagged with M2 = −1 (momentsOrFlag).
+// A thread reads its rows in blocks (moments.wgsl, put in front of this file with rows-lanes.wgsl):
+// 16 rows of its channel, or 8 rows of its four channels with the vec4 entry point, all loads in
+// flight together; it takes each block's moments in registers and merges them into its running
+// moments (count, mean about a pivot, M2 and the pivot, which is the thread's first value). The
+// rows of the last block past the lane's end are read again and ignored. It writes its moments as
+// its partial; `finalize.wgsl` merges the partials with Chan's formula. A NaN or ±Inf read makes
+// the moments non-finite for good, and the partial is flagged with M2 = −1 (momentsOrFlag).
 
 struct Params {
   rows: u32,       // outer

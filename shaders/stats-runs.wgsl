@@ -6,17 +6,17 @@
 // WORKGROUP_SIZE, so neighbouring threads read neighbouring addresses; (o, i) advance by a
 // precomputed step with one carry instead of a division per value.
 //
-// Each thread reads four units at a time (four independent loads in flight) and merges each block
-// into its running moments (moments.wgsl: count, mean about a pivot, M2, pivot; all threads start
-// at the chunk's first value as pivot). The workgroup then merges its threads in two passes: a
-// workgroup sum of the threads' counts × means (about the chunk's pivot) gives the chunk's mean;
+// Each thread reads its units in blocks of 16 values (16 units, or four vec4 units; moments.wgsl)
+// and merges each block into its running moments (count, mean about a pivot, M2, pivot; all threads
+// start at the chunk's first value as pivot). The workgroup then merges its threads in two passes:
+// a workgroup sum of the threads' counts × means (about the chunk's pivot) gives the chunk's mean;
 // a second sum adds the threads' M2 and count × (thread mean − chunk mean)², terms that are all
 // ≥ 0, so nothing cancels (workgroupSum: a tree in workgroup memory, or subgroup operations, from
 // the helper file shader-sources.ts puts in front of this one). The chunk's partial (count, mean
 // about the pivot, M2, pivot) is merged across chunks by `finalize.wgsl`.
-// The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel, and
-// each vec4 is a block. A NaN or an infinity makes the moments non-finite for good, and the chunk's
-// partial is flagged with M2 = −1 (momentsOrFlag).
+// The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel. A
+// NaN or an infinity makes the moments non-finite for good, and the chunk's partial is flagged
+// with M2 = −1 (momentsOrFlag).
 //
 // The Segments entry points give each thread a piece of one run, read in blocks the same way, and
 // write the thread's moments as its partial.
