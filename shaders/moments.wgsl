@@ -9,9 +9,10 @@
 // happened to take as its pivot. Here a thread reads its values in blocks, takes each block's mean
 // and M2 in registers by two passes (its M2 is a sum of squares of deviations from its own mean: no
 // cancellation), and merges the block into its running moments with Chan's formula, about the
-// thread's pivot (a value of the channel), so the merges round quantities of the order of the data's
-// spread, however long the thread runs, and no square of a pivot distance accumulates along the
-// chain; docs/numerics.md states the resulting error bound.
+// thread's pivot (a value of the channel), so every merge rounds only quantities of the order of
+// the data's spread (at most 2R·σ, R = max|x − μ|/σ), whichever value the thread read first; the
+// error grows with the chain's length in proportion to R(1 + R) at worst (data sorted along the
+// channel). docs/numerics.md states the resulting error bound.
 //
 // M2 = −1 flags a set that contained a NaN or ±Inf (see momentsOrFlag); the flag spreads through
 // merges.
