@@ -6,12 +6,13 @@
 // rows k, k + K, k + 2K, … with k = g / groups and K = params.rowLanes. Consecutive threads read
 // consecutive addresses whatever C is, so every workgroup reads one contiguous span.
 //
-// A thread reads its rows four at a time (four independent loads in flight), takes each block's
-// moments in registers and merges them into its running moments (moments.wgsl, put in front of this
-// file with rows-lanes.wgsl): count, mean about a pivot, M2 and the pivot, which starts at the
-// thread's first value and follows the merged mean. It writes them as its partial; `finalize.wgsl`
-// merges the partials with the same formula. A NaN or ±Inf read makes the moments non-finite for
-// good, and the partial is flagged with M2 = −1 (momentsOrFlag).
+// A thread reads its rows in blocks (moments.wgsl, put in front of this file with rows-lanes.wgsl):
+// 16 rows of its channel, or 8 rows of its four channels with the vec4 entry point, all loads in
+// flight together; it takes each block's moments in registers and merges them into its running
+// moments (count, mean about a pivot, M2 and the pivot, which is the thread's first value). The
+// rows of the last block past the lane's end are read again and ignored. It writes its moments as
+// its partial; `finalize.wgsl` merges the partials with Chan's formula. A NaN or ±Inf read makes
+// the moments non-finite for good, and the partial is flagged with M2 = −1 (momentsOrFlag).
 
 struct Params {
   rows: u32,       // outer
@@ -54,18 +55,27 @@ fn statsRowsScalar(
   let step = lane.step * params.groups;
   let rows = (lane.end - lane.first + lane.step - 1u) / lane.step;
   var index = params.skip + lane.first * params.groups + channel;
-  var moments = vec4f(0.0, 0.0, 0.0, x[index]);
-  for (var row = 0u; row < rows; row += 4u) {
-    let valid = min(rows - row, 4u);
-    // Rows past the lane's end repeat its last row; blockMoments ignores them.
-    let values = vec4f(
-      x[index],
-      x[index + min(1u, valid - 1u) * step],
-      x[index + min(2u, valid - 1u) * step],
-      x[index + min(3u, valid - 1u) * step],
-    );
-    moments = mergeBlock(moments, values, valid);
-    index += 4u * step;
+  let pivot = x[index];
+  var moments = vec4f(0.0, 0.0, 0.0, pivot);
+  let full = rows / 16u;
+  for (var block = 0u; block < full; block += 1u) {
+    let v0 = vec4f(x[index], x[index + step], x[index + 2u * step], x[index + 3u * step]);
+    let v1 = vec4f(x[index + 4u * step], x[index + 5u * step], x[index + 6u * step], x[index + 7u * step]);
+    let v2 = vec4f(x[index + 8u * step], x[index + 9u * step], x[index + 10u * step], x[index + 11u * step]);
+    let v3 = vec4f(x[index + 12u * step], x[index + 13u * step], x[index + 14u * step], x[index + 15u * step]);
+    moments = mergeBlock(moments, 16.0, channelBlock(v0, v1, v2, v3, pivot));
+    index += 16u * step;
+  }
+  let left = rows - 16u * full;
+  if (left > 0u) {
+    // Rows past the lane's end repeat its last row; channelTail ignores them.
+    let last = left - 1u;
+    var v: array<f32, 16>;
+    for (var k = 0u; k < 16u; k += 1u) {
+      v[k] = x[index + min(k, last) * step];
+    }
+    let tail = channelTail(vec4f(v[0], v[1], v[2], v[3]), vec4f(v[4], v[5], v[6], v[7]), vec4f(v[8], v[9], v[10], v[11]), vec4f(v[12], v[13], v[14], v[15]), left, pivot);
+    moments = mergeBlock(moments, f32(left), tail);
   }
   partials[(params.chunkBase + lane.index) * params.groups + channel] = momentsOrFlag(moments);
 }
@@ -85,29 +95,31 @@ fn statsRowsVec4(
   let step = lane.step * params.groups;
   let rows = (lane.end - lane.first + lane.step - 1u) / lane.step;
   var index = params.skip + lane.first * params.groups + group;
-  // Four channels: each lane of a vec4 load belongs to its own channel, so a block of channel k is
-  // lane k of four rows.
-  let first = x4[index];
-  var m0 = vec4f(0.0, 0.0, 0.0, first.x);
-  var m1 = vec4f(0.0, 0.0, 0.0, first.y);
-  var m2 = vec4f(0.0, 0.0, 0.0, first.z);
-  var m3 = vec4f(0.0, 0.0, 0.0, first.w);
-  for (var row = 0u; row < rows; row += 4u) {
-    let valid = min(rows - row, 4u);
-    // Rows past the lane's end repeat its last row; blockMoments ignores them.
-    let r0 = x4[index];
-    let r1 = x4[index + min(1u, valid - 1u) * step];
-    let r2 = x4[index + min(2u, valid - 1u) * step];
-    let r3 = x4[index + min(3u, valid - 1u) * step];
-    m0 = mergeBlock(m0, vec4f(r0.x, r1.x, r2.x, r3.x), valid);
-    m1 = mergeBlock(m1, vec4f(r0.y, r1.y, r2.y, r3.y), valid);
-    m2 = mergeBlock(m2, vec4f(r0.z, r1.z, r2.z, r3.z), valid);
-    m3 = mergeBlock(m3, vec4f(r0.w, r1.w, r2.w, r3.w), valid);
-    index += 4u * step;
+  // Four channels: each lane of a vec4 load belongs to its own channel, with its own pivot.
+  let pivot = x4[index];
+  var moments = RowsMoments(0.0, vec4f(0.0), vec4f(0.0));
+  let full = rows / 8u;
+  for (var block = 0u; block < full; block += 1u) {
+    let r = array<vec4f, 8>(
+      x4[index], x4[index + step], x4[index + 2u * step], x4[index + 3u * step],
+      x4[index + 4u * step], x4[index + 5u * step], x4[index + 6u * step], x4[index + 7u * step],
+    );
+    moments = mergeRows(moments, 8.0, rowsBlock(r, pivot));
+    index += 8u * step;
+  }
+  let left = rows - 8u * full;
+  if (left > 0u) {
+    // Rows past the lane's end repeat its last row; rowsTail ignores them.
+    let last = left - 1u;
+    var r: array<vec4f, 8>;
+    for (var k = 0u; k < 8u; k += 1u) {
+      r[k] = x4[index + min(k, last) * step];
+    }
+    moments = mergeRows(moments, f32(left), rowsTail(r, left, pivot));
   }
   let out = ((params.chunkBase + lane.index) * params.groups + group) * 4u;
-  partials[out] = momentsOrFlag(m0);
-  partials[out + 1u] = momentsOrFlag(m1);
-  partials[out + 2u] = momentsOrFlag(m2);
-  partials[out + 3u] = momentsOrFlag(m3);
+  partials[out] = momentsOrFlag(vec4f(moments.count, moments.mean.x, moments.m2.x, pivot.x));
+  partials[out + 1u] = momentsOrFlag(vec4f(moments.count, moments.mean.y, moments.m2.y, pivot.y));
+  partials[out + 2u] = momentsOrFlag(vec4f(moments.count, moments.mean.z, moments.m2.z, pivot.z));
+  partials[out + 3u] = momentsOrFlag(vec4f(moments.count, moments.mean.w, moments.m2.w, pivot.w));
 }

@@ -7,17 +7,17 @@
 // WORKGROUP_SIZE, so neighbouring threads read neighbouring addresses; (o, i) advance by a
 // precomputed step with one carry instead of a division per value.
 //
-// Each thread reads four units at a time (four independent loads in flight) and merges each block
-// into its running moments (moments.wgsl: count, mean about a pivot, M2, pivot; all threads start
-// at the chunk's first value as pivot). The workgroup then merges its threads in two passes: a
-// workgroup sum of the threads' counts × means (about the chunk's pivot) gives the chunk's mean;
+// Each thread reads its units in blocks of 16 values (16 units, or four vec4 units; moments.wgsl)
+// and merges each block into its running moments (count, mean about a pivot, M2, pivot; all threads
+// start at the chunk's first value as pivot). The workgroup then merges its threads in two passes:
+// a workgroup sum of the threads' counts × means (about the chunk's pivot) gives the chunk's mean;
 // a second sum adds the threads' M2 and count × (thread mean − chunk mean)², terms that are all
 // ≥ 0, so nothing cancels (workgroupSum: a tree in workgroup memory, or subgroup operations, from
 // the helper file shader-sources.ts puts in front of this one). The chunk's partial (count, mean
 // about the pivot, M2, pivot) is merged across chunks by `finalize.wgsl`.
-// The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel, and
-// each vec4 is a block. A NaN or an infinity makes the moments non-finite for good, and the chunk's
-// partial is flagged with M2 = −1 (momentsOrFlag).
+// The vec4 entry point is used when inner % 4 == 0: the four lanes then belong to one channel. A
+// NaN or an infinity makes the moments non-finite for good, and the chunk's partial is flagged
+// with M2 = −1 (momentsOrFlag).
 //
 // The Segments entry points give each thread a piece of one run, read in blocks the same way, and
 // write the thread's moments as its partial.
@@ -56,6 +56,16 @@ fn reduceAndStore(local: u32, chunk: Chunk, pivot: f32, moments: vec4f, valuesPe
   }
 }
 
+// Four consecutive units of the chunk's channel from cursor `at`, which moves past them.
+fn loadUnits(channel: u32, at: ptr<function, RunCursor>) -> vec4f {
+  let a0 = address(channel, *at);
+  let at1 = stepCursor(*at);
+  let at2 = stepCursor(at1);
+  let at3 = stepCursor(at2);
+  *at = stepCursor(at3);
+  return vec4f(x[a0], x[address(channel, at1)], x[address(channel, at2)], x[address(channel, at3)]);
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn statsRunsScalar(
   @builtin(workgroup_id) workgroup: vec3u,
@@ -72,21 +82,25 @@ fn statsRunsScalar(
   let units = select(0u, (chunk.end - m + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE, m < chunk.end);
   var at = cursorAt(m);
   var moments = vec4f(0.0, 0.0, 0.0, pivot);
-  for (var u = 0u; u < units; u += 4u) {
-    let valid = min(units - u, 4u);
-    let at1 = stepCursor(at);
-    let at2 = stepCursor(at1);
-    let at3 = stepCursor(at2);
-    // Units past the thread's last repeat its first; blockMoments ignores them.
-    let a0 = address(chunk.channel, at);
-    let values = vec4f(
-      x[a0],
-      x[select(a0, address(chunk.channel, at1), valid > 1u)],
-      x[select(a0, address(chunk.channel, at2), valid > 2u)],
-      x[select(a0, address(chunk.channel, at3), valid > 3u)],
-    );
-    moments = mergeBlock(moments, values, valid);
-    at = stepCursor(at3);
+  let full = units / 16u;
+  for (var block = 0u; block < full; block += 1u) {
+    let v0 = loadUnits(chunk.channel, &at);
+    let v1 = loadUnits(chunk.channel, &at);
+    let v2 = loadUnits(chunk.channel, &at);
+    let v3 = loadUnits(chunk.channel, &at);
+    moments = mergeBlock(moments, 16.0, channelBlock(v0, v1, v2, v3, pivot));
+  }
+  let left = units - 16u * full;
+  if (left > 0u) {
+    // Units past the thread's last repeat its first; channelTail ignores them.
+    let first = address(chunk.channel, at);
+    var v: array<f32, 16>;
+    for (var k = 0u; k < 16u; k += 1u) {
+      v[k] = x[select(first, address(chunk.channel, at), k < left)];
+      at = stepCursor(at);
+    }
+    let tail = channelTail(vec4f(v[0], v[1], v[2], v[3]), vec4f(v[4], v[5], v[6], v[7]), vec4f(v[8], v[9], v[10], v[11]), vec4f(v[12], v[13], v[14], v[15]), left, pivot);
+    moments = mergeBlock(moments, f32(left), tail);
   }
   reduceAndStore(local, chunk, pivot, moments, 1u);
 }
@@ -106,21 +120,29 @@ fn statsRunsVec4(
   let units = select(0u, (chunk.end - m + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE, m < chunk.end);
   var at = cursorAt(m);
   var moments = vec4f(0.0, 0.0, 0.0, pivot);
-  for (var u = 0u; u < units; u += 4u) {
-    let valid = min(units - u, 4u);
+  // A block is four vec4 units, 16 values of the channel.
+  let full = units / 4u;
+  for (var block = 0u; block < full; block += 1u) {
     let at1 = stepCursor(at);
     let at2 = stepCursor(at1);
     let at3 = stepCursor(at2);
-    let a0 = address(chunk.channel, at);
-    let v0 = x4[a0];
-    let v1 = x4[select(a0, address(chunk.channel, at1), valid > 1u)];
-    let v2 = x4[select(a0, address(chunk.channel, at2), valid > 2u)];
-    let v3 = x4[select(a0, address(chunk.channel, at3), valid > 3u)];
-    moments = mergeBlock(moments, v0, 4u);
-    moments = mergeBlock(moments, v1, select(0u, 4u, valid > 1u));
-    moments = mergeBlock(moments, v2, select(0u, 4u, valid > 2u));
-    moments = mergeBlock(moments, v3, select(0u, 4u, valid > 3u));
+    let v0 = x4[address(chunk.channel, at)];
+    let v1 = x4[address(chunk.channel, at1)];
+    let v2 = x4[address(chunk.channel, at2)];
+    let v3 = x4[address(chunk.channel, at3)];
+    moments = mergeBlock(moments, 16.0, channelBlock(v0, v1, v2, v3, pivot));
     at = stepCursor(at3);
+  }
+  let left = units - 4u * full;
+  if (left > 0u) {
+    // Units past the thread's last repeat its first; channelTail ignores them.
+    let a0 = address(chunk.channel, at);
+    let at1 = stepCursor(at);
+    let at2 = stepCursor(at1);
+    let v0 = x4[a0];
+    let v1 = x4[select(a0, address(chunk.channel, at1), left > 1u)];
+    let v2 = x4[select(a0, address(chunk.channel, at2), left > 2u)];
+    moments = mergeBlock(moments, f32(4u * left), channelTail(v0, v1, v2, v0, 4u * left, pivot));
   }
   reduceAndStore(local, chunk, pivot, moments, 4u);
 }
@@ -136,11 +158,28 @@ fn statsRunsSegmentsScalar(
     return;
   }
   let segment = segmentOf(t);
-  var moments = vec4f(0.0, 0.0, 0.0, x[segment.begin]);
-  for (var a = segment.begin; a < segment.end; a += 4u) {
-    let valid = min(segment.end - a, 4u);
-    let values = vec4f(x[a], x[a + min(1u, valid - 1u)], x[a + min(2u, valid - 1u)], x[a + min(3u, valid - 1u)]);
-    moments = mergeBlock(moments, values, valid);
+  let pivot = x[segment.begin];
+  var moments = vec4f(0.0, 0.0, 0.0, pivot);
+  var a = segment.begin;
+  let full = (segment.end - segment.begin) / 16u;
+  for (var block = 0u; block < full; block += 1u) {
+    let v0 = vec4f(x[a], x[a + 1u], x[a + 2u], x[a + 3u]);
+    let v1 = vec4f(x[a + 4u], x[a + 5u], x[a + 6u], x[a + 7u]);
+    let v2 = vec4f(x[a + 8u], x[a + 9u], x[a + 10u], x[a + 11u]);
+    let v3 = vec4f(x[a + 12u], x[a + 13u], x[a + 14u], x[a + 15u]);
+    moments = mergeBlock(moments, 16.0, channelBlock(v0, v1, v2, v3, pivot));
+    a += 16u;
+  }
+  let left = segment.end - a;
+  if (left > 0u) {
+    // Values past the segment's end repeat its last; channelTail ignores them.
+    let last = segment.end - 1u;
+    var v: array<f32, 16>;
+    for (var k = 0u; k < 16u; k += 1u) {
+      v[k] = x[min(a + k, last)];
+    }
+    let tail = channelTail(vec4f(v[0], v[1], v[2], v[3]), vec4f(v[4], v[5], v[6], v[7]), vec4f(v[8], v[9], v[10], v[11]), vec4f(v[12], v[13], v[14], v[15]), left, pivot);
+    moments = mergeBlock(moments, f32(left), tail);
   }
   partials[partialIndex(segment.channel, segment.chunk)] = momentsOrFlag(moments);
 }
@@ -156,17 +195,20 @@ fn statsRunsSegmentsVec4(
     return;
   }
   let segment = segmentOf(t);
-  var moments = vec4f(0.0, 0.0, 0.0, x4[segment.begin].x);
-  for (var a = segment.begin; a < segment.end; a += 4u) {
-    let valid = min(segment.end - a, 4u);
+  let pivot = x4[segment.begin].x;
+  var moments = vec4f(0.0, 0.0, 0.0, pivot);
+  var a = segment.begin;
+  let full = (segment.end - segment.begin) / 4u;
+  for (var block = 0u; block < full; block += 1u) {
+    moments = mergeBlock(moments, 16.0, channelBlock(x4[a], x4[a + 1u], x4[a + 2u], x4[a + 3u], pivot));
+    a += 4u;
+  }
+  let left = segment.end - a;
+  if (left > 0u) {
+    // Units past the segment's end repeat its last; channelTail ignores them.
+    let last = segment.end - 1u;
     let v0 = x4[a];
-    let v1 = x4[a + min(1u, valid - 1u)];
-    let v2 = x4[a + min(2u, valid - 1u)];
-    let v3 = x4[a + min(3u, valid - 1u)];
-    moments = mergeBlock(moments, v0, 4u);
-    moments = mergeBlock(moments, v1, select(0u, 4u, valid > 1u));
-    moments = mergeBlock(moments, v2, select(0u, 4u, valid > 2u));
-    moments = mergeBlock(moments, v3, select(0u, 4u, valid > 3u));
+    moments = mergeBlock(moments, f32(4u * left), channelTail(v0, x4[min(a + 1u, last)], x4[min(a + 2u, last)], v0, 4u * left, pivot));
   }
   partials[partialIndex(segment.channel, segment.chunk)] = momentsOrFlag(moments);
 }

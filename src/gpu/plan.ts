@@ -43,7 +43,10 @@ export interface ReductionPlan {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
-/** Loads each thread of the reductions keeps in flight (blocks of four: stats-rows.wgsl and co.). */
+/**
+ * Loads each thread of the reductions keeps in flight, at least: blocks of four in the backward-reduce
+ * kernels; the statistics kernels read blocks of 16 values (moments.wgsl), so they keep more.
+ */
 export const LOADS_PER_THREAD = 4;
 
 /**

@@ -141,7 +141,33 @@ const special: ForwardCase[] = [
   { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'none', convention: 'pytorch', mean: 1e4, std: 1 },
   ...workgroupSumCases().map((c): ForwardCase => ({ ...c, seed, pass: 'train' })),
   ...gpuTuningCases().map((c): ForwardCase => ({ ...c, seed })),
+  ...sortedCases().map((c): ForwardCase => ({ ...c, seed })),
 ];
+
+/**
+ * Channels sorted along memory: every chain of merges (a thread's blocks, finalize's fold) then
+ * meets prefixes whose means lie far from the channel's, the case the bound's R² term is for, and
+ * the between-set terms carry most of M2 (a merge that got them slightly wrong fails here first).
+ * Every statistics entry point, with the adapter's and the GPUs' launch plans, and a large mean.
+ */
+function sortedCases(): Omit<ForwardCase, 'seed'>[] {
+  const base = { pass: 'train', activation: 'none', convention: 'pytorch', order: 'sorted', tuning: { oneDispatch: false } } as const;
+  const shapes: [Layout, number[]][] = [
+    ['NC', [4096, 3]],
+    ['NHWC', [8, 17, 19, 4]],
+    ['NCHW', [8, 3, 17, 19]],
+    ['NCHW', [16, 4, 16, 16]],
+  ];
+  return [
+    ...shapes.map(([layout, shape]): Omit<ForwardCase, 'seed'> => ({ ...base, name: `sorted: ${layout} [${shape}]`, shape, layout })),
+    ...shapes.map(([layout, shape]): Omit<ForwardCase, 'seed'> => ({ ...base, name: `sorted, GPU tuning: ${layout} [${shape}]`, shape, layout, tuning: { ...defaultTuning, oneDispatch: false } })),
+    { ...base, name: 'sorted, workgroup sums: NCHW [8, 3, 17, 19]', shape: [8, 3, 17, 19], layout: 'NCHW', tuning: { oneDispatch: false, runSegments: false } },
+    { ...base, name: 'sorted, workgroup sums: NCHW [16, 4, 16, 16] (vec4)', shape: [16, 4, 16, 16], layout: 'NCHW', tuning: { oneDispatch: false, runSegments: false } },
+    { ...base, name: 'sorted, every K-th row: NC [4096, 3]', shape: [4096, 3], layout: 'NC', tuning: { oneDispatch: false, blockedRows: false } },
+    { ...base, name: 'sorted, mean 1e4 ± 1: NHWC [8, 17, 19, 4]', shape: [8, 17, 19, 4], layout: 'NHWC', mean: 1e4, std: 1 },
+    { ...base, name: 'sorted, 78 partials per channel: NC [20000, 4]', shape: [20000, 4], layout: 'NC' },
+  ];
+}
 
 /**
  * The launch plans of real GPUs (defaultTuning: workgroups of 256, ~2 MB of loads in flight, blocks

@@ -45,6 +45,10 @@ export function forwardCases(seed: number): ForwardCase[] {
     { ...base, name: 'slabs, mean 1e4 ± 1: NCHW [4, 3, 30, 30]', shape: [4, 3, 30, 30], layout: 'NCHW', mean: 1e4, std: 1, tuning: slabs },
     { ...base, name: 'slabs, inference: NCDHW [2, 3, 4, 5, 13]', shape: [2, 3, 4, 5, 13], layout: 'NCDHW', pass: 'inference', activation: 'relu', tuning: slabs },
     { ...base, name: 'GPU tuning: NC [3000, 5]', shape: [3000, 5], layout: 'NC', activation: 'relu', tuning: gpuTuning },
+    // Channels sorted along memory: the merges' between-set terms carry most of M2.
+    { ...base, name: 'sorted: NC [4096, 3]', shape: [4096, 3], layout: 'NC', order: 'sorted', tuning: { oneDispatch: false, blockedRows: false } },
+    { ...base, name: 'sorted: NHWC [8, 17, 19, 4]', shape: [8, 17, 19, 4], layout: 'NHWC', order: 'sorted', tuning: { oneDispatch: false } },
+    { ...base, name: 'sorted, GPU tuning: NCHW [16, 4, 16, 16]', shape: [16, 4, 16, 16], layout: 'NCHW', order: 'sorted', tuning: { ...gpuTuning, oneDispatch: false } },
     { ...base, name: 'GPU tuning: NCHW [8, 6, 33, 31]', shape: [8, 6, 33, 31], layout: 'NCHW', tuning: gpuTuning },
     { ...base, name: 'GPU tuning, mean 1e4 ± 1: NCHW [16, 2, 64, 64]', shape: [16, 2, 64, 64], layout: 'NCHW', mean: 1e4, std: 1, tuning: gpuTuning },
     { ...base, name: 'barrier tree: NCHW [3, 5, 31, 17]', shape: [3, 5, 31, 17], layout: 'NCHW', activation: 'relu', tuning: tree },

@@ -10,29 +10,39 @@ import { reductionSubgroupMaxSize, workgroupSumChain } from './backward-toleranc
  *
  * Statistics (docs/numerics.md states the same bound for users). Per channel: M values, mean μ,
  * biased variance σ², and R = max |x − μ| / σ, the data's farthest value in standard deviations.
- * Every pivot and every mean of a subset lies between the smallest and the largest value, so a
- * shifted value x − p is at most 2Rσ, and a subset's mean is within Rσ of μ. To first order in ε:
- *   |variance − σ²| / σ² ≤ ε · (L + 4R + 2P·R + 20Q·(R + R²))
- *   |mean − μ| ≤ ε · (2|μ| + (P + 20Q + 2)·R·σ)
+ * Every pivot is a value of the channel and every mean of a subset lies between the smallest and
+ * the largest value, so a shifted value x − p and a mean about a pivot are at most 2Rσ, and a
+ * subset's mean is within Rσ of μ. To first order in ε:
+ *   |variance − σ²| / σ² ≤ ε · (L + 4R + 2P·R + 2Q·(R + R²))
+ *   |mean − μ| ≤ ε · (2|μ| + (P + 2)·R·σ)
  * - L: the longest chain of roundings of the terms of M2, which are all ≥ 0 (squares of a block's
- *   deviations, merged M2s, between-set terms), so their errors add up relative to M2: 4 in a block,
- *   2 per Chan merge of a thread's chain of blocks (J), the workgroup sums of a chunk (+ 6), 2 per
- *   merge of finalize's fold, + 10 for the products of the between-set terms and the division by M.
+ *   deviations, merged M2s, between-set terms), so their errors add up relative to M2: 7 in a block
+ *   of 16 values (the deviation, its square, four levels of pairwise sums; 6 for 8 rows), 2 per
+ *   merge of a thread's chain of J blocks, the workgroup sums of a chunk (+ 6), 2 per merge of
+ *   finalize's fold (or per level of its tree), + 10 for the products of the between-set terms and
+ *   the division by M.
  * - 4R: each value is shifted by its pivot once (one rounding of at most 2Rσ), which moves M2 by
  *   ≤ 2 Σ|x − μ| · 2εRσ ≤ 4εR·Mσ² (Cauchy–Schwarz: Σ|x − μ| ≤ Mσ).
- * - A subset S (n values) whose mean is off by e moves M2 by 2n·|μ_S − μ|·e when merged. When the
- *   subsets partition the channel (blocks, chunks, the levels of a tree) and e ≤ κεRσ, that is
- *   ≤ 2κεR·Mσ² per level, since Σ n·|μ_S − μ| ≤ Σ|x − μ| ≤ Mσ. P sums κ over such levels: 14 for
- *   blocks (two additions and a division of values ≤ 2Rσ), workgroup sum + 10 for a chunk's mean,
- *   20 per tree level of finalize.
- * - A serial chain of merges (a thread's blocks, finalize's fold) rounds the running mean after each
- *   merge by ≤ 10ε·|δ|·t / n (δ the merged piece's mean minus the running mean, t its count, n the
- *   count so far; nothing of the size of the mean itself is rounded), and the prefixes are not a
- *   partition: ≤ 20ε(R + R²)·Mσ² per chain level. Q counts such levels. R² is reached only by data
- *   in sorted order; shuffled data stays far below. This term was derived for merges that move the
- *   pivot to the merged mean; the kernels keep their first pivot instead (moving it needs a compiler
- *   that does not reassociate), which rounds the running mean by ≤ ε·|mean − pivot| ≤ εRσ per merge:
- *   the term is still to be re-derived for that.
+ * - P: a subset S (n values) whose mean is off by e moves M2 by 2n·|μ_S − μ|·e when merged. When
+ *   the subsets partition the channel and e ≤ κεRσ, that is ≤ 2κεR·Mσ² per level, since
+ *   Σ n·|μ_S − μ| ≤ Σ|x − μ| ≤ Mσ. P sums κ over such levels: 10 for blocks (a pairwise sum of
+ *   depth ≤ 4 of values ≤ 2Rσ, and the division of a last block; the × 1/16 or 1/8 of a full one is
+ *   exact), 2W + 4 for a chunk's workgroup sum (W its chain), 10 per level of finalize's tree, and
+ *   for each chain of merges below its output's error.
+ * - Chains: the kernels keep their first pivot p (moving it needs a compiler that does not
+ *   reassociate), so a merge of a piece of t values, mean b, into running moments (n values, mean a,
+ *   both about p) rounds the new mean by ε|a'| ≤ 2εRσ, besides ≤ 3ε|b − a|·t/(n + t) (the
+ *   difference, the weight, the product; finalize's pivot difference adds ≤ 2εRσ·t/(n + t)). Each
+ *   error shrinks by n/(n + t) at every later merge, so after j merges of equal blocks the running
+ *   mean is off by E_j ≤ εRσ·(6 + j) (Σ t|b − a| ≤ 2Rσ·n; Σ_i n_i / n_j = (j + 1)/2 for equal
+ *   blocks), and by ≤ εRσ·(8 + 2j) for pieces of any sizes (Σ_i n_i / n_j ≤ j). The chain's output
+ *   mean is a partition level with κ = J + 8 (thread chains of J blocks, the last one partial) or
+ *   2K + 8 (finalize's fold of K partials). Inside the chain, merge j uses a − E_{j−1} in its
+ *   between-set term t·n/(n + t)·(b − a)², which moves M2 by ≤ 2t·|b − a|·|E_{j−1}|; with
+ *   Σ t|b − a| ≤ Σ|x − μ| + n·Rσ summed over the chains of a level, ≤ 2·max E·Mσ(1 + R). Q sums
+ *   max E / (εRσ) over the chains: J + 6 for a thread's chain, 2K + 8 for finalize's fold. The R²
+ *   comes from prefixes whose mean is far from μ, which only data sorted along the channel has:
+ *   shuffled data stays far below.
  * The data order and the pivots (first values) enter nowhere: the bound holds for any of them.
  *
  * y = fma(x, scale, shift) with scale = γ·invStd and shift = β − mean·scale, both rounded to
@@ -54,7 +64,7 @@ export interface StatisticsTerms {
   chain: number;
   /** P: Σ κ over levels that partition the channel. */
   partitions: number;
-  /** Q: serial chains of merges. */
+  /** Q: Σ over serial chains of merges of their running mean's error, in εRσ. */
   chains: number;
 }
 
@@ -63,17 +73,32 @@ export const CPU_STATISTICS_TERMS: StatisticsTerms = { chain: 4, partitions: 0, 
 
 /** Relative error bound of the variance of a channel whose farthest value is R standard deviations out. */
 export function varianceBound(terms: StatisticsTerms, R: number): number {
-  return EPS32 * (terms.chain + 4 * R + 2 * terms.partitions * R + 20 * terms.chains * (R + R * R));
+  return EPS32 * (terms.chain + 4 * R + 2 * terms.partitions * R + 2 * terms.chains * (R + R * R));
 }
 
 /** Absolute error bound of the mean. */
 export function meanBound(terms: StatisticsTerms, R: number, mean: number, std: number): number {
-  return EPS32 * (2 * Math.abs(mean) + (terms.partitions + 20 * terms.chains + 2) * R * std);
+  return EPS32 * (2 * Math.abs(mean) + (terms.partitions + 2) * R * std);
+}
+
+/** Values a statistics thread takes per block (moments.wgsl): 16, or 8 rows of four channels. */
+function blockValues(shape: 'Rows' | 'Runs', width: 'Scalar' | 'Vec4'): number {
+  return shape === 'Rows' && width === 'Vec4' ? 8 : 16;
+}
+
+/** A chain of `merges` merges: its output mean's error (κ) and its running mean's (for Q), in εRσ. */
+function threadChain(merges: number): { kappa: number; running: number } {
+  return merges > 1 ? { kappa: merges + 8, running: merges + 6 } : { kappa: 0, running: 0 };
+}
+
+function foldChain(merges: number): { kappa: number; running: number } {
+  return merges > 1 ? { kappa: 2 * merges + 8, running: 2 * merges + 8 } : { kappa: 0, running: 0 };
 }
 
 /**
  * The coefficients for the statistics kernels' launch plan (stats-rows/-runs.wgsl, finalize.wgsl):
- * per slab, a thread's blocks of four (J), the workgroup sums of 'Runs' chunks, then the finalize.
+ * per slab, a thread's blocks (J merges, the last block partial), the workgroup sums of 'Runs'
+ * chunks, then the finalize.
  */
 export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity, subgroupMaxSize?: number): StatisticsTerms {
   const wg = tuning.workgroupSize;
@@ -81,37 +106,40 @@ export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerD
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
   let chain = 0;
-  let partitions = 14;
-  let threadChains = 0;
+  let partitions = 0;
+  let chains = 0;
   for (const { params: p, walk, width } of reduction.slabs) {
-    let blocks: number;
+    // Values a thread reads (at most), and the chunk's workgroup sum.
+    let values: number;
     let workgroup = 0;
     if (reduction.shape === 'Rows') {
-      blocks = Math.ceil((p.laneRows > 0 ? p.laneRows : Math.ceil(p.rows / p.rowLanes)) / 4);
+      values = p.laneRows > 0 ? p.laneRows : Math.ceil(p.rows / p.rowLanes);
     } else if (walk === 'Segments') {
-      blocks = width === 'Vec4' ? p.chunkLength : Math.ceil(p.chunkLength / 4);
+      values = p.chunkLength * (width === 'Vec4' ? 4 : 1);
     } else {
-      const units = Math.ceil(p.chunkLength / wg);
-      blocks = width === 'Vec4' ? units : Math.ceil(units / 4);
+      values = Math.ceil(p.chunkLength / wg) * (width === 'Vec4' ? 4 : 1);
       workgroup = workgroupSumChain(wg, subgroupMaxSize);
-      partitions = Math.max(partitions, 14 + workgroup + 10);
     }
-    chain = Math.max(chain, 4 + 2 * blocks + (workgroup > 0 ? workgroup + 6 : 0));
-    if (blocks > 1) threadChains = 1;
+    const merges = Math.ceil(values / blockValues(reduction.shape, width));
+    const thread = threadChain(merges);
+    chain = Math.max(chain, 7 + 2 * merges + (workgroup > 0 ? workgroup + 6 : 0));
+    partitions = Math.max(partitions, 10 + thread.kappa + (workgroup > 0 ? 2 * workgroup + 4 : 0));
+    chains = Math.max(chains, thread.running);
   }
   const { chunks } = reduction;
   const merge = planMerge(view, chunks, tuning, maxPerDimension);
-  let finalizeChains = 0;
   if (merge.strategy === 'Serial') {
+    const fold = foldChain(chunks);
     chain += 2 * chunks;
-    if (chunks > 1) finalizeChains = 1;
+    partitions += fold.kappa;
+    chains += fold.running;
   } else {
-    const folded = Math.ceil(chunks / wg);
-    chain += 2 * (folded + Math.log2(wg));
-    partitions += 20 * Math.log2(wg);
-    if (folded > 1) finalizeChains = 1;
+    const fold = foldChain(Math.ceil(chunks / wg));
+    chain += 2 * (Math.ceil(chunks / wg) + Math.log2(wg));
+    partitions += fold.kappa + 10 * Math.log2(wg);
+    chains += fold.running;
   }
-  return { chain: chain + 10, partitions, chains: threadChains + finalizeChains };
+  return { chain: chain + 10, partitions, chains };
 }
 
 /** The coefficients for the engine `gpu` (bn.gpu): its tuning, binding size and workgroup sums. */
