@@ -35,9 +35,8 @@ const FUSED_MAX_THREADS = 256;
  * Fewest channel groups (workgroups) for which a GPU takes the 'Workgroup' strategy unless
  * tuning.oneDispatch is true: each group is one workgroup, so a tensor with few channels runs on a
  * few of the GPU's multiprocessors while the three-kernel path spreads it over all of them.
- * Measured on an NVIDIA H200 (132 multiprocessors; Dawn, Vulkan), forward-train: NHWC
- * [32, 8, 8, 64] (16 groups) took 0.28 ms in one dispatch and 0.05 ms in three; NC [32, 128] (32
- * groups) 0.052 and 0.038 ms; NCHW [16, 256, 16, 16] (256 groups) 0.139 and 0.168 ms.
+ * On a real GPU one dispatch lost to three kernels below a few dozen groups and won at 256
+ * (docs/benchmark.md, "On a real GPU").
  */
 export const FUSED_MIN_WORKGROUPS = 64;
 
