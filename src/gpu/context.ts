@@ -20,6 +20,8 @@ export interface GpuContext {
   alignment: number;
   uniforms: UniformCache;
   scratch: ScratchBuffers;
+  /** The first level of a two-level finalize writes here: a buffer apart, since one dispatch may not read and write one buffer. */
+  foldedScratch: ScratchBuffers;
   constants: ConstantBuffers;
   /** Compiled passes and their bind groups of GPU-resident calls, reused while valid (program-cache.ts). */
   programs: ProgramCache;
@@ -37,6 +39,7 @@ export function createGpuContext(device: GPUDevice, tuning: KernelTuning): GpuCo
     alignment: device.limits.minStorageBufferOffsetAlignment,
     uniforms: new UniformCache(device),
     scratch: new ScratchBuffers(device, 'partials'),
+    foldedScratch: new ScratchBuffers(device, 'foldedPartials'),
     constants: new ConstantBuffers(device),
     programs: new ProgramCache(),
     tuned: new TunedContexts(),
@@ -97,6 +100,7 @@ export function contextFor(context: GpuContext, family: KernelFamily, view: Chan
 export function destroyGpuContext(context: GpuContext): void {
   context.uniforms.destroy();
   context.scratch.destroy();
+  context.foldedScratch.destroy();
   context.constants.destroy();
   context.programs.clear();
 }

@@ -3,7 +3,7 @@ import { gpuEps, type ScalarOptions } from '../options';
 import { contextFor, type GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
 import { fusedForwardLaunch, planFusedWork } from './fused-small';
-import { finalizeParams, planFinalize, planInferenceFold } from './plan';
+import { finalizeParams, planFinalize, planInferenceFold, planPartialsFold } from './plan';
 import type { SlabbedElementwise } from './plan-slabs';
 import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
 import { passKinds, prepareCached, runPrepared, type CachedPass, type PreparedCall } from './program-cache';
@@ -72,17 +72,22 @@ export interface StatisticsLaunches {
 export function statisticsLaunches(context: GpuContext, resolved: ResolvedScalarOptions, work: ReductionWork, args: ChannelBuffers & { x: GPUBuffer }, stats: GPUBuffer): StatisticsLaunches {
   const { view } = resolved;
   const C = view.channels;
-  const chunks = work.plan.chunks;
+  const fold = planPartialsFold(view, work.plan.chunks, context.tuning, context.maxWorkgroupsPerDimension);
   const reduction = reductionLaunches(context, work, [args.x], [], {});
+  // A two-level finalize: the fold merges groups of partials into a buffer of their own.
+  const foldedBytes = fold ? fold.params.groups * C * 16 : 0;
+  const merged = fold ? { buffer: context.foldedScratch.get(foldedBytes), offset: 0, size: foldedBytes } : reduction.partials;
+  const chunks = fold ? fold.params.groups : work.plan.chunks;
   const launches: Launch[] = [
     ...reduction.launches,
+    ...(fold ? [{ shader: shaders.statsFold, ...fold, constants: {}, buffers: [reduction.partials, merged] }] : []),
     {
       shader: shaders.finalize,
       ...planFinalize(view, chunks, context.tuning, context.maxWorkgroupsPerDimension),
       constants: { UPDATE_RUNNING: args.runningMean !== undefined },
       params: { chunks, ...finalizeParams(resolved) },
       buffers: [
-        reduction.partials,
+        merged,
         args.gamma ?? context.constants.filled(C, 1),
         args.beta ?? context.constants.filled(C, 0),
         args.runningMean ?? context.constants.placeholder('runningMean'),

@@ -4,7 +4,7 @@ import type { ResolvedScalarOptions } from '../options';
 import type { GpuContext } from './context';
 import type { Launch } from './dispatch';
 import { foldWorkgroups } from './grid';
-import { finalizeParams } from './plan';
+import { finalizeParams, planPartialsFold } from './plan';
 import { gradientParams } from './plan-backward';
 import { planElementwiseWork, planReduction } from './slab-launches';
 import { shaders, type ShaderSource } from './shader-sources';
@@ -159,7 +159,8 @@ export function planFusedWork(context: GpuContext, view: ChannelView, direction:
 export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward'): number {
   if (planFusedWork(context, view, op === 'forwardTrain' ? 'forward' : 'backward')) return 1;
   const reduction = planReduction(context, view, op === 'forwardTrain' ? 'stats' : 'backwardReduce');
-  return reduction.plan.slabs.length + 1 + planElementwiseWork(context, view).slabs.length;
+  const fold = op === 'forwardTrain' && planPartialsFold(view, reduction.plan.chunks, context.tuning, context.maxWorkgroupsPerDimension) ? 1 : 0;
+  return reduction.plan.slabs.length + fold + 1 + planElementwiseWork(context, view).slabs.length;
 }
 
 export interface FusedForwardBuffers {

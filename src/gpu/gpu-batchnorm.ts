@@ -206,7 +206,7 @@ export class GpuBatchNorm {
 
   /** GPU buffers the engine currently owns (pool, scratch, uniforms, constants). */
   get liveBuffers(): number {
-    return this.pool.liveBuffers + this.context.scratch.count + this.context.uniforms.size + this.context.constants.count + backwardScratchCount(this.context);
+    return this.pool.liveBuffers + this.context.scratch.count + this.context.foldedScratch.count + this.context.uniforms.size + this.context.constants.count + backwardScratchCount(this.context);
   }
 
   /**

@@ -151,6 +151,30 @@ export function planMerge(view: ChannelView, chunks: number, tuning: KernelTunin
   return { strategy: 'Tree', grid: foldWorkgroups(view.channels, maxPerDimension) };
 }
 
+/**
+ * Most partials per channel a finalize merges itself. Beyond (a few channels and a large tensor: NC
+ * [1 048 576, 4] has thousands per channel on a GPU), a first level folds consecutive groups of
+ * partials into one each, a workgroup per (channel, group), so the finalize's workgroup per channel
+ * merges at most this many: the merging is spread over many workgroups instead of a few long
+ * chains, and the chains the error bound counts stay short (test/support/tolerances.ts).
+ */
+export const FINALIZE_MAX_PARTIALS = 128;
+
+/** The first level of a two-level finalize (stats-fold.wgsl): K partials per channel in `groups` groups of `groupSize`. */
+export interface PartialsFold {
+  entryPoint: 'statsFold';
+  params: { channels: number; chunks: number; groupSize: number; groups: number };
+  grid: [number, number];
+}
+
+/** The fold a finalize of K partials per channel needs first, or undefined (K ≤ FINALIZE_MAX_PARTIALS, or a serial finalize). */
+export function planPartialsFold(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): PartialsFold | undefined {
+  if (chunks <= FINALIZE_MAX_PARTIALS || planMerge(view, chunks, tuning, maxPerDimension).strategy === 'Serial') return undefined;
+  const groupSize = ceilDiv(chunks, FINALIZE_MAX_PARTIALS);
+  const groups = ceilDiv(chunks, groupSize);
+  return { entryPoint: 'statsFold', params: { channels: view.channels, chunks, groupSize, groups }, grid: foldWorkgroups(view.channels * groups, maxPerDimension) };
+}
+
 export function planFinalize(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): Omit<KernelLaunch, 'params'> {
   const { strategy, grid } = planMerge(view, chunks, tuning, maxPerDimension);
   return { entryPoint: `finalize${strategy}`, grid };

@@ -40,6 +40,7 @@ import optimRmspropSource from '../../shaders/optim-rmsprop.wgsl?raw';
 import optimSgdSource from '../../shaders/optim-sgd.wgsl?raw';
 import optimStepSource from '../../shaders/optim-step.wgsl?raw';
 import reluSource from '../../shaders/relu.wgsl?raw';
+import statsFoldSource from '../../shaders/stats-fold.wgsl?raw';
 import statsRowsSource from '../../shaders/stats-rows.wgsl?raw';
 import statsRunsSource from '../../shaders/stats-runs.wgsl?raw';
 import workgroupReduceSubgroupsSource from '../../shaders/workgroup-reduce-subgroups.wgsl?raw';
@@ -70,6 +71,7 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   relu: reluSource,
   'rows-lanes': rowsLanesSource,
   'runs-walk': runsWalkSource,
+  'stats-fold': statsFoldSource,
   'stats-rows': statsRowsSource,
   'stats-runs': statsRunsSource,
   'workgroup-reduce': workgroupReduceSource,
@@ -154,6 +156,7 @@ export function shaderVariant(shader: ShaderSource, subgroups: boolean): ShaderS
 export const shaders = {
   statsRows: kernel('stats-rows'),
   statsRuns: kernel('stats-runs'),
+  statsFold: kernel('stats-fold'),
   finalize: kernel('finalize'),
   inferenceFold: kernel('inference-fold'),
   apply: kernel('apply'),

@@ -139,6 +139,12 @@ const special: ForwardCase[] = [
   // Many partials per channel (78 row chunks) with the adapter's tuning: on software adapters they
   // are folded by one thread per channel (serialFinalizeMaxChunks), across large means.
   { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'none', convention: 'pytorch', mean: 1e4, std: 1 },
+  // The two-level finalize (FINALIZE_MAX_PARTIALS): GPU tunings give these more than 128 partials
+  // per channel, which stats-fold.wgsl folds in groups before finalize merges the groups.
+  { name: 'two-level finalize, GPU tuning: NC [20000, 4] mean 1e4 ± 1 (1250 partials, 125 groups)', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'none', convention: 'pytorch', mean: 1e4, std: 1, tuning: { ...defaultTuning, oneDispatch: false } },
+  { name: 'two-level finalize, GPU tuning: NC [20000, 4] sorted', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'relu', convention: 'keras', order: 'sorted', tuning: { ...defaultTuning, oneDispatch: false } },
+  { name: 'two-level finalize, GPU tuning: NC [3001, 5] scalar, every K-th row (187 partials)', seed, shape: [3001, 5], layout: 'NC', pass: 'train', activation: 'none', convention: 'keras', tuning: { ...defaultTuning, oneDispatch: false, statsMinValuesPerThread: 16 } },
+  { name: 'two-level finalize, GPU tuning: NCHW [33, 1, 128, 128] (132 chunks)', seed, shape: [33, 1, 128, 128], layout: 'NCHW', pass: 'train', activation: 'relu', convention: 'pytorch', tuning: { ...defaultTuning, oneDispatch: false, statsBytesInFlight: 8 * 1024 * 1024 } },
   ...workgroupSumCases().map((c): ForwardCase => ({ ...c, seed, pass: 'train' })),
   ...gpuTuningCases().map((c): ForwardCase => ({ ...c, seed })),
   ...sortedCases().map((c): ForwardCase => ({ ...c, seed })),
@@ -276,6 +282,8 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
       expect(report.modules.filter((name) => name.startsWith('fused-small-forward'))).not.toEqual([]);
       expect(report.modules.filter((name) => /^(stats|finalize)/.test(name))).toEqual([]);
     }
+    // Its engine ran the first level of a two-level finalize.
+    if (spec.name.startsWith('two-level finalize')) expect(report.modules).toContain('stats-fold');
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
     recordSweepCase('forward', spec.seed, spec.name, report.checks);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planFinalize } from '../../src/gpu/plan';
+import { FINALIZE_MAX_PARTIALS, planFinalize, planPartialsFold } from '../../src/gpu/plan';
 import { planBackwardFinalize } from '../../src/gpu/plan-backward';
 import { defaultTuning, resolveTuning, softwareAdapterTuning } from '../../src/gpu/tuning';
 import { channelView } from '../../src/layout';
@@ -17,6 +17,26 @@ describe('finalize: serial fold or workgroup tree (planMerge)', () => {
     expect(planFinalize(view, 64, software, 65535)).toEqual({ entryPoint: 'finalizeSerial', grid: [2, 1] });
     expect(planBackwardFinalize(view, 64, software, 65535).entryPoint).toBe('backwardFinalizeSerial');
     expect(planFinalize(view, software.serialFinalizeMaxChunks + 1, software, 65535).entryPoint).toBe('finalizeTree');
+  });
+
+  it('above FINALIZE_MAX_PARTIALS partials per channel, folds groups of them first (a two-level finalize)', () => {
+    const few = channelView([1_048_576, 4], 'NC');
+    expect(planPartialsFold(few, FINALIZE_MAX_PARTIALS, defaultTuning, 65535)).toBeUndefined();
+    // 16 384 partials per channel: 128 groups of 128, a workgroup per (channel, group).
+    expect(planPartialsFold(few, 16384, defaultTuning, 65535)).toEqual({ entryPoint: 'statsFold', params: { channels: 4, chunks: 16384, groupSize: 128, groups: 128 }, grid: [512, 1] });
+    for (const chunks of [129, 1000, 1250, 65535, 1_000_003]) {
+      const fold = planPartialsFold(few, chunks, defaultTuning, 65535)!;
+      // Every partial is in exactly one group, no group is empty, and finalize then merges at most 128.
+      expect(fold.params.groups).toBeLessThanOrEqual(FINALIZE_MAX_PARTIALS);
+      expect(fold.params.groups * fold.params.groupSize).toBeGreaterThanOrEqual(chunks);
+      expect((fold.params.groups - 1) * fold.params.groupSize).toBeLessThan(chunks);
+    }
+    // A serial finalize (software adapters, up to their serialFinalizeMaxChunks) needs no first level.
+    expect(planPartialsFold(few, 200, software, 65535)).toBeUndefined();
+    // Grids beyond one dimension's limit are folded into two.
+    const [x, y] = planPartialsFold(channelView([8, 70001], 'NC'), 200, defaultTuning, 65535)!.grid;
+    expect(x).toBeLessThanOrEqual(65535);
+    expect(x * y).toBeGreaterThanOrEqual(70001 * 100);
   });
 
   it('refuses a threshold that is not a positive integer', () => {

@@ -1,5 +1,5 @@
 import type { ChannelView } from '../../src/layout';
-import { planMerge } from '../../src/gpu/plan';
+import { planMerge, planPartialsFold } from '../../src/gpu/plan';
 import { planSlabbedReduction } from '../../src/gpu/plan-slabs';
 import { defaultTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { reductionSubgroupMaxSize, workgroupSumChain } from './backward-tolerances';
@@ -126,7 +126,18 @@ export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerD
     partitions = Math.max(partitions, 10 + thread.kappa + (workgroup > 0 ? 2 * workgroup + 4 : 0));
     chains = Math.max(chains, thread.running);
   }
-  const { chunks } = reduction;
+  // A two-level finalize (plan.ts, planPartialsFold) first folds groups of partials exactly as a
+  // tree finalize does (strided folds, then a tree), then the finalize merges the groups' results:
+  // each level adds its own terms.
+  const fold = planPartialsFold(view, reduction.chunks, tuning, maxPerDimension);
+  if (fold) {
+    const perThread = Math.ceil(fold.params.groupSize / wg);
+    const level = foldChain(perThread);
+    chain += 2 * (perThread + Math.log2(wg));
+    partitions += level.kappa + 10 * Math.log2(wg);
+    chains += level.running;
+  }
+  const chunks = fold ? fold.params.groups : reduction.chunks;
   const merge = planMerge(view, chunks, tuning, maxPerDimension);
   if (merge.strategy === 'Serial') {
     const fold = foldChain(chunks);
