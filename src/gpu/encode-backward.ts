@@ -7,6 +7,7 @@ import { contextFor, type GpuContext } from './context';
 import type { Launch } from './dispatch';
 import { fusedBackwardLaunch, planFusedWork } from './fused-small';
 import { passKinds, prepareCached, runPrepared, type PreparedCall } from './program-cache';
+import { planPartialsFold } from './plan';
 import { planBackwardFinalize } from './plan-backward';
 import type { SlabbedElementwise } from './plan-slabs';
 import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
@@ -128,6 +129,10 @@ function backwardLaunches(context: GpuContext, args: GpuBackwardArgs, checked: R
   // Without relu the kernels never read y; x stands in for its binding.
   const y = relu ? args.y! : args.x;
   const reduction = reductionLaunches(context, reduce, [args.x, args.dy, y], [args.stats], { RELU: relu });
+  // A two-level finalize above FINALIZE_MAX_PARTIALS partials per channel (plan.ts).
+  const fold = planPartialsFold(view, reduce.plan.chunks, tuning, maxGrid, 'sums');
+  const foldedBytes = fold ? fold.params.groups * C * 8 : 0;
+  const sums = fold ? { buffer: context.foldedScratch.get(foldedBytes), offset: 0, size: foldedBytes } : reduction.partials;
   const coefficients = coefficientScratch(context).get(4 * C * 4);
   const applyKernel = {
     shader: shaders.backwardApply,
@@ -136,12 +141,13 @@ function backwardLaunches(context: GpuContext, args: GpuBackwardArgs, checked: R
   };
   const launches: Launch[] = [
     ...reduction.launches,
+    ...(fold ? [{ shader: shaders.partialsFold, ...fold, constants: {}, buffers: [reduction.partials, sums] }] : []),
     {
       shader: shaders.backwardFinalize,
-      ...planBackwardFinalize(view, reduce.plan.chunks, tuning, maxGrid),
+      ...planBackwardFinalize(view, fold ? fold.params.groups : reduce.plan.chunks, tuning, maxGrid),
       constants: { TRAIN: train, ACCUMULATE: accumulate, WRITE_DGAMMA: args.dgamma !== undefined, WRITE_DBETA: args.dbeta !== undefined },
       buffers: [
-        reduction.partials,
+        sums,
         args.stats,
         args.gamma ?? context.constants.filled(C, 1),
         args.dgamma ?? context.constants.placeholder('dgamma'),

@@ -159,7 +159,7 @@ export function planFusedWork(context: GpuContext, view: ChannelView, direction:
 export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward'): number {
   if (planFusedWork(context, view, op === 'forwardTrain' ? 'forward' : 'backward')) return 1;
   const reduction = planReduction(context, view, op === 'forwardTrain' ? 'stats' : 'backwardReduce');
-  const fold = op === 'forwardTrain' && planPartialsFold(view, reduction.plan.chunks, context.tuning, context.maxWorkgroupsPerDimension) ? 1 : 0;
+  const fold = planPartialsFold(view, reduction.plan.chunks, context.tuning, context.maxWorkgroupsPerDimension) ? 1 : 0;
   return reduction.plan.slabs.length + fold + 1 + planElementwiseWork(context, view).slabs.length;
 }
 

@@ -160,19 +160,22 @@ export function planMerge(view: ChannelView, chunks: number, tuning: KernelTunin
  */
 export const FINALIZE_MAX_PARTIALS = 128;
 
-/** The first level of a two-level finalize (stats-fold.wgsl): K partials per channel in `groups` groups of `groupSize`. */
+/** The first level of a two-level finalize (partials-fold.wgsl): K partials per channel in `groups` groups of `groupSize`. */
 export interface PartialsFold {
-  entryPoint: 'statsFold';
+  entryPoint: 'statsFold' | 'sumsFold';
   params: { channels: number; chunks: number; groupSize: number; groups: number };
   grid: [number, number];
 }
 
-/** The fold a finalize of K partials per channel needs first, or undefined (K ≤ FINALIZE_MAX_PARTIALS, or a serial finalize). */
-export function planPartialsFold(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): PartialsFold | undefined {
+/**
+ * The fold a finalize of K partials per channel needs first, or undefined (K ≤ FINALIZE_MAX_PARTIALS,
+ * or a serial finalize): of the statistics' moments, or of the backward's sums.
+ */
+export function planPartialsFold(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number, partials: 'stats' | 'sums' = 'stats'): PartialsFold | undefined {
   if (chunks <= FINALIZE_MAX_PARTIALS || planMerge(view, chunks, tuning, maxPerDimension).strategy === 'Serial') return undefined;
   const groupSize = ceilDiv(chunks, FINALIZE_MAX_PARTIALS);
   const groups = ceilDiv(chunks, groupSize);
-  return { entryPoint: 'statsFold', params: { channels: view.channels, chunks, groupSize, groups }, grid: foldWorkgroups(view.channels * groups, maxPerDimension) };
+  return { entryPoint: partials === 'stats' ? 'statsFold' : 'sumsFold', params: { channels: view.channels, chunks, groupSize, groups }, grid: foldWorkgroups(view.channels * groups, maxPerDimension) };
 }
 
 export function planFinalize(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): Omit<KernelLaunch, 'params'> {

@@ -35,12 +35,12 @@ import fusedSmallForwardSource from '../../shaders/fused-small-forward.wgsl?raw'
 import fusedSmallWalkSource from '../../shaders/fused-small-walk.wgsl?raw';
 import momentsSource from '../../shaders/moments.wgsl?raw';
 import inferenceFoldSource from '../../shaders/inference-fold.wgsl?raw';
+import partialsFoldSource from '../../shaders/partials-fold.wgsl?raw';
 import optimAdamSource from '../../shaders/optim-adam.wgsl?raw';
 import optimRmspropSource from '../../shaders/optim-rmsprop.wgsl?raw';
 import optimSgdSource from '../../shaders/optim-sgd.wgsl?raw';
 import optimStepSource from '../../shaders/optim-step.wgsl?raw';
 import reluSource from '../../shaders/relu.wgsl?raw';
-import statsFoldSource from '../../shaders/stats-fold.wgsl?raw';
 import statsRowsSource from '../../shaders/stats-rows.wgsl?raw';
 import statsRunsSource from '../../shaders/stats-runs.wgsl?raw';
 import workgroupReduceSubgroupsSource from '../../shaders/workgroup-reduce-subgroups.wgsl?raw';
@@ -63,6 +63,7 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   'fused-small-forward': fusedSmallForwardSource,
   'fused-small-walk': fusedSmallWalkSource,
   'inference-fold': inferenceFoldSource,
+  'partials-fold': partialsFoldSource,
   moments: momentsSource,
   'optim-adam': optimAdamSource,
   'optim-rmsprop': optimRmspropSource,
@@ -71,7 +72,6 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   relu: reluSource,
   'rows-lanes': rowsLanesSource,
   'runs-walk': runsWalkSource,
-  'stats-fold': statsFoldSource,
   'stats-rows': statsRowsSource,
   'stats-runs': statsRunsSource,
   'workgroup-reduce': workgroupReduceSource,
@@ -156,7 +156,7 @@ export function shaderVariant(shader: ShaderSource, subgroups: boolean): ShaderS
 export const shaders = {
   statsRows: kernel('stats-rows'),
   statsRuns: kernel('stats-runs'),
-  statsFold: kernel('stats-fold'),
+  partialsFold: kernel('partials-fold'),
   finalize: kernel('finalize'),
   inferenceFold: kernel('inference-fold'),
   apply: kernel('apply'),

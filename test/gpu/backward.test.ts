@@ -150,6 +150,11 @@ const special: BackwardCase[] = [
   // Many partials per channel (78 row chunks) with the adapter's tuning: on software adapters they
   // are added by one thread per channel (serialFinalizeMaxChunks).
   { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', mode: 'train', activation: 'relu', mean: 1e4, std: 1 },
+  // The two-level finalize (FINALIZE_MAX_PARTIALS): GPU tunings give these more than 128 partial
+  // sums per channel, which partials-fold.wgsl adds in groups before backward-finalize.
+  { name: 'two-level finalize, GPU tuning: NC [20000, 4] mean 1e4 ± 1 (1250 partials, 125 groups)', seed, shape: [20000, 4], layout: 'NC', mode: 'train', activation: 'relu', mean: 1e4, std: 1, tuning: { ...defaultTuning, oneDispatch: false } },
+  { name: 'two-level finalize, GPU tuning: NC [3001, 5] eval (187 partials)', seed, shape: [3001, 5], layout: 'NC', mode: 'eval', activation: 'none', tuning: { ...defaultTuning, oneDispatch: false } },
+  { name: 'two-level finalize, GPU tuning: NCHW [33, 1, 128, 128] (132 chunks)', seed, shape: [33, 1, 128, 128], layout: 'NCHW', mode: 'train', activation: 'relu', tuning: { ...defaultTuning, oneDispatch: false, statsBytesInFlight: 8 * 1024 * 1024 } },
   ...workgroupSumCases().map((c): BackwardCase => ({ ...c, seed })),
   ...gpuTuningCases().map((c): BackwardCase => ({ ...c, seed })),
 ];
@@ -239,6 +244,8 @@ describeGpu('backward on WebGPU against the float64 reference', () => {
       expect(report.modules.filter((name) => name.startsWith('fused-small-backward'))).not.toEqual([]);
       expect(report.modules.filter((name) => /^(stats|finalize|backward-reduce|backward-finalize)/.test(name))).toEqual([]);
     }
+    // Its engine ran the first level of a two-level finalize.
+    if (spec.name.startsWith('two-level finalize')) expect(report.modules).toContain('partials-fold');
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
     recordSweepCase('backward', spec.seed, spec.name, report.checks);

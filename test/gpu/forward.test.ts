@@ -140,7 +140,7 @@ const special: ForwardCase[] = [
   // are folded by one thread per channel (serialFinalizeMaxChunks), across large means.
   { name: 'NC [20000, 4] mean 1e4 ± 1, 78 partials per channel', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'none', convention: 'pytorch', mean: 1e4, std: 1 },
   // The two-level finalize (FINALIZE_MAX_PARTIALS): GPU tunings give these more than 128 partials
-  // per channel, which stats-fold.wgsl folds in groups before finalize merges the groups.
+  // per channel, which partials-fold.wgsl folds in groups before finalize merges the groups.
   { name: 'two-level finalize, GPU tuning: NC [20000, 4] mean 1e4 ± 1 (1250 partials, 125 groups)', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'none', convention: 'pytorch', mean: 1e4, std: 1, tuning: { ...defaultTuning, oneDispatch: false } },
   { name: 'two-level finalize, GPU tuning: NC [20000, 4] sorted', seed, shape: [20000, 4], layout: 'NC', pass: 'train', activation: 'relu', convention: 'keras', order: 'sorted', tuning: { ...defaultTuning, oneDispatch: false } },
   { name: 'two-level finalize, GPU tuning: NC [3001, 5] scalar, every K-th row (187 partials)', seed, shape: [3001, 5], layout: 'NC', pass: 'train', activation: 'none', convention: 'keras', tuning: { ...defaultTuning, oneDispatch: false, statsMinValuesPerThread: 16 } },
@@ -283,7 +283,7 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
       expect(report.modules.filter((name) => /^(stats|finalize)/.test(name))).toEqual([]);
     }
     // Its engine ran the first level of a two-level finalize.
-    if (spec.name.startsWith('two-level finalize')) expect(report.modules).toContain('stats-fold');
+    if (spec.name.startsWith('two-level finalize')) expect(report.modules).toContain('partials-fold');
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
     recordSweepCase('forward', spec.seed, spec.name, report.checks);

@@ -22,7 +22,8 @@ describe('finalize: serial fold or workgroup tree (planMerge)', () => {
   it('above FINALIZE_MAX_PARTIALS partials per channel, folds groups of them first (a two-level finalize)', () => {
     const few = channelView([1_048_576, 4], 'NC');
     expect(planPartialsFold(few, FINALIZE_MAX_PARTIALS, defaultTuning, 65535)).toBeUndefined();
-    // 16 384 partials per channel: 128 groups of 128, a workgroup per (channel, group).
+    // 16 384 partials per channel: 128 groups of 128, a workgroup per (channel, group); the backward's sums alike.
+    expect(planPartialsFold(few, 16384, defaultTuning, 65535, 'sums')?.entryPoint).toBe('sumsFold');
     expect(planPartialsFold(few, 16384, defaultTuning, 65535)).toEqual({ entryPoint: 'statsFold', params: { channels: 4, chunks: 16384, groupSize: 128, groups: 128 }, grid: [512, 1] });
     for (const chunks of [129, 1000, 1250, 65535, 1_000_003]) {
       const fold = planPartialsFold(few, chunks, defaultTuning, 65535)!;

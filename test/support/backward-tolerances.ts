@@ -1,6 +1,6 @@
 import type { ChannelView } from '../../src/layout';
 import { planFused } from '../../src/gpu/fused-small';
-import { planMerge } from '../../src/gpu/plan';
+import { planMerge, planPartialsFold } from '../../src/gpu/plan';
 import { planSlabbedReduction } from '../../src/gpu/plan-slabs';
 import { usesSubgroups, type KernelTuning } from '../../src/gpu/tuning';
 import { channelOf, splitShape } from './channel-index';
@@ -94,9 +94,13 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
       return Math.ceil(Math.ceil(p.chunkLength / wg) / 4) + 2 + vec4Extra + 1 + workgroupSumChain(wg, subgroupMaxSize);
     }),
   );
-  const { chunks } = reduction;
+  // A two-level finalize (planPartialsFold) adds its groups as a tree finalize does, then the
+  // finalize adds the groups' sums: the chains of both levels add up.
+  const fold = planPartialsFold(view, reduction.chunks, tuning, maxPerDimension, 'sums');
+  const first = fold ? Math.ceil(fold.params.groupSize / wg) + Math.log2(wg) : 0;
+  const chunks = fold ? fold.params.groups : reduction.chunks;
   const merge = planMerge(view, chunks, tuning, maxPerDimension);
-  return own + (merge.strategy === 'Serial' ? chunks : Math.ceil(chunks / wg) + Math.log2(wg));
+  return own + first + (merge.strategy === 'Serial' ? chunks : Math.ceil(chunks / wg) + Math.log2(wg));
 }
 
 /**
