@@ -141,7 +141,7 @@ function backwardLaunches(context: GpuContext, args: GpuBackwardArgs, checked: R
   };
   const launches: Launch[] = [
     ...reduction.launches,
-    ...(fold ? [{ shader: shaders.partialsFold, ...fold, constants: {}, buffers: [reduction.partials, sums] }] : []),
+    ...(fold ? [{ shader: shaders.partialsFold, ...fold, constants: { WORKGROUP_SIZE: fold.workgroupSize }, buffers: [reduction.partials, sums] }] : []),
     {
       shader: shaders.backwardFinalize,
       ...planBackwardFinalize(view, fold ? fold.params.groups : reduce.plan.chunks, tuning, maxGrid),

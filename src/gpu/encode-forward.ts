@@ -80,7 +80,7 @@ export function statisticsLaunches(context: GpuContext, resolved: ResolvedScalar
   const chunks = fold ? fold.params.groups : work.plan.chunks;
   const launches: Launch[] = [
     ...reduction.launches,
-    ...(fold ? [{ shader: shaders.partialsFold, ...fold, constants: {}, buffers: [reduction.partials, merged] }] : []),
+    ...(fold ? [{ shader: shaders.partialsFold, ...fold, constants: { WORKGROUP_SIZE: fold.workgroupSize }, buffers: [reduction.partials, merged] }] : []),
     {
       shader: shaders.finalize,
       ...planFinalize(view, chunks, context.tuning, context.maxWorkgroupsPerDimension),

@@ -163,6 +163,14 @@ export const FINALIZE_MAX_PARTIALS = 128;
 /** The first level of a two-level finalize (partials-fold.wgsl): K partials per channel in `groups` groups of `groupSize`. */
 export interface PartialsFold {
   entryPoint: 'statsFold' | 'sumsFold';
+  /**
+   * Threads per workgroup: as many as the group has partials (a power of two), at most the
+   * tuning's. A group of a few partials then takes a workgroup of a few threads, not one of 256
+   * whose barriers would wait on idle threads: on a software adapter, where every barrier switches
+   * between all the workgroup's invocations, 256-thread groups of 4 partials made the fold of
+   * NC [8192, 128] under the GPU tuning take seconds.
+   */
+  workgroupSize: number;
   params: { channels: number; chunks: number; groupSize: number; groups: number };
   grid: [number, number];
 }
@@ -175,7 +183,8 @@ export function planPartialsFold(view: ChannelView, chunks: number, tuning: Kern
   if (chunks <= FINALIZE_MAX_PARTIALS || planMerge(view, chunks, tuning, maxPerDimension).strategy === 'Serial') return undefined;
   const groupSize = ceilDiv(chunks, FINALIZE_MAX_PARTIALS);
   const groups = ceilDiv(chunks, groupSize);
-  return { entryPoint: partials === 'stats' ? 'statsFold' : 'sumsFold', params: { channels: view.channels, chunks, groupSize, groups }, grid: foldWorkgroups(view.channels * groups, maxPerDimension) };
+  const workgroupSize = Math.min(tuning.workgroupSize, 2 ** Math.ceil(Math.log2(groupSize)));
+  return { entryPoint: partials === 'stats' ? 'statsFold' : 'sumsFold', workgroupSize, params: { channels: view.channels, chunks, groupSize, groups }, grid: foldWorkgroups(view.channels * groups, maxPerDimension) };
 }
 
 export function planFinalize(view: ChannelView, chunks: number, tuning: KernelTuning, maxPerDimension: number): Omit<KernelLaunch, 'params'> {

@@ -24,14 +24,19 @@ describe('finalize: serial fold or workgroup tree (planMerge)', () => {
     expect(planPartialsFold(few, FINALIZE_MAX_PARTIALS, defaultTuning, 65535)).toBeUndefined();
     // 16 384 partials per channel: 128 groups of 128, a workgroup per (channel, group); the backward's sums alike.
     expect(planPartialsFold(few, 16384, defaultTuning, 65535, 'sums')?.entryPoint).toBe('sumsFold');
-    expect(planPartialsFold(few, 16384, defaultTuning, 65535)).toEqual({ entryPoint: 'statsFold', params: { channels: 4, chunks: 16384, groupSize: 128, groups: 128 }, grid: [512, 1] });
+    expect(planPartialsFold(few, 16384, defaultTuning, 65535)).toEqual({ entryPoint: 'statsFold', workgroupSize: 128, params: { channels: 4, chunks: 16384, groupSize: 128, groups: 128 }, grid: [512, 1] });
     for (const chunks of [129, 1000, 1250, 65535, 1_000_003]) {
       const fold = planPartialsFold(few, chunks, defaultTuning, 65535)!;
       // Every partial is in exactly one group, no group is empty, and finalize then merges at most 128.
       expect(fold.params.groups).toBeLessThanOrEqual(FINALIZE_MAX_PARTIALS);
       expect(fold.params.groups * fold.params.groupSize).toBeGreaterThanOrEqual(chunks);
       expect((fold.params.groups - 1) * fold.params.groupSize).toBeLessThan(chunks);
+      // A workgroup as large as its group (a power of two), never larger than the tuning's.
+      expect(fold.workgroupSize).toBe(Math.min(defaultTuning.workgroupSize, 2 ** Math.ceil(Math.log2(fold.params.groupSize))));
     }
+    // Groups of a few partials take workgroups of a few threads.
+    expect(planPartialsFold(few, 512, defaultTuning, 65535)!.workgroupSize).toBe(4);
+    expect(planPartialsFold(few, 129, defaultTuning, 65535)!.workgroupSize).toBe(2);
     // A serial finalize (software adapters, up to their serialFinalizeMaxChunks) needs no first level.
     expect(planPartialsFold(few, 200, software, 65535)).toBeUndefined();
     // Grids beyond one dimension's limit are folded into two.

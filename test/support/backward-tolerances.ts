@@ -97,7 +97,7 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   // A two-level finalize (planPartialsFold) adds its groups as a tree finalize does, then the
   // finalize adds the groups' sums: the chains of both levels add up.
   const fold = planPartialsFold(view, reduction.chunks, tuning, maxPerDimension, 'sums');
-  const first = fold ? Math.ceil(fold.params.groupSize / wg) + Math.log2(wg) : 0;
+  const first = fold ? Math.ceil(fold.params.groupSize / fold.workgroupSize) + Math.log2(fold.workgroupSize) : 0;
   const chunks = fold ? fold.params.groups : reduction.chunks;
   const merge = planMerge(view, chunks, tuning, maxPerDimension);
   return own + first + (merge.strategy === 'Serial' ? chunks : Math.ceil(chunks / wg) + Math.log2(wg));

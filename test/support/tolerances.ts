@@ -127,14 +127,15 @@ export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerD
     chains = Math.max(chains, thread.running);
   }
   // A two-level finalize (plan.ts, planPartialsFold) first folds groups of partials exactly as a
-  // tree finalize does (strided folds, then a tree), then the finalize merges the groups' results:
+  // tree finalize does (strided folds, then a tree, in workgroups of its own size), then the finalize merges the groups' results:
   // each level adds its own terms.
   const fold = planPartialsFold(view, reduction.chunks, tuning, maxPerDimension);
   if (fold) {
-    const perThread = Math.ceil(fold.params.groupSize / wg);
+    const foldWg = fold.workgroupSize;
+    const perThread = Math.ceil(fold.params.groupSize / foldWg);
     const level = foldChain(perThread);
-    chain += 2 * (perThread + Math.log2(wg));
-    partitions += level.kappa + 10 * Math.log2(wg);
+    chain += 2 * (perThread + Math.log2(foldWg));
+    partitions += level.kappa + 10 * Math.log2(foldWg);
     chains += level.running;
   }
   const chunks = fold ? fold.params.groups : reduction.chunks;
