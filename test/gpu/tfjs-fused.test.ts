@@ -131,4 +131,14 @@ describeGpu('TF.js FusedBatchNorm served by our kernels (registerFusedBatchNorm)
     expect(r.kernelRestored).toBe(true);
     expect(r.gradientRestored).toBe(true);
   });
+
+  it('falls back to the stock kernel, with one warning, on a WebGPU backend without the command encoder field it records into', async () => {
+    const r = await harness().call('tfjsFusedFeatureCheck');
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/commandEncoder.*stock FusedBatchNorm/);
+    expect(r.stockCalls).toBe(2);
+    expect(r.oursCalls).toBe(0);
+    expect(r.engineInference).toBe(0);
+    expect(r.diff).toBeLessThanOrEqual(TFJS_TEST_EPSILON);
+  });
 });

@@ -71,5 +71,6 @@ export const cases = {
   tfjsFusedReference: async (arg: Parameters<typeof import('./tfjs-fused-case').runFusedReference>[0]) => (await fusedCases()).runFusedReference(arg),
   tfjsFusedTraining: async (arg: Parameters<typeof import('./tfjs-fused-case').runFusedTraining>[0]) => (await fusedCases()).runFusedTraining(arg),
   tfjsFusedDelegation: async () => (await fusedCases()).runFusedDelegation(),
+  tfjsFusedFeatureCheck: async () => (await fusedCases()).runFusedFeatureCheck(),
   tfjsMnist: async (arg: Parameters<typeof import('./tfjs-case').runMnist>[0]) => (await tfjsCases()).runMnist(arg),
 };

@@ -650,3 +650,48 @@ export async function runFusedDelegation(): Promise<DelegationReport> {
     webgpuEngineAfter,
   };
 }
+
+export interface FeatureCheckReport {
+  warnings: string[];
+  /** Both calls ran TF.js's stock kernel (ours refused the backend) and gave its values. */
+  stockCalls: number;
+  oursCalls: number;
+  engineInference: number;
+  diff: number;
+}
+
+/**
+ * A WebGPUBackend without the private command encoder field our kernels record into (as a future
+ * TF.js might be): the registered kernel must fall back to the stock one, warning once.
+ */
+export async function runFusedFeatureCheck(): Promise<FeatureCheckReport> {
+  await useBackend('webgpu');
+  installSpy();
+  registerFusedBatchNorm();
+  const backend = tf.backend();
+  const hidden = new Proxy(backend, { has: (target, key) => key !== 'commandEncoder' && Reflect.has(target, key) });
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));
+  const spyBefore = spy.inference;
+  const usageBefore = fusedBatchNormUsage();
+  const kernel = tf.getKernel(tf.FusedBatchNorm, 'webgpu')!;
+  const inputs = { x: tf.tensor4d([2, 4, 9, 23], [1, 1, 2, 2]), mean: tf.tensor1d([1, 2]), variance: tf.tensor1d([2, 3]), offset: tf.tensor1d([3, 4]), scale: tf.tensor1d([4, 5]) };
+  const outputs: number[][] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const info = kernel.kernelFunc({ inputs, attrs: { varianceEpsilon: 0.001 }, backend: hidden }) as tf.TensorInfo;
+      const t = tf.engine().makeTensorFromTensorInfo(info);
+      outputs.push(await values(t));
+      t.dispose();
+    }
+  } finally {
+    console.warn = warn;
+  }
+  const usage = usageSince(usageBefore);
+  const expected = formula([2, 4, 9, 23], [1, 2], [2, 3], [3, 4], [4, 5], 0.001);
+  const diff = Math.max(...outputs.flat().map((v, i) => Math.abs(v - expected[i % 4])));
+  tf.dispose(Object.values(inputs));
+  unregisterFusedBatchNorm();
+  return { warnings, stockCalls: usage.stock, oursCalls: usage.ours, engineInference: spy.inference - spyBefore, diff };
+}
