@@ -14,3 +14,10 @@ export { foldModelBatchNorm, type FoldModelOptions } from './fold-model';
 export { registerTfjsKernels, kernelsOnCurrentBackend } from './register';
 export { TRAIN_KERNEL, TRAIN_GRAD_KERNEL } from './kernel-config';
 export { existingEngine as tfjsEngineFor } from './engine-cache';
+export {
+  registerFusedBatchNorm,
+  unregisterFusedBatchNorm,
+  isFusedBatchNormRegistered,
+  fusedBatchNormUsage,
+  type FusedBatchNormUsage,
+} from './fused-batchnorm';

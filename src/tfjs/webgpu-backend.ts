@@ -30,23 +30,28 @@ export interface WebGpuBackendInternals extends KernelBackend {
 
 const checked = new WeakSet<object>();
 
+/** What of the above this backend lacks (empty when all is there); never throws. */
+export function missingInternals(backend: unknown): string[] {
+  if (checked.has(backend as object)) return [];
+  const b = (backend ?? {}) as Partial<WebGpuBackendInternals>;
+  const methods = ['ensureCommandEncoderReady', 'endComputePassEncoder', 'uploadToGPU', 'makeTensorInfo', 'disposeData'] as const;
+  const missing: string[] = methods.filter((name) => typeof b[name] !== 'function');
+  if (!b.device || typeof b.tensorMap?.get !== 'function') missing.push('device/tensorMap');
+  if (!('commandEncoder' in b) || !(b.commandQueueOwnedIds instanceof WeakSet)) missing.push('commandEncoder/commandQueueOwnedIds');
+  if (missing.length === 0) checked.add(b);
+  return missing;
+}
+
 /** The backend as the adapter needs it; a clear error if this tfjs-backend-webgpu differs. */
 export function webGpuInternals(backend: unknown): WebGpuBackendInternals {
-  const b = backend as Partial<WebGpuBackendInternals>;
-  if (!checked.has(b)) {
-    const methods = ['ensureCommandEncoderReady', 'endComputePassEncoder', 'uploadToGPU', 'makeTensorInfo', 'disposeData'] as const;
-    const missing: string[] = methods.filter((name) => typeof b[name] !== 'function');
-    if (!b.device || typeof b.tensorMap?.get !== 'function') missing.push('device/tensorMap');
-    if (!('commandEncoder' in b) || !(b.commandQueueOwnedIds instanceof WeakSet)) missing.push('commandEncoder/commandQueueOwnedIds');
-    if (missing.length > 0) {
-      throw new BatchNormError(
-        'invalid-option',
-        `this @tensorflow/tfjs-backend-webgpu does not expose what webgpu-batchnorm/tfjs needs (${missing.join(', ')}); it was written against 4.22`,
-      );
-    }
-    checked.add(b);
+  const missing = missingInternals(backend);
+  if (missing.length > 0) {
+    throw new BatchNormError(
+      'invalid-option',
+      `this @tensorflow/tfjs-backend-webgpu does not expose what webgpu-batchnorm/tfjs needs (${missing.join(', ')}); it was written against 4.22`,
+    );
   }
-  return b as WebGpuBackendInternals;
+  return backend as WebGpuBackendInternals;
 }
 
 /** The GPUBuffer behind a tensor, uploading it first (TF.js's own upload) if it is still on the CPU. */

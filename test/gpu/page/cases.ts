@@ -29,6 +29,7 @@ import { runAutotuneCase, runLocalStorageCase, runNoTimestampsCase } from './aut
 
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
 const tfjsCases = () => import('./tfjs-case');
+const fusedCases = () => import('./tfjs-fused-case');
 
 export const cases = {
   async ping(arg: unknown): Promise<{ pong: unknown }> {
@@ -68,5 +69,10 @@ export const cases = {
   tfjsSerialization: async (arg: Parameters<typeof import('./tfjs-case').runSerialization>[0]) => (await tfjsCases()).runSerialization(arg),
   tfjsStepTiming: async (arg: Parameters<typeof import('./tfjs-case').runStepTiming>[0]) => (await tfjsCases()).runStepTiming(arg),
   tfjsFold: async (arg: Parameters<typeof import('./tfjs-case').runFold>[0]) => (await tfjsCases()).runFold(arg),
+  tfjsFusedPort: async () => (await fusedCases()).runFusedPort(),
+  tfjsFusedReference: async (arg: Parameters<typeof import('./tfjs-fused-case').runFusedReference>[0]) => (await fusedCases()).runFusedReference(arg),
+  tfjsFusedTraining: async (arg: Parameters<typeof import('./tfjs-fused-case').runFusedTraining>[0]) => (await fusedCases()).runFusedTraining(arg),
+  tfjsFusedDelegation: async () => (await fusedCases()).runFusedDelegation(),
+  tfjsFusedFeatureCheck: async () => (await fusedCases()).runFusedFeatureCheck(),
   tfjsMnist: async (arg: Parameters<typeof import('./tfjs-case').runMnist>[0]) => (await tfjsCases()).runMnist(arg),
 };
