@@ -283,9 +283,10 @@ function residualCases(): ForwardCase[] {
   const oneDispatch = { oneDispatch: true };
   const small: ForwardCase[] = [
     { ...base, ...relu, name: 'one-dispatch size: NC [32, 64]', shape: [32, 64], layout: 'NC', tuning: oneDispatch },
-    { ...base, ...none, name: 'one-dispatch size: NCHW [2, 3, 5, 7]', shape: [2, 3, 5, 7], layout: 'NCHW', tuning: oneDispatch },
+    // Runs layouts take one dispatch with the register kernels (runSegments false) only.
+    { ...base, ...none, name: 'one-dispatch size: NCHW [2, 3, 5, 7]', shape: [2, 3, 5, 7], layout: 'NCHW', tuning: { ...oneDispatch, runSegments: false, workgroupSize: 64 } },
     { ...base, ...relu, name: 'one-dispatch size: NHWC [4, 8, 8, 16]', shape: [4, 8, 8, 16], layout: 'NHWC', tuning: oneDispatch },
-    { ...base, pass: 'inference', activation: 'relu', convention: 'keras', name: 'one-dispatch size: NCL [3, 7, 5] inference', shape: [3, 7, 5], layout: 'NCL', tuning: oneDispatch },
+    { ...base, pass: 'inference', activation: 'relu', convention: 'keras', name: 'small inference: NCL [3, 7, 5]', shape: [3, 7, 5], layout: 'NCL', tuning: oneDispatch },
   ];
   const slabs = slabCases().map((c): ForwardCase => ({ ...c, ...base, tuning: { maxBindingBytes: 1024 } }));
   const gpuTuning = { ...defaultTuning, oneDispatch: false };
