@@ -1,6 +1,6 @@
 import { BatchNormError } from './errors';
 import { checkInput, checkPerChannel, resolveOptions, type PassKind, type ResolvedOptions } from './options';
-import type { BackwardMode, BackwardOptions } from './types';
+import type { BackwardMode, BackwardOptions, BatchNormOptions } from './types';
 
 /** Backward options after validation: the forward's options plus the mode. */
 export interface ResolvedBackwardOptions extends ResolvedOptions {
@@ -27,8 +27,10 @@ export function resolveBackwardOptions(opts: BackwardOptions): ResolvedBackwardO
   if (mode === 'eval' && (opts.runningMean === undefined || opts.runningVar === undefined)) {
     throw new BatchNormError('missing-running-stats', "backward in mode 'eval' needs runningMean and runningVar");
   }
-  const { residual, ...rest } = opts;
-  const resolved = resolveOptions(rest, forwardPassOf(mode));
+  // backward's `residual` is a flag (or the forward's z, only its length checked): checked below.
+  const forwardOptions = (opts !== null && typeof opts === 'object' ? { ...opts, residual: undefined } : opts) as BatchNormOptions;
+  const resolved = resolveOptions(forwardOptions, forwardPassOf(mode));
+  const residual = opts.residual;
   return { ...resolved, mode, residualGradient: checkResidualFlag(residual, resolved) };
 }
 
