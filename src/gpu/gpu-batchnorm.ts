@@ -166,7 +166,8 @@ export class GpuBatchNorm {
   /**
    * Kernel launches one encodeForwardTrain or (training) encodeBackward of this shape records: 1
    * when the tensor is small enough for one dispatch (tuning.oneDispatch), else one per slab of the
-   * reduction and of the elementwise kernel, and the finalize between them.
+   * reduction and of the elementwise kernel, and the finalize between them. A call with a residual
+   * (or dz) never takes one dispatch: count it with tuning.oneDispatch false.
    */
   dispatchCount(op: 'forwardTrain' | 'backward', opts: Pick<BatchNormOptions, 'shape' | 'layout'>): number {
     this.checkAlive();
