@@ -1,6 +1,7 @@
 // #import elementwise-span relu
-// y = fma(x, scale[c], shift[c]), then relu when RELU is set (activation.wgsl). Serves
-// training (scale and shift from `finalize.wgsl`) and inference (from `inference-fold.wgsl`).
+// y = fma(x, scale[c], shift[c]), plus the residual z when RESIDUAL is set, then relu when RELU is
+// set (activation.wgsl): y = act(BN(x) + z). Serves training (scale and shift from
+// `finalize.wgsl`) and inference (from `inference-fold.wgsl`).
 //
 // The tensor is a sequence of units (values, or vec4s) viewed as [outer, C', inner']. Each thread
 // keeps one channel: it loads that channel's scale and shift once, then walks units `stride`
@@ -36,6 +37,9 @@ struct Params {
 override WORKGROUP_SIZE: u32;
 override RELU: bool;
 override RUNS: bool;
+// A pipeline constant rather than a runtime flag, so the pipeline without a residual has no load
+// of z and no add: the compiler drops both.
+override RESIDUAL: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -44,11 +48,30 @@ override RUNS: bool;
 @group(0) @binding(2) var<storage, read> stats4: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y4: array<vec4f>;
+// The residual z, read only when RESIDUAL is set (without it any read-only tensor is bound here).
+@group(0) @binding(4) var<storage, read> z: array<f32>;
+@group(0) @binding(4) var<storage, read> z4: array<vec4f>;
 
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
 
 // activate(v), activate4(v): relu when RELU is set (relu.wgsl, put in front of this file).
+
+// The input of the activation at unit u: BN(x) + z[u] with a residual, BN(x) without. The sum is
+// rounded once more; the backward never recomputes it (its relu mask is read from y).
+fn preActivation(v: f32, u: u32) -> f32 {
+  if (RESIDUAL) {
+    return v + z[u];
+  }
+  return v;
+}
+
+fn preActivation4(v: vec4f, u: u32) -> vec4f {
+  if (RESIDUAL) {
+    return v + z4[u];
+  }
+  return v;
+}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn applyScalar(
@@ -60,7 +83,7 @@ fn applyScalar(
   let scale = stats[params.scaleOffset + span.channel];
   let shift = stats[params.shiftOffset + span.channel];
   for (var u = span.first; u < span.end; u += params.stride) {
-    y[u] = activate(fma(x[u], scale, shift));
+    y[u] = activate(preActivation(fma(x[u], scale, shift), u));
   }
 }
 
@@ -74,7 +97,7 @@ fn applyVec4Run(
   let scale = vec4f(stats[params.scaleOffset + span.channel]);
   let shift = vec4f(stats[params.shiftOffset + span.channel]);
   for (var u = span.first; u < span.end; u += params.stride) {
-    y4[u] = activate4(fma(x4[u], scale, shift));
+    y4[u] = activate4(preActivation4(fma(x4[u], scale, shift), u));
   }
 }
 
@@ -88,6 +111,6 @@ fn applyVec4Channels(
   let scale = stats4[params.scaleOffset + span.channel];
   let shift = stats4[params.shiftOffset + span.channel];
   for (var u = span.first; u < span.end; u += params.stride) {
-    y4[u] = activate4(fma(x4[u], scale, shift));
+    y4[u] = activate4(preActivation4(fma(x4[u], scale, shift), u));
   }
 }

@@ -6,6 +6,9 @@
 // where, when RELU is set, dy is first set to 0 where the forward's output y (bound here, as the
 // forward stored it) does not pass relu's gradient: reluGradient of activation.wgsl, a bit test on y.
 // In eval mode without RELU, x is never used, and the compiler drops its load.
+// With a residual (y = act(BN(x) + z), RESIDUAL set), the gradient of z is the masked dy itself,
+// written to dz in the same walk: the mask is y's whichever input the activation had, so dx, dz,
+// dgamma and dbeta all see the one mask the forward's output implies.
 //
 // The units (values, or vec4s) are walked exactly as in apply.wgsl (same Params up to `threads`,
 // same `spanOf`): each thread keeps one channel, loads its coefficients once and walks units
@@ -31,6 +34,8 @@ override WORKGROUP_SIZE: u32;
 override RELU: bool;
 override TRAIN: bool;
 override RUNS: bool;
+// A pipeline constant, so the pipeline without a residual stores nothing to dz.
+override RESIDUAL: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -45,6 +50,9 @@ override RUNS: bool;
 @group(0) @binding(4) var<storage, read> coefficients4: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx4: array<vec4f>;
+// The residual's gradient, written only when RESIDUAL is set (without it a placeholder is bound).
+@group(0) @binding(6) var<storage, read_write> dz: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dz4: array<vec4f>;
 
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
@@ -79,25 +87,32 @@ fn broadcast(co: Coefficients) -> Coefficients4 {
   return Coefficients4(vec4f(co.k), vec4f(co.c), vec4f(co.m), vec4f(co.mean));
 }
 
-// dx of one unit; `u` indexes x, dy and y alike.
-fn gradient(u: u32, co: Coefficients) -> f32 {
-  let xv = x[u];
-  var d = dy[u];
+// dy of one unit through the activation: masked where y does not pass relu's gradient.
+fn activatedDy(u: u32) -> f32 {
   if (RELU) {
-    d = reluGradient(d, y[u]);
+    return reluGradient(dy[u], y[u]);
   }
+  return dy[u];
+}
+
+fn activatedDy4(u: u32) -> vec4f {
+  if (RELU) {
+    return reluGradient4(dy4[u], y4[u]);
+  }
+  return dy4[u];
+}
+
+// dx of one unit from its activated dy `d`; `u` indexes x, dy and y alike.
+fn gradient(u: u32, d: f32, co: Coefficients) -> f32 {
+  let xv = x[u];
   if (TRAIN) {
     return fma(co.m, xv - co.mean, fma(co.k, d, co.c));
   }
   return co.k * d;
 }
 
-fn gradient4(u: u32, co: Coefficients4) -> vec4f {
+fn gradient4(u: u32, d: vec4f, co: Coefficients4) -> vec4f {
   let xv = x4[u];
-  var d = dy4[u];
-  if (RELU) {
-    d = reluGradient4(d, y4[u]);
-  }
   if (TRAIN) {
     return fma(co.m, xv - co.mean, fma(co.k, d, co.c));
   }
@@ -113,7 +128,11 @@ fn backwardApplyScalar(
   let span = spanOf(workgroup, workgroups, local);
   let co = channelCoefficients(span.channel);
   for (var u = span.first; u < span.end; u += params.stride) {
-    dx[u] = gradient(u, co);
+    let d = activatedDy(u);
+    dx[u] = gradient(u, d, co);
+    if (RESIDUAL) {
+      dz[u] = d;
+    }
   }
 }
 
@@ -126,7 +145,11 @@ fn backwardApplyVec4Run(
   let span = spanOf(workgroup, workgroups, local);
   let co = broadcast(channelCoefficients(span.channel));
   for (var u = span.first; u < span.end; u += params.stride) {
-    dx4[u] = gradient4(u, co);
+    let d = activatedDy4(u);
+    dx4[u] = gradient4(u, d, co);
+    if (RESIDUAL) {
+      dz4[u] = d;
+    }
   }
 }
 
@@ -139,6 +162,10 @@ fn backwardApplyVec4Channels(
   let span = spanOf(workgroup, workgroups, local);
   let co = groupCoefficients(span.channel);
   for (var u = span.first; u < span.end; u += params.stride) {
-    dx4[u] = gradient4(u, co);
+    let d = activatedDy4(u);
+    dx4[u] = gradient4(u, d, co);
+    if (RESIDUAL) {
+      dz4[u] = d;
+    }
   }
 }

@@ -1,10 +1,12 @@
 import { BatchNormError } from './errors';
 import { checkInput, checkPerChannel, resolveOptions, type PassKind, type ResolvedOptions } from './options';
-import type { BackwardMode, BackwardOptions } from './types';
+import type { BackwardMode, BackwardOptions, BatchNormOptions } from './types';
 
 /** Backward options after validation: the forward's options plus the mode. */
 export interface ResolvedBackwardOptions extends ResolvedOptions {
   mode: BackwardMode;
+  /** The forward had a residual: dz is computed. */
+  residualGradient: boolean;
 }
 
 export function resolveBackwardMode(mode: unknown): BackwardMode {
@@ -25,7 +27,19 @@ export function resolveBackwardOptions(opts: BackwardOptions): ResolvedBackwardO
   if (mode === 'eval' && (opts.runningMean === undefined || opts.runningVar === undefined)) {
     throw new BatchNormError('missing-running-stats', "backward in mode 'eval' needs runningMean and runningVar");
   }
-  return { ...resolveOptions(opts, forwardPassOf(mode)), mode };
+  // backward's `residual` is a flag (or the forward's z, only its length checked): checked below.
+  const forwardOptions = (opts !== null && typeof opts === 'object' ? { ...opts, residual: undefined } : opts) as BatchNormOptions;
+  const resolved = resolveOptions(forwardOptions, forwardPassOf(mode));
+  const residual = opts.residual;
+  return { ...resolved, mode, residualGradient: checkResidualFlag(residual, resolved) };
+}
+
+/** backward's `residual`: absent or false, true, or the forward's z (its length checked, not its values). */
+function checkResidualFlag(residual: unknown, o: ResolvedOptions): boolean {
+  if (residual === undefined || residual === false) return false;
+  if (residual === true) return true;
+  checkInput('residual', residual, o.view);
+  return true;
 }
 
 function checkSavedArray(name: string, value: unknown, channels: number): Float32Array {

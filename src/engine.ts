@@ -18,10 +18,12 @@ import type {
   BackendName,
   BackwardOptions,
   BackwardResult,
+  BackwardResultWithResidual,
   BatchNormOptions,
   FloatInput,
   ForwardTrainResult,
   ForwardTrainResultWithRunning,
+  ResidualBackwardOptions,
   RunningStatistics,
   SavedForward,
   Tolerance,
@@ -135,7 +137,7 @@ export class BatchNorm extends EventTarget {
     const resolved = resolveOptions(opts, 'train');
     const x = checkInput('x', input, resolved.view);
     const { gamma, beta, runningMean, runningVar } = resolved;
-    this.checkFiniteValues('forwardTrain', 'input', { x, gamma, beta, runningMean, runningVar }, resolved);
+    this.checkFiniteValues('forwardTrain', 'input', { x, gamma, beta, runningMean, runningVar, residual: resolved.residual }, resolved);
     const result = await this.forwardTrainResult(x, resolved);
     const { y, mean, variance, invStd } = result;
     this.checkFiniteValues('forwardTrain', 'result', { y, mean, variance, invStd, runningMean: result.runningMean, runningVar: result.runningVar }, resolved);
@@ -154,7 +156,7 @@ export class BatchNorm extends EventTarget {
     const resolved = resolveOptions(opts, 'inference');
     const x = checkInput('x', input, resolved.view);
     const { gamma, beta, runningMean, runningVar } = resolved;
-    this.checkFiniteValues('forwardInference', 'input', { x, gamma, beta, runningMean, runningVar }, resolved);
+    this.checkFiniteValues('forwardInference', 'input', { x, gamma, beta, runningMean, runningVar, residual: resolved.residual }, resolved);
     const y = await this.forwardInferenceResult(x, resolved);
     this.checkFiniteValues('forwardInference', 'result', { y }, resolved);
     return y;
@@ -176,6 +178,8 @@ export class BatchNorm extends EventTarget {
    * ForwardTrainResult has it; in mode 'eval' pass { y } from forwardInference): the mask is read,
    * not recomputed, so it is the forward's own on every backend.
    */
+  backward(dy: FloatInput, x: FloatInput, opts: ResidualBackwardOptions, saved?: SavedForward): Promise<BackwardResultWithResidual>;
+  backward(dy: FloatInput, x: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult>;
   async backward(dyInput: FloatInput, xInput: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     this.checkLive();
     const resolved = resolveBackwardOptions(opts);
@@ -186,12 +190,12 @@ export class BatchNorm extends EventTarget {
     const savedArrays = { 'saved.mean': checked.mean, 'saved.invStd': checked.invStd, 'saved.y': checked.y };
     this.checkFiniteValues('backward', 'input', { dy, x, gamma, beta, runningMean, runningVar, ...savedArrays }, resolved);
     const result = await this.backwardResult(dy, x, resolved, checked);
-    this.checkFiniteValues('backward', 'result', { dx: result.dx, dgamma: result.dgamma, dbeta: result.dbeta }, resolved);
+    this.checkFiniteValues('backward', 'result', { dx: result.dx, dgamma: result.dgamma, dbeta: result.dbeta, dz: result.dz }, resolved);
     return result;
   }
 
   private async backwardResult(dy: Float32Array, x: Float32Array, resolved: ResolvedBackwardOptions, checked: CheckedSaved): Promise<BackwardResult> {
-    const gpu = await this.onGpu((engine) => engine.backward(dy, x, { ...gpuOptions(resolved), mode: resolved.mode }, checkedSaved(checked)));
+    const gpu = await this.onGpu((engine) => engine.backward(dy, x, { ...gpuOptions(resolved), mode: resolved.mode, residual: resolved.residualGradient }, checkedSaved(checked)));
     if (!gpu) return cpuBackward(dy, x, resolved, checked);
     if (this.tolerance) verifyBackward(gpu, cpuBackward(dy, x, resolved, checked), dy, x, resolved, checked, this.tolerance);
     return gpu;
@@ -306,8 +310,8 @@ export class BatchNorm extends EventTarget {
  * (arrays of numbers are converted once, here) and every default filled in.
  */
 function gpuOptions(o: ResolvedOptions): BatchNormOptions {
-  const { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar } = o;
-  return { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar };
+  const { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar, residual } = o;
+  return { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar, residual };
 }
 
 /** `saved` as the GPU engine checks it again: only what the backward uses, as Float32Arrays. */

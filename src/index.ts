@@ -14,7 +14,7 @@ export { conventionDefaults } from './conventions';
 export { defaultVerifyTolerance } from './verify';
 export type * from './types';
 export * from './optim/index';
-export { BatchNormLayer } from './layer/batchnorm-layer';
+export { BatchNormLayer, type LayerBackwardOptions, type LayerForwardOptions } from './layer/batchnorm-layer';
 export type { BatchNormLayerOptions } from './layer/layer-options';
 export type { BatchNormStateDict, KerasBatchNormWeights, BatchNormStateDictInput, KerasBatchNormWeightsInput } from './layer/state-dict';
 export { mergeChannelStatistics, type ChannelStatistics, type MergedChannelStatistics } from './channel-statistics';

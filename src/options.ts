@@ -19,6 +19,8 @@ export interface ResolvedOptions {
   activation: Activation;
   runningMean: Float32Array | undefined;
   runningVar: Float32Array | undefined;
+  /** z of y = act(BN(x) + z), checked against x's size. */
+  residual: Float32Array | undefined;
 }
 
 export type PassKind = 'train' | 'inference';
@@ -73,9 +75,9 @@ const conventions: readonly Convention[] = ['pytorch', 'keras', 'onnx'];
 const activations: readonly Activation[] = ['none', 'relu'];
 
 /** The options without per-channel arrays: what the host-array and GPU-resident APIs share. */
-export type ScalarOptions = Omit<BatchNormOptions, 'gamma' | 'beta' | 'runningMean' | 'runningVar'>;
+export type ScalarOptions = Omit<BatchNormOptions, 'gamma' | 'beta' | 'runningMean' | 'runningVar' | 'residual'>;
 
-export type ResolvedScalarOptions = Omit<ResolvedOptions, 'gamma' | 'beta' | 'runningMean' | 'runningVar'>;
+export type ResolvedScalarOptions = Omit<ResolvedOptions, 'gamma' | 'beta' | 'runningMean' | 'runningVar' | 'residual'>;
 
 /** Validates shape, layout, convention, activation, eps and momentum, and fills their defaults. */
 export function resolveScalarOptions(opts: ScalarOptions, pass: PassKind): ResolvedScalarOptions {
@@ -119,7 +121,8 @@ export function resolveOptions(opts: BatchNormOptions, pass: PassKind): Resolved
   if (pass === 'inference' && runningMean === undefined) {
     throw new BatchNormError('missing-running-stats', 'forwardInference needs runningMean and runningVar');
   }
-  return { ...scalars, gamma, beta, runningMean, runningVar };
+  const residual = opts.residual === undefined ? undefined : checkInput('residual', opts.residual, scalars.view);
+  return { ...scalars, gamma, beta, runningMean, runningVar, residual };
 }
 
 /** Checks a host data array against the resolved shape; returns it as a Float32Array. */

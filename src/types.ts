@@ -35,6 +35,11 @@ export interface BatchNormOptions {
   runningMean?: FloatInput;
   runningVar?: FloatInput;
   activation?: Activation;
+  /**
+   * z of a fused residual add (forwardTrain, forwardInference): y = act(BN(x) + z), z of x's shape
+   * and layout, added before the activation (a ResNet block's skip connection) in the same pass.
+   */
+  residual?: FloatInput;
 }
 
 /** Running statistics given to a call: forwardTrain then returns their updated copies. */
@@ -77,9 +82,20 @@ export interface AdapterSummary {
  */
 export type BackwardMode = 'train' | 'eval';
 
-export interface BackwardOptions extends BatchNormOptions {
+export interface BackwardOptions extends Omit<BatchNormOptions, 'residual'> {
   /** Default 'train'. In 'eval' mode runningMean and runningVar are required. */
   mode?: BackwardMode;
+  /**
+   * The forward had a residual: the result then holds dz, its gradient. The forward's z (so the
+   * forward's options can be passed as they are; its length is checked, its values are not read)
+   * or `true`.
+   */
+  residual?: FloatInput | boolean;
+}
+
+/** Backward options of a forward with a residual: backward then returns dz too. */
+export interface ResidualBackwardOptions extends BackwardOptions {
+  residual: FloatInput | true;
 }
 
 /** What a backward needs from its forward in mode 'train': e.g. the ForwardTrainResult itself. */
@@ -108,4 +124,14 @@ export interface BackwardResult {
   dgamma: Float32Array;
   /** Σ dy per channel. */
   dbeta: Float32Array;
+  /**
+   * The gradient of the residual z, present when the options had `residual`: dy where y passes the
+   * activation's gradient (all of dy with activation 'none').
+   */
+  dz?: Float32Array;
+}
+
+/** What backward returns for a forward with a residual: dz is then always there. */
+export interface BackwardResultWithResidual extends BackwardResult {
+  dz: Float32Array;
 }

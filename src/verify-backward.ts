@@ -15,6 +15,7 @@ import { describe, worstMismatch, type Mismatch } from './verify';
  *   |k| · (|g| + Σ|g|/M + invStd² · |x − mean| · Σ|g·(x − mean)|/M)   (eval: |k·g|).
  * - relu: both paths mask dy where the given y is not positive, the same elements by construction,
  *   so masked elements contribute nothing to either result and need no allowance.
+ * - dz (a residual's gradient) is dy or 0 on both paths: no rounding, so it must match exactly.
  */
 export function verifyBackward(
   gpu: BackwardResult,
@@ -48,6 +49,7 @@ export function verifyBackward(
     worstMismatch('dgamma', gpu.dgamma, cpu.dgamma, (c) => invStd[c] * sums.gx[c], tol),
     worstMismatch('dbeta', gpu.dbeta, cpu.dbeta, (c) => sums.g[c], tol),
   ];
+  if (gpu.dz && cpu.dz) checks.push(worstMismatch('dz', gpu.dz, cpu.dz, () => 0, { rtol: 0, atol: 0 }));
   const worst = checks.filter((m): m is Mismatch => m !== undefined).sort((a, b) => b.excess - a.excess)[0];
   if (worst) throw new BatchNormError('verification-failed', describe(worst, o.shape));
 }

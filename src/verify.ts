@@ -52,6 +52,11 @@ export function describe(m: Mismatch, shape: readonly number[]): string {
   return `GPU result differs from the CPU path: ${m.output}[${m.index}] (shape [${shape.join(', ')}]) is ${m.gpu} on the GPU and ${m.cpu} on the CPU; allowed difference ${m.allowed.toExponential(3)}`;
 }
 
+/** |z| of a residual add: y's magnitude includes the term added before the activation. */
+function residualTerm(o: ResolvedOptions, i: number): number {
+  return o.residual ? Math.abs(o.residual[i]) : 0;
+}
+
 /** Throws `verification-failed` naming the worst element; returns normally when all outputs agree. */
 export function verifyForwardTrain(gpu: ForwardTrainResult, cpu: ForwardTrainResult, x: Float32Array, o: ResolvedOptions, tol: Tolerance): void {
   const { channels: C, inner } = o.view;
@@ -59,7 +64,7 @@ export function verifyForwardTrain(gpu: ForwardTrainResult, cpu: ForwardTrainRes
   const scale = cpu.invStd.map((inv, c) => (o.gamma ? o.gamma[c] : 1) * inv);
   const shift = scale.map((s, c) => (o.beta ? o.beta[c] : 0) - cpu.mean[c] * s);
   const checks: (Mismatch | undefined)[] = [
-    worstMismatch('y', gpu.y, cpu.y, (i) => Math.max(Math.abs(cpu.y[i]), Math.abs(x[i] * scale[channelOf(i)]) + Math.abs(shift[channelOf(i)])), tol),
+    worstMismatch('y', gpu.y, cpu.y, (i) => Math.max(Math.abs(cpu.y[i]), Math.abs(x[i] * scale[channelOf(i)]) + Math.abs(shift[channelOf(i)]) + residualTerm(o, i)), tol),
     worstMismatch('mean', gpu.mean, cpu.mean, (c) => Math.abs(cpu.mean[c]) + Math.sqrt(cpu.variance[c]), tol),
     worstMismatch('variance', gpu.variance, cpu.variance, (c) => Math.abs(cpu.variance[c]), tol),
     worstMismatch('invStd', gpu.invStd, cpu.invStd, (c) => Math.abs(cpu.invStd[c]), tol),
@@ -83,7 +88,7 @@ export function verifyForwardInference(gpu: Float32Array, cpu: Float32Array, x: 
   const scale = Float64Array.from(rv, (v, c) => (o.gamma ? o.gamma[c] : 1) / Math.sqrt(v + o.eps));
   const shift = Float64Array.from(scale, (s, c) => (o.beta ? o.beta[c] : 0) - rm[c] * s);
   const channelOf = (i: number) => Math.floor(i / inner) % C;
-  const worst = worstMismatch('y', gpu, cpu, (i) => Math.max(Math.abs(cpu[i]), Math.abs(x[i] * scale[channelOf(i)]) + Math.abs(shift[channelOf(i)])), tol);
+  const worst = worstMismatch('y', gpu, cpu, (i) => Math.max(Math.abs(cpu[i]), Math.abs(x[i] * scale[channelOf(i)]) + Math.abs(shift[channelOf(i)]) + residualTerm(o, i)), tol);
   if (worst) throw new BatchNormError('verification-failed', describe(worst, o.shape));
 }
 

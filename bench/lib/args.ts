@@ -54,7 +54,7 @@ export type Runtime = 'browser' | 'node';
 const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer sizes and repetitions
                        (sizes ${quickSizes.map(formatSize).join(', ')}; TF.js up to 4 MB where it runs)
   --smoke              a check that everything runs: --quick timing at 64 KB only
-  --ops LIST           forward-train,backward,inference (default: all)
+  --ops LIST           forward-train,backward,inference,forward-train-residual,backward-residual (default: all)
   --layouts LIST       NC,NHWC,NCHW (default); also NCL, NLC, NCDHW, NDHWC
   --sizes LIST         bytes per tensor, e.g. 64KB,1MB,16MB (default 64KB…64MB, ×4 steps)
   --shapes LIST        exact shapes instead of layouts × sizes, LAYOUT:DIMS each, e.g.

@@ -10,6 +10,8 @@ export const floorBytesPerElement: Record<Op, number> = {
   inference: 8, // read x, write y
   'forward-train': 12, // stats read x; apply reads x, writes y
   backward: 20, // reduce reads x, dy; apply reads x, dy, writes dx
+  'forward-train-residual': 16, // stats read x; apply reads x and z, writes y
+  'backward-residual': 24, // reduce reads x, dy; apply reads x, dy, writes dx and dz
 };
 
 /** Bytes the copy kernel moves per element (read + write). */

@@ -233,7 +233,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   return status;
 }
 
-const familyOf: Record<Op, KernelFamily> = { 'forward-train': 'forwardTrain', backward: 'backward', inference: 'inference' };
+const familyOf: Record<Op, KernelFamily> = { 'forward-train': 'forwardTrain', backward: 'backward', inference: 'inference', 'forward-train-residual': 'forwardTrain', 'backward-residual': 'backward' };
 
 /**
  * `--tuning gpu-defaults` and `--autotune`: the engine's starting tuning, then each op's family

@@ -5,10 +5,22 @@ import type { StepTimingReport } from '../../demo/step-timing';
 import type { Layout } from '../../src/types';
 import type { AdapterDetails } from '../page/gpu-device';
 
-export type Op = 'forward-train' | 'backward' | 'inference';
+export type Op = 'forward-train' | 'backward' | 'inference' | 'forward-train-residual' | 'backward-residual';
 export type Impl = 'webgpu' | 'cpu' | 'tfjs-webgpu' | 'tfjs-cpu' | 'copy';
 
-export const allOps: Op[] = ['forward-train', 'backward', 'inference'];
+export const allOps: Op[] = ['forward-train', 'backward', 'inference', 'forward-train-residual', 'backward-residual'];
+
+/**
+ * The op without its fused residual add (y = BN(x) + z, dz written by the backward): the residual
+ * ops run the same passes with one more tensor read (forward) or written (backward).
+ */
+export function baseOp(op: Op): 'forward-train' | 'backward' | 'inference' {
+  return op === 'forward-train-residual' ? 'forward-train' : op === 'backward-residual' ? 'backward' : op;
+}
+
+export function hasResidual(op: Op): boolean {
+  return op !== baseOp(op);
+}
 
 /**
  * Storage limits the bench device asks for: `adapter` requests the adapter's

@@ -10,7 +10,7 @@
  * streamed from the same sequence (see streamed-reference.ts): no tensor-sized host array exists.
  */
 import { channelView, type BatchNorm, type ChannelView, type SavedStatistics } from '../../src/index';
-import type { CaseSpec } from '../lib/types';
+import { baseOp, hasResidual, type CaseSpec } from '../lib/types';
 import { generator, uniform, uniformInto } from './data';
 import { streamStatistics, type StreamedStatistics } from './streamed-reference';
 
@@ -28,11 +28,12 @@ export interface Stream {
 export interface CaseData {
   spec: CaseSpec;
   view: ChannelView;
-  /** Where x and dy come from (dy for backward only). */
-  streams: { x: Stream; dy: Stream | undefined };
+  /** Where x, dy (backward only) and the residual z (residual ops only) come from. */
+  streams: { x: Stream; dy: Stream | undefined; z: Stream | undefined };
   /** Host copies of x and dy: only when a host implementation runs at this size. */
   x: Float32Array | undefined;
   dy: Float32Array | undefined;
+  z: Float32Array | undefined;
   gamma: Float32Array;
   beta: Float32Array;
   runningMean: Float32Array;
@@ -63,14 +64,16 @@ export function makeCase(spec: CaseSpec, host = true): CaseData {
   const n = view.size;
   // Off-centre data (mean 3, std ≈ 1.2) so that a kernel which forgets the mean shows.
   const x: Stream = { start: 0, length: n, center: 3, spread: 2 };
-  const dy: Stream | undefined = spec.op === 'backward' ? { start: n, length: n, center: 0, spread: 1 } : undefined;
-  const random = generator(spec.seed, dy ? 2 * n : n);
+  const dy: Stream | undefined = baseOp(spec.op) === 'backward' ? { start: n, length: n, center: 0, spread: 1 } : undefined;
+  const z: Stream | undefined = hasResidual(spec.op) ? { start: dy ? 2 * n : n, length: n, center: 0, spread: 1 } : undefined;
+  const random = generator(spec.seed, n * (1 + (dy ? 1 : 0) + (z ? 1 : 0)));
   return {
     spec,
     view,
-    streams: { x, dy },
+    streams: { x, dy, z },
     x: host ? streamArray(spec.seed, x) : undefined,
     dy: host && dy ? streamArray(spec.seed, dy) : undefined,
+    z: host && z ? streamArray(spec.seed, z) : undefined,
     gamma: uniform(random, C, 1, 0.5),
     beta: uniform(random, C, 0, 1),
     runningMean: uniform(random, C, 3, 0.5),
@@ -91,6 +94,7 @@ export function hostX(data: CaseData): Float32Array {
 /** Host-array options of the library for this case. */
 export function libraryOptions(data: CaseData) {
   return {
+    residual: data.z,
     shape: data.spec.shape,
     layout: data.spec.layout,
     gamma: data.gamma,
@@ -110,7 +114,7 @@ export async function computeReference(data: CaseData, cpu: BatchNorm): Promise<
     return;
   }
   const opts = libraryOptions(data);
-  switch (data.spec.op) {
+  switch (baseOp(data.spec.op)) {
     case 'forward-train': {
       const out = await cpu.forwardTrain(data.x, opts);
       data.reference = { y: out.y, mean: out.mean, variance: out.variance };
@@ -125,8 +129,9 @@ export async function computeReference(data: CaseData, cpu: BatchNorm): Promise<
       const dy = data.dy as Float32Array;
       const forward = await cpu.forwardTrain(data.x, { ...opts, runningMean: undefined, runningVar: undefined });
       data.saved = { mean: forward.mean, invStd: forward.invStd };
-      const out = await cpu.backward(dy, data.x, opts, data.saved);
-      data.reference = { dx: out.dx, dgamma: out.dgamma, dbeta: out.dbeta };
+      // The forward's residual does not change dx without an activation; dz is dy.
+      const out = await cpu.backward(dy, data.x, { ...opts, residual: undefined }, data.saved);
+      data.reference = { dx: out.dx, dgamma: out.dgamma, dbeta: out.dbeta, ...(data.z ? { dz: dy } : {}) };
       data.referenceSource = 'library CPU path (float64 accumulation)';
     }
   }

@@ -9,7 +9,7 @@
 import { createBatchNorm, GpuBatchNorm, type BatchNorm } from '../../src/index';
 import { type KernelTuning } from '../../src/advanced';
 import { resolveTuning, tuningForAdapter } from '../../src/gpu/tuning';
-import type { MeasuredRow, MissingRow, PageResult, TimingPlan } from '../lib/types';
+import { baseOp, type MeasuredRow, type MissingRow, type PageResult, type TimingPlan } from '../lib/types';
 import type { BenchDevice } from './gpu-device';
 import { EPS, hostX, libraryOptions, streamInto, type CaseData, type Stream } from './case-data';
 import { copyKernel, copyShapeFor } from './copy-kernel';
@@ -165,7 +165,8 @@ export class Ours {
    */
   async measureGpu(data: CaseData, plan: TimingPlan): Promise<PageResult> {
     const { device } = this.bench;
-    const { op, shape, layout, seed } = data.spec;
+    const { shape, layout, seed } = data.spec;
+    const op = baseOp(data.spec.op);
     const C = data.view.channels;
     const elements = data.view.size;
     const buffers: GPUBuffer[] = [];
@@ -190,6 +191,10 @@ export class Ours {
       const runningMean = keep(upload(device, 'runningMean', data.runningMean));
       const runningVar = keep(upload(device, 'runningVar', data.runningVar));
       const stats = keep(this.gpu.createStatsBuffer(C, 'bench.stats'));
+      // The residual ops: z added before y is written (forward), dz written beside dx (backward).
+      const residual = data.streams.z && op === 'forward-train' ? await input('z', data.z, data.streams.z) : undefined;
+      const dz = data.streams.z && op === 'backward' ? keep(output(device, 'dz', elements)) : undefined;
+      const withResidual = residual ? ' with a residual z added before y is written' : dz ? ', dz written beside dx' : '';
       const out = keep(output(device, op === 'backward' ? 'dx' : 'y', elements));
       let encode: Encode | undefined;
       // The same call on the three-kernel path, when the engine runs this shape in one dispatch.
@@ -202,9 +207,11 @@ export class Ours {
       let perChannel: Record<string, [GPUBuffer, number]> = {};
       if (op === 'forward-train') {
         what = 'encodeForwardTrain (stats, finalize with running-statistics update, apply)';
-        encode = (encoder) => this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
-        dispatches = this.gpu.dispatchCount('forwardTrain', { shape, layout });
-        if (dispatches === 1 && threeKernelGpu) {
+        encode = (encoder) => this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar, residual });
+        // A residual takes the three-kernel path whatever the size (the one dispatch has no residual add).
+        dispatches = residual ? threeKernelGpu?.dispatchCount('forwardTrain', { shape, layout }) : this.gpu.dispatchCount('forwardTrain', { shape, layout });
+        if (residual) what = `encodeForwardTrain${withResidual} (stats, finalize with running-statistics update, apply)`;
+        else if (dispatches === 1 && threeKernelGpu) {
           what = 'encodeForwardTrain in one dispatch (statistics, running-statistics update, y)';
           threeKernels = (encoder) => threeKernelGpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
         }
@@ -222,14 +229,16 @@ export class Ours {
         const encoder = device.createCommandEncoder({ label: 'bench.backward.forward' });
         this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta });
         device.queue.submit([encoder.finish()]);
-        encode = (enc) => this.gpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
-        dispatches = this.gpu.dispatchCount('backward', { shape, layout });
-        if (dispatches === 1 && threeKernelGpu) {
+        encode = (enc) => this.gpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, dz, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
+        dispatches = dz ? threeKernelGpu?.dispatchCount('backward', { shape, layout }) : this.gpu.dispatchCount('backward', { shape, layout });
+        if (dz) what = `encodeBackward in train mode${withResidual} (reduce, finalize, apply; the batch statistics come from an encodeForwardTrain run before timing)`;
+        else if (dispatches === 1 && threeKernelGpu) {
           what = 'encodeBackward in train mode, in one dispatch (sums, dgamma and dbeta, dx; the batch statistics come from an encodeForwardTrain run before timing)';
           threeKernels = (enc) => threeKernelGpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
         }
         perChannel = { dgamma: [dgamma, 0], dbeta: [dbeta, 0] };
       }
+      const tensors: Record<string, GPUBuffer> = dz ? { dz } : {};
       const variants: Encode[] = [(encoder) => copy!.encode(encoder)];
       if (encode) variants.push(encode);
       if (threeKernels) variants.push(threeKernels);
@@ -267,7 +276,7 @@ export class Ours {
           ...summarize(samples[1]),
           timer: timerName,
           timed: gpuTimed(what),
-          ...(await this.check(data, main, perChannel)),
+          ...(await this.check(data, main, perChannel, tensors)),
           reference: data.referenceSource,
           ...(dispatches !== undefined ? { dispatches } : {}),
           ...(threeKernels !== undefined && samples[2] !== undefined ? { extra: { threeKernelsMs: summarize(samples[2]).ms, threeKernelsDispatches: threeKernelGpu!.dispatchCount(op === 'backward' ? 'backward' : 'forwardTrain', { shape, layout }) } } : {}),
@@ -282,13 +291,16 @@ export class Ours {
   }
 
   /** Errors of the outputs: whole against the CPU reference (host cases), else streamed (see streamed-reference.ts). */
-  private async check(data: CaseData, main: { name: string; buffer: GPUBuffer }, perChannel: Record<string, [GPUBuffer, number]>): Promise<Errors> {
+  private async check(data: CaseData, main: { name: string; buffer: GPUBuffer }, perChannel: Record<string, [GPUBuffer, number]>, tensors: Record<string, GPUBuffer> = {}): Promise<Errors> {
     const { device } = this.bench;
     const C = data.view.channels;
     const channelOutputs: Record<string, Float32Array> = {};
     for (const [name, [buffer, offset]] of Object.entries(perChannel)) channelOutputs[name] = await readBack(device, buffer, offset, C);
     if (!data.streamed) {
-      return errorsAgainst(data.reference, { [main.name]: await readBack(device, main.buffer, 0, data.view.size), ...channelOutputs });
+      // Other tensor outputs (dz) are checked in host cases only.
+      const others: Record<string, Float32Array> = {};
+      for (const [name, buffer] of Object.entries(tensors)) others[name] = await readBack(device, buffer, 0, data.view.size);
+      return errorsAgainst(data.reference, { [main.name]: await readBack(device, main.buffer, 0, data.view.size), ...channelOutputs, ...others });
     }
     const streamed = data.streamed;
     const check = new StreamedCheck(data, streamed, EPS);
@@ -311,8 +323,9 @@ export class Ours {
     const x = hostX(data);
     let run: () => Promise<Record<string, Float32Array>>;
     let what: string;
-    if (data.spec.op === 'forward-train') {
-      what = 'bn.forwardTrain(x, options) on the CPU path (statistics, running statistics, y)';
+    const residual = data.z ? ' with a residual' : '';
+    if (baseOp(data.spec.op) === 'forward-train') {
+      what = `bn.forwardTrain(x, options) on the CPU path (statistics, running statistics, y${residual})`;
       run = async () => {
         const out = await engine.forwardTrain(x, opts);
         return { y: out.y, mean: out.mean, variance: out.variance };
@@ -321,11 +334,11 @@ export class Ours {
       what = 'bn.forwardInference(x, options) on the CPU path';
       run = async () => ({ y: await engine.forwardInference(x, opts) });
     } else {
-      what = 'bn.backward(dy, x, options, saved) on the CPU path (saved batch statistics from forwardTrain)';
+      what = `bn.backward(dy, x, options, saved) on the CPU path (saved batch statistics from forwardTrain${residual ? '; dz returned' : ''})`;
       const saved = data.saved as NonNullable<CaseData['saved']>;
       run = async () => {
         const out = await engine.backward(data.dy as Float32Array, x, opts, saved);
-        return { dx: out.dx, dgamma: out.dgamma, dbeta: out.dbeta };
+        return { dx: out.dx, dgamma: out.dgamma, dbeta: out.dbeta, ...(out.dz ? { dz: out.dz } : {}) };
       };
     }
     let last: Record<string, Float32Array> = {};

@@ -13,6 +13,7 @@
  * statistics of step 1. A kernel that skips or misplaces any part of the tensor, uses the wrong
  * channel, or gets the statistics wrong shows up as an error of order 1.
  */
+import { baseOp } from '../lib/types';
 import type { CaseData, Stream } from './case-data';
 import { generator } from './data';
 
@@ -121,6 +122,7 @@ export class StreamedCheck {
   private readonly mean: Float64Array;
   private readonly invStd: Float64Array;
   private readonly g: Float64Array;
+  private readonly nextZ: (() => number) | undefined;
 
   constructor(
     private readonly data: CaseData,
@@ -131,6 +133,8 @@ export class StreamedCheck {
     const M = data.view.size / C;
     this.nextX = reader(data.spec.seed, data.streams.x);
     this.nextDy = data.streams.dy ? reader(data.spec.seed, data.streams.dy) : undefined;
+    // The forward's residual z, added to y (the backward's dx does not depend on it).
+    this.nextZ = data.streams.z && !data.streams.dy ? reader(data.spec.seed, data.streams.z) : undefined;
     this.a = new Float64Array(C);
     this.b = new Float64Array(C);
     this.mean = statistics.mean;
@@ -138,7 +142,7 @@ export class StreamedCheck {
     this.g = new Float64Array(C);
     for (let c = 0; c < C; c++) {
       const { gamma, beta, runningMean, runningVar } = data;
-      if (data.spec.op === 'forward-train') {
+      if (baseOp(data.spec.op) === 'forward-train') {
         this.a[c] = gamma[c] * statistics.invStd[c];
         this.b[c] = beta[c] - statistics.mean[c] * this.a[c];
       } else if (data.spec.op === 'inference') {
@@ -154,7 +158,7 @@ export class StreamedCheck {
 
   /** Compares the next `actual.length` elements of the main output. */
   feed(actual: Float32Array): void {
-    const { a, b, g, mean, invStd, nextX, nextDy } = this;
+    const { a, b, g, mean, invStd, nextX, nextDy, nextZ } = this;
     let k = 0;
     let worst = this.worst;
     runs(this.data, this.done, actual.length, (c, count) => {
@@ -166,7 +170,7 @@ export class StreamedCheck {
           const xHat = (nextX() - mean[c]) * invStd[c];
           expected = ac * (nextDy() - bc - xHat * g[c]);
         } else {
-          expected = nextX() * ac + bc;
+          expected = nextX() * ac + bc + (nextZ ? nextZ() : 0);
         }
         const d = Math.abs(actual[k] - expected);
         // NaN must show as a failure, not vanish in a comparison.

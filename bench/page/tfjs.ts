@@ -132,6 +132,7 @@ export async function measureTfjs(data: CaseData, backend: Backend, plan: Timing
     return { rows: [], missing: [{ impl, reason: `TF.js ${backend} backend unavailable: ${String((error as Error).message ?? error)}` }] };
   }
   const op = data.spec.op;
+  if (op === 'forward-train-residual' || op === 'backward-residual') return { rows: [], missing: [{ impl, reason: 'TF.js has no fused residual add (not run)' }] };
   const { model: m, inputs } = model(data, backend, op);
   const owned: tf.Tensor[] = [...inputs];
   try {

@@ -4,15 +4,32 @@ import { CHANNEL_GROUP, rowsPerBlock } from './row-blocks';
 import type { ChannelAffine } from './scale-shift';
 
 /**
- * y = x · scale[c] + shift[c] in memory order over the [outer, C, inner] view, evaluated in float64
- * and rounded once on store, followed by ReLU when asked.
+ * y = x · scale[c] + shift[c] (+ residual z) in memory order over the [outer, C, inner] view,
+ * evaluated in float64 and rounded once on store, followed by ReLU when asked.
  */
 export function applyChannelAffine(
   x: Float32Array,
   view: ChannelView,
-  { scale, shift }: ChannelAffine,
+  affine: ChannelAffine,
   activation: Activation,
+  residual?: Float32Array,
 ): Float32Array {
+  const y = residual ? applyWithResidual(x, view, affine, residual) : applyAffine(x, view, affine);
+  if (activation === 'relu') reluInPlace(y);
+  return y;
+}
+
+/** x · scale[c] + shift[c] + z, the sum in float64 and rounded once (the GPU rounds twice). */
+function applyWithResidual(x: Float32Array, { channels, inner }: ChannelView, { scale, shift }: ChannelAffine, z: Float32Array): Float32Array {
+  const y = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    y[i] = x[i] * scale[c] + shift[c] + z[i];
+  }
+  return y;
+}
+
+function applyAffine(x: Float32Array, view: ChannelView, { scale, shift }: ChannelAffine): Float32Array {
   const { outer, channels, inner } = view;
   const y = new Float32Array(view.size);
   const blockRows = inner === 1 ? rowsPerBlock(channels) : 0;
@@ -51,7 +68,6 @@ export function applyChannelAffine(
       }
     }
   }
-  if (activation === 'relu') reluInPlace(y);
   return y;
 }
 

@@ -12,6 +12,7 @@ import { inverseStd } from './scale-shift';
  *   dx = γ·invStd/M · (M·dy − dbeta − x̂·dgamma)   (training; the statistics depend on x)
  *   dx = γ·invStd · dy                             (eval; frozen running statistics)
  * written as dx = k·dy + c + m·(x − mean) like the GPU kernels, so large means never cancel.
+ * With a residual (y = act(BN(x) + z)), dz = dy after the relu mask, which y decides as without one.
  */
 
 /** The statistics the forward normalized with: the saved batch statistics, or the running ones. */
@@ -60,5 +61,7 @@ export function cpuBackward(dy: Float32Array, x: Float32Array, o: ResolvedBackwa
       co.m[c] = (-co.k[c] * invStd[c] * gradGamma) / M;
     }
   }
-  return { dx: applyBackward(g, x, o.view, co, o.mode === 'train'), dgamma, dbeta };
+  const dx = applyBackward(g, x, o.view, co, o.mode === 'train');
+  // A residual's gradient is the activated dy itself (a copy: g is dy without relu).
+  return o.residualGradient ? { dx, dgamma, dbeta, dz: g === dy ? dy.slice() : g } : { dx, dgamma, dbeta };
 }

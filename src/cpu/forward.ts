@@ -22,7 +22,7 @@ export function cpuForwardTrain(x: Float32Array, o: ResolvedOptions): ForwardTra
   const invStd = inverseStd(variance, o.eps);
   const affine = foldScaleShift(mean, invStd, o.gamma, o.beta);
   const result: ForwardTrainResult = {
-    y: applyChannelAffine(x, o.view, affine, o.activation),
+    y: applyChannelAffine(x, o.view, affine, o.activation, o.residual),
     mean: Float32Array.from(mean),
     variance: Float32Array.from(variance),
     invStd: Float32Array.from(invStd),
@@ -44,5 +44,5 @@ export function cpuForwardInference(x: Float32Array, o: ResolvedOptions): Float3
   }
   const invStd = inverseStd(runningVar, o.eps);
   const affine = foldScaleShift(runningMean, invStd, o.gamma, o.beta);
-  return applyChannelAffine(x, o.view, affine, o.activation);
+  return applyChannelAffine(x, o.view, affine, o.activation, o.residual);
 }

@@ -34,6 +34,13 @@ export interface BackwardBuffers {
   /** Receive Σ dy·x̂ and Σ dy (C values each); not computed when omitted. */
   dgamma?: GPUBuffer;
   dbeta?: GPUBuffer;
+  /**
+   * Receives the gradient of a fused residual's z (y = act(BN(x) + z)): dy where y passes the
+   * activation's gradient (all of dy without one). A tensor of x's size; must differ from every
+   * other buffer. The rest of the backward is the same with or without a residual: the mask comes
+   * from y either way.
+   */
+  dz?: GPUBuffer;
 }
 
 export type GpuBackwardArgs = ScalarOptions &
@@ -63,6 +70,7 @@ function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
   const bytes = resolved.view.size * 4;
   const C = resolved.view.channels;
   for (const name of ['dy', 'x', 'dx'] as const) checkBuffer(name, args[name], bytes, GPUBufferUsage.STORAGE);
+  if (args.dz !== undefined) checkBuffer('dz', args.dz, bytes, GPUBufferUsage.STORAGE);
   if (resolved.activation === 'relu') {
     if (args.y === undefined) throw new BatchNormError('invalid-buffer', "activation 'relu' needs y, the forward's output, to mask dy where y is not positive");
     checkBuffer('y', args.y, bytes, GPUBufferUsage.STORAGE);
@@ -72,10 +80,10 @@ function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
     if (args[name] !== undefined) checkBuffer(name, args[name], C * 4, GPUBufferUsage.STORAGE);
   }
   // Written buffers may alias nothing; x, dy and y are only read, so they may share buffers.
-  const { dx, dgamma, dbeta } = args;
-  checkDistinct({ dx, dgamma, dbeta, x: args.x, stats: args.stats, gamma: args.gamma });
-  checkDistinct({ dx, dgamma, dbeta, dy: args.dy });
-  if (resolved.activation === 'relu') checkDistinct({ dx, dgamma, dbeta, y: args.y });
+  const { dx, dgamma, dbeta, dz } = args;
+  checkDistinct({ dx, dgamma, dbeta, dz, x: args.x, stats: args.stats, gamma: args.gamma });
+  checkDistinct({ dx, dgamma, dbeta, dz, dy: args.dy });
+  if (resolved.activation === 'relu') checkDistinct({ dx, dgamma, dbeta, dz, y: args.y });
   return { resolved, mode, accumulate: args.accumulate ?? false };
 }
 
@@ -83,8 +91,8 @@ function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
  * Backward on GPU-resident data (checked by prepareBackward, then encoded; see encode-forward.ts),
  * recorded into the caller's encoder as one compute pass: the two
  * per-channel sums (one read of x and dy, and of y with relu), dgamma and dbeta with the
- * coefficients of dx, then dx (one more read of x and dy, and of y with relu). Nothing is submitted
- * or read back.
+ * coefficients of dx, then dx (one more read of x and dy, and of y with relu; dz written in the same
+ * walk when given). Nothing is submitted or read back.
  */
 export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder, args: GpuBackwardArgs): PreparedCall<void> {
   checkEncoder(encoder);
@@ -98,10 +106,11 @@ export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder,
     {
       label: 'backward',
       key: [passKinds.backward, ...optionsKey(resolved), mode === 'train' ? 1 : 0, accumulate ? 1 : 0],
-      slots: [args.dy, args.x, args.dx, args.stats, args.gamma, args.dgamma, args.dbeta, resolved.activation === 'relu' ? args.y : undefined],
+      slots: [args.dy, args.x, args.dx, args.stats, args.gamma, args.dgamma, args.dbeta, resolved.activation === 'relu' ? args.y : undefined, args.dz],
       plan: () => {
-        // One dispatch when every channel (group) fits a workgroup (fused-small.ts).
-        const fused = planFusedWork(context, resolved.view, 'backward');
+        // One dispatch when every channel (group) fits a workgroup (fused-small.ts), which writes no
+        // dz: a residual's backward takes the general launches.
+        const fused = args.dz ? undefined : planFusedWork(context, resolved.view, 'backward');
         if (fused) {
           const launch = fusedBackwardLaunch(context, resolved, fused, { train: mode === 'train', accumulate }, args);
           return () => ({ launches: [launch], cleared: [] });
@@ -137,8 +146,10 @@ function backwardLaunches(context: GpuContext, args: GpuBackwardArgs, checked: R
   const applyKernel = {
     shader: shaders.backwardApply,
     entryPoint: `backwardApply${apply.variant}`,
-    constants: { RELU: relu, TRAIN: train },
+    constants: { RELU: relu, TRAIN: train, RESIDUAL: args.dz !== undefined },
   };
+  // Without a residual the kernel never stores to dz; a placeholder fills its (writable) binding.
+  const dz = (slab: (tensor: GPUBuffer) => GPUBufferBinding) => (args.dz ? slab(args.dz) : context.constants.placeholder('dz'));
   const launches: Launch[] = [
     ...reduction.launches,
     ...(fold ? [{ shader: shaders.partialsFold, ...fold, constants: { WORKGROUP_SIZE: fold.workgroupSize }, buffers: [reduction.partials, sums] }] : []),
@@ -155,7 +166,7 @@ function backwardLaunches(context: GpuContext, args: GpuBackwardArgs, checked: R
         coefficients,
       ],
     },
-    ...elementwiseLaunches(apply, applyKernel, { block: apply.channelBlock }, (slab) => [slab(args.x), slab(args.dy), slab(y), coefficients, slab(args.dx)]),
+    ...elementwiseLaunches(apply, applyKernel, { block: apply.channelBlock }, (slab) => [slab(args.x), slab(args.dy), slab(y), coefficients, slab(args.dx), dz(slab)]),
   ];
   return { launches, cleared: reduction.cleared };
 }

@@ -16,6 +16,11 @@ export interface ForwardBuffers extends ChannelBuffers {
   y: GPUBuffer;
   /** Receives [mean | variance | invStd | scale | shift] (5·C float32); created when omitted. */
   stats?: GPUBuffer;
+  /**
+   * z of a fused residual add, y = act(BN(x) + z): a tensor of x's shape and layout, read only.
+   * Must differ from y (a written buffer aliases nothing).
+   */
+  residual?: GPUBuffer;
 }
 
 export type GpuForwardArgs = ScalarOptions & ForwardBuffers;
@@ -24,15 +29,16 @@ function checkTensors(args: ForwardBuffers, resolved: ResolvedScalarOptions, pas
   const bytes = resolved.view.size * 4;
   checkBuffer('x', args.x, bytes, GPUBufferUsage.STORAGE);
   checkBuffer('y', args.y, bytes, GPUBufferUsage.STORAGE);
+  if (args.residual !== undefined) checkBuffer('residual', args.residual, bytes, GPUBufferUsage.STORAGE);
   const C = resolved.view.channels;
   const stats = args.stats ?? undefined;
   if (stats) checkBuffer('stats', stats, statsByteLength(C), GPUBufferUsage.STORAGE);
   // A buffer a kernel writes may alias no other binding (WebGPU rejects writable aliasing): y and
   // stats always, the running statistics in training, where finalize updates them in place. Buffers
   // that are only read (x, γ, β, and the running statistics in inference) may be one buffer.
-  const { x, y, gamma, beta, runningMean, runningVar } = args;
+  const { x, y, gamma, beta, runningMean, runningVar, residual } = args;
   const written = pass === 'train' ? { y, stats, runningMean, runningVar } : { y, stats };
-  const read = pass === 'train' ? { x, gamma, beta } : { x, gamma, beta, runningMean, runningVar };
+  const read = pass === 'train' ? { x, gamma, beta, residual } : { x, gamma, beta, runningMean, runningVar, residual };
   for (const [name, buffer] of Object.entries(read)) checkDistinct({ ...written, [name]: buffer });
 }
 
@@ -52,14 +58,15 @@ function newStatsBuffer(context: GpuContext, channels: number): GPUBuffer {
   });
 }
 
-export function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer): Launch[] {
+/** y = act(x·scale + shift [+ residual]); without a residual, x stands in for its binding (never read). */
+export function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer, residual?: GPUBuffer): Launch[] {
   const kernel = {
     shader: shaders.apply,
     entryPoint: `apply${plan.variant}`,
-    constants: { RELU: resolved.activation === 'relu' },
+    constants: { RELU: resolved.activation === 'relu', RESIDUAL: residual !== undefined },
   };
   const offsets = { scaleOffset: 3 * plan.channelBlock, shiftOffset: 4 * plan.channelBlock };
-  return elementwiseLaunches(plan, kernel, offsets, (slab) => [slab(x), stats, slab(y)]);
+  return elementwiseLaunches(plan, kernel, offsets, (slab) => [slab(x), stats, slab(y), slab(residual ?? x)]);
 }
 
 /** Statistics launches (partials slab by slab, see slab-launches.ts), and finalize. */
@@ -154,7 +161,7 @@ export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEnco
   const resolved = resolveResident(args, 'train');
   checkTensors(args, resolved, 'train');
   context = contextFor(context, 'forwardTrain', resolved.view);
-  const { x, y, gamma, beta, runningMean, runningVar } = args;
+  const { x, y, gamma, beta, runningMean, runningVar, residual } = args;
   return prepareWithStats(
     context,
     encoder,
@@ -162,16 +169,17 @@ export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEnco
     [passKinds.forwardTrain, ...optionsKey(resolved)],
     args.stats,
     resolved.view.channels,
-    (stats) => [x, y, stats, gamma, beta, runningMean, runningVar],
+    (stats) => [x, y, stats, gamma, beta, runningMean, runningVar, residual],
     () => {
-      // One dispatch when every channel (group) fits a workgroup (fused-small.ts).
-      const fused = planFusedWork(context, resolved.view, 'forward');
+      // One dispatch when every channel (group) fits a workgroup (fused-small.ts), which has no
+      // residual add: a residual takes the general launches.
+      const fused = residual ? undefined : planFusedWork(context, resolved.view, 'forward');
       if (fused) return (stats) => ({ launches: [fusedForwardLaunch(context, resolved, fused, { ...args, stats })], cleared: [] });
       const work = planReduction(context, resolved.view, 'stats');
       const applyPlan = planElementwiseWork(context, resolved.view);
       return (stats) => {
         const statistics = statisticsLaunches(context, resolved, work, args, stats);
-        return { launches: [...statistics.launches, ...applyLaunches(context, resolved, applyPlan, x, stats, y)], cleared: statistics.cleared };
+        return { launches: [...statistics.launches, ...applyLaunches(context, resolved, applyPlan, x, stats, y, residual)], cleared: statistics.cleared };
       };
     },
   );
@@ -243,7 +251,7 @@ export function prepareForwardInference(context: GpuContext, encoder: GPUCommand
   const resolved = resolveResident(args, 'inference');
   checkTensors(args, resolved, 'inference');
   context = contextFor(context, 'inference', resolved.view);
-  const { x, y, gamma, beta, runningMean, runningVar } = args;
+  const { x, y, gamma, beta, runningMean, runningVar, residual } = args;
   return prepareWithStats(
     context,
     encoder,
@@ -251,10 +259,10 @@ export function prepareForwardInference(context: GpuContext, encoder: GPUCommand
     [passKinds.forwardInference, ...optionsKey(resolved)],
     args.stats,
     resolved.view.channels,
-    (stats) => [x, y, stats, gamma, beta, runningMean, runningVar],
+    (stats) => [x, y, stats, gamma, beta, runningMean, runningVar, residual],
     () => {
       const applyPlan = planElementwiseWork(context, resolved.view);
-      return (stats) => ({ launches: [inferenceFoldLaunch(context, resolved, args, stats), ...applyLaunches(context, resolved, applyPlan, x, stats, y)] });
+      return (stats) => ({ launches: [inferenceFoldLaunch(context, resolved, args, stats), ...applyLaunches(context, resolved, applyPlan, x, stats, y, residual)] });
     },
   );
 }

@@ -1,6 +1,6 @@
 import { checkSaved, resolveBackwardOptions } from '../backward-options';
 import { checkInput, resolveOptions } from '../options';
-import type { BackwardOptions, BackwardResult, BatchNormOptions, FloatInput, ForwardTrainResult, ForwardTrainResultWithRunning, RunningStatistics, SavedForward } from '../types';
+import type { BackwardOptions, BackwardResult, BackwardResultWithResidual, BatchNormOptions, ResidualBackwardOptions, FloatInput, ForwardTrainResult, ForwardTrainResultWithRunning, RunningStatistics, SavedForward } from '../types';
 import { backwardScratchCount, destroyBackwardScratch } from './backward-scratch';
 import { BufferPool } from './buffer-pool';
 import { createGpuContext, destroyGpuContext, type GpuContext } from './context';
@@ -130,7 +130,8 @@ export class GpuBatchNorm {
    * Backward: dx, and dgamma/dbeta when given (added to their contents with `accumulate`), from dy,
    * x and the stats buffer of the forward (encodeForwardTrain for mode 'train', the default;
    * encodeForwardInference for mode 'eval'). With activation 'relu', `y` (the forward's output
-   * buffer) is required: dy passes where y > 0 and is masked elsewhere (±0, negative, NaN).
+   * buffer) is required: dy passes where y > 0 and is masked elsewhere (±0, negative, NaN). For a
+   * forward with a `residual`, `dz` receives its gradient, the masked dy.
    */
   encodeBackward(encoder: GPUCommandEncoder, args: GpuBackwardArgs): void {
     this.checkAlive();
@@ -165,7 +166,8 @@ export class GpuBatchNorm {
   /**
    * Kernel launches one encodeForwardTrain or (training) encodeBackward of this shape records: 1
    * when the tensor is small enough for one dispatch (tuning.oneDispatch), else one per slab of the
-   * reduction and of the elementwise kernel, and the finalize between them.
+   * reduction and of the elementwise kernel, and the finalize between them. A call with a residual
+   * (or dz) never takes one dispatch: count it with tuning.oneDispatch false.
    */
   dispatchCount(op: 'forwardTrain' | 'backward', opts: Pick<BatchNormOptions, 'shape' | 'layout'>): number {
     this.checkAlive();
@@ -193,6 +195,8 @@ export class GpuBatchNorm {
     return gpuForwardInference(this.context, this.pool, x, resolved);
   }
 
+  backward(dy: FloatInput, x: FloatInput, opts: ResidualBackwardOptions, saved?: SavedForward): Promise<BackwardResultWithResidual>;
+  backward(dy: FloatInput, x: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult>;
   async backward(dyInput: FloatInput, xInput: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     this.checkAlive();
     const resolved = resolveBackwardOptions(opts);

@@ -51,13 +51,16 @@ export function gpuBackward(
       gamma,
       dgamma: transfer.buffer('dgamma', C * 4, STORAGE_OUT()),
       dbeta: transfer.buffer('dbeta', C * 4, STORAGE_OUT()),
+      dz: o.residualGradient ? transfer.buffer('dz', x.byteLength, STORAGE_OUT()) : undefined,
     };
     encodeBackward(context, encoder, args);
-    const [dx, dgamma, dbeta] = await transfer.submitAndRead(encoder, [
+    const parts: [GPUBuffer, number][] = [
       [args.dx, x.byteLength],
       [args.dgamma, C * 4],
       [args.dbeta, C * 4],
-    ]);
-    return { dx, dgamma, dbeta };
+    ];
+    if (args.dz) parts.push([args.dz, x.byteLength]);
+    const [dx, dgamma, dbeta, dz] = await transfer.submitAndRead(encoder, parts);
+    return dz ? { dx, dgamma, dbeta, dz } : { dx, dgamma, dbeta };
   });
 }

@@ -129,6 +129,7 @@ function forwardBuffers(transfer: Transfer, x: Float32Array, o: ResolvedOptions,
     beta: transfer.upload('beta', o.beta),
     runningMean: transfer.upload('runningMean', o.runningMean, runningUsage),
     runningVar: transfer.upload('runningVar', o.runningVar, runningUsage),
+    residual: transfer.upload('residual', o.residual),
   };
 }
 

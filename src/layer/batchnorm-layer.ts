@@ -14,6 +14,25 @@ interface SavedForward {
   y: GPUBuffer;
   shape: number[];
   mode: 'train' | 'eval';
+  /** Whether the forward added a residual (its backward may then write dz). */
+  residual: boolean;
+}
+
+/** A forward's fused residual add: y = act(BN(x) + residual). */
+export interface LayerForwardOptions {
+  /** z, a tensor of x's shape and layout (read only; must differ from y). */
+  residual?: GPUBuffer;
+}
+
+/** Where a backward writes the gradient of the forward's residual. */
+export interface LayerBackwardOptions {
+  /** Receives dz, dy masked by the activation; only for a forward that had a residual. */
+  dz?: GPUBuffer;
+}
+
+function checkOptionsObject<T extends object>(options: T, call: string): T {
+  if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', `${call}'s options must be an object`);
+  return options;
 }
 
 const PARAM_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -92,10 +111,14 @@ export class BatchNormLayer {
     return this.train(false);
   }
 
-  /** y = BN(x); in training (or without running statistics) with batch statistics. */
-  forward(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, shape: readonly number[]): void {
+  /**
+   * y = BN(x), or act(BN(x) + residual) with `options.residual`; in training (or without running
+   * statistics) with batch statistics.
+   */
+  forward(encoder: GPUCommandEncoder, x: GPUBuffer, y: GPUBuffer, shape: readonly number[], options: LayerForwardOptions = {}): void {
     this.checkAlive();
     const o = this.options;
+    const residual = checkOptionsObject(options, 'forward').residual;
     const useBatchStats = this.training || !o.trackRunningStats;
     const common = {
       shape,
@@ -108,6 +131,7 @@ export class BatchNormLayer {
       stats: this.stats,
       gamma: this.weight,
       beta: this.bias,
+      residual,
     };
     this.checkChannels(shape);
     if (useBatchStats) {
@@ -124,18 +148,21 @@ export class BatchNormLayer {
     } else {
       this.kernels.encodeForwardInference(encoder, { ...common, runningMean: this.runningMean, runningVar: this.runningVar });
     }
-    this.saved = { x, y, shape: [...shape], mode: useBatchStats ? 'train' : 'eval' };
+    this.saved = { x, y, shape: [...shape], mode: useBatchStats ? 'train' : 'eval', residual: residual !== undefined };
   }
 
   /**
    * dx from dy, through the statistics of the last forward (whose x buffer, and y buffer with
    * activation 'relu', must still hold the same values); dγ and dβ are added to weightGrad and
-   * biasGrad, as PyTorch accumulates .grad.
+   * biasGrad, as PyTorch accumulates .grad. After a forward with a residual, `options.dz` receives
+   * the residual's gradient (optional: leave it out when z needs none).
    */
-  backward(encoder: GPUCommandEncoder, dy: GPUBuffer, dx: GPUBuffer): void {
+  backward(encoder: GPUCommandEncoder, dy: GPUBuffer, dx: GPUBuffer, options: LayerBackwardOptions = {}): void {
     this.checkAlive();
     const saved = this.saved;
     if (!saved) throw new BatchNormError('invalid-option', 'backward needs a forward first');
+    const { dz } = checkOptionsObject(options, 'backward');
+    if (dz !== undefined && !saved.residual) throw new BatchNormError('invalid-option', 'backward was given dz, but the last forward had no residual');
     const o = this.options;
     this.kernels.encodeBackward(encoder, {
       shape: saved.shape,
@@ -152,6 +179,7 @@ export class BatchNormLayer {
       gamma: this.weight,
       dgamma: this.weightGrad,
       dbeta: this.biasGrad,
+      dz,
       accumulate: true,
     });
   }

@@ -15,6 +15,8 @@ interface SavedForward {
   mode: BackwardMode;
   /** What the backward reads of the forward: its statistics in training, its output y (relu mask). */
   kept: CheckedSaved;
+  /** Whether the forward added a residual (its backward may then write dz). */
+  residual: boolean;
 }
 
 /**
@@ -68,19 +70,24 @@ export class CpuBatchNormLayer {
     return this.train(false);
   }
 
-  /** y = BN(x), exactly as BatchNormLayer.forward decides between batch and running statistics. */
-  forward(input: FloatInput, shape: readonly number[]): Float32Array {
+  /**
+   * y = BN(x), or act(BN(x) + residual) with `options.residual` (x's size), exactly as
+   * BatchNormLayer.forward decides between batch and running statistics.
+   */
+  forward(input: FloatInput, shape: readonly number[], options: { residual?: FloatInput } = {}): Float32Array {
+    if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', "forward's options must be an object");
     const o = this.options;
     const useBatchStats = this.training || !o.trackRunningStats;
     const updating = this.training && o.trackRunningStats;
     const batches = this.numBatchesTracked + (updating ? 1 : 0);
-    const common = { shape, layout: o.layout, eps: o.eps, convention: o.convention, activation: o.activation, gamma: this.weight, beta: this.bias };
+    const residual = options.residual;
+    const common = { shape, layout: o.layout, eps: o.eps, convention: o.convention, activation: o.activation, gamma: this.weight, beta: this.bias, residual };
     if (!useBatchStats) {
       const resolved = resolveOptions({ ...common, runningMean: this.runningMean, runningVar: this.runningVar }, 'inference');
       this.checkChannels(resolved.view.channels);
       const x = checkInput('x', input, resolved.view);
       const y = cpuForwardInference(x, resolved);
-      this.saved = { x, shape: [...shape], mode: 'eval', kept: { y } };
+      this.saved = { x, shape: [...shape], mode: 'eval', kept: { y }, residual: residual !== undefined };
       return y;
     }
     const momentum = updating ? (o.momentum ?? 1 / batches) : 0;
@@ -94,17 +101,23 @@ export class CpuBatchNormLayer {
       this.runningVar!.set(out.runningVar!);
     }
     this.numBatchesTracked = batches;
-    this.saved = { x, shape: [...shape], mode: 'train', kept: { mean: out.mean, invStd: out.invStd, y: out.y } };
+    this.saved = { x, shape: [...shape], mode: 'train', kept: { mean: out.mean, invStd: out.invStd, y: out.y }, residual: residual !== undefined };
     return out.y;
   }
 
   /**
    * dx from dy through the last forward (whose x, and y with activation 'relu', must still hold the
-   * same values); dγ and dβ are added to weightGrad and biasGrad.
+   * same values); dγ and dβ are added to weightGrad and biasGrad. After a forward with a residual,
+   * `options.dz` (a Float32Array of x's size) receives the residual's gradient, as
+   * BatchNormLayer.backward's dz buffer does.
    */
-  backward(dyInput: FloatInput): Float32Array {
+  backward(dyInput: FloatInput, options: { dz?: Float32Array } = {}): Float32Array {
     const saved = this.saved;
     if (!saved) throw new BatchNormError('invalid-option', 'backward needs a forward first');
+    if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', "backward's options must be an object");
+    const { dz } = options;
+    if (dz !== undefined && !(dz instanceof Float32Array)) throw new BatchNormError('invalid-option', 'dz must be a Float32Array');
+    if (dz !== undefined && !saved.residual) throw new BatchNormError('invalid-option', 'backward was given dz, but the last forward had no residual');
     const o = this.options;
     const resolved = resolveBackwardOptions({
       shape: saved.shape,
@@ -117,12 +130,14 @@ export class CpuBatchNormLayer {
       beta: this.bias,
       runningMean: saved.mode === 'eval' ? this.runningMean : undefined,
       runningVar: saved.mode === 'eval' ? this.runningVar : undefined,
+      residual: dz,
     });
     const dy = checkInput('dy', dyInput, resolved.view);
     const grads = cpuBackward(dy, saved.x, resolved, saved.kept);
     // One float32 addition each, as backward-finalize.wgsl accumulates.
     if (this.weightGrad) for (let c = 0; c < grads.dgamma.length; c++) this.weightGrad[c] += grads.dgamma[c];
     if (this.biasGrad) for (let c = 0; c < grads.dbeta.length; c++) this.biasGrad[c] += grads.dbeta[c];
+    if (dz && grads.dz) dz.set(grads.dz);
     return grads.dx;
   }
 

@@ -12,6 +12,8 @@ import type {
   BackendName,
   BackwardOptions,
   BackwardResult,
+  BackwardResultWithResidual,
+  ResidualBackwardOptions,
   BatchNormOptions,
   FloatInput,
   ForwardTrainResult,
@@ -135,6 +137,8 @@ export class NodeBatchNorm extends EventTarget {
     return this.run('forwardInference', [x, opts]) as Promise<Float32Array>;
   }
 
+  backward(dy: FloatInput, x: FloatInput, opts: ResidualBackwardOptions, saved?: SavedForward): Promise<BackwardResultWithResidual>;
+  backward(dy: FloatInput, x: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult>;
   backward(dy: FloatInput, x: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
     return this.run('backward', saved === undefined ? [dy, x, opts] : [dy, x, opts, saved]) as Promise<BackwardResult>;
   }

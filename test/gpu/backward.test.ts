@@ -221,6 +221,51 @@ function workgroupSumCases(): Omit<BackwardCase, 'seed'>[] {
   ];
 }
 
+/**
+ * The backward of a fused residual add (y = act(BN(x) + z)): dz = dy through the mask of y, exact,
+ * with dx, dgamma and dbeta under the same bounds as without a residual (the backward reads neither
+ * z nor BN(x) + z, only y, so the add's rounding does not reach the gradients). Every layout ×
+ * mode × activation on odd shapes, shapes that would take one dispatch (which writes no dz), slabs
+ * (dz bound slab by slab), the vec4 entry points with the GPU tuning, accumulation, no parameter
+ * gradients, large means of x and z, and the apply kernel above 65 535 workgroups.
+ */
+function residualCases(): BackwardCase[] {
+  const base = { seed, residual: true } as const;
+  const everyLayout = layouts.flatMap((layout) =>
+    combos.map((combo, k): BackwardCase => {
+      const shape = oddShapes[layout][(k + 1) % oddShapes[layout].length];
+      return { ...base, name: `${layout} [${shape}] ${combo.mode} ${combo.activation}`, shape, layout, ...combo };
+    }),
+  );
+  const train = { mode: 'train', activation: 'relu' } as const;
+  // An engine of its own that takes one dispatch wherever it fits; runs layouts take it with the
+  // register kernels only (runSegments false).
+  const oneDispatch = { oneDispatch: true };
+  const gpuTuning = { ...defaultTuning, oneDispatch: false };
+  const cases: BackwardCase[] = [
+    { ...base, ...train, name: 'one-dispatch size: NC [32, 64]', shape: [32, 64], layout: 'NC', tuning: oneDispatch },
+    { ...base, ...train, name: 'one-dispatch size: NHWC [4, 8, 8, 16] eval', shape: [4, 8, 8, 16], layout: 'NHWC', mode: 'eval', tuning: oneDispatch },
+    { ...base, ...train, name: 'one-dispatch size: NCHW [2, 3, 5, 7]', shape: [2, 3, 5, 7], layout: 'NCHW', activation: 'none', tuning: { ...oneDispatch, runSegments: false, workgroupSize: 64 } },
+    ...([
+      [[1000, 12], 'NC'],
+      [[3, 17, 13, 5], 'NHWC'],
+      [[3, 5, 11, 13], 'NCHW'],
+      [[2, 3, 1001], 'NCL'],
+      [[2, 2, 20, 20], 'NCHW'],
+    ] as const).map(([shape, layout], k): BackwardCase => ({ ...base, name: `slabs ${layout} [${shape}]`, shape: [...shape], layout, mode: k % 2 ? 'eval' : 'train', activation: k % 3 ? 'relu' : 'none', tuning: { maxBindingBytes: 1024 } })),
+    { ...base, ...train, name: 'GPU tuning: NCHW [4, 16, 8, 8] (vec4 runs)', shape: [4, 16, 8, 8], layout: 'NCHW', tuning: gpuTuning },
+    { ...base, ...train, name: 'GPU tuning: NHWC [4, 8, 8, 16] (vec4 channels)', shape: [4, 8, 8, 16], layout: 'NHWC', tuning: gpuTuning },
+    { ...base, ...train, name: 'GPU tuning: NC [1000, 12] eval none (vec4 channels)', shape: [1000, 12], layout: 'NC', mode: 'eval', activation: 'none', tuning: gpuTuning },
+    { ...base, ...train, name: 'accumulate NCHW [3, 4, 5, 6]', shape: [3, 4, 5, 6], layout: 'NCHW', accumulate: true },
+    { ...base, ...train, name: 'dx and dz only (no dgamma, dbeta)', shape: [6, 7, 5], paramGrads: false },
+    { ...base, ...train, name: 'host arrays of numbers, saved z as residual', shape: [9, 5, 7], numberArrays: true },
+    { ...base, ...train, name: 'NCHW [8, 3, 17, 19] x mean 1e4 ± 1', shape: [8, 3, 17, 19], layout: 'NCHW', mean: 1e4, std: 1 },
+    { ...base, ...train, name: 'NHWC [8, 17, 19, 4] z mean 1e4 ± 1', shape: [8, 17, 19, 4], layout: 'NHWC', residualMean: 1e4 },
+    { ...base, ...train, name: 'apply above 65 535 workgroups', shape: [1, 513, 512, 1], layout: 'NHWC', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
+  ];
+  return [...everyLayout, ...cases].map((c) => ({ ...c, name: `residual: ${c.name}` }));
+}
+
 describeGpu('backward on WebGPU against the float64 reference', () => {
   let harness: HarnessPage;
   const worst = new Map<string, { maxAbs: number; maxRel: number; used: number; eps: number; where: string }>();
@@ -236,10 +281,10 @@ describeGpu('backward on WebGPU against the float64 reference', () => {
     }
   });
 
-  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases()].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
+  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases(), ...residualCases()].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
   it.each(cases)('%s', async (_name, spec) => {
     const report = await harness.call('backwardCase', spec);
-    if (spec.tuning?.oneDispatch === true) {
+    if (spec.tuning?.oneDispatch === true && !spec.residual) {
       // Its engine ran the one-dispatch kernels, and never a three-kernel reduction.
       expect(report.modules.filter((name) => name.startsWith('fused-small-backward'))).not.toEqual([]);
       expect(report.modules.filter((name) => /^(stats|finalize|backward-reduce|backward-finalize)/.test(name))).toEqual([]);
@@ -251,7 +296,8 @@ describeGpu('backward on WebGPU against the float64 reference', () => {
     recordSweepCase('backward', spec.seed, spec.name, report.checks);
     const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);
     expect(failures).toEqual([]);
-    if (spec.activation === 'relu' && report.size >= 64) expect(report.masked).toBeGreaterThan(0);
+    // (A residual of mean 1e4 lifts every y above 0: nothing to mask there.)
+    if (spec.activation === 'relu' && report.size >= 64 && !spec.residualMean) expect(report.masked).toBeGreaterThan(0);
     for (const c of report.checks) {
       const key = `${spec.layout ?? 'axis 1'} ${c.output}`;
       const current = worst.get(key);

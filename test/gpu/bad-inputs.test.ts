@@ -72,6 +72,18 @@ const expected: Record<string, string> = {
   'no layers': 'invalid-option',
   'an optimizer parameter that is no layer parameter': 'invalid-option',
   "checkFinite 'yes'": 'invalid-option',
+  'residual one value short': 'length-mismatch',
+  'residual holds a string': 'invalid-option',
+  "residual (the forward's z) one value short": 'length-mismatch',
+  'residual 1 (neither z nor a boolean)': 'invalid-option',
+  'residual buffer one value short': 'invalid-buffer',
+  'residual is y': 'invalid-buffer',
+  'residual is the stats buffer': 'invalid-buffer',
+  'dz is dx': 'invalid-buffer',
+  'dz is dy': 'invalid-buffer',
+  'dz one value short': 'invalid-buffer',
+  'residual buffer is y': 'invalid-buffer',
+  'dz after a forward without residual': 'invalid-option',
 };
 
 describeGpu('bad inputs: a specific BatchNormError before any GPU work, nothing changed', () => {

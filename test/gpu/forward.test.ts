@@ -260,6 +260,55 @@ function slabCases(): Omit<ForwardCase, 'seed'>[] {
   ];
 }
 
+/**
+ * The fused residual add y = act(BN(x) + z): every layout × pass × activation × convention on odd
+ * shapes (a rotation of the matrix's), shapes small enough for one dispatch (which has no residual,
+ * so these must take the general launches and still add z), slabs (z bound slab by slab, every
+ * way of splitting), each vec4 entry point with the GPU tuning, large means of x and of z, and the
+ * apply kernel above 65 535 workgroups.
+ */
+function residualCases(): ForwardCase[] {
+  const base = { seed, residual: true } as const;
+  const everyLayout = layouts.flatMap((layout) =>
+    combos.map((combo, k): ForwardCase => {
+      const shape = oddShapes[layout][(k + 1) % oddShapes[layout].length];
+      return { ...base, name: `${layout} [${shape}] ${combo.pass} ${combo.activation} ${combo.convention}`, shape, layout, ...combo };
+    }),
+  );
+  const train = { pass: 'train', convention: 'pytorch' } as const;
+  const none = { ...train, activation: 'none' } as const;
+  const relu = { ...train, activation: 'relu' } as const;
+  // An engine of their own that takes one dispatch wherever it fits (the other engines' modules stay
+  // as their cases expect).
+  const oneDispatch = { oneDispatch: true };
+  const small: ForwardCase[] = [
+    { ...base, ...relu, name: 'one-dispatch size: NC [32, 64]', shape: [32, 64], layout: 'NC', tuning: oneDispatch },
+    // Runs layouts take one dispatch with the register kernels (runSegments false) only.
+    { ...base, ...none, name: 'one-dispatch size: NCHW [2, 3, 5, 7]', shape: [2, 3, 5, 7], layout: 'NCHW', tuning: { ...oneDispatch, runSegments: false, workgroupSize: 64 } },
+    { ...base, ...relu, name: 'one-dispatch size: NHWC [4, 8, 8, 16]', shape: [4, 8, 8, 16], layout: 'NHWC', tuning: oneDispatch },
+    { ...base, pass: 'inference', activation: 'relu', convention: 'keras', name: 'small inference: NCL [3, 7, 5]', shape: [3, 7, 5], layout: 'NCL', tuning: oneDispatch },
+  ];
+  const slabs = slabCases().map((c): ForwardCase => ({ ...c, ...base, tuning: { maxBindingBytes: 1024 } }));
+  const gpuTuning = { ...defaultTuning, oneDispatch: false };
+  const vec4: ForwardCase[] = [
+    { ...base, ...relu, name: 'GPU tuning: NCHW [4, 16, 8, 8] (vec4 runs)', shape: [4, 16, 8, 8], layout: 'NCHW', tuning: gpuTuning },
+    { ...base, ...relu, name: 'GPU tuning: NHWC [4, 8, 8, 16] (vec4 channels)', shape: [4, 8, 8, 16], layout: 'NHWC', tuning: gpuTuning, convention: 'keras' },
+    { ...base, ...none, name: 'GPU tuning: NC [1000, 12] (vec4 channels)', shape: [1000, 12], layout: 'NC', tuning: gpuTuning },
+    { ...base, pass: 'inference', activation: 'relu', convention: 'keras', name: 'GPU tuning: NCL [4, 8, 12] inference (vec4 runs)', shape: [4, 8, 12], layout: 'NCL', tuning: gpuTuning },
+  ];
+  const large: ForwardCase[] = [
+    { ...base, ...none, name: 'NCHW [8, 3, 17, 19] x mean 1e4 ± 1', shape: [8, 3, 17, 19], layout: 'NCHW', mean: 1e4, std: 1 },
+    { ...base, ...relu, name: 'NHWC [8, 17, 19, 4] z mean 1e4 ± 1', shape: [8, 17, 19, 4], layout: 'NHWC', residualMean: 1e4 },
+    { ...base, ...relu, name: 'NC [4096, 3] z mean -1e4 ± 1 (every y masked)', shape: [4096, 3], layout: 'NC', residualMean: -1e4 },
+    { ...base, pass: 'inference', activation: 'none', convention: 'pytorch', name: 'NCL [16, 2, 250] inference, x and z mean 1e4 ± 1', shape: [16, 2, 250], layout: 'NCL', mean: 1e4, std: 1, residualMean: 1e4 },
+  ];
+  const wide: ForwardCase[] = [
+    { ...base, ...none, name: 'apply above 65 535 workgroups', shape: [1, 513, 512, 1], layout: 'NHWC', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
+    { ...base, ...relu, name: 'C = 70001 channels (NC)', shape: [5, 70001], layout: 'NC', convention: 'keras' },
+  ];
+  return [...everyLayout, ...small, ...slabs, ...vec4, ...large, ...wide].map((c) => ({ ...c, name: `residual: ${c.name}` }));
+}
+
 describeGpu('forward on WebGPU against the float64 reference', () => {
   let harness: HarnessPage;
   const worst = new Map<string, { output: string; maxAbs: number; maxRel: number }>();
@@ -274,10 +323,10 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
     }
   });
 
-  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases()].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
+  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases(), ...residualCases()].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
   it.each(cases)('%s', async (_name, spec) => {
     const report = await harness.call('forwardCase', spec);
-    if (spec.tuning?.oneDispatch === true) {
+    if (spec.tuning?.oneDispatch === true && !spec.residual) {
       // Its engine ran the one-dispatch kernel, and never a three-kernel reduction.
       expect(report.modules.filter((name) => name.startsWith('fused-small-forward'))).not.toEqual([]);
       expect(report.modules.filter((name) => /^(stats|finalize)/.test(name))).toEqual([]);

@@ -50,4 +50,14 @@ describeGpu('BatchNorm layer on the GPU', () => {
     expect(report.restoredEvalIdentical).toBe(true);
     expect(report.trainedAfterImportIdentical).toBe(true);
   });
+
+  it('a residual: forward { residual } and backward { dz } give the bits of the host-array calls, in training and eval', async () => {
+    const report = await harness().call('layerResidual', { seed });
+    expect(report.modes.map((m) => m.mode)).toEqual(['train', 'eval']);
+    for (const m of report.modes) {
+      expect({ y: m.y, dx: m.dx, dz: m.dz, weightGrad: m.weightGrad, biasGrad: m.biasGrad }, m.mode).toEqual({ y: true, dx: true, dz: true, weightGrad: true, biasGrad: true });
+      expect(m.masked, `${m.mode}: the relu mask bites`).toBeGreaterThan(0);
+      expect(m.passed, `${m.mode}: and passes`).toBeGreaterThan(0);
+    }
+  });
 });

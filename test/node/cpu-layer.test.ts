@@ -57,6 +57,31 @@ describe('CpuBatchNormLayer, the CPU twin of BatchNormLayer', () => {
     expect(layer.numBatchesTracked).toBe(4);
   });
 
+  it('a residual: forward { residual } and backward { dz } give the engine\'s y, dx and dz exactly; dz is refused without one', async () => {
+    const rng = createRng(seed + 2);
+    const layer = new CpuBatchNormLayer({ numFeatures: C, activation: 'relu' });
+    const x = normals(rng, 120, 1, 2);
+    const z = normals(rng, 120);
+    const dy = normals(rng, 120);
+    const bn = await createBatchNorm({ backend: 'cpu' });
+    const opts = { shape, activation: 'relu' as const, residual: z };
+    const saved = await bn.forwardTrain(x, opts);
+    const grads = await bn.backward(dy, x, opts, saved);
+    const y = layer.forward(x, shape, { residual: z });
+    expect(Array.from(y)).toEqual(Array.from(saved.y));
+    // A dz of the wrong length is refused before anything changes.
+    expect(() => layer.backward(dy, { dz: new Float32Array(119) })).toThrow(expect.objectContaining({ code: 'length-mismatch' }));
+    expect(Array.from(layer.weightGrad!)).toEqual([0, 0, 0, 0]);
+    const dz = new Float32Array(120).fill(NaN);
+    const dx = layer.backward(dy, { dz });
+    expect(Array.from(dx)).toEqual(Array.from(grads.dx));
+    expect(Array.from(dz)).toEqual(Array.from(grads.dz));
+    expect(dz.some((v, i) => v === 0 && dy[i] !== 0) && dz.some((v, i) => v === dy[i] && v !== 0)).toBe(true);
+    layer.forward(x, shape);
+    expect(() => layer.backward(dy, { dz })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
+    bn.dispose();
+  });
+
   it('snapshots round-trip exactly; bad calls are refused before anything changes', () => {
     const layer = new CpuBatchNormLayer({ numFeatures: C });
     layer.forward(Float32Array.from({ length: 120 }, (_, i) => Math.sin(i)), shape);

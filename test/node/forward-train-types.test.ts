@@ -43,3 +43,23 @@ describe('ForwardTrainResult.runningMean / runningVar types', () => {
     if (!(next instanceof Float32Array) || without.runningMean !== undefined) throw new Error('running statistics not as typed');
   });
 });
+
+describe('BackwardResult.dz type', () => {
+  it('is Float32Array when the options had a residual, optional otherwise', async () => {
+    const bn = await createBatchNorm({ backend: 'cpu' });
+    const x = Float32Array.of(1, 2, 3, 4);
+    const dy = Float32Array.of(1, -1, 2, 0.5);
+    const residual = Float32Array.of(0, 1, 0, 1);
+    const forward = await bn.forwardTrain(x, { shape: [2, 2], residual });
+    const withZ = await bn.backward(dy, x, { shape: [2, 2], residual }, forward);
+    expectTypeOf(withZ.dz).toEqualTypeOf<Float32Array>();
+    const withTrue = await bn.backward(dy, x, { shape: [2, 2], residual: true }, forward);
+    expectTypeOf(withTrue.dz).toEqualTypeOf<Float32Array>();
+    const without = await bn.backward(dy, x, { shape: [2, 2] }, forward);
+    expectTypeOf(without.dz).toEqualTypeOf<Float32Array | undefined>();
+    type Backward = BatchNorm['backward'] | GpuBatchNorm['backward'] | NodeBatchNorm['backward'];
+    for (const backward of [] as Backward[]) expectTypeOf((await backward(dy, x, { shape: [2, 2], residual: true }, forward)).dz).toEqualTypeOf<Float32Array>();
+    bn.dispose();
+    if (!(withZ.dz instanceof Float32Array) || without.dz !== undefined) throw new Error('dz not as typed');
+  });
+});

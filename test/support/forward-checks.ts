@@ -5,7 +5,7 @@
 import { channelOf, splitShape } from './channel-index';
 import { checkClose, maxErrors, toleranceUsed, type ToleranceSpec } from './compare';
 import { referenceForwardInference, referenceForwardTrain, type ReferenceParams } from './reference';
-import { ATOL, EPS32, INV_STD_TERMS, meanBound, varianceBound, Y_TERMS, type StatisticsTerms } from './tolerances';
+import { ATOL, EPS32, INV_STD_TERMS, meanBound, RESIDUAL_TERMS, varianceBound, Y_TERMS, type StatisticsTerms } from './tolerances';
 
 export interface OutputCheck {
   output: string;
@@ -25,13 +25,22 @@ export function check(output: string, path: string, actual: ArrayLike<number>, e
 /**
  * y's tolerance: Y_TERMS·ε of the terms x·scale and shift, plus the statistics' errors: a relative
  * `invStdError` of |y − β| and `meanError` (per channel) times |scale|, plus ATOL.
+ *
+ * With a residual, y = act(fl(fl(fma(x, scale, shift)) + z)): the add rounds once more, by at most
+ * ε·|BN(x) + z| ≤ ε·(|x·scale| + |shift| + |z|) (to first order), so RESIDUAL_TERMS·ε of those; the
+ * statistics' errors move only the BN part, so their relative term takes |BN(x) − β| =
+ * |(x − mean)·scale| instead of |y − β|. relu is 1-Lipschitz and exact, so it adds nothing.
  */
 function yTolerance(x: ArrayLike<number>, ref: ArrayLike<number>, p: ReferenceParams, scale: Float64Array, shift: Float64Array, invStdError: (c: number) => number, meanError: (c: number) => number) {
   const { channels, inner } = splitShape(p.shape, p.layout);
+  const z = p.residual;
   return (i: number) => {
     const c = channelOf(i, channels, inner);
+    const beta = p.beta ? p.beta[c] : 0;
     const terms = Math.abs(x[i] * scale[c]) + Math.abs(shift[c]);
-    return Y_TERMS * EPS32 * terms + invStdError(c) * Math.abs(ref[i] - (p.beta ? p.beta[c] : 0)) + Math.abs(scale[c]) * meanError(c) + ATOL;
+    const residual = z ? RESIDUAL_TERMS * EPS32 * (terms + Math.abs(z[i])) : 0;
+    const normalized = z ? Math.abs(x[i] * scale[c] + shift[c] - beta) : Math.abs(ref[i] - beta);
+    return Y_TERMS * EPS32 * terms + residual + invStdError(c) * normalized + Math.abs(scale[c]) * meanError(c) + ATOL;
   };
 }
 

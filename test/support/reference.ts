@@ -19,6 +19,8 @@ export interface ReferenceParams {
   activation: 'none' | 'relu';
   runningMean?: ArrayLike<number>;
   runningVar?: ArrayLike<number>;
+  /** z of a residual add: y = act(BN(x) + z). */
+  residual?: Float32Array;
 }
 
 export interface ReferenceTrainResult {
@@ -43,7 +45,7 @@ function normalize(
     const c = channelOf(i, channels, inner);
     const gamma = p.gamma ? p.gamma[c] : 1;
     const beta = p.beta ? p.beta[c] : 0;
-    const v = (gamma * (x[i] - mean[c])) / Math.sqrt(variance[c] + p.eps) + beta;
+    const v = (gamma * (x[i] - mean[c])) / Math.sqrt(variance[c] + p.eps) + beta + (p.residual ? p.residual[i] : 0);
     y[i] = p.activation === 'relu' && v < 0 ? 0 : v;
   }
   return y;

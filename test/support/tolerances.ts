@@ -54,6 +54,12 @@ import { reductionSubgroupMaxSize, workgroupSumChain } from './backward-toleranc
  */
 export const EPS32 = 2 ** -24;
 export const Y_TERMS = 16;
+/**
+ * A residual add y = act(BN(x) + z) rounds the sum once more: ≤ ε·|sum| ≤ ε·(|x·scale| + |shift| +
+ * |z|) to first order (the CPU path rounds its float64 sum once: ≤ ε/2 of it); 2 rather than 1
+ * leaves room for the second-order terms (the BN part's own error times ε).
+ */
+export const RESIDUAL_TERMS = 2;
 export const ATOL = 1e-6;
 /** Roundings of invStd = 1 / sqrt(var + eps) beyond the variance's: eps + var, sqrt, the division. */
 export const INV_STD_TERMS = 12;

@@ -42,10 +42,16 @@ export interface BackwardCase {
   device?: CaseDevice;
   /** The host-array call gets dy, x, γ, β, the running statistics and `saved` as arrays of numbers. */
   numberArrays?: boolean;
+  /**
+   * The forward adds a residual z (drawn ± 1 around `residualMean`, default 0), and both backwards
+   * return dz: the resident one into a poisoned buffer, the host one given the forward's z.
+   */
+  residual?: boolean;
+  residualMean?: number;
 }
 
 export interface BackwardCheck {
-  output: 'dx' | 'dgamma' | 'dbeta';
+  output: 'dx' | 'dgamma' | 'dbeta' | 'dz';
   path: 'resident' | 'host';
   failure: string | null;
   maxAbs: number;
@@ -90,7 +96,9 @@ function makeInputs(spec: BackwardCase) {
   const runningMean = Float32Array.from(means, (m) => m + 0.1 * rng.normal());
   const runningVar = Float32Array.from(stds, (s) => s * s * (0.5 + rng.uniform()));
   const initial = { dgamma: normals(rng, channels, 0, 10), dbeta: normals(rng, channels, 0, 10) };
-  return { x, dy, gamma, beta, runningMean, runningVar, initial };
+  // Drawn last, so the other inputs of a case are the same with or without a residual.
+  const residual = spec.residual ? normals(rng, x.length, spec.residualMean ?? 0, 1) : undefined;
+  return { x, dy, gamma, beta, runningMean, runningVar, initial, residual };
 }
 
 function check(output: BackwardCheck['output'], path: BackwardCheck['path'], actual: ArrayLike<number>, expected: ArrayLike<number>, tol: (i: number) => number, terms: number): BackwardCheck {
@@ -126,11 +134,13 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     dx: storageBuffer(device, 'dx', new Float32Array(N).fill(NaN)),
     dgamma: storageBuffer(device, 'dgamma', spec.accumulate ? inputs.initial.dgamma : new Float32Array(C).fill(NaN)),
     dbeta: storageBuffer(device, 'dbeta', spec.accumulate ? inputs.initial.dbeta : new Float32Array(C).fill(NaN)),
+    residual: inputs.residual && storageBuffer(device, 'residual', inputs.residual),
+    dz: inputs.residual && storageBuffer(device, 'dz', new Float32Array(N).fill(NaN)),
   };
   try {
     // The forward whose statistics (and output, for the relu mask) the backward belongs to.
     const forward = device.createCommandEncoder({ label: 'test.backward.forward' });
-    const forwardArgs = { ...options, x: buffers.x, y: buffers.y, stats: buffers.stats, gamma: buffers.gamma, beta: buffers.beta };
+    const forwardArgs = { ...options, x: buffers.x, y: buffers.y, stats: buffers.stats, gamma: buffers.gamma, beta: buffers.beta, residual: buffers.residual };
     if (spec.mode === 'train') gpu.encodeForwardTrain(forward, forwardArgs);
     else gpu.encodeForwardInference(forward, { ...forwardArgs, runningMean: buffers.runningMean, runningVar: buffers.runningVar });
     device.queue.submit([forward.finish()]);
@@ -151,6 +161,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
       gamma: buffers.gamma,
       dgamma: paramGrads ? buffers.dgamma : undefined,
       dbeta: paramGrads ? buffers.dbeta : undefined,
+      dz: buffers.dz,
       accumulate: spec.accumulate,
     });
     device.queue.submit([encoder.finish()]);
@@ -158,15 +169,19 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
       dx: await readBuffer(device, buffers.dx, N),
       dgamma: await readBuffer(device, buffers.dgamma, C),
       dbeta: await readBuffer(device, buffers.dbeta, C),
+      dz: buffers.dz && (await readBuffer(device, buffers.dz, N)),
     };
     const unmodifiedOnGpu =
       same(await readBuffer(device, buffers.x, N), copies.x) &&
       same(await readBuffer(device, buffers.dy, N), copies.dy) &&
       same(await readBuffer(device, buffers.stats, 5 * C), stats) &&
-      same(await readBuffer(device, buffers.y, N), y);
+      same(await readBuffer(device, buffers.y, N), y) &&
+      (!buffers.residual || same(await readBuffer(device, buffers.residual, N), inputs.residual!));
 
     const plain = <T extends Float32Array | undefined>(a: T) => (a && spec.numberArrays ? Array.from(a) : a);
-    const hostOptions = { ...options, gamma: plain(inputs.gamma), beta: plain(inputs.beta), runningMean: plain(inputs.runningMean), runningVar: plain(inputs.runningVar), mode: spec.mode };
+    // The forward's z itself (its options passed on as they are) on one path of number arrays, `true` otherwise.
+    const residual = inputs.residual && (spec.numberArrays ? Array.from(inputs.residual) : true);
+    const hostOptions = { ...options, gamma: plain(inputs.gamma), beta: plain(inputs.beta), runningMean: plain(inputs.runningMean), runningVar: plain(inputs.runningVar), mode: spec.mode, residual };
     const hostSaved = spec.mode === 'train' ? { mean: plain(saved.mean), invStd: plain(saved.invStd), y: plain(y) } : { y: plain(y) };
     const host = await bn.backward(plain(inputs.dy), plain(inputs.x), hostOptions, hostSaved);
 
@@ -188,6 +203,10 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     const checks: BackwardCheck[] = [];
     for (const [path, result] of [['resident', resident], ['host', host]] as const) {
       checks.push(check('dx', path, result.dx, ref.dx, tol.dx, terms));
+      if (spec.residual) {
+        // dz is dy or +0, copied, never computed: it must equal the reference's masked dy exactly.
+        checks.push(check('dz', path, result.dz ?? [], ref.g, () => 0, terms));
+      }
       let dgamma: ArrayLike<number> = ref.dgamma;
       let dbeta: ArrayLike<number> = ref.dbeta;
       let dgammaTol = tol.dgamma;

@@ -11,7 +11,7 @@ import { runOptimizerCase } from './optimizer-case';
 import { runOptimizerValidation } from './optimizer-validation-case';
 import { runVerifyCase } from './verify-case';
 import { runTrainingCase } from './training-case';
-import { runLayerRunningStats, runLayerState } from './layer-case';
+import { runLayerResidual, runLayerRunningStats, runLayerState } from './layer-case';
 import { runDeviceLostCase } from './device-lost-case';
 import { runSyncStatsCase } from './sync-stats-case';
 import { runRecoveryCase } from './recovery-case';
@@ -46,6 +46,7 @@ export const cases = {
   trainingCase: runTrainingCase,
   layerRunningStats: runLayerRunningStats,
   layerState: runLayerState,
+  layerResidual: runLayerResidual,
   deviceLostCase: runDeviceLostCase,
   syncStatsCase: runSyncStatsCase,
   recoveryCase: runRecoveryCase,

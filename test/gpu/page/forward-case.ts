@@ -38,6 +38,9 @@ export interface ForwardCase {
   eps?: number;
   tuning?: Partial<KernelTuning>;
   device?: CaseDevice;
+  /** A residual add y = act(BN(x) + z), z drawn around `residualMean` (default 0) ± 1. */
+  residual?: boolean;
+  residualMean?: number;
 }
 
 export type { OutputCheck };
@@ -77,7 +80,9 @@ function makeInputs(spec: ForwardCase) {
   const running = spec.running ?? true;
   const runningMean = running || spec.pass === 'inference' ? Float32Array.from(means, (m) => m + 0.1 * rng.normal()) : undefined;
   const runningVar = running || spec.pass === 'inference' ? Float32Array.from(stds, (s) => s * s * (0.5 + rng.uniform())) : undefined;
-  return { x, gamma, beta, runningMean, runningVar };
+  // Drawn last, so the other inputs of a case are the same with or without a residual.
+  const residual = spec.residual ? normals(rng, x.length, spec.residualMean ?? 0, 1) : undefined;
+  return { x, gamma, beta, runningMean, runningVar, residual };
 }
 
 export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> {
@@ -95,8 +100,10 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     activation: spec.activation,
     runningMean: inputs.runningMean,
     runningVar: inputs.runningVar,
+    residual: inputs.residual,
   };
   const opts = { ...params, shape: spec.shape, layout: spec.layout, ...inputs };
+  const zCopy = inputs.residual?.slice();
   const bn = await engineFor(spec.tuning, spec.device);
   const gpu = bn.gpu!;
   const device = gpu.device;
@@ -111,6 +118,7 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
       beta: inputs.beta && storageBuffer(device, 'beta', inputs.beta),
       runningMean: inputs.runningMean && storageBuffer(device, 'runningMean', inputs.runningMean),
       runningVar: inputs.runningVar && storageBuffer(device, 'runningVar', inputs.runningVar),
+      residual: inputs.residual && storageBuffer(device, 'residual', inputs.residual),
     };
     const encoder = device.createCommandEncoder({ label: 'test.forward' });
     const args = { ...opts, ...buffers };
@@ -120,12 +128,13 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     const residentY = await readBuffer(device, buffers.y, inputs.x.length);
     const residentStats = await readBuffer(device, buffers.stats, 5 * C);
     const xAfter = await readBuffer(device, buffers.x, inputs.x.length);
-    const inputUnmodifiedOnGpu = xAfter.every((v, i) => Object.is(v, xCopy[i]));
+    const zAfter = buffers.residual && (await readBuffer(device, buffers.residual, inputs.x.length));
+    const inputUnmodifiedOnGpu = xAfter.every((v, i) => Object.is(v, xCopy[i])) && (!zAfter || zAfter.every((v, i) => Object.is(v, zCopy![i])));
 
     const terms = gpuStatisticsTerms(channelView(spec.shape, spec.layout), gpu);
     const plain = (a: Float32Array | undefined) => (a && spec.numberArrays ? Array.from(a) : a);
     const hostX = spec.numberArrays ? Array.from(inputs.x) : inputs.x;
-    const hostOpts = { ...opts, gamma: plain(inputs.gamma), beta: plain(inputs.beta), runningMean: plain(inputs.runningMean), runningVar: plain(inputs.runningVar) };
+    const hostOpts = { ...opts, gamma: plain(inputs.gamma), beta: plain(inputs.beta), runningMean: plain(inputs.runningMean), runningVar: plain(inputs.runningVar), residual: plain(inputs.residual) };
     if (spec.pass === 'train') {
       const host = await bn.forwardTrain(hostX, hostOpts);
       const resident = {
@@ -142,6 +151,6 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
       checks.push(...inferenceChecks(inputs.x, params, residentY, 'resident'), ...inferenceChecks(inputs.x, params, host, 'host'));
     }
     for (const buffer of Object.values(buffers)) buffer?.destroy();
-    const inputUnmodified = inputUnmodifiedOnGpu && inputs.x.every((v, i) => Object.is(v, xCopy[i]));
+    const inputUnmodified = inputUnmodifiedOnGpu && inputs.x.every((v, i) => Object.is(v, xCopy[i])) && (!zCopy || inputs.residual!.every((v, i) => Object.is(v, zCopy[i])));
     return { backend: bn.backend, checks, inputUnmodified, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device) };
 }

@@ -122,3 +122,83 @@ export async function runLayerState(arg: { seed: number }): Promise<StateReport>
     trainedAfterImportIdentical,
   };
 }
+
+export interface LayerResidualReport {
+  /** Per mode: whether the layer's outputs have exactly the bits of the host-array calls' outputs. */
+  modes: { mode: 'train' | 'eval'; y: boolean; dx: boolean; dz: boolean; weightGrad: boolean; biasGrad: boolean; masked: number; passed: number }[];
+}
+
+/**
+ * A layer with relu and a residual, in training and in eval mode: forward with { residual }, then
+ * backward with { dz }, compared bit for bit with bn.forwardTrain / forwardInference and
+ * bn.backward on the same arrays (the same kernels, which the forward and backward cases check
+ * against the float64 reference). The relu mask bites and passes somewhere in each mode.
+ */
+export async function runLayerResidual(arg: { seed: number }): Promise<LayerResidualReport> {
+  const rng = createRng(arg.seed);
+  const bn = await createBatchNorm({ backend: 'webgpu' });
+  const device = bn.gpu!.device;
+  const layer = new BatchNormLayer(bn.gpu!, { numFeatures: C, layout: 'NCHW', activation: 'relu', label: 'test.residualLayer' });
+  const x = normals(rng, size, 2, 1.5);
+  const z = normals(rng, size, 0, 1);
+  const dy = normals(rng, size, 0, 1);
+  const buffers = {
+    x: storageBuffer(device, 'x', x),
+    z: storageBuffer(device, 'z', z),
+    dy: storageBuffer(device, 'dy', dy),
+    y: storageBuffer(device, 'y', new Float32Array(size).fill(NaN)),
+    dx: storageBuffer(device, 'dx', new Float32Array(size).fill(NaN)),
+    dz: storageBuffer(device, 'dz', new Float32Array(size).fill(NaN)),
+  };
+  const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+  const modes: LayerResidualReport['modes'] = [];
+  const options = { shape, layout: 'NCHW', activation: 'relu', eps: layer.options.eps } as const;
+  try {
+    for (const mode of ['train', 'eval'] as const) {
+      // The running statistics the eval forward will use (before this step changes them).
+      const runningMean = await readBuffer(device, layer.runningMean!, C);
+      const runningVar = await readBuffer(device, layer.runningVar!, C);
+      layer.train(mode === 'train');
+      const encoder = device.createCommandEncoder({ label: `test.residualLayer.${mode}` });
+      layer.zeroGrad(encoder);
+      layer.forward(encoder, buffers.x, buffers.y, shape, { residual: buffers.z });
+      layer.backward(encoder, buffers.dy, buffers.dx, { dz: buffers.dz });
+      device.queue.submit([encoder.finish()]);
+      const got = {
+        y: await readBuffer(device, buffers.y, size),
+        dx: await readBuffer(device, buffers.dx, size),
+        dz: await readBuffer(device, buffers.dz, size),
+        weightGrad: await readBuffer(device, layer.weightGrad!, C),
+        biasGrad: await readBuffer(device, layer.biasGrad!, C),
+      };
+      const gamma = new Float32Array(C).fill(1);
+      const beta = new Float32Array(C);
+      let y: Float32Array;
+      let saved: { mean?: Float32Array; invStd?: Float32Array; y: Float32Array };
+      if (mode === 'train') {
+        const forward = await bn.forwardTrain(x, { ...options, gamma, beta, residual: z });
+        y = forward.y;
+        saved = forward;
+      } else {
+        y = await bn.forwardInference(x, { ...options, gamma, beta, runningMean, runningVar, residual: z });
+        saved = { y };
+      }
+      const host = await bn.backward(dy, x, { ...options, gamma, beta, runningMean, runningVar, mode, residual: z }, saved);
+      modes.push({
+        mode,
+        y: same(got.y, y),
+        dx: same(got.dx, host.dx),
+        dz: same(got.dz, host.dz),
+        weightGrad: same(got.weightGrad, host.dgamma),
+        biasGrad: same(got.biasGrad, host.dbeta),
+        masked: got.y.filter((v) => v === 0).length,
+        passed: got.y.filter((v) => v > 0).length,
+      });
+    }
+  } finally {
+    layer.destroy();
+    for (const buffer of Object.values(buffers)) buffer.destroy();
+    bn.dispose();
+  }
+  return { modes };
+}

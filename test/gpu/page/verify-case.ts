@@ -19,6 +19,10 @@ export async function runVerifyCase(arg: { seed: number }): Promise<VerifyReport
   const original = GPUCommandEncoder.prototype.copyBufferToBuffer;
   try {
     await bn.forwardTrain(x, { shape });
+    // A residual with relu, forward and backward, passes verify mode too (z in y's magnitude, dz exact).
+    const residualOpts = { shape, activation: 'relu' as const, residual: normals(rng, x.length, 0, 1) };
+    const out = await bn.forwardTrain(x, residualOpts);
+    await bn.backward(normals(rng, x.length, 0, 1), x, residualOpts, out);
     let corrupted = false;
     GPUCommandEncoder.prototype.copyBufferToBuffer = function (this: GPUCommandEncoder, ...args: unknown[]) {
       const [source, sourceOffset, destination, destinationOffset, size] = args as [GPUBuffer, number, GPUBuffer, number, number];

@@ -55,8 +55,10 @@ export function trainTolerances(x: ArrayLike<number>, p: ReferenceParams, ref: R
   const varianceGain = (c: number) => 1 + maxDev[c] ** 2 / (ref.variance[c] + p.eps);
   const yMagnitude = (c: number) =>
     gamma(c) * ref.invStd[c] * (maxAbs[c] + Math.abs(ref.mean[c])) * varianceGain(c) + beta(c);
+  // A residual z is one more float64 term of y's sum.
+  const z = (i: number) => Math.abs(p.residual ? p.residual[i] : 0);
   return {
-    y: tolerance(ref.y, slack, (i) => yMagnitude(channelOf(i, channels, inner))),
+    y: tolerance(ref.y, slack, (i) => yMagnitude(channelOf(i, channels, inner)) + z(i)),
     mean: tolerance(ref.mean, slack, (c) => maxAbs[c]),
     variance: tolerance(ref.variance, slack, (c) => maxDev[c] ** 2),
     invStd: tolerance(ref.invStd, slack, (c) => ref.invStd[c] * varianceGain(c)),
@@ -76,6 +78,6 @@ export function inferenceTolerance(
   return tolerance(expected, slack, (i) => {
     const c = channelOf(i, channels, inner);
     const scale = Math.abs(p.gamma ? p.gamma[c] : 1) / Math.sqrt(rv[c] + p.eps);
-    return scale * (maxAbs[c] + Math.abs(rm[c])) + Math.abs(p.beta ? p.beta[c] : 0);
+    return scale * (maxAbs[c] + Math.abs(rm[c])) + Math.abs(p.beta ? p.beta[c] : 0) + Math.abs(p.residual ? p.residual[i] : 0);
   });
 }

@@ -42,8 +42,8 @@ export function randomCase(rng: Rng, spec: CaseSpec): RandomCase {
 
 /** The reference gets plain numbers; only the defaults (eps, momentum) come from the library. */
 function referenceParams(o: ResolvedOptions): ReferenceParams {
-  const { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar } = o;
-  return { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar };
+  const { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar, residual } = o;
+  return { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar, residual };
 }
 
 export interface TrainOutcome {
