@@ -1,5 +1,5 @@
 // #import moments
-// The first level of a two-level finalize (plan.ts, planPartialsFold): when a channel has more
+// The first level of a two-level finalize (statistics-plan.ts, planPartialsFold): when a channel has more
 // partials than FINALIZE_MAX_PARTIALS, each workgroup merges one group of `groupSize` consecutive
 // partials of one channel into one, and the finalize (finalize.wgsl, backward-finalize.wgsl) then
 // merges the `groups` results. Workgroup w takes channel w % C and group w / C; its threads fold

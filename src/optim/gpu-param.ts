@@ -1,6 +1,6 @@
 import { BatchNormError } from '../errors';
 import { bindingOf, shaderBindings } from '../gpu/bindings';
-import { foldWorkgroups } from '../gpu/grid';
+import { foldWorkgroups } from '../gpu/slabs';
 import { checkBuffer } from '../gpu/resident-options';
 import { packParams } from '../gpu/uniforms';
 import type { OptimizerKernel } from './gpu-kernels';

@@ -1,6 +1,15 @@
 import type { ChannelView } from '../layout';
-import { foldWorkgroups } from './grid';
+import type { GpuContext } from './context';
+import type { Launch } from './dispatch';
+import { checkTensorFits, elementwiseSlabs, foldWorkgroups, slabOf, type SlabLaunchPlan } from './slabs';
 import type { KernelTuning } from './tuning';
+
+/**
+ * Launch plans of the elementwise kernels (apply, backward-apply): one launch per flat slab of the
+ * tensor (slabs.ts). Pure functions of the view, the tuning and the device limits, unit-tested in
+ * Node; `planElementwiseWork` is the entry the encoders call while checking arguments (it may throw
+ * 'too-large'), `elementwiseLaunches` turns its plan into launches.
+ */
 
 /**
  * The elementwise kernels (apply, backward-apply) see the tensor in units (values, or vec4s) as
@@ -66,4 +75,41 @@ export function planElementwiseRange(shape: ElementwiseShape, base: number, unit
     runs,
     grid: foldWorkgroups(Math.ceil(threads / tuning.workgroupSize), maxPerDimension),
   };
+}
+
+export interface SlabbedElementwise extends ElementwiseShape {
+  slabs: (SlabLaunchPlan & { runs: boolean })[];
+}
+
+export function planSlabbedElementwise(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number): SlabbedElementwise {
+  const shape = elementwiseShape(view);
+  const slabs = elementwiseSlabs(shape.units, shape.unitBytes, bindingBytes).map(({ firstUnit, units }) => {
+    const { params, runs, grid } = planElementwiseRange(shape, firstUnit, units, tuning, maxPerDimension);
+    return { params, runs, grid, binding: { offset: firstUnit * shape.unitBytes, size: units * shape.unitBytes, skip: 0 } };
+  });
+  return { ...shape, slabs };
+}
+
+export function planElementwiseWork(context: GpuContext, view: ChannelView): SlabbedElementwise {
+  checkTensorFits(context.device.limits, view);
+  return planSlabbedElementwise(view, context.tuning, context.maxWorkgroupsPerDimension, context.bindingBytes);
+}
+
+/**
+ * An elementwise kernel over every slab. `bind` lists the kernel's storage bindings in order,
+ * passing each tensor-sized buffer through `slab` so that it is bound slab by slab.
+ */
+export function elementwiseLaunches(
+  plan: SlabbedElementwise,
+  kernel: Omit<Launch, 'params' | 'grid' | 'buffers'>,
+  params: Record<string, number>,
+  bind: (slab: (tensor: GPUBuffer) => GPUBufferBinding) => Launch['buffers'],
+): Launch[] {
+  return plan.slabs.map((slab) => ({
+    ...kernel,
+    constants: { ...kernel.constants, RUNS: slab.runs },
+    params: { ...slab.params, ...params },
+    buffers: bind((tensor) => slabOf(tensor, slab.binding)),
+    grid: slab.grid,
+  }));
 }
