@@ -42,8 +42,9 @@ export function elementwiseShape(view: ChannelView): ElementwiseShape {
  *   each run of inner' units;
  * - else by period: segments of stride · applyUnitsPerThread units, each shared by `stride`
  *   threads, stride being the smallest multiple of the period C'·inner' that fills a workgroup.
- * Measured on SwiftShader, where each workgroup runs on one CPU core: walking the whole tensor with
- * one huge stride made apply cost 1.4× a copy at 16 MB NCHW; compact blocks per workgroup ~1×.
+ * Compact blocks per workgroup, because on SwiftShader each workgroup runs on one CPU core and a
+ * walk of the whole tensor with one huge stride cost far more than a copy (docs/benchmark.md,
+ * "Measurements behind the launch shapes").
  */
 export interface ElementwiseLaunch {
   params: { units: number; base: number; channels: number; inner: number; stride: number; segment: number; firstRun: number; threads: number };
