@@ -1,13 +1,13 @@
-// #import backward-channel
+// #import backward-channel sums-tree
 // Adds up the K partial sums (Σ dy, Σ dy · (x − mean)) of each channel written by
 // backward-reduce-rows/-runs.wgsl, and turns them into the parameter gradients and the per-channel
 // coefficients [k | c | m | mean] of backward-apply.wgsl (the formulas, accumulation and the rule
 // for non-finite sums: backward-channel.wgsl).
 //
 // Two entry points, as in finalize.wgsl: backwardFinalizeTree gives each channel a workgroup whose
-// threads add strided subsets of the partials and then a tree in workgroup memory; backwardFinalizeSerial
-// gives each channel one thread that adds its few partials in order. The tree keeps its barriers on
-// devices with subgroups too, for the reasons finalize.wgsl gives.
+// threads add strided subsets of the partials and then a tree in workgroup memory (sums-tree.wgsl);
+// backwardFinalizeSerial gives each channel one thread that adds its few partials in order. The tree
+// keeps its barriers on devices with subgroups too, for the reasons finalize.wgsl gives.
 
 struct Params {
   channels: u32,
@@ -19,12 +19,10 @@ struct Params {
 override WORKGROUP_SIZE: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> partials: array<vec2f>;
+@group(0) @binding(1) var<storage, read> sums: array<vec2f>;
 // Bindings 2–5 (stats, γ, dgamma, dbeta): backward-channel.wgsl.
 // coefficients = [k | c | m | mean], C values each, read by backward-apply.wgsl
 @group(0) @binding(6) var<storage, read_write> coefficients: array<f32>;
-
-var<workgroup> summed: array<vec2f, WORKGROUP_SIZE>;
 
 // The gradients and coefficients of one channel from its two sums (backward-channel.wgsl, put in
 // front of this file).
@@ -49,20 +47,9 @@ fn backwardFinalizeTree(
   if (channel >= params.channels) {
     return;
   }
-  var folded = vec2f(0.0);
-  for (var k = local; k < params.chunks; k += WORKGROUP_SIZE) {
-    folded += partials[k * params.channels + channel];
-  }
-  summed[local] = folded;
-  workgroupBarrier();
-  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
-    if (local < width) {
-      summed[local] += summed[local + width];
-    }
-    workgroupBarrier();
-  }
+  let total = addSumsTree(channel, 0u, params.chunks, local);
   if (local == 0u) {
-    writeChannel(channel, summed[0]);
+    writeChannel(channel, total);
   }
 }
 
@@ -78,7 +65,7 @@ fn backwardFinalizeSerial(
   }
   var folded = vec2f(0.0);
   for (var k = 0u; k < params.chunks; k += 1u) {
-    folded += partials[k * params.channels + channel];
+    folded += sums[k * params.channels + channel];
   }
   writeChannel(channel, folded);
 }

@@ -5,7 +5,7 @@
 // with dy first set to 0, when RELU is set, where the forward's output y (bound here, as the forward
 // stored it) does not pass relu's gradient: reluGradient of activation.wgsl, a bit test on y.
 //
-// The work is split exactly like stats-rows.wgsl, with the same Params: thread g covers channel
+// The work is split exactly like stats-rows.wgsl, with the same Params (rows-lanes.wgsl): thread g covers channel
 // group `g % groups` (one channel, or four with the vec4 entry point) and rows k, k + K, k + 2K, …
 // with k = g / groups and K = params.rowLanes. A thread reads four rows at a time (four independent
 // loads of x and of dy in flight) and adds each block of four before adding it to its sums, so a
@@ -14,16 +14,6 @@
 //
 // x − mean is kept explicit: the product dy · (x − mean) never cancels, whereas Σ dy·x − mean·Σ dy
 // would lose every digit for inputs like 1e4 ± 1.
-
-struct Params {
-  rows: u32,       // outer
-  groups: u32,     // channel groups: C for the scalar entry point, C / 4 for the vec4 one
-  rowLanes: u32,   // K: threads per channel group, each taking every K-th row
-  threads: u32,    // groups · K
-  skip: u32,       // units bound before the first row (a slab starts at an aligned address; see slabs.ts)
-  chunkBase: u32,  // index of this slab's first partial row: slabs of one tensor write after each other
-  laneRows: u32,   // 0: lane k takes rows k, k + K, k + 2K, …; else rows [k · laneRows, (k + 1) · laneRows)
-}
 
 override WORKGROUP_SIZE: u32;
 override RELU: bool;
@@ -42,12 +32,8 @@ override RELU: bool;
 // partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
 @group(0) @binding(5) var<storage, read_write> partials: array<vec2f>;
 
-// lanesOf(g): the rows of thread g's lane (rows-lanes.wgsl, put in front of this file).
-
-// Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
-fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-}
+// Params, threadIndex and lanesOf(g), the rows of thread g's lane: rows-lanes.wgsl, put in front of
+// this file.
 
 // dy4 at unit i with the relu mask applied from the forward's y there (activation.wgsl); y is read
 // only with RELU.

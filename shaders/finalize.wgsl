@@ -1,13 +1,13 @@
-// #import finalize-channel moments
+// #import finalize-channel moments moments-tree
 // Merges the K partial statistics of each channel into the batch mean and biased variance, then
 // derives what the later kernels need and updates the running statistics in place (the formulas,
 // the conventions and the rule for non-finite input: finalize-channel.wgsl).
 //
 // Two entry points: finalizeTree gives each channel a workgroup (threads fold strided subsets of the
-// partials, then a tree in workgroup memory merges them), for channels with many partials;
-// finalizeSerial gives each channel one thread that folds its few partials in order, which avoids
-// barriers when there are many channels with few partials each. (The tree keeps its barriers on
-// devices with subgroups too, unlike the statistics kernels' workgroup sums: on a GPU it is one
+// partials, then a tree in workgroup memory merges them: moments-tree.wgsl), for channels with many
+// partials; finalizeSerial gives each channel one thread that folds its few partials in order, which
+// avoids barriers when there are many channels with few partials each. (The tree keeps its barriers
+// on devices with subgroups too, unlike the statistics kernels' workgroup sums: on a GPU it is one
 // workgroup per channel once per call, and software adapters, where barriers are dear, fold many
 // more partials serially instead: see serialFinalizeMaxChunks in tuning.ts.) All merges use Chan's
 // formula on partials (count, mean about a pivot, M2, pivot), about the first partial's pivot
@@ -35,8 +35,6 @@ override WORKGROUP_SIZE: u32;
 @group(0) @binding(1) var<storage, read> partials: array<vec4f>;
 // Bindings 2–6 (γ, β, the running statistics, stats): finalize-channel.wgsl.
 
-var<workgroup> merged: array<vec4f, WORKGROUP_SIZE>;
-
 // What a channel's merged partial gives: the batch statistics, scale and shift, stored, and the
 // running statistics updated (finalize-channel.wgsl, put in front of this file; chanMerge and
 // isFinite: moments.wgsl).
@@ -54,20 +52,9 @@ fn finalizeTree(
   if (channel >= params.channels) {
     return;
   }
-  var folded = vec4f(0.0);
-  for (var k = local; k < params.chunks; k += WORKGROUP_SIZE) {
-    folded = chanMerge(folded, partials[k * params.channels + channel]);
-  }
-  merged[local] = folded;
-  workgroupBarrier();
-  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
-    if (local < width) {
-      merged[local] = chanMerge(merged[local], merged[local + width]);
-    }
-    workgroupBarrier();
-  }
+  let total = mergeMomentsTree(channel, 0u, params.chunks, local);
   if (local == 0u) {
-    writeChannel(channel, merged[0]);
+    writeChannel(channel, total);
   }
 }
 

@@ -24,7 +24,7 @@ struct Tile {
   addresses: array<u32, UNITS>,
 }
 
-// Grids above maxComputeWorkgroupsPerDimension are folded into two dimensions (grid.ts).
+// Grids above maxComputeWorkgroupsPerDimension are folded into two dimensions (slabs.ts, foldWorkgroups).
 fn groupOf(workgroup: vec3u, workgroups: vec3u) -> u32 {
   return workgroup.x + workgroup.y * workgroups.x;
 }

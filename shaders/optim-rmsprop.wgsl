@@ -6,8 +6,8 @@
 //   CENTERED: a ← α·a + (1 − α)·g,  avg ← sqrt(s − a²) + ε;  else avg ← sqrt(s) + ε
 //   MOMENTUM (μ > 0): b ← μ·b + g / avg,  p ← p − γ·b;  else p ← p − γ·(g / avg)
 //
-// Bindings and segments as in optim-sgd.wgsl. RMSprop's formulas do not use the step count; it is
-// kept in `steps` (advanced by optim-step.wgsl) because PyTorch's state dict records it.
+// Segments as in optim-sgd.wgsl. RMSprop's formulas do not use the step count, so no `steps` is
+// bound here; it is kept (advanced by optim-step.wgsl) because PyTorch's state dict records it.
 
 struct Params {
   lr: f32,
@@ -25,11 +25,11 @@ override CENTERED: bool;
 override MOMENTUM: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(2) var<storage, read_write> param: array<f32>;
-@group(0) @binding(3) var<storage, read> grad: array<f32>;
-@group(0) @binding(4) var<storage, read_write> squareAvg: array<f32>;
-@group(0) @binding(5) var<storage, read_write> gradAvg: array<f32>;
-@group(0) @binding(6) var<storage, read_write> momentumBuffer: array<f32>;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> squareAvg: array<f32>;
+@group(0) @binding(4) var<storage, read_write> gradAvg: array<f32>;
+@group(0) @binding(5) var<storage, read_write> momentumBuffer: array<f32>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn rmspropStep(

@@ -37,7 +37,7 @@ fn sgdStep(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  // Grids above maxComputeWorkgroupsPerDimension are folded into 2-D (src/gpu/grid.ts).
+  // Grids above maxComputeWorkgroupsPerDimension are folded into 2-D (src/gpu/slabs.ts, foldWorkgroups).
   let i = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
   if (i >= arrayLength(&param)) {
     return;

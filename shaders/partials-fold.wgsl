@@ -1,14 +1,14 @@
-// #import moments
-// The first level of a two-level finalize (plan.ts, planPartialsFold): when a channel has more
-// partials than FINALIZE_MAX_PARTIALS, each workgroup merges one group of `groupSize` consecutive
-// partials of one channel into one, and the finalize (finalize.wgsl, backward-finalize.wgsl) then
-// merges the `groups` results. Workgroup w takes channel w % C and group w / C; its threads fold
-// strided subsets of the group, then a tree in workgroup memory merges them, as the finalizes' own
-// tree entry points do. The output keeps the partials' layout: folded[group · C + c].
+// #import moments-tree sums-tree
+// The first level of a two-level finalize (statistics-plan.ts, planPartialsFold): when a channel has
+// more partials than FINALIZE_MAX_PARTIALS, each workgroup merges one group of `groupSize`
+// consecutive partials of one channel into one, and the finalize (finalize.wgsl,
+// backward-finalize.wgsl) then merges the `groups` results. Workgroup w takes channel w % C and
+// group w / C; its threads fold strided subsets of the group, then a tree in workgroup memory merges
+// them, with the finalizes' own tree helpers. The output keeps the partials' layout: folded[group · C + c].
 //
 // statsFold: the statistics' moments (count, mean − pivot, M2, pivot), merged with Chan's formula
-// about the first partial's pivot (chanMerge, moments.wgsl: empty partials are skipped, the NaN
-// flag M2 = −1 spreads). sumsFold: the backward's two sums (Σ dy, Σ dy · (x − mean)), added.
+// (moments-tree.wgsl). sumsFold: the backward's two sums (Σ dy, Σ dy · (x − mean)), added
+// (sums-tree.wgsl).
 
 struct Params {
   channels: u32,
@@ -24,9 +24,6 @@ override WORKGROUP_SIZE: u32;
 @group(0) @binding(1) var<storage, read> sums: array<vec2f>;
 @group(0) @binding(2) var<storage, read_write> folded: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> foldedSums: array<vec2f>;
-
-var<workgroup> merged: array<vec4f, WORKGROUP_SIZE>;
-var<workgroup> added: array<vec2f, WORKGROUP_SIZE>;
 
 // This workgroup's channel, group and the group's partials [first, end); all invalid past the grid.
 struct Group {
@@ -56,20 +53,9 @@ fn statsFold(
   if (!g.valid) {
     return;
   }
-  var m = vec4f(0.0);
-  for (var k = g.first + local; k < g.end; k += WORKGROUP_SIZE) {
-    m = chanMerge(m, partials[k * params.channels + g.channel]);
-  }
-  merged[local] = m;
-  workgroupBarrier();
-  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
-    if (local < width) {
-      merged[local] = chanMerge(merged[local], merged[local + width]);
-    }
-    workgroupBarrier();
-  }
+  let m = mergeMomentsTree(g.channel, g.first, g.end, local);
   if (local == 0u) {
-    folded[g.group * params.channels + g.channel] = merged[0];
+    folded[g.group * params.channels + g.channel] = m;
   }
 }
 
@@ -83,19 +69,8 @@ fn sumsFold(
   if (!g.valid) {
     return;
   }
-  var s = vec2f(0.0);
-  for (var k = g.first + local; k < g.end; k += WORKGROUP_SIZE) {
-    s += sums[k * params.channels + g.channel];
-  }
-  added[local] = s;
-  workgroupBarrier();
-  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
-    if (local < width) {
-      added[local] += added[local + width];
-    }
-    workgroupBarrier();
-  }
+  let s = addSumsTree(g.channel, g.first, g.end, local);
   if (local == 0u) {
-    foldedSums[g.group * params.channels + g.channel] = added[0];
+    foldedSums[g.group * params.channels + g.channel] = s;
   }
 }

@@ -14,16 +14,6 @@
 // its partial; `finalize.wgsl` merges the partials with Chan's formula. A NaN or ±Inf read makes
 // the moments non-finite for good, and the partial is flagged with M2 = −1 (momentsOrFlag).
 
-struct Params {
-  rows: u32,       // outer
-  groups: u32,     // channel groups: C for the scalar entry point, C / 4 for the vec4 one
-  rowLanes: u32,   // K: threads per channel group, each taking every K-th row
-  threads: u32,    // groups · K
-  skip: u32,       // units bound before the first row (a slab starts at an aligned address; see slabs.ts)
-  chunkBase: u32,  // index of this slab's first partial row: slabs of one tensor write after each other
-  laneRows: u32,   // 0: lane k takes rows k, k + K, k + 2K, …; else rows [k · laneRows, (k + 1) · laneRows)
-}
-
 override WORKGROUP_SIZE: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -33,12 +23,8 @@ override WORKGROUP_SIZE: u32;
 // when the thread read a NaN or ±Inf
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
-// Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
-fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-}
-
-// lanesOf(g): the rows of thread g's lane (rows-lanes.wgsl, put in front of this file).
+// Params, threadIndex and lanesOf(g), the rows of thread g's lane: rows-lanes.wgsl, put in front of
+// this file.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn statsRowsScalar(

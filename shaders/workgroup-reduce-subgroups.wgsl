@@ -3,9 +3,8 @@ enable subgroups;
 
 // workgroupSum of workgroup-reduce.wgsl made of subgroup operations, for devices with the
 // `subgroups` feature: each subgroup adds its values in registers (subgroupAdd), then a single
-// barrier publishes one total per subgroup, instead of log2(WORKGROUP_SIZE) barriers. (On
-// SwiftShader a barrier costs ~4 µs per 64-invocation workgroup; the tree's six more were about a
-// fifth of the time of the statistics kernel on a 4 MB NCHW tensor.)
+// barrier publishes one total per subgroup, instead of log2(WORKGROUP_SIZE) barriers, which are
+// dear on software adapters (docs/benchmark.md, "Measurements behind the launch shapes").
 //
 // Which invocations share a subgroup is up to the implementation: subgroups are 4 to 128
 // invocations wide, may be partly inactive, and WGSL relates neither them nor subgroup_invocation_id

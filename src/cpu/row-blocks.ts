@@ -2,8 +2,8 @@
  * Rows of C interleaved channels (inner == 1: NC, NLC, NHWC) are walked a few channels at a time
  * within blocks of rows small enough to stay in the L1 cache: each channel's pivot, sums, scale and
  * shift then live in local variables instead of typed-array slots loaded and stored per value.
- * Measured on NC [8192, 128] against memory order: statistics 1.73 → 0.96 ms, apply 3.2 → 2.4 ms;
- * backward sums 3.7 → 3.0 ms, dx 5.9 → 5.5 ms (and 3.8 → 2.8, 5.6 → 4.1 on [32768, 32]).
+ * Faster than memory order for every op (docs/benchmark.md, "Measurements behind the launch
+ * shapes").
  */
 
 /** Values per block of rows (16 KB of float32). */

@@ -20,8 +20,8 @@ export interface Launch {
 
 /**
  * Where a compiled launch takes a binding from: the call's `slot`-th buffer (whole, or the part
- * `offset`/`size` of it), or a buffer that stays the same from call to call (the uniform, the
- * engine's scratch and constants).
+ * `offset`/`size` of it), or a buffer that stays the same from call to call (the engine's scratch
+ * and constants).
  */
 type BindingSource = { slot: number; offset?: number; size?: number } | { fixed: GPUBufferBinding };
 
@@ -29,6 +29,8 @@ interface CompiledLaunch {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
   label: string;
+  uniform: GPUBuffer;
+  /** The storage bindings, @binding(1), @binding(2), … in order. */
   sources: BindingSource[];
   grid: [number, number];
 }
@@ -47,6 +49,15 @@ export interface CompiledPass {
 
 function bufferBinding(resource: GPUBuffer | GPUBufferBinding): GPUBufferBinding {
   return 'buffer' in resource ? resource : { buffer: resource };
+}
+
+/**
+ * How every kernel with a `struct Params` is bound: its uniform at @binding(0), then its storage
+ * buffers at @binding(1), @binding(2), … in the order given (the batch-norm launches' `buffers`,
+ * the optimizers' `storage`). The binding numbers are the WGSL's; the host lists buffers in order.
+ */
+export function bindGroupEntries(uniform: GPUBuffer, buffers: readonly (GPUBuffer | GPUBufferBinding)[]): GPUBindGroupEntry[] {
+  return [uniform, ...buffers].map((resource, binding) => ({ binding, resource: bufferBinding(resource) }));
 }
 
 /**
@@ -69,7 +80,8 @@ export function compilePass(context: GpuContext, label: string, launches: Launch
       pipeline,
       layout: pipeline.getBindGroupLayout(0),
       label: `BatchNorm.${launch.entryPoint}.bindings`,
-      sources: [{ fixed: { buffer: uniform } }, ...sources],
+      uniform,
+      sources,
       grid: launch.grid,
     };
   });
@@ -78,14 +90,14 @@ export function compilePass(context: GpuContext, label: string, launches: Launch
 
 /** Device calls: one bind group per launch, for the call's buffers (`slots`, in compilePass's order). */
 export function createBindGroups(device: GPUDevice, pass: CompiledPass, slots: readonly GPUBuffer[]): GPUBindGroup[] {
-  return pass.launches.map(({ layout, label, sources }) =>
+  return pass.launches.map(({ layout, label, uniform, sources }) =>
     device.createBindGroup({
       label,
       layout,
-      entries: sources.map((source, binding) => ({
-        binding,
-        resource: 'fixed' in source ? source.fixed : { buffer: slots[source.slot], offset: source.offset, size: source.size },
-      })),
+      entries: bindGroupEntries(
+        uniform,
+        sources.map((source) => ('fixed' in source ? source.fixed : { buffer: slots[source.slot], offset: source.offset, size: source.size })),
+      ),
     }),
   );
 }

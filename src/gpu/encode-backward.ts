@@ -7,10 +7,9 @@ import { contextFor, type GpuContext } from './context';
 import type { Launch } from './dispatch';
 import { fusedBackwardLaunch, planFusedWork } from './fused-small';
 import { passKinds, prepareCached, runPrepared, type PreparedCall } from './program-cache';
-import { planPartialsFold } from './plan';
-import { planBackwardFinalize } from './plan-backward';
-import type { SlabbedElementwise } from './plan-slabs';
-import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
+import { planBackwardFinalize } from './backward-plan';
+import { elementwiseLaunches, planElementwiseWork, type SlabbedElementwise } from './elementwise-plan';
+import { planPartialsFold, planReduction, reductionLaunches, type ReductionWork } from './statistics-plan';
 import { checkBuffer, checkDistinct, checkEncoder, optionsKey, statsByteLength } from './resident-options';
 import { shaders } from './shader-sources';
 
@@ -138,7 +137,7 @@ function backwardLaunches(context: GpuContext, args: GpuBackwardArgs, checked: R
   // Without relu the kernels never read y; x stands in for its binding.
   const y = relu ? args.y! : args.x;
   const reduction = reductionLaunches(context, reduce, [args.x, args.dy, y], [args.stats], { RELU: relu });
-  // A two-level finalize above FINALIZE_MAX_PARTIALS partials per channel (plan.ts).
+  // A two-level finalize above FINALIZE_MAX_PARTIALS partials per channel (statistics-plan.ts).
   const fold = planPartialsFold(view, reduce.plan.chunks, tuning, maxGrid, 'sums');
   const foldedBytes = fold ? fold.params.groups * C * 8 : 0;
   const sums = fold ? { buffer: context.foldedScratch.get(foldedBytes), offset: 0, size: foldedBytes } : reduction.partials;

@@ -3,9 +3,8 @@ import { gpuEps, type ScalarOptions } from '../options';
 import { contextFor, type GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
 import { fusedForwardLaunch, planFusedWork } from './fused-small';
-import { finalizeParams, planFinalize, planInferenceFold, planPartialsFold } from './plan';
-import type { SlabbedElementwise } from './plan-slabs';
-import { elementwiseLaunches, planElementwiseWork, planReduction, reductionLaunches, type ReductionWork } from './slab-launches';
+import { elementwiseLaunches, planElementwiseWork, type SlabbedElementwise } from './elementwise-plan';
+import { finalizeParams, planFinalize, planInferenceFold, planPartialsFold, planReduction, reductionLaunches, type ReductionWork } from './statistics-plan';
 import { passKinds, prepareCached, runPrepared, type CachedPass, type PreparedCall } from './program-cache';
 import { checkBuffer, checkDistinct, checkEncoder, optionsKey, resolveResident, statsByteLength, type ChannelBuffers } from './resident-options';
 import { shaders } from './shader-sources';
@@ -69,7 +68,7 @@ export function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptio
   return elementwiseLaunches(plan, kernel, offsets, (slab) => [slab(x), stats, slab(y), slab(residual ?? x)]);
 }
 
-/** Statistics launches (partials slab by slab, see slab-launches.ts), and finalize. */
+/** Statistics launches (partials slab by slab, see statistics-plan.ts), and finalize. */
 export interface StatisticsLaunches {
   launches: Launch[];
   cleared: GPUBufferBinding[];

@@ -3,10 +3,10 @@ import type { ChannelView } from '../layout';
 import type { ResolvedScalarOptions } from '../options';
 import type { GpuContext } from './context';
 import type { Launch } from './dispatch';
-import { foldWorkgroups } from './grid';
-import { finalizeParams, planPartialsFold } from './plan';
-import { gradientParams } from './plan-backward';
-import { planElementwiseWork, planReduction } from './slab-launches';
+import { gradientParams } from './backward-plan';
+import { planElementwiseWork } from './elementwise-plan';
+import { foldWorkgroups } from './slabs';
+import { finalizeParams, planPartialsFold, planReduction } from './statistics-plan';
 import { shaders, type ShaderSource } from './shader-sources';
 import type { KernelTuning } from './tuning';
 

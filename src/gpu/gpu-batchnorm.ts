@@ -22,7 +22,8 @@ import { contextFor } from './context';
 import { borrowDevice } from './device';
 import type { KernelFamily } from './tuning-classes';
 import { defaultTuningStore, tuningStoreKey, type TuningStore } from './tuning-store';
-import { planElementwiseWork, planReduction, type ReductionKernel } from './slab-launches';
+import { planElementwiseWork } from './elementwise-plan';
+import { planReduction, type ReductionKernel } from './statistics-plan';
 
 /** How an engine autotunes (see autotune.ts). */
 export interface KernelsAutotuning {
@@ -225,7 +226,7 @@ export class GpuBatchNorm {
     destroyGpuContext(this.context);
   }
 
-  /** A tensor this device cannot take is refused before anything is uploaded (see slab-launches.ts). */
+  /** A tensor this device cannot take is refused before anything is uploaded (see slabs.ts, checkTensorFits). */
   private checkFits(view: ChannelView, family: KernelFamily): void {
     const context = contextFor(this.context, family, view);
     planElementwiseWork(context, view);

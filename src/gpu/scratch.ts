@@ -18,7 +18,8 @@ export class ScratchBuffers {
     const size = Math.max(256, 2 ** Math.ceil(Math.log2(byteLength)));
     let buffer = this.bySize.get(size);
     if (!buffer) {
-      // COPY_DST: partials are cleared when slabs leave some of them unwritten (plan-slabs.ts).
+      // COPY_DST: partials are cleared when slabs leave some of them unwritten
+      // (statistics-plan.ts, planSlabbedReduction).
       const descriptor = { label: `BatchNorm.${this.label}[${size}]`, size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST };
       buffer = guardedBuffer(this.device, descriptor, (failed) => this.evict(size, failed));
       this.bySize.set(size, buffer);

@@ -34,6 +34,7 @@ import fusedSmallBackwardSource from '../../shaders/fused-small-backward.wgsl?ra
 import fusedSmallForwardSource from '../../shaders/fused-small-forward.wgsl?raw';
 import fusedSmallWalkSource from '../../shaders/fused-small-walk.wgsl?raw';
 import momentsSource from '../../shaders/moments.wgsl?raw';
+import momentsTreeSource from '../../shaders/moments-tree.wgsl?raw';
 import inferenceFoldSource from '../../shaders/inference-fold.wgsl?raw';
 import partialsFoldSource from '../../shaders/partials-fold.wgsl?raw';
 import optimAdamSource from '../../shaders/optim-adam.wgsl?raw';
@@ -43,6 +44,7 @@ import optimStepSource from '../../shaders/optim-step.wgsl?raw';
 import reluSource from '../../shaders/relu.wgsl?raw';
 import statsRowsSource from '../../shaders/stats-rows.wgsl?raw';
 import statsRunsSource from '../../shaders/stats-runs.wgsl?raw';
+import sumsTreeSource from '../../shaders/sums-tree.wgsl?raw';
 import workgroupReduceSubgroupsSource from '../../shaders/workgroup-reduce-subgroups.wgsl?raw';
 import workgroupReduceSource from '../../shaders/workgroup-reduce.wgsl?raw';
 
@@ -65,6 +67,7 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   'inference-fold': inferenceFoldSource,
   'partials-fold': partialsFoldSource,
   moments: momentsSource,
+  'moments-tree': momentsTreeSource,
   'optim-adam': optimAdamSource,
   'optim-rmsprop': optimRmspropSource,
   'optim-sgd': optimSgdSource,
@@ -74,6 +77,7 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   'runs-walk': runsWalkSource,
   'stats-rows': statsRowsSource,
   'stats-runs': statsRunsSource,
+  'sums-tree': sumsTreeSource,
   'workgroup-reduce': workgroupReduceSource,
   'workgroup-reduce-subgroups': workgroupReduceSubgroupsSource,
 };

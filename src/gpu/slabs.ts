@@ -2,6 +2,11 @@ import { BatchNormError } from '../errors';
 import type { ChannelView } from '../layout';
 
 /**
+ * How a tensor is split for the kernels: into slabs, each within one storage binding, and a
+ * launch's workgroups into a grid within the device's per-dimension limit. Pure arithmetic on the
+ * view and the device limits; the op families' launch plans (statistics-plan.ts, backward-plan.ts,
+ * elementwise-plan.ts) plan one launch per slab.
+ *
  * Tensors larger than one storage binding (maxStorageBufferBindingSize: 128 MiB by default, often
  * more on request) are processed in slabs, each bound on its own; the buffer itself may be as large
  * as maxBufferSize. Binding offsets must be multiples of minStorageBufferOffsetAlignment (256 on
@@ -40,8 +45,26 @@ export interface SlabBinding {
   skip: number;
 }
 
+/** One launch of a kernel over one slab (a tensor within one binding is one slab). */
+export interface SlabLaunchPlan {
+  params: Record<string, number>;
+  grid: [number, number];
+  /** The part of each tensor-sized buffer (x, y, dy, dx) this launch binds. */
+  binding: SlabBinding;
+}
+
 /** The kernels index tensors with u32; a tensor past 2^32 values would wrap. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 32 - 1;
+
+/** Refuses, before any GPU work, a tensor the device cannot hold or the kernels cannot index. */
+export function checkTensorFits(limits: Pick<GPUSupportedLimits, 'maxBufferSize'>, view: ChannelView): void {
+  const bytes = view.size * 4;
+  const { maxBufferSize } = limits;
+  if (bytes > maxBufferSize) {
+    throw new BatchNormError('too-large', `a tensor of ${view.size} values (${bytes} bytes) exceeds this device's maxBufferSize of ${maxBufferSize} bytes`);
+  }
+  if (view.size > MAX_TENSOR_ELEMENTS) throw new BatchNormError('too-large', `a tensor of ${view.size} values exceeds the 2^32 − 1 the kernels can index`);
+}
 
 function subView(outer: number, channels: number, inner: number): ChannelView {
   return { outer, channels, inner, count: outer * inner, size: outer * channels * inner };
@@ -96,6 +119,11 @@ export function reductionBinding(slab: ReductionSlab, unitBytes: number, alignme
   return { offset, size: start - offset + slab.view.size * 4, skip: (start - offset) / unitBytes };
 }
 
+/** The part of a tensor-sized buffer (x, y, dy, dx) that one slab's launch binds. */
+export function slabOf(buffer: GPUBuffer, binding: SlabBinding): GPUBufferBinding {
+  return { buffer, offset: binding.offset, size: binding.size };
+}
+
 /** Flat ranges of `units` units of `unitBytes` bytes, each at most `bindingBytes` (a multiple of the alignment). */
 export function elementwiseSlabs(units: number, unitBytes: number, bindingBytes: number): ElementwiseSlab[] {
   const perSlab = Math.floor(bindingBytes / unitBytes);
@@ -108,4 +136,17 @@ export function elementwiseSlabs(units: number, unitBytes: number, bindingBytes:
 export function bindingBytesOf(limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'minStorageBufferOffsetAlignment'>, cap = Infinity): number {
   const alignment = limits.minStorageBufferOffsetAlignment;
   return Math.floor(Math.min(cap, limits.maxStorageBufferBindingSize) / alignment) * alignment;
+}
+
+/**
+ * Spreads `workgroups` over a 2-D grid when it exceeds maxComputeWorkgroupsPerDimension. Kernels
+ * rebuild the linear index as x + y · numWorkgroups.x and skip indices past the real count.
+ */
+export function foldWorkgroups(workgroups: number, maxPerDimension: number): [number, number] {
+  if (workgroups <= maxPerDimension) return [Math.max(1, workgroups), 1];
+  const y = Math.ceil(workgroups / maxPerDimension);
+  if (y > maxPerDimension) {
+    throw new RangeError(`${workgroups} workgroups exceed a ${maxPerDimension}² grid`);
+  }
+  return [Math.ceil(workgroups / y), y];
 }

@@ -80,16 +80,12 @@ export const defaultTuning: KernelTuning = {
 
 /**
  * Software adapters (SwiftShader, WARP, lavapipe) run each workgroup on a CPU core: many threads buy
- * no parallelism there, while every workgroup barrier and every extra partial costs real time.
- * Measured with `npm run bench:analyze` on SwiftShader: fewer, longer statistics threads cut
- * forward-train at 4 MB by 2–4× (NC 26.7 → 12.1 ms, NCHW 49.6 → 12.2 ms), and longer apply threads
- * amortise the per-thread index setup. A workgroup barrier costs ~4 µs per 64-invocation workgroup
- * there, so finalizing with a workgroup tree per channel loses to one thread folding the partials
- * in order: NC [32768, 128] (64 partials per channel), finalizeTree 8.6 ms, finalizeSerial 0.15 ms.
- * Blocks of rows in the 'Rows' reductions took NHWC [512, 32, 32, 32] forward-train from 1.79× to
- * 1.12× the copy floor and backward from 2.01× to 1.36× (NC [131072, 128] backward 1.81× → 1.31×).
- * A thread per piece of a run in the 'Runs' reductions (no workgroup sum) took the statistics of
- * NCHW [32, 32, 32, 32] from 4.46 to 1.85 ms and its forward-train from 8.83 to 5.90 ms (same run).
+ * no parallelism there, while every workgroup barrier and every extra partial costs real time. So
+ * they get fewer, longer statistics and apply threads (longer apply threads also amortise the
+ * per-thread index setup); a finalize that folds up to 256 partials per channel in one thread,
+ * where a workgroup tree's barriers cost more than the serial chain; blocks of rows in the 'Rows'
+ * reductions; and a thread per piece of a run in the 'Runs' reductions (no workgroup sum). Each was
+ * measured on SwiftShader (docs/benchmark.md, "Measurements behind the launch shapes").
  * Real GPUs keep the defaults, which need the parallelism (workgroups of 256 and ~2 MB of loads in
  * flight); software adapters keep workgroups of 64 and a fixed thread count.
  */

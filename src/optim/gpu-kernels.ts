@@ -1,6 +1,6 @@
 import type { OverrideConstants } from '../gpu/pipelines';
 import { shaders, type ShaderSource } from '../gpu/shader-sources';
-import type { ResolvedOptimizerOptions } from './types';
+import type { ResolvedOptimizerOptions, StateName } from './types';
 
 /**
  * Which kernel updates a configuration: its shader, entry point and override constants (fixed for
@@ -13,7 +13,16 @@ export interface OptimizerKernel {
   entryPoint: string;
   constants: OverrideConstants;
   params(lr: number, slot: number): Record<string, number>;
+  /**
+   * Its storage buffers for @binding(1), @binding(2), … in order (the uniform is @binding(0)),
+   * bound like every kernel's (bindGroupEntries, dispatch.ts): the step counters, the parameter's
+   * segment, its gradient's, then its state tensors (a placeholder where the configuration keeps
+   * none).
+   */
+  storage: readonly OptimizerBinding[];
 }
+
+export type OptimizerBinding = 'steps' | 'param' | 'grad' | StateName;
 
 export function optimizerKernel(o: ResolvedOptimizerOptions): OptimizerKernel {
   const common = { MAXIMIZE: o.maximize, WEIGHT_DECAY: o.weightDecay !== 0 };
@@ -22,6 +31,7 @@ export function optimizerKernel(o: ResolvedOptimizerOptions): OptimizerKernel {
       return {
         shader: shaders.optimSgd,
         entryPoint: 'sgdStep',
+        storage: ['steps', 'param', 'grad', 'momentumBuffer'],
         constants: { ...common, MOMENTUM: o.momentum !== 0, NESTEROV: o.nesterov },
         params: (lr, slot) => ({ lr, momentum: o.momentum, oneMinusDampening: 1 - o.dampening, weightDecay: o.weightDecay, slot }),
       };
@@ -31,6 +41,7 @@ export function optimizerKernel(o: ResolvedOptimizerOptions): OptimizerKernel {
       return {
         shader: shaders.optimAdam,
         entryPoint: 'adamStep',
+        storage: ['steps', 'param', 'grad', 'expAvg', 'expAvgSq', 'maxExpAvgSq'],
         constants: { ...common, DECOUPLED: o.kind === 'adamw', AMSGRAD: o.amsgrad },
         params: (lr, slot) => ({
           lr,
@@ -49,6 +60,7 @@ export function optimizerKernel(o: ResolvedOptimizerOptions): OptimizerKernel {
       return {
         shader: shaders.optimRmsprop,
         entryPoint: 'rmspropStep',
+        storage: ['param', 'grad', 'squareAvg', 'gradAvg', 'momentumBuffer'],
         constants: { ...common, CENTERED: o.centered, MOMENTUM: o.momentum > 0 },
         // RMSprop's formulas do not use the step count, so its Params has no slot.
         params: (lr) => ({ lr, alpha: o.alpha, oneMinusAlpha: 1 - o.alpha, eps: o.eps, weightDecay: o.weightDecay, momentum: o.momentum }),

@@ -1,5 +1,4 @@
 import { BatchNormError } from '../errors';
-import { shaderBindings } from '../gpu/bindings';
 import { unsupportedReason } from '../gpu/device';
 import { GpuErrorLog } from '../gpu/gpu-errors';
 import { getPipeline } from '../gpu/pipelines';
@@ -50,7 +49,7 @@ export class GpuOptimizer {
     this.learningRate = this.resolved.lr;
     this.kernel = optimizerKernel(this.resolved);
     const states = stateNames(this.resolved);
-    const unbound = states.filter((name) => !shaderBindings(this.kernel.shader).has(name));
+    const unbound = states.filter((name) => !this.kernel.storage.includes(name));
     if (unbound.length > 0) throw new Error(`${this.kernel.shader.name}.wgsl has no binding for ${unbound.join(', ')}`);
     const label = `BatchNorm.optim.${this.resolved.kind}`;
     this.counters = new StepCounters(device, label);

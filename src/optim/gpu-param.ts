@@ -1,9 +1,9 @@
 import { BatchNormError } from '../errors';
-import { bindingOf, shaderBindings } from '../gpu/bindings';
-import { foldWorkgroups } from '../gpu/grid';
+import { bindGroupEntries } from '../gpu/dispatch';
+import { foldWorkgroups } from '../gpu/slabs';
 import { checkBuffer } from '../gpu/resident-options';
 import { packParams } from '../gpu/uniforms';
-import type { OptimizerKernel } from './gpu-kernels';
+import type { OptimizerBinding, OptimizerKernel } from './gpu-kernels';
 import type { CounterSlot } from './step-counters';
 import type { StateName } from './types';
 
@@ -65,7 +65,6 @@ function createUniform(ctx: ParamContext, label: string, values: Record<string, 
 
 export function createGpuParam(ctx: ParamContext, args: { param: GPUBuffer; grad: GPUBuffer; length: number; label: string; lr: number; counter: CounterSlot }): GpuParam {
   const { param, grad, length, label } = args;
-  const shader = ctx.kernel.shader;
   const uniform = createUniform(ctx, label, ctx.kernel.params(args.lr, args.counter.slot));
   const states = new Map<StateName, GPUBuffer>();
   for (const name of ctx.states) {
@@ -77,24 +76,20 @@ export function createGpuParam(ctx: ParamContext, args: { param: GPUBuffer; grad
     });
     states.set(name, buffer);
   }
-  const stateBindings = [...shaderBindings(shader).keys()].filter((name) => !['params', 'steps', 'param', 'grad'].includes(name));
   const segments: GpuParam['segments'] = [];
   for (let start = 0, index = 0; start < length; start += ctx.segmentLength, index++) {
     const range = { offset: start * 4, size: Math.min(ctx.segmentLength, length - start) * 4 };
-    const entries: GPUBindGroupEntry[] = [
-      { binding: bindingOf(shader, 'params'), resource: { buffer: uniform } },
-      { binding: bindingOf(shader, 'param'), resource: { buffer: param, ...range } },
-      { binding: bindingOf(shader, 'grad'), resource: { buffer: grad, ...range } },
-    ];
-    if (shaderBindings(shader).has('steps')) entries.push({ binding: bindingOf(shader, 'steps'), resource: { buffer: args.counter.buffer } });
-    for (const name of stateBindings) {
-      const state = states.get(name as StateName);
-      entries.push({ binding: bindingOf(shader, name), resource: state ? { buffer: state, ...range } : { buffer: ctx.placeholder(name) } });
-    }
+    const bound = (binding: OptimizerBinding): GPUBufferBinding => {
+      if (binding === 'steps') return { buffer: args.counter.buffer };
+      if (binding === 'param') return { buffer: param, ...range };
+      if (binding === 'grad') return { buffer: grad, ...range };
+      const state = states.get(binding);
+      return state ? { buffer: state, ...range } : { buffer: ctx.placeholder(binding) };
+    };
     const bindGroup = ctx.device.createBindGroup({
       label: `${ctx.label}(${label})[${index}].bindings`,
       layout: ctx.pipeline.getBindGroupLayout(0),
-      entries,
+      entries: bindGroupEntries(uniform, ctx.kernel.storage.map(bound)),
     });
     const workgroups = Math.ceil(range.size / 4 / ctx.workgroupSize);
     segments.push({ bindGroup, grid: foldWorkgroups(workgroups, ctx.device.limits.maxComputeWorkgroupsPerDimension) });

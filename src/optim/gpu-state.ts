@@ -1,4 +1,4 @@
-import { CopyPlan, floatsAt } from '../gpu/copy-plan';
+import { CopyPlan, floatsAt } from '../gpu/readback';
 import { withErrorScopes } from '../gpu/gpu-errors';
 import type { GpuParam } from './gpu-param';
 import type { OptimizerState, ParamState, ResolvedOptimizerOptions } from './types';

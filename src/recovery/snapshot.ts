@@ -1,4 +1,4 @@
-import { CopyPlan, floatsAt } from '../gpu/copy-plan';
+import { CopyPlan, floatsAt } from '../gpu/readback';
 import type { BatchNormLayer } from '../layer/batchnorm-layer';
 import { copySnapshot, type LayerSnapshot } from '../layer/layer-snapshot';
 import type { BatchNormStateDict } from '../layer/state-dict';

@@ -6,7 +6,7 @@ import type { BatchNormLayer } from '../layer/batchnorm-layer';
 import type { ResolvedLayerOptions } from '../layer/layer-options';
 import type { GpuOptimizer } from '../optim/gpu-optimizer';
 import type { GpuOptimizerTuning } from '../optim/tuning';
-import type { CopyPlan } from '../gpu/copy-plan';
+import type { CopyPlan } from '../gpu/readback';
 import type { BackendName } from '../types';
 import { checkParts, destroyParts } from './parts';
 import { copyTrainingSnapshot, planSnapshot, type TrainingSnapshot } from './snapshot';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FINALIZE_MAX_PARTIALS, planFinalize, planPartialsFold } from '../../src/gpu/plan';
-import { planBackwardFinalize } from '../../src/gpu/plan-backward';
+import { planBackwardFinalize } from '../../src/gpu/backward-plan';
+import { FINALIZE_MAX_PARTIALS, planFinalize, planPartialsFold } from '../../src/gpu/statistics-plan';
 import { defaultTuning, resolveTuning, softwareAdapterTuning } from '../../src/gpu/tuning';
 import { channelView } from '../../src/layout';
 

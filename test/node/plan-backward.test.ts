@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { channelView } from '../../src/layout';
-import { planFinalize, planStats } from '../../src/gpu/plan';
-import { planBackwardFinalize, planBackwardReduce } from '../../src/gpu/plan-backward';
-import { planSlabbedElementwise } from '../../src/gpu/plan-slabs';
+import { planBackwardFinalize, planBackwardReduce } from '../../src/gpu/backward-plan';
+import { planSlabbedElementwise } from '../../src/gpu/elementwise-plan';
+import { planFinalize, planStats } from '../../src/gpu/statistics-plan';
 import { defaultTuning } from '../../src/gpu/tuning';
 
 // The backward reductions split the work exactly like their forward counterparts; only the entry

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { foldWorkgroups } from '../../src/gpu/grid';
-import { LOADS_PER_THREAD, planStats } from '../../src/gpu/plan';
-import { planBackwardReduce } from '../../src/gpu/plan-backward';
-import { elementwiseShape, planElementwiseRange } from '../../src/gpu/plan-elementwise';
+import { planBackwardReduce } from '../../src/gpu/backward-plan';
+import { elementwiseShape, planElementwiseRange } from '../../src/gpu/elementwise-plan';
+import { foldWorkgroups } from '../../src/gpu/slabs';
+import { LOADS_PER_THREAD, planStats } from '../../src/gpu/statistics-plan';
 import { shaders } from '../../src/gpu/shader-sources';
 import { defaultTuning, resolveTuning, softwareAdapterTuning } from '../../src/gpu/tuning';
 import { packParams, paramsLayout } from '../../src/gpu/uniforms';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shaderBindings } from '../../src/gpu/bindings';
+import { shaderBindings } from '../support/wgsl-declarations';
 import { shaders, shaderVariant, wgslFiles, type ShaderSource } from '../../src/gpu/shader-sources';
 import { defaultTuning, resolveTuning, usesSubgroups } from '../../src/gpu/tuning';
 import { paramsLayout } from '../../src/gpu/uniforms';
@@ -36,7 +36,7 @@ describe('subgroups variants of the workgroup sums (shader-sources.ts)', () => {
   it('declare the same Params and bindings as the barrier-tree module, so host code serves both', () => {
     for (const shader of withVariant) {
       expect(paramsLayout(shader.subgroups!)).toEqual(paramsLayout(shader));
-      expect([...shaderBindings(shader.subgroups!)]).toEqual([...shaderBindings(shader)]);
+      expect([...shaderBindings(shader.subgroups!.code)]).toEqual([...shaderBindings(shader.code)]);
       // Apart from the workgroupSum implementation (and its enable directive), the text is the same.
       const without = (code: string, file: string) => code.replace(/^enable [^;]+;\n?/m, '').replace(wgslFiles[file].replace(/^enable [^;]+;\s*$/m, ''), '');
       expect(without(shader.subgroups!.code, 'workgroup-reduce-subgroups')).toBe(without(shader.code, 'workgroup-reduce'));

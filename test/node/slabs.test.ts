@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { planSlabbedElementwise, planSlabbedReduction } from '../../src/gpu/plan-slabs';
+import { planSlabbedElementwise } from '../../src/gpu/elementwise-plan';
 import { bindingBytesOf, elementwiseSlabs, reductionBinding, reductionSlabs } from '../../src/gpu/slabs';
+import { planSlabbedReduction } from '../../src/gpu/statistics-plan';
 import { defaultTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { BatchNormError } from '../../src/errors';
 import { channelView } from '../../src/layout';

@@ -1,7 +1,6 @@
 import type { ChannelView } from '../../src/layout';
 import { planFused } from '../../src/gpu/fused-small';
-import { planMerge, planPartialsFold } from '../../src/gpu/plan';
-import { planSlabbedReduction } from '../../src/gpu/plan-slabs';
+import { planMerge, planPartialsFold, planSlabbedReduction } from '../../src/gpu/statistics-plan';
 import { usesSubgroups, type KernelTuning } from '../../src/gpu/tuning';
 import { channelOf, splitShape } from './channel-index';
 import type { ReferenceParams } from './reference';

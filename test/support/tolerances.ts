@@ -1,6 +1,5 @@
 import type { ChannelView } from '../../src/layout';
-import { planMerge, planPartialsFold } from '../../src/gpu/plan';
-import { planSlabbedReduction } from '../../src/gpu/plan-slabs';
+import { planMerge, planPartialsFold, planSlabbedReduction } from '../../src/gpu/statistics-plan';
 import { defaultTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { reductionSubgroupMaxSize, workgroupSumChain } from './backward-tolerances';
 
@@ -132,9 +131,9 @@ export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerD
     partitions = Math.max(partitions, 10 + thread.kappa + (workgroup > 0 ? 2 * workgroup + 4 : 0));
     chains = Math.max(chains, thread.running);
   }
-  // A two-level finalize (plan.ts, planPartialsFold) first folds groups of partials exactly as a
-  // tree finalize does (strided folds, then a tree, in workgroups of its own size), then the finalize merges the groups' results:
-  // each level adds its own terms.
+  // A two-level finalize (statistics-plan.ts, planPartialsFold) first folds groups of partials
+  // exactly as a tree finalize does (strided folds, then a tree, in workgroups of the fold's own
+  // size), then the finalize merges the groups' results: each level adds its own terms.
   const fold = planPartialsFold(view, reduction.chunks, tuning, maxPerDimension);
   if (fold) {
     const foldWg = fold.workgroupSize;

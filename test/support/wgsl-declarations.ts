@@ -108,3 +108,17 @@ export function readWgsl(source: string): FileFacts {
   for (const name of [...declares, ...locals]) uses.delete(name);
   return { declares, structFields, varTypes, uses };
 }
+
+/**
+ * The `@group(0) @binding(n) var<…> name` declarations of a linked module, name → n, so tests check
+ * the order in which host code lists a kernel's buffers against the numbers the WGSL gives them. A
+ * name declared at two bindings (a scalar and a vec4 view) keeps the first.
+ */
+export function shaderBindings(code: string): ReadonlyMap<string, number> {
+  const bindings = new Map<string, number>();
+  const declaration = /@group\(\s*0\s*\)\s*@binding\(\s*(\d+)\s*\)\s*var(?:<[^>]*>)?\s+(\w+)/g;
+  for (const match of stripComments(code).matchAll(declaration)) {
+    if (!bindings.has(match[2])) bindings.set(match[2], Number(match[1]));
+  }
+  return bindings;
+}

@@ -10,7 +10,7 @@
  */
 import { channelView, createBatchNorm, layouts, type BatchNorm, type Layout } from '../../../src/index';
 import { defaultTuning } from '../../../src/advanced';
-import { CopyPlan, floatsAt } from '../../../src/gpu/copy-plan';
+import { CopyPlan, floatsAt } from '../../../src/gpu/readback';
 import { backwardTolerances, gpuBackwardTerms } from '../../support/backward-tolerances';
 import { gpuStatisticsTerms } from '../../support/tolerances';
 import { splitShape } from '../../support/channel-index';

@@ -1,12 +1,12 @@
 import type { ChannelView } from '../layout';
-import { planChannelReduction, planMerge, type KernelLaunch } from './plan';
+import { planChannelReduction, planMerge, type KernelLaunch } from './statistics-plan';
 import type { KernelTuning } from './tuning';
 
 /**
- * Launch plans of the backward kernels. They split the work exactly like their forward
- * counterparts (statistics → backward-reduce, finalize → backward-finalize; backward-apply walks
- * like apply, with the same plan-elementwise.ts plan), so these only name the entry points and add
- * the backward's own Params.
+ * Launch plans of the backward's reductions. They split the work exactly like their forward
+ * counterparts (statistics → backward-reduce, finalize → backward-finalize: statistics-plan.ts, whose
+ * planReduction and reductionLaunches serve both; backward-apply walks like apply, elementwise-plan.ts),
+ * so these only name the entry points and add the backward's own Params.
  */
 export interface BackwardReducePlan {
   kernel: 'backwardReduceRows' | 'backwardReduceRuns';

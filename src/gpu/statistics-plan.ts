@@ -1,12 +1,21 @@
+import { BatchNormError } from '../errors';
 import { runningUpdate } from '../conventions';
 import type { ChannelView } from '../layout';
 import { gpuEps, type ResolvedScalarOptions } from '../options';
-import { foldWorkgroups } from './grid';
+import type { GpuContext } from './context';
+import type { Launch } from './dispatch';
+import type { OverrideConstants } from './pipelines';
+import { shaders } from './shader-sources';
+import { checkTensorFits, foldWorkgroups, reductionBinding, reductionSlabs, slabOf, type SlabLaunchPlan } from './slabs';
 import type { KernelTuning } from './tuning';
 
 /**
- * Launch plans: which entry point of each kernel serves a view, its uniform values and its grid.
- * Pure functions of the view, the tuning and the device limit, so they are unit-tested in Node.
+ * Launch plans of the statistics: the per-channel reduction that reads the tensor once (which the
+ * backward's sums share, backward-plan.ts), slab by slab (slabs.ts); the merge of its partials
+ * (partials-fold, finalize) and the inference fold. Which entry point of each kernel serves a view,
+ * its uniform values and its grid: pure functions of the view, the tuning and the device limits,
+ * unit-tested in Node. Planning may throw 'too-large', so the encoders plan while checking
+ * arguments, before any device call; `planReduction` is the entry the encoders call.
  */
 export interface KernelLaunch {
   entryPoint: string;
@@ -59,7 +68,7 @@ export function reductionTargetThreads(tuning: KernelTuning, loadBytes: number):
 
 /**
  * The plan of one binding's worth of the tensor: the whole view, or one slab of it (see
- * plan-slabs.ts, which fills in the slab's place; the defaults describe a whole tensor). `vec4Allowed`
+ * planSlabbedReduction, which fills in the slab's place; the defaults describe a whole tensor). `vec4Allowed`
  * is false for a slab whose first value is not 16-byte aligned; `shape` is the whole tensor's (a
  * slab of a run may be a single value, which must still be reduced as a run of its channel).
  */
@@ -124,6 +133,81 @@ export function planChannelReduction(
     params: { ...shared, chunkLength, chunks, workgroupCount, stepOuter: Math.floor(wg / innerUnits), stepInner: wg % innerUnits, segmentsPerRun: 0, threads: 0 },
     grid: foldWorkgroups(workgroupCount, maxPerDimension),
   };
+}
+
+export interface SlabbedReduction {
+  shape: ReductionPlan['shape'];
+  /** Partial rows of all slabs together: what finalize merges (K). */
+  chunks: number;
+  /**
+   * True when some slabs hold only some channels: the rows they write leave the other channels'
+   * partials unwritten, which must then read as empty (count 0, sums 0), so the buffer is cleared.
+   */
+  zeroFill: boolean;
+  slabs: (SlabLaunchPlan & { walk: ReductionPlan['walk']; width: ReductionPlan['width'] })[];
+}
+
+export function planSlabbedReduction(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number, alignment: number): SlabbedReduction {
+  const shape: ReductionPlan['shape'] = view.inner === 1 ? 'Rows' : 'Runs';
+  const slabs = reductionSlabs(view, bindingBytes, alignment);
+  let chunks = 0;
+  const planned = slabs.map((slab) => {
+    const plan = planChannelReduction(slab.view, tuning, maxPerDimension, slab.firstElement % 4 === 0, shape);
+    const binding = reductionBinding(slab, plan.width === 'Vec4' ? 16 : 4, alignment);
+    const params: Record<string, number> = { ...plan.params, skip: binding.skip, chunkBase: chunks };
+    if (shape === 'Runs') Object.assign(params, { channelBase: slab.channelBase, totalChannels: view.channels });
+    chunks += plan.chunks;
+    return { walk: plan.walk, width: plan.width, params, grid: plan.grid, binding };
+  });
+  return { shape, chunks, zeroFill: slabs.some((slab) => slab.view.channels < view.channels), slabs: planned };
+}
+
+/** Bytes of one partial: (count, shifted mean, M2, pivot) for statistics, (Σ dy, Σ dy·(x − mean)) for backward. */
+const partialBytes = { stats: 16, backwardReduce: 8 } as const;
+export type ReductionKernel = keyof typeof partialBytes;
+
+export interface ReductionWork {
+  kernel: ReductionKernel;
+  plan: SlabbedReduction;
+  /** Bytes of partials all slabs write together. */
+  partialsBytes: number;
+}
+
+/** The reduction of the statistics or of the backward's sums over a tensor on this context's device. */
+export function planReduction(context: GpuContext, view: ChannelView, kernel: ReductionKernel): ReductionWork {
+  checkTensorFits(context.device.limits, view);
+  const plan = planSlabbedReduction(view, context.tuning, context.maxWorkgroupsPerDimension, context.bindingBytes, context.alignment);
+  const partialsBytes = plan.chunks * view.channels * partialBytes[kernel];
+  const limit = context.device.limits.maxStorageBufferBindingSize;
+  if (partialsBytes > limit) {
+    throw new BatchNormError('too-large', `${view.channels} channels in ${plan.slabs.length} slabs need ${partialsBytes} bytes of partial sums, more than one ${limit}-byte binding`);
+  }
+  return { kernel, plan, partialsBytes };
+}
+
+export interface ReductionLaunches {
+  launches: Launch[];
+  /** The partials, bound exactly; zeroed first when `cleared` lists them. */
+  partials: GPUBufferBinding;
+  cleared: GPUBufferBinding[];
+}
+
+/**
+ * The reduction over every slab: `tensors` (x, or x and dy) bound slab by slab, then `shared`
+ * buffers bound whole, then the partials every slab writes its rows of.
+ */
+export function reductionLaunches(context: GpuContext, work: ReductionWork, tensors: GPUBuffer[], shared: GPUBuffer[], constants: OverrideConstants): ReductionLaunches {
+  const { kernel, plan, partialsBytes } = work;
+  const partials = { buffer: context.scratch.get(partialsBytes), offset: 0, size: partialsBytes };
+  const launches = plan.slabs.map((slab) => ({
+    shader: shaders[`${kernel}${plan.shape}`],
+    entryPoint: `${kernel}${plan.shape}${slab.walk}${slab.width}`,
+    constants,
+    params: slab.params,
+    buffers: [...tensors.map((buffer) => slabOf(buffer, slab.binding)), ...shared, partials],
+    grid: slab.grid,
+  }));
+  return { launches, partials, cleared: plan.zeroFill ? [partials] : [] };
 }
 
 export function planStats(view: ChannelView, tuning: KernelTuning, maxPerDimension: number): StatsPlan {

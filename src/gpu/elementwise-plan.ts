@@ -1,6 +1,15 @@
 import type { ChannelView } from '../layout';
-import { foldWorkgroups } from './grid';
+import type { GpuContext } from './context';
+import type { Launch } from './dispatch';
+import { checkTensorFits, elementwiseSlabs, foldWorkgroups, slabOf, type SlabLaunchPlan } from './slabs';
 import type { KernelTuning } from './tuning';
+
+/**
+ * Launch plans of the elementwise kernels (apply, backward-apply): one launch per flat slab of the
+ * tensor (slabs.ts). Pure functions of the view, the tuning and the device limits, unit-tested in
+ * Node; `planElementwiseWork` is the entry the encoders call while checking arguments (it may throw
+ * 'too-large'), `elementwiseLaunches` turns its plan into launches.
+ */
 
 /**
  * The elementwise kernels (apply, backward-apply) see the tensor in units (values, or vec4s) as
@@ -33,8 +42,9 @@ export function elementwiseShape(view: ChannelView): ElementwiseShape {
  *   each run of inner' units;
  * - else by period: segments of stride · applyUnitsPerThread units, each shared by `stride`
  *   threads, stride being the smallest multiple of the period C'·inner' that fills a workgroup.
- * Measured on SwiftShader, where each workgroup runs on one CPU core: walking the whole tensor with
- * one huge stride made apply cost 1.4× a copy at 16 MB NCHW; compact blocks per workgroup ~1×.
+ * Compact blocks per workgroup, because on SwiftShader each workgroup runs on one CPU core and a
+ * walk of the whole tensor with one huge stride cost far more than a copy (docs/benchmark.md,
+ * "Measurements behind the launch shapes").
  */
 export interface ElementwiseLaunch {
   params: { units: number; base: number; channels: number; inner: number; stride: number; segment: number; firstRun: number; threads: number };
@@ -66,4 +76,41 @@ export function planElementwiseRange(shape: ElementwiseShape, base: number, unit
     runs,
     grid: foldWorkgroups(Math.ceil(threads / tuning.workgroupSize), maxPerDimension),
   };
+}
+
+export interface SlabbedElementwise extends ElementwiseShape {
+  slabs: (SlabLaunchPlan & { runs: boolean })[];
+}
+
+export function planSlabbedElementwise(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number): SlabbedElementwise {
+  const shape = elementwiseShape(view);
+  const slabs = elementwiseSlabs(shape.units, shape.unitBytes, bindingBytes).map(({ firstUnit, units }) => {
+    const { params, runs, grid } = planElementwiseRange(shape, firstUnit, units, tuning, maxPerDimension);
+    return { params, runs, grid, binding: { offset: firstUnit * shape.unitBytes, size: units * shape.unitBytes, skip: 0 } };
+  });
+  return { ...shape, slabs };
+}
+
+export function planElementwiseWork(context: GpuContext, view: ChannelView): SlabbedElementwise {
+  checkTensorFits(context.device.limits, view);
+  return planSlabbedElementwise(view, context.tuning, context.maxWorkgroupsPerDimension, context.bindingBytes);
+}
+
+/**
+ * An elementwise kernel over every slab. `bind` lists the kernel's storage bindings in order,
+ * passing each tensor-sized buffer through `slab` so that it is bound slab by slab.
+ */
+export function elementwiseLaunches(
+  plan: SlabbedElementwise,
+  kernel: Omit<Launch, 'params' | 'grid' | 'buffers'>,
+  params: Record<string, number>,
+  bind: (slab: (tensor: GPUBuffer) => GPUBufferBinding) => Launch['buffers'],
+): Launch[] {
+  return plan.slabs.map((slab) => ({
+    ...kernel,
+    constants: { ...kernel.constants, RUNS: slab.runs },
+    params: { ...slab.params, ...params },
+    buffers: bind((tensor) => slabOf(tensor, slab.binding)),
+    grid: slab.grid,
+  }));
 }
