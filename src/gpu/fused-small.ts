@@ -114,9 +114,9 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
   const width = vec4 ? 'Vec4' : 'Scalar';
   const params = { groups, units, innerUnits };
   if (tuning.runSegments) {
-    // Measured on SwiftShader (npm run bench, forward-train): a thread per channel run of NCHW
-    // [16, 256, 16, 16] gathers each lane's values from another channel, three times, and took
-    // 1.20× the 12 B/element floor where the three kernels took 1.01×; rows read contiguously.
+    // A thread per channel run gathers each lane's values from another channel, three times, and
+    // lost to the three kernels (docs/benchmark.md, "Measurements behind the launch shapes"); rows
+    // are read contiguously.
     if (runs) return undefined;
     // Small workgroups: a software adapter spreads workgroups over its cores, and these tensors
     // have few channels (groups) to spread.

@@ -251,8 +251,8 @@ export interface PartialsFold {
    * Threads per workgroup: as many as the group has partials (a power of two), at most the
    * tuning's. A group of a few partials then takes a workgroup of a few threads, not one of 256
    * whose barriers would wait on idle threads: on a software adapter, where every barrier switches
-   * between all the workgroup's invocations, 256-thread groups of 4 partials made the fold of
-   * NC [8192, 128] under the GPU tuning take seconds.
+   * between all the workgroup's invocations, that made the fold cost more than everything else
+   * (docs/benchmark.md, "Measurements behind the launch shapes").
    */
   workgroupSize: number;
   params: { channels: number; chunks: number; groupSize: number; groups: number };
