@@ -209,7 +209,7 @@ export class Ours {
         what = 'encodeForwardTrain (stats, finalize with running-statistics update, apply)';
         encode = (encoder) => this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar, residual });
         // A residual takes the three-kernel path whatever the size (the one dispatch has no residual add).
-        dispatches = residual ? threeKernelGpu?.dispatchCount('forwardTrain', { shape, layout }) : this.gpu.dispatchCount('forwardTrain', { shape, layout });
+        dispatches = this.gpu.dispatchCount('forwardTrain', { shape, layout, residual: residual !== undefined });
         if (residual) what = `encodeForwardTrain${withResidual} (stats, finalize with running-statistics update, apply)`;
         else if (dispatches === 1 && threeKernelGpu) {
           what = 'encodeForwardTrain in one dispatch (statistics, running-statistics update, y)';
@@ -230,7 +230,7 @@ export class Ours {
         this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta });
         device.queue.submit([encoder.finish()]);
         encode = (enc) => this.gpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, dz, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
-        dispatches = dz ? threeKernelGpu?.dispatchCount('backward', { shape, layout }) : this.gpu.dispatchCount('backward', { shape, layout });
+        dispatches = this.gpu.dispatchCount('backward', { shape, layout, residual: dz !== undefined });
         if (dz) what = `encodeBackward in train mode${withResidual} (reduce, finalize, apply; the batch statistics come from an encodeForwardTrain run before timing)`;
         else if (dispatches === 1 && threeKernelGpu) {
           what = 'encodeBackward in train mode, in one dispatch (sums, dgamma and dbeta, dx; the batch statistics come from an encodeForwardTrain run before timing)';

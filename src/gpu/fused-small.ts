@@ -155,9 +155,12 @@ export function planFusedWork(context: GpuContext, view: ChannelView, direction:
   return planFused(view, direction, context.tuning, fusedLimits(context));
 }
 
-/** Launches of a training forward or backward of `view`: 1 in one dispatch, else reduction, finalize, elementwise. */
-export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward'): number {
-  if (planFusedWork(context, view, op === 'forwardTrain' ? 'forward' : 'backward')) return 1;
+/**
+ * Launches of a training forward or backward of `view`: 1 in one dispatch (never with a residual
+ * add or its dz), else reduction, the fold of a two-level finalize, finalize, elementwise.
+ */
+export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward', residual = false): number {
+  if (!residual && planFusedWork(context, view, op === 'forwardTrain' ? 'forward' : 'backward')) return 1;
   const reduction = planReduction(context, view, op === 'forwardTrain' ? 'stats' : 'backwardReduce');
   const fold = planPartialsFold(view, reduction.plan.chunks, context.tuning, context.maxWorkgroupsPerDimension) ? 1 : 0;
   return reduction.plan.slabs.length + fold + 1 + planElementwiseWork(context, view).slabs.length;

@@ -167,12 +167,13 @@ export class GpuBatchNorm {
   /**
    * Kernel launches one encodeForwardTrain or (training) encodeBackward of this shape records: 1
    * when the tensor is small enough for one dispatch (tuning.oneDispatch), else one per slab of the
-   * reduction and of the elementwise kernel, and the finalize between them. A call with a residual
-   * (or dz) never takes one dispatch: count it with tuning.oneDispatch false.
+   * reduction and of the elementwise kernel, the fold of a two-level finalize, and the finalize. A
+   * call with a residual (forward) or dz (backward) never takes one dispatch: say so with
+   * `residual: true`.
    */
-  dispatchCount(op: 'forwardTrain' | 'backward', opts: Pick<BatchNormOptions, 'shape' | 'layout'>): number {
+  dispatchCount(op: 'forwardTrain' | 'backward', opts: Pick<BatchNormOptions, 'shape' | 'layout'> & { residual?: boolean }): number {
     this.checkAlive();
-    return dispatchCount(this.context, resolveOptions(opts, 'train').view, op);
+    return dispatchCount(this.context, resolveOptions({ shape: opts.shape, layout: opts.layout }, 'train').view, op, opts.residual === true);
   }
 
   // Host-array calls: GPU errors (caught by error scopes in run(), see host-forward.ts) reject the call.

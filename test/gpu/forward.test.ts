@@ -330,7 +330,10 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
       // Its engine ran the one-dispatch kernel, and never a three-kernel reduction.
       expect(report.modules.filter((name) => name.startsWith('fused-small-forward'))).not.toEqual([]);
       expect(report.modules.filter((name) => /^(stats|finalize)/.test(name))).toEqual([]);
+      if (spec.pass === 'train') expect(report.dispatches).toBe(1);
     }
+    // A residual add never takes one dispatch, and dispatchCount says so: reduction, finalize, apply at least.
+    if (spec.residual && spec.pass === 'train') expect(report.dispatches).toBeGreaterThanOrEqual(3);
     // Its engine ran the first level of a two-level finalize.
     if (spec.name.startsWith('two-level finalize')) expect(report.modules).toContain('partials-fold');
     expect(report.backend).toBe('webgpu');

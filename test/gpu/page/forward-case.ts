@@ -53,6 +53,8 @@ export interface ForwardReport {
   bindingLimit: number;
   /** Shader modules built so far on the engine's device (which kernels its cases ran). */
   modules: string[];
+  /** bn.gpu.dispatchCount of a training case (with its residual or not); 0 for inference. */
+  dispatches: number;
 }
 
 function sortChannels(x: Float32Array, shape: number[], layout: Layout | undefined): void {
@@ -109,6 +111,7 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
   const device = gpu.device;
   const { channels: C } = splitShape(spec.shape, spec.layout);
   const checks: OutputCheck[] = [];
+  const dispatches = spec.pass === 'train' ? gpu.dispatchCount('forwardTrain', { shape: spec.shape, layout: spec.layout, residual: inputs.residual !== undefined }) : 0;
     // GPU-resident path with every output poisoned (NaN), so an element a kernel skips shows.
     const buffers = {
       x: storageBuffer(device, 'x', inputs.x),
@@ -152,5 +155,5 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     }
     for (const buffer of Object.values(buffers)) buffer?.destroy();
     const inputUnmodified = inputUnmodifiedOnGpu && inputs.x.every((v, i) => Object.is(v, xCopy[i])) && (!zCopy || inputs.residual!.every((v, i) => Object.is(v, zCopy[i])));
-    return { backend: bn.backend, checks, inputUnmodified, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device) };
+    return { backend: bn.backend, checks, inputUnmodified, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device), dispatches };
 }
