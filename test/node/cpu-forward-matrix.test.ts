@@ -1,7 +1,8 @@
 import { afterAll, describe, it } from 'vitest';
 import { layouts } from '../../src/layout';
-import type { Activation, Convention, Layout } from '../../src/types';
+import type { Activation, Convention } from '../../src/types';
 import { caseSeed, createRng, seedFromEnv } from '../support/random';
+import { cpuMatrixShapes } from '../support/odd-shapes';
 import { reportWorstErrors } from './helpers/expect-close';
 import { checkInferenceCase, checkTrainCase, randomCase } from './helpers/run-case';
 
@@ -9,17 +10,7 @@ import { checkInferenceCase, checkTrainCase, randomCase } from './helpers/run-ca
 const seed = seedFromEnv();
 console.log(`cpu-forward-matrix: TEST_SEED=${seed}`);
 
-// Small odd shapes per layout: no size is a multiple of 4 and every axis differs, so a wrong
-// channel axis or a wrong inner stride changes the statistics.
-const shapes: Record<Layout, number[]> = {
-  NC: [37, 5],
-  NCL: [3, 7, 11],
-  NLC: [3, 11, 7],
-  NCHW: [2, 5, 7, 3],
-  NHWC: [2, 7, 3, 5],
-  NCDHW: [2, 3, 3, 5, 2],
-  NDHWC: [2, 3, 5, 2, 3],
-};
+const shapes = cpuMatrixShapes;
 const activations: Activation[] = ['none', 'relu'];
 const conventions: Convention[] = ['pytorch', 'keras'];
 

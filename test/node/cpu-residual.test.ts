@@ -7,6 +7,7 @@ import { layouts } from '../../src/layout';
 import { resolveOptions } from '../../src/options';
 import type { Activation, BackwardMode, Layout } from '../../src/types';
 import { referenceBackward } from '../support/reference-backward';
+import { cpuMatrixShapes } from '../support/odd-shapes';
 import { caseSeed, createRng, normals, seedFromEnv } from '../support/random';
 import { reportWorstErrors } from './helpers/expect-close';
 import { checkInferenceCase, checkTrainCase, randomCase } from './helpers/run-case';
@@ -23,15 +24,7 @@ console.log(`cpu-residual: TEST_SEED=${seed}`);
  * dy exactly. dx, dgamma and dbeta of a residual's backward are those of the same y without one
  * (the mask is read from y): cpu-backward-matrix bounds them.
  */
-const shapes: Record<Layout, number[]> = {
-  NC: [37, 5],
-  NCL: [3, 7, 11],
-  NLC: [3, 11, 7],
-  NCHW: [2, 5, 7, 3],
-  NHWC: [2, 7, 3, 5],
-  NCDHW: [2, 3, 3, 5, 2],
-  NDHWC: [2, 3, 5, 2, 3],
-};
+const shapes = cpuMatrixShapes;
 const activations: Activation[] = ['none', 'relu'];
 
 function residualCase(name: string, shape: number[], layout: Layout, activation: Activation, zMean = 0, means?: number[]) {

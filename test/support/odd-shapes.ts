@@ -14,3 +14,17 @@ export const oddShapes: Record<Layout, number[][]> = {
   NCDHW: [[2, 3, 3, 5, 7], [1, 4, 2, 4, 4], [2, 1, 1, 1, 1], [1, 2, 3, 5, 11]],
   NDHWC: [[2, 3, 5, 7, 3], [1, 2, 3, 4, 8], [1, 1, 2, 1, 1], [3, 2, 2, 3, 5]],
 };
+
+/**
+ * One small odd shape per layout for the CPU matrices: no size is a multiple of 4 and every axis
+ * differs, so a wrong channel axis or a wrong inner stride changes the statistics.
+ */
+export const cpuMatrixShapes: Record<Layout, number[]> = {
+  NC: [37, 5],
+  NCL: [3, 7, 11],
+  NLC: [3, 11, 7],
+  NCHW: [2, 5, 7, 3],
+  NHWC: [2, 7, 3, 5],
+  NCDHW: [2, 3, 3, 5, 2],
+  NDHWC: [2, 3, 5, 2, 3],
+};
