@@ -173,7 +173,9 @@ export class GpuBatchNorm {
    */
   dispatchCount(op: 'forwardTrain' | 'backward', opts: Pick<BatchNormOptions, 'shape' | 'layout'> & { residual?: boolean }): number {
     this.checkAlive();
-    return dispatchCount(this.context, resolveOptions({ shape: opts.shape, layout: opts.layout }, 'train').view, op, opts.residual === true);
+    const { view } = resolveOptions({ shape: opts.shape, layout: opts.layout }, 'train');
+    // Planned as the call would be: with the size class's autotuned launch shapes, if any.
+    return dispatchCount(contextFor(this.context, op, view), view, op, opts.residual === true);
   }
 
   // Host-array calls: GPU errors (caught by error scopes in run(), see host-forward.ts) reject the call.

@@ -117,6 +117,16 @@ describeGpu('autotuning', () => {
     expect(report.maxDiff).toBe(0);
   });
 
+  it('dispatchCount plans with the size class’s autotuned launch shapes, and matches the launches recorded', async () => {
+    const report = await harness.call('tunedDispatchCountCase');
+    expect(report.tuned.classSource).toBe('forwardTrain/runs/4KiB: stored');
+    expect(report.heuristic.reported).toBe(report.heuristic.recorded);
+    expect(report.tuned.reported).toBe(report.tuned.recorded);
+    // The stored class flips the 'Runs' reductions, so one of the two engines takes one dispatch
+    // and the other three kernels.
+    expect([report.heuristic.recorded, report.tuned.recorded].sort()).toEqual([1, 3]);
+  });
+
   it('localStorage store: round trip, per key, unreadable items read as none', async () => {
     const report = await harness.call('localStorageCase');
     expect(report.loaded).toEqual({ 'forwardTrain/rows/4MiB': { blockedRows: true, statsTargetThreads: 2048 } });

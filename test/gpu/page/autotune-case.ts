@@ -179,3 +179,54 @@ export async function runLocalStorageCase(): Promise<{ loaded: unknown; otherKey
   for (const key of ['adapter A', 'adapter C']) localStorage.removeItem(prefix + key);
   return { loaded, otherKey, corrupt };
 }
+
+export interface TunedDispatchReport {
+  /** Per engine: what bn.gpu.dispatchCount says, and the launches one encodeForwardTrain records. */
+  heuristic: { reported: number; recorded: number };
+  tuned: { reported: number; recorded: number; classSource: string };
+}
+
+/**
+ * dispatchCount plans as the call does, with its size class's autotuned launch shapes: a stored
+ * class that changes the plan (here: NCHW, 'Runs' reductions turned off, which lets the tensor take
+ * one dispatch) changes the count, and the count is what the encoder records.
+ */
+export async function runTunedDispatchCountCase(): Promise<TunedDispatchReport> {
+  const shape = [4, 8, 8, 8];
+  const layout = 'NCHW' as const;
+  const store = memoryTuningStore();
+  const plain = await createBatchNorm({ backend: 'webgpu', tuning: { oneDispatch: true } });
+  const tunedEngine = await createBatchNorm({ backend: 'webgpu', tuning: { oneDispatch: true }, autotune: { store } });
+  try {
+    await store.save(tuningStoreKey(tunedEngine.adapter!), { 'forwardTrain/runs/4KiB': { runSegments: !plain.gpu!.tuning.runSegments } });
+    const [found] = (await tunedEngine.gpu!.autotune([{ shape, layout }], { families: ['forwardTrain'] })).classes;
+    const measure = async (bn: BatchNorm) => {
+      const gpu = bn.gpu!;
+      const size = shape.reduce((a, b) => a * b, 1);
+      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+      const x = gpu.device.createBuffer({ label: 'test.x', size: size * 4, usage });
+      const y = gpu.device.createBuffer({ label: 'test.y', size: size * 4, usage });
+      const stats = gpu.createStatsBuffer(8, 'test.stats');
+      const encoder = gpu.device.createCommandEncoder({ label: 'test.count' });
+      const original = GPUComputePassEncoder.prototype.dispatchWorkgroups;
+      let recorded = 0;
+      GPUComputePassEncoder.prototype.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<typeof original>) {
+        recorded++;
+        return original.apply(this, args);
+      };
+      try {
+        gpu.encodeForwardTrain(encoder, { shape, layout, x, y, stats });
+      } finally {
+        GPUComputePassEncoder.prototype.dispatchWorkgroups = original;
+      }
+      gpu.device.queue.submit([encoder.finish()]);
+      await gpu.checkErrors();
+      for (const buffer of [x, y, stats]) buffer.destroy();
+      return { reported: gpu.dispatchCount('forwardTrain', { shape, layout }), recorded };
+    };
+    return { heuristic: await measure(plain), tuned: { ...(await measure(tunedEngine)), classSource: `${found.sizeClass}: ${found.source}` } };
+  } finally {
+    plain.dispose();
+    tunedEngine.dispose();
+  }
+}
