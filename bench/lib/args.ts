@@ -71,7 +71,9 @@ const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer size
                        printed and stored (copyBandwidth in the JSON)
   --tuning adapter|gpu-defaults
                        launch tuning the engine starts from: the adapter's (default; software
-                       adapters get their own), or 'gpu-defaults', a real GPU's whatever the adapter
+                       adapters get their own), or 'gpu-defaults', a real GPU's whatever the adapter;
+                       then every row is also timed with the adapter's own tuning ([hand-tuned …×],
+                       extra.handTunedMs) and the ≥ 4 MB time ratio to it is printed per op
   --autotune           before timing, autotune every shape of the run per op (bn.gpu.autotune);
                        prints the tuning time per op and what was chosen
   --help               this text`;

@@ -122,8 +122,12 @@ export function caseRows(op: Op, layout: Layout, shape: number[], measured: Meas
     if (row.maxAbsErr !== undefined && !Number.isFinite(row.maxAbsErr)) out.errorNote = 'NaN, Inf or missing values in the output';
     if (row.reference) out.reference = row.reference;
     if (row.extra) out.extra = row.extra;
-    // The same op on the three-kernel path, timed beside a one-dispatch row: its ratio too.
-    if (out.extra?.threeKernelsMs !== undefined) out.extra = { ...out.extra, threeKernelsRatioToFloor: out.extra.threeKernelsMs / floorMs };
+    // The same op timed beside the row on the three-kernel path (a one-dispatch row) or with the
+    // adapter's hand-written tuning (--tuning gpu-defaults): their ratios too.
+    for (const name of ['threeKernels', 'handTuned']) {
+      const ms = out.extra?.[`${name}Ms`];
+      if (ms !== undefined) out.extra = { ...out.extra, [`${name}RatioToFloor`]: ms / floorMs };
+    }
     if (row.dispatches !== undefined) out.dispatches = row.dispatches;
     return out;
   });

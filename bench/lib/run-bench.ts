@@ -13,7 +13,7 @@ import { renderChart } from './chart';
 import { linearity, linearityText } from './linearity';
 import { outputPaths } from './outputs';
 import { caseRows, checkReport, type CaseRow, type Report, type SkippedRow } from './report';
-import { closingTable, copyBandwidth, copyBandwidthText, ERROR_LIMIT, isWrong, progressLine, readmeTable, summaryText } from './table';
+import { closingTable, copyBandwidth, copyBandwidthText, ERROR_LIMIT, isWrong, handTunedText, progressLine, readmeTable, summaryText } from './table';
 import type { BenchDriver, CaseSpec, HostMicros, Impl, MeasuredRow, MissingRow, Op, TimingPlan } from './types';
 import type { KernelFamily } from '../../src/index';
 
@@ -193,6 +193,8 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   };
   const summary = linearity(cases);
   if (summary) report.linearity = summary;
+  const handTuned = handTunedText(report);
+  if (handTuned) report.notes.push(`--tuning ${args.tuning}: ${handTuned.replace(/\n\s*/g, ' ')}`);
 
   const problems = checkReport(report);
   const { json: out, chart: chartPath, table: tablePath } = outputPaths(options.out);
@@ -205,6 +207,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   log('');
   log('Tensors ≥ 4 MB: ratio to the floor (1.0 = a copy\'s time for the op\'s bytes)' + (tfjs ? ' and speedup vs TF.js WebGPU' : ''));
   log(summaryText(report));
+  if (handTuned) log(handTuned);
   log('');
   log(copyBandwidthText(report.copyBandwidth!));
   const missing = report.skipped.filter((s) => !s.reason.startsWith('capped'));

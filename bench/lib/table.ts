@@ -45,6 +45,8 @@ function cell(row: CaseRow): string {
   if (row.dispatches !== undefined) text += ` (${row.dispatches} dispatch${row.dispatches === 1 ? '' : 'es'})`;
   const threeKernels = row.extra?.threeKernelsRatioToFloor;
   if (threeKernels !== undefined) text += ` [three kernels ${formatRatio(threeKernels)}]`;
+  const handTuned = row.extra?.handTunedRatioToFloor;
+  if (handTuned !== undefined) text += ` [hand-tuned ${formatRatio(handTuned)}]`;
   if (row.impl === 'webgpu' && row.maxAbsErr !== undefined) text += ` err ${formatError(row.maxAbsErr)}`;
   if (isWrong(row)) text += ` WRONG (err ${formatError(row.maxAbsErr)})`;
   return text;
@@ -253,4 +255,26 @@ export function copyBandwidthText(copy: CopyBandwidth): string {
     ? `; ${(100 * copy.fractionOfNominal!).toFixed(0)} % of the nominal ${copy.nominalGbps} GB/s given by --nominal-gbps`
     : ' (give the card\'s nominal bandwidth with --nominal-gbps N to see the fraction)';
   return `copy bandwidth, GB/s per tensor size (median over cases): ${sizes}; peak ${copy.peakGbps.toFixed(1)} GB/s${nominal}`;
+}
+
+/**
+ * `--tuning gpu-defaults`: the engine's time over the same call's with the adapter's hand-written
+ * tuning, timed beside it, per op over the cases ≥ 4 MB (with `--autotune`: how close autotuning
+ * from a real GPU's defaults came to the tuning written for this adapter). Undefined when the run
+ * has no such comparison.
+ */
+export function handTunedText(report: Report): string | undefined {
+  const byOp = new Map<string, number[]>();
+  for (const { row } of summaryRows(report)) {
+    const handTuned = row.extra?.handTunedMs;
+    if (row.impl !== 'webgpu' || handTuned === undefined) continue;
+    byOp.set(row.op, [...(byOp.get(row.op) ?? []), row.ms / handTuned]);
+  }
+  if (byOp.size === 0) return undefined;
+  const lines = [...byOp].map(([op, ratios]) => {
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)];
+    return `${op}: median ${median.toFixed(2)}, worst ${sorted[sorted.length - 1].toFixed(2)} over ${sorted.length} cases`;
+  });
+  return `time with this run's tuning / time with the adapter's hand-written tuning (≥ 4 MB, timed side by side; 1.00 = as fast):\n  ${lines.join('\n  ')}`;
 }

@@ -199,6 +199,10 @@ export class Ours {
       let encode: Encode | undefined;
       // The same call on the three-kernel path, when the engine runs this shape in one dispatch.
       let threeKernels: Encode | undefined;
+      // With --tuning gpu-defaults: the same call with the adapter's own, hand-written tuning
+      // (the engine's heuristics for this adapter), what autotuning from the GPU defaults should reach.
+      let handTuned: Encode | undefined;
+      const handTunedGpu = this.gpuDefaults ? this.gpuEngine.gpu : undefined;
       let dispatches: number | undefined;
       const threeKernelGpu = this.threeKernelEngine.gpu;
       let what = '';
@@ -208,6 +212,7 @@ export class Ours {
       if (op === 'forward-train') {
         what = 'encodeForwardTrain (stats, finalize with running-statistics update, apply)';
         encode = (encoder) => this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar, residual });
+        if (handTunedGpu) handTuned = (encoder) => handTunedGpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar, residual });
         // A residual takes the three-kernel path whatever the size (the one dispatch has no residual add).
         dispatches = this.gpu.dispatchCount('forwardTrain', { shape, layout, residual: residual !== undefined });
         if (residual) what = `encodeForwardTrain${withResidual} (stats, finalize with running-statistics update, apply)`;
@@ -219,6 +224,7 @@ export class Ours {
       } else if (op === 'inference') {
         what = 'encodeForwardInference (fold of running statistics, apply)';
         encode = (encoder) => this.gpu.encodeForwardInference(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
+        if (handTunedGpu) handTuned = (encoder) => handTunedGpu.encodeForwardInference(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
       } else {
         what = 'encodeBackward in train mode (reduce, finalize, apply; the batch statistics come from an encodeForwardTrain run before timing)';
         const dy = await input('dy', data.dy, data.streams.dy as Stream);
@@ -230,6 +236,7 @@ export class Ours {
         this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta });
         device.queue.submit([encoder.finish()]);
         encode = (enc) => this.gpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, dz, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
+        if (handTunedGpu) handTuned = (enc) => handTunedGpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, dz, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
         dispatches = this.gpu.dispatchCount('backward', { shape, layout, residual: dz !== undefined });
         if (dz) what = `encodeBackward in train mode${withResidual} (reduce, finalize, apply; the batch statistics come from an encodeForwardTrain run before timing)`;
         else if (dispatches === 1 && threeKernelGpu) {
@@ -241,7 +248,11 @@ export class Ours {
       const tensors: Record<string, GPUBuffer> = dz ? { dz } : {};
       const variants: Encode[] = [(encoder) => copy!.encode(encoder)];
       if (encode) variants.push(encode);
-      if (threeKernels) variants.push(threeKernels);
+      // Comparisons timed interleaved with the call, after it: [name, encode, its engine].
+      const comparisons: [string, Encode, GpuBatchNorm][] = [];
+      if (threeKernels && threeKernelGpu) comparisons.push(['threeKernels', threeKernels, threeKernelGpu]);
+      if (handTuned && handTunedGpu) comparisons.push(['handTuned', handTuned, handTunedGpu]);
+      for (const [, variant] of comparisons) variants.push(variant);
       let samples: Samples[] | undefined;
       let failure: string | undefined;
       try {
@@ -269,8 +280,15 @@ export class Ours {
         ),
       });
       if (encode && samples[1]) {
-        // The three-kernel variant ran last: the checked outputs are the one-dispatch call's again.
-        if (threeKernels) await this.timer.batch(encode, 1);
+        // A comparison ran last: the checked outputs are the call's own again.
+        if (comparisons.length > 0) await this.timer.batch(encode, 1);
+        const family = op === 'backward' ? 'backward' : 'forwardTrain';
+        const extra: Record<string, number> = {};
+        for (const [c, [name, , engine]] of comparisons.entries()) {
+          if (samples[2 + c] === undefined) continue;
+          extra[`${name}Ms`] = summarize(samples[2 + c]).ms;
+          if (op !== 'inference') extra[`${name}Dispatches`] = engine.dispatchCount(family, { shape, layout, residual: residual !== undefined || dz !== undefined });
+        }
         rows.push({
           impl: 'webgpu',
           ...summarize(samples[1]),
@@ -279,7 +297,7 @@ export class Ours {
           ...(await this.check(data, main, perChannel, tensors)),
           reference: data.referenceSource,
           ...(dispatches !== undefined ? { dispatches } : {}),
-          ...(threeKernels !== undefined && samples[2] !== undefined ? { extra: { threeKernelsMs: summarize(samples[2]).ms, threeKernelsDispatches: threeKernelGpu!.dispatchCount(op === 'backward' ? 'backward' : 'forwardTrain', { shape, layout }) } } : {}),
+          ...(Object.keys(extra).length > 0 ? { extra } : {}),
         });
       }
     } finally {
