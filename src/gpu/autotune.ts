@@ -6,7 +6,7 @@ import { encodeBackward } from './encode-backward';
 import { encodeForwardInference, encodeForwardTrain } from './encode-forward';
 import { withErrorScopes } from './gpu-errors';
 import { GpuTimer, type EncodeWork } from './gpu-timer';
-import { statsByteLength } from './resident-options';
+import { statsByteLength, statsByteOffset } from './resident-options';
 import { planElementwiseWork } from './elementwise-plan';
 import { planReduction } from './statistics-plan';
 import { candidatesFor, kernelFamilies, restrictCandidate, sizeClassKey, sizeClassOf, type KernelFamily, type TunedClasses } from './tuning-classes';
@@ -48,13 +48,15 @@ export interface ClassTuning {
   /** 'timed' now, found in the 'store', or the 'heuristic' kept (no timestamp-query). */
   source: 'timed' | 'stored' | 'heuristic';
   candidates: CandidateTiming[];
+  /** The slices ([outer, C, inner]) the candidates were screened on first: tensors above 2 MiB. */
+  screenShapes?: number[][];
   /** Wall-clock ms spent timing this class. */
   tuningMs: number;
   /**
-   * Where that went: scratch tensors, first runs (pipelines built, buffers touched), timed runs, and
-   * saving to the store.
+   * Where that went: scratch tensors, the screening runs on slices of large tensors (pipelines built
+   * there), first runs at full size, timed runs, and saving to the store.
    */
-  phases?: { setupMs: number; firstRunsMs: number; timedRunsMs: number; saveMs: number };
+  phases?: { setupMs: number; screenMs: number; firstRunsMs: number; timedRunsMs: number; saveMs: number };
 }
 
 export interface AutotuneReport {
@@ -71,6 +73,15 @@ const TARGET_BATCH_MS = 2;
 const MAX_ITERATIONS = 64;
 /** After the first run, candidates this much slower than the best are not timed again. */
 const DROP_RATIO = 1.5;
+/**
+ * Tensors larger than twice this are screened first on a slice of about this many bytes (the same
+ * channels and inner extent, fewer outer rows), and the candidates more than DROP_RATIO slower there
+ * never run at full size. A launch shape that does not suit the device is as far behind on the slice
+ * as on the whole (on a CPU adapter, a GPU's 256-thread workgroups took 20–35× the software
+ * profile's time at 1 and at 4 MiB), and running it on the whole tensor was most of a class's
+ * tuning time.
+ */
+const SCREEN_BYTES = 1 << 20;
 /** Timed runs of each remaining candidate (the minimum is kept). */
 const TIMED_RUNS = 2;
 /** A candidate replaces the heuristic tuning only when at least this much faster (noise margin). */
@@ -164,40 +175,46 @@ export class Autotuner {
     const candidates = candidatesFor(family, this.context.tuning, this.settings.pinned, device.limits.maxComputeInvocationsPerWorkgroup);
     const timer = new GpuTimer(device, 'BatchNorm.autotune');
     const tensors = views.map((view) => new ScratchTensors(device, family, view));
+    const slices = views.some((view) => view.size * 4 > 2 * SCREEN_BYTES) ? views.map((view) => new ScratchTensors(device, family, screenSlice(view))) : [];
     try {
-      const works: (EncodeWork[] | undefined)[] = candidates.map((candidate) => {
-        try {
-          const context = withTuning(this.context, candidate);
-          return tensors.map((t) => t.work(context));
-        } catch (error) {
-          // A plan this device cannot run (e.g. too many partials): not a candidate here.
-          if (error instanceof BatchNormError) return undefined;
-          throw error;
-        }
-      });
-      await withErrorScopes(device, 'autotune', async () => tensors.forEach((t) => t.prime(this.context)));
+      const worksOn = (scratch: ScratchTensors[]) =>
+        candidates.map((candidate): EncodeWork[] | undefined => {
+          try {
+            const context = withTuning(this.context, candidate);
+            return scratch.map((t) => t.work(context));
+          } catch (error) {
+            // A plan this device cannot run (e.g. too many partials): not a candidate here.
+            if (error instanceof BatchNormError) return undefined;
+            throw error;
+          }
+        });
+      const works = worksOn(tensors);
       const setupDone = performance.now();
-      // A first run of each (pipelines built, buffers touched) sizes its batches and drops the slow.
-      const best: (number[] | undefined)[] = [];
-      const iterations: number[][] = [];
-      for (const [c, work] of works.entries()) {
-        if (!work) continue;
-        const single = [];
-        for (const encode of work) single.push((await this.time(timer, encode, 1)).ms);
-        best[c] = single;
-        iterations[c] = single.map((ms) => Math.max(1, Math.min(MAX_ITERATIONS, Math.ceil(TARGET_BATCH_MS / Math.max(ms, 1e-3)))));
+      // Screening on the slices: candidates far behind there are not run at full size.
+      if (slices.length > 0) {
+        const screenWorks = worksOn(slices);
+        const screened = await this.firstRuns(timer, candidates.map((_, c) => (works[c] ? screenWorks[c] : undefined)));
+        const kept = withinReach(screened.map(total));
+        for (const c of candidates.keys()) {
+          // A candidate the slice could not plan keeps its chance at full size.
+          if (screened[c] && !kept[c]) works[c] = undefined;
+        }
       }
+      const screenDone = performance.now();
+      // A first run of each (pipelines built, buffers touched) sizes its batches and drops the slow.
+      const best = await this.firstRuns(timer, works);
+      const iterations = best.map((single) => single?.map((ms) => Math.max(1, Math.min(MAX_ITERATIONS, Math.ceil(TARGET_BATCH_MS / Math.max(ms, 1e-3))))));
       const firstDone = performance.now();
-      const firstTotal = (c: number) => (best[c] ? sum(best[c]!) : Infinity);
-      const fastestFirst = Math.min(...candidates.map((_, c) => firstTotal(c)));
-      const timed = new Set(candidates.map((_, c) => c).filter((c) => firstTotal(c) <= DROP_RATIO * fastestFirst));
+      const firstTotal = (c: number) => total(best[c]);
+      const kept = withinReach(best.map(total));
+      const timed = new Set(candidates.map((_, c) => c).filter((c) => kept[c]));
       // Timed runs, candidates interleaved so that all see the same background load.
       const totals: (number | undefined)[] = candidates.map(() => undefined);
       if (timed.size > 1) {
         const mins = candidates.map((_, c) => best[c]?.map(() => Infinity));
         for (let run = 0; run < TIMED_RUNS; run++) {
           for (const c of timed) {
-            for (const [s, encode] of works[c]!.entries()) mins[c]![s] = Math.min(mins[c]![s], (await this.time(timer, encode, iterations[c][s])).ms);
+            for (const [s, encode] of works[c]!.entries()) mins[c]![s] = Math.min(mins[c]![s], (await this.time(timer, encode, iterations[c]![s])).ms);
           }
         }
         for (const c of timed) totals[c] = sum(mins[c]!);
@@ -215,17 +232,33 @@ export class Autotuner {
         source: 'timed',
         candidates: candidates.map((tuning, c) => ({ tuning, ms: totals[c] })),
         tuningMs: performance.now() - started,
+        ...(slices.length > 0 ? { screenShapes: slices.map((t) => viewShape(t.view)) } : {}),
       };
       this.context.tuned?.set(classKey, candidates[chosen]);
       await this.save(classKey, candidates[chosen]);
       const saved = performance.now();
       result.tuningMs = saved - started;
-      result.phases = { setupMs: setupDone - started, firstRunsMs: firstDone - setupDone, timedRunsMs: timedDone - firstDone, saveMs: saved - timedDone };
+      result.phases = { setupMs: setupDone - started, screenMs: screenDone - setupDone, firstRunsMs: firstDone - screenDone, timedRunsMs: timedDone - firstDone, saveMs: saved - timedDone };
       return result;
     } finally {
       timer.destroy();
-      for (const t of tensors) t.destroy();
+      for (const t of [...tensors, ...slices]) t.destroy();
     }
+  }
+
+  /** One run of each candidate's work (undefined: not run), ms per shape. */
+  private async firstRuns(timer: GpuTimer, works: (EncodeWork[] | undefined)[]): Promise<(number[] | undefined)[]> {
+    const out: (number[] | undefined)[] = [];
+    for (const work of works) {
+      if (!work) {
+        out.push(undefined);
+        continue;
+      }
+      const single = [];
+      for (const encode of work) single.push((await this.time(timer, encode, 1)).ms);
+      out.push(single);
+    }
+    return out;
   }
 
   private time(timer: GpuTimer, encode: EncodeWork, k: number): Promise<{ ms: number; wallMs: number }> {
@@ -253,6 +286,24 @@ export class Autotuner {
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+/** Summed ms of a candidate's runs; Infinity when it did not run. */
+const total = (runs: number[] | undefined) => (runs ? sum(runs) : Infinity);
+
+/**
+ * Which candidates stay after one run each: those within DROP_RATIO of the fastest, or every one that
+ * ran when even the fastest was shorter than a timing batch (TARGET_BATCH_MS): a single reading that
+ * short is mostly the browser's timestamp quantization, not the kernels.
+ */
+export function withinReach(totals: number[]): boolean[] {
+  const fastest = Math.min(...totals);
+  return totals.map((t) => t !== Infinity && (fastest < TARGET_BATCH_MS || t <= DROP_RATIO * fastest));
+}
+
+/** The screening slice of a view: the same channels and inner extent, about SCREEN_BYTES of rows. */
+export function screenSlice(view: ChannelView): ChannelView {
+  const outer = Math.max(1, Math.min(view.outer, Math.round((view.outer * SCREEN_BYTES) / (view.size * 4))));
+  return channelView([outer, view.channels, view.inner], 'NCL');
+}
 
 /** The kernels see only [outer, C, inner]: every tensor of a view runs them as this NCL shape. */
 function viewShape(view: ChannelView): number[] {
@@ -274,7 +325,7 @@ class ScratchTensors {
   constructor(
     private readonly device: GPUDevice,
     private readonly family: KernelFamily,
-    private readonly view: ChannelView,
+    readonly view: ChannelView,
   ) {
     const bytes = view.size * 4;
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
@@ -294,18 +345,23 @@ class ScratchTensors {
     // runningMean, runningVar (ones: inference divides by them), dgamma, dbeta.
     this.perChannel = ['runningMean', 'runningVar', 'dgamma', 'dbeta'].map((label) => make(label, view.channels * 4));
     device.queue.writeBuffer(this.perChannel[1], 0, new Float32Array(view.channels).fill(1));
+    if (family === 'backward') this.primeStatistics();
   }
 
   private get args() {
     return { shape: viewShape(this.view), layout: 'NCL' as const };
   }
 
-  /** What must run once before timing: the statistics the backward reads. */
-  prime(context: GpuContext): void {
-    if (this.family !== 'backward') return;
-    const encoder = this.device.createCommandEncoder({ label: 'BatchNorm.autotune.prime' });
-    encodeForwardTrain(context, encoder, { ...this.args, x: this.x, y: this.out, stats: this.stats });
-    this.device.queue.submit([encoder.finish()]);
+  /**
+   * The statistics the backward reads, written directly: mean 0 and variance, invStd and scale 1 fit
+   * the pattern well enough, and the backward's time does not depend on their values (a training
+   * forward run here, with the engine's starting tuning, cost more than timing the candidates).
+   */
+  private primeStatistics(): void {
+    const C = this.view.channels;
+    const values = new Float32Array(statsByteLength(C) / 4).fill(1);
+    for (const block of ['mean', 'shift'] as const) values.fill(0, statsByteOffset(block, C) / 4, statsByteOffset(block, C) / 4 + C);
+    this.device.queue.writeBuffer(this.stats, 0, values);
   }
 
   /** One call of the family with `context`'s tuning (checked now, so a plan that cannot run throws here). */

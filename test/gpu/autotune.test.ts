@@ -127,6 +127,20 @@ describeGpu('autotuning', () => {
     expect([report.heuristic.recorded, report.tuned.recorded].sort()).toEqual([1, 3]);
   });
 
+  it('a class above 2 MiB is screened on a slice first; what is chosen computes what the heuristics do', async () => {
+    const report = await harness.call('screenedAutotuneCase', { seed });
+    expect(report.classes.map((c) => c.sizeClass)).toEqual(['forwardTrain/rows/1MiB', 'backward/rows/1MiB']);
+    for (const c of report.classes) {
+      expect(c.source).toBe('timed');
+      expect(c.screenShapes).toEqual([[2048, 128, 1]]);
+      expect(c.candidates.length).toBeGreaterThan(1);
+      // The chosen candidate ran at full size.
+      expect(c.candidates.find((k) => JSON.stringify(k.tuning) === JSON.stringify(c.chosen))!.ms).toBeGreaterThan(0);
+    }
+    // Same sums in other orders: within float32 noise of outputs of magnitude ~3 (see above).
+    expect(report.maxDiff).toBeLessThanOrEqual(1e-4 * (1 + report.maxMagnitude));
+  });
+
   it('localStorage store: round trip, per key, unreadable items read as none', async () => {
     const report = await harness.call('localStorageCase');
     expect(report.loaded).toEqual({ 'forwardTrain/rows/4MiB': { blockedRows: true, statsTargetThreads: 2048 } });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { channelView } from '../../src/layout';
 import { candidatesFor, kernelFamilies, launchProfiles, restrictCandidate, sizeClassKey, sizeClassOf } from '../../src/gpu/tuning-classes';
+import { screenSlice, withinReach } from '../../src/gpu/autotune';
 import { resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 
 const gpuDefaults = resolveTuning(undefined, 256, {});
@@ -56,5 +57,22 @@ describe('candidates', () => {
 
   it('every profile is a valid tuning', () => {
     for (const profile of launchProfiles) expect(() => resolveTuning(profile, 256, {})).not.toThrow();
+  });
+});
+
+describe('screening before full-size runs', () => {
+  it('slices a large tensor to about 1 MiB of rows, same channels and inner extent', () => {
+    expect(screenSlice(channelView([8192, 128], 'NC'))).toMatchObject({ outer: 2048, channels: 128, inner: 1 });
+    expect(screenSlice(channelView([128, 32, 32, 32], 'NCHW'))).toMatchObject({ outer: 8, channels: 32, inner: 1024 });
+    // Never more than the tensor, never empty.
+    expect(screenSlice(channelView([3, 5], 'NC'))).toMatchObject({ outer: 3, channels: 5 });
+    expect(screenSlice(channelView([1, 1 << 20, 1], 'NCL'))).toMatchObject({ outer: 1, channels: 1 << 20 });
+  });
+
+  it('keeps the candidates within 1.5× of the fastest, or all that ran when one run is too short to judge', () => {
+    expect(withinReach([4, 5.9, 6.1, Infinity])).toEqual([true, true, false, false]);
+    // The fastest under 2 ms: one timestamp reading is mostly quantization; nothing is dropped.
+    expect(withinReach([0.1, 0.5, Infinity])).toEqual([true, true, false]);
+    expect(withinReach([Infinity, Infinity])).toEqual([false, false]);
   });
 });

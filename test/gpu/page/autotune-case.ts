@@ -230,3 +230,45 @@ export async function runTunedDispatchCountCase(): Promise<TunedDispatchReport> 
     tunedEngine.dispose();
   }
 }
+
+export interface ScreenedAutotuneReport {
+  classes: AutotuneReport['classes'];
+  /** Largest |tuned − untuned| of y and dx, and the largest |untuned| (their scale). */
+  maxDiff: number;
+  maxMagnitude: number;
+}
+
+/**
+ * A class whose tensor is large enough to be screened on a slice first (> 2 MiB): the screening
+ * runs, candidates far behind on the slice never run at full size, and the tuned engine still
+ * computes what an untuned one does.
+ */
+export async function runScreenedAutotuneCase(args: { seed: number }): Promise<ScreenedAutotuneReport> {
+  const shape = [5120, 128]; // 2.5 MiB
+  const layout = 'NC' as const;
+  const tuned = await createBatchNorm({ backend: 'webgpu', autotune: { store: memoryTuningStore() } });
+  const plain = await createBatchNorm({ backend: 'webgpu' });
+  try {
+    const { classes } = await tuned.gpu!.autotune([{ shape, layout }], { families: ['forwardTrain', 'backward'] });
+    const rng = createRng(caseSeed(args.seed, 'screened autotune'));
+    const x = normals(rng, shape[0] * shape[1], 3, 2);
+    const dy = normals(rng, x.length, 0, 1);
+    let maxDiff = 0;
+    let maxMagnitude = 0;
+    const [a, b] = await Promise.all([tuned, plain].map(async (bn) => {
+      const out = await bn.forwardTrain(x, { shape, layout });
+      const { dx } = await bn.backward(dy, x, { shape, layout }, out);
+      return [out.y, dx];
+    }));
+    for (const [k, values] of a.entries()) {
+      for (let i = 0; i < values.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(values[i] - b[k][i]));
+        maxMagnitude = Math.max(maxMagnitude, Math.abs(b[k][i]));
+      }
+    }
+    return { classes, maxDiff, maxMagnitude };
+  } finally {
+    tuned.dispose();
+    plain.dispose();
+  }
+}

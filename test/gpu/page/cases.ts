@@ -25,7 +25,7 @@ import { runTooLargeCase } from './too-large-case';
 import { runReluRulesCase } from './relu-rules-case';
 import { runBufferSetsCase, runCachedErrorsCase } from './buffer-sets-case';
 import { runOnnxDataCase } from './onnx-data-case';
-import { runAutotuneCase, runLocalStorageCase, runNoTimestampsCase, runTunedDispatchCountCase } from './autotune-case';
+import { runAutotuneCase, runLocalStorageCase, runNoTimestampsCase, runScreenedAutotuneCase, runTunedDispatchCountCase } from './autotune-case';
 
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
 const tfjsCases = () => import('./tfjs-case');
@@ -64,6 +64,7 @@ export const cases = {
   noTimestampsCase: runNoTimestampsCase,
   localStorageCase: runLocalStorageCase,
   tunedDispatchCountCase: runTunedDispatchCountCase,
+  screenedAutotuneCase: runScreenedAutotuneCase,
   onnxDataCase: runOnnxDataCase,
   tfjsModelParity: async (arg: Parameters<typeof import('./tfjs-case').runModelParity>[0]) => (await tfjsCases()).runModelParity(arg),
   tfjsOpParity: async (arg: Parameters<typeof import('./tfjs-case').runOpParity>[0]) => (await tfjsCases()).runOpParity(arg),
