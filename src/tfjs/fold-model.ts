@@ -37,11 +37,44 @@ export interface FoldModelOptions {
   strict?: boolean;
 }
 
+/** A layer's weights before its bias (which TF.js keeps last), and the bias if it has one. */
 interface LayerValues {
-  kernel: Float32Array;
-  kernelShape: number[];
+  weights: Float32Array[];
+  shapes: number[][];
   bias: Float32Array | undefined;
 }
+
+/** How a kind of layer holds the kernel a batch norm next to it folds into (see ../fold.ts). */
+interface FoldTarget {
+  /** Index of that kernel among the layer's weights. */
+  kernel: number;
+  layout: WeightLayout;
+  /** The kernel's shape as foldBatchNorm sees it in `layout`. */
+  shape(kernelShape: number[]): number[];
+  /** Whether a batch norm that only this layer reads can fold into it. */
+  foldsBefore(config: Json): boolean;
+}
+
+/** A convolution padded with zeros would see zeros where the batch norm's output is not: only 'valid'. */
+const validPadding = (config: Json) => config.padding === 'valid';
+const asGiven = (shape: number[]) => shape;
+
+const foldTargets: Record<string, FoldTarget> = {
+  Dense: { kernel: 0, layout: 'IO', shape: asGiven, foldsBefore: () => true },
+  Conv1D: { kernel: 0, layout: 'LIO', shape: asGiven, foldsBefore: validPadding },
+  Conv2D: { kernel: 0, layout: 'HWIO', shape: asGiven, foldsBefore: validPadding },
+  Conv3D: { kernel: 0, layout: 'DHWIO', shape: asGiven, foldsBefore: validPadding },
+  // Kernel [kH, kW, in, multiplier]: output channel i·multiplier + m sits at flat index k with
+  // k mod (in·multiplier) = i·multiplier + m, as the O axis of an HWIO kernel with one input. A batch
+  // norm before it would need a bias per input channel and multiplier: kept.
+  DepthwiseConv2D: { kernel: 0, layout: 'HWIO', shape: ([h, w, i, m]) => [h, w, 1, i * m], foldsBefore: () => false },
+  // Depthwise, then pointwise kernel [1, 1, in·multiplier, out] and the bias: a batch norm after it
+  // folds into the pointwise kernel.
+  SeparableConv2D: { kernel: 1, layout: 'HWIO', shape: asGiven, foldsBefore: () => false },
+};
+
+/** Layer classes a batch norm can fold into. */
+const foldableClasses = Object.keys(foldTargets);
 
 function nodesOf(topology: Json): { nodes: Node[]; outputs: string[]; sequential: boolean } {
   const config = topology.config as Json;
@@ -77,9 +110,8 @@ async function valuesOf(layer: tf.layers.Layer): Promise<Float32Array[]> {
 
 /** The channel axis of a layer's output, as a non-negative index, or undefined if not a fold target. */
 function channelAxisOf(node: Node, rank: number): number | undefined {
-  if (node.className === 'Dense') return rank - 1;
-  if (node.className === 'Conv2D') return node.config.data_format === 'channels_first' ? 1 : rank - 1;
-  return undefined;
+  if (!(node.className in foldTargets)) return undefined;
+  return node.className !== 'Dense' && node.config.data_format === 'channels_first' ? 1 : rank - 1;
 }
 
 function rankOf(layer: tf.layers.Layer, which: 'input' | 'output'): number {
@@ -91,18 +123,20 @@ function rankOf(layer: tf.layers.Layer, which: 'input' | 'output'): number {
  * Folds every batch-norm layer of a TF.js layers model (tf.layers.batchNormalization, and this
  * library's `batchNormalization`) that can be folded, and returns a new model without them whose
  * predictions match the original's in inference within float32 rounding:
- * - a BatchNormalization directly after a Dense or Conv2D layer with no activation (and no other
- *   reader of that layer's output) is folded into that layer's kernel and bias;
- * - otherwise, a BatchNormalization whose only reader is a Dense layer, or a Conv2D layer with
- *   'valid' padding (zero padding would not be normalized), is folded into that layer — e.g. the
- *   Dense (relu) → BatchNorm → Dense blocks of the classic Keras example.
+ * - a BatchNormalization directly after a Dense, Conv1D, Conv2D, Conv3D, DepthwiseConv2D or
+ *   SeparableConv2D layer with no activation (and no other reader of that layer's output), over its
+ *   channels, is folded into that layer's kernel (the pointwise one of a separable convolution) and
+ *   bias — e.g. MobileNet's depthwise convolution → BatchNorm → ReLU;
+ * - otherwise, a BatchNormalization whose only reader is a Dense layer, or a Conv1D, Conv2D or
+ *   Conv3D layer with 'valid' padding (zero padding would not be normalized), is folded into that
+ *   layer — e.g. the Dense (relu) → BatchNorm → Dense blocks of the classic Keras example.
  * Batch norms that fit neither are kept as they are (or refused with `strict`). Every weight is
  * read and every fold checked before the new model is built; the original model is left untouched,
  * and the new one is not compiled (inference: `predict`; compile it to train on).
  */
 export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldModelOptions = {}): Promise<tf.LayersModel> {
   if (!(model instanceof tf.LayersModel)) throw new BatchNormError('invalid-option', 'foldModelBatchNorm needs a tf.LayersModel (tf.sequential or tf.model)');
-  const topology = structuredClone(model.toJSON(null, false)) as Json;
+  const topology = topologyOf(model);
   const { nodes, outputs, sequential } = nodesOf(topology);
   const byName = new Map(nodes.map((node) => [node.name, node]));
   const removed = new Map<string, Node>();
@@ -114,8 +148,11 @@ export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldMod
     const known = values.get(node.name);
     if (known) return known;
     const layer = model.getLayer(node.name);
-    const [kernel, bias] = await valuesOf(layer);
-    const current = { kernel, kernelShape: layer.getWeights()[0].shape, bias: node.config.use_bias === false ? undefined : bias };
+    const all = await valuesOf(layer);
+    const shapes = layer.getWeights().map((tensor) => tensor.shape as number[]);
+    const hasBias = node.config.use_bias !== false;
+    const count = hasBias ? all.length - 1 : all.length;
+    const current = { weights: all.slice(0, count), shapes: shapes.slice(0, count), bias: hasBias ? all[count] : undefined };
     values.set(node.name, current);
     return current;
   };
@@ -147,11 +184,11 @@ export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldMod
     } else if (readers.length === 1 && !outputs.includes(node.name)) {
       const reader = readers[0];
       const readerRank = rankOf(model.getLayer(reader.name), 'input');
-      const fits = reader.className === 'Dense' || (reader.className === 'Conv2D' && reader.config.padding === 'valid');
+      const fits = foldTargets[reader.className]?.foldsBefore(reader.config) ?? false;
       if (fits && !reader.shared && reader.inputs.length === 1 && channelAxisOf(reader, readerRank) === bnAxis) target = { node: reader, where: 'before' };
     }
     if (!target) {
-      keep('neither after a Dense or Conv2D layer without activation whose output only it reads, nor read only by a Dense or valid-padding Conv2D layer');
+      keep(`neither after a layer without activation whose output only it reads (${foldableClasses.join(', ')}), nor read only by a Dense or 'valid' Conv1D, Conv2D or Conv3D layer over its channels`);
       continue;
     }
     const config = node.config;
@@ -161,13 +198,14 @@ export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldMod
     const beta = config.center === false ? undefined : weights[k++];
     const [runningMean, runningVar] = [weights[k], weights[k + 1]];
     const current = await layerValues(target.node);
-    const layout: WeightLayout = target.node.className === 'Dense' ? 'IO' : 'HWIO';
+    const fold = foldTargets[target.node.className];
     const result = foldBatchNorm(
-      { weight: current.kernel, bias: current.bias },
+      { weight: current.weights[fold.kernel], bias: current.bias },
       { gamma, beta, runningMean, runningVar, eps: config.epsilon as number },
-      { layout, shape: current.kernelShape, batchNorm: target.where },
+      { layout: fold.layout, shape: fold.shape(current.shapes[fold.kernel]), batchNorm: target.where },
     );
-    values.set(target.node.name, { kernel: result.weight, kernelShape: current.kernelShape, bias: result.bias });
+    const folded = current.weights.map((w, k) => (k === fold.kernel ? result.weight : w));
+    values.set(target.node.name, { weights: folded, shapes: current.shapes, bias: result.bias });
     target.node.config.use_bias = true;
     // The batch norm's readers now read what it read.
     for (const reader of readers) reader.inputs = reader.inputs.map((input) => (input === node.name ? node.inputs[0] : input));
@@ -180,7 +218,7 @@ export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldMod
   const result = await tf.models.modelFromJSON({ modelTopology: topology } as unknown as Parameters<typeof tf.models.modelFromJSON>[0]);
   for (const layer of result.layers) {
     const current = values.get(layer.name);
-    const source = current ? [current.kernel, ...(current.bias ? [current.bias] : [])] : await valuesOf(model.getLayer(layer.name));
+    const source = current ? [...current.weights, ...(current.bias ? [current.bias] : [])] : await valuesOf(model.getLayer(layer.name));
     const shapes = layer.getWeights().map((tensor) => tensor.shape);
     if (source.length === 0) continue;
     const tensors = source.map((data, k) => tf.tensor(data, shapes[k]));
@@ -188,6 +226,22 @@ export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldMod
     tf.dispose(tensors);
   }
   return result;
+}
+
+/**
+ * The model's topology as a plain JSON tree (toJSON), which the new model is built from. TF.js 4.22's
+ * SeparableConv2D leaves depth_multiplier out of its config, so a rebuilt one would have a
+ * multiplier of 1 and refuse the kernel: it is taken from the layer itself.
+ */
+export function topologyOf(model: tf.LayersModel): Json {
+  const topology = structuredClone(model.toJSON(null, false)) as Json;
+  for (const layer of (topology.config as Json).layers as Json[]) {
+    const config = layer.config as Json;
+    if (layer.class_name === 'SeparableConv2D' && config.depth_multiplier == null) {
+      config.depth_multiplier = (model.getLayer(config.name as string) as unknown as { depthMultiplier: number }).depthMultiplier;
+    }
+  }
+  return topology;
 }
 
 /** Leaves the removed batch norms out of the topology and points their readers at their input. */

@@ -11,7 +11,8 @@ import { caseSeed, createRng, normals, seedFromEnv } from '../support/random';
 /*
  * foldModelBatchNorm on TF.js layers models, on TF.js's CPU backend: the demo's model (Dense (relu)
  * → BatchNorm → Dense (relu) → BatchNorm → Dense (softmax), with TF.js's layer and with ours),
- * convolution models (BatchNorm after Conv2D, before a 'valid' Conv2D) and a functional model. Each
+ * convolution models (BatchNorm after Conv1D, Conv2D, Conv3D, DepthwiseConv2D, SeparableConv2D,
+ * before a 'valid' Conv1D or Conv2D) and a functional model. Each
  * gets random batch-norm statistics (γ, β, moving mean and variance far from the identity); the
  * folded model must have no batch-norm layer left (but those that cannot be folded), its weights
  * must be foldBatchNorm's, and it must predict what the original predicts within the float32 bound
@@ -168,6 +169,63 @@ describe('foldModelBatchNorm on convolution models', () => {
     const x = tf.tensor4d(normals(rng, 5 * 6 * 6 * 3, 0, 1), [5, 6, 6, 3]);
     expectWithin('functional', await foldAndCompare(model, x, 3, 1));
     model.dispose();
+  });
+
+  it('Conv1D and Conv3D: a batch norm after each folded backward, one before a valid one folded forward', async () => {
+    const rng = createRng(caseSeed(seed, 'conv1d conv3d'));
+    const oneD = tf.sequential({
+      layers: [
+        tf.layers.conv1d({ inputShape: [11, 3], filters: 5, kernelSize: 3, padding: 'same' }),
+        tf.layers.batchNormalization(),
+        tf.layers.activation({ activation: 'relu' }),
+        tf.layers.batchNormalization(),
+        tf.layers.conv1d({ filters: 4, kernelSize: 2, padding: 'valid' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3 }),
+      ],
+    });
+    randomizeBatchNorms(oneD, rng);
+    const x1 = tf.tensor3d(normals(rng, 6 * 11 * 3, 0.3, 1), [6, 11, 3]);
+    expectWithin('Conv1D', await foldAndCompare(oneD, x1, 3));
+    const folded1 = await foldModelBatchNorm(oneD, { strict: true });
+    await expectFoldedWeights(oneD, folded1, oneD.layers[0].name, oneD.layers[1].name, 'after');
+    await expectFoldedWeights(oneD, folded1, oneD.layers[4].name, oneD.layers[3].name, 'before');
+    // Weights only: TF.js's batchNormalization does not run on rank-5 tensors, so the unfolded
+    // model cannot predict (the folded one can).
+    const threeD = tf.sequential({
+      layers: [tf.layers.conv3d({ inputShape: [4, 5, 3, 2], filters: 3, kernelSize: 2, padding: 'same', useBias: false }), tf.layers.batchNormalization({ center: false })],
+    });
+    randomizeBatchNorms(threeD, rng);
+    const folded3 = await foldModelBatchNorm(threeD, { strict: true });
+    expect(folded3.layers.map((l) => l.getClassName())).toEqual(['Conv3D']);
+    await expectFoldedWeights(threeD, folded3, threeD.layers[0].name, threeD.layers[1].name, 'after');
+    for (const made of [oneD, folded1, threeD, folded3, x1]) made.dispose();
+  });
+
+  it('MobileNet blocks: DepthwiseConv2D (multiplier 2) and SeparableConv2D, each → BatchNorm → relu: folded; a batch norm before a depthwise convolution: kept', async () => {
+    const rng = createRng(caseSeed(seed, 'depthwise'));
+    const model = tf.sequential({
+      layers: [
+        tf.layers.depthwiseConv2d({ inputShape: [7, 6, 3], kernelSize: 3, depthMultiplier: 2, padding: 'same', useBias: false }),
+        tf.layers.batchNormalization(),
+        tf.layers.activation({ activation: 'relu' }),
+        tf.layers.separableConv2d({ filters: 4, kernelSize: 3, depthMultiplier: 2, padding: 'valid' }),
+        tf.layers.batchNormalization(),
+        tf.layers.activation({ activation: 'relu' }),
+        tf.layers.batchNormalization(),
+        tf.layers.depthwiseConv2d({ kernelSize: 2, padding: 'valid' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 5 }),
+      ],
+    });
+    randomizeBatchNorms(model, rng);
+    const x = tf.tensor4d(normals(rng, 4 * 7 * 6 * 3, 0.3, 1), [4, 7, 6, 3]);
+    expectWithin('depthwise and separable', await foldAndCompare(model, x, 5, 1));
+    const folded = await foldModelBatchNorm(model);
+    await expectFoldedWeights(model, folded, model.layers[0].name, model.layers[1].name, 'after');
+    await expectFoldedWeights(model, folded, model.layers[3].name, model.layers[4].name, 'after');
+    await expect(foldModelBatchNorm(model, { strict: true })).rejects.toMatchObject({ code: 'invalid-option', message: expect.stringMatching(/batch_normalization.*neither after/) });
+    for (const made of [model, folded, x]) made.dispose();
   });
 
   it('refuses what is not a layers model', async () => {

@@ -20,6 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { foldBatchNorm, type WeightLayout } from '../../src/index';
+import { topologyOf } from '../../src/tfjs/fold-model';
 import { normals, uniforms, type Rng } from './random';
 
 const u = 2 ** -24;
@@ -30,7 +31,7 @@ type WeightTransform = (layer: tf.layers.Layer, values: Float32Array[]) => Float
 
 /** A copy of `model` through its JSON topology, its last activation linear, its weights transformed. */
 async function cloneWith(model: tf.LayersModel, transform: WeightTransform): Promise<tf.LayersModel> {
-  const topology = structuredClone(model.toJSON(null, false)) as Json;
+  const topology = topologyOf(model);
   const config = topology.config as Json;
   const layers = config.layers as Json[];
   const outputs = topology.class_name === 'Sequential' ? [(layers[layers.length - 1].config as Json).name] : (config.output_layers as unknown[][]).map((entry) => entry[0]);
@@ -75,14 +76,21 @@ const magnitudeWeights: WeightTransform = (layer, values) => {
   return parts;
 };
 
-/** Σ over the dense and convolution layers of (K + 6), K the products each output sums. */
+/**
+ * Σ over the dense and convolution layers of (K + 6), K the products each output sums: all of the
+ * kernel but its output axis; a depthwise kernel's spatial positions; a separable convolution's
+ * depthwise positions plus its pointwise inputs (an error of the depthwise sums reaches the output
+ * through the pointwise kernel, whose magnitude network bounds it as it bounds the output).
+ */
 function roundingCount(model: tf.LayersModel): number {
   let total = 0;
   for (const layer of model.layers) {
-    const kernel = layer.getWeights()[0];
-    const [k0, k1, k2] = kernel?.shape ?? [];
-    if (layer.getClassName() === 'Dense') total += k0! + 6;
-    if (layer.getClassName() === 'Conv2D') total += k0! * k1! * k2! + 6;
+    const shapes = layer.getWeights().map((w) => w.shape as number[]);
+    const product = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+    const name = layer.getClassName();
+    if (name === 'Dense' || name === 'Conv1D' || name === 'Conv2D' || name === 'Conv3D') total += product(shapes[0].slice(0, -1)) + 6;
+    if (name === 'DepthwiseConv2D') total += product(shapes[0].slice(0, 2)) + 6;
+    if (name === 'SeparableConv2D') total += product(shapes[0].slice(0, 2)) + shapes[1][2] + 6;
   }
   return total;
 }
@@ -168,12 +176,22 @@ export async function foldedErrors(model: tf.LayersModel, folded: tf.LayersModel
 export async function foldedWeightsDiffer(model: tf.LayersModel, folded: tf.LayersModel, into: string, batchNorm: string, where: 'after' | 'before'): Promise<string | undefined> {
   const read = (layer: tf.layers.Layer) => Promise.all(layer.getWeights().map(async (t) => Float32Array.from(await t.data())));
   const layer = model.getLayer(into);
-  const [kernel, bias] = await read(layer);
+  const weights = await read(layer);
   const bn = model.getLayer(batchNorm);
   const { gamma, beta, mean, variance, eps } = batchNormParts(bn, await read(bn));
-  const layout: WeightLayout = layer.getClassName() === 'Dense' ? 'IO' : 'HWIO';
-  const expected = foldBatchNorm({ weight: kernel, bias: layer.getConfig().useBias === false ? undefined : bias }, { gamma, beta, runningMean: mean, runningVar: variance, eps }, { layout, shape: layer.getWeights()[0].shape, batchNorm: where });
-  const [foldedKernel, foldedBias] = await read(folded.getLayer(into));
+  // The kernel the batch norm folds into, and how foldBatchNorm is to read it.
+  const name = layer.getClassName();
+  const at = name === 'SeparableConv2D' ? 1 : 0;
+  const shape = layer.getWeights()[at].shape as number[];
+  const layouts: Record<string, WeightLayout> = { Dense: 'IO', Conv1D: 'LIO', Conv3D: 'DHWIO' };
+  const layout = layouts[name] ?? 'HWIO';
+  const foldShape = name === 'DepthwiseConv2D' ? [shape[0], shape[1], 1, shape[2] * shape[3]] : shape;
+  const bias = layer.getConfig().useBias === false ? undefined : weights[weights.length - 1];
+  const expected = foldBatchNorm({ weight: weights[at], bias }, { gamma, beta, runningMean: mean, runningVar: variance, eps }, { layout, shape: foldShape, batchNorm: where });
+  const foldedWeights = await read(folded.getLayer(into));
+  const [foldedKernel, foldedBias] = [foldedWeights[at], foldedWeights[foldedWeights.length - 1]];
+  // The other weights (a separable convolution's depthwise kernel) are copied as they were.
+  for (let k = 0; k < at; k++) if (!foldedWeights[k].every((v, i) => Object.is(v, weights[k][i]))) return `${into}: weight ${k} changed`;
   const same = (a: Float32Array | undefined, b: Float32Array) => a !== undefined && a.length === b.length && a.every((v, k) => Object.is(v, b[k]));
   if (!same(foldedKernel, expected.weight)) return `${into}: the folded kernel is not foldBatchNorm's`;
   if (!same(foldedBias, expected.bias)) return `${into}: the folded bias is not foldBatchNorm's`;
