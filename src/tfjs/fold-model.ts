@@ -130,19 +130,41 @@ function rankOf(layer: tf.layers.Layer, which: 'input' | 'output'): number {
  * - otherwise, a BatchNormalization whose only reader is a Dense layer, or a Conv1D, Conv2D or
  *   Conv3D layer with 'valid' padding (zero padding would not be normalized), is folded into that
  *   layer — e.g. the Dense (relu) → BatchNorm → Dense blocks of the classic Keras example.
- * Batch norms that fit neither are kept as they are (or refused with `strict`). Every weight is
+ * Models used as layers (a tf.sequential inside another model) are folded inside, never across
+ * their boundary. Batch norms that fit neither are kept as they are (or refused with `strict`). Every weight is
  * read and every fold checked before the new model is built; the original model is left untouched,
  * and the new one is not compiled (inference: `predict`; compile it to train on).
  */
 export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldModelOptions = {}): Promise<tf.LayersModel> {
   if (!(model instanceof tf.LayersModel)) throw new BatchNormError('invalid-option', 'foldModelBatchNorm needs a tf.LayersModel (tf.sequential or tf.model)');
   const topology = topologyOf(model);
+  const kept: string[] = [];
+  const folds = await foldLevel(model, topology, kept, '');
+  if (options?.strict && kept.length > 0) throw new BatchNormError('invalid-option', `foldModelBatchNorm: cannot fold ${kept.join('; ')}`);
+  // The topology as toJSON gave it (a plain JSON tree), minus the folded layers.
+  const result = await tf.models.modelFromJSON({ modelTopology: topology } as unknown as Parameters<typeof tf.models.modelFromJSON>[0]);
+  await setWeights(model, result, folds);
+  return result;
+}
+
+/** What folding one level of a model changed: layers' new weights, and the folds of nested models. */
+interface LevelFolds {
+  values: Map<string, LayerValues>;
+  nested: Map<string, LevelFolds>;
+}
+
+/**
+ * Folds the batch norms of one level of a model (its own layers; a model used as a layer is a level
+ * of its own, folded inside, never across its boundary) and leaves the folded ones out of
+ * `topology`. Reasons for the batch norms kept go to `kept`, named by their path.
+ */
+async function foldLevel(model: tf.LayersModel, topology: Json, kept: string[], path: string): Promise<LevelFolds> {
   const { nodes, outputs, sequential } = nodesOf(topology);
   const byName = new Map(nodes.map((node) => [node.name, node]));
   const removed = new Map<string, Node>();
   const consumers = (name: string) => nodes.filter((node) => !removed.has(node.name) && node.inputs.includes(name));
   const values = new Map<string, LayerValues>();
-  const kept: string[] = [];
+  const nested = new Map<string, LevelFolds>();
 
   const layerValues = async (node: Node): Promise<LayerValues> => {
     const known = values.get(node.name);
@@ -158,13 +180,17 @@ export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldMod
   };
 
   for (const node of nodes) {
-    if (!batchNormClasses.has(node.className)) continue;
     const layer = model.getLayer(node.name);
+    if (layer instanceof tf.LayersModel) {
+      nested.set(node.name, await foldLevel(layer, { class_name: node.className, config: node.config }, kept, `${path}${node.name}/`));
+      continue;
+    }
+    if (!batchNormClasses.has(node.className)) continue;
     const rank = rankOf(layer, 'input');
     const rawAxis = node.config.axis as number | number[];
     const axis = Array.isArray(rawAxis) ? (rawAxis.length === 1 ? rawAxis[0] : NaN) : rawAxis;
     const bnAxis = axis < 0 ? axis + rank : axis;
-    const keep = (reason: string) => kept.push(`${node.name}: ${reason}`);
+    const keep = (reason: string) => kept.push(`${path}${node.name}: ${reason}`);
     if (node.shared || node.inputs.length !== 1 || !Number.isInteger(bnAxis)) {
       keep('applied more than once, to several inputs, or over several axes');
       continue;
@@ -211,21 +237,26 @@ export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldMod
     for (const reader of readers) reader.inputs = reader.inputs.map((input) => (input === node.name ? node.inputs[0] : input));
     removed.set(node.name, node);
   }
-  if (options?.strict && kept.length > 0) throw new BatchNormError('invalid-option', `foldModelBatchNorm: cannot fold ${kept.join('; ')}`);
-
   rebuildTopology(topology, removed, sequential);
-  // The topology as toJSON gave it (a plain JSON tree), minus the folded layers.
-  const result = await tf.models.modelFromJSON({ modelTopology: topology } as unknown as Parameters<typeof tf.models.modelFromJSON>[0]);
-  for (const layer of result.layers) {
-    const current = values.get(layer.name);
-    const source = current ? [...current.weights, ...(current.bias ? [current.bias] : [])] : await valuesOf(model.getLayer(layer.name));
+  return { values, nested };
+}
+
+/** Every layer of the rebuilt model gets its weights: folded ones, or the original's, level by level. */
+async function setWeights(original: tf.LayersModel, rebuilt: tf.LayersModel, folds: LevelFolds): Promise<void> {
+  for (const layer of rebuilt.layers) {
+    const nested = folds.nested.get(layer.name);
+    if (nested) {
+      await setWeights(original.getLayer(layer.name) as tf.LayersModel, layer as unknown as tf.LayersModel, nested);
+      continue;
+    }
+    const current = folds.values.get(layer.name);
+    const source = current ? [...current.weights, ...(current.bias ? [current.bias] : [])] : await valuesOf(original.getLayer(layer.name));
     const shapes = layer.getWeights().map((tensor) => tensor.shape);
     if (source.length === 0) continue;
     const tensors = source.map((data, k) => tf.tensor(data, shapes[k]));
     layer.setWeights(tensors);
     tf.dispose(tensors);
   }
-  return result;
 }
 
 /**
@@ -235,13 +266,20 @@ export async function foldModelBatchNorm(model: tf.LayersModel, options: FoldMod
  */
 export function topologyOf(model: tf.LayersModel): Json {
   const topology = structuredClone(model.toJSON(null, false)) as Json;
-  for (const layer of (topology.config as Json).layers as Json[]) {
-    const config = layer.config as Json;
-    if (layer.class_name === 'SeparableConv2D' && config.depth_multiplier == null) {
-      config.depth_multiplier = (model.getLayer(config.name as string) as unknown as { depthMultiplier: number }).depthMultiplier;
+  restoreDepthMultipliers(model, topology.config as Json);
+  return topology;
+}
+
+/** SeparableConv2D's depth_multiplier, from the layers of `model`, into its config (and nested models'). */
+function restoreDepthMultipliers(model: tf.LayersModel, config: Json): void {
+  for (const layer of config.layers as Json[]) {
+    const layerConfig = layer.config as Json;
+    const live = model.getLayer(layerConfig.name as string);
+    if (live instanceof tf.LayersModel) restoreDepthMultipliers(live, layerConfig);
+    if (layer.class_name === 'SeparableConv2D' && layerConfig.depth_multiplier == null) {
+      layerConfig.depth_multiplier = (live as unknown as { depthMultiplier: number }).depthMultiplier;
     }
   }
-  return topology;
 }
 
 /** Leaves the removed batch norms out of the topology and points their readers at their input. */

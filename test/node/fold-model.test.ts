@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchNormError } from '../../src/index';
 import { batchNormalization, foldModelBatchNorm } from '../../src/tfjs/index';
 import { buildModel } from '../../demo/model';
-import { batchNormClasses, foldedErrors, foldedWeightsDiffer, predict, randomizeBatchNorms, type FoldedErrors } from '../support/fold-bounds';
+import { allLayers, batchNormClasses, foldedErrors, foldedWeightsDiffer, predict, randomizeBatchNorms, type FoldedErrors } from '../support/fold-bounds';
 import { caseSeed, createRng, normals, seedFromEnv } from '../support/random';
 
 /*
@@ -35,9 +35,9 @@ async function foldAndCompare(model: tf.LayersModel, x: tf.Tensor, classes: numb
   const folded = await foldModelBatchNorm(model);
   expect(model.layers.length).toBe(layerCount);
   expect(await predict(model, x)).toEqual(before);
-  const left = folded.layers.filter((l) => batchNormClasses.includes(l.getClassName()));
+  const left = allLayers(folded).filter((l) => batchNormClasses.includes(l.getClassName()));
   expect(left.length).toBe(expectedKept);
-  expect(folded.layers.length).toBe(layerCount - model.layers.filter((l) => batchNormClasses.includes(l.getClassName())).length + expectedKept);
+  expect(allLayers(folded).length).toBe(allLayers(model).length - allLayers(model).filter((l) => batchNormClasses.includes(l.getClassName())).length + expectedKept);
   const errors = await foldedErrors(model, folded, x, classes);
   folded.dispose();
   return errors;
@@ -225,6 +225,34 @@ describe('foldModelBatchNorm on convolution models', () => {
     await expectFoldedWeights(model, folded, model.layers[0].name, model.layers[1].name, 'after');
     await expectFoldedWeights(model, folded, model.layers[3].name, model.layers[4].name, 'after');
     await expect(foldModelBatchNorm(model, { strict: true })).rejects.toMatchObject({ code: 'invalid-option', message: expect.stringMatching(/batch_normalization.*neither after/) });
+    for (const made of [model, folded, x]) made.dispose();
+  });
+
+  it('models used as layers: folded inside, never across their boundary', async () => {
+    const rng = createRng(caseSeed(seed, 'nested'));
+    // A Sequential block (Conv2D → BatchNorm → relu, then a batch norm at its end) inside a
+    // functional model, itself inside a Sequential after a Dense.
+    const block = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, padding: 'same' }),
+        tf.layers.batchNormalization(),
+        tf.layers.activation({ activation: 'relu' }),
+        tf.layers.separableConv2d({ filters: 5, kernelSize: 3, depthMultiplier: 2, padding: 'valid' }),
+        tf.layers.batchNormalization(),
+      ],
+    });
+    const input = tf.input({ shape: [6, 6, 3] });
+    const features = tf.layers.flatten().apply(block.apply(input) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    const inner = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 7 }).apply(features) as tf.SymbolicTensor });
+    const model = tf.sequential({ layers: [inner, tf.layers.batchNormalization(), tf.layers.dense({ units: 3 })] });
+    randomizeBatchNorms(model, rng);
+    const x = tf.tensor4d(normals(rng, 5 * 6 * 6 * 3, 0.3, 1), [5, 6, 6, 3]);
+    // The batch norm right after the functional model is not folded into its last Dense (across the
+    // boundary) but forward into the Dense that reads it; the two in the block are folded into the
+    // Conv2D and the separable convolution.
+    expectWithin('nested models', await foldAndCompare(model, x, 3));
+    const folded = await foldModelBatchNorm(model, { strict: true });
+    expect(allLayers(folded).map((l) => l.getClassName())).toEqual(['InputLayer', 'Conv2D', 'Activation', 'SeparableConv2D', 'Flatten', 'Dense', 'Dense']);
     for (const made of [model, folded, x]) made.dispose();
   });
 

@@ -40,15 +40,29 @@ async function cloneWith(model: tf.LayersModel, transform: WeightTransform): Pro
     if (outputs.includes(layerConfig.name) && 'activation' in layerConfig) layerConfig.activation = 'linear';
   }
   const copy = await tf.models.modelFromJSON({ modelTopology: topology } as unknown as Parameters<typeof tf.models.modelFromJSON>[0]);
-  for (const layer of copy.layers) {
-    const source = model.getLayer(layer.name);
-    const values = await Promise.all(source.getWeights().map(async (t) => Float32Array.from(await t.data())));
+  await copyWeights(model, copy, transform);
+  return copy;
+}
+
+/** Layer by layer (into models used as layers), `source`'s weights transformed into `target`. */
+async function copyWeights(source: tf.LayersModel, target: tf.LayersModel, transform: WeightTransform): Promise<void> {
+  for (const layer of target.layers) {
+    const from = source.getLayer(layer.name);
+    if (from instanceof tf.LayersModel) {
+      await copyWeights(from, layer as unknown as tf.LayersModel, transform);
+      continue;
+    }
+    const values = await Promise.all(from.getWeights().map(async (t) => Float32Array.from(await t.data())));
     if (values.length === 0) continue;
-    const tensors = transform(source, values).map((v, k) => tf.tensor(v, source.getWeights()[k].shape));
+    const tensors = transform(from, values).map((v, k) => tf.tensor(v, from.getWeights()[k].shape));
     layer.setWeights(tensors);
     tf.dispose(tensors);
   }
-  return copy;
+}
+
+/** The layers of a model, those of models used as layers in their place. */
+export function allLayers(model: tf.LayersModel): tf.layers.Layer[] {
+  return model.layers.flatMap((layer) => (layer instanceof tf.LayersModel ? allLayers(layer) : [layer]));
 }
 
 /** Batch-norm weights in TF.js's order: γ (if scale), β (if center), moving mean, moving variance. */
@@ -84,7 +98,7 @@ const magnitudeWeights: WeightTransform = (layer, values) => {
  */
 function roundingCount(model: tf.LayersModel): number {
   let total = 0;
-  for (const layer of model.layers) {
+  for (const layer of allLayers(model)) {
     const shapes = layer.getWeights().map((w) => w.shape as number[]);
     const product = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
     const name = layer.getClassName();
@@ -96,7 +110,7 @@ function roundingCount(model: tf.LayersModel): number {
 }
 
 export function randomizeBatchNorms(model: tf.LayersModel, rng: Rng): void {
-  for (const layer of model.layers) {
+  for (const layer of allLayers(model)) {
     if (!batchNormClasses.includes(layer.getClassName())) continue;
     const tensors = layer.getWeights().map((t, k, all) => {
       const C = t.shape[0]!;
