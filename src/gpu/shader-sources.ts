@@ -55,6 +55,7 @@ import tensorF16Source from '../../shaders/tensor-f16.wgsl?raw';
 import tensorF32Source from '../../shaders/tensor-f32.wgsl?raw';
 import workgroupReduceSubgroupsSource from '../../shaders/workgroup-reduce-subgroups.wgsl?raw';
 import workgroupReduceSource from '../../shaders/workgroup-reduce.wgsl?raw';
+import type { TensorDtype } from '../types';
 
 /** Every WGSL file of the library by name (its file name without .wgsl). */
 export const wgslFiles: Readonly<Record<string, string>> = {
@@ -92,8 +93,7 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   'workgroup-reduce-subgroups': workgroupReduceSubgroupsSource,
 };
 
-/** How the tensors are stored: the `dtype` option of every call. */
-export type TensorDtype = 'float32' | 'float16';
+export type { TensorDtype };
 
 /** Bytes of one tensor element in storage. */
 export function elementBytes(dtype: TensorDtype): number {
