@@ -185,7 +185,12 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
         stats.set(Float32Array.from(inputs.runningVar, (v) => 1 / Math.sqrt(v + eps)), 2 * C);
       }
       // The host backward below gets these, and the resident one is refused: nothing to compare on the GPU.
-      const writeBack = (buffer: GPUBuffer, data: Float32Array | Uint16Array) => device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
+      const writeBack = (buffer: GPUBuffer, data: Float32Array | Uint16Array) => {
+        // writeBuffer takes whole 4-byte words: an odd count of float16 values is padded.
+        const words = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+        words.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        device.queue.writeBuffer(buffer, 0, words);
+      };
       writeBack(buffers.stats, stats);
       writeBack(buffers.y, tensor(y));
     }
