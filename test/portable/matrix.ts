@@ -68,7 +68,7 @@ export function forwardCases(seed: number): ForwardCase[] {
  */
 const large16 = { mean: 1000, std: 4 };
 
-function float16ForwardCases(seed: number): ForwardCase[] {
+export function float16ForwardCases(seed: number): ForwardCase[] {
   const matrix = layouts.flatMap((layout) =>
     (['train', 'inference'] as const).flatMap((pass, p) =>
       activations.flatMap((activation, a) =>
@@ -101,7 +101,7 @@ function float16ForwardCases(seed: number): ForwardCase[] {
   return [...matrix, ...special];
 }
 
-function float16BackwardCases(seed: number): BackwardCase[] {
+export function float16BackwardCases(seed: number): BackwardCase[] {
   const matrix = layouts.flatMap((layout) =>
     (['train', 'eval'] as const).flatMap((mode, m) =>
       activations.map((activation, a): BackwardCase => {

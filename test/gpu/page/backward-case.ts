@@ -81,6 +81,8 @@ export interface BackwardReport {
   bindingLimit: number;
   /** Shader modules built so far on the engine's device (which kernels its cases ran). */
   modules: string[];
+  /** Whether the engine's device has `shader-f16` (float16 cases: kernels, or the refusal). */
+  shaderF16: boolean;
 }
 
 function makeInputs(spec: BackwardCase) {
@@ -300,7 +302,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     const unmodifiedOnHost = same(inputs.x, copies.x) && same(inputs.dy, copies.dy);
     let masked = 0;
     for (let i = 0; i < N; i++) if (ref.g[i] === 0 && inputs.dy[i] !== 0) masked++;
-    return { backend: bn.backend, checks, inputUnmodified: unmodifiedOnGpu && unmodifiedOnHost, masked, size: N, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device) };
+    return { backend: bn.backend, checks, inputUnmodified: unmodifiedOnGpu && unmodifiedOnHost, masked, size: N, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device), shaderF16: device.features.has('shader-f16') };
   } finally {
     for (const buffer of Object.values(buffers)) buffer?.destroy();
   }

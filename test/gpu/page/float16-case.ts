@@ -36,3 +36,10 @@ export function refusalCheck(error: unknown, written: boolean): OutputCheck {
   const failure = !typed ? `expected BatchNormError('unsupported-dtype') without shader-f16, got ${error === undefined ? 'no error' : String(error)}` : written ? 'outputs written although the call was refused' : null;
   return { output: 'refusal', path: 'resident', failure, maxAbs: 0, maxRel: 0, used: 0 };
 }
+
+/** A float16 case ran the float16 kernels where the device has shader-f16, and checked the refusal elsewhere. */
+export function float16Problems(dtype: 'float16' | undefined, report: { shaderF16: boolean; modules: string[]; checks: { output: string }[] }): string[] {
+  if (dtype !== 'float16') return [];
+  if (report.shaderF16) return report.modules.some((name) => name.includes('+f16')) ? [] : ['no float16 module ran on a device with shader-f16'];
+  return report.checks.some((c) => c.output === 'refusal') ? [] : ['the refusal without shader-f16 was not checked'];
+}

@@ -63,6 +63,8 @@ export interface ForwardReport {
   modules: string[];
   /** bn.gpu.dispatchCount of a training case (with its residual or not); 0 for inference. */
   dispatches: number;
+  /** Whether the engine's device has `shader-f16` (float16 cases: kernels, or the refusal). */
+  shaderF16: boolean;
 }
 
 function sortChannels(x: Float32Array, shape: number[], layout: Layout | undefined): void {
@@ -187,5 +189,5 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     }
     for (const buffer of Object.values(buffers)) buffer?.destroy();
     const inputUnmodified = inputUnmodifiedOnGpu && inputs.x.every((v, i) => Object.is(v, xCopy[i])) && (!zCopy || inputs.residual!.every((v, i) => Object.is(v, zCopy[i])));
-    return { backend: bn.backend, checks, inputUnmodified, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device), dispatches };
+    return { backend: bn.backend, checks, inputUnmodified, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device), dispatches, shaderF16: device.features.has('shader-f16') };
 }
