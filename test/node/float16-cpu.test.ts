@@ -121,6 +121,6 @@ describe('float16 on the CPU path: every layout × activation, against float32 o
     const x = encodeFloat16Bits([0, 1, NaN, 3]);
     // γ = 1e5 scales y past float16's 65504.
     const y = await bn.forwardInference(x, { shape: [4, 1], gamma: [1e5], runningMean: [0], runningVar: [1], eps: 0, dtype: 'float16' });
-    expect([...y].map((b) => b.toString(16))).toEqual(['0', '7c00', encodeFloat16Bits([NaN])[0].toString(16), '7c00']);
+    expect(Array.from(y).map((b) => b.toString(16))).toEqual(['0', '7c00', encodeFloat16Bits([NaN])[0].toString(16), '7c00']);
   });
 });
