@@ -354,6 +354,11 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
     }
   });
 
+  it("BatchNormLayer with dtype 'float16': refused without shader-f16 (SwiftShader), the host API's results with it", async () => {
+    const report = await harness.call('float16LayerCase', seed);
+    expect(report.problems).toEqual([]);
+  });
+
   it('verify mode accepts a correct result and catches a corrupted one', async () => {
     const report = await harness.call('verifyCase', { seed });
     expect(report.cleanRunPassed).toBe(true);

@@ -3,8 +3,10 @@
  * of the runtime's kind, and the checks that the outputs come back as float16 and that a device
  * without `shader-f16` refuses the GPU-resident call.
  */
-import { BatchNormError, decodeFloat16, encodeFloat16Bits, type Float16Data } from '../../../src/index';
+import { BatchNormError, BatchNormLayer, createBatchNorm, decodeFloat16, encodeFloat16Bits, type Float16Data } from '../../../src/index';
 import type { OutputCheck } from '../../support/forward-checks';
+import { caseSeed, createRng, normals } from '../../support/random';
+import { readBits, readBuffer, storageBuffer } from './gpu-buffers';
 
 /** Values rounded to float16 (the inputs a float16 case draws, so the reference sees exactly them). */
 export const quantize16 = (values: Float32Array): Float32Array => decodeFloat16(encodeFloat16Bits(values));
@@ -42,4 +44,63 @@ export function float16Problems(dtype: 'float16' | undefined, report: { shaderF1
   if (dtype !== 'float16') return [];
   if (report.shaderF16) return report.modules.some((name) => name.includes('+f16')) ? [] : ['no float16 module ran on a device with shader-f16'];
   return report.checks.some((c) => c.output === 'refusal') ? [] : ['the refusal without shader-f16 was not checked'];
+}
+
+export interface Float16LayerReport {
+  shaderF16: boolean;
+  /** Empty when every check passed. */
+  problems: string[];
+}
+
+/**
+ * BatchNormLayer with dtype 'float16': on a device with shader-f16, its forward and backward on
+ * float16 buffers must give bit for bit what the host API's float16 calls give on the same values
+ * (the same kernels; a layer that dropped the dtype would read the buffers as float32); its γ, β
+ * gradients and running statistics stay float32. Without shader-f16 the constructor must refuse it.
+ */
+export async function runFloat16LayerCase(seed: number): Promise<Float16LayerReport> {
+  const problems: string[] = [];
+  const bn = await createBatchNorm({ backend: 'webgpu' });
+  try {
+    const gpu = bn.gpu!;
+    const device = gpu.device;
+    const shaderF16 = device.features.has('shader-f16');
+    const shape = [5, 3, 7, 9];
+    const N = 5 * 3 * 7 * 9; // odd: the buffers' last word is half used
+    if (!shaderF16) {
+      try {
+        new BatchNormLayer(gpu, { numFeatures: 3, dtype: 'float16' });
+        problems.push('a float16 layer was created on a device without shader-f16');
+      } catch (error) {
+        if (!(error instanceof BatchNormError && error.code === 'unsupported-dtype')) problems.push(`expected 'unsupported-dtype', got ${String(error)}`);
+      }
+      return { shaderF16, problems };
+    }
+    const rng = createRng(caseSeed(seed, 'float16 layer'));
+    const x = toBits(quantize16(normals(rng, N, 2, 3)));
+    const dy = toBits(quantize16(normals(rng, N, 0, 1)));
+    const layer = new BatchNormLayer(gpu, { numFeatures: 3, dtype: 'float16', activation: 'relu' });
+    const poison = toBits(new Float32Array(N).fill(NaN));
+    const buffers = { x: storageBuffer(device, 'x', x), y: storageBuffer(device, 'y', poison), dy: storageBuffer(device, 'dy', dy), dx: storageBuffer(device, 'dx', poison) };
+    const encoder = device.createCommandEncoder({ label: 'test.float16Layer' });
+    layer.forward(encoder, buffers.x, buffers.y, shape);
+    layer.backward(encoder, buffers.dy, buffers.dx);
+    device.queue.submit([encoder.finish()]);
+    const y = await readBits(device, buffers.y, N);
+    const dx = await readBits(device, buffers.dx, N);
+    const state = await layer.stateDict();
+    const host = await bn.forwardTrain(x, { shape, activation: 'relu', dtype: 'float16', runningMean: [0, 0, 0], runningVar: [1, 1, 1] });
+    const hostBack = await bn.backward(dy, x, { shape, activation: 'relu', dtype: 'float16' }, host);
+    const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => v === b[i]);
+    if (!same(y, host.y as Uint16Array)) problems.push("the layer's float16 y differs from the host API's");
+    if (!same(dx, hostBack.dx as Uint16Array)) problems.push("the layer's float16 dx differs from the host API's");
+    if (!same(state.running_mean ?? [], host.runningMean!)) problems.push("the layer's running mean differs from the host API's");
+    // The layer adds dγ to its weightGrad (zeros before): one float32 addition of 0, exact.
+    if (!same(await readBuffer(device, layer.weightGrad!, 3), hostBack.dgamma)) problems.push("the layer's weight gradient differs from the host API's dgamma");
+    layer.destroy();
+    for (const buffer of Object.values(buffers)) buffer.destroy();
+    return { shaderF16, problems };
+  } finally {
+    bn.dispose();
+  }
 }
