@@ -138,6 +138,7 @@ export class GpuBatchNorm {
 
   /** @internal channelStatistics on checked values (createBatchNorm's engine checked them). */
   async channelStatisticsOf(x: Float32Array, resolved: ResolvedOptions): Promise<ChannelStatistics> {
+    this.checkAlive();
     checkDtypeSupported(this.device, resolved);
     await this.tuneFor('forwardTrain', resolved.view);
     planReduction(contextFor(this.context, 'forwardTrain', resolved.view), resolved.view, 'stats', resolved.dtype);
@@ -222,6 +223,7 @@ export class GpuBatchNorm {
 
   /** @internal forwardTrain on checked (decoded) values; the result's tensors as float32 values. */
   async forwardTrainOf(x: Float32Array, resolved: ResolvedOptions): Promise<ForwardTrainResult> {
+    this.checkAlive();
     checkDtypeSupported(this.device, resolved);
     await this.tuneFor('forwardTrain', resolved.view);
     this.checkFits(resolved, 'forwardTrain');
@@ -239,6 +241,7 @@ export class GpuBatchNorm {
 
   /** @internal forwardInference on checked (decoded) values. */
   async forwardInferenceOf(x: Float32Array, resolved: ResolvedOptions): Promise<Float32Array> {
+    this.checkAlive();
     checkDtypeSupported(this.device, resolved);
     await this.tuneFor('inference', resolved.view);
     this.checkFits(resolved, 'inference');
@@ -259,6 +262,7 @@ export class GpuBatchNorm {
 
   /** @internal backward on checked (decoded) values. */
   async backwardOf(dy: Float32Array, x: Float32Array, resolved: ResolvedBackwardOptions, checked: CheckedSaved): Promise<BackwardResult> {
+    this.checkAlive();
     checkDtypeSupported(this.device, resolved);
     await this.tuneFor('backward', resolved.view);
     this.checkFits(resolved, 'backward');
