@@ -74,6 +74,16 @@ export async function runFloat16LayerCase(seed: number): Promise<Float16LayerRep
       } catch (error) {
         if (!(error instanceof BatchNormError && error.code === 'unsupported-dtype')) problems.push(`expected 'unsupported-dtype', got ${String(error)}`);
       }
+      // encodeStatistics refuses float16 too, before anything is recorded.
+      const x16 = storageBuffer(device, 'x16', new Uint16Array(N + 1));
+      try {
+        gpu.encodeStatistics(device.createCommandEncoder(), { shape, x: x16, dtype: 'float16' });
+        problems.push('encodeStatistics took float16 on a device without shader-f16');
+      } catch (error) {
+        if (!(error instanceof BatchNormError && error.code === 'unsupported-dtype')) problems.push(`encodeStatistics: expected 'unsupported-dtype', got ${String(error)}`);
+      } finally {
+        x16.destroy();
+      }
       return { shaderF16, problems };
     }
     const rng = createRng(caseSeed(seed, 'float16 layer'));
@@ -93,6 +103,13 @@ export async function runFloat16LayerCase(seed: number): Promise<Float16LayerRep
     const hostBack = await bn.backward(dy, x, { shape, activation: 'relu', dtype: 'float16' }, host);
     const same = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((v, i) => v === b[i]);
     if (!same(y, host.y as Uint16Array)) problems.push("the layer's float16 y differs from the host API's");
+    // encodeStatistics on the same float16 x: the forward's statistics kernels, so the same mean and variance.
+    const statsEncoder = device.createCommandEncoder({ label: 'test.float16Statistics' });
+    const stats = gpu.encodeStatistics(statsEncoder, { shape, x: buffers.x, dtype: 'float16' });
+    device.queue.submit([statsEncoder.finish()]);
+    const meanAndVariance = await readBuffer(device, stats, 6);
+    stats.destroy();
+    if (!same(meanAndVariance, [...host.mean, ...host.variance])) problems.push("encodeStatistics' float16 mean and variance differ from the host forward's");
     if (!same(dx, hostBack.dx as Uint16Array)) problems.push("the layer's float16 dx differs from the host API's");
     if (!same(state.running_mean ?? [], host.runningMean!)) problems.push("the layer's running mean differs from the host API's");
     // The layer adds dγ to its weightGrad (zeros before): one float32 addition of 0, exact.
