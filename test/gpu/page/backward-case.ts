@@ -170,18 +170,18 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     let y = await readTensor(buffers.y);
     let stats = await readBuffer(device, buffers.stats, 5 * C);
     if (half && !f16) {
-      checks.push({ ...refusalCheck(refused, y.some((v) => !Number.isNaN(v)) || stats.some((v) => !Number.isNaN(v))), output: 'refusal', path: 'resident', epsOfTerms: 0 });
+      checks.push(refusalCheck(refused, y.some((v) => !Number.isNaN(v)) || stats.some((v) => !Number.isNaN(v))));
       // The forward on the host API instead (the CPU path): its y and statistics are the backward's.
       const hostForwardOptions = { ...options, dtype: 'float16' as const, gamma: inputs.gamma, beta: inputs.beta, runningMean: inputs.runningMean, runningVar: inputs.runningVar, residual: inputs.residual && float16Input(inputs.residual) };
       const x16 = float16Input(inputs.x);
       if (spec.mode === 'train') {
         const result = await bn.forwardTrain(x16, hostForwardOptions);
-        y = isFloat16Result(result.y, x16, checks as never);
+        y = isFloat16Result(result.y, x16, checks);
         stats = new Float32Array(5 * C).fill(NaN);
         stats.set(result.mean, 0);
         stats.set(result.invStd, 2 * C);
       } else {
-        y = isFloat16Result(await bn.forwardInference(x16, hostForwardOptions), x16, checks as never);
+        y = isFloat16Result(await bn.forwardInference(x16, hostForwardOptions), x16, checks);
         stats = new Float32Array(5 * C).fill(NaN);
         stats.set(inputs.runningMean, 0);
         stats.set(Float32Array.from(inputs.runningVar, (v) => 1 / Math.sqrt(v + eps)), 2 * C);
@@ -231,7 +231,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     };
     if (half && !f16) {
       const written = resident.dx.some((v) => !Number.isNaN(v)) || (!spec.accumulate && (resident.dgamma.some((v) => !Number.isNaN(v)) || resident.dbeta.some((v) => !Number.isNaN(v))));
-      checks.push({ ...refusalCheck(refused, written), output: 'refusal', path: 'resident', epsOfTerms: 0 });
+      checks.push(refusalCheck(refused, written));
     }
     const unmodifiedOnGpu =
       same(await readTensor(buffers.x), copies.x) &&
@@ -250,7 +250,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     const hostX = hostTensor(inputs.x);
     const hostResult = await bn.backward(hostTensor(inputs.dy), hostX, hostOptions, hostSaved);
     const host = half
-      ? { ...hostResult, dx: isFloat16Result(hostResult.dx, hostX, checks as never), dz: hostResult.dz && isFloat16Result(hostResult.dz, hostX, checks as never) }
+      ? { ...hostResult, dx: isFloat16Result(hostResult.dx, hostX, checks), dz: hostResult.dz && isFloat16Result(hostResult.dz, hostX, checks) }
       : hostResult;
 
     const params: ReferenceParams = {

@@ -4,7 +4,6 @@
  * without `shader-f16` refuses the GPU-resident call.
  */
 import { BatchNormError, BatchNormLayer, createBatchNorm, decodeFloat16, encodeFloat16Bits, type Float16Data } from '../../../src/index';
-import type { OutputCheck } from '../../support/forward-checks';
 import { caseSeed, createRng, normals } from '../../support/random';
 import { readBits, readBuffer, storageBuffer } from './gpu-buffers';
 
@@ -23,20 +22,31 @@ export function float16Input(values: Float32Array): Float16Data {
   return Float16 ? new Float16(bits.buffer, 0, bits.length) : bits;
 }
 
+/** What the float16 checks add to a case's checks (a forward's OutputCheck, a backward's BackwardCheck). */
+export interface Float16Check {
+  output: 'dtype' | 'refusal';
+  path: 'host' | 'resident';
+  failure: string | null;
+  maxAbs: number;
+  maxRel: number;
+  used: number;
+  epsOfTerms: number;
+}
+
 /** A float16 call's tensor output, decoded; a failed check when it is not float16 of the input's kind. */
-export function isFloat16Result(output: unknown, input: unknown, checks: OutputCheck[]): Float32Array {
+export function isFloat16Result(output: unknown, input: unknown, checks: { push(check: Float16Check): unknown }): Float32Array {
   const kind = (a: unknown) => (a as object | undefined)?.constructor?.name;
   const ok = (output instanceof Uint16Array || (Float16 !== undefined && output instanceof Float16)) && kind(output) === kind(input);
-  checks.push({ output: 'dtype', path: 'host', failure: ok ? null : `a float16 call returned ${kind(output)} for a ${kind(input)} input`, maxAbs: 0, maxRel: 0, used: 0 });
+  checks.push({ output: 'dtype', path: 'host', failure: ok ? null : `a float16 call returned ${kind(output)} for a ${kind(input)} input`, maxAbs: 0, maxRel: 0, used: 0, epsOfTerms: 0 });
   const data = output as Uint16Array;
   return ok ? decodeFloat16(data) : new Float32Array(data.length).fill(NaN);
 }
 
 /** The resident call on a device without shader-f16: BatchNormError('unsupported-dtype'), nothing written. */
-export function refusalCheck(error: unknown, written: boolean): OutputCheck {
+export function refusalCheck(error: unknown, written: boolean): Float16Check {
   const typed = error instanceof BatchNormError && error.code === 'unsupported-dtype';
   const failure = !typed ? `expected BatchNormError('unsupported-dtype') without shader-f16, got ${error === undefined ? 'no error' : String(error)}` : written ? 'outputs written although the call was refused' : null;
-  return { output: 'refusal', path: 'resident', failure, maxAbs: 0, maxRel: 0, used: 0 };
+  return { output: 'refusal', path: 'resident', failure, maxAbs: 0, maxRel: 0, used: 0, epsOfTerms: 0 };
 }
 
 /** A float16 case ran the float16 kernels where the device has shader-f16, and checked the refusal elsewhere. */
