@@ -1,4 +1,4 @@
-// #import elementwise-span relu
+// #import elementwise-span relu tensor-storage
 // y = fma(x, scale[c], shift[c]), plus the residual z when RESIDUAL is set, then relu when RELU is
 // set (activation.wgsl): y = act(BN(x) + z). Serves training (scale and shift from
 // `finalize.wgsl`) and inference (from `inference-fold.wgsl`).
@@ -42,15 +42,15 @@ override RUNS: bool;
 override RESIDUAL: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<tensor>;
+@group(0) @binding(1) var<storage, read> x4: array<tensor4>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
 @group(0) @binding(2) var<storage, read> stats4: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> y: array<tensor>;
+@group(0) @binding(3) var<storage, read_write> y4: array<tensor4>;
 // The residual z, read only when RESIDUAL is set (without it any read-only tensor is bound here).
-@group(0) @binding(4) var<storage, read> z: array<f32>;
-@group(0) @binding(4) var<storage, read> z4: array<vec4f>;
+@group(0) @binding(4) var<storage, read> z: array<tensor>;
+@group(0) @binding(4) var<storage, read> z4: array<tensor4>;
 
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
@@ -61,14 +61,14 @@ override RESIDUAL: bool;
 // rounded once more; the backward never recomputes it (its relu mask is read from y).
 fn preActivation(v: f32, u: u32) -> f32 {
   if (RESIDUAL) {
-    return v + z[u];
+    return v + fromTensor(z[u]);
   }
   return v;
 }
 
 fn preActivation4(v: vec4f, u: u32) -> vec4f {
   if (RESIDUAL) {
-    return v + z4[u];
+    return v + fromTensor4(z4[u]);
   }
   return v;
 }
@@ -83,7 +83,7 @@ fn applyScalar(
   let scale = stats[params.scaleOffset + span.channel];
   let shift = stats[params.shiftOffset + span.channel];
   for (var u = span.first; u < span.end; u += params.stride) {
-    y[u] = activate(preActivation(fma(x[u], scale, shift), u));
+    y[u] = toTensor(activate(preActivation(fma(fromTensor(x[u]), scale, shift), u)));
   }
 }
 
@@ -97,7 +97,7 @@ fn applyVec4Run(
   let scale = vec4f(stats[params.scaleOffset + span.channel]);
   let shift = vec4f(stats[params.shiftOffset + span.channel]);
   for (var u = span.first; u < span.end; u += params.stride) {
-    y4[u] = activate4(preActivation4(fma(x4[u], scale, shift), u));
+    y4[u] = toTensor4(activate4(preActivation4(fma(fromTensor4(x4[u]), scale, shift), u)));
   }
 }
 
@@ -111,6 +111,6 @@ fn applyVec4Channels(
   let scale = stats4[params.scaleOffset + span.channel];
   let shift = stats4[params.shiftOffset + span.channel];
   for (var u = span.first; u < span.end; u += params.stride) {
-    y4[u] = activate4(preActivation4(fma(x4[u], scale, shift), u));
+    y4[u] = toTensor4(activate4(preActivation4(fma(fromTensor4(x4[u]), scale, shift), u)));
   }
 }

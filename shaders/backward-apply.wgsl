@@ -1,4 +1,4 @@
-// #import activation elementwise-span
+// #import activation elementwise-span tensor-storage
 // dx of batch norm from the per-channel coefficients of backward-finalize.wgsl, reading x and dy once
 // more:
 //   dx = k[c] · dy + c[c] + m[c] · (x − mean[c])      (training)
@@ -38,21 +38,21 @@ override RUNS: bool;
 override RESIDUAL: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> dy4: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<tensor>;
+@group(0) @binding(1) var<storage, read> x4: array<tensor4>;
+@group(0) @binding(2) var<storage, read> dy: array<tensor>;
+@group(0) @binding(2) var<storage, read> dy4: array<tensor4>;
 // The forward's output, read only when RELU is set (without relu any read-only tensor is bound here).
-@group(0) @binding(3) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read> y4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> y: array<tensor>;
+@group(0) @binding(3) var<storage, read> y4: array<tensor4>;
 // coefficients = [k | c | m | mean] (see backward-finalize.wgsl)
 @group(0) @binding(4) var<storage, read> coefficients: array<f32>;
 @group(0) @binding(4) var<storage, read> coefficients4: array<vec4f>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx4: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> dx: array<tensor>;
+@group(0) @binding(5) var<storage, read_write> dx4: array<tensor4>;
 // The residual's gradient, written only when RESIDUAL is set (without it a placeholder is bound).
-@group(0) @binding(6) var<storage, read_write> dz: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dz4: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> dz: array<tensor>;
+@group(0) @binding(6) var<storage, read_write> dz4: array<tensor4>;
 
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
@@ -90,21 +90,21 @@ fn broadcast(co: Coefficients) -> Coefficients4 {
 // dy of one unit through the activation: masked where y does not pass relu's gradient.
 fn activatedDy(u: u32) -> f32 {
   if (RELU) {
-    return reluGradient(dy[u], y[u]);
+    return reluGradient(fromTensor(dy[u]), fromTensor(y[u]));
   }
-  return dy[u];
+  return fromTensor(dy[u]);
 }
 
 fn activatedDy4(u: u32) -> vec4f {
   if (RELU) {
-    return reluGradient4(dy4[u], y4[u]);
+    return reluGradient4(fromTensor4(dy4[u]), fromTensor4(y4[u]));
   }
-  return dy4[u];
+  return fromTensor4(dy4[u]);
 }
 
 // dx of one unit from its activated dy `d`; `u` indexes x, dy and y alike.
 fn gradient(u: u32, d: f32, co: Coefficients) -> f32 {
-  let xv = x[u];
+  let xv = fromTensor(x[u]);
   if (TRAIN) {
     return fma(co.m, xv - co.mean, fma(co.k, d, co.c));
   }
@@ -112,7 +112,7 @@ fn gradient(u: u32, d: f32, co: Coefficients) -> f32 {
 }
 
 fn gradient4(u: u32, d: vec4f, co: Coefficients4) -> vec4f {
-  let xv = x4[u];
+  let xv = fromTensor4(x4[u]);
   if (TRAIN) {
     return fma(co.m, xv - co.mean, fma(co.k, d, co.c));
   }
@@ -129,9 +129,9 @@ fn backwardApplyScalar(
   let co = channelCoefficients(span.channel);
   for (var u = span.first; u < span.end; u += params.stride) {
     let d = activatedDy(u);
-    dx[u] = gradient(u, d, co);
+    dx[u] = toTensor(gradient(u, d, co));
     if (RESIDUAL) {
-      dz[u] = d;
+      dz[u] = toTensor(d);
     }
   }
 }
@@ -146,9 +146,9 @@ fn backwardApplyVec4Run(
   let co = broadcast(channelCoefficients(span.channel));
   for (var u = span.first; u < span.end; u += params.stride) {
     let d = activatedDy4(u);
-    dx4[u] = gradient4(u, d, co);
+    dx4[u] = toTensor4(gradient4(u, d, co));
     if (RESIDUAL) {
-      dz4[u] = d;
+      dz4[u] = toTensor4(d);
     }
   }
 }
@@ -163,9 +163,9 @@ fn backwardApplyVec4Channels(
   let co = groupCoefficients(span.channel);
   for (var u = span.first; u < span.end; u += params.stride) {
     let d = activatedDy4(u);
-    dx4[u] = gradient4(u, d, co);
+    dx4[u] = toTensor4(gradient4(u, d, co));
     if (RESIDUAL) {
-      dz4[u] = d;
+      dz4[u] = toTensor4(d);
     }
   }
 }

@@ -1,4 +1,4 @@
-// #import activation rows-lanes
+// #import activation rows-lanes tensor-storage
 // The two per-channel sums of the backward pass when channels are contiguous in memory (inner == 1:
 // NC, NLC, NHWC, NDHWC), reading x and dy exactly once:
 //   Σ dy  and  Σ dy · (x − mean),
@@ -19,13 +19,13 @@ override WORKGROUP_SIZE: u32;
 override RELU: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> dy4: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<tensor>;
+@group(0) @binding(1) var<storage, read> x4: array<tensor4>;
+@group(0) @binding(2) var<storage, read> dy: array<tensor>;
+@group(0) @binding(2) var<storage, read> dy4: array<tensor4>;
 // The forward's output, read only when RELU is set (without relu any read-only tensor is bound here).
-@group(0) @binding(3) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read> y4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> y: array<tensor>;
+@group(0) @binding(3) var<storage, read> y4: array<tensor4>;
 // stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl); only mean is read
 @group(0) @binding(4) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read> stats4: array<vec4f>;
@@ -39,9 +39,9 @@ override RELU: bool;
 // only with RELU.
 fn maskedDy4(i: u32) -> vec4f {
   if (RELU) {
-    return reluGradient4(dy4[i], y4[i]);
+    return reluGradient4(fromTensor4(dy4[i]), fromTensor4(y4[i]));
   }
-  return dy4[i];
+  return fromTensor4(dy4[i]);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -70,11 +70,11 @@ fn backwardReduceRowsScalar(
     let i1 = index + min(1u, valid - 1u) * step;
     let i2 = index + min(2u, valid - 1u) * step;
     let i3 = index + min(3u, valid - 1u) * step;
-    let xv = vec4f(x[index], x[i1], x[i2], x[i3]);
+    let xv = vec4f(fromTensor(x[index]), fromTensor(x[i1]), fromTensor(x[i2]), fromTensor(x[i3]));
     let used = vec4u(0u, 1u, 2u, 3u) < vec4u(valid);
-    var dv = vec4f(dy[index], dy[i1], dy[i2], dy[i3]);
+    var dv = vec4f(fromTensor(dy[index]), fromTensor(dy[i1]), fromTensor(dy[i2]), fromTensor(dy[i3]));
     if (RELU) {
-      dv = reluGradient4(dv, vec4f(y[index], y[i1], y[i2], y[i3]));
+      dv = reluGradient4(dv, vec4f(fromTensor(y[index]), fromTensor(y[i1]), fromTensor(y[i2]), fromTensor(y[i3])));
     }
     let d = select(vec4f(0.0), dv, used);
     sumDy += d;
@@ -110,10 +110,10 @@ fn backwardReduceRowsVec4(
     let i1 = index + min(1u, valid - 1u) * step;
     let i2 = index + min(2u, valid - 1u) * step;
     let i3 = index + min(3u, valid - 1u) * step;
-    let x0 = x4[index];
-    let x1 = x4[i1];
-    let x2 = x4[i2];
-    let x3 = x4[i3];
+    let x0 = fromTensor4(x4[index]);
+    let x1 = fromTensor4(x4[i1]);
+    let x2 = fromTensor4(x4[i2]);
+    let x3 = fromTensor4(x4[i3]);
     let d0 = maskedDy4(index);
     let d1 = select(vec4f(0.0), maskedDy4(i1), valid > 1u);
     let d2 = select(vec4f(0.0), maskedDy4(i2), valid > 2u);

@@ -1,4 +1,4 @@
-// #import activation runs-walk workgroup-sum
+// #import activation runs-walk workgroup-sum tensor-storage
 // The two per-channel sums of the backward pass when each channel is stored as runs of `inner`
 // contiguous values (inner > 1: NCL, NCHW, NCDHW), reading x and dy exactly once:
 //   Σ dy  and  Σ dy · (x − mean),
@@ -21,13 +21,13 @@ override WORKGROUP_SIZE: u32;
 override RELU: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> dy4: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<tensor>;
+@group(0) @binding(1) var<storage, read> x4: array<tensor4>;
+@group(0) @binding(2) var<storage, read> dy: array<tensor>;
+@group(0) @binding(2) var<storage, read> dy4: array<tensor4>;
 // The forward's output, read only when RELU is set (without relu any read-only tensor is bound here).
-@group(0) @binding(3) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read> y4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> y: array<tensor>;
+@group(0) @binding(3) var<storage, read> y4: array<tensor4>;
 // stats = [mean | variance | invStd | scale | shift], C values each (see finalize.wgsl); only mean is read
 @group(0) @binding(4) var<storage, read> stats: array<f32>;
 // partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
@@ -45,18 +45,18 @@ fn channelStats(slabChannel: u32) -> ChannelStats {
 // dy at four addresses with the relu mask applied from the forward's y there (activation.wgsl);
 // y is read only with RELU.
 fn maskedDy(a0: u32, a1: u32, a2: u32, a3: u32) -> vec4f {
-  let d = vec4f(dy[a0], dy[a1], dy[a2], dy[a3]);
+  let d = vec4f(fromTensor(dy[a0]), fromTensor(dy[a1]), fromTensor(dy[a2]), fromTensor(dy[a3]));
   if (RELU) {
-    return reluGradient4(d, vec4f(y[a0], y[a1], y[a2], y[a3]));
+    return reluGradient4(d, vec4f(fromTensor(y[a0]), fromTensor(y[a1]), fromTensor(y[a2]), fromTensor(y[a3])));
   }
   return d;
 }
 
 fn maskedDy4(a: u32) -> vec4f {
   if (RELU) {
-    return reluGradient4(dy4[a], y4[a]);
+    return reluGradient4(fromTensor4(dy4[a]), fromTensor4(y4[a]));
   }
-  return dy4[a];
+  return fromTensor4(dy4[a]);
 }
 
 // (Σ dy, Σ dy · (x − mean)) of four values of one channel (dy masked already), lanes ≥ valid
@@ -103,7 +103,7 @@ fn backwardReduceRunsScalar(
     let a1 = select(a0, address(chunk.channel, at1), valid > 1u);
     let a2 = select(a0, address(chunk.channel, at2), valid > 2u);
     let a3 = select(a0, address(chunk.channel, at3), valid > 3u);
-    sum += blockSums(vec4f(x[a0], x[a1], x[a2], x[a3]), maskedDy(a0, a1, a2, a3), valid, s);
+    sum += blockSums(vec4f(fromTensor(x[a0]), fromTensor(x[a1]), fromTensor(x[a2]), fromTensor(x[a3])), maskedDy(a0, a1, a2, a3), valid, s);
     at = stepCursor(at3);
   }
   reduceAndStore(local, chunk, sum);
@@ -133,10 +133,10 @@ fn backwardReduceRunsVec4(
     let a1 = select(a0, address(chunk.channel, at1), valid > 1u);
     let a2 = select(a0, address(chunk.channel, at2), valid > 2u);
     let a3 = select(a0, address(chunk.channel, at3), valid > 3u);
-    let s0 = blockSums(x4[a0], maskedDy4(a0), 4u, s);
-    let s1 = blockSums(x4[a1], maskedDy4(a1), select(0u, 4u, valid > 1u), s);
-    let s2 = blockSums(x4[a2], maskedDy4(a2), select(0u, 4u, valid > 2u), s);
-    let s3 = blockSums(x4[a3], maskedDy4(a3), select(0u, 4u, valid > 3u), s);
+    let s0 = blockSums(fromTensor4(x4[a0]), maskedDy4(a0), 4u, s);
+    let s1 = blockSums(fromTensor4(x4[a1]), maskedDy4(a1), select(0u, 4u, valid > 1u), s);
+    let s2 = blockSums(fromTensor4(x4[a2]), maskedDy4(a2), select(0u, 4u, valid > 2u), s);
+    let s3 = blockSums(fromTensor4(x4[a3]), maskedDy4(a3), select(0u, 4u, valid > 3u), s);
     sum += (s0 + s1) + (s2 + s3);
     at = stepCursor(at3);
   }
@@ -161,7 +161,7 @@ fn backwardReduceRunsSegmentsScalar(
     let a1 = a + min(1u, valid - 1u);
     let a2 = a + min(2u, valid - 1u);
     let a3 = a + min(3u, valid - 1u);
-    sum += blockSums(vec4f(x[a], x[a1], x[a2], x[a3]), maskedDy(a, a1, a2, a3), valid, s);
+    sum += blockSums(vec4f(fromTensor(x[a]), fromTensor(x[a1]), fromTensor(x[a2]), fromTensor(x[a3])), maskedDy(a, a1, a2, a3), valid, s);
   }
   partials[partialIndex(segment.channel, segment.chunk)] = sum;
 }
@@ -184,10 +184,10 @@ fn backwardReduceRunsSegmentsVec4(
     let a1 = a + min(1u, valid - 1u);
     let a2 = a + min(2u, valid - 1u);
     let a3 = a + min(3u, valid - 1u);
-    let s0 = blockSums(x4[a], maskedDy4(a), 4u, s);
-    let s1 = blockSums(x4[a1], maskedDy4(a1), select(0u, 4u, valid > 1u), s);
-    let s2 = blockSums(x4[a2], maskedDy4(a2), select(0u, 4u, valid > 2u), s);
-    let s3 = blockSums(x4[a3], maskedDy4(a3), select(0u, 4u, valid > 3u), s);
+    let s0 = blockSums(fromTensor4(x4[a]), maskedDy4(a), 4u, s);
+    let s1 = blockSums(fromTensor4(x4[a1]), maskedDy4(a1), select(0u, 4u, valid > 1u), s);
+    let s2 = blockSums(fromTensor4(x4[a2]), maskedDy4(a2), select(0u, 4u, valid > 2u), s);
+    let s3 = blockSums(fromTensor4(x4[a3]), maskedDy4(a3), select(0u, 4u, valid > 3u), s);
     sum += (s0 + s1) + (s2 + s3);
   }
   partials[partialIndex(segment.channel, segment.chunk)] = sum;

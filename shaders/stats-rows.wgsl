@@ -1,4 +1,4 @@
-// #import rows-lanes moments
+// #import rows-lanes moments tensor-storage
 // Per-channel partial statistics when channels are contiguous in memory (inner == 1: NC, NLC, NHWC,
 // NDHWC), reading x exactly once.
 //
@@ -17,8 +17,8 @@
 override WORKGROUP_SIZE: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<tensor>;
+@group(0) @binding(1) var<storage, read> x4: array<tensor4>;
 // partials[(chunkBase + k) · C + c] = (count, mean − pivot, M2, pivot), moments.wgsl's layout; M2 = −1
 // when the thread read a NaN or ±Inf
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
@@ -41,14 +41,14 @@ fn statsRowsScalar(
   let step = lane.step * params.groups;
   let rows = (lane.end - lane.first + lane.step - 1u) / lane.step;
   var index = params.skip + lane.first * params.groups + channel;
-  let pivot = x[index];
+  let pivot = fromTensor(x[index]);
   var moments = vec4f(0.0, 0.0, 0.0, pivot);
   let full = rows / 16u;
   for (var block = 0u; block < full; block += 1u) {
-    let v0 = vec4f(x[index], x[index + step], x[index + 2u * step], x[index + 3u * step]);
-    let v1 = vec4f(x[index + 4u * step], x[index + 5u * step], x[index + 6u * step], x[index + 7u * step]);
-    let v2 = vec4f(x[index + 8u * step], x[index + 9u * step], x[index + 10u * step], x[index + 11u * step]);
-    let v3 = vec4f(x[index + 12u * step], x[index + 13u * step], x[index + 14u * step], x[index + 15u * step]);
+    let v0 = vec4f(fromTensor(x[index]), fromTensor(x[index + step]), fromTensor(x[index + 2u * step]), fromTensor(x[index + 3u * step]));
+    let v1 = vec4f(fromTensor(x[index + 4u * step]), fromTensor(x[index + 5u * step]), fromTensor(x[index + 6u * step]), fromTensor(x[index + 7u * step]));
+    let v2 = vec4f(fromTensor(x[index + 8u * step]), fromTensor(x[index + 9u * step]), fromTensor(x[index + 10u * step]), fromTensor(x[index + 11u * step]));
+    let v3 = vec4f(fromTensor(x[index + 12u * step]), fromTensor(x[index + 13u * step]), fromTensor(x[index + 14u * step]), fromTensor(x[index + 15u * step]));
     moments = mergeBlock(moments, 16.0, channelBlock(v0, v1, v2, v3, pivot));
     index += 16u * step;
   }
@@ -58,7 +58,7 @@ fn statsRowsScalar(
     let last = left - 1u;
     var v: array<f32, 16>;
     for (var k = 0u; k < 16u; k += 1u) {
-      v[k] = x[index + min(k, last) * step];
+      v[k] = fromTensor(x[index + min(k, last) * step]);
     }
     let tail = channelTail(vec4f(v[0], v[1], v[2], v[3]), vec4f(v[4], v[5], v[6], v[7]), vec4f(v[8], v[9], v[10], v[11]), vec4f(v[12], v[13], v[14], v[15]), left, pivot);
     moments = mergeBlock(moments, f32(left), tail);
@@ -82,13 +82,13 @@ fn statsRowsVec4(
   let rows = (lane.end - lane.first + lane.step - 1u) / lane.step;
   var index = params.skip + lane.first * params.groups + group;
   // Four channels: each lane of a vec4 load belongs to its own channel, with its own pivot.
-  let pivot = x4[index];
+  let pivot = fromTensor4(x4[index]);
   var moments = RowsMoments(0.0, vec4f(0.0), vec4f(0.0));
   let full = rows / 8u;
   for (var block = 0u; block < full; block += 1u) {
     let r = array<vec4f, 8>(
-      x4[index], x4[index + step], x4[index + 2u * step], x4[index + 3u * step],
-      x4[index + 4u * step], x4[index + 5u * step], x4[index + 6u * step], x4[index + 7u * step],
+      fromTensor4(x4[index]), fromTensor4(x4[index + step]), fromTensor4(x4[index + 2u * step]), fromTensor4(x4[index + 3u * step]),
+      fromTensor4(x4[index + 4u * step]), fromTensor4(x4[index + 5u * step]), fromTensor4(x4[index + 6u * step]), fromTensor4(x4[index + 7u * step]),
     );
     moments = mergeRows(moments, 8.0, rowsBlock(r, pivot));
     index += 8u * step;
@@ -99,7 +99,7 @@ fn statsRowsVec4(
     let last = left - 1u;
     var r: array<vec4f, 8>;
     for (var k = 0u; k < 8u; k += 1u) {
-      r[k] = x4[index + min(k, last) * step];
+      r[k] = fromTensor4(x4[index + min(k, last) * step]);
     }
     moments = mergeRows(moments, f32(left), rowsTail(r, left, pivot));
   }

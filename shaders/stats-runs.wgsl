@@ -1,4 +1,4 @@
-// #import runs-walk workgroup-sum moments
+// #import runs-walk workgroup-sum moments tensor-storage
 // Per-channel partial statistics when each channel is stored as runs of `inner` contiguous values
 // (inner > 1: NCL, NCHW, NCDHW), reading x exactly once.
 //
@@ -28,8 +28,8 @@
 override WORKGROUP_SIZE: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(1) var<storage, read> x: array<tensor>;
+@group(0) @binding(1) var<storage, read> x4: array<tensor4>;
 // partials[(chunkBase + k) · C + c] = (count, shifted mean, M2, pivot), as stats-rows.wgsl writes them
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
@@ -63,7 +63,7 @@ fn loadUnits(channel: u32, at: ptr<function, RunCursor>) -> vec4f {
   let at2 = stepCursor(at1);
   let at3 = stepCursor(at2);
   *at = stepCursor(at3);
-  return vec4f(x[a0], x[address(channel, at1)], x[address(channel, at2)], x[address(channel, at3)]);
+  return vec4f(fromTensor(x[a0]), fromTensor(x[address(channel, at1)]), fromTensor(x[address(channel, at2)]), fromTensor(x[address(channel, at3)]));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -77,7 +77,7 @@ fn statsRunsScalar(
     return;
   }
   let chunk = chunkOf(workgroup, workgroups);
-  let pivot = x[address(chunk.channel, cursorAt(chunk.begin))];
+  let pivot = fromTensor(x[address(chunk.channel, cursorAt(chunk.begin))]);
   let m = chunk.begin + local;
   let units = select(0u, (chunk.end - m + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE, m < chunk.end);
   var at = cursorAt(m);
@@ -96,7 +96,7 @@ fn statsRunsScalar(
     let first = address(chunk.channel, at);
     var v: array<f32, 16>;
     for (var k = 0u; k < 16u; k += 1u) {
-      v[k] = x[select(first, address(chunk.channel, at), k < left)];
+      v[k] = fromTensor(x[select(first, address(chunk.channel, at), k < left)]);
       at = stepCursor(at);
     }
     let tail = channelTail(vec4f(v[0], v[1], v[2], v[3]), vec4f(v[4], v[5], v[6], v[7]), vec4f(v[8], v[9], v[10], v[11]), vec4f(v[12], v[13], v[14], v[15]), left, pivot);
@@ -115,7 +115,7 @@ fn statsRunsVec4(
     return;
   }
   let chunk = chunkOf(workgroup, workgroups);
-  let pivot = x4[address(chunk.channel, cursorAt(chunk.begin))].x;
+  let pivot = fromTensor4(x4[address(chunk.channel, cursorAt(chunk.begin))]).x;
   let m = chunk.begin + local;
   let units = select(0u, (chunk.end - m + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE, m < chunk.end);
   var at = cursorAt(m);
@@ -126,10 +126,10 @@ fn statsRunsVec4(
     let at1 = stepCursor(at);
     let at2 = stepCursor(at1);
     let at3 = stepCursor(at2);
-    let v0 = x4[address(chunk.channel, at)];
-    let v1 = x4[address(chunk.channel, at1)];
-    let v2 = x4[address(chunk.channel, at2)];
-    let v3 = x4[address(chunk.channel, at3)];
+    let v0 = fromTensor4(x4[address(chunk.channel, at)]);
+    let v1 = fromTensor4(x4[address(chunk.channel, at1)]);
+    let v2 = fromTensor4(x4[address(chunk.channel, at2)]);
+    let v3 = fromTensor4(x4[address(chunk.channel, at3)]);
     moments = mergeBlock(moments, 16.0, channelBlock(v0, v1, v2, v3, pivot));
     at = stepCursor(at3);
   }
@@ -139,9 +139,9 @@ fn statsRunsVec4(
     let a0 = address(chunk.channel, at);
     let at1 = stepCursor(at);
     let at2 = stepCursor(at1);
-    let v0 = x4[a0];
-    let v1 = x4[select(a0, address(chunk.channel, at1), left > 1u)];
-    let v2 = x4[select(a0, address(chunk.channel, at2), left > 2u)];
+    let v0 = fromTensor4(x4[a0]);
+    let v1 = fromTensor4(x4[select(a0, address(chunk.channel, at1), left > 1u)]);
+    let v2 = fromTensor4(x4[select(a0, address(chunk.channel, at2), left > 2u)]);
     moments = mergeBlock(moments, f32(4u * left), channelTail(v0, v1, v2, v0, 4u * left, pivot));
   }
   reduceAndStore(local, chunk, pivot, moments, 4u);
@@ -158,15 +158,15 @@ fn statsRunsSegmentsScalar(
     return;
   }
   let segment = segmentOf(t);
-  let pivot = x[segment.begin];
+  let pivot = fromTensor(x[segment.begin]);
   var moments = vec4f(0.0, 0.0, 0.0, pivot);
   var a = segment.begin;
   let full = (segment.end - segment.begin) / 16u;
   for (var block = 0u; block < full; block += 1u) {
-    let v0 = vec4f(x[a], x[a + 1u], x[a + 2u], x[a + 3u]);
-    let v1 = vec4f(x[a + 4u], x[a + 5u], x[a + 6u], x[a + 7u]);
-    let v2 = vec4f(x[a + 8u], x[a + 9u], x[a + 10u], x[a + 11u]);
-    let v3 = vec4f(x[a + 12u], x[a + 13u], x[a + 14u], x[a + 15u]);
+    let v0 = vec4f(fromTensor(x[a]), fromTensor(x[a + 1u]), fromTensor(x[a + 2u]), fromTensor(x[a + 3u]));
+    let v1 = vec4f(fromTensor(x[a + 4u]), fromTensor(x[a + 5u]), fromTensor(x[a + 6u]), fromTensor(x[a + 7u]));
+    let v2 = vec4f(fromTensor(x[a + 8u]), fromTensor(x[a + 9u]), fromTensor(x[a + 10u]), fromTensor(x[a + 11u]));
+    let v3 = vec4f(fromTensor(x[a + 12u]), fromTensor(x[a + 13u]), fromTensor(x[a + 14u]), fromTensor(x[a + 15u]));
     moments = mergeBlock(moments, 16.0, channelBlock(v0, v1, v2, v3, pivot));
     a += 16u;
   }
@@ -176,7 +176,7 @@ fn statsRunsSegmentsScalar(
     let last = segment.end - 1u;
     var v: array<f32, 16>;
     for (var k = 0u; k < 16u; k += 1u) {
-      v[k] = x[min(a + k, last)];
+      v[k] = fromTensor(x[min(a + k, last)]);
     }
     let tail = channelTail(vec4f(v[0], v[1], v[2], v[3]), vec4f(v[4], v[5], v[6], v[7]), vec4f(v[8], v[9], v[10], v[11]), vec4f(v[12], v[13], v[14], v[15]), left, pivot);
     moments = mergeBlock(moments, f32(left), tail);
@@ -195,20 +195,20 @@ fn statsRunsSegmentsVec4(
     return;
   }
   let segment = segmentOf(t);
-  let pivot = x4[segment.begin].x;
+  let pivot = fromTensor4(x4[segment.begin]).x;
   var moments = vec4f(0.0, 0.0, 0.0, pivot);
   var a = segment.begin;
   let full = (segment.end - segment.begin) / 4u;
   for (var block = 0u; block < full; block += 1u) {
-    moments = mergeBlock(moments, 16.0, channelBlock(x4[a], x4[a + 1u], x4[a + 2u], x4[a + 3u], pivot));
+    moments = mergeBlock(moments, 16.0, channelBlock(fromTensor4(x4[a]), fromTensor4(x4[a + 1u]), fromTensor4(x4[a + 2u]), fromTensor4(x4[a + 3u]), pivot));
     a += 4u;
   }
   let left = segment.end - a;
   if (left > 0u) {
     // Units past the segment's end repeat its last; channelTail ignores them.
     let last = segment.end - 1u;
-    let v0 = x4[a];
-    moments = mergeBlock(moments, f32(4u * left), channelTail(v0, x4[min(a + 1u, last)], x4[min(a + 2u, last)], v0, 4u * left, pivot));
+    let v0 = fromTensor4(x4[a]);
+    moments = mergeBlock(moments, f32(4u * left), channelTail(v0, fromTensor4(x4[min(a + 1u, last)]), fromTensor4(x4[min(a + 2u, last)]), v0, 4u * left, pivot));
   }
   partials[partialIndex(segment.channel, segment.chunk)] = momentsOrFlag(moments);
 }

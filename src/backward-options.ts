@@ -38,7 +38,7 @@ export function resolveBackwardOptions(opts: BackwardOptions): ResolvedBackwardO
 function checkResidualFlag(residual: unknown, o: ResolvedOptions): boolean {
   if (residual === undefined || residual === false) return false;
   if (residual === true) return true;
-  checkInput('residual', residual, o.view);
+  checkInput('residual', residual, o.view, o.dtype);
   return true;
 }
 
@@ -81,7 +81,7 @@ export function checkSaved(saved: unknown, o: ResolvedBackwardOptions): CheckedS
     if (y === undefined) {
       throw new BatchNormError('invalid-option', "backward with activation 'relu' needs saved.y, the forward's output: its gradient passes dy exactly where y > 0");
     }
-    checked.y = checkInput('saved.y', y, o.view);
+    checked.y = checkInput('saved.y', y, o.view, o.dtype);
   }
   return checked;
 }

@@ -28,6 +28,8 @@ import type {
   SavedForward,
   Tolerance,
 } from './types';
+import { backwardOutput, forwardTrainOutput, tensorOutput } from './tensor-output';
+import type { Float16BackwardResult, Float16Data, Float16ForwardTrainResult, Float16Options, TensorDtype, TensorInput } from './types';
 import { resolveVerify, verifyForwardInference, verifyForwardTrain } from './verify';
 import { verifyBackward } from './verify-backward';
 
@@ -100,8 +102,20 @@ export class BatchNorm extends EventTarget {
     if (acquired) this.install(acquired);
   }
 
-  private get tolerance(): Tolerance | undefined {
-    return this.settings.tolerance;
+  /**
+   * verify's tolerance for a call: with float16 tensors the GPU stores each output rounded to either
+   * float16 neighbour of its float32 value (WGSL leaves the choice open), which the CPU result does
+   * not have: one float16 ulp (2^-10 relative) more, and 2^-14 absolute for flushed subnormals.
+   */
+  private toleranceFor(dtype: TensorDtype): Tolerance | undefined {
+    const tolerance = this.settings.tolerance;
+    if (!tolerance || dtype === 'float32') return tolerance;
+    return { rtol: tolerance.rtol + 2 ** -10, atol: tolerance.atol + 2 ** -14 };
+  }
+
+  /** The GPU kernels for a call on tensors of `dtype`, or undefined for the CPU path (none, or no `shader-f16`). */
+  private kernelsFor(dtype: TensorDtype): GpuBatchNorm | undefined {
+    return this.gpuEngine?.supportsDtype(dtype) ? this.gpuEngine : undefined;
   }
 
   private install(acquired: AcquiredDevice): void {
@@ -132,40 +146,51 @@ export class BatchNorm extends EventTarget {
    */
   forwardTrain(x: FloatInput, opts: BatchNormOptions & RunningStatistics): Promise<ForwardTrainResultWithRunning>;
   forwardTrain(x: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult>;
-  async forwardTrain(input: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult> {
+  /**
+   * dtype 'float16': x (and z) float16 arrays, y returned as one of the same kind; the statistics
+   * stay float32. On the CPU path (also where the GPU lacks `shader-f16`) the float16 inputs are
+   * decoded, the float64/float32 math is the same, and y is rounded to float16 (nearest even).
+   */
+  forwardTrain(x: Float16Data, opts: Float16Options<BatchNormOptions>): Promise<Float16ForwardTrainResult>;
+  async forwardTrain(input: TensorInput, opts: BatchNormOptions): Promise<ForwardTrainResult | Float16ForwardTrainResult> {
     this.checkLive();
     const resolved = resolveOptions(opts, 'train');
-    const x = checkInput('x', input, resolved.view);
+    const x = checkInput('x', input, resolved.view, resolved.dtype);
     const { gamma, beta, runningMean, runningVar } = resolved;
     this.checkFiniteValues('forwardTrain', 'input', { x, gamma, beta, runningMean, runningVar, residual: resolved.residual }, resolved);
     const result = await this.forwardTrainResult(x, resolved);
     const { y, mean, variance, invStd } = result;
     this.checkFiniteValues('forwardTrain', 'result', { y, mean, variance, invStd, runningMean: result.runningMean, runningVar: result.runningVar }, resolved);
-    return result;
+    return forwardTrainOutput(result, resolved.dtype, input);
   }
 
   private async forwardTrainResult(x: Float32Array, resolved: ResolvedOptions): Promise<ForwardTrainResult> {
-    const gpu = await this.onGpu((engine) => engine.forwardTrain(x, gpuOptions(resolved)));
+    const gpu = await this.onGpu(resolved.dtype, (engine) => engine.forwardTrainOf(x, resolved));
     if (!gpu) return cpuForwardTrain(x, resolved);
-    if (this.tolerance) verifyForwardTrain(gpu, cpuForwardTrain(x, resolved), x, resolved, this.tolerance);
+    const tolerance = this.toleranceFor(resolved.dtype);
+    if (tolerance) verifyForwardTrain(gpu, cpuForwardTrain(x, resolved), x, resolved, tolerance);
     return gpu;
   }
 
-  async forwardInference(input: FloatInput, opts: BatchNormOptions): Promise<Float32Array> {
+  forwardInference(x: FloatInput, opts: BatchNormOptions): Promise<Float32Array>;
+  /** dtype 'float16': as forwardTrain's. */
+  forwardInference(x: Float16Data, opts: Float16Options<BatchNormOptions>): Promise<Float16Data>;
+  async forwardInference(input: TensorInput, opts: BatchNormOptions): Promise<Float32Array | Float16Data> {
     this.checkLive();
     const resolved = resolveOptions(opts, 'inference');
-    const x = checkInput('x', input, resolved.view);
+    const x = checkInput('x', input, resolved.view, resolved.dtype);
     const { gamma, beta, runningMean, runningVar } = resolved;
     this.checkFiniteValues('forwardInference', 'input', { x, gamma, beta, runningMean, runningVar, residual: resolved.residual }, resolved);
     const y = await this.forwardInferenceResult(x, resolved);
     this.checkFiniteValues('forwardInference', 'result', { y }, resolved);
-    return y;
+    return tensorOutput(y, resolved.dtype, input);
   }
 
   private async forwardInferenceResult(x: Float32Array, resolved: ResolvedOptions): Promise<Float32Array> {
-    const gpu = await this.onGpu((engine) => engine.forwardInference(x, gpuOptions(resolved)));
+    const gpu = await this.onGpu(resolved.dtype, (engine) => engine.forwardInferenceOf(x, resolved));
     if (!gpu) return cpuForwardInference(x, resolved);
-    if (this.tolerance) verifyForwardInference(gpu, cpuForwardInference(x, resolved), x, resolved, this.tolerance);
+    const tolerance = this.toleranceFor(resolved.dtype);
+    if (tolerance) verifyForwardInference(gpu, cpuForwardInference(x, resolved), x, resolved, tolerance);
     return gpu;
   }
 
@@ -180,24 +205,27 @@ export class BatchNorm extends EventTarget {
    */
   backward(dy: FloatInput, x: FloatInput, opts: ResidualBackwardOptions, saved?: SavedForward): Promise<BackwardResultWithResidual>;
   backward(dy: FloatInput, x: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult>;
-  async backward(dyInput: FloatInput, xInput: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
+  /** dtype 'float16': dy, x (and saved.y) float16 arrays; dx (and dz) returned as float16, dgamma and dbeta float32. */
+  backward(dy: Float16Data, x: Float16Data, opts: Float16Options<BackwardOptions>, saved?: SavedForward): Promise<Float16BackwardResult>;
+  async backward(dyInput: TensorInput, xInput: TensorInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult | Float16BackwardResult> {
     this.checkLive();
     const resolved = resolveBackwardOptions(opts);
-    const dy = checkInput('dy', dyInput, resolved.view);
-    const x = checkInput('x', xInput, resolved.view);
+    const dy = checkInput('dy', dyInput, resolved.view, resolved.dtype);
+    const x = checkInput('x', xInput, resolved.view, resolved.dtype);
     const checked = checkSaved(saved, resolved);
     const { gamma, beta, runningMean, runningVar } = resolved;
     const savedArrays = { 'saved.mean': checked.mean, 'saved.invStd': checked.invStd, 'saved.y': checked.y };
     this.checkFiniteValues('backward', 'input', { dy, x, gamma, beta, runningMean, runningVar, ...savedArrays }, resolved);
     const result = await this.backwardResult(dy, x, resolved, checked);
     this.checkFiniteValues('backward', 'result', { dx: result.dx, dgamma: result.dgamma, dbeta: result.dbeta, dz: result.dz }, resolved);
-    return result;
+    return backwardOutput(result, resolved.dtype, xInput);
   }
 
   private async backwardResult(dy: Float32Array, x: Float32Array, resolved: ResolvedBackwardOptions, checked: CheckedSaved): Promise<BackwardResult> {
-    const gpu = await this.onGpu((engine) => engine.backward(dy, x, { ...gpuOptions(resolved), mode: resolved.mode, residual: resolved.residualGradient }, checkedSaved(checked)));
+    const gpu = await this.onGpu(resolved.dtype, (engine) => engine.backwardOf(dy, x, resolved, checked));
     if (!gpu) return cpuBackward(dy, x, resolved, checked);
-    if (this.tolerance) verifyBackward(gpu, cpuBackward(dy, x, resolved, checked), dy, x, resolved, checked, this.tolerance);
+    const tolerance = this.toleranceFor(resolved.dtype);
+    if (tolerance) verifyBackward(gpu, cpuBackward(dy, x, resolved, checked), dy, x, resolved, checked, tolerance);
     return gpu;
   }
 
@@ -206,12 +234,12 @@ export class BatchNorm extends EventTarget {
    * parts of every shard with mergeChannelStatistics, then normalize each shard with the merged
    * mean and variance (forwardInference with them as runningMean / runningVar).
    */
-  async channelStatistics(input: FloatInput, opts: BatchNormOptions): Promise<ChannelStatistics> {
+  async channelStatistics(input: TensorInput, opts: BatchNormOptions): Promise<ChannelStatistics> {
     this.checkLive();
     const resolved = resolveOptions(opts, 'train');
-    const x = checkInput('x', input, resolved.view);
+    const x = checkInput('x', input, resolved.view, resolved.dtype);
     this.checkFiniteValues('channelStatistics', 'input', { x }, resolved);
-    const gpu = await this.onGpu((engine) => engine.channelStatistics(x, gpuOptions(resolved)));
+    const gpu = await this.onGpu(resolved.dtype, (engine) => engine.channelStatisticsOf(x, resolved));
     const result = gpu ?? cpuChannelStatistics(x, resolved);
     if (this.settings.checkFinite) {
       const { mean, m2 } = result;
@@ -270,9 +298,12 @@ export class BatchNorm extends EventTarget {
     return () => this.observers.delete(observer);
   }
 
-  /** Runs on the GPU when one is in use; returns undefined when the work must go to the CPU path. */
-  private async onGpu<T>(work: (engine: GpuBatchNorm) => Promise<T>): Promise<T | undefined> {
-    const engine = this.gpuEngine;
+  /**
+   * Runs on the GPU when one is in use and runs kernels on tensors of `dtype`; returns undefined
+   * when the work must go to the CPU path.
+   */
+  private async onGpu<T>(dtype: TensorDtype, work: (engine: GpuBatchNorm) => Promise<T>): Promise<T | undefined> {
+    const engine = this.kernelsFor(dtype);
     if (!engine) return undefined;
     try {
       return await work(engine);
@@ -303,22 +334,6 @@ export class BatchNorm extends EventTarget {
   private checkLive(): void {
     if (this.disposed) throw new BatchNormError('disposed', 'this BatchNorm engine was disposed');
   }
-}
-
-/**
- * The options the GPU engine validates again, with the arrays already converted to Float32Arrays
- * (arrays of numbers are converted once, here) and every default filled in.
- */
-function gpuOptions(o: ResolvedOptions): BatchNormOptions {
-  const { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar, residual } = o;
-  return { shape, layout, gamma, beta, eps, momentum, convention, activation, runningMean, runningVar, residual };
-}
-
-/** `saved` as the GPU engine checks it again: only what the backward uses, as Float32Arrays. */
-function checkedSaved(checked: CheckedSaved): SavedForward | undefined {
-  const { mean, invStd, y } = checked;
-  if (mean && invStd) return { mean, invStd, y };
-  return y ? { y } : undefined;
 }
 
 function navigatorGpu(): GpuEntry | undefined {

@@ -16,6 +16,7 @@ export type BatchNormErrorCode =
   | 'invalid-buffer'
   | 'webgpu-unavailable'
   | 'unsupported-device'
+  | 'unsupported-dtype'
   | 'device-lost'
   | 'gpu-error'
   | 'disposed'

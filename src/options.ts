@@ -1,7 +1,8 @@
 import { conventionDefaults } from './conventions';
 import { BatchNormError } from './errors';
 import { channelView, type ChannelView } from './layout';
-import type { Activation, BatchNormOptions, Convention, Layout } from './types';
+import { checkFloat16 } from './float16';
+import type { Activation, BatchNormOptions, Convention, Layout, TensorDtype } from './types';
 
 /**
  * Options after validation, with every default filled in. Produced before any GPU work, so a bad
@@ -19,8 +20,10 @@ export interface ResolvedOptions {
   activation: Activation;
   runningMean: Float32Array | undefined;
   runningVar: Float32Array | undefined;
-  /** z of y = act(BN(x) + z), checked against x's size. */
+  /** z of y = act(BN(x) + z), checked against x's size (float16 ones decoded). */
   residual: Float32Array | undefined;
+  /** How the tensors are stored; host arrays of float16 are decoded to float32 when checked. */
+  dtype: TensorDtype;
 }
 
 export type PassKind = 'train' | 'inference';
@@ -73,6 +76,7 @@ export function gpuEps(eps: number): number {
 
 const conventions: readonly Convention[] = ['pytorch', 'keras', 'onnx'];
 const activations: readonly Activation[] = ['none', 'relu'];
+const dtypes: readonly TensorDtype[] = ['float32', 'float16'];
 
 /** The options without per-channel arrays: what the host-array and GPU-resident APIs share. */
 export type ScalarOptions = Omit<BatchNormOptions, 'gamma' | 'beta' | 'runningMean' | 'runningVar' | 'residual'>;
@@ -98,13 +102,17 @@ export function resolveScalarOptions(opts: ScalarOptions, pass: PassKind): Resol
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
     throw new BatchNormError('invalid-momentum', `momentum must be in [0, 1], got ${momentum}`);
   }
+  const dtype = opts.dtype ?? 'float32';
+  if (!dtypes.includes(dtype)) {
+    throw new BatchNormError('invalid-option', `dtype must be 'float32' or 'float16', got ${JSON.stringify(dtype)}`);
+  }
   if (pass === 'train' && view.count < 2) {
     throw new BatchNormError(
       'too-few-values',
       `Expected more than 1 value per channel when training, got input size [${opts.shape.join(', ')}]`,
     );
   }
-  return { shape: opts.shape, layout: opts.layout, view, eps, momentum, convention, activation };
+  return { shape: opts.shape, layout: opts.layout, view, eps, momentum, convention, activation, dtype };
 }
 
 /** Validates the host-array options (scalars and per-channel arrays, returned as Float32Arrays). */
@@ -121,13 +129,16 @@ export function resolveOptions(opts: BatchNormOptions, pass: PassKind): Resolved
   if (pass === 'inference' && runningMean === undefined) {
     throw new BatchNormError('missing-running-stats', 'forwardInference needs runningMean and runningVar');
   }
-  const residual = opts.residual === undefined ? undefined : checkInput('residual', opts.residual, scalars.view);
+  const residual = opts.residual === undefined ? undefined : checkInput('residual', opts.residual, scalars.view, scalars.dtype);
   return { ...scalars, gamma, beta, runningMean, runningVar, residual };
 }
 
-/** Checks a host data array against the resolved shape; returns it as a Float32Array. */
-export function checkInput(name: string, data: unknown, view: ChannelView): Float32Array {
-  const values = asFloat32(data);
+/**
+ * Checks a host data array against the resolved shape; returns it as a Float32Array (a float16
+ * array of dtype 'float16' decoded, exactly).
+ */
+export function checkInput(name: string, data: unknown, view: ChannelView, dtype: TensorDtype = 'float32'): Float32Array {
+  const values = dtype === 'float16' ? checkFloat16(name, data) : asFloat32(data);
   if (!values) {
     throw new BatchNormError('invalid-option', `${name} must be a Float32Array or an array of numbers`);
   }

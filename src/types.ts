@@ -12,6 +12,28 @@ export type BackendChoice = 'auto' | BackendName;
  */
 export type FloatInput = Float32Array | readonly number[];
 
+/**
+ * How the tensors (x, y, dy, dx, z, dz) are stored: 'float32' (default) or 'float16', half the
+ * bytes. With 'float16' every sum, statistic, scale and shift is still float32, and so are γ, β and
+ * the (running) statistics; see docs/api.md.
+ */
+export type TensorDtype = 'float32' | 'float16';
+
+/**
+ * A float16 host array: a Float16Array where the runtime has one, else a Uint16Array holding the
+ * bits (typed by shape, so no Float16Array declaration is needed to compile against it).
+ */
+export interface Float16Data {
+  readonly length: number;
+  readonly buffer: ArrayBufferLike;
+  readonly byteOffset: number;
+  readonly byteLength: number;
+  readonly [index: number]: number;
+}
+
+/** A tensor of the host API: float32 values (FloatInput) or, with dtype 'float16', float16 ones. */
+export type TensorInput = FloatInput | Float16Data;
+
 export interface Tolerance {
   rtol: number;
   atol: number;
@@ -39,7 +61,13 @@ export interface BatchNormOptions {
    * z of a fused residual add (forwardTrain, forwardInference): y = act(BN(x) + z), z of x's shape
    * and layout, added before the activation (a ResNet block's skip connection) in the same pass.
    */
-  residual?: FloatInput;
+  residual?: TensorInput;
+  /**
+   * Storage of the tensors (default 'float32'). With 'float16', x (and z, dy, saved.y) are float16
+   * host arrays and y (dx, dz) come back as arrays of the same kind; γ, β and the statistics stay
+   * float32. On a GPU without `shader-f16` the host-array calls run on the CPU path.
+   */
+  dtype?: TensorDtype;
 }
 
 /** Running statistics given to a call: forwardTrain then returns their updated copies. */
@@ -90,12 +118,12 @@ export interface BackwardOptions extends Omit<BatchNormOptions, 'residual'> {
    * forward's options can be passed as they are; its length is checked, its values are not read)
    * or `true`.
    */
-  residual?: FloatInput | boolean;
+  residual?: TensorInput | boolean;
 }
 
 /** Backward options of a forward with a residual: backward then returns dz too. */
 export interface ResidualBackwardOptions extends BackwardOptions {
-  residual: FloatInput | true;
+  residual: TensorInput | true;
 }
 
 /** What a backward needs from its forward in mode 'train': e.g. the ForwardTrainResult itself. */
@@ -107,12 +135,12 @@ export interface SavedStatistics {
    * The forward's output; required with activation 'relu', whose gradient passes dy exactly where
    * y > 0 (false for ±0, negative values and NaN).
    */
-  y?: FloatInput;
+  y?: TensorInput;
 }
 
 /** What a backward in mode 'eval' needs from its forward with activation 'relu': forwardInference's y. */
 export interface SavedOutput {
-  y: FloatInput;
+  y: TensorInput;
 }
 
 /** The `saved` argument of backward: statistics (mode 'train') and/or y (activation 'relu'). */
@@ -134,4 +162,18 @@ export interface BackwardResult {
 /** What backward returns for a forward with a residual: dz is then always there. */
 export interface BackwardResultWithResidual extends BackwardResult {
   dz: Float32Array;
+}
+
+/** The options of a call on float16 tensors. */
+export type Float16Options<T extends { dtype?: TensorDtype }> = T & { dtype: 'float16' };
+
+/** forwardTrain's result with dtype 'float16': y is float16, of the kind x was; the statistics float32. */
+export interface Float16ForwardTrainResult extends Omit<ForwardTrainResult, 'y'> {
+  y: Float16Data;
+}
+
+/** backward's result with dtype 'float16': dx (and dz) float16, of the kind x was; dgamma, dbeta float32. */
+export interface Float16BackwardResult extends Omit<BackwardResult, 'dx' | 'dz'> {
+  dx: Float16Data;
+  dz?: Float16Data;
 }

@@ -40,7 +40,8 @@ function finiteOrNaN(value: number): number {
 export function cpuBackward(dy: Float32Array, x: Float32Array, o: ResolvedBackwardOptions, saved: CheckedSaved | undefined): BackwardResult {
   checkInput('dy', dy, o.view);
   checkInput('x', x, o.view);
-  const checked = checkSaved(saved, o);
+  // The CPU path computes on float32 values: float16 tensors (saved.y too) arrive decoded.
+  const checked = checkSaved(saved, { ...o, dtype: 'float32' });
   const { mean, invStd } = normalizingStats(o, checked);
   const g = maskedDy(dy, o, checked.y);
   const { sumDy, sumDyXmu } = backwardSums(g, x, o.view, mean);

@@ -21,7 +21,8 @@ function summarize(info: GPUAdapterInfo | undefined, isFallback: boolean): Adapt
   };
 }
 
-const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName];
+// shader-f16: the float16 modules of the kernels (dtype 'float16'), where the adapter has it.
+const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName, 'shader-f16'];
 
 /**
  * The most storage buffers one kernel binds in its compute stage: the forward's finalize (partials,

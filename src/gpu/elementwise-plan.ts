@@ -1,7 +1,8 @@
 import type { ChannelView } from '../layout';
 import type { GpuContext } from './context';
 import type { Launch } from './dispatch';
-import { checkTensorFits, elementwiseSlabs, foldWorkgroups, slabOf, type SlabLaunchPlan } from './slabs';
+import { elementBytes, type TensorDtype } from './shader-sources';
+import { checkTensorFits, elementwiseSlabs, foldWorkgroups, slabOf, tensorBytes, type SlabLaunchPlan } from './slabs';
 import type { KernelTuning } from './tuning';
 
 /**
@@ -21,18 +22,18 @@ import type { KernelTuning } from './tuning';
 export interface ElementwiseShape {
   variant: 'Scalar' | 'Vec4Run' | 'Vec4Channels';
   channelBlock: number;
-  /** Bytes per unit: 4, or 16 for the vec4 variants. */
+  /** Bytes per unit: one element (4 for float32, 2 for float16), or four for the vec4 variants. */
   unitBytes: number;
   units: number;
   channels: number;
   inner: number;
 }
 
-export function elementwiseShape(view: ChannelView): ElementwiseShape {
+export function elementwiseShape(view: ChannelView, bytes = 4): ElementwiseShape {
   const { channels: C, inner, size } = view;
-  if (inner % 4 === 0) return { variant: 'Vec4Run', channelBlock: C, unitBytes: 16, units: size / 4, channels: C, inner: inner / 4 };
-  if (inner === 1 && C % 4 === 0) return { variant: 'Vec4Channels', channelBlock: C / 4, unitBytes: 16, units: size / 4, channels: C / 4, inner: 1 };
-  return { variant: 'Scalar', channelBlock: C, unitBytes: 4, units: size, channels: C, inner };
+  if (inner % 4 === 0) return { variant: 'Vec4Run', channelBlock: C, unitBytes: 4 * bytes, units: size / 4, channels: C, inner: inner / 4 };
+  if (inner === 1 && C % 4 === 0) return { variant: 'Vec4Channels', channelBlock: C / 4, unitBytes: 4 * bytes, units: size / 4, channels: C / 4, inner: 1 };
+  return { variant: 'Scalar', channelBlock: C, unitBytes: bytes, units: size, channels: C, inner };
 }
 
 /**
@@ -82,18 +83,23 @@ export interface SlabbedElementwise extends ElementwiseShape {
   slabs: (SlabLaunchPlan & { runs: boolean })[];
 }
 
-export function planSlabbedElementwise(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number): SlabbedElementwise {
-  const shape = elementwiseShape(view);
+/**
+ * The launches over every slab, for elements of `bytes` bytes. A binding is whole 4-byte words: the
+ * last slab of an odd count of float16 values binds the half word after it too (the buffer holds
+ * it, see tensorBytes), which the kernels never touch (they stop at `units`).
+ */
+export function planSlabbedElementwise(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number, bytes = 4): SlabbedElementwise {
+  const shape = elementwiseShape(view, bytes);
   const slabs = elementwiseSlabs(shape.units, shape.unitBytes, bindingBytes).map(({ firstUnit, units }) => {
     const { params, runs, grid } = planElementwiseRange(shape, firstUnit, units, tuning, maxPerDimension);
-    return { params, runs, grid, binding: { offset: firstUnit * shape.unitBytes, size: units * shape.unitBytes, skip: 0 } };
+    return { params, runs, grid, binding: { offset: firstUnit * shape.unitBytes, size: tensorBytes(units * shape.unitBytes, 1), skip: 0 } };
   });
   return { ...shape, slabs };
 }
 
-export function planElementwiseWork(context: GpuContext, view: ChannelView): SlabbedElementwise {
-  checkTensorFits(context.device.limits, view);
-  return planSlabbedElementwise(view, context.tuning, context.maxWorkgroupsPerDimension, context.bindingBytes);
+export function planElementwiseWork(context: GpuContext, view: ChannelView, dtype: TensorDtype = 'float32'): SlabbedElementwise {
+  checkTensorFits(context.device.limits, view, elementBytes(dtype));
+  return planSlabbedElementwise(view, context.tuning, context.maxWorkgroupsPerDimension, context.bindingBytes, elementBytes(dtype));
 }
 
 /**

@@ -10,8 +10,8 @@ import { passKinds, prepareCached, runPrepared, type PreparedCall } from './prog
 import { planBackwardFinalize } from './backward-plan';
 import { elementwiseLaunches, planElementwiseWork, type SlabbedElementwise } from './elementwise-plan';
 import { planPartialsFold, planReduction, reductionLaunches, type ReductionWork } from './statistics-plan';
-import { checkBuffer, checkDistinct, checkEncoder, optionsKey, statsByteLength } from './resident-options';
-import { shaders } from './shader-sources';
+import { checkBuffer, checkDistinct, checkDtypeSupported, checkEncoder, optionsKey, statsByteLength, residentTensorBytes } from './resident-options';
+import { shaders, tensorShader } from './shader-sources';
 
 export interface BackwardBuffers {
   dy: GPUBuffer;
@@ -66,7 +66,7 @@ function resolveBackwardArgs(args: GpuBackwardArgs): ResolvedBackwardArgs {
   if (args.accumulate !== undefined && typeof args.accumulate !== 'boolean') {
     throw new BatchNormError('invalid-option', `accumulate must be a boolean, got ${JSON.stringify(args.accumulate)}`);
   }
-  const bytes = resolved.view.size * 4;
+  const bytes = residentTensorBytes(resolved);
   const C = resolved.view.channels;
   for (const name of ['dy', 'x', 'dx'] as const) checkBuffer(name, args[name], bytes, GPUBufferUsage.STORAGE);
   if (args.dz !== undefined) checkBuffer('dz', args.dz, bytes, GPUBufferUsage.STORAGE);
@@ -97,6 +97,7 @@ export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder,
   checkEncoder(encoder);
   const checked = resolveBackwardArgs(args);
   const { resolved, mode, accumulate } = checked;
+  checkDtypeSupported(context.device, resolved);
   // The size class's autotuned launch shapes, if any (context.ts).
   context = contextFor(context, 'backward', resolved.view);
   return prepareCached(
@@ -109,13 +110,13 @@ export function prepareBackward(context: GpuContext, encoder: GPUCommandEncoder,
       plan: () => {
         // One dispatch when every channel (group) fits a workgroup (fused-small.ts), which writes no
         // dz: a residual's backward takes the general launches.
-        const fused = args.dz ? undefined : planFusedWork(context, resolved.view, 'backward');
+        const fused = args.dz ? undefined : planFusedWork(context, resolved.view, 'backward', resolved.dtype);
         if (fused) {
           const launch = fusedBackwardLaunch(context, resolved, fused, { train: mode === 'train', accumulate }, args);
           return () => ({ launches: [launch], cleared: [] });
         }
-        const reduce = planReduction(context, resolved.view, 'backwardReduce');
-        const apply = planElementwiseWork(context, resolved.view);
+        const reduce = planReduction(context, resolved.view, 'backwardReduce', resolved.dtype);
+        const apply = planElementwiseWork(context, resolved.view, resolved.dtype);
         return () => backwardLaunches(context, args, checked, reduce, apply);
       },
     },
@@ -143,7 +144,7 @@ function backwardLaunches(context: GpuContext, args: GpuBackwardArgs, checked: R
   const sums = fold ? { buffer: context.foldedScratch.get(foldedBytes), offset: 0, size: foldedBytes } : reduction.partials;
   const coefficients = coefficientScratch(context).get(4 * C * 4);
   const applyKernel = {
-    shader: shaders.backwardApply,
+    shader: tensorShader(shaders.backwardApply, resolved.dtype),
     entryPoint: `backwardApply${apply.variant}`,
     constants: { RELU: relu, TRAIN: train, RESIDUAL: args.dz !== undefined },
   };

@@ -6,8 +6,8 @@ import { fusedForwardLaunch, planFusedWork } from './fused-small';
 import { elementwiseLaunches, planElementwiseWork, type SlabbedElementwise } from './elementwise-plan';
 import { finalizeParams, planFinalize, planInferenceFold, planPartialsFold, planReduction, reductionLaunches, type ReductionWork } from './statistics-plan';
 import { passKinds, prepareCached, runPrepared, type CachedPass, type PreparedCall } from './program-cache';
-import { checkBuffer, checkDistinct, checkEncoder, optionsKey, resolveResident, statsByteLength, type ChannelBuffers } from './resident-options';
-import { shaders } from './shader-sources';
+import { checkBuffer, checkDistinct, checkDtypeSupported, checkEncoder, optionsKey, resolveResident, statsByteLength, residentTensorBytes, type ChannelBuffers } from './resident-options';
+import { shaders, tensorShader } from './shader-sources';
 import type { ResolvedScalarOptions } from '../options';
 
 export interface ForwardBuffers extends ChannelBuffers {
@@ -25,7 +25,7 @@ export interface ForwardBuffers extends ChannelBuffers {
 export type GpuForwardArgs = ScalarOptions & ForwardBuffers;
 
 function checkTensors(args: ForwardBuffers, resolved: ResolvedScalarOptions, pass: 'train' | 'inference'): void {
-  const bytes = resolved.view.size * 4;
+  const bytes = residentTensorBytes(resolved);
   checkBuffer('x', args.x, bytes, GPUBufferUsage.STORAGE);
   checkBuffer('y', args.y, bytes, GPUBufferUsage.STORAGE);
   if (args.residual !== undefined) checkBuffer('residual', args.residual, bytes, GPUBufferUsage.STORAGE);
@@ -60,7 +60,7 @@ function newStatsBuffer(context: GpuContext, channels: number): GPUBuffer {
 /** y = act(x·scale + shift [+ residual]); without a residual, x stands in for its binding (never read). */
 export function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer, residual?: GPUBuffer): Launch[] {
   const kernel = {
-    shader: shaders.apply,
+    shader: tensorShader(shaders.apply, resolved.dtype),
     entryPoint: `apply${plan.variant}`,
     constants: { RELU: resolved.activation === 'relu', RESIDUAL: residual !== undefined },
   };
@@ -159,6 +159,7 @@ export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEnco
   checkEncoder(encoder);
   const resolved = resolveResident(args, 'train');
   checkTensors(args, resolved, 'train');
+  checkDtypeSupported(context.device, resolved);
   context = contextFor(context, 'forwardTrain', resolved.view);
   const { x, y, gamma, beta, runningMean, runningVar, residual } = args;
   return prepareWithStats(
@@ -172,10 +173,10 @@ export function prepareForwardTrain(context: GpuContext, encoder: GPUCommandEnco
     () => {
       // One dispatch when every channel (group) fits a workgroup (fused-small.ts), which has no
       // residual add: a residual takes the general launches.
-      const fused = residual ? undefined : planFusedWork(context, resolved.view, 'forward');
+      const fused = residual ? undefined : planFusedWork(context, resolved.view, 'forward', resolved.dtype);
       if (fused) return (stats) => ({ launches: [fusedForwardLaunch(context, resolved, fused, { ...args, stats })], cleared: [] });
-      const work = planReduction(context, resolved.view, 'stats');
-      const applyPlan = planElementwiseWork(context, resolved.view);
+      const work = planReduction(context, resolved.view, 'stats', resolved.dtype);
+      const applyPlan = planElementwiseWork(context, resolved.view, resolved.dtype);
       return (stats) => {
         const statistics = statisticsLaunches(context, resolved, work, args, stats);
         return { launches: [...statistics.launches, ...applyLaunches(context, resolved, applyPlan, x, stats, y, residual)], cleared: statistics.cleared };
@@ -198,10 +199,11 @@ export function prepareStatistics(context: GpuContext, encoder: GPUCommandEncode
   checkEncoder(encoder);
   if (args === null || typeof args !== 'object') throw new BatchNormError('invalid-option', 'encodeStatistics needs { shape, x, … }');
   const resolved = resolveResident({ ...args, runningMean: undefined, runningVar: undefined, gamma: undefined, beta: undefined }, 'train');
-  checkBuffer('x', args.x, resolved.view.size * 4, GPUBufferUsage.STORAGE);
+  checkBuffer('x', args.x, residentTensorBytes(resolved), GPUBufferUsage.STORAGE);
   const C = resolved.view.channels;
   if (args.stats) checkBuffer('stats', args.stats, statsByteLength(C), GPUBufferUsage.STORAGE);
   checkDistinct({ x: args.x, stats: args.stats });
+  checkDtypeSupported(context.device, resolved);
   context = contextFor(context, 'forwardTrain', resolved.view);
   const x = args.x;
   return prepareWithStats(
@@ -213,7 +215,7 @@ export function prepareStatistics(context: GpuContext, encoder: GPUCommandEncode
     C,
     (stats) => [x, stats],
     () => {
-      const work = planReduction(context, resolved.view, 'stats');
+      const work = planReduction(context, resolved.view, 'stats', resolved.dtype);
       return (stats) => statisticsLaunches(context, resolved, work, { x }, stats);
     },
   );
@@ -249,6 +251,7 @@ export function prepareForwardInference(context: GpuContext, encoder: GPUCommand
   checkEncoder(encoder);
   const resolved = resolveResident(args, 'inference');
   checkTensors(args, resolved, 'inference');
+  checkDtypeSupported(context.device, resolved);
   context = contextFor(context, 'inference', resolved.view);
   const { x, y, gamma, beta, runningMean, runningVar, residual } = args;
   return prepareWithStats(
@@ -260,7 +263,7 @@ export function prepareForwardInference(context: GpuContext, encoder: GPUCommand
     resolved.view.channels,
     (stats) => [x, y, stats, gamma, beta, runningMean, runningVar, residual],
     () => {
-      const applyPlan = planElementwiseWork(context, resolved.view);
+      const applyPlan = planElementwiseWork(context, resolved.view, resolved.dtype);
       return (stats) => ({ launches: [inferenceFoldLaunch(context, resolved, args, stats), ...applyLaunches(context, resolved, applyPlan, x, stats, y, residual)] });
     },
   );

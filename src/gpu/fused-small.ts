@@ -7,7 +7,7 @@ import { gradientParams } from './backward-plan';
 import { planElementwiseWork } from './elementwise-plan';
 import { foldWorkgroups } from './slabs';
 import { finalizeParams, planPartialsFold, planReduction } from './statistics-plan';
-import { shaders, type ShaderSource } from './shader-sources';
+import { shaders, type ShaderSource, type TensorDtype } from './shader-sources';
 import type { KernelTuning } from './tuning';
 
 /**
@@ -151,7 +151,12 @@ export function fusedLimits(context: GpuContext): FusedLimits {
   };
 }
 
-export function planFusedWork(context: GpuContext, view: ChannelView, direction: FusedDirection): FusedPlan | undefined {
+/**
+ * The one-dispatch plan of a call, if any. The one-dispatch kernels read and write float32 tensors
+ * only: a float16 call takes the multi-pass kernels, which have float16 modules (shader-sources.ts).
+ */
+export function planFusedWork(context: GpuContext, view: ChannelView, direction: FusedDirection, dtype: TensorDtype = 'float32'): FusedPlan | undefined {
+  if (dtype !== 'float32') return undefined;
   return planFused(view, direction, context.tuning, fusedLimits(context));
 }
 
@@ -159,11 +164,11 @@ export function planFusedWork(context: GpuContext, view: ChannelView, direction:
  * Launches of a training forward or backward of `view`: 1 in one dispatch (never with a residual
  * add or its dz), else reduction, the fold of a two-level finalize, finalize, elementwise.
  */
-export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward', residual = false): number {
-  if (!residual && planFusedWork(context, view, op === 'forwardTrain' ? 'forward' : 'backward')) return 1;
-  const reduction = planReduction(context, view, op === 'forwardTrain' ? 'stats' : 'backwardReduce');
+export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward', residual = false, dtype: TensorDtype = 'float32'): number {
+  if (!residual && planFusedWork(context, view, op === 'forwardTrain' ? 'forward' : 'backward', dtype)) return 1;
+  const reduction = planReduction(context, view, op === 'forwardTrain' ? 'stats' : 'backwardReduce', dtype);
   const fold = planPartialsFold(view, reduction.plan.chunks, context.tuning, context.maxWorkgroupsPerDimension) ? 1 : 0;
-  return reduction.plan.slabs.length + fold + 1 + planElementwiseWork(context, view).slabs.length;
+  return reduction.plan.slabs.length + fold + 1 + planElementwiseWork(context, view, dtype).slabs.length;
 }
 
 export interface FusedForwardBuffers {

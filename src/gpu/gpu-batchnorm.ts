@@ -1,6 +1,23 @@
-import { checkSaved, resolveBackwardOptions } from '../backward-options';
-import { checkInput, resolveOptions } from '../options';
-import type { BackwardOptions, BackwardResult, BackwardResultWithResidual, BatchNormOptions, ResidualBackwardOptions, FloatInput, ForwardTrainResult, ForwardTrainResultWithRunning, RunningStatistics, SavedForward } from '../types';
+import { checkSaved, resolveBackwardOptions, type CheckedSaved, type ResolvedBackwardOptions } from '../backward-options';
+import { checkInput, resolveOptions, type ResolvedOptions } from '../options';
+import { backwardOutput, forwardTrainOutput, tensorOutput } from '../tensor-output';
+import type {
+  BackwardOptions,
+  BackwardResult,
+  BackwardResultWithResidual,
+  BatchNormOptions,
+  Float16BackwardResult,
+  Float16Data,
+  Float16ForwardTrainResult,
+  Float16Options,
+  ResidualBackwardOptions,
+  FloatInput,
+  ForwardTrainResult,
+  ForwardTrainResultWithRunning,
+  RunningStatistics,
+  SavedForward,
+  TensorInput,
+} from '../types';
 import { backwardScratchCount, destroyBackwardScratch } from './backward-scratch';
 import { BufferPool } from './buffer-pool';
 import { createGpuContext, destroyGpuContext, type GpuContext } from './context';
@@ -13,7 +30,7 @@ import { BatchNormError } from '../errors';
 import { channelView } from '../layout';
 import { gpuBackward } from './host-backward';
 import { gpuChannelStatistics, gpuForwardInference, gpuForwardTrain } from './host-forward';
-import { statsByteLength, statsByteOffset, type StatsBlock } from './resident-options';
+import { checkDtypeSupported, statsByteLength, statsByteOffset, type StatsBlock } from './resident-options';
 import { resolveTuning, tuningForAdapter, type KernelTuning } from './tuning';
 import type { ChannelView } from '../layout';
 import type { AdapterSummary } from '../types';
@@ -112,13 +129,25 @@ export class GpuBatchNorm {
     return this.errors.run(this.device, 'encodeStatistics', prepareStatistics(this.context, encoder, args));
   }
 
-  async channelStatistics(input: FloatInput, opts: BatchNormOptions): Promise<ChannelStatistics> {
+  async channelStatistics(input: TensorInput, opts: BatchNormOptions): Promise<ChannelStatistics> {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
-    const x = checkInput('x', input, resolved.view);
+    const x = checkInput('x', input, resolved.view, resolved.dtype);
+    return this.channelStatisticsOf(x, resolved);
+  }
+
+  /** @internal channelStatistics on checked values (createBatchNorm's engine checked them). */
+  async channelStatisticsOf(x: Float32Array, resolved: ResolvedOptions): Promise<ChannelStatistics> {
+    this.checkAlive();
+    checkDtypeSupported(this.device, resolved);
     await this.tuneFor('forwardTrain', resolved.view);
-    planReduction(contextFor(this.context, 'forwardTrain', resolved.view), resolved.view, 'stats');
+    planReduction(contextFor(this.context, 'forwardTrain', resolved.view), resolved.view, 'stats', resolved.dtype);
     return gpuChannelStatistics(this.context, this.pool, x, resolved);
+  }
+
+  /** Whether this device runs kernels on tensors of `dtype` (float16 needs `shader-f16`). */
+  supportsDtype(dtype: 'float32' | 'float16'): boolean {
+    return dtype === 'float32' || this.device.features.has('shader-f16');
   }
 
   /** Inference forward with the running statistics. */
@@ -171,44 +200,72 @@ export class GpuBatchNorm {
    * call with a residual (forward) or dz (backward) never takes one dispatch: say so with
    * `residual: true`.
    */
-  dispatchCount(op: 'forwardTrain' | 'backward', opts: Pick<BatchNormOptions, 'shape' | 'layout'> & { residual?: boolean }): number {
+  dispatchCount(op: 'forwardTrain' | 'backward', opts: Pick<BatchNormOptions, 'shape' | 'layout' | 'dtype'> & { residual?: boolean }): number {
     this.checkAlive();
-    const { view } = resolveOptions({ shape: opts.shape, layout: opts.layout }, 'train');
+    const { view, dtype } = resolveOptions({ shape: opts.shape, layout: opts.layout, dtype: opts.dtype }, 'train');
     // Planned as the call would be: with the size class's autotuned launch shapes, if any.
-    return dispatchCount(contextFor(this.context, op, view), view, op, opts.residual === true);
+    return dispatchCount(contextFor(this.context, op, view), view, op, opts.residual === true, dtype);
   }
 
   // Host-array calls: GPU errors (caught by error scopes in run(), see host-forward.ts) reject the call.
+  // With dtype 'float16' the tensors are float16 host arrays, decoded when checked and rounded back
+  // to float16 as they are returned (tensor-output.ts); a device without `shader-f16` refuses them
+  // ('unsupported-dtype'), where createBatchNorm's engine takes the CPU path.
   forwardTrain(x: FloatInput, opts: BatchNormOptions & RunningStatistics): Promise<ForwardTrainResultWithRunning>;
   forwardTrain(x: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult>;
-  async forwardTrain(input: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult> {
+  forwardTrain(x: Float16Data, opts: Float16Options<BatchNormOptions>): Promise<Float16ForwardTrainResult>;
+  async forwardTrain(input: TensorInput, opts: BatchNormOptions): Promise<ForwardTrainResult | Float16ForwardTrainResult> {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'train');
-    const x = checkInput('x', input, resolved.view);
+    const x = checkInput('x', input, resolved.view, resolved.dtype);
+    return forwardTrainOutput(await this.forwardTrainOf(x, resolved), resolved.dtype, input);
+  }
+
+  /** @internal forwardTrain on checked (decoded) values; the result's tensors as float32 values. */
+  async forwardTrainOf(x: Float32Array, resolved: ResolvedOptions): Promise<ForwardTrainResult> {
+    this.checkAlive();
+    checkDtypeSupported(this.device, resolved);
     await this.tuneFor('forwardTrain', resolved.view);
-    this.checkFits(resolved.view, 'forwardTrain');
+    this.checkFits(resolved, 'forwardTrain');
     return gpuForwardTrain(this.context, this.pool, x, resolved);
   }
 
-  async forwardInference(input: FloatInput, opts: BatchNormOptions): Promise<Float32Array> {
+  forwardInference(x: FloatInput, opts: BatchNormOptions): Promise<Float32Array>;
+  forwardInference(x: Float16Data, opts: Float16Options<BatchNormOptions>): Promise<Float16Data>;
+  async forwardInference(input: TensorInput, opts: BatchNormOptions): Promise<Float32Array | Float16Data> {
     this.checkAlive();
     const resolved = resolveOptions(opts, 'inference');
-    const x = checkInput('x', input, resolved.view);
+    const x = checkInput('x', input, resolved.view, resolved.dtype);
+    return tensorOutput(await this.forwardInferenceOf(x, resolved), resolved.dtype, input);
+  }
+
+  /** @internal forwardInference on checked (decoded) values. */
+  async forwardInferenceOf(x: Float32Array, resolved: ResolvedOptions): Promise<Float32Array> {
+    this.checkAlive();
+    checkDtypeSupported(this.device, resolved);
     await this.tuneFor('inference', resolved.view);
-    this.checkFits(resolved.view, 'inference');
+    this.checkFits(resolved, 'inference');
     return gpuForwardInference(this.context, this.pool, x, resolved);
   }
 
   backward(dy: FloatInput, x: FloatInput, opts: ResidualBackwardOptions, saved?: SavedForward): Promise<BackwardResultWithResidual>;
   backward(dy: FloatInput, x: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult>;
-  async backward(dyInput: FloatInput, xInput: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
+  backward(dy: Float16Data, x: Float16Data, opts: Float16Options<BackwardOptions>, saved?: SavedForward): Promise<Float16BackwardResult>;
+  async backward(dyInput: TensorInput, xInput: TensorInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult | Float16BackwardResult> {
     this.checkAlive();
     const resolved = resolveBackwardOptions(opts);
-    const dy = checkInput('dy', dyInput, resolved.view);
-    const x = checkInput('x', xInput, resolved.view);
+    const dy = checkInput('dy', dyInput, resolved.view, resolved.dtype);
+    const x = checkInput('x', xInput, resolved.view, resolved.dtype);
     const checked = checkSaved(saved, resolved);
+    return backwardOutput(await this.backwardOf(dy, x, resolved, checked), resolved.dtype, xInput);
+  }
+
+  /** @internal backward on checked (decoded) values. */
+  async backwardOf(dy: Float32Array, x: Float32Array, resolved: ResolvedBackwardOptions, checked: CheckedSaved): Promise<BackwardResult> {
+    this.checkAlive();
+    checkDtypeSupported(this.device, resolved);
     await this.tuneFor('backward', resolved.view);
-    this.checkFits(resolved.view, 'backward');
+    this.checkFits(resolved, 'backward');
     return gpuBackward(this.context, this.pool, dy, x, resolved, checked);
   }
 
@@ -230,11 +287,11 @@ export class GpuBatchNorm {
   }
 
   /** A tensor this device cannot take is refused before anything is uploaded (see slabs.ts, checkTensorFits). */
-  private checkFits(view: ChannelView, family: KernelFamily): void {
+  private checkFits({ view, dtype }: ResolvedOptions, family: KernelFamily): void {
     const context = contextFor(this.context, family, view);
-    planElementwiseWork(context, view);
+    planElementwiseWork(context, view, dtype);
     const reduction: ReductionKernel | undefined = family === 'forwardTrain' ? 'stats' : family === 'backward' ? 'backwardReduce' : undefined;
-    if (reduction) planReduction(context, view, reduction);
+    if (reduction) planReduction(context, view, reduction, dtype);
   }
 
   /** With createBatchNorm's autotune, a call's size class is timed before its first call. */

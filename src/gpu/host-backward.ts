@@ -5,7 +5,7 @@ import type { GpuContext } from './context';
 import { encodeLaunches } from './dispatch';
 import { encodeBackward } from './encode-backward';
 import { inferenceFoldLaunch } from './encode-forward';
-import { run, STORAGE_IN, STORAGE_OUT, type Transfer } from './host-forward';
+import { run, STORAGE_IN, STORAGE_OUT, tensorBufferBytes, tensorValues, type Transfer } from './host-forward';
 import { statsByteLength } from './resident-options';
 
 /**
@@ -39,28 +39,30 @@ export function gpuBackward(
 ): Promise<BackwardResult> {
   return run(context, pool, 'backward', async (transfer) => {
     const C = o.view.channels;
+    const tensorBytes = tensorBufferBytes(x.length, o.dtype);
     const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.backward.encoder' });
     const gamma = transfer.upload('gamma', o.gamma);
     const args = {
       ...o,
-      dy: transfer.upload('dy', dy)!,
-      x: transfer.upload('x', x)!,
-      y: transfer.upload('y', saved.y),
-      dx: transfer.buffer('dx', x.byteLength, STORAGE_OUT()),
+      dy: transfer.uploadTensor('dy', dy, o.dtype)!,
+      x: transfer.uploadTensor('x', x, o.dtype)!,
+      y: transfer.uploadTensor('y', saved.y, o.dtype),
+      dx: transfer.buffer('dx', tensorBytes, STORAGE_OUT()),
       stats: encodeStats(context, transfer, encoder, o, saved, gamma),
       gamma,
       dgamma: transfer.buffer('dgamma', C * 4, STORAGE_OUT()),
       dbeta: transfer.buffer('dbeta', C * 4, STORAGE_OUT()),
-      dz: o.residualGradient ? transfer.buffer('dz', x.byteLength, STORAGE_OUT()) : undefined,
+      dz: o.residualGradient ? transfer.buffer('dz', tensorBytes, STORAGE_OUT()) : undefined,
     };
     encodeBackward(context, encoder, args);
     const parts: [GPUBuffer, number][] = [
-      [args.dx, x.byteLength],
+      [args.dx, tensorBytes],
       [args.dgamma, C * 4],
       [args.dbeta, C * 4],
     ];
-    if (args.dz) parts.push([args.dz, x.byteLength]);
-    const [dx, dgamma, dbeta, dz] = await transfer.submitAndRead(encoder, parts);
-    return dz ? { dx, dgamma, dbeta, dz } : { dx, dgamma, dbeta };
+    if (args.dz) parts.push([args.dz, tensorBytes]);
+    const [dxPart, dgamma, dbeta, dzPart] = await transfer.submitAndRead(encoder, parts);
+    const dx = tensorValues(dxPart, x.length, o.dtype);
+    return dzPart ? { dx, dgamma, dbeta, dz: tensorValues(dzPart, x.length, o.dtype) } : { dx, dgamma, dbeta };
   });
 }

@@ -6,6 +6,28 @@ import type { GpuContext } from './context';
 import { encodeForwardInference, encodeForwardTrain, encodeStatistics } from './encode-forward';
 import { scoped } from './gpu-errors';
 import { statsByteLength } from './resident-options';
+import { decodeFloat16, encodeFloat16Bits } from '../float16';
+import type { TensorDtype } from '../types';
+import { elementBytes } from './shader-sources';
+import { tensorBytes } from './slabs';
+
+/**
+ * A host tensor as the GPU stores it: float32 values as they are; float16 ones (decoded by the
+ * call's checks, so each is a float16 value) as float16 bits, padded to whole 4-byte words.
+ */
+function tensorUpload(values: Float32Array, dtype: TensorDtype): Float32Array | Uint16Array {
+  return dtype === 'float16' ? encodeFloat16Bits(values, tensorBytes(values.length, 2) / 2) : values;
+}
+
+/** A tensor read back (`length` values in `part`'s bytes) as float32 values. */
+export function tensorValues(part: Float32Array, length: number, dtype: TensorDtype): Float32Array {
+  return dtype === 'float16' ? decodeFloat16(new Uint16Array(part.buffer, part.byteOffset, length)) : part;
+}
+
+/** Bytes of a host tensor of `length` values in a GPU buffer. */
+export function tensorBufferBytes(length: number, dtype: TensorDtype): number {
+  return tensorBytes(length, elementBytes(dtype));
+}
 
 /**
  * The host-array API on the GPU: upload, encode the same kernels as the GPU-resident API, copy
@@ -32,11 +54,16 @@ export class Transfer {
     return buffer;
   }
 
-  upload(label: string, data: Float32Array | undefined, usage = STORAGE_IN()): GPUBuffer | undefined {
+  upload(label: string, data: Float32Array | Uint16Array | undefined, usage = STORAGE_IN()): GPUBuffer | undefined {
     if (!data) return undefined;
     const buffer = this.buffer(label, data.byteLength, usage);
     this.context.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return buffer;
+  }
+
+  /** A tensor (x, z, dy, y) uploaded in the call's storage type. */
+  uploadTensor(label: string, values: Float32Array | undefined, dtype: TensorDtype): GPUBuffer | undefined {
+    return values && this.upload(label, tensorUpload(values, dtype));
   }
 
   /**
@@ -122,14 +149,14 @@ export async function run<T>(context: GpuContext, pool: BufferPool, what: string
 function forwardBuffers(transfer: Transfer, x: Float32Array, o: ResolvedOptions, runningUsage: number) {
   return {
     ...o,
-    x: transfer.upload('x', x)!,
-    y: transfer.buffer('y', x.byteLength, STORAGE_OUT()),
+    x: transfer.uploadTensor('x', x, o.dtype)!,
+    y: transfer.buffer('y', tensorBufferBytes(x.length, o.dtype), STORAGE_OUT()),
     stats: transfer.buffer('stats', statsByteLength(o.view.channels), STORAGE_OUT()),
     gamma: transfer.upload('gamma', o.gamma),
     beta: transfer.upload('beta', o.beta),
     runningMean: transfer.upload('runningMean', o.runningMean, runningUsage),
     runningVar: transfer.upload('runningVar', o.runningVar, runningUsage),
-    residual: transfer.upload('residual', o.residual),
+    residual: transfer.uploadTensor('residual', o.residual, o.dtype),
   };
 }
 
@@ -141,13 +168,13 @@ export function gpuForwardTrain(context: GpuContext, pool: BufferPool, x: Float3
     const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.forwardTrain.encoder' });
     encodeForwardTrain(context, encoder, args);
     const parts: [GPUBuffer, number][] = [
-      [args.y, x.byteLength],
+      [args.y, tensorBufferBytes(x.length, o.dtype)],
       [args.stats, 3 * C * 4],
     ];
     if (args.runningMean && args.runningVar) parts.push([args.runningMean, C * 4], [args.runningVar, C * 4]);
     const [y, stats, runningMean, runningVar] = await transfer.submitAndRead(encoder, parts);
     const result: ForwardTrainResult = {
-      y,
+      y: tensorValues(y, x.length, o.dtype),
       mean: stats.slice(0, C),
       variance: stats.slice(C, 2 * C),
       invStd: stats.slice(2 * C, 3 * C),
@@ -165,8 +192,8 @@ export function gpuForwardInference(context: GpuContext, pool: BufferPool, x: Fl
     const args = forwardBuffers(transfer, x, o, STORAGE_IN());
     const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.forwardInference.encoder' });
     encodeForwardInference(context, encoder, args);
-    const [y] = await transfer.submitAndRead(encoder, [[args.y, x.byteLength]]);
-    return y;
+    const [y] = await transfer.submitAndRead(encoder, [[args.y, tensorBufferBytes(x.length, o.dtype)]]);
+    return tensorValues(y, x.length, o.dtype);
   });
 }
 
@@ -176,7 +203,7 @@ export function gpuChannelStatistics(context: GpuContext, pool: BufferPool, x: F
     const C = o.view.channels;
     const stats = transfer.buffer('stats', statsByteLength(C), STORAGE_OUT());
     const encoder = context.device.createCommandEncoder({ label: 'BatchNorm.channelStatistics.encoder' });
-    encodeStatistics(context, encoder, { ...o, x: transfer.upload('x', x)!, stats });
+    encodeStatistics(context, encoder, { ...o, x: transfer.uploadTensor('x', x, o.dtype)!, stats });
     const [meanAndVariance] = await transfer.submitAndRead(encoder, [[stats, 2 * C * 4]]);
     const count = o.view.count;
     return {

@@ -1,5 +1,7 @@
 import { BatchNormError } from '../errors';
 import { resolveScalarOptions, type PassKind, type ResolvedScalarOptions, type ScalarOptions } from '../options';
+import { elementBytes, type TensorDtype } from './shader-sources';
+import { tensorBytes } from './slabs';
 
 /** GPU buffers of per-channel parameters and state; each holds C float32 values. */
 export interface ChannelBuffers {
@@ -20,6 +22,30 @@ export function statsByteLength(channels: number): number {
 /** Byte offset of one block of the statistics buffer, e.g. for copyBufferToBuffer. */
 export function statsByteOffset(block: StatsBlock, channels: number): number {
   return statsBlocks.indexOf(block) * channels * 4;
+}
+
+/**
+ * Bytes a GPU buffer of a tensor of `elements` values must hold at least: 4 per value for float32;
+ * 2 for float16, rounded up to whole 4-byte words (storage bindings are words, so an odd count
+ * needs 2 bytes more, never read or written).
+ */
+export function tensorByteLength(elements: number, dtype: TensorDtype = 'float32'): number {
+  return tensorBytes(elements, elementBytes(dtype));
+}
+
+/** The tensor buffer size of a resolved call. */
+export function residentTensorBytes(resolved: ResolvedScalarOptions): number {
+  return tensorByteLength(resolved.view.size, resolved.dtype);
+}
+
+/**
+ * Refuses float16 tensors on a device without `shader-f16` (its kernels cannot be compiled there),
+ * before any GPU work. The host-array calls of createBatchNorm's engine take the CPU path instead.
+ */
+export function checkDtypeSupported(device: GPUDevice, resolved: ResolvedScalarOptions): void {
+  if (resolved.dtype === 'float16' && !device.features.has('shader-f16')) {
+    throw new BatchNormError('unsupported-dtype', "dtype 'float16' needs the device feature 'shader-f16', which this device does not have");
+  }
 }
 
 export function checkBuffer(name: string, buffer: unknown, minBytes: number, usage: number): GPUBuffer {
@@ -72,9 +98,10 @@ export function resolveResident(opts: ScalarOptions & ChannelBuffers, pass: Pass
 
 const activationIds = { none: 0, relu: 1 } as const;
 const conventionIds = { pytorch: 0, keras: 1, onnx: 2 } as const;
+const dtypeIds = { float32: 0, float16: 1 } as const;
 
 /** The resolved options as numbers, the start of a call's program key (program-cache.ts). */
 export function optionsKey(resolved: ResolvedScalarOptions): number[] {
   const { outer, channels, inner } = resolved.view;
-  return [outer, channels, inner, activationIds[resolved.activation], conventionIds[resolved.convention], resolved.eps, resolved.momentum];
+  return [outer, channels, inner, activationIds[resolved.activation], conventionIds[resolved.convention], resolved.eps, resolved.momentum, dtypeIds[resolved.dtype]];
 }

@@ -16,7 +16,13 @@
 // `subgroups` feature and its `enable subgroups;`, which the linker moves to the top of the
 // module). A kernel that imports it, directly or through a helper, is two modules with distinct
 // names, e.g. 'stats-runs' and 'stats-runs+subgroups', cached apart (pipelines.ts); dispatch.ts
-// picks one per launch. Every module's text is fixed here; nothing is added at run time.
+// picks one per launch.
+//
+// `tensor-storage` is the second interface: how the tensors (x, y, dy, dx, z, dz) are stored,
+// tensor-f32.wgsl (float32) or tensor-f16.wgsl (float16, `enable f16;`). A kernel that binds
+// tensors is also built as 'stats-runs+f16' (and 'stats-runs+f16+subgroups'); the launch plans
+// pick the storage variant per call (tensorShader), dispatch.ts the subgroups one within it. Every
+// module's text is fixed here; nothing is added at run time.
 import activationSource from '../../shaders/activation.wgsl?raw';
 import applySource from '../../shaders/apply.wgsl?raw';
 import backwardChannelSource from '../../shaders/backward-channel.wgsl?raw';
@@ -45,8 +51,11 @@ import reluSource from '../../shaders/relu.wgsl?raw';
 import statsRowsSource from '../../shaders/stats-rows.wgsl?raw';
 import statsRunsSource from '../../shaders/stats-runs.wgsl?raw';
 import sumsTreeSource from '../../shaders/sums-tree.wgsl?raw';
+import tensorF16Source from '../../shaders/tensor-f16.wgsl?raw';
+import tensorF32Source from '../../shaders/tensor-f32.wgsl?raw';
 import workgroupReduceSubgroupsSource from '../../shaders/workgroup-reduce-subgroups.wgsl?raw';
 import workgroupReduceSource from '../../shaders/workgroup-reduce.wgsl?raw';
+import type { TensorDtype } from '../types';
 
 /** Every WGSL file of the library by name (its file name without .wgsl). */
 export const wgslFiles: Readonly<Record<string, string>> = {
@@ -78,13 +87,32 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   'stats-rows': statsRowsSource,
   'stats-runs': statsRunsSource,
   'sums-tree': sumsTreeSource,
+  'tensor-f16': tensorF16Source,
+  'tensor-f32': tensorF32Source,
   'workgroup-reduce': workgroupReduceSource,
   'workgroup-reduce-subgroups': workgroupReduceSubgroupsSource,
 };
 
-/** The interface import and its implementation per variant. */
+export type { TensorDtype };
+
+/** Bytes of one tensor element in storage. */
+export function elementBytes(dtype: TensorDtype): number {
+  return dtype === 'float16' ? 2 : 4;
+}
+
+/** One module of a kernel: which implementation each interface import resolves to. */
+export interface Variant {
+  subgroups: boolean;
+  dtype: TensorDtype;
+}
+
+/** The interface imports and their implementation per variant. */
 export const WORKGROUP_SUM = 'workgroup-sum';
-const workgroupSumFile = (subgroups: boolean) => (subgroups ? 'workgroup-reduce-subgroups' : 'workgroup-reduce');
+export const TENSOR_STORAGE = 'tensor-storage';
+const interfaces: Record<string, (variant: Variant) => string> = {
+  [WORKGROUP_SUM]: (variant) => (variant.subgroups ? 'workgroup-reduce-subgroups' : 'workgroup-reduce'),
+  [TENSOR_STORAGE]: (variant) => (variant.dtype === 'float16' ? 'tensor-f16' : 'tensor-f32'),
+};
 
 /** The names after `// #import` (or another directive) in a file, in order. */
 export function directive(code: string, name: 'import' | 'expects'): string[] {
@@ -93,31 +121,31 @@ export function directive(code: string, name: 'import' | 'expects'): string[] {
   return out;
 }
 
-/** A file's imports with the workgroup-sum interface resolved for one variant (`files`: for tests). */
-export function importsOf(file: string, subgroups: boolean, files: Readonly<Record<string, string>> = wgslFiles): string[] {
+/** A file's imports with the interfaces resolved for one variant (`files`: for tests). */
+export function importsOf(file: string, variant: Variant, files: Readonly<Record<string, string>> = wgslFiles): string[] {
   const code = files[file];
   if (code === undefined) throw new Error(`no shader file '${file}.wgsl'`);
   return directive(code, 'import').map((name) => {
-    const resolved = name === WORKGROUP_SUM ? workgroupSumFile(subgroups) : name;
+    const resolved = interfaces[name]?.(variant) ?? name;
     if (files[resolved] === undefined) throw new Error(`${file}.wgsl imports '${name}', which is no shader file`);
     return resolved;
   });
 }
 
-/** Whether a file needs the workgroup-sum interface, directly or through its imports. */
-function usesWorkgroupSum(file: string): boolean {
-  return directive(wgslFiles[file], 'import').some((name) => name === WORKGROUP_SUM || usesWorkgroupSum(name));
+/** Whether a file needs an interface, directly or through its imports. */
+function usesInterface(file: string, name: string): boolean {
+  return directive(wgslFiles[file], 'import').some((imported) => imported === name || (interfaces[imported] === undefined && usesInterface(imported, name)));
 }
 
 /** The files of a kernel's module in the order they are put together: dependencies first, each once. */
-export function linkOrder(root: string, subgroups: boolean, files: Readonly<Record<string, string>> = wgslFiles): string[] {
+export function linkOrder(root: string, variant: Variant, files: Readonly<Record<string, string>> = wgslFiles): string[] {
   const order: string[] = [];
   const visiting = new Set<string>();
   const visit = (file: string) => {
     if (order.includes(file)) return;
     if (visiting.has(file)) throw new Error(`shader imports form a cycle through ${file}.wgsl`);
     visiting.add(file);
-    for (const dependency of importsOf(file, subgroups, files)) visit(dependency);
+    for (const dependency of importsOf(file, variant, files)) visit(dependency);
     visiting.delete(file);
     order.push(file);
   };
@@ -126,9 +154,9 @@ export function linkOrder(root: string, subgroups: boolean, files: Readonly<Reco
 }
 
 /** The module text of a kernel: `enable` directives first (WGSL requires it), then its files in link order. */
-function link(root: string, subgroups: boolean): string {
+function link(root: string, variant: Variant): string {
   const enables = new Set<string>();
-  const bodies = linkOrder(root, subgroups).map((file) =>
+  const bodies = linkOrder(root, variant).map((file) =>
     wgslFiles[file].replace(/^enable [^;]+;\s*$/gm, (line) => {
       enables.add(line.trim());
       return '';
@@ -143,13 +171,33 @@ export interface ShaderSource {
   code: string;
   /** The same kernel with its workgroup sums made of subgroup operations (needs the `subgroups` feature). */
   subgroups?: ShaderSource;
+  /** The same kernel on float16 tensors (needs the `shader-f16` feature), where it binds tensors. */
+  float16?: ShaderSource;
 }
 
-/** A kernel's module (and its subgroups variant where it uses workgroup sums). */
-function kernel(root: string): ShaderSource {
-  const source: ShaderSource = { name: root, code: link(root, false) };
-  if (usesWorkgroupSum(root)) source.subgroups = { name: `${root}+subgroups`, code: link(root, true) };
+/** One storage variant of a kernel, with its subgroups variant where it uses workgroup sums. */
+function storageVariant(root: string, dtype: TensorDtype): ShaderSource {
+  const suffix = dtype === 'float16' ? '+f16' : '';
+  const source: ShaderSource = { name: `${root}${suffix}`, code: link(root, { subgroups: false, dtype }) };
+  if (usesInterface(root, WORKGROUP_SUM)) source.subgroups = { name: `${root}${suffix}+subgroups`, code: link(root, { subgroups: true, dtype }) };
   return source;
+}
+
+/** A kernel's modules: float32 tensors, and float16 ones where it binds tensors. */
+function kernel(root: string): ShaderSource {
+  const source = storageVariant(root, 'float32');
+  if (usesInterface(root, TENSOR_STORAGE)) source.float16 = storageVariant(root, 'float16');
+  return source;
+}
+
+/** The module of `shader` for tensors stored as `dtype` (a kernel that binds none has one for all). */
+export function tensorShader(shader: ShaderSource, dtype: TensorDtype): ShaderSource {
+  if (dtype === 'float32' || !usesTensors(shader)) return shader;
+  return shader.float16!;
+}
+
+function usesTensors(shader: ShaderSource): boolean {
+  return shader.float16 !== undefined;
 }
 
 /** The module a launch of `shader` uses: its subgroups variant when the context allows one. */

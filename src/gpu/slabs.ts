@@ -53,12 +53,21 @@ export interface SlabLaunchPlan {
   binding: SlabBinding;
 }
 
+/**
+ * Bytes of a tensor of `size` elements of `elementBytes` (4 for float32, 2 for float16) as a buffer
+ * must hold them: storage bindings are whole 4-byte words, so an odd count of float16 values takes
+ * one more element's room (never read or written).
+ */
+export function tensorBytes(size: number, elementBytes = 4): number {
+  return Math.ceil((size * elementBytes) / 4) * 4;
+}
+
 /** The kernels index tensors with u32; a tensor past 2^32 values would wrap. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 32 - 1;
 
 /** Refuses, before any GPU work, a tensor the device cannot hold or the kernels cannot index. */
-export function checkTensorFits(limits: Pick<GPUSupportedLimits, 'maxBufferSize'>, view: ChannelView): void {
-  const bytes = view.size * 4;
+export function checkTensorFits(limits: Pick<GPUSupportedLimits, 'maxBufferSize'>, view: ChannelView, elementBytes = 4): void {
+  const bytes = tensorBytes(view.size, elementBytes);
   const { maxBufferSize } = limits;
   if (bytes > maxBufferSize) {
     throw new BatchNormError('too-large', `a tensor of ${view.size} values (${bytes} bytes) exceeds this device's maxBufferSize of ${maxBufferSize} bytes`);
@@ -72,12 +81,13 @@ function subView(outer: number, channels: number, inner: number): ChannelView {
 
 /**
  * Splits `view` into reduction slabs of at most `bindingBytes` bound bytes each (alignment
- * padding included). One slab, the whole view, when it fits.
+ * padding included), for elements of `elementBytes`. One slab, the whole view, when it fits.
  */
-export function reductionSlabs(view: ChannelView, bindingBytes: number, alignment: number): ReductionSlab[] {
-  if (view.size * 4 <= bindingBytes) return [{ view, channelBase: 0, firstElement: 0 }];
-  // Room for the skipped values before an unaligned start.
-  const maxValues = Math.floor((bindingBytes - alignment) / 4);
+export function reductionSlabs(view: ChannelView, bindingBytes: number, alignment: number, elementBytes = 4): ReductionSlab[] {
+  if (tensorBytes(view.size, elementBytes) <= bindingBytes) return [{ view, channelBase: 0, firstElement: 0 }];
+  // Room for the skipped values before an unaligned start. (A float16 slab's size rounded up to a
+  // word still fits: the skipped bytes are even and below the alignment, so at most alignment − 2.)
+  const maxValues = Math.floor((bindingBytes - alignment) / elementBytes);
   const { outer, channels: C, inner } = view;
   const rowLength = C * inner;
   const slabs: ReductionSlab[] = [];
@@ -89,7 +99,7 @@ export function reductionSlabs(view: ChannelView, bindingBytes: number, alignmen
     return slabs;
   }
   if (inner === 1) {
-    throw new BatchNormError('too-large', `one row of ${C} channels (${C * 4} bytes) exceeds the largest storage binding in use (${bindingBytes} bytes)`);
+    throw new BatchNormError('too-large', `one row of ${C} channels (${C * elementBytes} bytes) exceeds the largest storage binding in use (${bindingBytes} bytes)`);
   }
   if (inner <= maxValues) {
     const channelsPerSlab = Math.floor(maxValues / inner);
@@ -112,11 +122,15 @@ export function reductionSlabs(view: ChannelView, bindingBytes: number, alignmen
   return slabs;
 }
 
-/** The binding of a reduction slab's values, `unitBytes` each (4, or 16 for vec4 kernels). */
-export function reductionBinding(slab: ReductionSlab, unitBytes: number, alignment: number): SlabBinding {
-  const start = slab.firstElement * 4;
+/**
+ * The binding of a reduction slab's values of `elementBytes` each, read in units of `unitBytes`
+ * (one element, or four for vec4 kernels). Its size is whole 4-byte words: a float16 slab ending
+ * inside a word binds that word (within the buffer, whose size is rounded the same way).
+ */
+export function reductionBinding(slab: ReductionSlab, unitBytes: number, alignment: number, elementBytes = 4): SlabBinding {
+  const start = slab.firstElement * elementBytes;
   const offset = Math.floor(start / alignment) * alignment;
-  return { offset, size: start - offset + slab.view.size * 4, skip: (start - offset) / unitBytes };
+  return { offset, size: tensorBytes(start - offset + slab.view.size * elementBytes, 1), skip: (start - offset) / unitBytes };
 }
 
 /** The part of a tensor-sized buffer (x, y, dy, dx) that one slab's launch binds. */

@@ -5,7 +5,7 @@ import { gpuEps, type ResolvedScalarOptions } from '../options';
 import type { GpuContext } from './context';
 import type { Launch } from './dispatch';
 import type { OverrideConstants } from './pipelines';
-import { shaders } from './shader-sources';
+import { elementBytes, shaders, tensorShader, type TensorDtype } from './shader-sources';
 import { checkTensorFits, foldWorkgroups, reductionBinding, reductionSlabs, slabOf, type SlabLaunchPlan } from './slabs';
 import type { KernelTuning } from './tuning';
 
@@ -147,13 +147,14 @@ export interface SlabbedReduction {
   slabs: (SlabLaunchPlan & { walk: ReductionPlan['walk']; width: ReductionPlan['width'] })[];
 }
 
-export function planSlabbedReduction(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number, alignment: number): SlabbedReduction {
+/** The reduction slab by slab, for elements of `bytes` bytes (4 for float32, 2 for float16). */
+export function planSlabbedReduction(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number, alignment: number, bytes = 4): SlabbedReduction {
   const shape: ReductionPlan['shape'] = view.inner === 1 ? 'Rows' : 'Runs';
-  const slabs = reductionSlabs(view, bindingBytes, alignment);
+  const slabs = reductionSlabs(view, bindingBytes, alignment, bytes);
   let chunks = 0;
   const planned = slabs.map((slab) => {
     const plan = planChannelReduction(slab.view, tuning, maxPerDimension, slab.firstElement % 4 === 0, shape);
-    const binding = reductionBinding(slab, plan.width === 'Vec4' ? 16 : 4, alignment);
+    const binding = reductionBinding(slab, plan.width === 'Vec4' ? 4 * bytes : bytes, alignment, bytes);
     const params: Record<string, number> = { ...plan.params, skip: binding.skip, chunkBase: chunks };
     if (shape === 'Runs') Object.assign(params, { channelBase: slab.channelBase, totalChannels: view.channels });
     chunks += plan.chunks;
@@ -168,21 +169,23 @@ export type ReductionKernel = keyof typeof partialBytes;
 
 export interface ReductionWork {
   kernel: ReductionKernel;
+  /** How the tensors it reads are stored: which module of the kernel runs. */
+  dtype: TensorDtype;
   plan: SlabbedReduction;
   /** Bytes of partials all slabs write together. */
   partialsBytes: number;
 }
 
 /** The reduction of the statistics or of the backward's sums over a tensor on this context's device. */
-export function planReduction(context: GpuContext, view: ChannelView, kernel: ReductionKernel): ReductionWork {
-  checkTensorFits(context.device.limits, view);
-  const plan = planSlabbedReduction(view, context.tuning, context.maxWorkgroupsPerDimension, context.bindingBytes, context.alignment);
+export function planReduction(context: GpuContext, view: ChannelView, kernel: ReductionKernel, dtype: TensorDtype = 'float32'): ReductionWork {
+  checkTensorFits(context.device.limits, view, elementBytes(dtype));
+  const plan = planSlabbedReduction(view, context.tuning, context.maxWorkgroupsPerDimension, context.bindingBytes, context.alignment, elementBytes(dtype));
   const partialsBytes = plan.chunks * view.channels * partialBytes[kernel];
   const limit = context.device.limits.maxStorageBufferBindingSize;
   if (partialsBytes > limit) {
     throw new BatchNormError('too-large', `${view.channels} channels in ${plan.slabs.length} slabs need ${partialsBytes} bytes of partial sums, more than one ${limit}-byte binding`);
   }
-  return { kernel, plan, partialsBytes };
+  return { kernel, dtype, plan, partialsBytes };
 }
 
 export interface ReductionLaunches {
@@ -200,7 +203,7 @@ export function reductionLaunches(context: GpuContext, work: ReductionWork, tens
   const { kernel, plan, partialsBytes } = work;
   const partials = { buffer: context.scratch.get(partialsBytes), offset: 0, size: partialsBytes };
   const launches = plan.slabs.map((slab) => ({
-    shader: shaders[`${kernel}${plan.shape}`],
+    shader: tensorShader(shaders[`${kernel}${plan.shape}`], work.dtype),
     entryPoint: `${kernel}${plan.shape}${slab.walk}${slab.width}`,
     constants,
     params: slab.params,

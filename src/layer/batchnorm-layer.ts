@@ -68,6 +68,9 @@ export class BatchNormLayer {
       throw new BatchNormError('invalid-option', 'BatchNormLayer needs the GPU kernels of an engine (bn.gpu)');
     }
     this.options = resolveLayerOptions(options);
+    if (!kernels.supportsDtype(this.options.dtype)) {
+      throw new BatchNormError('unsupported-dtype', "a layer of dtype 'float16' needs the device feature 'shader-f16', which this device does not have");
+    }
     const C = this.options.numFeatures;
     // Checked before the first buffer is made: the stats buffer is the largest (5·C values).
     const limit = kernels.device.limits.maxBufferSize;
@@ -126,6 +129,7 @@ export class BatchNormLayer {
       eps: o.eps,
       convention: o.convention,
       activation: o.activation,
+      dtype: o.dtype,
       x,
       y,
       stats: this.stats,
@@ -170,6 +174,7 @@ export class BatchNormLayer {
       eps: o.eps,
       convention: o.convention,
       activation: o.activation,
+      dtype: o.dtype,
       mode: saved.mode,
       dy,
       x: saved.x,

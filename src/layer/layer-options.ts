@@ -2,7 +2,7 @@ import { conventionDefaults } from '../conventions';
 import { BatchNormError } from '../errors';
 import { isLayout } from '../layout';
 import { checkEps } from '../options';
-import type { Activation, Convention, Layout } from '../types';
+import type { Activation, Convention, Layout, TensorDtype } from '../types';
 
 /** Options of a BatchNorm layer, named after torch.nn.BatchNorm2d. */
 export interface BatchNormLayerOptions {
@@ -18,6 +18,12 @@ export interface BatchNormLayerOptions {
   /** Keep running statistics (default true); without them eval mode also uses batch statistics. */
   trackRunningStats?: boolean;
   activation?: Activation;
+  /**
+   * Storage of the tensors the layer's forward and backward take (x, y, dy, dx, residual, dz):
+   * 'float32' (default) or 'float16', which needs `shader-f16`. γ, β, their gradients and the
+   * running statistics stay float32. (CpuBatchNormLayer, on host arrays, computes in float32 either way.)
+   */
+  dtype?: TensorDtype;
   label?: string;
 }
 
@@ -54,6 +60,8 @@ export function resolveLayerOptions(options: BatchNormLayerOptions): ResolvedLay
     }
   }
   if (options.label !== undefined && typeof options.label !== 'string') throw new BatchNormError('invalid-option', 'label must be a string');
+  const dtype = options.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float16') throw new BatchNormError('invalid-option', `dtype must be 'float32' or 'float16', got ${JSON.stringify(dtype)}`);
   return {
     numFeatures,
     layout: options.layout,
@@ -63,6 +71,7 @@ export function resolveLayerOptions(options: BatchNormLayerOptions): ResolvedLay
     affine: options.affine ?? true,
     trackRunningStats: options.trackRunningStats ?? true,
     activation,
+    dtype,
     label: options.label ?? 'BatchNormLayer',
   };
 }

@@ -15,11 +15,16 @@ import type {
   BackwardResultWithResidual,
   ResidualBackwardOptions,
   BatchNormOptions,
+  Float16BackwardResult,
+  Float16Data,
+  Float16ForwardTrainResult,
+  Float16Options,
   FloatInput,
   ForwardTrainResult,
   ForwardTrainResultWithRunning,
   RunningStatistics,
   SavedForward,
+  TensorInput,
   Tolerance,
 } from '../types';
 import type { FromHost, HostMethod, HostSettings, ToHost, WireError } from './protocol';
@@ -129,21 +134,26 @@ export class NodeBatchNorm extends EventTarget {
 
   forwardTrain(x: FloatInput, opts: BatchNormOptions & RunningStatistics): Promise<ForwardTrainResultWithRunning>;
   forwardTrain(x: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult>;
-  forwardTrain(x: FloatInput, opts: BatchNormOptions): Promise<ForwardTrainResult> {
+  /** dtype 'float16' (Uint16Array bits cross to the host as they are): as BatchNorm's. */
+  forwardTrain(x: Float16Data, opts: Float16Options<BatchNormOptions>): Promise<Float16ForwardTrainResult>;
+  forwardTrain(x: TensorInput, opts: BatchNormOptions): Promise<ForwardTrainResult | Float16ForwardTrainResult> {
     return this.run('forwardTrain', [x, opts]) as Promise<ForwardTrainResult>;
   }
 
-  forwardInference(x: FloatInput, opts: BatchNormOptions): Promise<Float32Array> {
+  forwardInference(x: FloatInput, opts: BatchNormOptions): Promise<Float32Array>;
+  forwardInference(x: Float16Data, opts: Float16Options<BatchNormOptions>): Promise<Float16Data>;
+  forwardInference(x: TensorInput, opts: BatchNormOptions): Promise<Float32Array | Float16Data> {
     return this.run('forwardInference', [x, opts]) as Promise<Float32Array>;
   }
 
   backward(dy: FloatInput, x: FloatInput, opts: ResidualBackwardOptions, saved?: SavedForward): Promise<BackwardResultWithResidual>;
   backward(dy: FloatInput, x: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult>;
-  backward(dy: FloatInput, x: FloatInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult> {
+  backward(dy: Float16Data, x: Float16Data, opts: Float16Options<BackwardOptions>, saved?: SavedForward): Promise<Float16BackwardResult>;
+  backward(dy: TensorInput, x: TensorInput, opts: BackwardOptions, saved?: SavedForward): Promise<BackwardResult | Float16BackwardResult> {
     return this.run('backward', saved === undefined ? [dy, x, opts] : [dy, x, opts, saved]) as Promise<BackwardResult>;
   }
 
-  channelStatistics(x: FloatInput, opts: BatchNormOptions): Promise<ChannelStatistics> {
+  channelStatistics(x: TensorInput, opts: BatchNormOptions): Promise<ChannelStatistics> {
     return this.run('channelStatistics', [x, opts]) as Promise<ChannelStatistics>;
   }
 

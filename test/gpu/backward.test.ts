@@ -7,6 +7,8 @@ import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedsFromEnv } from '../support/random';
 import { recordSweepCase } from '../support/sweep-log';
 import { oddShapes } from '../support/odd-shapes';
+import { float16BackwardCases } from '../portable/matrix';
+import { float16Problems } from './page/float16-case';
 
 const seeds = seedsFromEnv();
 // The matrices below are built for `seed`; TEST_SEEDS replays them for each seed in turn (the offline
@@ -281,7 +283,9 @@ describeGpu('backward on WebGPU against the float64 reference', () => {
     }
   });
 
-  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases(), ...residualCases()].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
+  // dtype 'float16' (the portable suite's list): Chromium's SwiftShader has no shader-f16, so here the
+  // resident calls must refuse it and the host calls give the CPU path's results.
+  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases(), ...residualCases(), ...float16BackwardCases(seed)].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
   it.each(cases)('%s', async (_name, spec) => {
     const report = await harness.call('backwardCase', spec);
     if (spec.tuning?.oneDispatch === true && !spec.residual) {
@@ -293,6 +297,7 @@ describeGpu('backward on WebGPU against the float64 reference', () => {
     if (spec.name.startsWith('two-level finalize')) expect(report.modules).toContain('partials-fold');
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
+    expect(float16Problems(spec.dtype, report)).toEqual([]);
     recordSweepCase('backward', spec.seed, spec.name, report.checks);
     const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);
     expect(failures).toEqual([]);

@@ -7,6 +7,8 @@ import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedsFromEnv } from '../support/random';
 import { recordSweepCase } from '../support/sweep-log';
 import { oddShapes } from '../support/odd-shapes';
+import { float16ForwardCases } from '../portable/matrix';
+import { float16Problems } from './page/float16-case';
 
 const seeds = seedsFromEnv();
 // The matrices below are built for `seed`; TEST_SEEDS replays them for each seed in turn (the offline
@@ -323,7 +325,9 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
     }
   });
 
-  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases(), ...residualCases()].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
+  // dtype 'float16' (the portable suite's list): Chromium's SwiftShader has no shader-f16, so here the
+  // resident calls must refuse it and the host calls give the CPU path's results.
+  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases(), ...residualCases(), ...float16ForwardCases(seed)].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
   it.each(cases)('%s', async (_name, spec) => {
     const report = await harness.call('forwardCase', spec);
     if (spec.tuning?.oneDispatch === true && !spec.residual) {
@@ -338,6 +342,7 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
     if (spec.name.startsWith('two-level finalize')) expect(report.modules).toContain('partials-fold');
     expect(report.backend).toBe('webgpu');
     expect(report.inputUnmodified).toBe(true);
+    expect(float16Problems(spec.dtype, report)).toEqual([]);
     recordSweepCase('forward', spec.seed, spec.name, report.checks);
     const failures = report.checks.filter((c) => c.failure !== null).map((c) => c.failure);
     expect(failures).toEqual([]);
@@ -347,6 +352,11 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
       const current = worst.get(key);
       if (!current || c.maxAbs > current.maxAbs) worst.set(key, { output: c.output, maxAbs: c.maxAbs, maxRel: c.maxRel });
     }
+  });
+
+  it("BatchNormLayer with dtype 'float16': refused without shader-f16 (SwiftShader), the host API's results with it", async () => {
+    const report = await harness.call('float16LayerCase', seed);
+    expect(report.problems).toEqual([]);
   });
 
   it('verify mode accepts a correct result and catches a corrupted one', async () => {

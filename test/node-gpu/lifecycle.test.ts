@@ -62,6 +62,26 @@ describeNodeGpu('the GPU host process', () => {
     await bn.dispose();
   });
 
+  it("takes dtype 'float16' (Uint16Array bits) and returns float16 as the in-process engine does", async () => {
+    const bn = await lib.createNodeBatchNorm({ backend: 'webgpu', env: nodeGpu.env });
+    const x = lib.encodeFloat16Bits(Array.from({ length: 3 * 4 * 7 }, (_, i) => Math.sin(i) * 3 + 0.1)); // 84 values, NCL
+    const opts = { shape: [3, 4, 7], layout: 'NCL' as const, dtype: 'float16' as const, activation: 'relu' as const };
+    const out = await bn.forwardTrain(x, opts);
+    expect(out.y).toBeInstanceOf(Uint16Array);
+    const back = await bn.backward(x, x, opts, out);
+    expect(back.dx).toBeInstanceOf(Uint16Array);
+    // The host's device decides between the float16 kernels and the CPU path. The CPU path rounds
+    // to nearest (≤ half an ulp from the exact y), a GPU to either neighbour of its float32 y (≤ one
+    // ulp, the float32 error far below): together < 2 ulps, 2^-9 relative, and 2^-13 where float16
+    // is subnormal (a flushed subnormal on one side).
+    const cpu = await lib.createBatchNorm({ backend: 'cpu' });
+    const reference = await cpu.forwardTrain(x, opts);
+    const [y, yRef] = [lib.decodeFloat16(out.y), lib.decodeFloat16(reference.y)];
+    for (let i = 0; i < y.length; i++) expect(Math.abs(y[i] - yRef[i])).toBeLessThanOrEqual(2 ** -9 * Math.abs(yRef[i]) + 2 ** -13);
+    cpu.dispose();
+    await bn.dispose();
+  });
+
   it('a crash of the host moves the calls in flight to the CPU path, once, and recover() comes back', async () => {
     const bn = await lib.createNodeBatchNorm({ backend: 'webgpu', env: nodeGpu.env });
     const lost: { reason: string; message: string }[] = [];

@@ -95,4 +95,18 @@ describe('devices below what the kernels need (compatibility mode)', () => {
     expect(descriptors[0].requiredLimits).toMatchObject({ maxStorageBuffersPerShaderStage: Math.min(adapter.limits.maxStorageBuffersPerShaderStage, FUSED_STORAGE_BUFFERS.backward) });
     expect(descriptors[0].requiredFeatures).toEqual(['subgroups']);
   });
+
+  it('asks for shader-f16 (the float16 kernels) where the adapter has it, and only there', async () => {
+    const descriptors: GPUDeviceDescriptor[] = [];
+    const adapterWith = (features: string[]) =>
+      ({
+        limits: { maxStorageBuffersPerShaderStage: 8, maxStorageBufferBindingSize: 1 << 27, maxBufferSize: 1 << 28 },
+        features: new Set(features),
+        info: { vendor: 'v', architecture: 'a', device: '', description: 'd' },
+        requestDevice: async (descriptor: GPUDeviceDescriptor) => (descriptors.push(descriptor), { limits: { maxStorageBuffersPerShaderStage: 8 }, features: new Set() }),
+      }) as unknown as GPUAdapter;
+    await acquireDevice({ requestAdapter: async () => adapterWith(['shader-f16', 'timestamp-query']) });
+    await acquireDevice({ requestAdapter: async () => adapterWith(['timestamp-query']) });
+    expect(descriptors.map((d) => d.requiredFeatures)).toEqual([['timestamp-query', 'shader-f16'], ['timestamp-query']]);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import { createBatchNorm, type BatchNorm, type BatchNormOptions, type ForwardTrainResult, type GpuBatchNorm } from '../../src/index';
+import { createBatchNorm, type BatchNorm, type BatchNormOptions, type Float16Data, type ForwardTrainResult, type GpuBatchNorm } from '../../src/index';
 import type { NodeBatchNorm } from '../../src/node/index';
 
 /*
@@ -37,7 +37,7 @@ describe('ForwardTrainResult.runningMean / runningVar types', () => {
       const typed = await forwardTrain(x, { shape: [2, 2], runningMean: [0, 0], runningVar: [1, 1] });
       expectTypeOf(typed.runningVar).toEqualTypeOf<Float32Array>();
     }
-    expectTypeOf<GpuBatchNorm['forwardTrain']>().parameter(0).toEqualTypeOf<Float32Array | readonly number[]>();
+    expectTypeOf<GpuBatchNorm['forwardTrain']>().parameter(0).toEqualTypeOf<Float32Array | readonly number[] | Float16Data>();
     bn.dispose();
     // At run time too.
     if (!(next instanceof Float32Array) || without.runningMean !== undefined) throw new Error('running statistics not as typed');

@@ -3,6 +3,7 @@ import { BatchNormError, type BatchNormErrorCode } from '../../src/errors';
 import { channelView } from '../../src/layout';
 import { checkInput, resolveOptions, type PassKind } from '../../src/options';
 import type { BatchNormOptions } from '../../src/types';
+import { optionsKey, tensorByteLength } from '../../src/gpu/resident-options';
 
 function codeOf(action: () => unknown): BatchNormErrorCode | 'no error' | 'not a BatchNormError' {
   try {
@@ -84,6 +85,21 @@ describe('option validation', () => {
     for (const eps of [-1e-5, -Number.MIN_VALUE, NaN, Infinity, -Infinity, 1e39, '1e-5']) expect(codeOf(resolve({ eps: eps as number }))).toBe('invalid-eps');
     expect(resolveOptions({ ...base, eps: 0 }, 'train').eps).toBe(0);
     expect(resolveOptions({ ...base, eps: -0 }, 'train').eps).toBe(0);
+  });
+
+  it("takes dtype 'float32' (default) or 'float16', float16 tensors as float16 arrays, and keys GPU programs by it", () => {
+    const f32 = resolveOptions({ shape: [4, 3] }, 'train');
+    const f16 = resolveOptions({ shape: [4, 3], dtype: 'float16' }, 'train');
+    expect(f32.dtype).toBe('float32');
+    expect(f16.dtype).toBe('float16');
+    expect(codeOf(() => resolveOptions({ shape: [4, 3], dtype: 'int8' as 'float16' }, 'train'))).toBe('invalid-option');
+    // A float16 call must never find a float32 call's compiled pass (program-cache.ts), nor the reverse.
+    expect(optionsKey(f16)).not.toEqual(optionsKey(f32));
+    expect(optionsKey(f16).slice(0, -1)).toEqual(optionsKey(f32).slice(0, -1));
+    expect(checkInput('x', Uint16Array.of(0x3c00, 0xc000, 0, 0x7c00), channelView([2, 2]), 'float16')).toEqual(Float32Array.of(1, -2, 0, Infinity));
+    expect(codeOf(() => checkInput('x', new Float32Array(4), channelView([2, 2]), 'float16'))).toBe('invalid-option');
+    expect(codeOf(() => checkInput('x', new Uint16Array(4), channelView([2, 2])))).toBe('invalid-option');
+    expect([tensorByteLength(5), tensorByteLength(5, 'float16'), tensorByteLength(6, 'float16')]).toEqual([20, 12, 12]);
   });
 
   it('rejects momentum outside [0, 1] or NaN', () => {

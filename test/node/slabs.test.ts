@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planSlabbedElementwise } from '../../src/gpu/elementwise-plan';
-import { bindingBytesOf, elementwiseSlabs, reductionBinding, reductionSlabs } from '../../src/gpu/slabs';
+import { bindingBytesOf, elementwiseSlabs, reductionBinding, reductionSlabs, tensorBytes } from '../../src/gpu/slabs';
 import { planSlabbedReduction } from '../../src/gpu/statistics-plan';
 import { defaultTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { BatchNormError } from '../../src/errors';
@@ -140,5 +140,73 @@ describe('elementwise slabs', () => {
     expect(bindingBytesOf(limits)).toBe(134217728);
     expect(bindingBytesOf(limits, 1300)).toBe(1280);
     expect(bindingBytesOf({ ...limits, maxStorageBufferBindingSize: 1000 }, 4096)).toBe(768);
+  });
+});
+
+describe('float16 slabs (2-byte elements)', () => {
+  // Odd counts among them ([333, 7, 1], [3, 5, 143], [2, 3, 1001], [2, 3, 193], [7, 1, 1]).
+  const odd = views.filter((view) => view.size % 2 === 1);
+  it('bind whole 4-byte words at aligned offsets, inside a buffer of tensorBytes(n, 2), covering every value once', () => {
+    expect(odd.length).toBeGreaterThan(2);
+    for (const view of views) {
+      const bufferBytes = tensorBytes(view.size, 2);
+      expect(bufferBytes % 4).toBe(0);
+      expect(bufferBytes - 2 * view.size).toBe(view.size % 2 === 1 ? 2 : 0);
+      for (const bindingBytes of bindings) {
+        let slabs;
+        try {
+          slabs = reductionSlabs(view, bindingBytes, ALIGN, 2);
+        } catch (error) {
+          expect(view.inner).toBe(1);
+          expect((error as BatchNormError).code).toBe('too-large');
+          continue;
+        }
+        const seen = new Uint8Array(view.size);
+        for (const slab of slabs) {
+          for (const unitBytes of [2, 8]) {
+            if (unitBytes === 8 && slab.firstElement % 4 !== 0) continue;
+            const binding = reductionBinding(slab, unitBytes, ALIGN, 2);
+            expect(binding.offset % ALIGN).toBe(0);
+            expect(binding.size % 4).toBe(0);
+            expect(binding.size).toBeLessThanOrEqual(bindingBytes);
+            expect(binding.offset + binding.size).toBeLessThanOrEqual(bufferBytes);
+            expect(binding.offset + binding.skip * unitBytes).toBe(slab.firstElement * 2);
+            // The binding holds every value of the slab.
+            expect(binding.offset + binding.size).toBeGreaterThanOrEqual((slab.firstElement + slab.view.size) * 2);
+          }
+          const o0 = Math.floor(slab.firstElement / (view.channels * view.inner));
+          const i0 = slab.firstElement % view.inner;
+          for (let o = 0; o < slab.view.outer; o++) {
+            for (let c = 0; c < slab.view.channels; c++) {
+              for (let i = 0; i < slab.view.inner; i++) seen[((o0 + o) * view.channels + slab.channelBase + c) * view.inner + i0 + i]++;
+            }
+          }
+        }
+        expect(seen.every((n) => n === 1)).toBe(true);
+        // A float16 slab holds about twice the values of a float32 one.
+        if (view.size * 4 > bindingBytes) expect(slabs.length).toBeLessThanOrEqual(reductionSlabs(view, bindingBytes, ALIGN).length);
+      }
+    }
+  });
+
+  it('elementwise: units of 2 or 8 bytes, words bound, the last one within the buffer', () => {
+    for (const view of views) {
+      const bufferBytes = tensorBytes(view.size, 2);
+      for (const bindingBytes of bindings) {
+        const plan = planSlabbedElementwise(view, defaultTuning, 65535, bindingBytes, 2);
+        expect(plan.unitBytes).toBe(plan.variant === 'Scalar' ? 2 : 8);
+        let next = 0;
+        for (const slab of plan.slabs) {
+          expect(slab.params.base).toBe(next);
+          expect(slab.binding.offset % ALIGN).toBe(0);
+          expect(slab.binding.size % 4).toBe(0);
+          expect(slab.binding.size).toBeLessThanOrEqual(bindingBytes);
+          expect(slab.binding.offset + slab.binding.size).toBeLessThanOrEqual(bufferBytes);
+          expect(slab.binding.offset).toBe(next * plan.unitBytes);
+          next += slab.params.units;
+        }
+        expect(next * plan.unitBytes).toBe(view.size * 2);
+      }
+    }
   });
 });

@@ -8,4 +8,6 @@ describePortable((s) => {
   expect(s.adapter.features).toEqual(expect.arrayContaining(['subgroups', 'shader-f16', 'timestamp-query']));
   expect(s.adapter.measuredSubgroupSizes?.length).toBeGreaterThan(0);
   if (s.part === 'forward' || s.part === 'backward') expect(s.modules.filter((m) => m.endsWith('+subgroups'))).not.toEqual([]);
+  // shader-f16: the float16 cases ran the float16 modules of the kernels.
+  if (s.part === 'forward' || s.part === 'backward') expect(s.modules.filter((m) => m.includes('+f16'))).not.toEqual([]);
 });

@@ -55,6 +55,74 @@ export function forwardCases(seed: number): ForwardCase[] {
     { ...base, name: 'barrier tree, GPU tuning: NCL [8, 2, 4099]', shape: [8, 2, 4099], layout: 'NCL', tuning: { ...gpuTuning, ...tree } },
     { ...base, name: 'barrier tree: NCDHW [1, 4, 2, 4, 4] (vec4)', shape: [1, 4, 2, 4, 4], layout: 'NCDHW', convention: 'keras', tuning: tree },
   ];
+  return [...matrix, ...special, ...float16ForwardCases(seed)];
+}
+
+/*
+ * dtype 'float16': the matrix again, plus large means, slabs, odd element counts, vec4 paths and a
+ * residual. float16 holds 11 significant bits, so 1e4 ± 1 is not representable (the spacing near
+ * 1e4 is 8): the large-mean cases take 1000 ± 4, where the spacing is 0.5 and the mean still cancels
+ * ~250 standard deviations. Where the device has `shader-f16` (lavapipe) both paths run the float16
+ * kernels; elsewhere (Deno, compatibility mode) the resident calls must refuse them and the host
+ * calls give the CPU path's results.
+ */
+const large16 = { mean: 1000, std: 4 };
+
+export function float16ForwardCases(seed: number): ForwardCase[] {
+  const matrix = layouts.flatMap((layout) =>
+    (['train', 'inference'] as const).flatMap((pass, p) =>
+      activations.flatMap((activation, a) =>
+        conventions.map((convention, c): ForwardCase => {
+          const shape = oddShapes[layout][(4 * p + 2 * a + c + 1) % oddShapes[layout].length];
+          return { name: `float16 ${layout} [${shape}] ${pass} ${activation} ${convention}`, seed, shape, layout, pass, activation, convention, dtype: 'float16' };
+        }),
+      ),
+    ),
+  );
+  const base = { seed, pass: 'train', activation: 'none', convention: 'pytorch', dtype: 'float16' } as const;
+  const special: ForwardCase[] = [
+    { ...base, name: 'float16 NC [4096, 3] mean 1000 ± 4', shape: [4096, 3], layout: 'NC', ...large16 },
+    { ...base, name: 'float16 NCHW [8, 3, 17, 19] mean 1000 ± 4, relu', shape: [8, 3, 17, 19], layout: 'NCHW', activation: 'relu', ...large16 },
+    { ...base, name: 'float16 NHWC [8, 17, 19, 4] mean 1000 ± 4 (vec4)', shape: [8, 17, 19, 4], layout: 'NHWC', convention: 'keras', ...large16 },
+    { ...base, name: 'float16 inference NCHW [4, 3, 16, 16] mean 1000 ± 4 (vec4)', shape: [4, 3, 16, 16], layout: 'NCHW', pass: 'inference', ...large16 },
+    { ...base, name: 'float16 odd count: NCL [3, 7, 5] (105 values)', shape: [3, 7, 5], layout: 'NCL', activation: 'relu' },
+    { ...base, name: 'float16 odd count, inference: NC [37, 5]', shape: [37, 5], layout: 'NC', pass: 'inference' },
+    { ...base, name: 'float16 no affine, no running statistics', shape: [7, 9, 11], affine: false, running: false },
+    { ...base, name: 'float16 slabs of rows: NC [333, 7] (odd count)', shape: [333, 7], layout: 'NC', activation: 'relu', tuning: slabs },
+    { ...base, name: 'float16 slabs of channel ranges: NCHW [3, 5, 11, 13]', shape: [3, 5, 11, 13], layout: 'NCHW', tuning: slabs },
+    { ...base, name: 'float16 slabs of a run: NCL [2, 3, 1001]', shape: [2, 3, 1001], layout: 'NCL', tuning: slabs },
+    { ...base, name: 'float16 slabs, vec4 runs: NCHW [3, 3, 32, 32]', shape: [3, 3, 32, 32], layout: 'NCHW', activation: 'relu', tuning: slabs },
+    { ...base, name: 'float16 slabs, inference: NCDHW [2, 3, 4, 5, 13]', shape: [2, 3, 4, 5, 13], layout: 'NCDHW', pass: 'inference', activation: 'relu', tuning: slabs },
+    { ...base, name: 'float16 GPU tuning: NCHW [8, 6, 33, 31]', shape: [8, 6, 33, 31], layout: 'NCHW', tuning: gpuTuning },
+    { ...base, name: 'float16 barrier tree: NCL [8, 2, 4099]', shape: [8, 2, 4099], layout: 'NCL', tuning: tree },
+    { ...base, name: 'float16 residual, relu: NCHW [4, 3, 9, 11]', shape: [4, 3, 9, 11], layout: 'NCHW', activation: 'relu', residual: true },
+    { ...base, name: 'float16 residual, inference: NHWC [2, 5, 5, 8] (vec4)', shape: [2, 5, 5, 8], layout: 'NHWC', pass: 'inference', residual: true },
+  ];
+  return [...matrix, ...special];
+}
+
+export function float16BackwardCases(seed: number): BackwardCase[] {
+  const matrix = layouts.flatMap((layout) =>
+    (['train', 'eval'] as const).flatMap((mode, m) =>
+      activations.map((activation, a): BackwardCase => {
+        const shape = oddShapes[layout][(2 * m + a + 1) % oddShapes[layout].length];
+        return { name: `float16 ${layout} [${shape}] ${mode} ${activation}`, seed, shape, layout, mode, activation, dtype: 'float16' };
+      }),
+    ),
+  );
+  const base = { seed, mode: 'train', activation: 'relu', dtype: 'float16' } as const;
+  const special: BackwardCase[] = [
+    { ...base, name: 'float16 NC [4096, 3] mean 1000 ± 4', shape: [4096, 3], layout: 'NC', ...large16 },
+    { ...base, name: 'float16 NCHW [8, 3, 16, 16] mean 1000 ± 4 eval (vec4)', shape: [8, 3, 16, 16], layout: 'NCHW', mode: 'eval', ...large16 },
+    { ...base, name: 'float16 odd count: NCL [3, 7, 5]', shape: [3, 7, 5], layout: 'NCL' },
+    { ...base, name: 'float16 accumulate NHWC eval', shape: [3, 5, 6, 4], layout: 'NHWC', mode: 'eval', accumulate: true },
+    { ...base, name: 'float16 dx only', shape: [6, 7, 5], paramGrads: false },
+    { ...base, name: 'float16 slabs NC [333, 7]', shape: [333, 7], layout: 'NC', tuning: slabs },
+    { ...base, name: 'float16 slabs NCL [2, 3, 1001]', shape: [2, 3, 1001], layout: 'NCL', tuning: slabs },
+    { ...base, name: 'float16 slabs, vec4: NCHW [3, 3, 32, 32] eval', shape: [3, 3, 32, 32], layout: 'NCHW', mode: 'eval', activation: 'none', tuning: slabs },
+    { ...base, name: 'float16 GPU tuning: NCHW [8, 6, 33, 31]', shape: [8, 6, 33, 31], layout: 'NCHW', tuning: gpuTuning },
+    { ...base, name: 'float16 residual: NCHW [4, 3, 9, 11]', shape: [4, 3, 9, 11], layout: 'NCHW', residual: true },
+  ];
   return [...matrix, ...special];
 }
 
@@ -83,7 +151,7 @@ export function backwardCases(seed: number): BackwardCase[] {
     { ...base, name: 'barrier tree: NCL [5, 3, 131]', shape: [5, 3, 131], layout: 'NCL', tuning: tree },
     { ...base, name: 'barrier tree, GPU tuning: NCHW [16, 2, 64, 64] mean 1e4 ± 1', shape: [16, 2, 64, 64], layout: 'NCHW', activation: 'none', mean: 1e4, std: 1, tuning: { ...gpuTuning, ...tree } },
   ];
-  return [...matrix, ...special];
+  return [...matrix, ...special, ...float16BackwardCases(seed)];
 }
 
 export const OPTIMIZER_STEPS = 12;

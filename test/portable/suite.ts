@@ -12,6 +12,7 @@ import { shaderModuleNames } from '../../src/gpu/pipelines';
 import { runBackwardCase } from '../gpu/page/backward-case';
 import { engineFor } from '../gpu/page/case-engines';
 import { drawCase, runDifferentialBatch } from '../gpu/page/differential-case';
+import { float16Problems, runFloat16LayerCase } from '../gpu/page/float16-case';
 import { runForwardCase } from '../gpu/page/forward-case';
 import { runNonFiniteCase } from '../gpu/page/non-finite-case';
 import { runOptimizerCase } from '../gpu/page/optimizer-case';
@@ -159,9 +160,14 @@ async function runForward(seed: number, counts: Record<string, number>, failures
     const problems = report.checks.filter((c) => c.failure !== null).map((c) => c.failure!);
     if (report.backend !== 'webgpu') problems.push(`ran on backend ${report.backend}`);
     if (!report.inputUnmodified) problems.push('x was modified');
+    problems.push(...float16Problems(spec.dtype, report));
     if (problems.length > 0) failures.push(`forward '${spec.name}':\n  ${problems.join('\n  ')}`);
   }
-  return cases.length;
+  // BatchNormLayer with dtype 'float16': the host API's results, or the refusal without shader-f16.
+  const layer = await runFloat16LayerCase(seed);
+  count(counts, `float16 layer (${layer.shaderF16 ? 'kernels' : 'refused'})`);
+  if (layer.problems.length > 0) failures.push(`float16 layer:\n  ${layer.problems.join('\n  ')}`);
+  return cases.length + 1;
 }
 
 async function runBackward(seed: number, counts: Record<string, number>, failures: string[]): Promise<number> {
@@ -173,6 +179,7 @@ async function runBackward(seed: number, counts: Record<string, number>, failure
     const problems = report.checks.filter((c) => c.failure !== null).map((c) => c.failure!);
     if (report.backend !== 'webgpu') problems.push(`ran on backend ${report.backend}`);
     if (!report.inputUnmodified) problems.push('x or dy was modified');
+    problems.push(...float16Problems(spec.dtype, report));
     // Inputs keep |β| ≤ |γ|, so on any tensor of some size the mask zeroes elements (as in the browser suite).
     if (spec.activation === 'relu' && report.size >= 64 && report.masked === 0) problems.push('the relu mask zeroed no element');
     if (problems.length > 0) failures.push(`backward '${spec.name}':\n  ${problems.join('\n  ')}`);

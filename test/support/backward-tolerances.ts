@@ -69,19 +69,20 @@ export function reductionSubgroupMaxSize(gpu: { device: GPUDevice; tuning: Kerne
  * the GPU uses: a thread's blocks of four values, the workgroup sum of 'Runs' reductions
  * (workgroupSumChain), then the finalize fold.
  */
-export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity, subgroupMaxSize?: number): number {
+export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity, subgroupMaxSize?: number, elementBytes = 4): number {
   const wg = tuning.workgroupSize;
   const alignment = 256;
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
   // One dispatch (fused-small.ts): a thread's units (plus the lanes' dot for vec4 runs), then one
   // workgroup sum (none in the serial strategy, whose thread walks the whole channel). WebGPU guarantees 256 invocations, 16 KiB of workgroup memory and 8 storage buffers per stage.
   const limits = { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension: maxPerDimension, bindingBytes, maxStorageBuffers: 8 };
-  const fused = planFused(view, 'backward', tuning, limits);
+  // float16 tensors never take one dispatch (fused-small.ts, planFusedWork).
+  const fused = elementBytes === 4 ? planFused(view, 'backward', tuning, limits) : undefined;
   if (fused) {
     const lanes = fused.entryPoint.endsWith('RunsVec4') ? 3 : 0;
     return fused.threadAdditions + lanes + (fused.strategy === 'Workgroup' ? workgroupSumChain(fused.workgroupSize, subgroupMaxSize) : 0);
   }
-  const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
+  const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment, elementBytes);
   // A thread adds blocks of four (two pairwise additions, and for vec4 units two more to add the four
   // units' block sums, or the lanes' pairwise sum at the end), then ⌈its units / 4⌉ blocks in a
   // chain; + 1 for the product g·(x − mean), which some paths round before adding.
@@ -106,8 +107,8 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
  * Multiple of ε for the float32 arithmetic of the GPU kernels (see above), for the engine `gpu`
  * (bn.gpu): its tuning, its device's binding size (slabs) and whether it adds with subgroups.
  */
-export function gpuBackwardTerms(view: ChannelView, gpu: { device: GPUDevice; tuning: KernelTuning }): number {
-  return additionChain(view, gpu.tuning, 65535, gpu.device.limits.maxStorageBufferBindingSize, reductionSubgroupMaxSize(gpu)) + 10;
+export function gpuBackwardTerms(view: ChannelView, gpu: { device: GPUDevice; tuning: KernelTuning }, elementBytes = 4): number {
+  return additionChain(view, gpu.tuning, 65535, gpu.device.limits.maxStorageBufferBindingSize, reductionSubgroupMaxSize(gpu), elementBytes) + 10;
 }
 
 /** The CPU path computes in float64 and rounds each output once: a few ε of the terms. */

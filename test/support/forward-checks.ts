@@ -5,7 +5,13 @@
 import { channelOf, splitShape } from './channel-index';
 import { checkClose, maxErrors, toleranceUsed, type ToleranceSpec } from './compare';
 import { referenceForwardInference, referenceForwardTrain, type ReferenceParams } from './reference';
-import { ATOL, EPS32, INV_STD_TERMS, meanBound, RESIDUAL_TERMS, varianceBound, Y_TERMS, type StatisticsTerms } from './tolerances';
+import { ATOL, EPS32, float16Output, INV_STD_TERMS, meanBound, RESIDUAL_TERMS, varianceBound, Y_TERMS, type StatisticsTerms } from './tolerances';
+
+/** How a float16 output was rounded (F16_GPU or F16_CPU of tolerances.ts); undefined for float32 outputs. */
+export type OutputRounding = { rtol: number; atol: number } | undefined;
+
+/** y's tolerance, widened by its float16 rounding when y is float16. */
+const rounded = (tol: (i: number) => number, ref: ArrayLike<number>, rounding: OutputRounding) => (rounding ? float16Output(tol, ref, rounding) : tol);
 
 export interface OutputCheck {
   output: string;
@@ -69,7 +75,7 @@ export interface TrainOutputs {
  * the statistics bound of tolerances.ts for the path's `terms` (gpuStatisticsTerms for a GPU path,
  * CPU_STATISTICS_TERMS for the CPU one).
  */
-export function trainChecks(x: ArrayLike<number>, p: ReferenceParams, out: TrainOutputs, path: string, terms: StatisticsTerms): OutputCheck[] {
+export function trainChecks(x: ArrayLike<number>, p: ReferenceParams, out: TrainOutputs, path: string, terms: StatisticsTerms, rounding?: OutputRounding): OutputCheck[] {
   const ref = referenceForwardTrain(x, p);
   const scale = ref.invStd.map((s, c) => (p.gamma ? p.gamma[c] : 1) * s);
   const shift = scale.map((s, c) => (p.beta ? p.beta[c] : 0) - ref.mean[c] * s);
@@ -80,7 +86,7 @@ export function trainChecks(x: ArrayLike<number>, p: ReferenceParams, out: Train
   // invStd = 1 / sqrt(var + eps): half the variance's relative error (less when eps dominates).
   const invStdRtol = (c: number) => (varRtol(c) / 2) * (ref.variance[c] / (ref.variance[c] + p.eps)) + INV_STD_TERMS * EPS32;
   const checks = [
-    check('y', path, out.y, ref.y, yTolerance(x, ref.y, p, scale, shift, invStdRtol, meanError)),
+    check('y', path, out.y, ref.y, rounded(yTolerance(x, ref.y, p, scale, shift, invStdRtol, meanError), ref.y, rounding)),
     check('mean', path, out.mean, ref.mean, (c) => meanError(c) + ATOL),
     check('variance', path, out.variance, ref.variance, (c) => varRtol(c) * ref.variance[c]),
     check('invStd', path, out.invStd, ref.invStd, (c) => invStdRtol(c) * ref.invStd[c]),
@@ -97,11 +103,11 @@ export function trainChecks(x: ArrayLike<number>, p: ReferenceParams, out: Train
 }
 
 /** An inference forward: y with the running statistics folded in. */
-export function inferenceChecks(x: ArrayLike<number>, p: ReferenceParams, y: ArrayLike<number>, path: string): OutputCheck[] {
+export function inferenceChecks(x: ArrayLike<number>, p: ReferenceParams, y: ArrayLike<number>, path: string, rounding?: OutputRounding): OutputCheck[] {
   const ref = referenceForwardInference(x, p);
   const rm = p.runningMean!;
   const scale = Float64Array.from(p.runningVar!, (v, c) => (p.gamma ? p.gamma[c] : 1) / Math.sqrt(v + p.eps));
   const shift = scale.map((s, c) => (p.beta ? p.beta[c] : 0) - rm[c] * s);
   // Frozen statistics: only y's own arithmetic (INV_STD_TERMS for the host's invStd of the running variance).
-  return [check('y', path, y, ref, yTolerance(x, ref, p, scale, shift, () => INV_STD_TERMS * EPS32, () => 0))];
+  return [check('y', path, y, ref, rounded(yTolerance(x, ref, p, scale, shift, () => INV_STD_TERMS * EPS32, () => 0), ref, rounding))];
 }

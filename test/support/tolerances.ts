@@ -105,11 +105,11 @@ function foldChain(merges: number): { kappa: number; running: number } {
  * per slab, a thread's blocks (J merges, the last block partial), the workgroup sums of 'Runs'
  * chunks, then the finalize.
  */
-export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity, subgroupMaxSize?: number): StatisticsTerms {
+export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity, subgroupMaxSize?: number, elementBytes = 4): StatisticsTerms {
   const wg = tuning.workgroupSize;
   const alignment = 256;
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
-  const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment);
+  const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment, elementBytes);
   let chain = 0;
   let partitions = 0;
   let chains = 0;
@@ -160,8 +160,27 @@ export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerD
 }
 
 /** The coefficients for the engine `gpu` (bn.gpu): its tuning, binding size and workgroup sums. */
-export function gpuStatisticsTerms(view: ChannelView, gpu: { device: GPUDevice; tuning: KernelTuning }): StatisticsTerms {
-  return statisticsTerms(view, gpu.tuning, 65535, gpu.device.limits.maxStorageBufferBindingSize, reductionSubgroupMaxSize(gpu));
+export function gpuStatisticsTerms(view: ChannelView, gpu: { device: GPUDevice; tuning: KernelTuning }, elementBytes = 4): StatisticsTerms {
+  return statisticsTerms(view, gpu.tuning, 65535, gpu.device.limits.maxStorageBufferBindingSize, reductionSubgroupMaxSize(gpu), elementBytes);
+}
+
+/*
+ * A float16 output (dtype 'float16'): the float32 result, within its own bound b of the reference
+ * r, is rounded once more as it is stored. WGSL lets a conversion to f16 go to either float16
+ * neighbour (no rounding mode is promised), so the GPU's store moves a value by less than one
+ * float16 ulp: < 2^-10·(|r| + b) where the value is normal; below 2^-14 float16 is subnormal (spaced
+ * 2^-24), and since implementations may flush subnormals to zero, 2^-14 absolute covers that range.
+ * The CPU path rounds to nearest even: half an ulp, 2^-11 relative and 2^-25 absolute.
+ */
+export const F16_GPU = { rtol: 2 ** -10, atol: 2 ** -14 } as const;
+export const F16_CPU = { rtol: 2 ** -11, atol: 2 ** -25 } as const;
+
+/** `tol` (the float32 bound of an output whose reference is `ref`) widened by its float16 rounding. */
+export function float16Output(tol: (i: number) => number, ref: ArrayLike<number>, rounding: { rtol: number; atol: number } = F16_GPU): (i: number) => number {
+  return (i) => {
+    const bound = tol(i);
+    return bound + rounding.rtol * (Math.abs(ref[i]) + bound) + rounding.atol;
+  };
 }
 
 /**

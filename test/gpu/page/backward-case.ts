@@ -11,14 +11,16 @@
 import { channelView, type Layout } from '../../../src/index';
 import { defaultTuning, type KernelTuning } from '../../../src/advanced';
 import { engineFor, type CaseDevice } from './case-engines';
-import { backwardTolerances, gpuBackwardTerms } from '../../support/backward-tolerances';
+import { backwardTolerances, CPU_BACKWARD_TERMS, gpuBackwardTerms } from '../../support/backward-tolerances';
+import { F16_CPU, F16_GPU, float16Output } from '../../support/tolerances';
+import { float16Input, isFloat16Result, quantize16, refusalCheck, toBits } from './float16-case';
 import { splitShape } from '../../support/channel-index';
 import { checkClose, maxErrors, toleranceUsed } from '../../support/compare';
 import { caseSeed, channelNormals, createRng, normals } from '../../support/random';
 import type { ReferenceParams } from '../../support/reference';
 import { referenceBackward } from '../../support/reference-backward';
 import { EPS32 } from '../../support/tolerances';
-import { readBuffer, storageBuffer } from './gpu-buffers';
+import { readBuffer, readHalf, storageBuffer } from './gpu-buffers';
 import { shaderModuleNames } from '../../../src/gpu/pipelines';
 
 export interface BackwardCase {
@@ -48,10 +50,16 @@ export interface BackwardCase {
    */
   residual?: boolean;
   residualMean?: number;
+  /**
+   * 'float16': x, dy (and z) rounded to float16 when drawn, y, dx and dz float16. Without
+   * `shader-f16` the resident forward and backward must throw 'unsupported-dtype' with nothing
+   * written, and the host calls (forward for `saved`, then backward) must give the CPU path's results.
+   */
+  dtype?: 'float16';
 }
 
 export interface BackwardCheck {
-  output: 'dx' | 'dgamma' | 'dbeta' | 'dz';
+  output: 'dx' | 'dgamma' | 'dbeta' | 'dz' | 'dtype' | 'refusal';
   path: 'resident' | 'host';
   failure: string | null;
   maxAbs: number;
@@ -73,6 +81,8 @@ export interface BackwardReport {
   bindingLimit: number;
   /** Shader modules built so far on the engine's device (which kernels its cases ran). */
   modules: string[];
+  /** Whether the engine's device has `shader-f16` (float16 cases: kernels, or the refusal). */
+  shaderF16: boolean;
 }
 
 function makeInputs(spec: BackwardCase) {
@@ -98,6 +108,7 @@ function makeInputs(spec: BackwardCase) {
   const initial = { dgamma: normals(rng, channels, 0, 10), dbeta: normals(rng, channels, 0, 10) };
   // Drawn last, so the other inputs of a case are the same with or without a residual.
   const residual = spec.residual ? normals(rng, x.length, spec.residualMean ?? 0, 1) : undefined;
+  if (spec.dtype === 'float16') return { x: quantize16(x), dy: quantize16(dy), gamma, beta, runningMean, runningVar, initial, residual: residual && quantize16(residual) };
   return { x, dy, gamma, beta, runningMean, runningVar, initial, residual };
 }
 
@@ -120,38 +131,78 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
   const device = gpu.device;
   const { channels: C } = splitShape(spec.shape, spec.layout);
   const N = inputs.x.length;
+  const half = spec.dtype === 'float16';
+  const f16 = half && device.features.has('shader-f16');
+  // A tensor as the device stores it: float32, or float16 bits.
+  const tensor = (values: Float32Array) => (half ? toBits(values) : values);
+  const readTensor = (buffer: GPUBuffer) => (half ? readHalf(device, buffer, N) : readBuffer(device, buffer, N));
+  const checks: BackwardCheck[] = [];
 
   const buffers = {
-    x: storageBuffer(device, 'x', inputs.x),
-    dy: storageBuffer(device, 'dy', inputs.dy),
-    y: storageBuffer(device, 'y', new Float32Array(N).fill(NaN)),
+    x: storageBuffer(device, 'x', tensor(inputs.x)),
+    dy: storageBuffer(device, 'dy', tensor(inputs.dy)),
+    y: storageBuffer(device, 'y', tensor(new Float32Array(N).fill(NaN))),
     stats: storageBuffer(device, 'stats', new Float32Array(5 * C).fill(NaN)),
     gamma: inputs.gamma && storageBuffer(device, 'gamma', inputs.gamma),
     beta: inputs.beta && storageBuffer(device, 'beta', inputs.beta),
     runningMean: storageBuffer(device, 'runningMean', inputs.runningMean),
     runningVar: storageBuffer(device, 'runningVar', inputs.runningVar),
     // Poisoned (NaN), so an element a kernel skips shows; or the values to accumulate onto.
-    dx: storageBuffer(device, 'dx', new Float32Array(N).fill(NaN)),
+    dx: storageBuffer(device, 'dx', tensor(new Float32Array(N).fill(NaN))),
     dgamma: storageBuffer(device, 'dgamma', spec.accumulate ? inputs.initial.dgamma : new Float32Array(C).fill(NaN)),
     dbeta: storageBuffer(device, 'dbeta', spec.accumulate ? inputs.initial.dbeta : new Float32Array(C).fill(NaN)),
-    residual: inputs.residual && storageBuffer(device, 'residual', inputs.residual),
-    dz: inputs.residual && storageBuffer(device, 'dz', new Float32Array(N).fill(NaN)),
+    residual: inputs.residual && storageBuffer(device, 'residual', tensor(inputs.residual)),
+    dz: inputs.residual && storageBuffer(device, 'dz', tensor(new Float32Array(N).fill(NaN))),
   };
   try {
     // The forward whose statistics (and output, for the relu mask) the backward belongs to.
     const forward = device.createCommandEncoder({ label: 'test.backward.forward' });
-    const forwardArgs = { ...options, x: buffers.x, y: buffers.y, stats: buffers.stats, gamma: buffers.gamma, beta: buffers.beta, residual: buffers.residual };
-    if (spec.mode === 'train') gpu.encodeForwardTrain(forward, forwardArgs);
-    else gpu.encodeForwardInference(forward, { ...forwardArgs, runningMean: buffers.runningMean, runningVar: buffers.runningVar });
+    const forwardArgs = { ...options, dtype: spec.dtype, x: buffers.x, y: buffers.y, stats: buffers.stats, gamma: buffers.gamma, beta: buffers.beta, residual: buffers.residual };
+    let refused: unknown;
+    try {
+      if (spec.mode === 'train') gpu.encodeForwardTrain(forward, forwardArgs);
+      else gpu.encodeForwardInference(forward, { ...forwardArgs, runningMean: buffers.runningMean, runningVar: buffers.runningVar });
+    } catch (error) {
+      if (!half || f16) throw error;
+      refused = error;
+    }
     device.queue.submit([forward.finish()]);
-    const y = await readBuffer(device, buffers.y, N);
-    const stats = await readBuffer(device, buffers.stats, 5 * C);
+    let y = await readTensor(buffers.y);
+    let stats = await readBuffer(device, buffers.stats, 5 * C);
+    if (half && !f16) {
+      checks.push(refusalCheck(refused, y.some((v) => !Number.isNaN(v)) || stats.some((v) => !Number.isNaN(v))));
+      // The forward on the host API instead (the CPU path): its y and statistics are the backward's.
+      const hostForwardOptions = { ...options, dtype: 'float16' as const, gamma: inputs.gamma, beta: inputs.beta, runningMean: inputs.runningMean, runningVar: inputs.runningVar, residual: inputs.residual && float16Input(inputs.residual) };
+      const x16 = float16Input(inputs.x);
+      if (spec.mode === 'train') {
+        const result = await bn.forwardTrain(x16, hostForwardOptions);
+        y = isFloat16Result(result.y, x16, checks);
+        stats = new Float32Array(5 * C).fill(NaN);
+        stats.set(result.mean, 0);
+        stats.set(result.invStd, 2 * C);
+      } else {
+        y = isFloat16Result(await bn.forwardInference(x16, hostForwardOptions), x16, checks);
+        stats = new Float32Array(5 * C).fill(NaN);
+        stats.set(inputs.runningMean, 0);
+        stats.set(Float32Array.from(inputs.runningVar, (v) => 1 / Math.sqrt(v + eps)), 2 * C);
+      }
+      // The host backward below gets these, and the resident one is refused: nothing to compare on the GPU.
+      const writeBack = (buffer: GPUBuffer, data: Float32Array | Uint16Array) => {
+        // writeBuffer takes whole 4-byte words: an odd count of float16 values is padded.
+        const words = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+        words.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        device.queue.writeBuffer(buffer, 0, words);
+      };
+      writeBack(buffers.stats, stats);
+      writeBack(buffers.y, tensor(y));
+    }
     const saved = { mean: stats.slice(0, C), invStd: stats.slice(2 * C, 3 * C) };
 
     const encoder = device.createCommandEncoder({ label: 'test.backward' });
     const paramGrads = spec.paramGrads ?? true;
-    gpu.encodeBackward(encoder, {
+    const backwardArgs = {
       ...options,
+      dtype: spec.dtype,
       mode: spec.mode,
       dy: buffers.dy,
       x: buffers.x,
@@ -163,27 +214,44 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
       dbeta: paramGrads ? buffers.dbeta : undefined,
       dz: buffers.dz,
       accumulate: spec.accumulate,
-    });
+    };
+    refused = undefined;
+    try {
+      gpu.encodeBackward(encoder, backwardArgs);
+    } catch (error) {
+      if (!half || f16) throw error;
+      refused = error;
+    }
     device.queue.submit([encoder.finish()]);
     const resident = {
-      dx: await readBuffer(device, buffers.dx, N),
+      dx: await readTensor(buffers.dx),
       dgamma: await readBuffer(device, buffers.dgamma, C),
       dbeta: await readBuffer(device, buffers.dbeta, C),
-      dz: buffers.dz && (await readBuffer(device, buffers.dz, N)),
+      dz: buffers.dz && (await readTensor(buffers.dz)),
     };
+    if (half && !f16) {
+      const written = resident.dx.some((v) => !Number.isNaN(v)) || (!spec.accumulate && (resident.dgamma.some((v) => !Number.isNaN(v)) || resident.dbeta.some((v) => !Number.isNaN(v))));
+      checks.push(refusalCheck(refused, written));
+    }
     const unmodifiedOnGpu =
-      same(await readBuffer(device, buffers.x, N), copies.x) &&
-      same(await readBuffer(device, buffers.dy, N), copies.dy) &&
+      same(await readTensor(buffers.x), copies.x) &&
+      same(await readTensor(buffers.dy), copies.dy) &&
       same(await readBuffer(device, buffers.stats, 5 * C), stats) &&
-      same(await readBuffer(device, buffers.y, N), y) &&
-      (!buffers.residual || same(await readBuffer(device, buffers.residual, N), inputs.residual!));
+      same(await readTensor(buffers.y), y) &&
+      (!buffers.residual || same(await readTensor(buffers.residual), inputs.residual!));
 
     const plain = <T extends Float32Array | undefined>(a: T) => (a && spec.numberArrays ? Array.from(a) : a);
+    // float16 tensors as the runtime's float16 arrays; the others as plain() makes them.
+    const hostTensor = (a: Float32Array) => (half ? (float16Input(a) as unknown as Float32Array) : plain(a));
     // The forward's z itself (its options passed on as they are) on one path of number arrays, `true` otherwise.
     const residual = inputs.residual && (spec.numberArrays ? Array.from(inputs.residual) : true);
-    const hostOptions = { ...options, gamma: plain(inputs.gamma), beta: plain(inputs.beta), runningMean: plain(inputs.runningMean), runningVar: plain(inputs.runningVar), mode: spec.mode, residual };
-    const hostSaved = spec.mode === 'train' ? { mean: plain(saved.mean), invStd: plain(saved.invStd), y: plain(y) } : { y: plain(y) };
-    const host = await bn.backward(plain(inputs.dy), plain(inputs.x), hostOptions, hostSaved);
+    const hostOptions = { ...options, dtype: spec.dtype, gamma: plain(inputs.gamma), beta: plain(inputs.beta), runningMean: plain(inputs.runningMean), runningVar: plain(inputs.runningVar), mode: spec.mode, residual };
+    const hostSaved = spec.mode === 'train' ? { mean: plain(saved.mean), invStd: plain(saved.invStd), y: hostTensor(y) } : { y: hostTensor(y) };
+    const hostX = hostTensor(inputs.x);
+    const hostResult = await bn.backward(hostTensor(inputs.dy), hostX, hostOptions, hostSaved);
+    const host = half
+      ? { ...hostResult, dx: isFloat16Result(hostResult.dx, hostX, checks), dz: hostResult.dz && isFloat16Result(hostResult.dz, hostX, checks) }
+      : hostResult;
 
     const params: ReferenceParams = {
       shape: spec.shape,
@@ -198,11 +266,14 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
       runningVar: inputs.runningVar,
     };
     const ref = referenceBackward(inputs.x, inputs.dy, params, { mode: spec.mode, stats: saved, y });
-    const terms = gpuBackwardTerms(channelView(spec.shape, spec.layout), gpu);
+    // Without shader-f16 the host path is the CPU path, and there is no resident result.
+    const terms = half && !f16 ? CPU_BACKWARD_TERMS : gpuBackwardTerms(channelView(spec.shape, spec.layout), gpu, half ? 2 : 4);
     const tol = backwardTolerances(inputs.x, inputs.dy, params, ref, spec.mode, { terms });
-    const checks: BackwardCheck[] = [];
-    for (const [path, result] of [['resident', resident], ['host', host]] as const) {
-      checks.push(check('dx', path, result.dx, ref.dx, tol.dx, terms));
+    // dx is float16 with dtype 'float16': its bound widened by the rounding of its store.
+    const dxTol = half ? float16Output(tol.dx, ref.dx, f16 ? F16_GPU : F16_CPU) : tol.dx;
+    const paths = half && !f16 ? ([['host', host]] as const) : ([['resident', resident], ['host', host]] as const);
+    for (const [path, result] of paths) {
+      checks.push(check('dx', path, result.dx, ref.dx, dxTol, terms));
       if (spec.residual) {
         // dz is dy or +0, copied, never computed: it must equal the reference's masked dy exactly.
         checks.push(check('dz', path, result.dz ?? [], ref.g, () => 0, terms));
@@ -231,7 +302,7 @@ export async function runBackwardCase(spec: BackwardCase): Promise<BackwardRepor
     const unmodifiedOnHost = same(inputs.x, copies.x) && same(inputs.dy, copies.dy);
     let masked = 0;
     for (let i = 0; i < N; i++) if (ref.g[i] === 0 && inputs.dy[i] !== 0) masked++;
-    return { backend: bn.backend, checks, inputUnmodified: unmodifiedOnGpu && unmodifiedOnHost, masked, size: N, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device) };
+    return { backend: bn.backend, checks, inputUnmodified: unmodifiedOnGpu && unmodifiedOnHost, masked, size: N, bindingLimit: device.limits.maxStorageBufferBindingSize, modules: shaderModuleNames(device), shaderF16: device.features.has('shader-f16') };
   } finally {
     for (const buffer of Object.values(buffers)) buffer?.destroy();
   }
