@@ -78,7 +78,10 @@ export interface RunOptions {
   out: string;
 }
 
-/** Runs the bench through `driver` (which it closes); the exit status: 1 for wrong results or a broken contract. */
+/**
+ * Runs the bench through `driver` (which it closes); the exit status: 1 for wrong results or a
+ * broken contract, 2 when the adapter cannot run the requested dtype (nothing measured).
+ */
 export async function runBench(args: BenchArgs, driver: BenchDriver, options: RunOptions): Promise<number> {
   const started = performance.now();
   const mode = args.quick ? 'quick' : 'full';
@@ -114,7 +117,9 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     log(`device features: ${env.features.join(', ') || 'none'}; timer ${env.timer}; TF.js ${tfjs ? env.tfjsVersion : `not run (${noTfjs})`}`);
     if (dtype === 'float16' && !env.features.includes('shader-f16')) {
       // Our float16 kernels cannot compile there; timing the CPU path as webgpu would mislead.
-      throw new Error(`--dtype float16 needs the adapter feature 'shader-f16', which this adapter (${a.description || a.vendor || '?'}) lacks: no float16 kernels to time`);
+      // Nothing is written; the driver is closed by the finally below.
+      log(`--dtype float16 needs the adapter feature 'shader-f16', which this adapter (${a.description || a.vendor || '?'}) lacks: no float16 kernels to time; nothing measured`);
+      return 2;
     }
     log(`device limits '${env.limits.requested}': maxStorageBufferBindingSize ${formatSize(env.limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatSize(env.limits.maxBufferSize)}`);
     const what = args.shapes.length
