@@ -1,5 +1,5 @@
 /** Text outputs of a run: the progress line of a case, the closing table, the ≥ 4 MB summary. */
-import { formatSize, MB } from './cases';
+import { elementsOf, formatSize, MB } from './cases';
 import type { CaseRow, Report, SkippedRow } from './report';
 import { speedupCeiling } from './ceiling';
 import { caseKey, groupCases, implOrder } from './groups';
@@ -69,7 +69,7 @@ function cell(row: CaseRow, dtype: BenchDtype): string {
 
 export function progressLine(index: number, total: number, rows: CaseRow[], skipped: SkippedRow[], seconds: number, dtype: BenchDtype = 'float32'): string {
   const first = rows[0] ?? skipped[0];
-  const bytes = rows[0] ? rows[0].elements * 4 : 0;
+  const bytes = elementsOf(first.shape) * 4;
   const head = `[${String(index).padStart(String(total).length)}/${total}] ${first.op.padEnd(13)} ${first.layout.padEnd(5)} ${formatSize(bytes).padStart(6)} ${('[' + first.shape.join(',') + ']').padEnd(17)}`;
   const cells = rows.map((row) => cell(row, dtype));
   for (const skip of skipped) cells.push(`${skip.impl} ${skip.reason.startsWith('capped') ? 'capped' : 'missing'}`);

@@ -318,7 +318,7 @@ export class Ours {
           impl: 'webgpu',
           ...summarize(samples[1]),
           timer: timerName,
-          timed: gpuTimed(what),
+          timed: gpuTimed(dtype === 'float16' ? `${what}, with dtype 'float16' (float16 x, y, dy, dx, z, dz)` : what),
           ...(await this.check(data, main, perChannel, tensors)),
           reference: data.referenceSource,
           ...(dispatches !== undefined ? { dispatches } : {}),
