@@ -28,7 +28,7 @@ export function publish(source: string, into = publishedDir, readme = 'docs/benc
   const report = JSON.parse(text) as Report;
   const problems = [
     ...checkReport(report),
-    ...report.cases.filter((row) => row.impl === 'webgpu' && isWrong(row)).map((r) => `wrong results: ${r.op} ${r.layout} [${r.shape}]`),
+    ...report.cases.filter((row) => row.impl === 'webgpu' && isWrong(row, report.dtype)).map((r) => `wrong results: ${r.op} ${r.layout} [${r.shape}]`),
   ];
   if (problems.length) throw new Error(`${source} is not published: ${problems.join('; ')}`);
   const name = basename(source);

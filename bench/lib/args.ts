@@ -10,7 +10,7 @@ import { defaultLayouts, defaultSizes, formatSize, fullCaps, KB, parseSize, quic
 /** The one size of `--smoke`. */
 const smokeSize = 64 * KB;
 import { defaultOut, nodeDefaultOut } from './outputs';
-import { allOps, deviceLimitsModes, type DeviceLimitsMode, type Op } from './types';
+import { allOps, benchDtypes, deviceLimitsModes, type BenchDtype, type DeviceLimitsMode, type Op } from './types';
 
 export interface BenchArgs {
   quick: boolean;
@@ -35,6 +35,8 @@ export interface BenchArgs {
   tuning: 'adapter' | 'gpu-defaults';
   /** Autotune the run's shapes, per op, before timing. */
   autotune: boolean;
+  /** `--dtype`: the tensors' storage type of our rows (float16 needs the adapter's shader-f16). */
+  dtype: BenchDtype;
   help: boolean;
 }
 
@@ -76,6 +78,12 @@ const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer size
                        extra.handTunedMs) and the ≥ 4 MB time ratio to it is printed per op
   --autotune           before timing, autotune every shape of the run per op (bn.gpu.autotune);
                        prints the tuning time per op and what was chosen
+  --dtype float32|float16
+                       storage type of the tensors (default float32). float16: our rows run with
+                       dtype 'float16' (x, y, dy, dx, z, dz in float16, statistics float32) on
+                       inputs rounded to float16, against floors of 2 bytes per value (the copy
+                       moves the float16 tensor); needs the adapter's shader-f16 (the run stops
+                       before timing without it); no TF.js rows; cases above the host caps skipped
   --help               this text`;
 
 export const usage = `usage: npm run bench -- [options]
@@ -139,6 +147,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     dawn: { adapter: undefined, backend: undefined, icd: undefined, swiftshader: false },
     tuning: 'adapter',
     autotune: false,
+    dtype: 'float32',
     help: false,
   };
   let sizesGiven = false;
@@ -238,6 +247,12 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
       case '--autotune':
         args.autotune = true;
         break;
+      case '--dtype': {
+        const dtype = value().trim().toLowerCase();
+        if (!benchDtypes.includes(dtype as BenchDtype)) throw new Error(`unknown --dtype '${dtype}' (expected ${benchDtypes.join(' or ')})`);
+        args.dtype = dtype as BenchDtype;
+        break;
+      }
       case '--help':
       case '-h':
         args.help = true;

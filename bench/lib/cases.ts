@@ -3,10 +3,10 @@
  * which implementations run at which sizes. Pure functions, shared by the runner and its checks.
  */
 import type { Layout } from '../../src/types';
-import type { Impl, Op } from './types';
+import type { BenchDtype, Impl, Op } from './types';
 
 /** The least traffic of each op in bytes per float32 element (bench/README.md, "The floor"). */
-export const floorBytesPerElement: Record<Op, number> = {
+const float32FloorBytes: Record<Op, number> = {
   inference: 8, // read x, write y
   'forward-train': 12, // stats read x; apply reads x, writes y
   backward: 20, // reduce reads x, dy; apply reads x, dy, writes dx
@@ -14,8 +14,22 @@ export const floorBytesPerElement: Record<Op, number> = {
   'backward-residual': 24, // reduce reads x, dy; apply reads x, dy, writes dx and dz
 };
 
-/** Bytes the copy kernel moves per element (read + write). */
-export const COPY_BYTES_PER_ELEMENT = 8;
+/** Bytes of one stored tensor value. */
+export const valueBytes: Record<BenchDtype, number> = { float32: 4, float16: 2 };
+
+/**
+ * The least traffic of `op` in bytes per element with tensors of `dtype`: every floor counts tensor
+ * reads and writes only (the per-channel vectors are negligible), so float16 halves each one
+ * (forward-train 6, inference 4, backward 10, the residual ops 8 and 12).
+ */
+export function floorBytesPerElement(op: Op, dtype: BenchDtype = 'float32'): number {
+  return (float32FloorBytes[op] * valueBytes[dtype]) / 4;
+}
+
+/** Bytes the copy kernel moves per element (read + write) of a tensor of `dtype`: 8 for float32, 4 for float16. */
+export function copyBytesPerElement(dtype: BenchDtype = 'float32'): number {
+  return 2 * valueBytes[dtype];
+}
 
 export const KB = 1024;
 export const MB = 1024 * 1024;

@@ -4,10 +4,10 @@
  * before writing.
  */
 import type { Layout } from '../../src/types';
-import { COPY_BYTES_PER_ELEMENT, elementsOf, floorBytesPerElement } from './cases';
+import { copyBytesPerElement, elementsOf, floorBytesPerElement } from './cases';
 import type { Linearity } from './linearity';
 import type { CopyBandwidth } from './table';
-import { allImpls, allOps, deviceLimitsModes, type DeviceLimits, type HostMicros, type Impl, type MeasuredRow, type Op } from './types';
+import { allImpls, allOps, benchDtypes, deviceLimitsModes, type BenchDtype, type DeviceLimits, type HostMicros, type Impl, type MeasuredRow, type Op } from './types';
 
 export interface CaseRow {
   op: Op;
@@ -64,6 +64,8 @@ export interface Report {
   generated: string;
   command: string;
   quick: boolean;
+  /** Tensors' storage type of the run (`--dtype`); absent in reports made before the option: float32. */
+  dtype?: BenchDtype;
   durationSeconds: number;
   timer: 'timestamp-query' | 'wall-clock';
   /** The bench device's storage limits (`--device-limits`); absent in reports made before the option. */
@@ -88,16 +90,20 @@ export function finiteError(error: number): number {
   return Number.isFinite(error) ? error : Number.MAX_VALUE;
 }
 
-/** Adds the floor (from the copy measured in the same case) and the derived fields to each row. */
-export function caseRows(op: Op, layout: Layout, shape: number[], measured: MeasuredRow[]): CaseRow[] {
+/**
+ * Adds the floor (from the copy measured in the same case) and the derived fields to each row. With
+ * float16 tensors the copy moves the float16 tensor's bytes and the floor counts 2 bytes per value.
+ */
+export function caseRows(op: Op, layout: Layout, shape: number[], measured: MeasuredRow[], dtype: BenchDtype = 'float32'): CaseRow[] {
   const copy = measured.find((row) => row.impl === 'copy');
   if (!copy) throw new Error(`no copy measurement for ${op} ${layout} [${shape}]: no floor`);
   const elements = elementsOf(shape);
-  const floorBytes = floorBytesPerElement[op] * elements;
-  const copyBandwidth = (COPY_BYTES_PER_ELEMENT * elements) / copy.ms; // bytes per ms
+  const floorBytes = floorBytesPerElement(op, dtype) * elements;
+  const copied = copyBytesPerElement(dtype) * elements;
+  const copyBandwidth = copied / copy.ms; // bytes per ms
   const floorMs = floorBytes / copyBandwidth;
   return measured.map((row) => {
-    const moved = row.impl === 'copy' ? COPY_BYTES_PER_ELEMENT * elements : floorBytes;
+    const moved = row.impl === 'copy' ? copied : floorBytes;
     const out: CaseRow = {
       op,
       layout,
@@ -161,6 +167,9 @@ export function checkReport(report: Report): string[] {
     need(Array.isArray(copy.sizes) && copy.sizes.every((size) => Number.isSafeInteger(size.bytes) && isNum(size.gbpsMedian) && isNum(size.gbpsMax)), 'copyBandwidth.sizes must list bytes, gbpsMedian and gbpsMax');
     need(isNum(copy.peakGbps) && copy.peakGbps > 0, 'copyBandwidth.peakGbps must be a positive number');
   }
+  // Optional (added after schema 1 was fixed): absent means float32, the floors' unit.
+  need(report.dtype === undefined || benchDtypes.includes(report.dtype), `dtype must be ${benchDtypes.join(' or ')}`);
+  const dtype = report.dtype ?? 'float32';
   need(Array.isArray(report.cases) && report.cases.length > 0, 'cases must be a non-empty array');
   for (const [i, row] of (report.cases ?? []).entries()) {
     const at = `cases[${i}] (${row.op} ${row.layout} ${row.impl})`;
@@ -173,7 +182,8 @@ export function checkReport(report: Report): string[] {
       need(isNum(row[key]) && row[key] >= 0, `${at}: ${key} must be a finite number ≥ 0`);
     }
     need(row.msMin <= row.ms && row.ms <= row.msMax, `${at}: expected msMin ≤ ms ≤ msMax`);
-    need(row.floorBytes === floorBytesPerElement[row.op] * row.elements, `${at}: floorBytes ≠ ${floorBytesPerElement[row.op]} × elements`);
+    const perElement = floorBytesPerElement(row.op, dtype);
+    need(row.floorBytes === perElement * row.elements, `${at}: floorBytes ≠ ${perElement} × elements (${dtype})`);
     need(Math.abs(row.ratioToFloor - row.ms / row.floorMs) <= 1e-9 * row.ratioToFloor, `${at}: ratioToFloor ≠ ms / floorMs`);
     if (row.impl === 'webgpu') need(isNum(row.maxAbsErr), `${at}: webgpu rows need a finite maxAbsErr`);
   }

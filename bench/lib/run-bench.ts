@@ -8,12 +8,13 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, dirname } from 'node:path';
 import type { BenchArgs } from './args';
-import { capOf, elementsOf, formatSize, MB, shapeFor, smallShapes } from './cases';
+import { capOf, copyBytesPerElement, elementsOf, floorBytesPerElement, formatSize, MB, shapeFor, smallShapes } from './cases';
 import { renderChart } from './chart';
 import { linearity, linearityText } from './linearity';
 import { outputPaths } from './outputs';
 import { caseRows, checkReport, type CaseRow, type Report, type SkippedRow } from './report';
-import { closingTable, copyBandwidth, copyBandwidthText, ERROR_LIMIT, isWrong, handTunedText, progressLine, readmeTable, summaryText } from './table';
+import { closingTable, copyBandwidth, copyBandwidthText, errorLimit, isWrong, handTunedText, progressLine, readmeTable, summaryText } from './table';
+import { allOps, type BenchDtype } from './types';
 import type { BenchDriver, CaseSpec, HostMicros, Impl, MeasuredRow, MissingRow, Op, TimingPlan } from './types';
 import type { KernelFamily } from '../../src/index';
 
@@ -54,6 +55,11 @@ function hostMicrosText(host: HostMicros): string {
   return host.rows.map((r) => `${r.layout} [${r.shape}]: forward-train ${r.forwardTrain.toFixed(1)}, backward ${r.backward.toFixed(1)}, inference ${r.inference.toFixed(1)}`).join('; ');
 }
 
+/** "inference 8, forward-train 12, …": every op's floor in bytes per element. */
+function allOpsText(dtype: BenchDtype): string {
+  return allOps.map((op) => `${op} ${floorBytesPerElement(op, dtype)}`).join(', ');
+}
+
 function log(text: string): void {
   process.stdout.write(`${text}\n`);
 }
@@ -72,19 +78,25 @@ export interface RunOptions {
   out: string;
 }
 
-/** Runs the bench through `driver` (which it closes); the exit status: 1 for wrong results or a broken contract. */
+/**
+ * Runs the bench through `driver` (which it closes); the exit status: 1 for wrong results or a
+ * broken contract, 2 when the adapter cannot run the requested dtype (nothing measured).
+ */
 export async function runBench(args: BenchArgs, driver: BenchDriver, options: RunOptions): Promise<number> {
   const started = performance.now();
   const mode = args.quick ? 'quick' : 'full';
   const plan = plans[mode];
   const specs: CaseSpec[] = [];
   const shapes = args.shapes.length ? args.shapes : args.layouts.flatMap((layout) => args.sizes.map((bytes) => ({ layout, shape: shapeFor(layout, bytes) })));
-  for (const op of args.ops) for (const { layout, shape } of shapes) specs.push({ op, layout, shape, seed: specs.length + 1 });
+  const dtype = args.dtype;
+  for (const op of args.ops) for (const { layout, shape } of shapes) specs.push({ op, layout, shape, seed: specs.length + 1, dtype });
   // The small shapes that take the one-dispatch kernels (the demo model's layers, small CNN activations).
-  if (args.smallShapes && !args.shapes.length) for (const op of args.ops) for (const { layout, shape } of smallShapes) if (args.layouts.includes(layout)) specs.push({ op, layout, shape, seed: specs.length + 1 });
+  if (args.smallShapes && !args.shapes.length) for (const op of args.ops) for (const { layout, shape } of smallShapes) if (args.layouts.includes(layout)) specs.push({ op, layout, shape, seed: specs.length + 1, dtype });
   const bytesOf = (spec: CaseSpec) => elementsOf(spec.shape) * 4;
-  const tfjs = args.tfjs ? driver.tfjs : undefined;
-  const noTfjs = args.tfjs ? (driver.noTfjs ?? 'TF.js is not available here') : '--no-tfjs';
+  // TF.js's adapter runs float32 tensors only: a float16 run lists its rows as skipped, with why.
+  const tfjsFloat16 = args.tfjs && dtype === 'float16' && driver.tfjs !== undefined;
+  const tfjs = args.tfjs && !tfjsFloat16 ? driver.tfjs : undefined;
+  const noTfjs = tfjsFloat16 ? 'float16: the TF.js adapter runs float32 tensors only' : args.tfjs ? (driver.noTfjs ?? 'TF.js is not available here') : '--no-tfjs';
   const hostImpls: Impl[] = tfjs ? ['cpu', 'tfjs-webgpu', 'tfjs-cpu'] : ['cpu'];
   // Host copies of the inputs (and the CPU reference) only where a host implementation runs.
   const hostAt = (bytes: number) => hostImpls.some((impl) => bytes <= capOf(args.caps, impl));
@@ -103,13 +115,19 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     log(`adapter features: ${a.features.join(', ') || 'none'}${a.subgroupMinSize ? `; subgroup size ${a.subgroupMinSize}–${a.subgroupMaxSize}` : ''}`);
     log(`adapter limits: ${Object.entries(a.limits).map(([name, value]) => `${name} ${value}`).join(', ')}`);
     log(`device features: ${env.features.join(', ') || 'none'}; timer ${env.timer}; TF.js ${tfjs ? env.tfjsVersion : `not run (${noTfjs})`}`);
+    if (dtype === 'float16' && !env.features.includes('shader-f16')) {
+      // Our float16 kernels cannot compile there; timing the CPU path as webgpu would mislead.
+      // Nothing is written; the driver is closed by the finally below.
+      log(`--dtype float16 needs the adapter feature 'shader-f16', which this adapter (${a.description || a.vendor || '?'}) lacks: no float16 kernels to time; nothing measured`);
+      return 2;
+    }
     log(`device limits '${env.limits.requested}': maxStorageBufferBindingSize ${formatSize(env.limits.maxStorageBufferBindingSize)}, maxBufferSize ${formatSize(env.limits.maxBufferSize)}`);
     const what = args.shapes.length
       ? args.shapes.map(({ layout, shape }) => `${layout} [${shape}]`).join(', ')
       : `${args.layouts.join(', ')} × ${args.sizes.map(formatSize).join(', ')}`;
     tuningNotes = await prepareTuning(driver, args, specs);
     log(`${specs.length} cases (${args.ops.join(', ')} × ${what}), ${mode} timing; ` +
-      `caps: cpu ≤ ${formatSize(args.caps.cpu)}${tfjs ? `, TF.js ≤ ${formatSize(args.caps['tfjs-webgpu'])}` : ''}`);
+      `caps: cpu ≤ ${formatSize(args.caps.cpu)}${tfjs ? `, TF.js ≤ ${formatSize(args.caps['tfjs-webgpu'])}` : ''}; tensors ${dtype}`);
     for (const [index, spec] of specs.entries()) {
       const caseStart = performance.now();
       const bytes = elementsOf(spec.shape) * 4;
@@ -124,17 +142,27 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
         missing.push({ impl, reason: `capped: ${impl} runs up to ${formatSize(capOf(args.caps, impl))} per tensor in this run` });
         return true;
       };
+      if (dtype === 'float16' && !hostAt(bytes)) {
+        // The streamed float64 reference (above the host caps) reads float32 inputs; float16 cases
+        // are checked against the CPU path on the decoded inputs, so they stop at the host caps.
+        const reason = `capped: float16 cases run up to the host cap (${formatSize(Math.max(...hostImpls.map((impl) => capOf(args.caps, impl))))}), where the CPU reference exists`;
+        const skips = (['copy', 'webgpu', 'cpu'] as Impl[]).map((impl) => ({ op: spec.op, layout: spec.layout, shape: spec.shape, impl, reason }));
+        skipped.push(...skips);
+        log(progressLine(index + 1, specs.length, [], skips, 0, dtype));
+        continue;
+      }
       await driver.prepare(spec, { host: hostAt(bytes) });
       add(await driver.gpu(gpuPlanFor(bytes > LARGE_BYTES ? plan.gpuLarge : plan.gpu, a.isFallbackAdapter)));
       if (!capped('cpu')) add(await driver.cpu(plan.host));
       if (tfjs && !capped('tfjs-webgpu')) add(await tfjs('webgpu', plan.host));
       if (tfjs && !capped('tfjs-cpu')) add(await tfjs('cpu', plan.host));
+      if (tfjsFloat16) for (const impl of ['tfjs-webgpu', 'tfjs-cpu'] as Impl[]) missing.push({ impl, reason: noTfjs });
       await driver.release();
-      const rows = caseRows(spec.op, spec.layout, spec.shape, measured);
+      const rows = caseRows(spec.op, spec.layout, spec.shape, measured, dtype);
       const skips = missing.map((m) => ({ op: spec.op, layout: spec.layout, shape: spec.shape, impl: m.impl, reason: m.reason }));
       cases.push(...rows);
       skipped.push(...skips);
-      log(progressLine(index + 1, specs.length, rows, skips, (performance.now() - caseStart) / 1000));
+      log(progressLine(index + 1, specs.length, rows, skips, (performance.now() - caseStart) / 1000, dtype));
     }
     if (tfjs && driver.trainingStep && args.ops.includes('forward-train') && args.ops.includes('backward')) {
       const steps = args.quick ? 20 : 60;
@@ -160,6 +188,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     generated: new Date().toISOString(),
     command: options.command,
     quick: args.quick,
+    dtype,
     durationSeconds: Math.round(durationSeconds * 10) / 10,
     timer: env.timer,
     deviceLimits: env.limits,
@@ -167,8 +196,11 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     machine: { platform: `${process.platform}-${process.arch}`, cpus: cpus().length, node: process.version },
     tfjs: tfjs && env.tfjsVersion ? env.tfjsVersion : `not run: ${noTfjs}`,
     notes: [
-      'floorBytes per element: inference 8, forward-train 12, backward 20; floorMs = floorBytes / copy bandwidth, the copy (8 bytes per element) measured in the same case, same device, repetitions interleaved with webgpu.',
-      'ratioToFloor = ms / floorMs; gbps = floorBytes / ms (the copy: 8·elements / ms).',
+      `dtype ${dtype}: floorBytes per element: ${allOpsText(dtype)}; floorMs = floorBytes / copy bandwidth, the copy (${copyBytesPerElement(dtype)} bytes per element: the ${dtype} tensor read and written) measured in the same case, same device, repetitions interleaved with webgpu.`,
+      `ratioToFloor = ms / floorMs; gbps = floorBytes / ms (the copy: ${copyBytesPerElement(dtype)}·elements / ms).`,
+      ...(dtype === 'float16'
+        ? [`float16: x, dy and z are the case's values rounded to float16, and webgpu and cpu run with dtype 'float16' (statistics float32); y, dx and dz are read back as float16 and decoded; the reference is the library's CPU path (float64 accumulation) on the decoded inputs. Error limit ${errorLimit(dtype)} (one float16 ulp of |y| < 8) instead of ${errorLimit('float32')}.`]
+        : []),
       ...(env.adapter.isFallbackAdapter ? ['This adapter is a software fallback (a CPU): its numbers are CPU numbers; compare ratios within one run, not absolute times.'] : []),
       'maxAbsErr: largest |value − reference| of y (forward) or dx (backward); errors holds every checked output; reference names what it was measured against.',
       'skipped lists rows not measured: capped (size cap of this run) or missing (not implemented or failed, with the reason).',
@@ -222,11 +254,11 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   log(`wrote ${out}, ${chartPath}, ${tablePath}`);
   log(`${specs.length} cases in ${durationSeconds.toFixed(1)} s`);
   let status = 0;
-  const wrongOthers = report.cases.filter((row) => row.impl !== 'webgpu' && isWrong(row));
-  if (wrongOthers.length) log(`rows with wrong results (maxAbsErr > ${ERROR_LIMIT}): ${wrongOthers.map((r) => `${r.impl} ${r.op} ${r.layout} [${r.shape}] ${r.errorNote ?? r.maxAbsErr}`).join('; ')}`);
-  const wrong = report.cases.filter((row) => row.impl === 'webgpu' && isWrong(row));
+  const wrongOthers = report.cases.filter((row) => row.impl !== 'webgpu' && isWrong(row, dtype));
+  if (wrongOthers.length) log(`rows with wrong results (maxAbsErr > ${errorLimit(dtype)}): ${wrongOthers.map((r) => `${r.impl} ${r.op} ${r.layout} [${r.shape}] ${r.errorNote ?? r.maxAbsErr}`).join('; ')}`);
+  const wrong = report.cases.filter((row) => row.impl === 'webgpu' && isWrong(row, dtype));
   if (wrong.length) {
-    log(`WRONG RESULTS: ${wrong.length} webgpu rows have maxAbsErr > ${ERROR_LIMIT}: ${wrong.map((r) => `${r.op} ${r.layout} [${r.shape}] ${r.maxAbsErr}`).join('; ')}`);
+    log(`WRONG RESULTS: ${wrong.length} webgpu rows have maxAbsErr > ${errorLimit(dtype)}: ${wrong.map((r) => `${r.op} ${r.layout} [${r.shape}] ${r.maxAbsErr}`).join('; ')}`);
     status = 1;
   }
   if (problems.length) {

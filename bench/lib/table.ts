@@ -1,9 +1,9 @@
 /** Text outputs of a run: the progress line of a case, the closing table, the ≥ 4 MB summary. */
-import { formatSize, MB } from './cases';
+import { elementsOf, formatSize, MB } from './cases';
 import type { CaseRow, Report, SkippedRow } from './report';
 import { speedupCeiling } from './ceiling';
 import { caseKey, groupCases, implOrder } from './groups';
-import type { Impl } from './types';
+import type { BenchDtype, Impl } from './types';
 
 
 /** Whether the run measured or tried TF.js (the browser bench does; the Node bench does not). */
@@ -14,6 +14,21 @@ export function hasTfjs(report: Report): boolean {
 
 /** An error above this on a webgpu row means a wrong kernel (outputs are O(1); float32 gives ~1e-6). */
 export const ERROR_LIMIT = 1e-3;
+
+/**
+ * The same limit for float16 outputs. The reference is computed from the very float16 inputs the
+ * GPU reads, so what remains is the one rounding of each output to float16: half an ulp, plus the
+ * float32 arithmetic's ~1e-6, which can move a value next to a rounding tie to the other neighbour,
+ * at most one ulp in all. The bench's outputs stay below 8 in magnitude (x ~ 3 ± 2 normalized, γ
+ * 1 ± 0.5, β and dy within ±1), where a float16 ulp is at most 2⁻⁸ (binade [4, 8)): one such ulp is
+ * the limit. A wrong kernel (a missed mean, a wrong channel) is off by O(1).
+ */
+export const ERROR_LIMIT_FLOAT16 = 2 ** -8;
+
+/** The error limit of a run's main outputs by its tensors' dtype. */
+export function errorLimit(dtype: BenchDtype = 'float32'): number {
+  return dtype === 'float16' ? ERROR_LIMIT_FLOAT16 : ERROR_LIMIT;
+}
 
 export function formatMs(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
@@ -32,13 +47,13 @@ export function formatError(error: number | undefined): string {
   return error === 0 ? '0' : error.toExponential(1);
 }
 
-/** A row whose main output is off by more than ERROR_LIMIT (NaN and Inf included). */
-export function isWrong(row: CaseRow): boolean {
-  return row.maxAbsErr !== undefined && row.maxAbsErr > ERROR_LIMIT;
+/** A row whose main output is off by more than the dtype's error limit (NaN and Inf included). */
+export function isWrong(row: CaseRow, dtype: BenchDtype = 'float32'): boolean {
+  return row.maxAbsErr !== undefined && row.maxAbsErr > errorLimit(dtype);
 }
 
 /** `webgpu 0.93 ms 1.22× err 9.5e-7 WRONG` etc., for one row. */
-function cell(row: CaseRow): string {
+function cell(row: CaseRow, dtype: BenchDtype): string {
   let text = `${row.impl} ${formatMs(row.ms)}`;
   if (row.impl === 'copy') return `${text} (${row.gbps.toFixed(2)} GB/s)`;
   text += ` ${formatRatio(row.ratioToFloor)}`;
@@ -48,15 +63,15 @@ function cell(row: CaseRow): string {
   const handTuned = row.extra?.handTunedRatioToFloor;
   if (handTuned !== undefined) text += ` [hand-tuned ${formatRatio(handTuned)}]`;
   if (row.impl === 'webgpu' && row.maxAbsErr !== undefined) text += ` err ${formatError(row.maxAbsErr)}`;
-  if (isWrong(row)) text += ` WRONG (err ${formatError(row.maxAbsErr)})`;
+  if (isWrong(row, dtype)) text += ` WRONG (err ${formatError(row.maxAbsErr)})`;
   return text;
 }
 
-export function progressLine(index: number, total: number, rows: CaseRow[], skipped: SkippedRow[], seconds: number): string {
+export function progressLine(index: number, total: number, rows: CaseRow[], skipped: SkippedRow[], seconds: number, dtype: BenchDtype = 'float32'): string {
   const first = rows[0] ?? skipped[0];
-  const bytes = rows[0] ? rows[0].elements * 4 : 0;
+  const bytes = elementsOf(first.shape) * 4;
   const head = `[${String(index).padStart(String(total).length)}/${total}] ${first.op.padEnd(13)} ${first.layout.padEnd(5)} ${formatSize(bytes).padStart(6)} ${('[' + first.shape.join(',') + ']').padEnd(17)}`;
-  const cells = rows.map(cell);
+  const cells = rows.map((row) => cell(row, dtype));
   for (const skip of skipped) cells.push(`${skip.impl} ${skip.reason.startsWith('capped') ? 'capped' : 'missing'}`);
   return `${head} ${cells.join(' │ ')}  (${seconds.toFixed(1)} s)`;
 }
@@ -83,7 +98,7 @@ export function closingTable(report: Report): string {
     const skips = skippedBy.get(caseKey(first)) ?? [];
     const column = (impl: Impl) => {
       const row = by(impl);
-      if (row) return `${formatMs(row.ms)} ${formatRatio(row.ratioToFloor)}${isWrong(row) ? ' WRONG' : ''}`;
+      if (row) return `${formatMs(row.ms)} ${formatRatio(row.ratioToFloor)}${isWrong(row, report.dtype) ? ' WRONG' : ''}`;
       const skip = skips.find((s) => s.impl === impl);
       return skip ? (skip.reason.startsWith('capped') ? 'capped' : 'missing') : '';
     };
@@ -95,7 +110,7 @@ export function closingTable(report: Report): string {
       first.shape.join('×'),
       by('copy')!.gbps.toFixed(2),
       ...impls.map(column),
-      gpu?.maxAbsErr !== undefined ? formatError(gpu.maxAbsErr) + (gpu.maxAbsErr > ERROR_LIMIT ? ' WRONG' : '') : '',
+      gpu?.maxAbsErr !== undefined ? formatError(gpu.maxAbsErr) + (isWrong(gpu, report.dtype) ? ' WRONG' : '') : '',
     ]);
   }
   const widths = header.map((_, c) => Math.max(...lines.map((line) => line[c].length)));
@@ -141,7 +156,7 @@ export function summaryText(report: Report): string {
       row.op,
       row.layout,
       row.shape.join('×'),
-      row.impl + (isWrong(row) ? ' (WRONG)' : ''),
+      row.impl + (isWrong(row, report.dtype) ? ' (WRONG)' : ''),
       formatMs(row.ms),
       formatRatio(row.ratioToFloor),
       ...(tfjs ? [formatSpeedup(speedup), formatSpeedup(ceiling)] : []),
@@ -178,7 +193,7 @@ export function readmeTable(report: Report, jsonName = 'latest.json'): string {
   out.push('|---|---|---|---|---:|---:|---:|---:|');
   for (const { row, speedup, ceiling } of rows) {
     const impl = row.impl === 'webgpu' ? '**webgpu**' : row.impl;
-    const wrong = isWrong(row) ? ' (wrong results)' : '';
+    const wrong = isWrong(row, report.dtype) ? ' (wrong results)' : '';
     out.push(`| ${row.op} | ${row.layout} | ${row.shape.join('×')} | ${impl}${wrong} | ${formatMs(row.ms).replace(' ', '\u00a0')} | ${formatRatio(row.ratioToFloor)} | ${formatSpeedup(speedup)} | ${formatSpeedup(ceiling)} |`);
   }
   out.push('');

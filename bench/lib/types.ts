@@ -8,6 +8,10 @@ import type { AdapterDetails } from '../page/gpu-device';
 export type Op = 'forward-train' | 'backward' | 'inference' | 'forward-train-residual' | 'backward-residual';
 export type Impl = 'webgpu' | 'cpu' | 'tfjs-webgpu' | 'tfjs-cpu' | 'copy';
 
+/** The storage type of the tensors of a run (`--dtype`): x, y, dy, dx, z, dz; statistics stay float32. */
+export type BenchDtype = 'float32' | 'float16';
+export const benchDtypes: BenchDtype[] = ['float32', 'float16'];
+
 export const allOps: Op[] = ['forward-train', 'backward', 'inference', 'forward-train-residual', 'backward-residual'];
 
 /**
@@ -44,6 +48,8 @@ export interface CaseSpec {
   layout: Layout;
   shape: number[];
   seed: number;
+  /** Tensors' storage type (absent: float32). */
+  dtype?: BenchDtype;
 }
 
 /** How much time the repetitions of one row may take (see bench/page/timing.ts). */

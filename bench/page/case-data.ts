@@ -9,7 +9,7 @@
  * generated straight into GPU buffers in chunks, and the outputs are checked against float64 values
  * streamed from the same sequence (see streamed-reference.ts): no tensor-sized host array exists.
  */
-import { channelView, type BatchNorm, type ChannelView, type SavedStatistics } from '../../src/index';
+import { channelView, decodeFloat16, encodeFloat16Bits, type BatchNorm, type ChannelView, type SavedStatistics } from '../../src/index';
 import { baseOp, hasResidual, type CaseSpec } from '../lib/types';
 import { generator, uniform, uniformInto } from './data';
 import { streamStatistics, type StreamedStatistics } from './streamed-reference';
@@ -30,6 +30,10 @@ export interface CaseData {
   view: ChannelView;
   /** Where x, dy (backward only) and the residual z (residual ops only) come from. */
   streams: { x: Stream; dy: Stream | undefined; z: Stream | undefined };
+  /** Tensors' storage type: with float16, x, dy and z below are already rounded to float16 values. */
+  dtype: 'float32' | 'float16';
+  /** float16 cases: the float16 bits of x, dy and z, as the GPU buffers and the cpu row take them. */
+  bits: { x: Uint16Array; dy: Uint16Array | undefined; z: Uint16Array | undefined } | undefined;
   /** Host copies of x and dy: only when a host implementation runs at this size. */
   x: Float32Array | undefined;
   dy: Float32Array | undefined;
@@ -67,13 +71,24 @@ export function makeCase(spec: CaseSpec, host = true): CaseData {
   const dy: Stream | undefined = baseOp(spec.op) === 'backward' ? { start: n, length: n, center: 0, spread: 1 } : undefined;
   const z: Stream | undefined = hasResidual(spec.op) ? { start: dy ? 2 * n : n, length: n, center: 0, spread: 1 } : undefined;
   const random = generator(spec.seed, n * (1 + (dy ? 1 : 0) + (z ? 1 : 0)));
+  const dtype = spec.dtype ?? 'float32';
+  if (dtype === 'float16' && !host) throw new Error('float16 cases need host arrays (the streamed reference reads float32 inputs)');
+  const hostX = host ? streamArray(spec.seed, x) : undefined;
+  const hostDy = host && dy ? streamArray(spec.seed, dy) : undefined;
+  const hostZ = host && z ? streamArray(spec.seed, z) : undefined;
+  // float16: the inputs rounded once, so that the reference sees exactly the values the GPU reads.
+  const bitsOf = (values: Float32Array | undefined) => (values ? encodeFloat16Bits(values) : undefined);
+  const bits = dtype === 'float16' ? { x: bitsOf(hostX) as Uint16Array, dy: bitsOf(hostDy), z: bitsOf(hostZ) } : undefined;
+  const valuesOf = (b: Uint16Array | undefined, values: Float32Array | undefined) => (b ? decodeFloat16(b) : values);
   return {
     spec,
     view,
     streams: { x, dy, z },
-    x: host ? streamArray(spec.seed, x) : undefined,
-    dy: host && dy ? streamArray(spec.seed, dy) : undefined,
-    z: host && z ? streamArray(spec.seed, z) : undefined,
+    dtype,
+    bits,
+    x: valuesOf(bits?.x, hostX),
+    dy: valuesOf(bits?.dy, hostDy),
+    z: valuesOf(bits?.z, hostZ),
     gamma: uniform(random, C, 1, 0.5),
     beta: uniform(random, C, 0, 1),
     runningMean: uniform(random, C, 3, 0.5),
@@ -105,6 +120,10 @@ export function libraryOptions(data: CaseData) {
   };
 }
 
+function referenceSource(data: CaseData): string {
+  return data.dtype === 'float16' ? 'library CPU path (float64 accumulation) on the float16 inputs decoded, outputs not rounded' : 'library CPU path (float64 accumulation)';
+}
+
 /** Fills data.reference, or data.streamed for a case without host arrays (untimed). */
 export async function computeReference(data: CaseData, cpu: BatchNorm): Promise<void> {
   if (!data.x) {
@@ -118,12 +137,12 @@ export async function computeReference(data: CaseData, cpu: BatchNorm): Promise<
     case 'forward-train': {
       const out = await cpu.forwardTrain(data.x, opts);
       data.reference = { y: out.y, mean: out.mean, variance: out.variance };
-      data.referenceSource = 'library CPU path (float64 accumulation)';
+      data.referenceSource = referenceSource(data);
       return;
     }
     case 'inference':
       data.reference = { y: await cpu.forwardInference(data.x, opts) };
-      data.referenceSource = 'library CPU path (float64 accumulation)';
+      data.referenceSource = referenceSource(data);
       return;
     case 'backward': {
       const dy = data.dy as Float32Array;
@@ -132,7 +151,7 @@ export async function computeReference(data: CaseData, cpu: BatchNorm): Promise<
       // The forward's residual does not change dx without an activation; dz is dy.
       const out = await cpu.backward(dy, data.x, { ...opts, residual: undefined }, data.saved);
       data.reference = { dx: out.dx, dgamma: out.dgamma, dbeta: out.dbeta, ...(data.z ? { dz: dy } : {}) };
-      data.referenceSource = 'library CPU path (float64 accumulation)';
+      data.referenceSource = referenceSource(data);
     }
   }
 }

@@ -56,7 +56,8 @@ export async function createBenchDevice(mode: DeviceLimitsMode, gpu: GPU | undef
   if (!gpu) throw new Error('no navigator.gpu (WebGPU disabled, or not a secure context)');
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('requestAdapter() returned null');
-  const wanted = ['timestamp-query', 'subgroups'] as GPUFeatureName[];
+  // shader-f16: the float16 kernels (`--dtype float16`) compile only on a device that has it.
+  const wanted = ['timestamp-query', 'subgroups', 'shader-f16'] as GPUFeatureName[];
   const requiredFeatures = wanted.filter((feature) => adapter.features.has(feature));
   const device = await adapter.requestDevice({
     label: 'bench.device',

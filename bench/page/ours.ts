@@ -6,7 +6,7 @@
  * Tensors up to 512 MB: inputs without host arrays are generated into their GPU buffers in chunks,
  * outputs are read back in chunks for the check, and every buffer of a case is destroyed at its end.
  */
-import { createBatchNorm, GpuBatchNorm, type BatchNorm } from '../../src/index';
+import { createBatchNorm, decodeFloat16, GpuBatchNorm, tensorByteLength, type BatchNorm } from '../../src/index';
 import { type KernelTuning } from '../../src/advanced';
 import { resolveTuning, tuningForAdapter } from '../../src/gpu/tuning';
 import { baseOp, type MeasuredRow, type MissingRow, type PageResult, type TimingPlan } from '../lib/types';
@@ -23,9 +23,21 @@ const bufferUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPU
 /** Elements per chunk when generating inputs into, or reading outputs from, a GPU buffer (16 MB). */
 const CHUNK = 4 * 1024 * 1024;
 
-function upload(device: GPUDevice, label: string, data: Float32Array): GPUBuffer {
-  const buffer = device.createBuffer({ label: `bench.${label}`, size: Math.max(16, data.byteLength), usage: bufferUsage(), mappedAtCreation: true });
-  new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
+type Dtype = CaseData['dtype'];
+
+/**
+ * Bytes of the GPU buffer of a tensor of `elements` values: tensorByteLength, rounded up to whole
+ * vec4s (16 bytes), which the copy floor reads and writes.
+ */
+function tensorBufferBytes(elements: number, dtype: Dtype): number {
+  return Math.max(16, Math.ceil(tensorByteLength(elements, dtype) / 16) * 16);
+}
+
+function upload(device: GPUDevice, label: string, data: Float32Array | Uint16Array): GPUBuffer {
+  const size = data instanceof Uint16Array ? tensorBufferBytes(data.length, 'float16') : Math.max(16, data.byteLength);
+  const buffer = device.createBuffer({ label: `bench.${label}`, size, usage: bufferUsage(), mappedAtCreation: true });
+  if (data instanceof Uint16Array) new Uint16Array(buffer.getMappedRange(), 0, data.length).set(data);
+  else new Float32Array(buffer.getMappedRange(), 0, data.length).set(data);
   buffer.unmap();
   return buffer;
 }
@@ -45,8 +57,16 @@ async function generate(device: GPUDevice, label: string, seed: number, stream: 
   return buffer;
 }
 
-function output(device: GPUDevice, label: string, elements: number): GPUBuffer {
-  return device.createBuffer({ label: `bench.${label}`, size: Math.max(16, elements * 4), usage: bufferUsage() });
+function output(device: GPUDevice, label: string, elements: number, dtype: Dtype = 'float32'): GPUBuffer {
+  return device.createBuffer({ label: `bench.${label}`, size: tensorBufferBytes(elements, dtype), usage: bufferUsage() });
+}
+
+/** A tensor output read back whole, as float32 values (float16 ones decoded). */
+async function readTensor(device: GPUDevice, buffer: GPUBuffer, elements: number, dtype: Dtype): Promise<Float32Array> {
+  if (dtype === 'float32') return readBack(device, buffer, 0, elements);
+  // Whole 4-byte words: an odd count has 2 bytes of padding after the last value.
+  const words = await readBack(device, buffer, 0, tensorByteLength(elements, 'float16') / 4);
+  return decodeFloat16(new Uint16Array(words.buffer, 0, elements));
 }
 
 async function readBack(device: GPUDevice, buffer: GPUBuffer, offsetBytes: number, elements: number): Promise<Float32Array> {
@@ -166,13 +186,15 @@ export class Ours {
   async measureGpu(data: CaseData, plan: TimingPlan): Promise<PageResult> {
     const { device } = this.bench;
     const { shape, layout, seed } = data.spec;
+    const dtype = data.dtype;
     const op = baseOp(data.spec.op);
     const C = data.view.channels;
     const elements = data.view.size;
     const buffers: GPUBuffer[] = [];
     const keep = <T extends GPUBuffer>(buffer: T) => (buffers.push(buffer), buffer);
-    const input = async (label: string, host: Float32Array | undefined, stream: Stream) =>
-      keep(host ? upload(device, label, host) : await generate(device, label, seed, stream));
+    // float16: the inputs' float16 bits (case-data.ts makes them for every float16 case).
+    const input = async (label: string, host: Float32Array | undefined, stream: Stream, bits?: Uint16Array) =>
+      keep(bits ? upload(device, label, bits) : host ? upload(device, label, host) : await generate(device, label, seed, stream));
     const missing: MissingRow[] = [];
     const rows: MeasuredRow[] = [];
     const timerName = this.timer.method;
@@ -182,20 +204,23 @@ export class Ours {
         : `wall clock from encoding to onSubmittedWorkDone of ${what}, K per submit, per iteration; no readback`;
     let copy: ReturnType<typeof copyKernel> | undefined;
     try {
-      const x = await input('x', data.x, data.streams.x);
-      const copyDst = keep(output(device, 'copy.dst', elements));
+      const x = await input('x', data.x, data.streams.x, data.bits?.x);
+      const copyDst = keep(output(device, 'copy.dst', elements, dtype));
       const copyShape = copyShapeFor(this.bench.adapter.isFallbackAdapter);
-      copy = copyKernel(device, x, copyDst, elements, 'copyVec4', copyShape);
+      // The floor copies the tensor's bytes: for float16, half those of float32 (the copy kernel
+      // moves 4-byte words, so as many words as the float16 buffer holds).
+      const copyWords = dtype === 'float16' ? tensorBufferBytes(elements, dtype) / 4 : elements;
+      copy = copyKernel(device, x, copyDst, copyWords, 'copyVec4', copyShape);
       const gamma = keep(upload(device, 'gamma', data.gamma));
       const beta = keep(upload(device, 'beta', data.beta));
       const runningMean = keep(upload(device, 'runningMean', data.runningMean));
       const runningVar = keep(upload(device, 'runningVar', data.runningVar));
       const stats = keep(this.gpu.createStatsBuffer(C, 'bench.stats'));
       // The residual ops: z added before y is written (forward), dz written beside dx (backward).
-      const residual = data.streams.z && op === 'forward-train' ? await input('z', data.z, data.streams.z) : undefined;
-      const dz = data.streams.z && op === 'backward' ? keep(output(device, 'dz', elements)) : undefined;
+      const residual = data.streams.z && op === 'forward-train' ? await input('z', data.z, data.streams.z, data.bits?.z) : undefined;
+      const dz = data.streams.z && op === 'backward' ? keep(output(device, 'dz', elements, dtype)) : undefined;
       const withResidual = residual ? ' with a residual z added before y is written' : dz ? ', dz written beside dx' : '';
-      const out = keep(output(device, op === 'backward' ? 'dx' : 'y', elements));
+      const out = keep(output(device, op === 'backward' ? 'dx' : 'y', elements, dtype));
       let encode: Encode | undefined;
       // The same call on the three-kernel path, when the engine runs this shape in one dispatch.
       let threeKernels: Encode | undefined;
@@ -211,37 +236,37 @@ export class Ours {
       let perChannel: Record<string, [GPUBuffer, number]> = {};
       if (op === 'forward-train') {
         what = 'encodeForwardTrain (stats, finalize with running-statistics update, apply)';
-        encode = (encoder) => this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar, residual });
-        if (handTunedGpu) handTuned = (encoder) => handTunedGpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar, residual });
+        encode = (encoder) => this.gpu.encodeForwardTrain(encoder, { shape, layout, dtype, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar, residual });
+        if (handTunedGpu) handTuned = (encoder) => handTunedGpu.encodeForwardTrain(encoder, { shape, layout, dtype, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar, residual });
         // A residual takes the three-kernel path whatever the size (the one dispatch has no residual add).
-        dispatches = this.gpu.dispatchCount('forwardTrain', { shape, layout, residual: residual !== undefined });
+        dispatches = this.gpu.dispatchCount('forwardTrain', { shape, layout, dtype, residual: residual !== undefined });
         if (residual) what = `encodeForwardTrain${withResidual} (stats, finalize with running-statistics update, apply)`;
         else if (dispatches === 1 && threeKernelGpu) {
           what = 'encodeForwardTrain in one dispatch (statistics, running-statistics update, y)';
-          threeKernels = (encoder) => threeKernelGpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
+          threeKernels = (encoder) => threeKernelGpu.encodeForwardTrain(encoder, { shape, layout, dtype, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
         }
         perChannel = { mean: [stats, this.gpu.statsByteOffset('mean', C)], variance: [stats, this.gpu.statsByteOffset('variance', C)] };
       } else if (op === 'inference') {
         what = 'encodeForwardInference (fold of running statistics, apply)';
-        encode = (encoder) => this.gpu.encodeForwardInference(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
-        if (handTunedGpu) handTuned = (encoder) => handTunedGpu.encodeForwardInference(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
+        encode = (encoder) => this.gpu.encodeForwardInference(encoder, { shape, layout, dtype, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
+        if (handTunedGpu) handTuned = (encoder) => handTunedGpu.encodeForwardInference(encoder, { shape, layout, dtype, eps: EPS, x, y: out, stats, gamma, beta, runningMean, runningVar });
       } else {
         what = 'encodeBackward in train mode (reduce, finalize, apply; the batch statistics come from an encodeForwardTrain run before timing)';
-        const dy = await input('dy', data.dy, data.streams.dy as Stream);
+        const dy = await input('dy', data.dy, data.streams.dy as Stream, data.bits?.dy);
         const dgamma = keep(output(device, 'dgamma', C));
         const dbeta = keep(output(device, 'dbeta', C));
         // The forward pass that produces the statistics the backward reads; not timed. Its y goes
         // into the dx buffer, which the backward overwrites (one tensor less in memory).
         const encoder = device.createCommandEncoder({ label: 'bench.backward.forward' });
-        this.gpu.encodeForwardTrain(encoder, { shape, layout, eps: EPS, x, y: out, stats, gamma, beta });
+        this.gpu.encodeForwardTrain(encoder, { shape, layout, dtype, eps: EPS, x, y: out, stats, gamma, beta });
         device.queue.submit([encoder.finish()]);
-        encode = (enc) => this.gpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, dz, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
-        if (handTunedGpu) handTuned = (enc) => handTunedGpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, dz, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
-        dispatches = this.gpu.dispatchCount('backward', { shape, layout, residual: dz !== undefined });
+        encode = (enc) => this.gpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, dz, shape, layout, dtype, eps: EPS, mode: 'train', activation: 'none' });
+        if (handTunedGpu) handTuned = (enc) => handTunedGpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, dz, shape, layout, dtype, eps: EPS, mode: 'train', activation: 'none' });
+        dispatches = this.gpu.dispatchCount('backward', { shape, layout, dtype, residual: dz !== undefined });
         if (dz) what = `encodeBackward in train mode${withResidual} (reduce, finalize, apply; the batch statistics come from an encodeForwardTrain run before timing)`;
         else if (dispatches === 1 && threeKernelGpu) {
           what = 'encodeBackward in train mode, in one dispatch (sums, dgamma and dbeta, dx; the batch statistics come from an encodeForwardTrain run before timing)';
-          threeKernels = (enc) => threeKernelGpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, shape, layout, eps: EPS, mode: 'train', activation: 'none' });
+          threeKernels = (enc) => threeKernelGpu.encodeBackward(enc, { dy, x, dx: out, stats, gamma, dgamma, dbeta, shape, layout, dtype, eps: EPS, mode: 'train', activation: 'none' });
         }
         perChannel = { dgamma: [dgamma, 0], dbeta: [dbeta, 0] };
       }
@@ -287,13 +312,13 @@ export class Ours {
         for (const [c, [name, , engine]] of comparisons.entries()) {
           if (samples[2 + c] === undefined) continue;
           extra[`${name}Ms`] = summarize(samples[2 + c]).ms;
-          if (op !== 'inference') extra[`${name}Dispatches`] = engine.dispatchCount(family, { shape, layout, residual: residual !== undefined || dz !== undefined });
+          if (op !== 'inference') extra[`${name}Dispatches`] = engine.dispatchCount(family, { shape, layout, dtype, residual: residual !== undefined || dz !== undefined });
         }
         rows.push({
           impl: 'webgpu',
           ...summarize(samples[1]),
           timer: timerName,
-          timed: gpuTimed(what),
+          timed: gpuTimed(dtype === 'float16' ? `${what}, with dtype 'float16' (float16 x, y, dy, dx, z, dz)` : what),
           ...(await this.check(data, main, perChannel, tensors)),
           reference: data.referenceSource,
           ...(dispatches !== undefined ? { dispatches } : {}),
@@ -317,8 +342,8 @@ export class Ours {
     if (!data.streamed) {
       // Other tensor outputs (dz) are checked in host cases only.
       const others: Record<string, Float32Array> = {};
-      for (const [name, buffer] of Object.entries(tensors)) others[name] = await readBack(device, buffer, 0, data.view.size);
-      return errorsAgainst(data.reference, { [main.name]: await readBack(device, main.buffer, 0, data.view.size), ...channelOutputs, ...others });
+      for (const [name, buffer] of Object.entries(tensors)) others[name] = await readTensor(device, buffer, data.view.size, data.dtype);
+      return errorsAgainst(data.reference, { [main.name]: await readTensor(device, main.buffer, data.view.size, data.dtype), ...channelOutputs, ...others });
     }
     const streamed = data.streamed;
     const check = new StreamedCheck(data, streamed, EPS);
@@ -336,6 +361,7 @@ export class Ours {
 
   /** The host-array API on the CPU path; outputs are new arrays, as a caller gets them. */
   async measureCpu(data: CaseData, plan: TimingPlan): Promise<PageResult> {
+    if (data.bits) return this.measureCpuFloat16(data, data.bits, plan);
     const opts = libraryOptions(data);
     const engine = this.cpuEngine;
     const x = hostX(data);
@@ -357,6 +383,47 @@ export class Ours {
       run = async () => {
         const out = await engine.backward(data.dy as Float32Array, x, opts, saved);
         return { dx: out.dx, dgamma: out.dgamma, dbeta: out.dbeta, ...(out.dz ? { dz: out.dz } : {}) };
+      };
+    }
+    let last: Record<string, Float32Array> = {};
+    let samples;
+    try {
+      samples = await timeHost(async () => void (last = await run()), plan);
+    } catch (error) {
+      return { rows: [], missing: [{ impl: 'cpu', reason: `failed: ${String((error as Error).message ?? error)}` }] };
+    }
+    return {
+      rows: [{ impl: 'cpu', ...summarize(samples), timer: 'wall-clock', timed: `wall clock of ${what}, per call`, ...errorsAgainst(data.reference, last), reference: data.referenceSource }],
+      missing: [],
+    };
+  }
+
+  /**
+   * The cpu row of a float16 case: the host-array API with dtype 'float16' on arrays of float16
+   * bits (as a caller without Float16Array passes them); its float16 outputs are decoded for the check.
+   */
+  private async measureCpuFloat16(data: CaseData, bits: NonNullable<CaseData['bits']>, plan: TimingPlan): Promise<PageResult> {
+    const opts = { ...libraryOptions(data), residual: bits.z, dtype: 'float16' as const };
+    const engine = this.cpuEngine;
+    const residual = bits.z ? ' with a residual' : '';
+    let run: () => Promise<Record<string, Float32Array>>;
+    let what: string;
+    if (baseOp(data.spec.op) === 'forward-train') {
+      what = `bn.forwardTrain(x, { dtype: 'float16', … }) on the CPU path (statistics, running statistics, float16 y${residual})`;
+      run = async () => {
+        const out = await engine.forwardTrain(bits.x, opts);
+        return { y: decodeFloat16(out.y), mean: out.mean, variance: out.variance };
+      };
+    } else if (data.spec.op === 'inference') {
+      what = `bn.forwardInference(x, { dtype: 'float16', … }) on the CPU path`;
+      run = async () => ({ y: decodeFloat16(await engine.forwardInference(bits.x, opts)) });
+    } else {
+      what = `bn.backward(dy, x, { dtype: 'float16', … }, saved) on the CPU path (saved batch statistics from forwardTrain; float16 dx${residual ? ' and dz' : ''})`;
+      const saved = data.saved as NonNullable<CaseData['saved']>;
+      const dy = bits.dy as Uint16Array;
+      run = async () => {
+        const out = await engine.backward(dy, bits.x, opts, saved);
+        return { dx: decodeFloat16(out.dx), dgamma: out.dgamma, dbeta: out.dbeta, ...(out.dz ? { dz: decodeFloat16(out.dz) } : {}) };
       };
     }
     let last: Record<string, Float32Array> = {};

@@ -14,7 +14,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { allOps, hasResidual } from '../../bench/lib/types';
 import { checkReport, type Report } from '../../bench/lib/report';
-import { ERROR_LIMIT } from '../../bench/lib/table';
+import { ERROR_LIMIT, ERROR_LIMIT_FLOAT16 } from '../../bench/lib/table';
 import { isCI } from '../setup/gpu-context';
 import { describeNodeGpu } from './support';
 
@@ -148,6 +148,37 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
     expect(existsSync(lavapipeIcd), `${lavapipeIcd} is missing: install Mesa 25's mesa-vulkan-drivers (see docs/implementations.md)`).toBe(true);
     const { report } = await smokeRun(folder, ['--icd', lavapipeIcd, '--adapter', 'llvmpipe'], false);
     expect(report.adapter.description).toMatch(/llvmpipe/);
+  }, RUN_TIMEOUT);
+
+  // float16 kernels need shader-f16, which lavapipe has: one small case per kind of op.
+  it.skipIf(!existsSync(lavapipeIcd) && !isCI())('--dtype float16 on lavapipe: float16 rows against floors of 2 bytes per value', async () => {
+    expect(existsSync(lavapipeIcd), `${lavapipeIcd} is missing`).toBe(true);
+    const out = 'result-f16.json';
+    const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', '--icd', lavapipeIcd, '--adapter', 'llvmpipe', '--dtype', 'float16', '--ops', 'inference,backward-residual', '--layouts', 'NC', '--out', out]);
+    expect(run.code, `exit status; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
+    const report = JSON.parse(readFileSync(join(folder, out), 'utf8')) as Report;
+    expect(report.dtype).toBe('float16');
+    expect(checkReport(report)).toEqual([]);
+    for (const [op, floor] of [['inference', 4], ['backward-residual', 12]] as const) {
+      const rows = report.cases.filter((row) => row.op === op);
+      expect(rows.map((row) => row.impl).sort(), op).toEqual(['copy', 'cpu', 'webgpu']);
+      const ours = rows.find((row) => row.impl === 'webgpu')!;
+      expect(ours.floorBytes).toBe(floor * ours.elements);
+      expect(ours.reference).toMatch(/float16 inputs decoded/);
+      // Rounding to float16 shows (a float32 kernel would be ~1e-6 off the unrounded reference), within the limit.
+      expect(ours.maxAbsErr).toBeGreaterThan(1e-5);
+      expect(ours.maxAbsErr).toBeLessThanOrEqual(ERROR_LIMIT_FLOAT16);
+      expect(rows.find((row) => row.impl === 'cpu')!.maxAbsErr).toBeLessThanOrEqual(ERROR_LIMIT_FLOAT16);
+    }
+    expect(report.cases.find((row) => row.op === 'backward-residual' && row.impl === 'webgpu')!.errors?.dz).toBe(0);
+  }, RUN_TIMEOUT);
+
+  it('--dtype float16 stops before timing where the adapter lacks shader-f16 (SwiftShader)', async () => {
+    const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', '--swiftshader', '--no-tfjs', '--dtype', 'float16', '--out', 'f16-none.json']);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout + run.stderr).toMatch(/--dtype float16 needs the adapter feature 'shader-f16'/);
+    expect(run.stdout).not.toMatch(/^\[1\//m);
+    expect(existsSync(join(folder, 'f16-none.json'))).toBe(false);
   }, RUN_TIMEOUT);
 
   it('names the adapters it has when --adapter matches none, and fails', async () => {
