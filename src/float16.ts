@@ -27,8 +27,37 @@ function roundHalfEven(n: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
+/** Scratch views of one float32, for reading its bits. */
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * The float16 bits of a value that is a float32 (the CPU path's outputs), from its float32 bits:
+ * the 13 mantissa bits float16 drops decide the rounding (above half: up; exactly half: to even),
+ * and a carry out of the mantissa moves into the exponent as it should. A few integer operations
+ * instead of the logarithm and powers of the general case.
+ */
+function float32ToFloat16Bits(value: number): number {
+  f32[0] = value;
+  const u = u32[0];
+  const sign = (u >>> 16) & 0x8000;
+  const magnitude = u & 0x7fffffff;
+  if (magnitude >= 0x7f800000) return sign | (magnitude > 0x7f800000 ? 0x7e00 : 0x7c00);
+  // 65520 (0x477ff000) and above round to ±Inf.
+  if (magnitude >= 0x477ff000) return sign | 0x7c00;
+  // Below 2^-14 (0x38800000): subnormal multiples of 2^-24, exact in float64.
+  if (magnitude < 0x38800000) return sign | roundHalfEven(Math.abs(value) * 2 ** 24);
+  const mantissa = magnitude & 0x7fffff;
+  const half = ((((magnitude >>> 23) - 112) << 10) | (mantissa >>> 13)) >>> 0;
+  const dropped = mantissa & 0x1fff;
+  return sign | (dropped > 0x1000 || (dropped === 0x1000 && (half & 1) === 1) ? half + 1 : half);
+}
+
 /** The float16 bits of `value` (a JS number, float64), rounded to nearest, ties to even. */
 export function toFloat16Bits(value: number): number {
+  // A float32 value (every output of the CPU path) takes the integer route; rounding it there is
+  // the same as rounding the number itself.
+  if (Math.fround(value) === value) return float32ToFloat16Bits(value);
   if (Number.isNaN(value)) return 0x7e00;
   const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
   const a = Math.abs(value);

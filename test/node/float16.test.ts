@@ -47,10 +47,15 @@ describe('float16 conversion (src/float16.ts)', () => {
       const mid = (a + b) / 2;
       const even = bits % 2 === 0 ? bits : bits + 1;
       const step = Math.max(Number.MIN_VALUE, mid * 2 ** -40);
+      // One float32 step off the midpoint: float32 values, which take the encoder's integer route.
+      const step32 = mid === 0 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(mid)) - 23);
       for (const [sign, signBit] of [[1, 0], [-1, 0x8000]] as const) {
         expect(toFloat16Bits(sign * mid), `tie between 0x${bits.toString(16)} and its successor`).toBe(signBit | even);
         expect(toFloat16Bits(sign * (mid - step))).toBe(signBit | bits);
         expect(toFloat16Bits(sign * (mid + step))).toBe(signBit | (bits + 1));
+        expect(Math.fround(mid - step32)).toBe(mid - step32);
+        expect(toFloat16Bits(sign * (mid - step32))).toBe(signBit | bits);
+        expect(toFloat16Bits(sign * (mid + step32))).toBe(signBit | (bits + 1));
       }
     }
   });
