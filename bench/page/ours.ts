@@ -385,17 +385,7 @@ export class Ours {
         return { dx: out.dx, dgamma: out.dgamma, dbeta: out.dbeta, ...(out.dz ? { dz: out.dz } : {}) };
       };
     }
-    let last: Record<string, Float32Array> = {};
-    let samples;
-    try {
-      samples = await timeHost(async () => void (last = await run()), plan);
-    } catch (error) {
-      return { rows: [], missing: [{ impl: 'cpu', reason: `failed: ${String((error as Error).message ?? error)}` }] };
-    }
-    return {
-      rows: [{ impl: 'cpu', ...summarize(samples), timer: 'wall-clock', timed: `wall clock of ${what}, per call`, ...errorsAgainst(data.reference, last), reference: data.referenceSource }],
-      missing: [],
-    };
+    return timeCpuRow(data, run, what, plan);
   }
 
   /**
@@ -426,16 +416,21 @@ export class Ours {
         return { dx: decodeFloat16(out.dx), dgamma: out.dgamma, dbeta: out.dbeta, ...(out.dz ? { dz: decodeFloat16(out.dz) } : {}) };
       };
     }
-    let last: Record<string, Float32Array> = {};
-    let samples;
-    try {
-      samples = await timeHost(async () => void (last = await run()), plan);
-    } catch (error) {
-      return { rows: [], missing: [{ impl: 'cpu', reason: `failed: ${String((error as Error).message ?? error)}` }] };
-    }
-    return {
-      rows: [{ impl: 'cpu', ...summarize(samples), timer: 'wall-clock', timed: `wall clock of ${what}, per call`, ...errorsAgainst(data.reference, last), reference: data.referenceSource }],
-      missing: [],
-    };
+    return timeCpuRow(data, run, what, plan);
   }
+}
+
+/** The cpu row of a case: `run` timed on the wall clock, its last outputs checked against the reference. */
+async function timeCpuRow(data: CaseData, run: () => Promise<Record<string, Float32Array>>, what: string, plan: TimingPlan): Promise<PageResult> {
+  let last: Record<string, Float32Array> = {};
+  let samples;
+  try {
+    samples = await timeHost(async () => void (last = await run()), plan);
+  } catch (error) {
+    return { rows: [], missing: [{ impl: 'cpu', reason: `failed: ${String((error as Error).message ?? error)}` }] };
+  }
+  return {
+    rows: [{ impl: 'cpu', ...summarize(samples), timer: 'wall-clock', timed: `wall clock of ${what}, per call`, ...errorsAgainst(data.reference, last), reference: data.referenceSource }],
+    missing: [],
+  };
 }

@@ -2,11 +2,9 @@ import { BatchNormError } from '../errors';
 import { channelView, type ChannelView } from '../layout';
 import type { Layout } from '../types';
 import { withTuning, type GpuContext } from './context';
-import { encodeBackward } from './encode-backward';
-import { encodeForwardInference, encodeForwardTrain } from './encode-forward';
 import { withErrorScopes } from './gpu-errors';
 import { GpuTimer, type EncodeWork } from './gpu-timer';
-import { statsByteLength, statsByteOffset } from './resident-options';
+import { ScratchTensors, viewShape } from './autotune-scratch';
 import { planElementwiseWork } from './elementwise-plan';
 import { planReduction } from './statistics-plan';
 import { candidatesFor, kernelFamilies, restrictCandidate, sizeClassKey, sizeClassOf, type KernelFamily, type TunedClasses } from './tuning-classes';
@@ -303,104 +301,4 @@ export function withinReach(totals: number[]): boolean[] {
 export function screenSlice(view: ChannelView): ChannelView {
   const outer = Math.max(1, Math.min(view.outer, Math.round((view.outer * SCREEN_BYTES) / (view.size * 4))));
   return channelView([outer, view.channels, view.inner], 'NCL');
-}
-
-/** The kernels see only [outer, C, inner]: every tensor of a view runs them as this NCL shape. */
-function viewShape(view: ChannelView): number[] {
-  return [view.outer, view.channels, view.inner];
-}
-
-/**
- * The tensors one family's timing runs on: x (and dy) filled with a varied pattern, outputs, the
- * statistics and running statistics. Destroyed after the class is timed.
- */
-class ScratchTensors {
-  private readonly buffers: GPUBuffer[] = [];
-  private readonly x: GPUBuffer;
-  private readonly out: GPUBuffer;
-  private readonly dy: GPUBuffer | undefined;
-  private readonly stats: GPUBuffer;
-  private readonly perChannel: GPUBuffer[];
-
-  constructor(
-    private readonly device: GPUDevice,
-    private readonly family: KernelFamily,
-    readonly view: ChannelView,
-  ) {
-    const bytes = view.size * 4;
-    const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-    const make = (label: string, size: number, fill?: Float32Array) => {
-      const buffer = device.createBuffer({ label: `BatchNorm.autotune.${label}`, size: Math.max(16, size), usage: storage, mappedAtCreation: fill !== undefined });
-      if (fill) {
-        tile(new Float32Array(buffer.getMappedRange(0, size)), fill);
-        buffer.unmap();
-      }
-      this.buffers.push(buffer);
-      return buffer;
-    };
-    this.x = make('x', bytes, PATTERN);
-    this.out = make(family === 'backward' ? 'dx' : 'y', bytes);
-    if (family === 'backward') this.dy = make('dy', bytes, PATTERN.slice().reverse());
-    this.stats = make('stats', statsByteLength(view.channels));
-    // runningMean, runningVar (ones: inference divides by them), dgamma, dbeta.
-    this.perChannel = ['runningMean', 'runningVar', 'dgamma', 'dbeta'].map((label) => make(label, view.channels * 4));
-    device.queue.writeBuffer(this.perChannel[1], 0, new Float32Array(view.channels).fill(1));
-    if (family === 'backward') this.primeStatistics();
-  }
-
-  private get args() {
-    return { shape: viewShape(this.view), layout: 'NCL' as const };
-  }
-
-  /**
-   * The statistics the backward reads, written directly: mean 0 and variance, invStd and scale 1 fit
-   * the pattern well enough, and the backward's time does not depend on their values (a training
-   * forward run here, with the engine's starting tuning, cost more than timing the candidates).
-   */
-  private primeStatistics(): void {
-    const C = this.view.channels;
-    const values = new Float32Array(statsByteLength(C) / 4).fill(1);
-    for (const block of ['mean', 'shift'] as const) values.fill(0, statsByteOffset(block, C) / 4, statsByteOffset(block, C) / 4 + C);
-    this.device.queue.writeBuffer(this.stats, 0, values);
-  }
-
-  /** One call of the family with `context`'s tuning (checked now, so a plan that cannot run throws here). */
-  work(context: GpuContext): EncodeWork {
-    const [runningMean, runningVar, dgamma, dbeta] = this.perChannel;
-    const { x, out: y, stats } = this;
-    const encode: EncodeWork =
-      this.family === 'forwardTrain'
-        ? (encoder) => void encodeForwardTrain(context, encoder, { ...this.args, x, y, stats, runningMean, runningVar })
-        : this.family === 'inference'
-          ? (encoder) => void encodeForwardInference(context, encoder, { ...this.args, x, y, stats, runningMean, runningVar })
-          : (encoder) => encodeBackward(context, encoder, { ...this.args, dy: this.dy!, x, dx: y, stats, dgamma, dbeta });
-    if (this.family !== 'inference') planReduction(context, this.view, this.family === 'backward' ? 'backwardReduce' : 'stats');
-    planElementwiseWork(context, this.view);
-    return encode;
-  }
-
-  destroy(): void {
-    for (const buffer of this.buffers) buffer.destroy();
-  }
-}
-
-/**
- * Values of mean ~0 and spread ~1, repeated every 4093 values (a prime: no channel sees a constant),
- * so that filling a large scratch tensor costs memory copies, not a random number per value.
- */
-const PATTERN = (() => {
-  const values = new Float32Array(4093);
-  let state = 0x9e3779b9;
-  for (let i = 0; i < values.length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    values[i] = state / 2 ** 31 - 1;
-  }
-  return values;
-})();
-
-function tile(target: Float32Array, pattern: Float32Array): void {
-  const first = Math.min(pattern.length, target.length);
-  target.set(pattern.subarray(0, first));
-  // Doubling copies: log2(n / period) calls of copyWithin.
-  for (let filled = first; filled < target.length; filled *= 2) target.copyWithin(filled, 0, Math.min(filled, target.length - filled));
 }
