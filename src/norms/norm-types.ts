@@ -1,0 +1,177 @@
+/**
+ * Types of the normalization family beside batch norm: layer, RMS, group and instance norm. All four
+ * normalize *rows*: sets of values that share their statistics, each row contiguous in memory for
+ * the layouts supported so far (the normalized trailing axes of layer and RMS norm; a sample's
+ * channels of one group, times the spatial extent, for group and instance norm in channels-first
+ * layouts). The per-element scale γ and shift β follow the parameters' axis instead (the normalized
+ * shape, or the channels), so a kernel needs two indices per element: its row and its parameter.
+ */
+import type { Convention, FloatInput, Layout } from '../types';
+
+export type NormKind = 'layer' | 'rms' | 'group' | 'instance';
+
+/**
+ * The activation fused after the normalization (and the residual add): relu, GELU in its exact erf
+ * form ('gelu', PyTorch's approximate='none') and its tanh approximation ('gelu-tanh',
+ * approximate='tanh'), and SiLU (x·sigmoid(x), a.k.a. swish).
+ */
+export type NormActivation = 'none' | 'relu' | 'gelu' | 'gelu-tanh' | 'silu';
+
+interface NormOptionsBase {
+  /** Shape of x. */
+  shape: readonly number[];
+  /** Scale γ, one per parameter (default ones). */
+  gamma?: FloatInput;
+  /**
+   * Default per convention and op: layer, group and instance norm 1e-5 (pytorch, onnx) or 1e-3
+   * (keras); RMS norm 2^-23 (pytorch: float32's machine epsilon, PyTorch's eps=None), 1e-6 (keras),
+   * 1e-5 (onnx).
+   */
+  eps?: number;
+  /** Default 'pytorch'; 'onnx' follows ONNX's operators (only eps defaults differ). */
+  convention?: Convention;
+  activation?: NormActivation;
+  /** z of a fused residual add, y = act(norm(x) + z): x's shape, added before the activation. */
+  residual?: FloatInput;
+}
+
+/**
+ * Layer norm (PyTorch nn.LayerNorm / F.layer_norm, Keras LayerNormalization, ONNX
+ * LayerNormalization): each row of the trailing normalized axes is normalized by its own mean and
+ * variance; γ and β have the normalized shape.
+ */
+export interface LayerNormOptions extends NormOptionsBase {
+  /** PyTorch's normalized_shape: the trailing dims of `shape` to normalize over. Default: the last dim. */
+  normalizedShape?: readonly number[];
+  /**
+   * Keras's and ONNX's way to say the same: the first normalized axis (ONNX, negative counts from
+   * the end) or the list of normalized axes (Keras), which must be the trailing ones. Give
+   * normalizedShape or axis, not both.
+   */
+  axis?: number | readonly number[];
+  /** Shift β, of the normalized shape (default zeros). */
+  beta?: FloatInput;
+}
+
+/**
+ * RMS norm (PyTorch nn.RMSNorm / F.rms_norm, Keras RMSNormalization, ONNX RMSNormalization):
+ * y = x / sqrt(mean(x²) + eps) · γ over the same rows as layer norm; no mean is subtracted, no β.
+ */
+export type RmsNormOptions = Omit<LayerNormOptions, 'beta'>;
+
+/**
+ * Group norm (PyTorch nn.GroupNorm / F.group_norm, Keras GroupNormalization, ONNX
+ * GroupNormalization-21): the C channels of each sample fall into `groups` groups of C / groups
+ * channels; each (sample, group) is normalized over its channels and spatial positions; γ and β per
+ * channel.
+ */
+export interface GroupNormOptions extends NormOptionsBase {
+  /** Number of groups G (PyTorch num_groups); C must be a multiple of it. */
+  groups: number;
+  /** Where the channel axis is; default axis 1 (channels first). Channels-last layouts are not supported yet. */
+  layout?: Layout;
+  /** Shift β per channel (default zeros). */
+  beta?: FloatInput;
+}
+
+/**
+ * Instance norm (PyTorch nn.InstanceNorm1d/2d/3d / F.instance_norm without running statistics, ONNX
+ * InstanceNormalization): group norm with one channel per group; γ and β per channel (PyTorch's
+ * affine=True; omit them for affine=False).
+ */
+export type InstanceNormOptions = Omit<GroupNormOptions, 'groups'>;
+
+export type AnyNormOptions = LayerNormOptions | RmsNormOptions | GroupNormOptions | InstanceNormOptions;
+
+export interface NormForwardResult {
+  y: Float32Array;
+  /**
+   * The mean of each row (layer norm: one per position of the leading axes; group norm: [N, G];
+   * instance norm: [N, C]); absent for RMS norm, which subtracts none.
+   */
+  mean?: Float32Array;
+  /** 1 / sqrt(variance + eps) per row (RMS norm: 1 / sqrt(mean(x²) + eps)), PyTorch's rstd. */
+  invStd: Float32Array;
+}
+
+/** What a norm backward needs from its forward: the NormForwardResult itself, or these. */
+export interface NormSaved {
+  /** Required except for RMS norm. */
+  mean?: FloatInput;
+  invStd: FloatInput;
+  /** The forward's output, required with activation 'relu' (the mask is read from it, as batch norm's). */
+  y?: FloatInput;
+}
+
+export type NormBackwardOptions<T extends AnyNormOptions> = Omit<T, 'residual'> & {
+  /**
+   * The forward had a residual: the result then holds dz. With activation 'none' or 'relu' `true`
+   * will do; with 'gelu', 'gelu-tanh' and 'silu' the forward's z itself is needed, since the
+   * activation's derivative is taken at norm(x) + z, recomputed from x and the saved statistics.
+   */
+  residual?: FloatInput | true;
+};
+
+export interface NormBackwardResult {
+  dx: Float32Array;
+  /** Σ g·x̂ per parameter (length params, whether γ was given or not), g the gradient at the activation's input. */
+  dgamma: Float32Array;
+  /** Σ g per parameter; absent for RMS norm. */
+  dbeta?: Float32Array;
+  /** Gradient of the residual z (= g), present when the options had `residual`. */
+  dz?: Float32Array;
+}
+
+/**
+ * Where each element's row and parameter are: x as [outer, params, inner], the params split into
+ * `groups` groups of params / groups, and a row = (outer index, group): rows = outer · groups, each
+ * rowLength = (params / groups) · inner values, contiguous.
+ *   layer / RMS: outer = leading positions, params = D (normalized size), inner = 1, groups = 1
+ *   group:       outer = N, params = C, inner = spatial, groups = G
+ *   instance:    outer = N, params = C, inner = spatial, groups = C
+ * Element i: o = ⌊i / (params·inner)⌋, p = ⌊i / inner⌋ mod params, row = o·groups + ⌊p / (params/groups)⌋
+ * = ⌊i / rowLength⌋.
+ */
+export interface NormView {
+  size: number;
+  outer: number;
+  params: number;
+  inner: number;
+  groups: number;
+  rows: number;
+  rowLength: number;
+}
+
+/** Options after validation, every default filled in (before any GPU work). */
+export interface ResolvedNormOptions {
+  kind: NormKind;
+  shape: readonly number[];
+  view: NormView;
+  /** Length view.params, or undefined for ones. */
+  gamma: Float32Array | undefined;
+  /** Length view.params, or undefined for zeros (always undefined for RMS norm). */
+  beta: Float32Array | undefined;
+  eps: number;
+  convention: Convention;
+  activation: NormActivation;
+  /** z, length view.size. */
+  residual: Float32Array | undefined;
+}
+
+/** Backward options after validation: `residual` true when dz is wanted but z was not given. */
+export interface ResolvedNormBackwardOptions extends Omit<ResolvedNormOptions, 'residual'> {
+  residual: Float32Array | true | undefined;
+}
+
+/** The saved statistics after validation (lengths view.rows; y of view.size when given). */
+export interface CheckedNormSaved {
+  mean: Float32Array | undefined;
+  invStd: Float32Array;
+  y: Float32Array | undefined;
+}
+
+/** What a GPU engine offers the host-array norm API (the GPU-resident API is its own). */
+export interface NormKernels {
+  forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult>;
+  backwardOf(dy: Float32Array, x: Float32Array, resolved: ResolvedNormBackwardOptions, saved: CheckedNormSaved): Promise<NormBackwardResult>;
+}
