@@ -41,6 +41,7 @@ import type { KernelFamily } from './tuning-classes';
 import { defaultTuningStore, tuningStoreKey, type TuningStore } from './tuning-store';
 import { planElementwiseWork } from './elementwise-plan';
 import { planReduction, type ReductionKernel } from './statistics-plan';
+import type { NormKernels } from '../norms/norm-types';
 
 /** How an engine autotunes (see autotune.ts). */
 export interface KernelsAutotuning {
@@ -76,6 +77,8 @@ export function createGpuKernels(device: GPUDevice, adapter: AdapterSummary | un
  */
 export class GpuBatchNorm {
   readonly device: GPUDevice;
+  /** Layer, RMS, group and instance norm on this device; undefined until their kernels exist (the CPU path runs them). */
+  readonly norms: NormKernels | undefined = undefined;
   private readonly context: GpuContext;
   private readonly pool: BufferPool;
   private readonly errors = new GpuErrorLog();
