@@ -25,3 +25,17 @@ export type { LayerGradients, LayerGradientsInput, LayerSnapshot } from './layer
 export { TrainingMirror, createTrainingMirror, type TrainingMirrorParts, type TrainingMirrorOptions, type TrainingMirrorCounts } from './recovery/training-mirror';
 export type { TrainingSnapshot } from './recovery/snapshot';
 export { foldBatchNorm, weightLayouts, type WeightLayout, type LayerWeights, type BatchNormState, type FoldOptions, type FoldedWeights } from './fold';
+export type {
+  NormKind,
+  NormActivation,
+  LayerNormOptions,
+  RmsNormOptions,
+  GroupNormOptions,
+  InstanceNormOptions,
+  NormForwardResult,
+  NormSaved,
+  NormBackwardOptions,
+  NormBackwardResult,
+} from './norms/norm-types';
+export type { NormFamily, NormForwardResultWithMean, RmsNormForwardResult, NormGradients, RmsNormGradients, WithResidualGradient, ResidualNormBackwardOptions } from './norms/norm-api';
+export { normEpsDefaults } from './norms/norm-options';
