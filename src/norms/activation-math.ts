@@ -27,8 +27,10 @@ const INV_SQRT_PI = 0.56418958354775628695;
 const ERFC_ZERO_FROM = 26.543;
 
 /**
- * Σ-form of Cody's ratios: num = ((p[n]·t + p[0])·t + p[1])·t … + p[n−1], den = ((t + q[0])·t + …)·t
- * + q[n−1], with p[n] the leading coefficient he stores last.
+ * Cody's ratio of polynomials in t, evaluated by Horner's rule as he orders the coefficients: the
+ * numerator's leading one stored last (p[n], n = q.length), the denominator monic:
+ *   num = (…((p[n]·t + p[0])·t + p[1])·t … + p[n−2])·t + p[n−1]
+ *   den = (…((t + q[0])·t + q[1])·t … + q[n−2])·t + q[n−1]
  */
 function ratio(p: readonly number[], q: readonly number[], t: number): number {
   const n = q.length;

@@ -56,17 +56,15 @@ function rowMoments(x: Float32Array, view: NormView, rms: boolean): { mean: Floa
 }
 
 /**
- * Visits every element in memory order with its row and parameter: x as [outer, params, inner],
- * the params in view.groups groups, row = outer index · groups + group.
+ * Visits x in memory order as runs of `inner` values that share their row and parameter: x as
+ * [outer, params, inner], the params in view.groups groups, row = outer index · groups + group.
+ * The caller loops over the run, with the row's and parameter's values in local variables.
  */
-function forEachElement(view: NormView, visit: (i: number, row: number, param: number) => void): void {
+function forEachRun(view: NormView, visit: (start: number, end: number, row: number, param: number) => void): void {
   const { outer, params, inner, groups } = view;
   const perGroup = params / groups;
   for (let o = 0, i = 0; o < outer; o++) {
-    for (let p = 0; p < params; p++) {
-      const row = o * groups + Math.floor(p / perGroup);
-      for (const end = i + inner; i < end; i++) visit(i, row, p);
-    }
+    for (let p = 0; p < params; p++, i += inner) visit(i, i + inner, o * groups + Math.floor(p / perGroup), p);
   }
 }
 
@@ -76,9 +74,16 @@ export function cpuNormForward(x: Float32Array, o: ResolvedNormOptions): NormFor
   const invStd = variance.map((v) => 1 / Math.sqrt(v + o.eps));
   const { gamma, beta, residual, activation } = o;
   const y = new Float32Array(o.view.size);
-  forEachElement(o.view, (i, r, p) => {
-    const a = (x[i] - mean[r]) * invStd[r] * (gamma ? gamma[p] : 1) + (beta ? beta[p] : 0) + (residual ? residual[i] : 0);
-    y[i] = activation === 'relu' ? a : activate(activation, a);
+  const plain = activation === 'none' || activation === 'relu';
+  forEachRun(o.view, (start, end, r, p) => {
+    // a = x·scale + shift with the row's mean inside: (x − mean) is formed first, so nothing cancels.
+    const m = mean[r];
+    const scale = invStd[r] * (gamma ? gamma[p] : 1);
+    const shift = beta ? beta[p] : 0;
+    for (let i = start; i < end; i++) {
+      const a = (x[i] - m) * scale + shift + (residual ? residual[i] : 0);
+      y[i] = plain ? a : activate(activation, a);
+    }
   });
   // relu on the rounded value, as batch norm's CPU path and activation.wgsl: y ≤ 0 (−0 and −Inf
   // included) becomes +0, NaN stays NaN, so every path gives the same bits.
@@ -101,27 +106,40 @@ export function cpuNormBackward(dy: Float32Array, x: Float32Array, o: ResolvedNo
   const dbeta = new Float64Array(view.params);
   const sumH = new Float64Array(view.rows);
   const sumHX = new Float64Array(view.rows);
-  forEachElement(view, (i, r, p) => {
-    const xh = (x[i] - (mean ? mean[r] : 0)) * invStd[r];
+  forEachRun(view, (start, end, r, p) => {
+    const m = mean ? mean[r] : 0;
+    const inv = invStd[r];
     const scale = gamma ? gamma[p] : 1;
-    let gi: number;
-    if (activation === 'relu') gi = y![i] > 0 ? dy[i] : 0; // the forward's own mask, NaN and ±0 masked
-    else if (activation === 'none') gi = dy[i];
-    else gi = dy[i] * activationDerivative(activation, scale * xh + (beta ? beta[p] : 0) + (z ? z[i] : 0));
-    g[i] = gi;
-    xhat[i] = xh;
-    dgamma[p] += gi * xh;
-    dbeta[p] += gi;
-    sumH[r] += gi * scale;
-    sumHX[r] += gi * scale * xh;
+    const shift = beta ? beta[p] : 0;
+    let sumG = 0;
+    let sumGX = 0;
+    for (let i = start; i < end; i++) {
+      const xh = (x[i] - m) * inv;
+      let gi: number;
+      if (activation === 'relu') gi = y![i] > 0 ? dy[i] : 0; // the forward's own mask, NaN and ±0 masked
+      else if (activation === 'none') gi = dy[i];
+      else gi = dy[i] * activationDerivative(activation, scale * xh + shift + (z ? z[i] : 0));
+      g[i] = gi;
+      xhat[i] = xh;
+      sumG += gi;
+      sumGX += gi * xh;
+    }
+    dgamma[p] += sumGX;
+    dbeta[p] += sumG;
+    sumH[r] += sumG * scale;
+    sumHX[r] += sumGX * scale;
   });
   const D = view.rowLength;
   // As the GPU's float32 sums: a row sum a float32 would not hold makes that row's dx NaN.
   const centre = sumH.map((s) => (rms ? 0 : finiteOrNaN(s) / D));
   const slope = sumHX.map((s) => finiteOrNaN(s) / D);
   const dx = new Float32Array(size);
-  forEachElement(view, (i, r, p) => {
-    dx[i] = invStd[r] * (g[i] * (gamma ? gamma[p] : 1) - centre[r] - xhat[i] * slope[r]);
+  forEachRun(view, (start, end, r, p) => {
+    const inv = invStd[r];
+    const scale = gamma ? gamma[p] : 1;
+    const c = centre[r];
+    const k = slope[r];
+    for (let i = start; i < end; i++) dx[i] = inv * (g[i] * scale - c - xhat[i] * k);
   });
   const result: NormBackwardResult = { dx, dgamma: Float32Array.from(dgamma, finiteOrNaN) };
   if (!rms) result.dbeta = Float32Array.from(dbeta, finiteOrNaN);
