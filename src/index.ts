@@ -39,3 +39,4 @@ export type {
 } from './norms/norm-types';
 export type { NormFamily, NormForwardResultWithMean, RmsNormForwardResult, NormGradients, RmsNormGradients, WithResidualGradient, ResidualNormBackwardOptions } from './norms/norm-api';
 export { normEpsDefaults } from './norms/norm-options';
+export { LayerNormLayer, GroupNormLayer, type LayerNormLayerOptions, type GroupNormLayerOptions, type NormStateDict, type KerasNormWeights } from './norms/norm-layers';
