@@ -17,9 +17,9 @@ import type { CheckedNormSaved, NormBackwardResult, NormForwardResult, NormView,
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 
-/** NaN for a float64 value a float32 sum would not hold (as batch norm's finalize and backward). */
+/** NaN for a float64 value that is not a finite float32 (as batch norm's backward-finalize). */
 function finiteOrNaN(value: number): number {
-  return Number.isFinite(value) && Math.abs(value) <= FLOAT32_MAX ? value : NaN;
+  return Number.isFinite(Math.fround(value)) ? value : NaN;
 }
 
 /**
