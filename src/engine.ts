@@ -32,6 +32,7 @@ import { backwardOutput, forwardTrainOutput, tensorOutput } from './tensor-outpu
 import type { Float16BackwardResult, Float16Data, Float16ForwardTrainResult, Float16Options, TensorDtype, TensorInput } from './types';
 import { resolveVerify, verifyForwardInference, verifyForwardTrain } from './verify';
 import { verifyBackward } from './verify-backward';
+import { createNormFamily, type NormFamily } from './norms/norm-api';
 
 export interface CreateBatchNormOptions {
   /** 'auto' (default) uses WebGPU when available, else the CPU path; 'webgpu' fails without it. */
@@ -95,6 +96,7 @@ export class BatchNorm extends EventTarget {
   private disposed = false;
   private readonly settings: EngineSettings;
   private readonly observers = new Set<EngineObserver>();
+  private normFamily: NormFamily | undefined;
 
   constructor(acquired: AcquiredDevice | undefined, settings: EngineSettings) {
     super();
@@ -138,6 +140,20 @@ export class BatchNorm extends EventTarget {
   /** GPU-resident API (buffers in, buffers out, caller's encoder); undefined on the CPU path. */
   get gpu(): GpuBatchNorm | undefined {
     return this.gpuEngine;
+  }
+
+  /**
+   * Layer, RMS, group and instance norm on host arrays (docs/normalization.md): forward and
+   * backward, on the GPU when it has the norm kernels, else on the CPU path.
+   */
+  get norms(): NormFamily {
+    this.normFamily ??= createNormFamily({
+      checkLive: () => this.checkLive(),
+      onGpu: (work) => this.onGpu('float32', (engine) => (engine.norms ? work(engine.norms) : undefined)),
+      tolerance: this.settings.tolerance,
+      checkFinite: this.settings.checkFinite,
+    });
+    return this.normFamily;
   }
 
   /**
@@ -300,9 +316,10 @@ export class BatchNorm extends EventTarget {
 
   /**
    * Runs on the GPU when one is in use and runs kernels on tensors of `dtype`; returns undefined
-   * when the work must go to the CPU path.
+   * when the work must go to the CPU path: no such GPU, `work` returned undefined (the GPU lacks
+   * the kernels), or the device was lost during the call.
    */
-  private async onGpu<T>(dtype: TensorDtype, work: (engine: GpuBatchNorm) => Promise<T>): Promise<T | undefined> {
+  private async onGpu<T>(dtype: TensorDtype, work: (engine: GpuBatchNorm) => Promise<T> | undefined): Promise<T | undefined> {
     const engine = this.kernelsFor(dtype);
     if (!engine) return undefined;
     try {

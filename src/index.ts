@@ -25,3 +25,18 @@ export type { LayerGradients, LayerGradientsInput, LayerSnapshot } from './layer
 export { TrainingMirror, createTrainingMirror, type TrainingMirrorParts, type TrainingMirrorOptions, type TrainingMirrorCounts } from './recovery/training-mirror';
 export type { TrainingSnapshot } from './recovery/snapshot';
 export { foldBatchNorm, weightLayouts, type WeightLayout, type LayerWeights, type BatchNormState, type FoldOptions, type FoldedWeights } from './fold';
+export type {
+  NormKind,
+  NormActivation,
+  LayerNormOptions,
+  RmsNormOptions,
+  GroupNormOptions,
+  InstanceNormOptions,
+  NormForwardResult,
+  NormSaved,
+  NormBackwardOptions,
+  NormBackwardResult,
+} from './norms/norm-types';
+export type { NormFamily, NormForwardResultWithMean, RmsNormForwardResult, NormGradients, RmsNormGradients, WithResidualGradient, ResidualNormBackwardOptions } from './norms/norm-api';
+export { normEpsDefaults } from './norms/norm-options';
+export { LayerNormLayer, GroupNormLayer, type LayerNormLayerOptions, type GroupNormLayerOptions, type NormStateDict, type KerasNormWeights } from './norms/norm-layers';

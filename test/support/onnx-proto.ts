@@ -2,8 +2,9 @@ import { channelOf, splitShape } from './channel-index';
 
 /**
  * Just enough of ONNX's protobuf format to read its backend test data (test/fixtures/onnx): a
- * TensorProto (dims, float data, raw or packed), and of a ModelProto the graph's first node (op
- * type, inputs, float and int attributes) and its initializers. Field numbers from onnx/onnx.proto.
+ * TensorProto (dims, float data, raw or packed), and of a ModelProto the default domain's opset, the
+ * graph's first node (op type, inputs, outputs, float and int attributes) and its initializers.
+ * Field numbers from onnx/onnx.proto.
  */
 
 interface Field {
@@ -28,12 +29,24 @@ function* fields(bytes: Uint8Array): Generator<Field> {
     }
   };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // A varint value as a signed 64-bit integer: negative ints (ONNX's axis = -1) are written as ten
+  // bytes of two's complement, beyond a double's exact range.
+  const signedVarint = () => {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const b = bytes[at++];
+      result |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return Number(BigInt.asIntN(64, result));
+      shift += 7n;
+    }
+  };
   while (at < bytes.length) {
     const key = varint();
     const field = Math.floor(key / 8);
     const wire = key & 7;
     const empty = new Uint8Array(0);
-    if (wire === 0) yield { field, wire, value: varint(), bytes: empty };
+    if (wire === 0) yield { field, wire, value: signedVarint(), bytes: empty };
     else if (wire === 5) {
       yield { field, wire, value: view.getUint32(at, true), bytes: bytes.subarray(at, at + 4) };
       at += 4;
@@ -98,14 +111,30 @@ export interface OnnxNode {
 }
 
 export interface OnnxModel {
+  /** The version of the default ('' or 'ai.onnx') domain the model imports. */
+  opset: number;
   node: OnnxNode;
   initializers: Map<string, OnnxTensor>;
 }
 
-/** ModelProto.graph (7) → GraphProto.node (1) and initializer (5); NodeProto input (1), output (2), op_type (4), attribute (5). */
+/**
+ * ModelProto.opset_import (8: OperatorSetIdProto domain (1), version (2)) and graph (7) →
+ * GraphProto.node (1) and initializer (5); NodeProto input (1), output (2), op_type (4), attribute (5).
+ */
 export function readModel(bytes: Uint8Array): OnnxModel {
-  const graph = [...fields(bytes)].find((f) => f.field === 7);
+  const top = [...fields(bytes)];
+  const graph = top.find((f) => f.field === 7);
   if (!graph) throw new Error('model without a graph');
+  let opset = 0;
+  for (const f of top.filter((t) => t.field === 8)) {
+    let domain = '';
+    let version = 0;
+    for (const g of fields(f.bytes)) {
+      if (g.field === 1) domain = text(g.bytes);
+      else if (g.field === 2) version = g.value;
+    }
+    if (domain === '' || domain === 'ai.onnx') opset = version;
+  }
   let node: OnnxNode | undefined;
   const initializers = new Map<string, OnnxTensor>();
   for (const f of fields(graph.bytes)) {
@@ -116,7 +145,7 @@ export function readModel(bytes: Uint8Array): OnnxModel {
     }
   }
   if (!node) throw new Error('graph without a node');
-  return { node, initializers };
+  return { opset, node, initializers };
 }
 
 function readNode(bytes: Uint8Array): OnnxNode {
@@ -202,3 +231,74 @@ export function onnxErrorShare(c: OnnxBatchNormCase, y: ArrayLike<number>): numb
 
 /** The cases under test/fixtures/onnx (see its README). */
 export const onnxBatchNormNames = ['test_BatchNorm1d_3d_input_eval', 'test_BatchNorm2d_eval', 'test_BatchNorm2d_momentum_eval', 'test_BatchNorm3d_eval', 'test_BatchNorm3d_momentum_eval'] as const;
+
+export type OnnxNormOp = 'LayerNormalization' | 'RMSNormalization' | 'GroupNormalization' | 'InstanceNormalization';
+
+/**
+ * One of ONNX's node tests of a normalization op (test/fixtures/onnx/test_{layer,rms,group}_normalization_*,
+ * test_instancenorm_*): the model's attributes with ONNX's defaults filled in, the inputs (x, scale,
+ * bias) and expected outputs (Y, and Mean and InvStdDev where the model has them) of test_data_set_0.
+ */
+export interface OnnxNormCase {
+  name: string;
+  op: OnnxNormOp;
+  opset: number;
+  shape: number[];
+  x: Float32Array;
+  scale: OnnxTensor;
+  bias: OnnxTensor | undefined;
+  /** epsilon (a float32 attribute), default 1e-5. */
+  epsilon: number;
+  /** Layer and RMS norm: the first normalized axis, default -1. */
+  axis: number;
+  /** GroupNormalization's num_groups. */
+  numGroups: number | undefined;
+  /** Layer and RMS norm: the precision of the statistics, default 1 (float32). */
+  stashType: number;
+  expected: { y: Float32Array; mean?: Float32Array; invStdDev?: Float32Array };
+}
+
+const normOps: readonly string[] = ['LayerNormalization', 'RMSNormalization', 'GroupNormalization', 'InstanceNormalization'];
+
+/** A node-test case folder: model.onnx and test_data_set_0/{input,output}_k.pb, in the node's input and output order. */
+export function onnxNormCase(name: string, read: (name: string, file: string) => Uint8Array): OnnxNormCase {
+  const { opset, node } = readModel(read(name, 'model.onnx'));
+  if (!normOps.includes(node.opType)) throw new Error(`${name}: ${node.opType} is not a normalization op`);
+  const input = (k: number) => readTensor(read(name, `test_data_set_0/input_${k}.pb`));
+  const output = (k: number) => readTensor(read(name, `test_data_set_0/output_${k}.pb`));
+  const x = input(0);
+  const a = node.attributes;
+  const expected: OnnxNormCase['expected'] = { y: output(0).data };
+  if (node.outputs.length > 1) expected.mean = output(1).data;
+  if (node.outputs.length > 2) expected.invStdDev = output(2).data;
+  return {
+    name,
+    op: node.opType as OnnxNormOp,
+    opset,
+    shape: x.dims,
+    x: x.data,
+    scale: input(1),
+    bias: node.inputs.length > 2 ? input(2) : undefined,
+    epsilon: a.epsilon ?? 1e-5,
+    axis: a.axis ?? -1,
+    numGroups: a.num_groups,
+    stashType: a.stash_type ?? 1,
+    expected,
+  };
+}
+
+/**
+ * The bound on |ours − expected| for ONNX's normalization data, per element. The expected values
+ * come from ONNX's reference (NumPy, float32 arithmetic with float32 statistics, stash_type 1):
+ * a mean of D values is off by at most L·ε of the row's largest |x| (L = ⌈log2 D⌉ + 1, pairwise
+ * summation), the variance by (L + 3)·ε relative to its terms, maxDev², so invStd by half that
+ * times gain = 1 + maxDev² / (var + eps) plus 2ε; y = (x − mean)·invStd·W + B adds 4 roundings
+ * of its terms. With ε = 2^-24, every output is within (L + 4)·ε·gain of the magnitude of its
+ * terms (y: |W·invStd|·(|x| + |mean|) + |B|; mean: the row's largest |x|; invStd: invStd), our
+ * CPU path within ε of it; the bound is twice the larger, plus float32's smallest normal.
+ */
+export function onnxNormBound(D: number, magnitude: number, gain: number): number {
+  const eps32 = 2 ** -24;
+  const L = Math.ceil(Math.log2(D)) + 1;
+  return 2 * (L + 4) * eps32 * gain * magnitude + 2 ** -126;
+}
