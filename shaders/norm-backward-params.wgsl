@@ -1,8 +1,7 @@
 // #import norm-gradient workgroup-sum
 // The parameter gradients of the norm backward, a workgroup per parameter p (grid folded past
 // 65 535): dγ_p = Σ g·x̂, dβ_p = Σ g over the outer · inner elements of p, each with its own row's
-// statistics (norm-gradient.wgsl). The same walk writes dz = g (DZ), so no other kernel recomputes g
-// for it.
+// statistics (norm-gradient.wgsl), each written where its buffer is given (DGAMMA, DBETA).
 
 struct Params {
   rowLength: u32,
@@ -20,14 +19,14 @@ override RELU: bool;
 override GELU: bool;
 override GELU_TANH: bool;
 override SILU: bool;
-override DZ: bool;
+override DGAMMA: bool;
+override DBETA: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 // Bindings 1–6: norm-gradient.wgsl.
-// (dγ_p, dβ_p) per parameter.
-@group(0) @binding(7) var<storage, read_write> paramSums: array<vec2f>;
-// The residual's gradient when DZ is set (a placeholder otherwise, never written).
-@group(0) @binding(8) var<storage, read_write> dz: array<f32>;
+// Placeholders, never written, where DGAMMA or DBETA is false.
+@group(0) @binding(7) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dbeta: array<f32>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn normBackwardParams(
@@ -44,13 +43,15 @@ fn normBackwardParams(
       let i = (o * params.params + p) * params.inner + (k - o * params.inner);
       let q = normGradient(i);
       sums += vec2f(q.g * q.xhat, q.g);
-      if (DZ) {
-        dz[i] = q.g;
-      }
     }
   }
   let total = workgroupSum(local, sums);
   if (local == 0u && p < params.params) {
-    paramSums[p] = total;
+    if (DGAMMA) {
+      dgamma[p] = total.x;
+    }
+    if (DBETA) {
+      dbeta[p] = total.y;
+    }
   }
 }

@@ -2,7 +2,8 @@
 // The row sums of the norm backward, a workgroup per row (the grid folded into two dimensions past
 // 65 535 rows): A_r = Σ h, B_r = Σ h·x̂ with h = g·γ_p (norm-gradient.wgsl), which dx needs
 // (norm-backward-apply.wgsl). Each thread adds every WORKGROUP_SIZE-th value of the row, then the
-// workgroup sums the threads' pairs.
+// workgroup sums the threads' pairs. The same walk writes dz = g (DZ), so no other kernel recomputes
+// g for it.
 
 struct Params {
   rowLength: u32,
@@ -20,10 +21,13 @@ override RELU: bool;
 override GELU: bool;
 override GELU_TANH: bool;
 override SILU: bool;
+override DZ: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 // Bindings 1–6: norm-gradient.wgsl.
 @group(0) @binding(7) var<storage, read_write> rowSums: array<vec2f>;
+// The residual's gradient when DZ is set (a placeholder otherwise, never written).
+@group(0) @binding(8) var<storage, read_write> dz: array<f32>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn normBackwardRows(
@@ -39,6 +43,9 @@ fn normBackwardRows(
       let q = normGradient(first + j);
       let h = q.g * q.gamma;
       sums += vec2f(h, h * q.xhat);
+      if (DZ) {
+        dz[first + j] = q.g;
+      }
     }
   }
   let total = workgroupSum(local, sums);

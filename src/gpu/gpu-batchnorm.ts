@@ -93,7 +93,7 @@ export class GpuBatchNorm {
     const adapter = autotuning.adapter ?? borrowDevice(device).adapter;
     this.tuner = new Autotuner(this.context, { store: autotuning.store ?? defaultTuningStore, key: tuningStoreKey(adapter), pinned: autotuning.pinned ?? {} });
     this.tuneOnCall = autotuning.onCall ?? false;
-    this.norms = new GpuNorms(this.context, this.pool, () => this.checkAlive());
+    this.norms = new GpuNorms(this.context, this.pool, () => this.checkAlive(), this.errors);
   }
 
   /**

@@ -2,6 +2,8 @@ import type { CheckedNormSaved, NormBackwardResult, NormForwardResult, NormKerne
 import type { BufferPool } from '../buffer-pool';
 import type { GpuContext } from '../context';
 import { encodeLaunches } from '../dispatch';
+import type { GpuErrorLog } from '../gpu-errors';
+import { prepareNormBackward, prepareNormForward, type NormBackwardArgs, type NormForwardArgs } from './encode-norms';
 import { run, STORAGE_OUT } from '../host-forward';
 import { planPartialsFold } from '../statistics-plan';
 import { statsByteLength } from '../resident-options';
@@ -19,7 +21,25 @@ export class GpuNorms implements NormKernels {
     private readonly pool: BufferPool,
     /** Throws when the engine was disposed or lost its device. */
     private readonly checkAlive: () => void,
+    /** The engine's: errors of encode… calls wait there for checkErrors(). */
+    private readonly errors: GpuErrorLog,
   ) {}
+
+  /**
+   * Forward on GPU-resident buffers, recorded into `encoder`: row statistics into `stats` (the
+   * caller's, or a new buffer returned to the caller), y. Options in resolved form (a NormView and
+   * every default filled in).
+   */
+  encodeForward(encoder: GPUCommandEncoder, args: NormForwardArgs): GPUBuffer {
+    this.checkAlive();
+    return this.errors.run(this.context.device, 'norms.encodeForward', prepareNormForward(this.context, encoder, args));
+  }
+
+  /** Backward on GPU-resident buffers: dx, and dγ, dβ, dz into those given. */
+  encodeBackward(encoder: GPUCommandEncoder, args: NormBackwardArgs): void {
+    this.checkAlive();
+    this.errors.run(this.context.device, 'norms.encodeBackward', prepareNormBackward(this.context, encoder, args));
+  }
 
   /** Kernel launches of one call: forward (statistics slabs, fold, finalize, RMS, apply slabs) or backward (3). */
   dispatchCount(op: 'forward' | 'backward', resolved: Pick<ResolvedNormOptions, 'kind' | 'view' | 'eps' | 'activation'>): number {
@@ -79,26 +99,22 @@ export class GpuNorms implements NormKernels {
         y: resolved.activation === 'relu' ? transfer.upload('y', saved.y) : undefined,
         residual: smooth && residual instanceof Float32Array ? transfer.upload('residual', residual) : undefined,
         dx: transfer.buffer('dx', size * 4, STORAGE_OUT()),
-        paramSums: transfer.buffer('paramSums', params * 8, STORAGE_OUT()),
+        dgamma: transfer.buffer('dgamma', params * 4, STORAGE_OUT()),
+        dbeta: resolved.kind === 'rms' ? undefined : transfer.buffer('dbeta', params * 4, STORAGE_OUT()),
         dz: residual !== undefined ? transfer.buffer('dz', size * 4, STORAGE_OUT()) : undefined,
       };
       const encoder = context.device.createCommandEncoder({ label: `BatchNorm.${resolved.kind}Norm.backward.encoder` });
       encodeLaunches(context, encoder, `${resolved.kind}NormBackward`, normBackwardLaunches(context, call, work, buffers));
       const parts: [GPUBuffer, number][] = [
         [buffers.dx, size * 4],
-        [buffers.paramSums, params * 8],
+        [buffers.dgamma, params * 4],
       ];
+      if (buffers.dbeta) parts.push([buffers.dbeta, params * 4]);
       if (buffers.dz) parts.push([buffers.dz, size * 4]);
-      const [dx, sums, dz] = await transfer.submitAndRead(encoder, parts);
-      const dgamma = new Float32Array(params);
-      const dbeta = new Float32Array(params);
-      for (let p = 0; p < params; p++) {
-        dgamma[p] = sums[2 * p];
-        dbeta[p] = sums[2 * p + 1];
-      }
+      const [dx, dgamma, ...rest] = await transfer.submitAndRead(encoder, parts);
       const result: NormBackwardResult = { dx, dgamma };
-      if (resolved.kind !== 'rms') result.dbeta = dbeta;
-      if (dz) result.dz = dz;
+      if (buffers.dbeta) result.dbeta = rest.shift();
+      if (buffers.dz) result.dz = rest.shift();
       return result;
     });
   }

@@ -147,8 +147,8 @@ export interface NormBackwardBuffers {
   /** gelu, gelu-tanh, silu after a residual add: z itself (the derivative is taken at norm(x) + z). */
   residual?: GPUBuffer;
   dx: GPUBuffer;
-  /** (dγ_p, dβ_p) interleaved, 2·params float32. */
-  paramSums: GPUBuffer;
+  dgamma?: GPUBuffer;
+  dbeta?: GPUBuffer;
   dz?: GPUBuffer;
 }
 
@@ -182,15 +182,28 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
   const gradientInputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved ?? buffers.x];
   const rowSumsBytes = view.rows * 8;
   const rowSums = { buffer: context.scratch.get(rowSumsBytes), offset: 0, size: rowSumsBytes };
-  const rows: Launch = { shader: shaders.normBackwardRows, entryPoint: 'normBackwardRows', constants, params: { ...shared, rows: view.rows }, buffers: [...gradientInputs, rowSums], grid: work.rowsGrid };
-  const params: Launch = {
-    shader: shaders.normBackwardParams,
-    entryPoint: 'normBackwardParams',
+  const rows: Launch = {
+    shader: shaders.normBackwardRows,
+    entryPoint: 'normBackwardRows',
     constants: { ...constants, DZ: buffers.dz !== undefined },
-    params: { ...shared, outer: view.outer },
-    buffers: [...gradientInputs, buffers.paramSums, buffers.dz ?? context.constants.placeholder('dz')],
-    grid: work.paramsGrid,
+    params: { ...shared, rows: view.rows },
+    buffers: [...gradientInputs, rowSums, buffers.dz ?? context.constants.placeholder('dz')],
+    grid: work.rowsGrid,
   };
+  const { dgamma, dbeta } = buffers;
+  const params: Launch[] =
+    dgamma || dbeta
+      ? [
+          {
+            shader: shaders.normBackwardParams,
+            entryPoint: 'normBackwardParams',
+            constants: { ...constants, DGAMMA: dgamma !== undefined, DBETA: dbeta !== undefined },
+            params: { ...shared, outer: view.outer },
+            buffers: [...gradientInputs, dgamma ?? context.constants.placeholder('dgamma'), dbeta ?? context.constants.placeholder('dbeta')],
+            grid: work.paramsGrid,
+          },
+        ]
+      : [];
   const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: 'normBackwardApply', constants }, { ...shared, rowLengthValue: view.rowLength }, () => [...gradientInputs, rowSums, buffers.dx]);
-  return [rows, params, ...apply];
+  return [rows, ...params, ...apply];
 }
