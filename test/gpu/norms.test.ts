@@ -72,11 +72,15 @@ const special: NormCase[] = [
 
 describeGpu('layer, RMS, group and instance norm on WebGPU against the float64 reference', () => {
   let harness: HarnessPage;
+  // The largest share of its tolerance each output used, per kind (how tight the bounds are).
+  const used = new Map<string, number>();
   beforeAll(async () => {
     harness = await openHarness();
   });
   afterAll(async () => {
     await harness?.close();
+    console.log('largest |error| / tolerance per kind and output:');
+    for (const [key, value] of [...used].sort(([a], [b]) => a.localeCompare(b))) console.log(`  ${key}: ${value.toExponential(2)}`);
   });
 
   const cases = seeds.flatMap((s) => [...matrix(), ...special].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
@@ -84,6 +88,10 @@ describeGpu('layer, RMS, group and instance norm on WebGPU against the float64 r
     const report = await harness.call('normCase', spec);
     expect(report.inputsUnmodified).toBe(true);
     recordSweepCase('norms', spec.seed, spec.name, report.checks);
+    for (const c of report.checks) {
+      const key = `${spec.kind} ${spec.activation} ${c.output}`;
+      used.set(key, Math.max(used.get(key) ?? 0, c.used));
+    }
     expect(report.checks.filter((c) => c.failure !== null).map((c) => c.failure)).toEqual([]);
     // Statistics (≥ 1 slab, finalize), the apply; RMS norm's invStd kernel; backward: rows, parameters, dx.
     expect(report.dispatches.forward).toBeGreaterThanOrEqual(spec.kind === 'rms' ? 4 : 3);

@@ -155,7 +155,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     try {
       encoder = device.createCommandEncoder({ label: 'test.norm.backward' });
       const dx = storageBuffer(device, 'norm.dx', poisoned(size));
-      norms.encodeBackward(encoder, { ...call, x: buffers.x, dy: buffers.y, stats: buffers.stats, dx });
+      norms.encodeBackward(encoder, { ...call, x: buffers.x, dy: buffers.x, stats: buffers.stats, y: buffers.y, residual: buffers.residual, dx });
       dx.destroy();
     } catch (error) {
       backwardRefusal = (error as { code?: string }).code ?? String(error);
