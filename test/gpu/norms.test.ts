@@ -63,6 +63,10 @@ const special: NormCase[] = [
     const shape: Shape = { layer: { shape: [33, 1000] }, rms: { shape: [4, 4096] }, group: { shape: [4, 32, 9, 7], groups: 8 }, instance: { shape: [2, 8, 33, 31] } }[kind];
     return { name: `${kind} GPU tuning`, seed, kind, activation: activations[(k + 2) % 5], residual: k % 2 === 0, tuning: { ...defaultTuning, oneDispatch: false }, ...shape };
   }),
+  // The barrier-tree workgroup sums (the adapter here has subgroups, which the others use), small workgroups.
+  { name: 'layer barrier tree, workgroupSize 4', seed, kind: 'layer', activation: 'gelu', residual: true, shape: [7, 45], tuning: { useSubgroups: false, workgroupSize: 4 } },
+  { name: 'group barrier tree', seed, kind: 'group', activation: 'relu', shape: [3, 6, 19], groups: 2, tuning: { useSubgroups: false } },
+  { name: 'instance subgroups, workgroupSize 4', seed, kind: 'instance', activation: 'silu', residual: true, shape: [2, 3, 50], tuning: { workgroupSize: 4 } },
   // A tensor above one binding (a 1 KiB cap): the forward's statistics and apply in slabs, every way
   // the statistics plans split (whole rows, ranges of rows, pieces of one row); the backward refuses.
   { name: 'slabs: layer rows in slabs', seed, kind: 'layer', activation: 'relu', shape: [40, 37], tuning: { maxBindingBytes: 1024 }, backward: false },
