@@ -106,4 +106,27 @@ describeGpu('layer, RMS, group and instance norm on WebGPU against the float64 r
       expect(report.dispatches.backward).toBe(3);
     }
   });
+
+  it('refuses bad GPU-resident calls with a typed error before recording anything', async () => {
+    const report = await harness.call('normBadInputsCase');
+    expect(report.codes).toEqual([
+      { name: 'not an encoder', code: 'invalid-option' },
+      { name: 'unknown kind', code: 'invalid-option' },
+      { name: 'unknown activation', code: 'invalid-option' },
+      { name: 'negative eps', code: 'invalid-option' },
+      { name: 'inconsistent view', code: 'invalid-shape' },
+      { name: 'groups not dividing params', code: 'invalid-option' },
+      { name: 'x too small', code: 'invalid-buffer' },
+      { name: 'y aliases x', code: 'invalid-buffer' },
+      { name: 'stats too small', code: 'invalid-buffer' },
+      { name: 'beta for RMS norm', code: 'invalid-option' },
+      { name: 'gamma not a buffer', code: 'invalid-buffer' },
+      { name: 'relu backward without y', code: 'invalid-option' },
+      { name: 'gelu dz without z', code: 'invalid-option' },
+      { name: 'dbeta for RMS norm', code: 'invalid-option' },
+      { name: 'dx aliases dy', code: 'invalid-buffer' },
+      { name: 'dgamma aliases gamma', code: 'invalid-buffer' },
+    ]);
+    expect(report.outputsUntouched).toBe(true);
+  });
 });

@@ -7,7 +7,7 @@ import { adapterInfo } from './adapter-info';
 import { runBackwardCase } from './backward-case';
 import { runBackwardValidationCase, runBackwardVerifyCase } from './backward-checks-case';
 import { runForwardCase } from './forward-case';
-import { runNormCase } from './norms-case';
+import { runNormBadInputsCase, runNormCase } from './norms-case';
 import { runFloat16LayerCase } from './float16-case';
 import { runOptimizerCase } from './optimizer-case';
 import { runOptimizerValidation } from './optimizer-validation-case';
@@ -40,6 +40,7 @@ export const cases = {
   adapterInfo,
   forwardCase: runForwardCase,
   normCase: runNormCase,
+  normBadInputsCase: runNormBadInputsCase,
   float16LayerCase: runFloat16LayerCase,
   verifyCase: runVerifyCase,
   backwardCase: runBackwardCase,

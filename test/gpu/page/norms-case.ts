@@ -265,3 +265,70 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const inputsUnmodified = [x, gamma, beta, residual, dy].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
   return { checks, inputsUnmodified, dispatches, forwardSlabs };
 }
+
+export interface NormBadInputsReport {
+  /** Per bad call: its name and the error code it threw ('none' when it threw nothing). */
+  codes: { name: string; code: string }[];
+  /** Whether every output buffer still held its poison after the calls' encoders were submitted. */
+  outputsUntouched: boolean;
+}
+
+/**
+ * The GPU-resident calls' validation: each bad call must throw a BatchNormError with its code
+ * before recording anything (the encoder, submitted after, leaves every output poisoned).
+ */
+export async function runNormBadInputsCase(): Promise<NormBadInputsReport> {
+  const bn = await engineFor(undefined);
+  const gpu = bn.gpu!;
+  const device = gpu.device;
+  const view: NormView = { size: 24, outer: 2, params: 12, inner: 1, groups: 1, rows: 2, rowLength: 12 };
+  const call = { kind: 'layer' as NormKind, view, eps: 1e-5, activation: 'none' as NormActivation };
+  const poison = (n: number) => new Float32Array(n).fill(NaN);
+  const b = {
+    x: storageBuffer(device, 'bad.x', new Float32Array(24).fill(1)),
+    small: storageBuffer(device, 'bad.small', new Float32Array(4)),
+    y: storageBuffer(device, 'bad.y', poison(24)),
+    stats: storageBuffer(device, 'bad.stats', poison(10)),
+    gamma: storageBuffer(device, 'bad.gamma', new Float32Array(12).fill(1)),
+    dy: storageBuffer(device, 'bad.dy', new Float32Array(24).fill(1)),
+    dx: storageBuffer(device, 'bad.dx', poison(24)),
+    dgamma: storageBuffer(device, 'bad.dgamma', poison(12)),
+    dz: storageBuffer(device, 'bad.dz', poison(24)),
+  };
+  const forward = { ...call, x: b.x, y: b.y, stats: b.stats };
+  const backward = { ...call, x: b.x, dy: b.dy, stats: b.stats, dx: b.dx };
+  const bad: [string, (encoder: GPUCommandEncoder) => unknown][] = [
+    ['not an encoder', () => gpu.norms.encodeForward({} as GPUCommandEncoder, forward)],
+    ['unknown kind', (e) => gpu.norms.encodeForward(e, { ...forward, kind: 'batch' as NormKind })],
+    ['unknown activation', (e) => gpu.norms.encodeForward(e, { ...forward, activation: 'tanh' as NormActivation })],
+    ['negative eps', (e) => gpu.norms.encodeForward(e, { ...forward, eps: -1 })],
+    ['inconsistent view', (e) => gpu.norms.encodeForward(e, { ...forward, view: { ...view, rows: 3 } })],
+    ['groups not dividing params', (e) => gpu.norms.encodeForward(e, { ...forward, kind: 'group', view: { ...view, groups: 5 } })],
+    ['x too small', (e) => gpu.norms.encodeForward(e, { ...forward, x: b.small })],
+    ['y aliases x', (e) => gpu.norms.encodeForward(e, { ...forward, y: b.x })],
+    ['stats too small', (e) => gpu.norms.encodeForward(e, { ...forward, stats: b.small })],
+    ['beta for RMS norm', (e) => gpu.norms.encodeForward(e, { ...forward, kind: 'rms', beta: b.gamma })],
+    ['gamma not a buffer', (e) => gpu.norms.encodeForward(e, { ...forward, gamma: new Float32Array(12) as unknown as GPUBuffer })],
+    ['relu backward without y', (e) => gpu.norms.encodeBackward(e, { ...backward, activation: 'relu' })],
+    ['gelu dz without z', (e) => gpu.norms.encodeBackward(e, { ...backward, activation: 'gelu', dz: b.dz })],
+    ['dbeta for RMS norm', (e) => gpu.norms.encodeBackward(e, { ...backward, kind: 'rms', dbeta: b.dgamma })],
+    ['dx aliases dy', (e) => gpu.norms.encodeBackward(e, { ...backward, dx: b.dy })],
+    ['dgamma aliases gamma', (e) => gpu.norms.encodeBackward(e, { ...backward, gamma: b.gamma, dgamma: b.gamma })],
+  ];
+  const codes = [];
+  for (const [name, attempt] of bad) {
+    const encoder = device.createCommandEncoder({ label: `test.norm.bad.${name}` });
+    let code = 'none';
+    try {
+      attempt(encoder);
+    } catch (error) {
+      code = (error as { code?: string }).code ?? String(error);
+    }
+    device.queue.submit([encoder.finish()]);
+    codes.push({ name, code });
+  }
+  await gpu.checkErrors();
+  const outputs = await Promise.all([readBuffer(device, b.y, 24), readBuffer(device, b.stats, 10), readBuffer(device, b.dx, 24), readBuffer(device, b.dgamma, 12), readBuffer(device, b.dz, 24)]);
+  for (const buffer of Object.values(b)) buffer.destroy();
+  return { codes, outputsUntouched: outputs.every((values) => values.every(Number.isNaN)) };
+}
