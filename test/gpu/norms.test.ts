@@ -50,6 +50,8 @@ const special: NormCase[] = [
     const shape: Shape = { layer: { shape: [16, 250] }, rms: { shape: [8, 131] }, group: { shape: [4, 6, 37], groups: 3 }, instance: { shape: [3, 4, 64] } }[kind];
     return { name: `${kind} mean 1e4 ± 1`, seed, kind, activation: activations[k + 1], mean: 1e4, std: 1, ...shape };
   }),
+  // D = 1 over a multiple of 4 rows: the statistics' 'Rows' plan with four rows per vec4.
+  { name: 'layer [8, 1] (D = 1, vec4 rows)', seed, kind: 'layer', activation: 'relu', residual: true, shape: [8, 1] },
   { name: 'layer no affine', seed, kind: 'layer', activation: 'gelu', affine: false, shape: [5, 33] },
   { name: 'group no affine, tiny values, eps 1e-12', seed, kind: 'group', activation: 'none', affine: false, shape: [2, 4, 9], groups: 2, std: 1e-3, eps: 1e-12 },
   // > 65 535 rows: the finalize's grid, the backward's workgroup per row, folded into 2-D grids.
