@@ -13,7 +13,6 @@ struct Params {
   firstRun: u32,
   threads: u32,
   rowLength: u32,
-  params: u32,
   meanOffset: u32,
   invStdOffset: u32,
   rowLengthValue: f32,   // D as a float (exact below 2^24)
@@ -44,7 +43,8 @@ fn normBackwardApply(
     let i = params.base + u;
     let row = i / params.rowLength;
     let sums = rowSums[row] / params.rowLengthValue;
-    let q = normGradient(i);
+    // span.channel: the thread's parameter (the walk's channels are the parameters).
+    let q = normGradient(i, row, span.channel);
     var centered = q.g * q.gamma - q.xhat * sums.y;
     if (CENTER) {
       centered -= sums.x;

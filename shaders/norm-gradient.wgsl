@@ -1,5 +1,5 @@
 // #import activation norm-activation
-// #expects params.rowLength params.inner params.params params.meanOffset params.invStdOffset
+// #expects params.meanOffset params.invStdOffset
 // #expects CENTER RESIDUAL RELU GELU GELU_TANH SILU
 // One element's part of the backward of layer, RMS, group and instance norm, shared by the three
 // backward kernels (norm-backward-rows, -params, -apply.wgsl), which read x and dy once each:
@@ -23,9 +23,9 @@ struct NormGradient {
   gamma: f32,
 }
 
-fn normGradient(i: u32) -> NormGradient {
-  let row = i / params.rowLength;
-  let p = (i / params.inner) % params.params;
+// Element i, of row `row` and parameter p (the caller knows them from its walk, which spares an
+// integer division or two per element: dear on CPU adapters).
+fn normGradient(i: u32, row: u32, p: u32) -> NormGradient {
   let mean = select(0.0, rowStats[params.meanOffset + row], CENTER);
   let xhat = (x[i] - mean) * rowStats[params.invStdOffset + row];
   let d = dy[i];

@@ -54,8 +54,11 @@ const special: NormCase[] = [
   { name: 'layer [8, 1] (D = 1, vec4 rows)', seed, kind: 'layer', activation: 'relu', residual: true, shape: [8, 1] },
   { name: 'layer no affine', seed, kind: 'layer', activation: 'gelu', affine: false, shape: [5, 33] },
   { name: 'group no affine, tiny values, eps 1e-12', seed, kind: 'group', activation: 'none', affine: false, shape: [2, 4, 9], groups: 2, std: 1e-3, eps: 1e-12 },
-  // > 65 535 rows: the finalize's grid, the backward's workgroup per row, folded into 2-D grids.
-  { name: 'layer 70001 rows (grids above 65 535 workgroups)', seed, kind: 'layer', activation: 'silu', residual: true, shape: [70001, 3] },
+  // > 65 535 rows: with workgroup sums (runSegments false, the GPUs' way) the statistics' workgroup
+  // per row chunk and the backward's workgroup per row exceed 65 535 workgroups (2-D grids; 4-thread
+  // workgroups keep the software adapter fast); the adapter's tuning takes a thread per row.
+  { name: 'layer 70001 rows', seed, kind: 'layer', activation: 'silu', residual: true, shape: [70001, 3] },
+  { name: 'layer 70001 rows, workgroup sums (grids above 65 535 workgroups)', seed, kind: 'layer', activation: 'gelu', shape: [70001, 5], tuning: { runSegments: false, workgroupSize: 4 } },
   // … and the apply above 65 535 workgroups: 4-thread workgroups, one value each.
   { name: 'rms apply above 65 535 workgroups', seed, kind: 'rms', activation: 'relu', shape: [513, 512], tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
   // Instance norm with 70 001 channels: the backward's workgroup per parameter above 65 535.

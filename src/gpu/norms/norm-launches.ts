@@ -154,8 +154,13 @@ export interface NormBackwardBuffers {
 
 export interface NormBackwardWork {
   apply: SlabbedElementwise;
-  rowsGrid: [number, number];
-  paramsGrid: [number, number];
+  /** A, B per row: a workgroup per row, or a thread per row on software adapters (tuning.runSegments). */
+  rows: { entryPoint: 'normBackwardRows' | 'normBackwardRowsSerial'; grid: [number, number] };
+  /**
+   * dγ, dβ: a thread per parameter walking its column when inner == 1 (layer, RMS norm), a
+   * workgroup per parameter otherwise (norm-backward-params.wgsl).
+   */
+  params: { entryPoint: 'normBackwardParams' | 'normBackwardParamsColumns'; grid: [number, number] };
 }
 
 /**
@@ -170,7 +175,13 @@ export function planNormBackward(context: GpuContext, call: NormCall): NormBackw
   }
   const max = context.maxWorkgroupsPerDimension;
   const shape: ElementwiseShape = { variant: 'Scalar', channelBlock: view.params, unitBytes: 4, units: view.size, channels: view.params, inner: view.inner };
-  return { apply: planNormElementwise(context, shape), rowsGrid: foldWorkgroups(view.rows, max), paramsGrid: foldWorkgroups(view.params, max) };
+  const params = view.inner === 1
+    ? { entryPoint: 'normBackwardParamsColumns' as const, grid: foldWorkgroups(Math.ceil(view.params / context.tuning.workgroupSize), max) }
+    : { entryPoint: 'normBackwardParams' as const, grid: foldWorkgroups(view.params, max) };
+  const rows = context.tuning.runSegments
+    ? { entryPoint: 'normBackwardRowsSerial' as const, grid: foldWorkgroups(Math.ceil(view.rows / context.tuning.workgroupSize), max) }
+    : { entryPoint: 'normBackwardRows' as const, grid: foldWorkgroups(view.rows, max) };
+  return { apply: planNormElementwise(context, shape), rows, params };
 }
 
 export function normBackwardLaunches(context: GpuContext, call: NormCall, work: NormBackwardWork, buffers: NormBackwardBuffers): Launch[] {
@@ -178,17 +189,17 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
   const smooth = call.activation !== 'none' && call.activation !== 'relu';
   const saved = call.activation === 'relu' ? buffers.y : smooth ? buffers.residual : undefined;
   const constants = { CENTER: call.kind !== 'rms', RESIDUAL: smooth && buffers.residual !== undefined, ...activationConstants(call.activation) };
-  const shared = { rowLength: view.rowLength, inner: view.inner, params: view.params, ...buffers.layout };
+  const { layout } = buffers;
   const gradientInputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved ?? buffers.x];
   const rowSumsBytes = view.rows * 8;
   const rowSums = { buffer: context.scratch.get(rowSumsBytes), offset: 0, size: rowSumsBytes };
   const rows: Launch = {
     shader: shaders.normBackwardRows,
-    entryPoint: 'normBackwardRows',
+    entryPoint: work.rows.entryPoint,
     constants: { ...constants, DZ: buffers.dz !== undefined },
-    params: { ...shared, rows: view.rows },
+    params: { rowLength: view.rowLength, inner: view.inner, params: view.params, rows: view.rows, groups: view.groups, ...layout },
     buffers: [...gradientInputs, rowSums, buffers.dz ?? context.constants.placeholder('dz')],
-    grid: work.rowsGrid,
+    grid: work.rows.grid,
   };
   const { dgamma, dbeta } = buffers;
   const params: Launch[] =
@@ -196,14 +207,14 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
       ? [
           {
             shader: shaders.normBackwardParams,
-            entryPoint: 'normBackwardParams',
+            entryPoint: work.params.entryPoint,
             constants: { ...constants, DGAMMA: dgamma !== undefined, DBETA: dbeta !== undefined },
-            params: { ...shared, outer: view.outer },
+            params: { inner: view.inner, params: view.params, outer: view.outer, groups: view.groups, ...layout },
             buffers: [...gradientInputs, dgamma ?? context.constants.placeholder('dgamma'), dbeta ?? context.constants.placeholder('dbeta')],
-            grid: work.paramsGrid,
+            grid: work.params.grid,
           },
         ]
       : [];
-  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: 'normBackwardApply', constants }, { ...shared, rowLengthValue: view.rowLength }, () => [...gradientInputs, rowSums, buffers.dx]);
+  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: 'normBackwardApply', constants }, { rowLength: view.rowLength, ...layout, rowLengthValue: view.rowLength }, () => [...gradientInputs, rowSums, buffers.dx]);
   return [rows, ...params, ...apply];
 }

@@ -212,7 +212,8 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   }
   const wg = gpu.tuning.workgroupSize;
   const treeChain = workgroupSumChain(wg, reductionSubgroupMaxSize(gpu));
-  const rowChain = sumChain(rowLength, wg, treeChain);
+  // A thread per row in blocks of 16 (tuning.runSegments: software adapters), or a workgroup per row.
+  const rowChain = gpu.tuning.runSegments ? Math.min(16, rowLength) + Math.ceil(rowLength / 16) + 1 : sumChain(rowLength, wg, treeChain);
   const A = new Float64Array(rows);
   const B = new Float64Array(rows);
   const deltaA = new Float64Array(rows);
@@ -244,7 +245,8 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
       NORM_ATOL
     );
   };
-  const paramChain = sumChain(view.outer * view.inner, wg, treeChain);
+  // A thread per parameter in blocks of 16 rows (inner == 1), or a workgroup per parameter.
+  const paramChain = view.inner === 1 ? Math.min(16, view.outer) + Math.ceil(view.outer / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
   const dgammaError = new Float64Array(params);
   const dbetaError = new Float64Array(params);
   for (let i = 0; i < size; i++) {
