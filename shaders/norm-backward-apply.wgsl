@@ -15,7 +15,6 @@ struct Params {
   rowLength: u32,
   meanOffset: u32,
   invStdOffset: u32,
-  rowLengthValue: f32,   // D as a float (exact below 2^24)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -29,6 +28,7 @@ override SILU: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 // Bindings 1–6: norm-gradient.wgsl.
+// (A_r / D, B_r / D) per row.
 @group(0) @binding(7) var<storage, read> rowSums: array<vec2f>;
 @group(0) @binding(8) var<storage, read_write> dx: array<f32>;
 
@@ -42,13 +42,13 @@ fn normBackwardApply(
   for (var u = span.first; u < span.end; u += params.stride) {
     let i = params.base + u;
     let row = i / params.rowLength;
-    let sums = rowSums[row] / params.rowLengthValue;
+    let sums = rowSums[row];
     // span.channel: the thread's parameter (the walk's channels are the parameters).
     let q = normGradient(i, row, span.channel);
     var centered = q.g * q.gamma - q.xhat * sums.y;
     if (CENTER) {
       centered -= sums.x;
     }
-    dx[u] = rowStats[params.invStdOffset + row] * centered;
+    dx[u] = q.invStd * centered;
   }
 }

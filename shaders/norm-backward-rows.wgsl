@@ -1,6 +1,6 @@
 // #import norm-gradient workgroup-sum
 // The row sums of the norm backward: A_r = Σ h, B_r = Σ h·x̂ with h = g·γ_p (norm-gradient.wgsl),
-// which dx needs (norm-backward-apply.wgsl). Two entry points (grids folded past 65 535 workgroups):
+// which dx needs (norm-backward-apply.wgsl), stored divided by D (once per row, not per element). Two entry points (grids folded past 65 535 workgroups):
 // - normBackwardRows: a workgroup per row; each thread adds every WORKGROUP_SIZE-th value of the
 //   row, then the workgroup sums the threads' pairs (GPUs);
 // - normBackwardRowsSerial: a thread per row adding it in blocks of 16 (a block's sum, then the
@@ -16,6 +16,7 @@ struct Params {
   invStdOffset: u32,
   rows: u32,
   groups: u32,
+  rowLengthValue: f32,   // D as a float (exact below 2^24)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -29,6 +30,7 @@ override DZ: bool;
 
 @group(0) @binding(0) var<uniform> params: Params;
 // Bindings 1–6: norm-gradient.wgsl.
+// (A_r / D, B_r / D) per row.
 @group(0) @binding(7) var<storage, read_write> rowSums: array<vec2f>;
 // The residual's gradient when DZ is set (a placeholder otherwise, never written).
 @group(0) @binding(8) var<storage, read_write> dz: array<f32>;
@@ -65,7 +67,7 @@ fn normBackwardRows(
   }
   let total = workgroupSum(local, sums);
   if (local == 0u && row < params.rows) {
-    rowSums[row] = total;
+    rowSums[row] = total / params.rowLengthValue;
   }
 }
 
@@ -89,5 +91,5 @@ fn normBackwardRowsSerial(
     }
     total += block;
   }
-  rowSums[row] = total;
+  rowSums[row] = total / params.rowLengthValue;
 }

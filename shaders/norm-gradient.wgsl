@@ -21,13 +21,15 @@ struct NormGradient {
   g: f32,
   xhat: f32,
   gamma: f32,
+  invStd: f32,
 }
 
 // Element i, of row `row` and parameter p (the caller knows them from its walk, which spares an
 // integer division or two per element: dear on CPU adapters).
 fn normGradient(i: u32, row: u32, p: u32) -> NormGradient {
   let mean = select(0.0, rowStats[params.meanOffset + row], CENTER);
-  let xhat = (x[i] - mean) * rowStats[params.invStdOffset + row];
+  let invStd = rowStats[params.invStdOffset + row];
+  let xhat = (x[i] - mean) * invStd;
   let d = dy[i];
   var g = d;
   if (RELU) {
@@ -39,5 +41,5 @@ fn normGradient(i: u32, row: u32, p: u32) -> NormGradient {
     }
     g = d * normActivationDerivative(a);
   }
-  return NormGradient(g, xhat, gamma[p]);
+  return NormGradient(g, xhat, gamma[p], invStd);
 }

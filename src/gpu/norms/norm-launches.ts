@@ -197,7 +197,7 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
     shader: shaders.normBackwardRows,
     entryPoint: work.rows.entryPoint,
     constants: { ...constants, DZ: buffers.dz !== undefined },
-    params: { rowLength: view.rowLength, inner: view.inner, params: view.params, rows: view.rows, groups: view.groups, ...layout },
+    params: { rowLength: view.rowLength, inner: view.inner, params: view.params, rows: view.rows, groups: view.groups, ...layout, rowLengthValue: view.rowLength },
     buffers: [...gradientInputs, rowSums, buffers.dz ?? context.constants.placeholder('dz')],
     grid: work.rows.grid,
   };
@@ -215,6 +215,6 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
           },
         ]
       : [];
-  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: 'normBackwardApply', constants }, { rowLength: view.rowLength, ...layout, rowLengthValue: view.rowLength }, () => [...gradientInputs, rowSums, buffers.dx]);
+  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: 'normBackwardApply', constants }, { rowLength: view.rowLength, ...layout }, () => [...gradientInputs, rowSums, buffers.dx]);
   return [rows, ...params, ...apply];
 }
