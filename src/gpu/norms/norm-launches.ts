@@ -18,12 +18,14 @@ import { checkTensorFits, elementwiseSlabs, foldWorkgroups, tensorBytes } from '
  *   and folded grids) with γ = 1, β = 0 and no running statistics, writing [mean | variance |
  *   invStd | scale | shift] per row; for RMS norm norm-rms.wgsl then rewrites invStd from
  *   mean(x²) = variance + mean²; then norm-apply.wgsl writes y.
- * - backward: norm-backward-rows (Σh, Σh·x̂ per row), norm-backward-params (dγ, dβ per parameter,
- *   and dz), norm-backward-apply (dx).
+ * - backward: norm-backward-rows (Σh/D, Σh·x̂/D per row, and dz), norm-backward-params (dγ, dβ per
+ *   parameter), norm-backward-apply (dx); each reads x and dy once and recomputes g from them, the
+ *   saved statistics and, for the smooth activations, γ, β and z. Three launches: the tensor is
+ *   bound whole (see planNormBackward).
  * Planning is pure and may throw 'too-large' before any device call.
  */
 
-/** What the norm launches need of a call: its kind, view, eps and activation, and whether z is added. */
+/** What the norm launches need of a call: its kind, view, eps and activation. */
 export interface NormCall {
   kind: NormKind;
   view: NormView;
