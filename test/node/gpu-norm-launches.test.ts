@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkNormCall } from '../../src/gpu/norms/encode-norms';
-import { normElementwiseShape, rowsView } from '../../src/gpu/norms/norm-launches';
+import { normElementwiseShape, planNormBackward, rowsView } from '../../src/gpu/norms/norm-launches';
+import type { GpuContext } from '../../src/gpu/context';
+import { softwareAdapterTuning, resolveTuning } from '../../src/gpu/tuning';
 import type { NormView } from '../../src/norms/norm-types';
 
 const view = (outer: number, params: number, inner: number, groups: number): NormView => ({
@@ -36,5 +38,24 @@ describe('norm launch plans', () => {
     expect(() => checkNormCall({ ...good, eps: Number.NaN })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
     expect(() => checkNormCall({ ...good, activation: 'tanh' })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
     expect(() => checkNormCall(null)).toThrow(expect.objectContaining({ code: 'invalid-option' }));
+  });
+
+  it('plans the backward on devices with 8 storage buffers per stage, refuses fewer and tensors above one binding', () => {
+    const contextWith = (storage: number, bindingBytes = 1 << 20) =>
+      ({
+        device: { limits: { maxStorageBuffersPerShaderStage: storage, maxBufferSize: 1 << 30 } },
+        tuning: resolveTuning(undefined, 256, softwareAdapterTuning),
+        maxWorkgroupsPerDimension: 65535,
+        bindingBytes,
+        alignment: 256,
+      }) as unknown as GpuContext;
+    const call = { kind: 'layer' as const, view: view(70001, 3, 1, 1), eps: 1e-5, activation: 'silu' as const };
+    const work = planNormBackward(contextWith(8), call);
+    // Software adapters: a thread per row and per parameter column (no barriers), grids folded in 2-D where needed.
+    expect(work.rows).toEqual({ entryPoint: 'normBackwardRowsSerial', grid: [Math.ceil(70001 / 64), 1] });
+    expect(work.params).toEqual({ entryPoint: 'normBackwardParamsColumns', grid: [1, 1] });
+    expect(planNormBackward({ ...contextWith(8), tuning: resolveTuning({ runSegments: false }, 256, softwareAdapterTuning) }, call).rows).toEqual({ entryPoint: 'normBackwardRows', grid: [35001, 2] });
+    expect(() => planNormBackward(contextWith(6), call)).toThrow(expect.objectContaining({ code: 'unsupported-device' }));
+    expect(() => planNormBackward(contextWith(8, 1024), call)).toThrow(expect.objectContaining({ code: 'too-large' }));
   });
 });

@@ -154,6 +154,14 @@ export interface NormBackwardBuffers {
   dz?: GPUBuffer;
 }
 
+/**
+ * Storage buffers the backward kernels bind (norm-gradient.wgsl's six inputs: x, dy, statistics, γ,
+ * β, y or z; then two outputs each): more than the batch-norm kernels' STORAGE_BUFFERS_PER_KERNEL,
+ * as many as core WebGPU guarantees. A device that allows fewer (some compatibility-mode devices)
+ * is refused with 'unsupported-device' before any GPU work.
+ */
+export const NORM_BACKWARD_STORAGE_BUFFERS = 8;
+
 export interface NormBackwardWork {
   apply: SlabbedElementwise;
   /** A, B per row: a workgroup per row, or a thread per row on software adapters (tuning.runSegments). */
@@ -171,6 +179,10 @@ export interface NormBackwardWork {
  */
 export function planNormBackward(context: GpuContext, call: NormCall): NormBackwardWork {
   const { view } = call;
+  const storage = context.device.limits.maxStorageBuffersPerShaderStage;
+  if (storage < NORM_BACKWARD_STORAGE_BUFFERS) {
+    throw new BatchNormError('unsupported-device', `the norm backward binds ${NORM_BACKWARD_STORAGE_BUFFERS} storage buffers per kernel; this device allows ${storage}`);
+  }
   checkTensorFits(context.device.limits, rowsView(view));
   if (tensorBytes(view.size) > context.bindingBytes) {
     throw new BatchNormError('too-large', `the norm backward binds each tensor whole: ${tensorBytes(view.size)} bytes exceed the largest storage binding in use (${context.bindingBytes} bytes)`);
