@@ -188,14 +188,13 @@ export function planNormBackward(context: GpuContext, call: NormCall): NormBackw
     throw new BatchNormError('too-large', `the norm backward binds each tensor whole: ${tensorBytes(view.size)} bytes exceed the largest storage binding in use (${context.bindingBytes} bytes)`);
   }
   const max = context.maxWorkgroupsPerDimension;
-  const shape: ElementwiseShape = { variant: 'Scalar', channelBlock: view.params, unitBytes: 4, units: view.size, channels: view.params, inner: view.inner };
   const params = view.inner === 1
     ? { entryPoint: 'normBackwardParamsColumns' as const, grid: foldWorkgroups(Math.ceil(view.params / context.tuning.workgroupSize), max) }
     : { entryPoint: 'normBackwardParams' as const, grid: foldWorkgroups(view.params, max) };
   const rows = context.tuning.runSegments
     ? { entryPoint: 'normBackwardRowsSerial' as const, grid: foldWorkgroups(Math.ceil(view.rows / context.tuning.workgroupSize), max) }
     : { entryPoint: 'normBackwardRows' as const, grid: foldWorkgroups(view.rows, max) };
-  return { apply: planNormElementwise(context, shape), rows, params };
+  return { apply: planNormElementwise(context, normElementwiseShape(view)), rows, params };
 }
 
 export function normBackwardLaunches(context: GpuContext, call: NormCall, work: NormBackwardWork, buffers: NormBackwardBuffers): Launch[] {
@@ -229,6 +228,6 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
           },
         ]
       : [];
-  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: 'normBackwardApply', constants }, { rowLength: view.rowLength, ...layout }, () => [...gradientInputs, rowSums, buffers.dx]);
+  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout }, () => [...gradientInputs, rowSums, buffers.dx]);
   return [rows, ...params, ...apply];
 }
