@@ -41,7 +41,7 @@ import type { KernelFamily } from './tuning-classes';
 import { defaultTuningStore, tuningStoreKey, type TuningStore } from './tuning-store';
 import { planElementwiseWork } from './elementwise-plan';
 import { planReduction, type ReductionKernel } from './statistics-plan';
-import type { NormKernels } from '../norms/norm-types';
+import { GpuNorms } from './norms/gpu-norms';
 
 /** How an engine autotunes (see autotune.ts). */
 export interface KernelsAutotuning {
@@ -77,8 +77,8 @@ export function createGpuKernels(device: GPUDevice, adapter: AdapterSummary | un
  */
 export class GpuBatchNorm {
   readonly device: GPUDevice;
-  /** Layer, RMS, group and instance norm on this device; undefined until their kernels exist (the CPU path runs them). */
-  readonly norms: NormKernels | undefined = undefined;
+  /** Layer, RMS, group and instance norm on this device (the host-array norm API's GPU path). */
+  readonly norms: GpuNorms;
   private readonly context: GpuContext;
   private readonly pool: BufferPool;
   private readonly errors = new GpuErrorLog();
@@ -93,6 +93,7 @@ export class GpuBatchNorm {
     const adapter = autotuning.adapter ?? borrowDevice(device).adapter;
     this.tuner = new Autotuner(this.context, { store: autotuning.store ?? defaultTuningStore, key: tuningStoreKey(adapter), pinned: autotuning.pinned ?? {} });
     this.tuneOnCall = autotuning.onCall ?? false;
+    this.norms = new GpuNorms(this.context, this.pool, () => this.checkAlive(), this.errors);
   }
 
   /**

@@ -43,6 +43,13 @@ import momentsSource from '../../shaders/moments.wgsl?raw';
 import momentsTreeSource from '../../shaders/moments-tree.wgsl?raw';
 import inferenceFoldSource from '../../shaders/inference-fold.wgsl?raw';
 import partialsFoldSource from '../../shaders/partials-fold.wgsl?raw';
+import normActivationSource from '../../shaders/norm-activation.wgsl?raw';
+import normApplySource from '../../shaders/norm-apply.wgsl?raw';
+import normBackwardApplySource from '../../shaders/norm-backward-apply.wgsl?raw';
+import normBackwardParamsSource from '../../shaders/norm-backward-params.wgsl?raw';
+import normBackwardRowsSource from '../../shaders/norm-backward-rows.wgsl?raw';
+import normGradientSource from '../../shaders/norm-gradient.wgsl?raw';
+import normRmsSource from '../../shaders/norm-rms.wgsl?raw';
 import optimAdamSource from '../../shaders/optim-adam.wgsl?raw';
 import optimRmspropSource from '../../shaders/optim-rmsprop.wgsl?raw';
 import optimSgdSource from '../../shaders/optim-sgd.wgsl?raw';
@@ -77,6 +84,13 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   'partials-fold': partialsFoldSource,
   moments: momentsSource,
   'moments-tree': momentsTreeSource,
+  'norm-activation': normActivationSource,
+  'norm-apply': normApplySource,
+  'norm-backward-apply': normBackwardApplySource,
+  'norm-backward-params': normBackwardParamsSource,
+  'norm-backward-rows': normBackwardRowsSource,
+  'norm-gradient': normGradientSource,
+  'norm-rms': normRmsSource,
   'optim-adam': optimAdamSource,
   'optim-rmsprop': optimRmspropSource,
   'optim-sgd': optimSgdSource,
@@ -218,6 +232,11 @@ export const shaders = {
   backwardApply: kernel('backward-apply'),
   fusedSmallForward: kernel('fused-small-forward'),
   fusedSmallBackward: kernel('fused-small-backward'),
+  normApply: kernel('norm-apply'),
+  normRms: kernel('norm-rms'),
+  normBackwardRows: kernel('norm-backward-rows'),
+  normBackwardParams: kernel('norm-backward-params'),
+  normBackwardApply: kernel('norm-backward-apply'),
   optimSgd: kernel('optim-sgd'),
   optimAdam: kernel('optim-adam'),
   optimRmsprop: kernel('optim-rmsprop'),

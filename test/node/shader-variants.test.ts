@@ -9,8 +9,8 @@ const kernels: ShaderSource[] = Object.values(shaders);
 const withVariant = kernels.filter((shader) => shader.subgroups !== undefined);
 
 describe('subgroups variants of the workgroup sums (shader-sources.ts)', () => {
-  it('exist for the Runs reductions and the one-dispatch kernels, as modules of their own name', () => {
-    expect(withVariant.map((shader) => shader.name)).toEqual(['stats-runs', 'backward-reduce-runs', 'fused-small-forward', 'fused-small-backward']);
+  it('exist for the Runs reductions, the one-dispatch kernels and the norm backward sums, as modules of their own name', () => {
+    expect(withVariant.map((shader) => shader.name)).toEqual(['stats-runs', 'backward-reduce-runs', 'fused-small-forward', 'fused-small-backward', 'norm-backward-rows', 'norm-backward-params']);
     for (const shader of withVariant) {
       expect(shader.subgroups!.name).toBe(`${shader.name}+subgroups`);
       expect(shader.subgroups!.subgroups).toBeUndefined();

@@ -24,7 +24,7 @@ export function describePortable(expectAdapter: (summary: Summary) => void, diff
   const { title } = implementations[context.implementation];
   console.log(`portable suite on ${title}: TEST_SEED=${seed} (replay a failure with TEST_SEED=${seed})`);
   (context.available || isCI() ? describe : describe.skip)(`portable GPU suite: ${title}`, () => {
-    const parts: [Part, string[]][] = [['differential', [String(differentialCases)]], ['forward', []], ['backward', []], ['optimizers', []], ['non-finite', []]];
+    const parts: [Part, string[]][] = [['differential', [String(differentialCases)]], ['forward', []], ['backward', []], ['optimizers', []], ['non-finite', []], ['norms', []]];
     it.each(parts)('%s: zero mismatches', async (part, extra) => {
       if (!context.available) throw new Error(`${title} cannot run: ${context.reason}`);
       const run = await runPart(context.implementation, context.suitePath, part, seed, extra);

@@ -9,6 +9,7 @@ import { layouts, type Layout } from '../../src/index';
 import { defaultTuning, type KernelTuning } from '../../src/advanced';
 import type { BackwardCase } from '../gpu/page/backward-case';
 import type { ForwardCase } from '../gpu/page/forward-case';
+import type { NormCase } from '../gpu/page/norms-case';
 import type { OptimizerCase } from '../gpu/page/optimizer-case';
 import { oddShapes } from '../support/odd-shapes';
 
@@ -173,4 +174,39 @@ export function optimizerCases(seed: number): OptimizerCase[] {
     { name: 'rmsprop centered momentum in 1 KiB binding segments', seed, options: { kind: 'rmsprop', lr: 0.01, centered: true, momentum: 0.5 }, lengths: [1, 255, 256, 257, 1001], steps: OPTIMIZER_STEPS, tuning: { maxBindingBytes: 1024 } },
     { name: 'adam amsgrad: state exported and re-imported at step 7', seed, options: { kind: 'adam', lr: 0.01, amsgrad: true }, lengths, steps: OPTIMIZER_STEPS, reloadAt: 7 },
   ];
+}
+
+/**
+ * Layer, RMS, group and instance norm: every kind × activation (with and without a residual on
+ * alternate kinds) on odd shapes (D = 1, a single row, primes, G = 1 and G = C, each vec4 apply),
+ * large means, a tensor in slabs (forward; the backward refuses it), the barrier tree and the GPU
+ * launch shapes (workgroup sums in workgroups of 128).
+ */
+export function normCases(seed: number): NormCase[] {
+  const shapes: Record<NormCase['kind'], Pick<NormCase, 'shape' | 'normalized' | 'groups'>[]> = {
+    layer: [{ shape: [3, 7] }, { shape: [5, 1] }, { shape: [1, 13] }, { shape: [4, 3, 17], normalized: 2 }, { shape: [6, 64] }],
+    rms: [{ shape: [2, 5, 11] }, { shape: [1, 97] }, { shape: [7, 1] }, { shape: [9, 68] }, { shape: [2, 2, 3, 5], normalized: 3 }],
+    group: [{ shape: [2, 6, 5], groups: 3 }, { shape: [1, 8, 4], groups: 8 }, { shape: [2, 5, 3], groups: 1 }, { shape: [2, 12], groups: 4 }, { shape: [2, 8, 16], groups: 2 }],
+    instance: [{ shape: [2, 3, 7] }, { shape: [1, 5, 8] }, { shape: [3, 2, 1, 1] }, { shape: [2, 4, 13, 3] }, { shape: [1, 1, 29] }],
+  };
+  const kinds = ['layer', 'rms', 'group', 'instance'] as const;
+  const normActivations = ['none', 'relu', 'gelu', 'gelu-tanh', 'silu'] as const;
+  const matrix = kinds.flatMap((kind, k) =>
+    normActivations.map((activation, a): NormCase => {
+      const shape = shapes[kind][a];
+      const residual = (a + k) % 2 === 1;
+      return { name: `${kind} [${shape.shape}] ${activation}${residual ? ' residual' : ''}`, seed, kind, activation, residual, ...shape };
+    }),
+  );
+  const special: NormCase[] = [
+    { name: 'layer mean 1e4 ± 1', seed, kind: 'layer', activation: 'gelu', shape: [16, 250], mean: 1e4, std: 1 },
+    { name: 'rms mean 1e4 ± 1', seed, kind: 'rms', activation: 'silu', shape: [8, 131], mean: 1e4, std: 1 },
+    { name: 'group mean 1e4 ± 1', seed, kind: 'group', activation: 'relu', residual: true, shape: [4, 6, 37], groups: 3, mean: 1e4, std: 1 },
+    { name: 'slabs: layer', seed, kind: 'layer', activation: 'relu', shape: [40, 37], tuning: slabs, backward: false },
+    { name: 'slabs: group vec4 runs', seed, kind: 'group', activation: 'gelu', residual: true, shape: [2, 4, 96], groups: 2, tuning: slabs, backward: false },
+    { name: 'barrier tree: group', seed, kind: 'group', activation: 'gelu-tanh', shape: [3, 6, 19], groups: 2, tuning: tree },
+    { name: 'GPU tuning: layer', seed, kind: 'layer', activation: 'gelu', residual: true, shape: [33, 100], tuning: gpuTuning },
+    { name: 'GPU tuning: instance', seed, kind: 'instance', activation: 'silu', shape: [2, 8, 13, 11], tuning: gpuTuning },
+  ];
+  return [...matrix, ...special];
 }

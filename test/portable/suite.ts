@@ -15,11 +15,12 @@ import { drawCase, runDifferentialBatch } from '../gpu/page/differential-case';
 import { float16Problems, runFloat16LayerCase } from '../gpu/page/float16-case';
 import { runForwardCase } from '../gpu/page/forward-case';
 import { runNonFiniteCase } from '../gpu/page/non-finite-case';
+import { runNormBadInputsCase, runNormCase } from '../gpu/page/norms-case';
 import { runOptimizerCase } from '../gpu/page/optimizer-case';
-import { backwardCases, forwardCases, optimizerCases } from './matrix';
+import { backwardCases, forwardCases, normCases, optimizerCases } from './matrix';
 
 /** 'probe' runs no case: it reports the adapter and the engine's device, for the test setup. */
-export const parts = ['probe', 'differential', 'forward', 'backward', 'optimizers', 'non-finite'] as const;
+export const parts = ['probe', 'differential', 'forward', 'backward', 'optimizers', 'non-finite', 'norms'] as const;
 export type Part = (typeof parts)[number];
 
 export interface PortableOptions {
@@ -200,6 +201,24 @@ async function runOptimizers(seed: number, counts: Record<string, number>, failu
   return cases.length;
 }
 
+/** Layer, RMS, group and instance norm, forward and backward, and the resident calls' validation. */
+async function runNorms(seed: number, counts: Record<string, number>, failures: string[]): Promise<number> {
+  const cases = normCases(seed);
+  for (const spec of cases) {
+    const report = await runNormCase(spec);
+    count(counts, `${spec.kind} norm`);
+    countTuning(counts, spec.tuning);
+    const problems = report.checks.filter((c) => c.failure !== null).map((c) => c.failure!);
+    if (!report.inputsUnmodified) problems.push('an input was modified');
+    if (spec.backward === false && (!report.forwardSlabs || report.backwardRefusal !== 'too-large')) problems.push(`slabs ${report.forwardSlabs}, backward refusal ${report.backwardRefusal}`);
+    if (problems.length > 0) failures.push(`norm '${spec.name}':\n  ${problems.join('\n  ')}`);
+  }
+  const bad = await runNormBadInputsCase();
+  const untyped = bad.codes.filter((c) => !['invalid-option', 'invalid-shape', 'invalid-buffer'].includes(c.code));
+  if (untyped.length > 0 || !bad.outputsUntouched) failures.push(`norm bad inputs: ${JSON.stringify(untyped)}, outputs untouched ${bad.outputsUntouched}`);
+  return cases.length + 1;
+}
+
 /** NaN and ±Inf: the README's rules on this implementation, class for class equal to the CPU path's. */
 async function runNonFinite(seed: number, counts: Record<string, number>, failures: string[]): Promise<number> {
   const report = await runNonFiniteCase({ seed });
@@ -241,6 +260,7 @@ export async function runPortable(gpu: GPU, o: PortableOptions): Promise<Portabl
     if (o.part === 'backward') cases = await runBackward(o.seed, counts, failures);
     if (o.part === 'optimizers') cases = await runOptimizers(o.seed, counts, failures);
     if (o.part === 'non-finite') cases = await runNonFinite(o.seed, counts, failures);
+    if (o.part === 'norms') cases = await runNorms(o.seed, counts, failures);
   } catch (error) {
     failures.push(`the ${o.part} part stopped: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }

@@ -7,6 +7,7 @@ import { adapterInfo } from './adapter-info';
 import { runBackwardCase } from './backward-case';
 import { runBackwardValidationCase, runBackwardVerifyCase } from './backward-checks-case';
 import { runForwardCase } from './forward-case';
+import { runNormBadInputsCase, runNormCase } from './norms-case';
 import { runFloat16LayerCase } from './float16-case';
 import { runOptimizerCase } from './optimizer-case';
 import { runOptimizerValidation } from './optimizer-validation-case';
@@ -38,6 +39,8 @@ export const cases = {
   },
   adapterInfo,
   forwardCase: runForwardCase,
+  normCase: runNormCase,
+  normBadInputsCase: runNormBadInputsCase,
   float16LayerCase: runFloat16LayerCase,
   verifyCase: runVerifyCase,
   backwardCase: runBackwardCase,

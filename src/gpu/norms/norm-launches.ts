@@ -1,0 +1,233 @@
+import { BatchNormError } from '../../errors';
+import type { ChannelView } from '../../layout';
+import { gpuEps, type ResolvedScalarOptions } from '../../options';
+import type { NormActivation, NormKind, NormView } from '../../norms/norm-types';
+import type { GpuContext } from '../context';
+import type { Launch } from '../dispatch';
+import { statisticsLaunches } from '../encode-forward';
+import { elementwiseLaunches, planElementwiseRange, type ElementwiseShape, type SlabbedElementwise } from '../elementwise-plan';
+import { perChannelThreads, planReduction, type ReductionWork } from '../statistics-plan';
+import { shaders } from '../shader-sources';
+import { checkTensorFits, elementwiseSlabs, foldWorkgroups, tensorBytes } from '../slabs';
+
+/**
+ * The launches of layer, RMS, group and instance norm, all of which normalize rows of D contiguous
+ * values (norm-types.ts, NormView):
+ * - forward: the batch-norm statistics kernels over the view { outer 1, channels = rows, inner = D }
+ *   (a row is a channel there: stats-rows / stats-runs, partials-fold, finalize, with their slabs
+ *   and folded grids) with γ = 1, β = 0 and no running statistics, writing [mean | variance |
+ *   invStd | scale | shift] per row; for RMS norm norm-rms.wgsl then rewrites invStd from
+ *   mean(x²) = variance + mean²; then norm-apply.wgsl writes y.
+ * - backward: norm-backward-rows (Σh/D, Σh·x̂/D per row, and dz), norm-backward-params (dγ, dβ per
+ *   parameter), norm-backward-apply (dx); each reads x and dy once and recomputes g from them, the
+ *   saved statistics and, for the smooth activations, γ, β and z. Three launches: the tensor is
+ *   bound whole (see planNormBackward).
+ * Planning is pure and may throw 'too-large' before any device call.
+ */
+
+/** What the norm launches need of a call: its kind, view, eps and activation. */
+export interface NormCall {
+  kind: NormKind;
+  view: NormView;
+  eps: number;
+  activation: NormActivation;
+}
+
+/** Where the saved statistics lie in the buffer the kernels read them from (indices of float32s). */
+export interface RowStatsLayout {
+  meanOffset: number;
+  invStdOffset: number;
+}
+
+/** The forward's stats buffer: the batch-norm layout over rows, [mean | variance | invStd | scale | shift]. */
+export function forwardStatsLayout(rows: number): RowStatsLayout {
+  return { meanOffset: 0, invStdOffset: 2 * rows };
+}
+
+/** The rows as the channels of a batch-norm view. */
+export function rowsView(view: NormView): ChannelView {
+  return { outer: 1, channels: view.rows, inner: view.rowLength, count: view.rowLength, size: view.size };
+}
+
+/** The parameters as the channels of a batch-norm view: the elementwise walk keeps one per thread. */
+function paramsView(view: NormView): ChannelView {
+  return { outer: view.outer, channels: view.params, inner: view.inner, count: view.outer * view.inner, size: view.size };
+}
+
+/**
+ * The statistics kernels' options for the rows: no running statistics (the keep/take/varianceFactor
+ * they would use are never read), eps as the call's (RMS norm's invStd is rewritten after).
+ */
+function statisticsOptions(call: NormCall): ResolvedScalarOptions {
+  const view = rowsView(call.view);
+  return { shape: [view.channels, view.inner], layout: undefined, view, eps: call.eps, momentum: 0, convention: 'keras', activation: 'none', dtype: 'float32' };
+}
+
+/** One override constant per activation and the residual, so each pipeline has only its own code. */
+export function activationConstants(activation: NormActivation): Record<string, boolean> {
+  return { RELU: activation === 'relu', GELU: activation === 'gelu', GELU_TANH: activation === 'gelu-tanh', SILU: activation === 'silu' };
+}
+
+/**
+ * The apply's units: vec4 where four consecutive values share a row and either a parameter
+ * ('Vec4Run': inner % 4 == 0, hence D % 4 == 0) or a parameter block ('Vec4Channels': inner == 1,
+ * params % 4 == 0 and D % 4 == 0, so no vec4 straddles two groups' rows); else single values.
+ */
+export function normElementwiseShape(view: NormView): ElementwiseShape {
+  const { params, inner, size, rowLength } = view;
+  if (inner % 4 === 0) return { variant: 'Vec4Run', channelBlock: params, unitBytes: 16, units: size / 4, channels: params, inner: inner / 4 };
+  if (inner === 1 && params % 4 === 0 && rowLength % 4 === 0) return { variant: 'Vec4Channels', channelBlock: params / 4, unitBytes: 16, units: size / 4, channels: params / 4, inner: 1 };
+  return { variant: 'Scalar', channelBlock: params, unitBytes: 4, units: size, channels: params, inner };
+}
+
+/** The elementwise launches over flat slabs (slabs.ts), as batch norm's apply plans them. */
+export function planNormElementwise(context: GpuContext, shape: ElementwiseShape): SlabbedElementwise {
+  const slabs = elementwiseSlabs(shape.units, shape.unitBytes, context.bindingBytes).map(({ firstUnit, units }) => {
+    const { params, runs, grid } = planElementwiseRange(shape, firstUnit, units, context.tuning, context.maxWorkgroupsPerDimension);
+    return { params, runs, grid, binding: { offset: firstUnit * shape.unitBytes, size: tensorBytes(units * shape.unitBytes, 1), skip: 0 } };
+  });
+  return { ...shape, slabs };
+}
+
+export interface NormForwardWork {
+  statistics: ReductionWork;
+  apply: SlabbedElementwise;
+}
+
+export function planNormForward(context: GpuContext, call: NormCall): NormForwardWork {
+  checkTensorFits(context.device.limits, rowsView(call.view));
+  return { statistics: planReduction(context, rowsView(call.view), 'stats'), apply: planNormElementwise(context, normElementwiseShape(call.view)) };
+}
+
+export interface NormForwardBuffers {
+  x: GPUBuffer;
+  y: GPUBuffer;
+  /** [mean | variance | invStd | scale | shift] per row (5·rows float32). */
+  stats: GPUBuffer;
+  gamma?: GPUBuffer;
+  beta?: GPUBuffer;
+  residual?: GPUBuffer;
+}
+
+export function normForwardLaunches(context: GpuContext, call: NormCall, work: NormForwardWork, buffers: NormForwardBuffers): { launches: Launch[]; cleared: GPUBufferBinding[] } {
+  const { view } = call;
+  const statistics = statisticsLaunches(context, statisticsOptions(call), work.statistics, { x: buffers.x }, buffers.stats);
+  const rms: Launch[] =
+    call.kind === 'rms'
+      ? [{ shader: shaders.normRms, entryPoint: 'normRmsInvStd', constants: {}, params: { rows: view.rows, eps: gpuEps(call.eps) }, buffers: [buffers.stats], grid: perChannelThreads(rowsView(view), context.tuning, context.maxWorkgroupsPerDimension) }]
+      : [];
+  const { apply } = work;
+  const kernel = {
+    shader: shaders.normApply,
+    entryPoint: `normApply${apply.variant}`,
+    constants: { RESIDUAL: buffers.residual !== undefined, CENTER: call.kind !== 'rms', ...activationConstants(call.activation) },
+  };
+  const rowUnits = apply.variant === 'Scalar' ? view.rowLength : view.rowLength / 4;
+  const gamma = buffers.gamma ?? context.constants.filled(view.params, 1);
+  const beta = buffers.beta ?? context.constants.filled(view.params, 0);
+  const applyLaunches = elementwiseLaunches(apply, kernel, { rowUnits, ...forwardStatsLayout(view.rows) }, (slab) => [
+    slab(buffers.x),
+    buffers.stats,
+    gamma,
+    beta,
+    slab(buffers.y),
+    slab(buffers.residual ?? buffers.x),
+  ]);
+  return { launches: [...statistics.launches, ...rms, ...applyLaunches], cleared: statistics.cleared };
+}
+
+export interface NormBackwardBuffers {
+  x: GPUBuffer;
+  dy: GPUBuffer;
+  /** The saved statistics, laid out as `layout` says. */
+  stats: GPUBuffer;
+  layout: RowStatsLayout;
+  gamma?: GPUBuffer;
+  beta?: GPUBuffer;
+  /** relu: the forward's y. */
+  y?: GPUBuffer;
+  /** gelu, gelu-tanh, silu after a residual add: z itself (the derivative is taken at norm(x) + z). */
+  residual?: GPUBuffer;
+  dx: GPUBuffer;
+  dgamma?: GPUBuffer;
+  dbeta?: GPUBuffer;
+  dz?: GPUBuffer;
+}
+
+/**
+ * Storage buffers the backward kernels bind (norm-gradient.wgsl's six inputs: x, dy, statistics, γ,
+ * β, y or z; then two outputs each): more than the batch-norm kernels' STORAGE_BUFFERS_PER_KERNEL,
+ * as many as core WebGPU guarantees. A device that allows fewer (some compatibility-mode devices)
+ * is refused with 'unsupported-device' before any GPU work.
+ */
+export const NORM_BACKWARD_STORAGE_BUFFERS = 8;
+
+export interface NormBackwardWork {
+  apply: SlabbedElementwise;
+  /** A, B per row: a workgroup per row, or a thread per row on software adapters (tuning.runSegments). */
+  rows: { entryPoint: 'normBackwardRows' | 'normBackwardRowsSerial'; grid: [number, number] };
+  /**
+   * dγ, dβ: a thread per parameter walking its column when inner == 1 (layer, RMS norm), a
+   * workgroup per parameter otherwise (norm-backward-params.wgsl).
+   */
+  params: { entryPoint: 'normBackwardParams' | 'normBackwardParamsColumns'; grid: [number, number] };
+}
+
+/**
+ * The backward binds each tensor whole (its kernels index rows and parameters across the tensor),
+ * so a tensor above one binding is refused ('too-large') rather than split.
+ */
+export function planNormBackward(context: GpuContext, call: NormCall): NormBackwardWork {
+  const { view } = call;
+  const storage = context.device.limits.maxStorageBuffersPerShaderStage;
+  if (storage < NORM_BACKWARD_STORAGE_BUFFERS) {
+    throw new BatchNormError('unsupported-device', `the norm backward binds ${NORM_BACKWARD_STORAGE_BUFFERS} storage buffers per kernel; this device allows ${storage}`);
+  }
+  checkTensorFits(context.device.limits, rowsView(view));
+  if (tensorBytes(view.size) > context.bindingBytes) {
+    throw new BatchNormError('too-large', `the norm backward binds each tensor whole: ${tensorBytes(view.size)} bytes exceed the largest storage binding in use (${context.bindingBytes} bytes)`);
+  }
+  const max = context.maxWorkgroupsPerDimension;
+  const params = view.inner === 1
+    ? { entryPoint: 'normBackwardParamsColumns' as const, grid: foldWorkgroups(Math.ceil(view.params / context.tuning.workgroupSize), max) }
+    : { entryPoint: 'normBackwardParams' as const, grid: foldWorkgroups(view.params, max) };
+  const rows = context.tuning.runSegments
+    ? { entryPoint: 'normBackwardRowsSerial' as const, grid: foldWorkgroups(Math.ceil(view.rows / context.tuning.workgroupSize), max) }
+    : { entryPoint: 'normBackwardRows' as const, grid: foldWorkgroups(view.rows, max) };
+  return { apply: planNormElementwise(context, normElementwiseShape(view)), rows, params };
+}
+
+export function normBackwardLaunches(context: GpuContext, call: NormCall, work: NormBackwardWork, buffers: NormBackwardBuffers): Launch[] {
+  const { view } = call;
+  const smooth = call.activation !== 'none' && call.activation !== 'relu';
+  const saved = call.activation === 'relu' ? buffers.y : smooth ? buffers.residual : undefined;
+  const constants = { CENTER: call.kind !== 'rms', RESIDUAL: smooth && buffers.residual !== undefined, ...activationConstants(call.activation) };
+  const { layout } = buffers;
+  const gradientInputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved ?? buffers.x];
+  const rowSumsBytes = view.rows * 8;
+  const rowSums = { buffer: context.scratch.get(rowSumsBytes), offset: 0, size: rowSumsBytes };
+  const rows: Launch = {
+    shader: shaders.normBackwardRows,
+    entryPoint: work.rows.entryPoint,
+    constants: { ...constants, DZ: buffers.dz !== undefined },
+    params: { rowLength: view.rowLength, inner: view.inner, params: view.params, rows: view.rows, groups: view.groups, ...layout, rowLengthValue: view.rowLength },
+    buffers: [...gradientInputs, rowSums, buffers.dz ?? context.constants.placeholder('dz')],
+    grid: work.rows.grid,
+  };
+  const { dgamma, dbeta } = buffers;
+  const params: Launch[] =
+    dgamma || dbeta
+      ? [
+          {
+            shader: shaders.normBackwardParams,
+            entryPoint: work.params.entryPoint,
+            constants: { ...constants, DGAMMA: dgamma !== undefined, DBETA: dbeta !== undefined },
+            params: { inner: view.inner, params: view.params, outer: view.outer, groups: view.groups, ...layout },
+            buffers: [...gradientInputs, dgamma ?? context.constants.placeholder('dgamma'), dbeta ?? context.constants.placeholder('dbeta')],
+            grid: work.params.grid,
+          },
+        ]
+      : [];
+  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout }, () => [...gradientInputs, rowSums, buffers.dx]);
+  return [rows, ...params, ...apply];
+}

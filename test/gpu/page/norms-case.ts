@@ -1,0 +1,336 @@
+/**
+ * One case of layer, RMS, group or instance norm on the GPU, run inside the page: seeded inputs;
+ * forward and backward on the GPU-resident path with every output poisoned (NaN), so an element a
+ * kernel skips shows; the same on the host-array path (GpuBatchNorm.norms); every result against
+ * the float64 reference (test/support/norm-reference.ts) with the tolerances of
+ * test/support/norm-tolerances.ts.
+ */
+import type { KernelTuning } from '../../../src/advanced';
+import type { NormActivation, NormKind, NormView, ResolvedNormBackwardOptions, ResolvedNormOptions } from '../../../src/norms/norm-types';
+import { rowsView } from '../../../src/gpu/norms/norm-launches';
+import { engineFor, type CaseDevice } from './case-engines';
+import { check, type OutputCheck } from '../../support/forward-checks';
+import { caseSeed, createRng, normals } from '../../support/random';
+import { referenceNormBackward, referenceNormForward, referenceNormView, type ReferenceNormParams } from '../../support/norm-reference';
+import { EPS32, gpuStatisticsTerms, meanBound, varianceBound } from '../../support/tolerances';
+import { reductionSubgroupMaxSize, workgroupSumChain } from '../../support/backward-tolerances';
+import { derivativeError, invStdError, NORM_ATOL, outputTolerance, preActivationError, rmsInvStdError, sumChain, CURVATURE } from '../../support/norm-tolerances';
+import { readBuffer, storageBuffer } from './gpu-buffers';
+
+export interface NormCase {
+  name: string;
+  seed: number;
+  kind: NormKind;
+  shape: number[];
+  /** layer / RMS: trailing dims normalized (default 1). */
+  normalized?: number;
+  /** group norm's G. */
+  groups?: number;
+  activation: NormActivation;
+  residual?: boolean;
+  /** x drawn around this (default 0) ± std (default 1). */
+  mean?: number;
+  std?: number;
+  /** γ and β drawn (default), or omitted (γ = 1, β = 0). */
+  affine?: boolean;
+  eps?: number;
+  tuning?: Partial<KernelTuning>;
+  device?: CaseDevice;
+  /**
+   * false for a tensor above one storage binding: the forward takes it in slabs, the backward (which
+   * binds each tensor whole) must refuse it with 'too-large' before any GPU work.
+   */
+  backward?: boolean;
+}
+
+export interface NormReport {
+  checks: OutputCheck[];
+  inputsUnmodified: boolean;
+  dispatches: { forward: number; backward: number };
+  /** Whether the tensor exceeded one binding (the forward's slabs ran). */
+  forwardSlabs: boolean;
+  /** The backward's refusal of a tensor above one binding (backward: false): its error code. */
+  backwardRefusal?: string;
+}
+
+/** The row view the host-array API's resolver builds (norm-types.ts), from the reference's. */
+function normView(spec: NormCase): NormView {
+  const v = referenceNormView(spec.kind, spec.shape, { normalized: spec.normalized, groups: spec.groups });
+  const size = v.outer * v.params * v.inner;
+  return { ...v, size, rows: v.outer * v.groups, rowLength: (v.params / v.groups) * v.inner };
+}
+
+export async function runNormCase(spec: NormCase): Promise<NormReport> {
+  const view = normView(spec);
+  const { size, params, rows, rowLength } = view;
+  const rng = createRng(caseSeed(spec.seed, spec.name));
+  const x = normals(rng, size, spec.mean ?? 0, spec.std ?? 1);
+  const affine = spec.affine ?? true;
+  const gamma = affine ? normals(rng, params, 1, 0.5) : undefined;
+  const beta = affine && spec.kind !== 'rms' ? normals(rng, params, 0, 0.5) : undefined;
+  const residual = spec.residual ? normals(rng, size, 0, 1) : undefined;
+  const dy = normals(rng, size, 0, 1);
+  const copies = [x, gamma, beta, residual, dy].map((a) => a?.slice());
+  const eps = spec.eps ?? (spec.kind === 'rms' ? 2 ** -23 : 1e-5);
+  const resolved: ResolvedNormOptions = { kind: spec.kind, shape: spec.shape, view, gamma, beta, eps, convention: 'pytorch', activation: spec.activation, residual };
+  const reference: ReferenceNormParams = { kind: spec.kind, view: { outer: view.outer, params, inner: view.inner, groups: view.groups }, gamma, beta, eps, activation: spec.activation, residual };
+
+  const bn = await engineFor(spec.tuning, spec.device);
+  const gpu = bn.gpu!;
+  const norms = gpu.norms;
+  const device = gpu.device;
+  const call = { kind: spec.kind, view, eps, activation: spec.activation };
+  const checks: OutputCheck[] = [];
+
+  // Forward, GPU-resident, outputs poisoned.
+  const poisoned = (n: number) => new Float32Array(n).fill(NaN);
+  const buffers = {
+    x: storageBuffer(device, 'norm.x', x),
+    y: storageBuffer(device, 'norm.y', poisoned(size)),
+    stats: storageBuffer(device, 'norm.stats', poisoned(5 * rows)),
+    gamma: gamma && storageBuffer(device, 'norm.gamma', gamma),
+    beta: beta && storageBuffer(device, 'norm.beta', beta),
+    residual: residual && storageBuffer(device, 'norm.residual', residual),
+  };
+  let encoder = device.createCommandEncoder({ label: 'test.norm.forward' });
+  norms.encodeForward(encoder, { ...call, ...buffers });
+  device.queue.submit([encoder.finish()]);
+  const residentY = await readBuffer(device, buffers.y, size);
+  const residentStats = await readBuffer(device, buffers.stats, 5 * rows);
+  const resident = { y: residentY, mean: residentStats.slice(0, rows), invStd: residentStats.slice(2 * rows, 3 * rows) };
+  const host = await norms.forwardOf(x, resolved);
+
+  // Forward against the float64 reference.
+  const ref = referenceNormForward(x, reference);
+  const terms = gpuStatisticsTerms(rowsView(view), gpu);
+  const meanError = new Float64Array(rows);
+  const rho = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    // The statistics kernels see every row's true mean and variance (RMS norm too: norm-rms.wgsl
+    // derives mean(x²) from them), whatever the reference subtracts.
+    let sum = 0;
+    for (let j = 0; j < rowLength; j++) sum += x[r * rowLength + j];
+    const mu = sum / rowLength;
+    let squares = 0;
+    let farthest = 0;
+    for (let j = 0; j < rowLength; j++) {
+      const d = x[r * rowLength + j] - mu;
+      squares += d * d;
+      farthest = Math.max(farthest, Math.abs(d));
+    }
+    const variance = squares / rowLength;
+    const std = Math.sqrt(variance);
+    const R = std > 0 ? farthest / std : 0;
+    meanError[r] = meanBound(terms, R, mu, std);
+    const varianceError = varianceBound(terms, R) * variance;
+    rho[r] = spec.kind === 'rms' ? rmsInvStdError(mu, variance, varianceError, meanError[r], eps) : invStdError(variance, varianceError, eps);
+  }
+  const paramOf = (i: number) => Math.floor(i / view.inner) % params;
+  const yTolerance = (i: number) => {
+    const r = Math.floor(i / rowLength);
+    const p = paramOf(i);
+    const centred = spec.kind === 'rms' ? x[i] : x[i] - ref.mean[r];
+    const deltaA = preActivationError({
+      gamma: gamma ? gamma[p] : 1,
+      beta: beta ? beta[p] : 0,
+      z: residual?.[i],
+      xhat: centred * ref.invStd[r],
+      invStd: ref.invStd[r],
+      rho: rho[r],
+      meanError: spec.kind === 'rms' ? 0 : meanError[r],
+    });
+    return outputTolerance(spec.activation, ref.preActivation[i], ref.y[i], deltaA);
+  };
+  for (const [path, out] of [['resident', resident], ['host', host]] as const) {
+    checks.push(check('y', path, out.y, ref.y, yTolerance));
+    checks.push(check('invStd', path, out.invStd, ref.invStd, (r) => rho[r] * ref.invStd[r] + NORM_ATOL * EPS32));
+    if (spec.kind !== 'rms') checks.push(check('mean', path, out.mean!, ref.mean, (r) => meanError[r]));
+    else checks.push({ output: 'mean', path, failure: out.mean === undefined || path === 'resident' ? null : `${path}: RMS norm returned a mean`, maxAbs: 0, maxRel: 0, used: 0 });
+  }
+
+  const forwardSlabs = size * 4 > Math.min(device.limits.maxStorageBufferBindingSize, spec.tuning?.maxBindingBytes ?? Infinity);
+  const dispatches = { forward: norms.dispatchCount('forward', resolved), backward: 0 };
+  if (spec.backward === false) {
+    let backwardRefusal = 'none';
+    try {
+      encoder = device.createCommandEncoder({ label: 'test.norm.backward' });
+      const dx = storageBuffer(device, 'norm.dx', poisoned(size));
+      norms.encodeBackward(encoder, { ...call, x: buffers.x, dy: buffers.x, stats: buffers.stats, y: buffers.y, residual: buffers.residual, dx });
+      dx.destroy();
+    } catch (error) {
+      backwardRefusal = (error as { code?: string }).code ?? String(error);
+    }
+    await gpu.checkErrors();
+    for (const buffer of Object.values(buffers)) buffer?.destroy();
+    return { checks, inputsUnmodified: [x, gamma, beta, residual].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i]))), dispatches, forwardSlabs, backwardRefusal };
+  }
+  dispatches.backward = norms.dispatchCount('backward', resolved);
+
+  // Backward on the resident forward's outputs: its statistics (and y for relu's mask), which the
+  // reference takes too.
+  const savedMean = spec.kind === 'rms' ? undefined : resident.mean;
+  const back = {
+    dy: storageBuffer(device, 'norm.dy', dy),
+    dx: storageBuffer(device, 'norm.dx', poisoned(size)),
+    dgamma: storageBuffer(device, 'norm.dgamma', poisoned(params)),
+    dbeta: spec.kind === 'rms' ? undefined : storageBuffer(device, 'norm.dbeta', poisoned(params)),
+    dz: residual ? storageBuffer(device, 'norm.dz', poisoned(size)) : undefined,
+  };
+  encoder = device.createCommandEncoder({ label: 'test.norm.backward' });
+  norms.encodeBackward(encoder, { ...call, x: buffers.x, stats: buffers.stats, gamma: buffers.gamma, beta: buffers.beta, y: spec.activation === 'relu' ? buffers.y : undefined, residual: buffers.residual, ...back });
+  device.queue.submit([encoder.finish()]);
+  const residentBack = {
+    dx: await readBuffer(device, back.dx, size),
+    dgamma: await readBuffer(device, back.dgamma, params),
+    dbeta: back.dbeta && (await readBuffer(device, back.dbeta, params)),
+    dz: back.dz && (await readBuffer(device, back.dz, size)),
+  };
+  const smooth = spec.activation !== 'none' && spec.activation !== 'relu';
+  const backwardOptions: ResolvedNormBackwardOptions = { ...resolved, residual: residual ? (smooth ? residual : true) : undefined };
+  const hostBack = await norms.backwardOf(dy, x, backwardOptions, { mean: savedMean, invStd: resident.invStd, y: spec.activation === 'relu' ? residentY : undefined });
+  await gpu.checkErrors();
+
+  const refBack = referenceNormBackward(dy, x, reference, { mean: savedMean, invStd: resident.invStd }, residentY);
+  // Per-element errors of x̂, g, h (see norm-tolerances.ts), then the sums.
+  const xhat = new Float64Array(size);
+  const deltaXhat = new Float64Array(size);
+  const deltaG = new Float64Array(size);
+  const deltaH = new Float64Array(size);
+  const h = new Float64Array(size);
+  for (let i = 0; i < size; i++) {
+    const r = Math.floor(i / rowLength);
+    const p = paramOf(i);
+    const g = gamma ? gamma[p] : 1;
+    const b = beta ? beta[p] : 0;
+    xhat[i] = (x[i] - (savedMean ? savedMean[r] : 0)) * resident.invStd[r];
+    deltaXhat[i] = 2 * EPS32 * Math.abs(xhat[i]);
+    const a = g * xhat[i] + b + (residual ? residual[i] : 0);
+    const deltaA = 4 * EPS32 * (Math.abs(g * xhat[i]) + Math.abs(b) + Math.abs(residual?.[i] ?? 0));
+    deltaG[i] = smooth ? Math.abs(dy[i]) * (derivativeError(spec.activation, a) + CURVATURE * deltaA) + EPS32 * Math.abs(refBack.g[i]) : 0;
+    h[i] = refBack.g[i] * g;
+    deltaH[i] = Math.abs(g) * deltaG[i] + EPS32 * Math.abs(h[i]);
+  }
+  const wg = gpu.tuning.workgroupSize;
+  const treeChain = workgroupSumChain(wg, reductionSubgroupMaxSize(gpu));
+  // A thread per row in blocks of 16 (tuning.runSegments: software adapters), or a workgroup per row.
+  const rowChain = gpu.tuning.runSegments ? Math.min(16, rowLength) + Math.ceil(rowLength / 16) + 1 : sumChain(rowLength, wg, treeChain);
+  const A = new Float64Array(rows);
+  const B = new Float64Array(rows);
+  const deltaA = new Float64Array(rows);
+  const deltaB = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let absH = 0;
+    let absHX = 0;
+    for (let j = 0; j < rowLength; j++) {
+      const i = r * rowLength + j;
+      A[r] += h[i];
+      B[r] += h[i] * xhat[i];
+      absH += Math.abs(h[i]);
+      absHX += Math.abs(h[i] * xhat[i]);
+      deltaA[r] += deltaH[i];
+      deltaB[r] += deltaH[i] * Math.abs(xhat[i]) + Math.abs(h[i]) * deltaXhat[i] + EPS32 * Math.abs(h[i] * xhat[i]);
+    }
+    deltaA[r] += rowChain * EPS32 * absH;
+    deltaB[r] += rowChain * EPS32 * absHX;
+  }
+  const dxTolerance = (i: number) => {
+    const r = Math.floor(i / rowLength);
+    const D = rowLength;
+    const centre = spec.kind === 'rms' ? 0 : 1;
+    const inv = resident.invStd[r];
+    return (
+      inv *
+        (deltaH[i] + (centre * deltaA[r]) / D + (Math.abs(xhat[i]) * deltaB[r]) / D + (deltaXhat[i] * Math.abs(B[r])) / D +
+          5 * EPS32 * (Math.abs(h[i]) + (centre * Math.abs(A[r])) / D + Math.abs(xhat[i] * B[r]) / D)) +
+      NORM_ATOL
+    );
+  };
+  // A thread per parameter in blocks of 16 rows (inner == 1), or a workgroup per parameter.
+  const paramChain = view.inner === 1 ? Math.min(16, view.outer) + Math.ceil(view.outer / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
+  const dgammaError = new Float64Array(params);
+  const dbetaError = new Float64Array(params);
+  for (let i = 0; i < size; i++) {
+    const p = paramOf(i);
+    const g = refBack.g[i];
+    dgammaError[p] += deltaG[i] * Math.abs(xhat[i]) + Math.abs(g) * deltaXhat[i] + (1 + paramChain) * EPS32 * Math.abs(g * xhat[i]);
+    dbetaError[p] += deltaG[i] + paramChain * EPS32 * Math.abs(g);
+  }
+  for (const [path, out] of [['resident', residentBack], ['host', hostBack]] as const) {
+    checks.push(check('dx', path, out.dx, refBack.dx, dxTolerance));
+    checks.push(check('dgamma', path, out.dgamma, refBack.dgamma, (p) => dgammaError[p] + NORM_ATOL));
+    if (spec.kind !== 'rms') checks.push(check('dbeta', path, out.dbeta!, refBack.dbeta, (p) => dbetaError[p] + NORM_ATOL));
+    else checks.push({ output: 'dbeta', path, failure: out.dbeta === undefined ? null : `${path}: RMS norm returned dbeta`, maxAbs: 0, maxRel: 0, used: 0 });
+    if (residual) checks.push(check('dz', path, out.dz!, refBack.dz, (i) => deltaG[i] + NORM_ATOL));
+  }
+
+  for (const buffer of [...Object.values(buffers), ...Object.values(back)]) buffer?.destroy();
+  const inputsUnmodified = [x, gamma, beta, residual, dy].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
+  return { checks, inputsUnmodified, dispatches, forwardSlabs };
+}
+
+export interface NormBadInputsReport {
+  /** Per bad call: its name and the error code it threw ('none' when it threw nothing). */
+  codes: { name: string; code: string }[];
+  /** Whether every output buffer still held its poison after the calls' encoders were submitted. */
+  outputsUntouched: boolean;
+}
+
+/**
+ * The GPU-resident calls' validation: each bad call must throw a BatchNormError with its code
+ * before recording anything (the encoder, submitted after, leaves every output poisoned).
+ */
+export async function runNormBadInputsCase(): Promise<NormBadInputsReport> {
+  const bn = await engineFor(undefined);
+  const gpu = bn.gpu!;
+  const device = gpu.device;
+  const view: NormView = { size: 24, outer: 2, params: 12, inner: 1, groups: 1, rows: 2, rowLength: 12 };
+  const call = { kind: 'layer' as NormKind, view, eps: 1e-5, activation: 'none' as NormActivation };
+  const poison = (n: number) => new Float32Array(n).fill(NaN);
+  const b = {
+    x: storageBuffer(device, 'bad.x', new Float32Array(24).fill(1)),
+    small: storageBuffer(device, 'bad.small', new Float32Array(4)),
+    y: storageBuffer(device, 'bad.y', poison(24)),
+    stats: storageBuffer(device, 'bad.stats', poison(10)),
+    gamma: storageBuffer(device, 'bad.gamma', new Float32Array(12).fill(1)),
+    dy: storageBuffer(device, 'bad.dy', new Float32Array(24).fill(1)),
+    dx: storageBuffer(device, 'bad.dx', poison(24)),
+    dgamma: storageBuffer(device, 'bad.dgamma', poison(12)),
+    dz: storageBuffer(device, 'bad.dz', poison(24)),
+  };
+  const forward = { ...call, x: b.x, y: b.y, stats: b.stats };
+  const backward = { ...call, x: b.x, dy: b.dy, stats: b.stats, dx: b.dx };
+  const bad: [string, (encoder: GPUCommandEncoder) => unknown][] = [
+    ['not an encoder', () => gpu.norms.encodeForward({} as GPUCommandEncoder, forward)],
+    ['unknown kind', (e) => gpu.norms.encodeForward(e, { ...forward, kind: 'batch' as NormKind })],
+    ['unknown activation', (e) => gpu.norms.encodeForward(e, { ...forward, activation: 'tanh' as NormActivation })],
+    ['negative eps', (e) => gpu.norms.encodeForward(e, { ...forward, eps: -1 })],
+    ['inconsistent view', (e) => gpu.norms.encodeForward(e, { ...forward, view: { ...view, rows: 3 } })],
+    ['groups not dividing params', (e) => gpu.norms.encodeForward(e, { ...forward, kind: 'group', view: { ...view, groups: 5 } })],
+    ['x too small', (e) => gpu.norms.encodeForward(e, { ...forward, x: b.small })],
+    ['y aliases x', (e) => gpu.norms.encodeForward(e, { ...forward, y: b.x })],
+    ['stats too small', (e) => gpu.norms.encodeForward(e, { ...forward, stats: b.small })],
+    ['beta for RMS norm', (e) => gpu.norms.encodeForward(e, { ...forward, kind: 'rms', beta: b.gamma })],
+    ['gamma not a buffer', (e) => gpu.norms.encodeForward(e, { ...forward, gamma: new Float32Array(12) as unknown as GPUBuffer })],
+    ['relu backward without y', (e) => gpu.norms.encodeBackward(e, { ...backward, activation: 'relu' })],
+    ['gelu dz without z', (e) => gpu.norms.encodeBackward(e, { ...backward, activation: 'gelu', dz: b.dz })],
+    ['dbeta for RMS norm', (e) => gpu.norms.encodeBackward(e, { ...backward, kind: 'rms', dbeta: b.dgamma })],
+    ['dx aliases dy', (e) => gpu.norms.encodeBackward(e, { ...backward, dx: b.dy })],
+    ['dgamma aliases gamma', (e) => gpu.norms.encodeBackward(e, { ...backward, gamma: b.gamma, dgamma: b.gamma })],
+  ];
+  const codes = [];
+  for (const [name, attempt] of bad) {
+    const encoder = device.createCommandEncoder({ label: `test.norm.bad.${name}` });
+    let code = 'none';
+    try {
+      attempt(encoder);
+    } catch (error) {
+      code = (error as { code?: string }).code ?? String(error);
+    }
+    device.queue.submit([encoder.finish()]);
+    codes.push({ name, code });
+  }
+  await gpu.checkErrors();
+  const outputs = await Promise.all([readBuffer(device, b.y, 24), readBuffer(device, b.stats, 10), readBuffer(device, b.dx, 24), readBuffer(device, b.dgamma, 12), readBuffer(device, b.dz, 24)]);
+  for (const buffer of Object.values(b)) buffer.destroy();
+  return { codes, outputsUntouched: outputs.every((values) => values.every(Number.isNaN)) };
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { checkNormCall } from '../../src/gpu/norms/encode-norms';
+import { normElementwiseShape, planNormBackward, rowsView } from '../../src/gpu/norms/norm-launches';
+import type { GpuContext } from '../../src/gpu/context';
+import { softwareAdapterTuning, resolveTuning } from '../../src/gpu/tuning';
+import type { NormView } from '../../src/norms/norm-types';
+
+const view = (outer: number, params: number, inner: number, groups: number): NormView => ({
+  size: outer * params * inner,
+  outer,
+  params,
+  inner,
+  groups,
+  rows: outer * groups,
+  rowLength: (params / groups) * inner,
+});
+
+describe('norm launch plans', () => {
+  it('sees the rows as the channels of a batch-norm view', () => {
+    expect(rowsView(view(4, 6, 5, 3))).toEqual({ outer: 1, channels: 12, inner: 10, count: 10, size: 120 });
+  });
+
+  it('takes vec4 units only where four consecutive values share a row (and a parameter or parameter block)', () => {
+    expect(normElementwiseShape(view(2, 8, 16, 2)).variant).toBe('Vec4Run');
+    expect(normElementwiseShape(view(6, 64, 1, 1)).variant).toBe('Vec4Channels');
+    // params % 4 == 0 but a group's D = 2: a vec4 would straddle two rows.
+    expect(normElementwiseShape(view(2, 12, 1, 6)).variant).toBe('Scalar');
+    expect(normElementwiseShape(view(3, 7, 1, 1)).variant).toBe('Scalar');
+    expect(normElementwiseShape(view(2, 3, 6, 3)).variant).toBe('Scalar');
+  });
+
+  it('refuses options whose view disagrees with itself, with typed errors', () => {
+    const good = { kind: 'group' as const, view: view(2, 6, 5, 3), eps: 1e-5, activation: 'gelu' as const };
+    expect(checkNormCall(good)).toEqual(good);
+    expect(() => checkNormCall({ ...good, view: { ...good.view, rowLength: 11 } })).toThrow(expect.objectContaining({ code: 'invalid-shape' }));
+    expect(() => checkNormCall({ ...good, view: { ...good.view, groups: 4 } })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
+    expect(() => checkNormCall({ ...good, view: { ...good.view, inner: 0 } })).toThrow(expect.objectContaining({ code: 'invalid-shape' }));
+    expect(() => checkNormCall({ ...good, eps: Number.NaN })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
+    expect(() => checkNormCall({ ...good, activation: 'tanh' })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
+    expect(() => checkNormCall(null)).toThrow(expect.objectContaining({ code: 'invalid-option' }));
+  });
+
+  it('plans the backward on devices with 8 storage buffers per stage, refuses fewer and tensors above one binding', () => {
+    const contextWith = (storage: number, bindingBytes = 1 << 20) =>
+      ({
+        device: { limits: { maxStorageBuffersPerShaderStage: storage, maxBufferSize: 1 << 30 } },
+        tuning: resolveTuning(undefined, 256, softwareAdapterTuning),
+        maxWorkgroupsPerDimension: 65535,
+        bindingBytes,
+        alignment: 256,
+      }) as unknown as GpuContext;
+    const call = { kind: 'layer' as const, view: view(70001, 3, 1, 1), eps: 1e-5, activation: 'silu' as const };
+    const work = planNormBackward(contextWith(8), call);
+    // Software adapters: a thread per row and per parameter column (no barriers), grids folded in 2-D where needed.
+    expect(work.rows).toEqual({ entryPoint: 'normBackwardRowsSerial', grid: [Math.ceil(70001 / 64), 1] });
+    expect(work.params).toEqual({ entryPoint: 'normBackwardParamsColumns', grid: [1, 1] });
+    expect(planNormBackward({ ...contextWith(8), tuning: resolveTuning({ runSegments: false }, 256, softwareAdapterTuning) }, call).rows).toEqual({ entryPoint: 'normBackwardRows', grid: [35001, 2] });
+    expect(() => planNormBackward(contextWith(6), call)).toThrow(expect.objectContaining({ code: 'unsupported-device' }));
+    expect(() => planNormBackward(contextWith(8, 1024), call)).toThrow(expect.objectContaining({ code: 'too-large' }));
+  });
+});
