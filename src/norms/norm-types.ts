@@ -173,5 +173,10 @@ export interface CheckedNormSaved {
 /** What a GPU engine offers the host-array norm API (the GPU-resident API is its own). */
 export interface NormKernels {
   forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult>;
-  backwardOf(dy: Float32Array, x: Float32Array, resolved: ResolvedNormBackwardOptions, saved: CheckedNormSaved): Promise<NormBackwardResult>;
+  /**
+   * undefined when this device cannot run the call's kernels (a tensor above one storage binding, or
+   * fewer storage buffers per stage than the backward binds): the host-array API then takes the CPU
+   * path, with the same results.
+   */
+  backwardOf(dy: Float32Array, x: Float32Array, resolved: ResolvedNormBackwardOptions, saved: CheckedNormSaved): Promise<NormBackwardResult | undefined>;
 }

@@ -145,4 +145,12 @@ describe('bn.norms with GPU kernels (stand-ins)', () => {
     const broken = family({ forwardOf: async () => Promise.reject(new BatchNormError('gpu-error', 'validation')) }, false, false);
     await expect(broken.norms.layerNorm(x, opts)).rejects.toMatchObject({ code: 'gpu-error' });
   });
+
+  it('kernels that cannot run a backward on this device (undefined): the CPU path answers', async () => {
+    const resolved = resolveNormBackwardOptions('layer', opts);
+    const expected = cpuNormBackward(dy, x, resolved, checkNormSaved(cpu, resolved));
+    const { norms, calls } = family({ backwardOf: async () => undefined });
+    expect(await norms.layerNormBackward(dy, x, opts, cpu)).toEqual(expected);
+    expect(calls).toEqual(['backward layer']);
+  });
 });

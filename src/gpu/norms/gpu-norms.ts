@@ -7,7 +7,8 @@ import { prepareNormBackward, prepareNormForward, type NormBackwardArgs, type No
 import { run, STORAGE_OUT } from '../host-forward';
 import { planPartialsFold } from '../statistics-plan';
 import { statsByteLength } from '../resident-options';
-import { normBackwardLaunches, normForwardLaunches, planNormBackward, planNormForward, rowsView, type NormCall, type NormForwardWork } from './norm-launches';
+import { normBackwardLaunches, normForwardLaunches, planNormBackward, planNormForward, rowsView, type NormBackwardWork, type NormCall, type NormForwardWork } from './norm-launches';
+import { BatchNormError } from '../../errors';
 
 /**
  * Layer, RMS, group and instance norm on one engine's device (GpuBatchNorm.norms): the host-array
@@ -76,11 +77,18 @@ export class GpuNorms implements NormKernels {
     });
   }
 
-  async backwardOf(dy: Float32Array, x: Float32Array, resolved: ResolvedNormBackwardOptions, saved: CheckedNormSaved): Promise<NormBackwardResult> {
+  async backwardOf(dy: Float32Array, x: Float32Array, resolved: ResolvedNormBackwardOptions, saved: CheckedNormSaved): Promise<NormBackwardResult | undefined> {
     this.checkAlive();
     const context = this.context;
     const call: NormCall = resolved;
-    const work = planNormBackward(context, call);
+    let work: NormBackwardWork;
+    try {
+      work = planNormBackward(context, call);
+    } catch (error) {
+      // Kernels this device cannot run for this call: the host-array API computes it on the CPU path.
+      if (error instanceof BatchNormError && (error.code === 'too-large' || error.code === 'unsupported-device')) return undefined;
+      throw error;
+    }
     const { rows, size, params } = resolved.view;
     const smooth = resolved.activation !== 'none' && resolved.activation !== 'relu';
     return run(context, this.pool, 'normBackward', async (transfer) => {

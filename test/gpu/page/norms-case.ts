@@ -51,6 +51,8 @@ export interface NormReport {
   forwardSlabs: boolean;
   /** The backward's refusal of a tensor above one binding (backward: false): its error code. */
   backwardRefusal?: string;
+  /** backward: false: whether the host-array backward handed the call to the CPU path (undefined). */
+  hostBackwardOnCpu?: boolean;
 }
 
 /** The row view the host-array API's resolver builds (norm-types.ts), from the reference's. */
@@ -160,9 +162,14 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     } catch (error) {
       backwardRefusal = (error as { code?: string }).code ?? String(error);
     }
+    // The host-array call of the same backward is handed to the CPU path (undefined), not refused.
+    const smoothRefused = spec.activation !== 'none' && spec.activation !== 'relu';
+    const refusedOptions: ResolvedNormBackwardOptions = { ...resolved, residual: residual ? (smoothRefused ? residual : true) : undefined };
+    const hostBackward = await norms.backwardOf(dy, x, refusedOptions, { mean: spec.kind === 'rms' ? undefined : resident.mean, invStd: resident.invStd, y: residentY });
     await gpu.checkErrors();
     for (const buffer of Object.values(buffers)) buffer?.destroy();
-    return { checks, inputsUnmodified: [x, gamma, beta, residual].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i]))), dispatches, forwardSlabs, backwardRefusal };
+    const inputsUnmodified = [x, gamma, beta, residual].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
+    return { checks, inputsUnmodified, dispatches, forwardSlabs, backwardRefusal, hostBackwardOnCpu: hostBackward === undefined };
   }
   dispatches.backward = norms.dispatchCount('backward', resolved);
 
@@ -187,7 +194,9 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   };
   const smooth = spec.activation !== 'none' && spec.activation !== 'relu';
   const backwardOptions: ResolvedNormBackwardOptions = { ...resolved, residual: residual ? (smooth ? residual : true) : undefined };
-  const hostBack = await norms.backwardOf(dy, x, backwardOptions, { mean: savedMean, invStd: resident.invStd, y: spec.activation === 'relu' ? residentY : undefined });
+  const hostRun = await norms.backwardOf(dy, x, backwardOptions, { mean: savedMean, invStd: resident.invStd, y: spec.activation === 'relu' ? residentY : undefined });
+  if (!hostRun) throw new Error('backwardOf sent a tensor within one binding to the CPU path');
+  const hostBack = hostRun;
   await gpu.checkErrors();
 
   const refBack = referenceNormBackward(dy, x, reference, { mean: savedMean, invStd: resident.invStd }, residentY);
