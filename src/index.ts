@@ -39,4 +39,7 @@ export type {
 } from './norms/norm-types';
 export type { NormFamily, NormForwardResultWithMean, RmsNormForwardResult, NormGradients, RmsNormGradients, WithResidualGradient, ResidualNormBackwardOptions } from './norms/norm-api';
 export { normEpsDefaults } from './norms/norm-options';
+export { GpuNorms } from './gpu/norms/gpu-norms';
+export type { NormForwardArgs, NormBackwardArgs, NormResidentCall, NormResidentOptions, NormResidentForwardBuffers, NormResidentBackwardBuffers } from './gpu/norms/encode-norms';
+export type { NormView } from './norms/norm-types';
 export { LayerNormLayer, GroupNormLayer, type LayerNormLayerOptions, type GroupNormLayerOptions, type NormStateDict, type KerasNormWeights } from './norms/norm-layers';

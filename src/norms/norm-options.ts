@@ -172,6 +172,16 @@ function resolveParts(kind: NormKind, opts: AnyNormOptions): ForwardParts {
   return { kind, shape, view, gamma, beta, eps, convention, activation };
 }
 
+/**
+ * The options of a GPU-resident call (γ, β, z are buffers there): kind, view, eps and activation,
+ * validated as the host-array call's, the per-element arrays left out.
+ */
+export function resolveNormScalars(kind: NormKind, opts: AnyNormOptions): Pick<ResolvedNormOptions, 'kind' | 'view' | 'eps' | 'activation'> {
+  if (opts === null || typeof opts !== 'object') return resolveParts(kind, opts);
+  const { kind: k, view, eps, activation } = resolveParts(kind, { ...opts, gamma: undefined, beta: undefined, residual: undefined } as AnyNormOptions);
+  return { kind: k, view, eps, activation };
+}
+
 /** Validates a forward's options and fills every default in. */
 export function resolveNormOptions(kind: NormKind, opts: AnyNormOptions): ResolvedNormOptions {
   const parts = resolveParts(kind, opts);

@@ -1,5 +1,6 @@
 import { BatchNormError } from '../../errors';
-import type { NormActivation, NormKind } from '../../norms/norm-types';
+import type { AnyNormOptions, GroupNormOptions, InstanceNormOptions, LayerNormOptions, NormActivation, NormKind, RmsNormOptions } from '../../norms/norm-types';
+import { resolveNormScalars } from '../../norms/norm-options';
 import type { GpuContext } from '../context';
 import { encodeLaunches } from '../dispatch';
 import type { PreparedCall } from '../program-cache';
@@ -13,10 +14,23 @@ import { forwardStatsLayout, normBackwardLaunches, normForwardLaunches, planNorm
  * any GPU work); the PreparedCall makes the device calls, inside the engine's error scopes.
  */
 
-/** The call's options, resolved: kind, the row view (norm-types.ts, NormView), eps, activation. */
-export type NormResidentCall = NormCall;
+/**
+ * The call's options: `kind` and the options of the host-array call of that kind (shape, and
+ * normalizedShape / axis or groups, eps, convention, activation), e.g. { kind: 'layer', shape:
+ * [8, 768], activation: 'gelu' }; or, resolved, { kind, view (norm-types.ts, NormView), eps,
+ * activation }.
+ */
+export type NormResidentCall = NormCall | NormResidentOptions;
 
-export interface NormForwardArgs extends NormResidentCall {
+/** A resident call's options in the host-array call's terms (γ, β and z are buffers of the call). */
+export type NormResidentOptions =
+  | ({ kind: 'layer' } & Omit<LayerNormOptions, 'gamma' | 'beta' | 'residual'>)
+  | ({ kind: 'rms' } & Omit<RmsNormOptions, 'gamma' | 'residual'>)
+  | ({ kind: 'group' } & Omit<GroupNormOptions, 'gamma' | 'beta' | 'residual'>)
+  | ({ kind: 'instance' } & Omit<InstanceNormOptions, 'gamma' | 'beta' | 'residual'>);
+
+/** The buffers of a resident forward. */
+export interface NormResidentForwardBuffers {
   x: GPUBuffer;
   y: GPUBuffer;
   /** Length view.params each (default γ = 1, β = 0); RMS norm takes no β. */
@@ -32,7 +46,8 @@ export interface NormForwardArgs extends NormResidentCall {
   stats?: GPUBuffer;
 }
 
-export interface NormBackwardArgs extends NormResidentCall {
+/** The buffers of a resident backward. */
+export interface NormResidentBackwardBuffers {
   dy: GPUBuffer;
   x: GPUBuffer;
   /** The forward's stats buffer (encodeForward): mean and invStd are read from it. */
@@ -52,6 +67,9 @@ export interface NormBackwardArgs extends NormResidentCall {
   dz?: GPUBuffer;
 }
 
+export type NormForwardArgs = NormResidentCall & NormResidentForwardBuffers;
+export type NormBackwardArgs = NormResidentCall & NormResidentBackwardBuffers;
+
 const kinds: readonly NormKind[] = ['layer', 'rms', 'group', 'instance'];
 const activations: readonly NormActivation[] = ['none', 'relu', 'gelu', 'gelu-tanh', 'silu'];
 
@@ -65,6 +83,13 @@ export function checkNormCall(args: unknown): NormCall {
   if (args === null || typeof args !== 'object') throw new BatchNormError('invalid-option', 'the norm encode calls need { kind, view, eps, activation, …buffers }');
   const { kind, view, eps, activation } = args as Partial<NormCall>;
   if (!kinds.includes(kind as NormKind)) throw new BatchNormError('invalid-option', `kind must be one of ${kinds.join(', ')}, got ${JSON.stringify(kind)}`);
+  // The host-array call's options: resolved by its own rules (defaults per kind and convention).
+  if ((args as { shape?: unknown }).shape !== undefined) {
+    if (view !== undefined) throw new BatchNormError('invalid-option', 'give shape (with its options) or a resolved view, not both');
+    const { buffers, ...options } = splitBuffers(args as Record<string, unknown>);
+    void buffers;
+    return resolveNormScalars(kind as NormKind, options as AnyNormOptions);
+  }
   if (!activations.includes(activation as NormActivation)) throw new BatchNormError('invalid-option', `activation must be one of ${activations.join(', ')}, got ${JSON.stringify(activation)}`);
   if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) throw new BatchNormError('invalid-option', `eps must be a finite number ≥ 0, got ${String(eps)}`);
   if (view === null || typeof view !== 'object') throw new BatchNormError('invalid-shape', 'view must be the row view { size, outer, params, inner, groups, rows, rowLength }');
@@ -75,6 +100,19 @@ export function checkNormCall(args: unknown): NormCall {
   }
   return { kind: kind as NormKind, view: { ...view }, eps, activation: activation as NormActivation };
 }
+
+/** The buffers of a resident call apart from its options (the resolver would take them for host arrays). */
+function splitBuffers(args: Record<string, unknown>): Record<string, unknown> & { buffers: Record<string, unknown> } {
+  const buffers: Record<string, unknown> = {};
+  const options: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(args)) {
+    if (name === 'kind') continue;
+    (residentBuffers.has(name) ? buffers : options)[name] = value;
+  }
+  return { ...options, buffers };
+}
+
+const residentBuffers = new Set(['x', 'y', 'gamma', 'beta', 'residual', 'stats', 'dy', 'dx', 'dgamma', 'dbeta', 'dz']);
 
 function checkParams(call: NormCall, args: { gamma?: GPUBuffer; beta?: GPUBuffer }): void {
   const bytes = call.view.params * 4;
