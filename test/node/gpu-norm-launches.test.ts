@@ -40,6 +40,27 @@ describe('norm launch plans', () => {
     expect(() => checkNormCall(null)).toThrow(expect.objectContaining({ code: 'invalid-option' }));
   });
 
+  it("takes the host-array call's options too (shape and the op's own), resolved by the same rules", () => {
+    const buffer = {} as GPUBuffer;
+    expect(checkNormCall({ kind: 'layer', shape: [3, 4, 10], normalizedShape: [4, 10], x: buffer, y: buffer, gamma: buffer })).toEqual({
+      kind: 'layer',
+      view: { size: 120, outer: 3, params: 40, inner: 1, groups: 1, rows: 3, rowLength: 40 },
+      eps: 1e-5,
+      activation: 'none',
+    });
+    expect(checkNormCall({ kind: 'group', shape: [2, 6, 5], groups: 3, convention: 'keras', activation: 'silu', residual: buffer })).toEqual({
+      kind: 'group',
+      view: { size: 60, outer: 2, params: 6, inner: 5, groups: 3, rows: 6, rowLength: 10 },
+      eps: 1e-3,
+      activation: 'silu',
+    });
+    expect(checkNormCall({ kind: 'rms', shape: [2, 8] }).eps).toBe(2 ** -23);
+    expect(() => checkNormCall({ kind: 'group', shape: [2, 6, 5], groups: 4 })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
+    expect(() => checkNormCall({ kind: 'instance', shape: [2, 5, 6], layout: 'NLC' })).toThrow(expect.objectContaining({ code: 'invalid-layout' }));
+    const view = { size: 8, outer: 2, params: 4, inner: 1, groups: 1, rows: 2, rowLength: 4 };
+    expect(() => checkNormCall({ kind: 'layer', shape: [2, 4], view, eps: 1e-5, activation: 'none' })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
+  });
+
   it('plans the backward on devices with 8 storage buffers per stage, refuses fewer and tensors above one binding', () => {
     const contextWith = (storage: number, bindingBytes = 1 << 20) =>
       ({
