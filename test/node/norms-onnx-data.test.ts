@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createBatchNorm, type NormForwardResult } from '../../src/index';
-import { onnxNormBound, onnxNormCase, type OnnxNormCase } from '../support/onnx-proto';
+import { onnxNormCase, type OnnxNormCase } from '../support/onnx-proto';
+import { onnxNormCall, onnxNormShare } from '../support/onnx-norm-check';
 
 /*
  * ONNX's own node tests of LayerNormalization, RMSNormalization, GroupNormalization and
@@ -12,30 +13,12 @@ const fixtures = new URL('../fixtures/onnx/', import.meta.url);
 const read = (name: string, file: string) => new Uint8Array(readFileSync(new URL(`${name}/${file}`, fixtures)));
 const names = readdirSync(fixtures).filter((n) => /^test_(layer_normalization|rms_normalization|group_normalization|instancenorm)_/.test(n));
 const cases = names.map((name) => onnxNormCase(name, read));
-const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
-/** Our options for a case: ONNX's attributes as they are (axis, epsilon), the inputs as γ and β. */
-function run(c: OnnxNormCase): Promise<NormForwardResult> {
-  return createBatchNorm({ backend: 'cpu' }).then((bn) => {
-    const common = { shape: c.shape, convention: 'onnx' as const, eps: c.epsilon, gamma: c.scale.data };
-    switch (c.op) {
-      case 'LayerNormalization':
-        return bn.norms.layerNorm(c.x, { ...common, axis: c.axis, beta: c.bias!.data });
-      case 'RMSNormalization':
-        return bn.norms.rmsNorm(c.x, { ...common, axis: c.axis });
-      case 'GroupNormalization':
-        return bn.norms.groupNorm(c.x, { ...common, groups: c.numGroups!, beta: c.bias!.data });
-      case 'InstanceNormalization':
-        return bn.norms.instanceNorm(c.x, { ...common, beta: c.bias!.data });
-    }
-  });
-}
-
-/** Rows of D contiguous values: layer / RMS from the axis on, group and instance per (sample, group). */
-function rowLength(c: OnnxNormCase): number {
-  if (c.op === 'LayerNormalization' || c.op === 'RMSNormalization') return product(c.shape.slice(c.axis < 0 ? c.axis + c.shape.length : c.axis));
-  const groups = c.op === 'GroupNormalization' ? c.numGroups! : c.shape[1];
-  return product(c.shape.slice(1)) / groups;
+/** The case on the CPU path. */
+async function run(c: OnnxNormCase): Promise<NormForwardResult> {
+  const bn = await createBatchNorm({ backend: 'cpu' });
+  const { method, options } = onnxNormCall(c);
+  return (bn.norms[method] as (x: Float32Array, o: unknown) => Promise<NormForwardResult>)(c.x, options);
 }
 
 describe('ONNX backend test data: layer, RMS, group and instance normalization, CPU path', () => {
@@ -60,35 +43,7 @@ describe('ONNX backend test data: layer, RMS, group and instance normalization, 
 
   for (const c of cases) {
     it(`${c.name}: ${c.op} (opset ${c.opset}) within the bound`, async () => {
-      const ours = await run(c);
-      const D = rowLength(c);
-      const rows = c.x.length / D;
-      const rms = c.op === 'RMSNormalization';
-      const perParam = c.op === 'GroupNormalization' || c.op === 'InstanceNormalization';
-      const paramOf = (i: number) => (perParam ? Math.floor(i / product(c.shape.slice(2))) % c.shape[1] : i % D);
-      let worst = 0;
-      const share = (name: string, i: number, actual: number, expected: number, bound: number) => {
-        const s = Math.abs(actual - expected) <= bound ? Math.abs(actual - expected) / bound : Infinity;
-        if (s === Infinity) throw new Error(`${name}[${i}] = ${actual}, ONNX ${expected}, bound ${bound}`);
-        worst = Math.max(worst, s);
-      };
-      for (let r = 0; r < rows; r++) {
-        const row = c.x.subarray(r * D, (r + 1) * D);
-        const mean = rms ? 0 : row.reduce((a, v) => a + v, 0) / D;
-        const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / D;
-        const maxAbs = row.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
-        const maxDev = row.reduce((a, v) => Math.max(a, Math.abs(v - mean)), 0);
-        const gain = 1 + maxDev ** 2 / (variance + c.epsilon);
-        const invStd = 1 / Math.sqrt(variance + c.epsilon);
-        for (let j = 0; j < D; j++) {
-          const i = r * D + j;
-          const p = paramOf(i);
-          const magnitude = Math.abs(c.scale.data[p] * invStd) * (Math.abs(c.x[i]) + Math.abs(mean)) + Math.abs(c.bias ? c.bias.data[p] : 0);
-          share('Y', i, ours.y[i], c.expected.y[i], onnxNormBound(D, magnitude, gain));
-        }
-        if (c.expected.mean) share('Mean', r, ours.mean![r], c.expected.mean[r], onnxNormBound(D, maxAbs, 1));
-        if (c.expected.invStdDev) share('InvStdDev', r, ours.invStd[r], c.expected.invStdDev[r], onnxNormBound(D, invStd, gain));
-      }
+      const worst = onnxNormShare(c, await run(c));
       console.log(`${c.name}: largest error ${(100 * worst).toFixed(1)} % of the bound`);
       expect(worst).toBeLessThanOrEqual(1);
     });

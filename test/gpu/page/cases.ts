@@ -26,7 +26,7 @@ import { runSubgroupsCase } from './subgroups-case';
 import { runTooLargeCase } from './too-large-case';
 import { runReluRulesCase } from './relu-rules-case';
 import { runBufferSetsCase, runCachedErrorsCase } from './buffer-sets-case';
-import { runOnnxDataCase } from './onnx-data-case';
+import { runOnnxDataCase, runOnnxNormCase } from './onnx-data-case';
 import { runAutotuneCase, runLocalStorageCase, runNoTimestampsCase, runScreenedAutotuneCase, runTunedDispatchCountCase } from './autotune-case';
 
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
@@ -71,6 +71,7 @@ export const cases = {
   tunedDispatchCountCase: runTunedDispatchCountCase,
   screenedAutotuneCase: runScreenedAutotuneCase,
   onnxDataCase: runOnnxDataCase,
+  onnxNormCase: runOnnxNormCase,
   tfjsModelParity: async (arg: Parameters<typeof import('./tfjs-case').runModelParity>[0]) => (await tfjsCases()).runModelParity(arg),
   tfjsOpParity: async (arg: Parameters<typeof import('./tfjs-case').runOpParity>[0]) => (await tfjsCases()).runOpParity(arg),
   tfjsSteadyState: async (arg: Parameters<typeof import('./tfjs-case').runSteadyState>[0]) => (await tfjsCases()).runSteadyState(arg),

@@ -3,7 +3,9 @@
  * sends each case here): encodeForwardInference on the engine's device, into a y buffer poisoned
  * with NaN first, and forwardInference (the host-array API) on the same case.
  */
-import type { OnnxBatchNormCase } from '../../support/onnx-proto';
+import type { NormForwardResult } from '../../../src/norms/norm-types';
+import type { OnnxBatchNormCase, OnnxNormCase } from '../../support/onnx-proto';
+import { onnxNormCall } from '../../support/onnx-norm-check';
 import { engineFor } from './case-engines';
 import { readBuffer, storageBuffer } from './gpu-buffers';
 
@@ -29,4 +31,16 @@ export async function runOnnxDataCase(c: OnnxBatchNormCase): Promise<{ resident:
   } finally {
     for (const buffer of Object.values(buffers)) buffer.destroy();
   }
+}
+
+/**
+ * ONNX's layer, RMS, group and instance norm test data (test/gpu/norms-onnx-data.test.ts): the
+ * host-array call on the engine's GPU kernels, in ONNX's convention (onnx-norm-check.ts maps the
+ * case to its call); the test checks the outputs against ONNX's.
+ */
+export async function runOnnxNormCase(c: OnnxNormCase): Promise<{ out: NormForwardResult; backend: string; kernels: boolean }> {
+  const bn = await engineFor(undefined);
+  const { method, options } = onnxNormCall(c);
+  const out = await (bn.norms[method] as (x: Float32Array, o: unknown) => Promise<NormForwardResult>)(c.x, options);
+  return { out, backend: bn.backend, kernels: bn.gpu?.norms !== undefined };
 }
