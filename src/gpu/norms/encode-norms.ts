@@ -5,7 +5,7 @@ import type { GpuContext } from '../context';
 import { encodeLaunches } from '../dispatch';
 import type { PreparedCall } from '../program-cache';
 import { checkBuffer, checkDistinct, checkEncoder, statsByteLength } from '../resident-options';
-import { forwardStatsLayout, normBackwardLaunches, normForwardLaunches, planNormBackward, planNormForward, type NormCall } from './norm-launches';
+import { forwardStatsLayout, normBackwardLaunches, type NormBackwardBuffers, normForwardLaunches, planNormBackward, planNormForward, type NormCall } from './norm-launches';
 
 /**
  * The GPU-resident norm calls: kernels recorded into the caller's encoder on caller-owned buffers,
@@ -46,26 +46,11 @@ export interface NormResidentForwardBuffers {
   stats?: GPUBuffer;
 }
 
-/** The buffers of a resident backward. */
-export interface NormResidentBackwardBuffers {
-  dy: GPUBuffer;
-  x: GPUBuffer;
-  /** The forward's stats buffer (encodeForward): mean and invStd are read from it. */
-  stats: GPUBuffer;
-  gamma?: GPUBuffer;
-  beta?: GPUBuffer;
-  /** The forward's output: required with activation 'relu' (its mask). */
-  y?: GPUBuffer;
-  /** The forward's z: required for dz with activation 'gelu', 'gelu-tanh' or 'silu'. */
-  residual?: GPUBuffer;
-  dx: GPUBuffer;
-  /** Σ g·x̂ per parameter, written when given. */
-  dgamma?: GPUBuffer;
-  /** Σ g per parameter, written when given (not for RMS norm). */
-  dbeta?: GPUBuffer;
-  /** The residual's gradient g, written when given. */
-  dz?: GPUBuffer;
-}
+/**
+ * The buffers of a resident backward: the launches' own (norm-launches.ts) but the statistics'
+ * layout, which is the forward's stats buffer's here.
+ */
+export type NormResidentBackwardBuffers = Omit<NormBackwardBuffers, 'layout'>;
 
 export type NormForwardArgs = NormResidentCall & NormResidentForwardBuffers;
 export type NormBackwardArgs = NormResidentCall & NormResidentBackwardBuffers;
@@ -86,9 +71,7 @@ export function checkNormCall(args: unknown): NormCall {
   // The host-array call's options: resolved by its own rules (defaults per kind and convention).
   if ((args as { shape?: unknown }).shape !== undefined) {
     if (view !== undefined) throw new BatchNormError('invalid-option', 'give shape (with its options) or a resolved view, not both');
-    const { buffers, ...options } = splitBuffers(args as Record<string, unknown>);
-    void buffers;
-    return resolveNormScalars(kind as NormKind, options as AnyNormOptions);
+    return resolveNormScalars(kind as NormKind, optionsOf(args as Record<string, unknown>) as AnyNormOptions);
   }
   if (!activations.includes(activation as NormActivation)) throw new BatchNormError('invalid-option', `activation must be one of ${activations.join(', ')}, got ${JSON.stringify(activation)}`);
   if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) throw new BatchNormError('invalid-option', `eps must be a finite number ≥ 0, got ${String(eps)}`);
@@ -101,15 +84,9 @@ export function checkNormCall(args: unknown): NormCall {
   return { kind: kind as NormKind, view: { ...view }, eps, activation: activation as NormActivation };
 }
 
-/** The buffers of a resident call apart from its options (the resolver would take them for host arrays). */
-function splitBuffers(args: Record<string, unknown>): Record<string, unknown> & { buffers: Record<string, unknown> } {
-  const buffers: Record<string, unknown> = {};
-  const options: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(args)) {
-    if (name === 'kind') continue;
-    (residentBuffers.has(name) ? buffers : options)[name] = value;
-  }
-  return { ...options, buffers };
+/** A resident call's options without its buffers (the resolver would take those for host arrays). */
+function optionsOf(args: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(args).filter(([name]) => name !== 'kind' && !residentBuffers.has(name)));
 }
 
 const residentBuffers = new Set(['x', 'y', 'gamma', 'beta', 'residual', 'stats', 'dy', 'dx', 'dgamma', 'dbeta', 'dz']);

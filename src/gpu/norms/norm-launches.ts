@@ -137,20 +137,23 @@ export function normForwardLaunches(context: GpuContext, call: NormCall, work: N
 }
 
 export interface NormBackwardBuffers {
-  x: GPUBuffer;
   dy: GPUBuffer;
-  /** The saved statistics, laid out as `layout` says. */
+  x: GPUBuffer;
+  /** The saved statistics (mean and invStd), laid out as `layout` says. */
   stats: GPUBuffer;
   layout: RowStatsLayout;
   gamma?: GPUBuffer;
   beta?: GPUBuffer;
-  /** relu: the forward's y. */
+  /** The forward's output: required with activation 'relu' (its mask). */
   y?: GPUBuffer;
-  /** gelu, gelu-tanh, silu after a residual add: z itself (the derivative is taken at norm(x) + z). */
+  /** The forward's z: required for dz with activation 'gelu', 'gelu-tanh' or 'silu' (the derivative is taken at norm(x) + z). */
   residual?: GPUBuffer;
   dx: GPUBuffer;
+  /** Σ g·x̂ per parameter, written when given. */
   dgamma?: GPUBuffer;
+  /** Σ g per parameter, written when given (not for RMS norm). */
   dbeta?: GPUBuffer;
+  /** The residual's gradient g, written when given. */
   dz?: GPUBuffer;
 }
 
