@@ -1,20 +1,28 @@
 // #import norm-gradient4
-// The backward of layer and RMS norm for rows of vec4 units whose γ and β run along the row (inner
-// == 1, one group, D % 4 == 0), in three launches that read x and dy twice in all (the floor's
-// 20 bytes per element), each thread holding its units' γ and β in registers as
-// normRowsApplyVec4Columns does (norm-rows-apply.wgsl: columns lane + j·rowThreads, j < 4, of rows
-// rowGroup, rowGroup + rowGroups, …):
-// 1. normRowsBackwardSums: per (row, lane) the lane's part of A_r = Σ h and B_r = Σ h·x̂
-//    (h = g·γ), and per (rowGroup, column) its part of dγ = Σ g·x̂ and dβ = Σ g, into `partials`;
-//    dz = g where the residual's gradient is asked for (DZ);
-// 2. normRowsBackwardFold (norm-rows-backward-fold.wgsl): the lanes' parts of each row's sums
-//    (stored as A_r/D, B_r/D) and the row groups' parts of dγ, dβ;
-// 3. normRowsBackwardApply: dx = invStd_r·(h − A_r/D − x̂·B_r/D) (RMS norm: no A term), as
-//    norm-backward-apply.wgsl computes it.
+// The norm backward for rows of vec4 units, in three launches that read x and dy twice in all (the
+// floor's 20 bytes per element). Two shapes of rows:
+// - Columns (layer and RMS norm: inner == 1, one group, D % 4 == 0): γ and β run along the row; each
+//   thread holds its units' γ and β in registers as normRowsApplyVec4Columns does
+//   (norm-rows-apply.wgsl: columns lane + j·rowThreads, j < 4, of rows rowGroup, rowGroup +
+//   rowGroups, …); the column parts are per (rowGroup, column);
+// - Run (group and instance norm, inner % 4 == 0): a row is its group's channels one after the
+//   other, each a run of `inner` units; rowThreads threads per row take the channels in turn, the
+//   run's units split among them, γ and β loaded once per channel (norm-row-walk.wgsl); the
+//   channel parts are per (sample, channel, lane).
+// The launches:
+// 1. normRowsBackward{Columns,Run}Sums: per (row, lane) the lane's part of A_r = Σ h and
+//    B_r = Σ h·x̂ (h = g·γ), and its parts of dγ = Σ g·x̂ and dβ = Σ g, into `partials`; dz = g
+//    where the residual's gradient is asked for (DZ);
+// 2. normRowsBackward{Columns,Run}Fold (norm-rows-backward-fold.wgsl): the lanes' parts of each
+//    row's sums (stored as A_r/D, B_r/D) and the parts of dγ, dβ;
+// 3. normRowsBackward{Columns,Run}Apply: dx = invStd_r·(h − A_r/D − x̂·B_r/D) (RMS norm: no A
+//    term), as norm-backward-apply.wgsl computes it.
 //
-// Chains of additions (the tests' tolerances use them): a lane's part of a row adds its ≤ 16
-// values (4 units of 4 lanes) in order; a thread's column sums add its rows in blocks of
-// ROW_BLOCK (a block's sum, then the running sum); the fold adds the parts in order.
+// Chains of additions (norm-rows.ts states them for the tests' tolerances): a unit's four lanes (3);
+// Columns: a lane's part of a row adds its ≤ 4 units in order, a thread's column sums add its rows
+// in blocks of ROW_BLOCK (a block's sum, then the running sum), the fold adds the parts in order;
+// Run: a lane adds its units of a run in order, a row's part adds the runs' in order, the fold
+// adds a row's lanes in order and a channel's samples in blocks of ROW_BLOCK.
 
 // Rows of a thread's column sums per block (see above).
 const ROW_BLOCK: u32 = 16u;
@@ -28,6 +36,9 @@ struct Params {
   invStdOffset: u32,
   columnPartials: u32, // index (in float32s) of the column parts in `partials`, after rows · rowThreads pairs
   rowSums: u32,        // index of the fold's (A/D, B/D) per row, after the column parts
+  inner: u32,          // Run: units per channel run
+  groups: u32,         // Run: G; row r = (n, g) holds channels g·groupParams … (g + 1)·groupParams − 1
+  groupParams: u32,    // Run: channels per group
 }
 
 override WORKGROUP_SIZE: u32;
@@ -48,6 +59,9 @@ override DZ: bool;
 // Sums: dz (a placeholder unless DZ); Apply: dx.
 @group(0) @binding(8) var<storage, read_write> dz4: array<vec4f>;
 @group(0) @binding(8) var<storage, read_write> dx4: array<vec4f>;
+// Run: γ and β per channel (the same bindings as norm-gradient4.wgsl's vec4 views).
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> beta: array<f32>;
 
 // A thread's place: its lane (columns) and row group, or none past the last.
 struct ColumnThread {
@@ -98,7 +112,7 @@ fn rowStatistics(row: u32) -> vec2f {
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn normRowsBackwardSums(
+fn normRowsBackwardColumnsSums(
   @builtin(workgroup_id) workgroup: vec3u,
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
@@ -200,7 +214,7 @@ fn unitDx(base: u32, k: u32, mean: f32, invStd: f32, sums: vec2f, gamma: vec4f, 
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn normRowsBackwardApply(
+fn normRowsBackwardColumnsApply(
   @builtin(workgroup_id) workgroup: vec3u,
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
@@ -229,5 +243,84 @@ fn normRowsBackwardApply(
     unitDx(base, k1, s.x, s.y, sums, g1, b1);
     unitDx(base, k2, s.x, s.y, sums, g2, b2);
     unitDx(base, k3, s.x, s.y, sums, g3, b3);
+  }
+}
+
+// Run: thread `lane` of a row (norm-row-walk.wgsl's numbering, rowGroups unused).
+struct RunThread {
+  row: u32,
+  lane: u32,
+  live: bool,
+}
+
+fn runThreadOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> RunThread {
+  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let row = t / params.rowThreads;
+  return RunThread(row, t % params.rowThreads, row < params.rows);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn normRowsBackwardRunSums(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let t = runThreadOf(workgroup, workgroups, local);
+  if (!t.live) {
+    return;
+  }
+  let s = rowStatistics(t.row);
+  let base = t.row * params.rowUnits;
+  let firstChannel = (t.row % params.groups) * params.groupParams;
+  // The row's sample: its channels' parts go to (n, c, lane).
+  let n = t.row / params.groups;
+  let channels = params.groups * params.groupParams;
+  var row = vec2f(0.0);
+  for (var j = 0u; j < params.groupParams; j += 1u) {
+    let c = firstChannel + j;
+    let g = vec4f(gamma[c]);
+    let b = vec4f(beta[c]);
+    var run = vec2f(0.0);
+    var gx = vec4f(0.0);
+    var gs = vec4f(0.0);
+    let end = (j + 1u) * params.inner;
+    for (var k = j * params.inner + t.lane; k < end; k += params.rowThreads) {
+      let u = unitSums(base, k, s.x, s.y, g, b);
+      run += u.row;
+      gx += u.gx;
+      gs += u.g;
+    }
+    row += run;
+    let at = params.columnPartials + 2u * ((n * channels + c) * params.rowThreads + t.lane);
+    partials[at] = (gx.x + gx.y) + (gx.z + gx.w);
+    partials[at + 1u] = (gs.x + gs.y) + (gs.z + gs.w);
+  }
+  let at = 2u * (t.row * params.rowThreads + t.lane);
+  partials[at] = row.x;
+  partials[at + 1u] = row.y;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn normRowsBackwardRunApply(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let t = runThreadOf(workgroup, workgroups, local);
+  if (!t.live) {
+    return;
+  }
+  let s = rowStatistics(t.row);
+  let sums = vec2f(partials[params.rowSums + 2u * t.row], partials[params.rowSums + 2u * t.row + 1u]);
+  let base = t.row * params.rowUnits;
+  let firstChannel = (t.row % params.groups) * params.groupParams;
+  for (var j = 0u; j < params.groupParams; j += 1u) {
+    let c = firstChannel + j;
+    let g = vec4f(gamma[c]);
+    let b = vec4f(beta[c]);
+    let end = (j + 1u) * params.inner;
+    for (var k = j * params.inner + t.lane; k < end; k += params.rowThreads) {
+      unitDx(base, k, s.x, s.y, sums, g, b);
+    }
   }
 }

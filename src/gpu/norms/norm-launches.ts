@@ -259,18 +259,20 @@ function rowWiseBackwardLaunches(context: GpuContext, call: NormCall, walk: RowW
   const scratch = rowBackwardLayout(view, walk);
   const partials = { buffer: context.scratch.get(scratch.floats * 4), offset: 0, size: scratch.floats * 4 };
   const inputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved, partials];
-  const params = { rows: view.rows, rowThreads: walk.rowThreads, rowGroups: walk.rowGroups, rowUnits: walk.rowUnits, ...buffers.layout, columnPartials: scratch.columnPartials, rowSums: scratch.rowSums };
+  const shape = walk.variant === 'Vec4Columns' ? 'Columns' : 'Run';
+  const walkParams = { rows: view.rows, rowThreads: walk.rowThreads, rowGroups: walk.rowGroups, rowUnits: walk.rowUnits, columnPartials: scratch.columnPartials, rowSums: scratch.rowSums };
+  const params = { ...walkParams, ...buffers.layout, inner: walk.inner, groups: view.groups, groupParams: walk.groupParams };
   const { dgamma, dbeta, dz } = buffers;
-  const sums: Launch = { shader: shaders.normRowsBackward, entryPoint: 'normRowsBackwardSums', constants: { ...constants, DZ: dz !== undefined }, params, buffers: [...inputs, dz ?? context.constants.placeholder('dz')], grid: walk.grid };
-  const foldThreads = view.rows + walk.rowUnits;
+  const sums: Launch = { shader: shaders.normRowsBackward, entryPoint: `normRowsBackward${shape}Sums`, constants: { ...constants, DZ: dz !== undefined }, params, buffers: [...inputs, dz ?? context.constants.placeholder('dz')], grid: walk.grid };
+  const foldThreads = view.rows + (shape === 'Columns' ? walk.rowUnits : view.params);
   const fold: Launch = {
     shader: shaders.normRowsBackwardFold,
-    entryPoint: 'normRowsBackwardFold',
+    entryPoint: `normRowsBackward${shape}Fold`,
     constants: { DGAMMA: dgamma !== undefined, DBETA: dbeta !== undefined },
-    params: { rows: view.rows, rowThreads: walk.rowThreads, rowGroups: walk.rowGroups, rowUnits: walk.rowUnits, columnPartials: scratch.columnPartials, rowSums: scratch.rowSums, rowLength: view.rowLength },
+    params: { ...walkParams, rowLength: view.rowLength, outer: view.outer, channels: view.params },
     buffers: [partials, dgamma ?? context.constants.placeholder('dgamma'), dbeta ?? context.constants.placeholder('dbeta')],
     grid: foldWorkgroups(Math.ceil(foldThreads / context.tuning.workgroupSize), context.maxWorkgroupsPerDimension),
   };
-  const apply: Launch = { shader: shaders.normRowsBackward, entryPoint: 'normRowsBackwardApply', constants: { ...constants, DZ: false }, params, buffers: [...inputs, buffers.dx], grid: walk.grid };
+  const apply: Launch = { shader: shaders.normRowsBackward, entryPoint: `normRowsBackward${shape}Apply`, constants: { ...constants, DZ: false }, params, buffers: [...inputs, buffers.dx], grid: walk.grid };
   return [sums, fold, apply];
 }

@@ -25,19 +25,20 @@ export interface RowWalk {
   grid: [number, number];
 }
 
-/**
- * Threads per row: software adapters (tuning.runSegments) give a row to one 4-lane invocation
- * group, whose lanes read neighbouring units and walk the row in long loops; GPUs give it up to a
- * workgroup, so that short rows still spread over many threads.
- */
 const nextPowerOfTwo = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /** Units of a row whose γ and β a Columns thread holds (norm-rows-apply.wgsl's COLUMN_UNITS). */
 const COLUMN_UNITS = Number(/const\s+COLUMN_UNITS\s*:\s*u32\s*=\s*(\d+)u\s*;/.exec(shaders.normRowsApply.code)?.[1]);
 
-function rowThreadsFor(rowUnits: number, tuning: KernelTuning): number {
+/**
+ * Threads per row of the Channels and Run walks, which split `units` (a row, or a channel's run)
+ * among them: software adapters (tuning.runSegments) give a row to one 4-lane invocation group,
+ * whose lanes read neighbouring units and walk the row in long loops; GPUs give it up to a
+ * workgroup, so that short rows still spread over many threads.
+ */
+function rowThreadsFor(units: number, tuning: KernelTuning): number {
   const wanted = tuning.runSegments ? 4 : tuning.workgroupSize;
-  return Math.min(wanted, nextPowerOfTwo(rowUnits));
+  return Math.min(wanted, nextPowerOfTwo(units));
 }
 
 /**
@@ -63,16 +64,19 @@ export function planRowWalk(view: NormView, tuning: KernelTuning, bindingBytes: 
   if (!channels && inner % 4 !== 0) return undefined;
   const rowUnits = rowLength / 4;
   if (channels && groups === 1) {
-    // Each thread holds up to COLUMN_UNITS units' γ and β; at least four threads share a row, so
-    // that an invocation group's lanes read neighbouring units.
-    const rowThreads = Math.max(Math.min(4, nextPowerOfTwo(rowUnits)), nextPowerOfTwo(Math.ceil(rowUnits / COLUMN_UNITS)));
+    // Each thread holds up to COLUMN_UNITS units' γ and β (as few threads as hold the row, so that
+    // every thread's registers are used); at least four threads share a row, so that an
+    // invocation group's lanes read neighbouring units.
+    const rowThreads = Math.max(Math.min(4, rowUnits), Math.ceil(rowUnits / COLUMN_UNITS));
     const rowGroups = rowGroupsFor(rows, rowThreads, tuning, purpose);
     const workgroups = Math.ceil((rowGroups * rowThreads) / tuning.workgroupSize);
     if (workgroups > maxWorkgroupsPerDimension ** 2) return undefined;
     return { variant: 'Vec4Columns', rowThreads, rowGroups, rowUnits, inner: 1, groupParams: rowUnits, grid: foldWorkgroups(workgroups, maxWorkgroupsPerDimension) };
   }
-  if (purpose === 'backward') return undefined;
-  const rowThreads = rowThreadsFor(rowUnits, tuning);
+  // The backward's Run kernels take channel runs; a unit of several parameters (group norm of 2-D
+  // input with groups > 1) takes the tensor-wide kernels.
+  if (purpose === 'backward' && channels) return undefined;
+  const rowThreads = rowThreadsFor(channels ? rowUnits : inner / 4, tuning);
   const workgroups = Math.ceil((rows * rowThreads) / tuning.workgroupSize);
   if (workgroups > maxWorkgroupsPerDimension ** 2) return undefined;
   return {
@@ -93,7 +97,9 @@ export function planRowWalkWork(context: GpuContext, view: NormView, purpose: 'f
 /** Where the row-wise backward keeps its partial sums in one scratch buffer (indices of float32s). */
 export function rowBackwardLayout(view: NormView, walk: RowWalk): { columnPartials: number; rowSums: number; floats: number } {
   const columnPartials = 2 * view.rows * walk.rowThreads;
-  const rowSums = columnPartials + 8 * walk.rowGroups * walk.rowUnits;
+  // Columns: (Σ g·x̂, Σ g) as two vec4s per (rowGroup, unit); Run: a pair per (sample, channel, lane).
+  const columns = walk.variant === 'Vec4Columns' ? 8 * walk.rowGroups * walk.rowUnits : 2 * view.outer * view.params * walk.rowThreads;
+  const rowSums = columnPartials + columns;
   return { columnPartials, rowSums, floats: rowSums + 2 * view.rows };
 }
 
@@ -105,15 +111,25 @@ export function rowWalkParams(view: NormView, walk: RowWalk): Record<string, num
 /** Rows of a thread's column sums per block (norm-rows-backward.wgsl's ROW_BLOCK). */
 const ROW_BLOCK = Number(/const\s+ROW_BLOCK\s*:\s*u32\s*=\s*(\d+)u\s*;/.exec(shaders.normRowsBackward.code)?.[1]);
 
+/** Samples per block of the Run fold's channel sums (norm-rows-backward-fold.wgsl's SAMPLE_BLOCK). */
+const SAMPLE_BLOCK = Number(/const\s+SAMPLE_BLOCK\s*:\s*u32\s*=\s*(\d+)u\s*;/.exec(shaders.normRowsBackwardFold.code)?.[1]);
+
 /**
  * Longest chains of additions a term goes through in the row-wise backward's sums, as
  * norm-rows-backward.wgsl states them (the tests derive their tolerances from these):
- * - a row's A and B: the unit's four lanes (3, after the product), a lane's four units (3), then the
- *   fold's rowThreads parts in order;
- * - a column's dγ and dβ: a thread's rows in blocks of ROW_BLOCK (a block, then the running sum),
- *   then the fold's rowGroups parts in order.
+ * - Columns: a row's A and B: the unit's four lanes (3, after the product), a lane's four units (3),
+ *   the fold's rowThreads parts in order; a column's dγ and dβ: a thread's rows in blocks of
+ *   ROW_BLOCK (a block, then the running sum), the fold's rowGroups parts in order;
+ * - Run: a row's: the unit's lanes (3), a lane's units of a run, the row's runs, the fold's lanes;
+ *   a channel's: a lane's units (then its four lanes, 2), the fold's lanes, then the samples in
+ *   blocks of SAMPLE_BLOCK.
  */
 export function rowWiseChains(view: NormView, walk: RowWalk): { row: number; column: number } {
+  if (walk.variant === 'Vec4Run') {
+    const laneUnits = Math.ceil(walk.inner / walk.rowThreads);
+    const samples = Math.min(view.outer, SAMPLE_BLOCK) + Math.ceil(view.outer / SAMPLE_BLOCK);
+    return { row: 3 + laneUnits + walk.groupParams + walk.rowThreads, column: laneUnits + 2 + walk.rowThreads + samples };
+  }
   const rowsPerThread = Math.ceil(view.rows / walk.rowGroups);
   return { row: 6 + walk.rowThreads, column: Math.min(rowsPerThread, ROW_BLOCK) + Math.ceil(rowsPerThread / ROW_BLOCK) + walk.rowGroups };
 }
