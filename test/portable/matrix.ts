@@ -207,6 +207,11 @@ export function normCases(seed: number): NormCase[] {
     { name: 'barrier tree: group', seed, kind: 'group', activation: 'gelu-tanh', shape: [3, 6, 19], groups: 2, tuning: tree },
     { name: 'GPU tuning: layer', seed, kind: 'layer', activation: 'gelu', residual: true, shape: [33, 100], tuning: gpuTuning },
     { name: 'GPU tuning: instance', seed, kind: 'instance', activation: 'silu', shape: [2, 8, 13, 11], tuning: gpuTuning },
+    // The row-wise kernels: row groups walking several rows, units past a row's end, channel runs.
+    { name: 'row-wise: layer, row groups', seed, kind: 'layer', activation: 'silu', residual: true, shape: [300, 64] },
+    { name: 'row-wise: rms, units past the row', seed, kind: 'rms', activation: 'relu', residual: true, shape: [7, 52] },
+    { name: 'row-wise: group runs', seed, kind: 'group', activation: 'gelu', residual: true, shape: [20, 6, 20], groups: 3 },
+    { name: 'row-wise: instance runs, GPU tuning', seed, kind: 'instance', activation: 'relu', shape: [5, 3, 4, 12], tuning: gpuTuning },
   ];
   return [...matrix, ...special];
 }
