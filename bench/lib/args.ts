@@ -5,7 +5,7 @@
  */
 import { isLayout } from '../../src/layout';
 import type { Layout } from '../../src/types';
-import { defaultLayouts, defaultSizes, formatSize, fullCaps, KB, parseSize, quickCaps, quickSizes, type Caps } from './cases';
+import { defaultLayouts, defaultSizes, formatSize, fullCaps, KB, normDefaultSizes, normQuickSizes, parseSize, quickCaps, quickSizes, type Caps } from './cases';
 
 /** The one size of `--smoke`. */
 const smokeSize = 64 * KB;
@@ -20,6 +20,8 @@ export interface BenchArgs {
   ops: Op[];
   layouts: Layout[];
   sizes: number[];
+  /** Bytes per tensor of the norm ops' shapes (cases.ts normShapesFor): --sizes when given, else their own. */
+  normSizes: number[];
   /** `--shapes`: exact shapes to run instead of layouts × sizes (e.g. a small CNN activation). */
   shapes: { layout: Layout; shape: number[] }[];
   browser: string | undefined;
@@ -56,7 +58,12 @@ export type Runtime = 'browser' | 'node';
 const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer sizes and repetitions
                        (sizes ${quickSizes.map(formatSize).join(', ')}; TF.js up to 4 MB where it runs)
   --smoke              a check that everything runs: --quick timing at 64 KB only
-  --ops LIST           forward-train,backward,inference,forward-train-residual,backward-residual (default: all)
+  --ops LIST           batch norm: forward-train,backward,inference,forward-train-residual,
+                       backward-residual; the norm family: layer-norm,layer-norm-backward,rms-norm,
+                       rms-norm-backward,group-norm,group-norm-backward (default: all). Norm ops take
+                       their own shapes, whatever --layouts: [rows, 1024] and [rows, 768] (layer,
+                       RMS), NCHW [N, 128, H, W] in 32 groups (group), at ${normQuickSizes.map(formatSize).join(', ')} with
+                       --quick, ${normDefaultSizes.map(formatSize).join(', ')} otherwise, or at --sizes
   --layouts LIST       NC,NHWC,NCHW (default); also NCL, NLC, NCDHW, NDHWC
   --sizes LIST         bytes per tensor, e.g. 64KB,1MB,16MB (default 64KB…64MB, ×4 steps)
   --shapes LIST        exact shapes instead of layouts × sizes, LAYOUT:DIMS each, e.g.
@@ -138,6 +145,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     ops: [...allOps],
     layouts: [...defaultLayouts],
     sizes: [],
+    normSizes: [],
     shapes: [],
     browser: undefined,
     caps: { ...fullCaps },
@@ -268,6 +276,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     if (!sizesGiven) args.sizes = [smokeSize];
   }
   if (!sizesGiven && !smoke) args.sizes = args.quick ? [...quickSizes] : [...defaultSizes];
+  args.normSizes = sizesGiven || smoke ? [...args.sizes] : args.quick ? [...normQuickSizes] : [...normDefaultSizes];
   args.caps = { ...(args.quick ? quickCaps : fullCaps), ...caps };
   if (args.ops.length === 0 || args.layouts.length === 0 || args.sizes.length === 0) throw new Error('nothing to run: empty --ops, --layouts or --sizes');
   return args;
