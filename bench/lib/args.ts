@@ -10,7 +10,7 @@ import { defaultLayouts, defaultSizes, formatSize, fullCaps, KB, normDefaultSize
 /** The one size of `--smoke`. */
 const smokeSize = 64 * KB;
 import { defaultOut, nodeDefaultOut } from './outputs';
-import { allOps, benchDtypes, deviceLimitsModes, type BenchDtype, type DeviceLimitsMode, type Op } from './types';
+import { allOps, batchNormOps, benchDtypes, normOps, deviceLimitsModes, type BenchDtype, type DeviceLimitsMode, type Op } from './types';
 
 export interface BenchArgs {
   quick: boolean;
@@ -58,12 +58,13 @@ export type Runtime = 'browser' | 'node';
 const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer sizes and repetitions
                        (sizes ${quickSizes.map(formatSize).join(', ')}; TF.js up to 4 MB where it runs)
   --smoke              a check that everything runs: --quick timing at 64 KB only
-  --ops LIST           batch norm: forward-train,backward,inference,forward-train-residual,
-                       backward-residual; the norm family: layer-norm,layer-norm-backward,rms-norm,
-                       rms-norm-backward,group-norm,group-norm-backward (default: all). Norm ops take
-                       their own shapes, whatever --layouts: [rows, 1024] and [rows, 768] (layer,
-                       RMS), NCHW [N, 128, H, W] in 32 groups (group), at ${normQuickSizes.map(formatSize).join(', ')} with
-                       --quick, ${normDefaultSizes.map(formatSize).join(', ')} otherwise, or at --sizes
+  --ops LIST           batch norm ('batchnorm'): forward-train,backward,inference,
+                       forward-train-residual,backward-residual; the norm family ('norms'):
+                       layer-norm,layer-norm-backward,rms-norm,rms-norm-backward,group-norm,
+                       group-norm-backward (default: all). Norm ops take their own shapes,
+                       whatever --layouts: [rows, 1024] and [rows, 768] (layer, RMS; 1024 only
+                       with --quick), NCHW [N, 128, H, W] in 32 groups (group), and a small one,
+                       at ${normQuickSizes.map(formatSize).join(', ')} with --quick, ${normDefaultSizes.map(formatSize).join(', ')} otherwise, or --sizes
   --layouts LIST       NC,NHWC,NCHW (default); also NCL, NLC, NCDHW, NDHWC
   --sizes LIST         bytes per tensor, e.g. 64KB,1MB,16MB (default 64KB…64MB, ×4 steps)
   --shapes LIST        exact shapes instead of layouts × sizes, LAYOUT:DIMS each, e.g.
@@ -183,9 +184,10 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
         args.out = value();
         break;
       case '--ops': {
-        const ops = list(value());
-        for (const op of ops) if (!allOps.includes(op as Op)) throw new Error(`unknown op '${op}' (expected ${allOps.join(', ')})`);
-        args.ops = ops as Op[];
+        // 'batchnorm' and 'norms' name each family's ops at once.
+        const ops = list(value()).flatMap((op) => (op === 'norms' ? normOps : op === 'batchnorm' ? batchNormOps : [op]));
+        for (const op of ops) if (!allOps.includes(op as Op)) throw new Error(`unknown op '${op}' (expected ${allOps.join(', ')}, or batchnorm or norms for each family's)`);
+        args.ops = [...new Set(ops)] as Op[];
         break;
       }
       case '--layouts': {

@@ -84,7 +84,10 @@ describe('bench norm ops: command line and shapes', () => {
     expect(parseArgs(['--ops', 'layer-norm,group-norm-backward']).ops).toEqual(['layer-norm', 'group-norm-backward']);
     expect(parseArgs(['--ops', 'forward-train,rms-norm']).ops).toEqual(['forward-train', 'rms-norm']);
     expect(parseArgs([]).ops).toEqual(allOps);
-    expect(() => parseArgs(['--ops', 'layernorm'])).toThrow(/unknown op 'layernorm' \(expected .*layer-norm, layer-norm-backward, rms-norm, rms-norm-backward, group-norm, group-norm-backward\)/);
+    // Each family by its name, once each.
+    expect(parseArgs(['--ops', 'norms']).ops).toEqual(normOps);
+    expect(parseArgs(['--ops', 'batchnorm,layer-norm,norms']).ops).toEqual(allOps);
+    expect(() => parseArgs(['--ops', 'layernorm'])).toThrow(/unknown op 'layernorm' \(expected .*layer-norm, layer-norm-backward, rms-norm, rms-norm-backward, group-norm, group-norm-backward, or batchnorm or norms/);
   });
 
   it('runs one 4 MB size with --quick, 1 MB … 64 MB otherwise, --sizes (and --smoke) when given', () => {
