@@ -133,7 +133,7 @@ export interface MeasuredRow {
   reference?: string;
   /** Free-form extra measurements (e.g. TF.js backward: forward and gradient times). */
   extra?: Record<string, number>;
-  /** webgpu rows of forward-train and backward: kernel launches per call (1: one dispatch). */
+  /** webgpu rows of forward-train, backward and the norm ops: kernel launches per call (1: one dispatch). */
   dispatches?: number;
 }
 

@@ -6,6 +6,8 @@
  * (`bn.norms.*`) on the CPU path. Outputs are checked against the CPU path after timing.
  */
 import type { BatchNorm, NormBackwardArgs, NormForwardArgs } from '../../src/index';
+import type { AnyNormOptions } from '../../src/norms/norm-types';
+import { resolveNormScalars } from '../../src/norms/norm-options';
 import type { MeasuredRow, MissingRow, NormOpInfo, PageResult, TimingPlan } from '../lib/types';
 import { hostX, normCallOptions, runNorm, type CaseData } from './case-data';
 import { copyKernel, copyShapeFor } from './copy-kernel';
@@ -46,6 +48,8 @@ export async function measureNormGpu(ours: Ours, data: CaseData, norm: NormOpInf
     const out = keep(output(device, norm.backward ? 'dx' : 'y', elements));
     // The call's options in the host-array call's form (kind, shape, eps, groups …).
     const call = { kind: norm.kind, ...normCallOptions(data, norm) };
+    // Kernel launches per call, as the engine plans them for this shape.
+    const dispatches = gpuNorms.dispatchCount(norm.backward ? 'backward' : 'forward', resolveNormScalars(norm.kind, normCallOptions(data, norm) as AnyNormOptions));
     let encode: Encode;
     let what: string;
     let perRow: Record<string, number> = {};
@@ -97,6 +101,7 @@ export async function measureNormGpu(ours: Ours, data: CaseData, norm: NormOpInf
         timed: gpuTimed(what),
         ...errorsAgainst(data.reference, actual),
         reference: data.referenceSource,
+        dispatches,
       });
     }
   } finally {

@@ -5,6 +5,7 @@
  *
  * - forward-train: `tf.moments(x, axes)` + `tf.batchNorm(x, mean, variance, beta, gamma, eps)`.
  * - inference: `tf.batchNorm` with the running statistics.
+ * - the norm ops (layer, RMS, group norm): composed from TF.js ops, which has none of them (normModel).
  * - backward: `tf.grads` of the forward-train function, with dy. That call also runs the forward
  *   (TF.js computes it while recording the tape), so the row reports the gradient time minus the
  *   forward-train time: this run's forward-train row of the same shape and formula when there is

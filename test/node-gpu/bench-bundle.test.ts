@@ -112,6 +112,8 @@ async function smokeRun(folder: string, driver: string[], withTfjs: boolean): Pr
     // y or dx, the statistics (mean but for RMS norm, invStd) or the parameter gradients (dγ, and dβ but for RMS norm).
     const ours = rows.find((row) => row.impl === 'webgpu')!;
     expect(Object.keys(ours.errors ?? {}).length).toBe(normOf(op)!.kind === 'rms' ? 2 : 3);
+    // Statistics, finalize and apply (RMS norm's forward one more), or the backward's three.
+    expect(ours.dispatches, `${op} dispatches`).toBeGreaterThanOrEqual(3);
   }
   expect(report.browser).toMatch(/^Node v\d+.*Dawn \(webgpu /);
   // TF.js's WebGPU backend runs on the same Dawn (navigator.gpu provided by the bench).

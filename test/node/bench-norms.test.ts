@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../../bench/lib/args';
+import { renderChart } from '../../bench/lib/chart';
 import { elementsOf, floorBytesPerElement, KB, MB, NORM_GROUPS, normShapeProblem, normShapesFor } from '../../bench/lib/cases';
 import { caseRows, checkReport, type Report } from '../../bench/lib/report';
 import { normSpecs } from '../../bench/lib/run-bench';
@@ -156,5 +158,29 @@ describe('bench norm ops: command line and shapes', () => {
     expect(specs.map((spec) => spec.seed)).toEqual([40, 41, 42, 43]);
     // float16 runs list them as skipped (runner): they carry the run's dtype.
     expect(specs.every((spec) => spec.dtype === 'float16')).toBe(true);
+  });
+});
+
+describe('bench norm ops: the published run', () => {
+  const published = JSON.parse(readFileSync(new URL('../../bench/results/norms.json', import.meta.url), 'utf8')) as Report;
+
+  it('holds every norm op, each with its floor, our checked row, the CPU path and TF.js', () => {
+    expect(checkReport(published)).toEqual([]);
+    expect([...new Set(published.cases.map((row) => row.op))]).toEqual(normOps);
+    for (const row of published.cases.filter((r) => r.impl === 'webgpu')) {
+      const others = published.cases.filter((r) => r.op === row.op && r.shape.join() === row.shape.join()).map((r) => r.impl).sort();
+      expect(others, `${row.op} [${row.shape}]`).toEqual(['copy', 'cpu', 'tfjs-cpu', 'tfjs-webgpu', 'webgpu']);
+      expect(row.maxAbsErr).toBeLessThanOrEqual(1e-3);
+      expect(row.reference).toMatch(/CPU path/);
+      // y with the row statistics (RMS norm: invStd only), or dx with dγ (and dβ but for RMS norm).
+      const names = normOf(row.op)!.backward ? ['dx', 'dgamma', 'dbeta'] : ['y', 'mean', 'invStd'];
+      expect(Object.keys(row.errors ?? {}).sort()).toEqual(names.filter((n) => normOf(row.op)!.kind !== 'rms' || (n !== 'mean' && n !== 'dbeta')).sort());
+    }
+  });
+
+  it('charts a panel per op and layout it ran, none for the layouts an op has no rows in', () => {
+    const svg = renderChart(published);
+    for (const panel of ['layer-norm · NC', 'rms-norm-backward · NC', 'group-norm · NCHW']) expect(svg).toContain(`>${panel}<`);
+    for (const panel of ['layer-norm · NCHW', 'group-norm · NC']) expect(svg).not.toContain(`>${panel}<`);
   });
 });
