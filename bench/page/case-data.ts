@@ -67,7 +67,9 @@ export function streamArray(seed: number, stream: Stream): Float32Array {
 /** The case's inputs; x and dy as host arrays only with `host`. */
 export function makeCase(spec: CaseSpec, host = true): CaseData {
   const view = channelView(spec.shape, spec.layout);
-  const C = view.channels;
+  // γ and β: one per channel, but layer and RMS norm's are over the normalized (last) dim, whatever the layout.
+  const norm = normOf(spec.op);
+  const C = norm && norm.kind !== 'group' ? spec.shape[spec.shape.length - 1] : view.channels;
   const n = view.size;
   // Off-centre data (mean 3, std ≈ 1.2) so that a kernel which forgets the mean shows.
   const x: Stream = { start: 0, length: n, center: 3, spread: 2 };
