@@ -5,7 +5,7 @@
  */
 import { isLayout } from '../../src/layout';
 import type { Layout } from '../../src/types';
-import { defaultLayouts, defaultSizes, formatSize, fullCaps, KB, normDefaultSizes, normQuickSizes, parseSize, quickCaps, quickSizes, type Caps } from './cases';
+import { defaultLayouts, defaultSizes, formatSize, fullCaps, groupNormChannels, KB, NORM_GROUPS, normDefaultSizes, normHiddenSizes, normQuickHiddenSizes, normQuickSizes, parseSize, quickCaps, quickSizes, type Caps } from './cases';
 
 /** The one size of `--smoke`. */
 const smokeSize = 64 * KB;
@@ -62,8 +62,8 @@ const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer size
                        forward-train-residual,backward-residual; the norm family ('norms'):
                        layer-norm,layer-norm-backward,rms-norm,rms-norm-backward,group-norm,
                        group-norm-backward (default: all). Norm ops take their own shapes,
-                       whatever --layouts: [rows, 1024] and [rows, 768] (layer, RMS; 1024 only
-                       with --quick), NCHW [N, 128, H, W] in 32 groups (group), and a small one,
+                       whatever --layouts: ${normHiddenSizes.map((D) => `[rows, ${D}]`).join(' and ')} (layer, RMS; ${normQuickHiddenSizes.join(', ')} only
+                       with --quick), NCHW [N, ${groupNormChannels}, H, W] in ${NORM_GROUPS} groups (group), and a small one,
                        at ${normQuickSizes.map(formatSize).join(', ')} with --quick, ${normDefaultSizes.map(formatSize).join(', ')} otherwise, or --sizes
   --layouts LIST       NC,NHWC,NCHW (default); also NCL, NLC, NCDHW, NDHWC
   --sizes LIST         bytes per tensor, e.g. 64KB,1MB,16MB (default 64KB…64MB, ×4 steps)

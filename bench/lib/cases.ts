@@ -116,7 +116,7 @@ export const smallShapes: { layout: Layout; shape: number[] }[] = [
  */
 export const normHiddenSizes = [1024, 768];
 export const NORM_GROUPS = 32;
-const groupNormChannels = 4 * NORM_GROUPS;
+export const groupNormChannels = 4 * NORM_GROUPS;
 
 /** Small norm shapes every run adds beside its sizes: a short sequence's activations, a small UNet block. */
 export const normSmallShapes: Record<'layer' | 'rms' | 'group', { layout: Layout; shape: number[] }> = {
