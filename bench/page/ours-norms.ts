@@ -48,8 +48,14 @@ export async function measureNormGpu(ours: Ours, data: CaseData, norm: NormOpInf
     const out = keep(output(device, norm.backward ? 'dx' : 'y', elements));
     // The call's options in the host-array call's form (kind, shape, eps, groups …).
     const call = { kind: norm.kind, ...normCallOptions(data, norm) };
-    // Kernel launches per call, as the engine plans them for this shape.
-    const dispatches = gpuNorms.dispatchCount(norm.backward ? 'backward' : 'forward', resolveNormScalars(norm.kind, normCallOptions(data, norm) as AnyNormOptions));
+    // Kernel launches per call, as the engine plans them for this shape; a call the engine cannot
+    // plan (e.g. a backward above one storage binding) fails below, where its reason is reported.
+    let dispatches: number | undefined;
+    try {
+      dispatches = gpuNorms.dispatchCount(norm.backward ? 'backward' : 'forward', resolveNormScalars(norm.kind, normCallOptions(data, norm) as AnyNormOptions));
+    } catch {
+      dispatches = undefined;
+    }
     let encode: Encode;
     let what: string;
     let perRow: Record<string, number> = {};
@@ -101,7 +107,7 @@ export async function measureNormGpu(ours: Ours, data: CaseData, norm: NormOpInf
         timed: gpuTimed(what),
         ...errorsAgainst(data.reference, actual),
         reference: data.referenceSource,
-        dispatches,
+        ...(dispatches !== undefined ? { dispatches } : {}),
       });
     }
   } finally {
