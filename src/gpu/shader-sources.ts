@@ -45,6 +45,11 @@ import inferenceFoldSource from '../../shaders/inference-fold.wgsl?raw';
 import partialsFoldSource from '../../shaders/partials-fold.wgsl?raw';
 import normActivationSource from '../../shaders/norm-activation.wgsl?raw';
 import normApplySource from '../../shaders/norm-apply.wgsl?raw';
+import normRowWalkSource from '../../shaders/norm-row-walk.wgsl?raw';
+import normRowsApplySource from '../../shaders/norm-rows-apply.wgsl?raw';
+import normRowsBackwardSource from '../../shaders/norm-rows-backward.wgsl?raw';
+import normRowsBackwardFoldSource from '../../shaders/norm-rows-backward-fold.wgsl?raw';
+import normGradient4Source from '../../shaders/norm-gradient4.wgsl?raw';
 import normBackwardApplySource from '../../shaders/norm-backward-apply.wgsl?raw';
 import normBackwardParamsSource from '../../shaders/norm-backward-params.wgsl?raw';
 import normBackwardRowsSource from '../../shaders/norm-backward-rows.wgsl?raw';
@@ -86,6 +91,11 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   'moments-tree': momentsTreeSource,
   'norm-activation': normActivationSource,
   'norm-apply': normApplySource,
+  'norm-row-walk': normRowWalkSource,
+  'norm-rows-apply': normRowsApplySource,
+  'norm-rows-backward': normRowsBackwardSource,
+  'norm-rows-backward-fold': normRowsBackwardFoldSource,
+  'norm-gradient4': normGradient4Source,
   'norm-backward-apply': normBackwardApplySource,
   'norm-backward-params': normBackwardParamsSource,
   'norm-backward-rows': normBackwardRowsSource,
@@ -233,6 +243,9 @@ export const shaders = {
   fusedSmallForward: kernel('fused-small-forward'),
   fusedSmallBackward: kernel('fused-small-backward'),
   normApply: kernel('norm-apply'),
+  normRowsApply: kernel('norm-rows-apply'),
+  normRowsBackward: kernel('norm-rows-backward'),
+  normRowsBackwardFold: kernel('norm-rows-backward-fold'),
   normRms: kernel('norm-rms'),
   normBackwardRows: kernel('norm-backward-rows'),
   normBackwardParams: kernel('norm-backward-params'),

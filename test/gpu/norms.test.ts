@@ -74,6 +74,15 @@ const special: NormCase[] = [
   { name: 'instance subgroups, workgroupSize 4', seed, kind: 'instance', activation: 'silu', residual: true, shape: [2, 3, 50], tuning: { workgroupSize: 4 } },
   // A tensor above one binding (a 1 KiB cap): the forward's statistics and apply in slabs, every way
   // the statistics plans split (whole rows, ranges of rows, pieces of one row); the backward refuses.
+  // The row-wise kernels (norm-rows.ts): row groups walking blocks of rows, units past a row's end,
+  // large means, a grid above 65 535 workgroups, group norm's vec4 parameter blocks.
+  { name: 'layer row-wise [1000, 256], row groups of 31 rows', seed, kind: 'layer', activation: 'silu', residual: true, shape: [1000, 256] },
+  { name: 'rms row-wise [7, 52], units past the row', seed, kind: 'rms', activation: 'relu', residual: true, shape: [7, 52] },
+  { name: 'layer row-wise mean 1e4 ± 1', seed, kind: 'layer', activation: 'gelu', shape: [64, 248], mean: 1e4, std: 1 },
+  { name: 'layer row-wise above 65 535 workgroups', seed, kind: 'layer', activation: 'gelu-tanh', shape: [70001, 16], tuning: { runSegments: false, workgroupSize: 4 } },
+  { name: 'group row-wise vec4 parameter blocks', seed, kind: 'group', activation: 'silu', residual: true, shape: [3, 16], groups: 2 },
+  { name: 'group row-wise runs, 40 samples, runs of 5 units', seed, kind: 'group', activation: 'gelu', residual: true, shape: [40, 6, 20], groups: 3 },
+  { name: 'instance row-wise runs, GPU tuning', seed, kind: 'instance', activation: 'relu', residual: true, shape: [17, 3, 4, 12], tuning: { ...defaultTuning, oneDispatch: false } },
   { name: 'slabs: layer rows in slabs', seed, kind: 'layer', activation: 'relu', shape: [40, 37], tuning: { maxBindingBytes: 1024 }, backward: false },
   { name: 'slabs: rms pieces of one row, mean 1e4 ± 1', seed, kind: 'rms', activation: 'none', shape: [3, 700], mean: 1e4, std: 1, tuning: { maxBindingBytes: 1024 }, backward: false },
   { name: 'slabs: group vec4 runs', seed, kind: 'group', activation: 'gelu', residual: true, shape: [2, 4, 96], groups: 2, tuning: { maxBindingBytes: 1024 }, backward: false },

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { checkNormCall } from '../../src/gpu/norms/encode-norms';
 import { normElementwiseShape, planNormBackward, rowsView } from '../../src/gpu/norms/norm-launches';
 import type { GpuContext } from '../../src/gpu/context';
-import { softwareAdapterTuning, resolveTuning } from '../../src/gpu/tuning';
+import { defaultTuning, softwareAdapterTuning, resolveTuning } from '../../src/gpu/tuning';
+import { planRowWalk, rowBackwardLayout, rowWiseChains } from '../../src/gpu/norms/norm-rows';
 import type { NormView } from '../../src/norms/norm-types';
 
 const view = (outer: number, params: number, inner: number, groups: number): NormView => ({
@@ -78,5 +79,48 @@ describe('norm launch plans', () => {
     expect(planNormBackward({ ...contextWith(8), tuning: resolveTuning({ runSegments: false }, 256, softwareAdapterTuning) }, call).rows).toEqual({ entryPoint: 'normBackwardRows', grid: [35001, 2] });
     expect(() => planNormBackward(contextWith(6), call)).toThrow(expect.objectContaining({ code: 'unsupported-device' }));
     expect(() => planNormBackward(contextWith(8, 1024), call)).toThrow(expect.objectContaining({ code: 'too-large' }));
+  });
+
+  it('takes the row-wise kernels for rows of vec4 units, holding γ and β per thread where they run along the row', () => {
+    const software = resolveTuning(undefined, 256, softwareAdapterTuning);
+    const gpu = resolveTuning(undefined, 256, defaultTuning);
+    const plan = (v: NormView, tuning = software, purpose: 'forward' | 'backward' = 'forward', bindingBytes = 1 << 30) => planRowWalk(v, tuning, bindingBytes, 65535, purpose);
+    // Layer norm [1024, 1024] (256 units a row): 64 threads hold 4 units each; software adapters
+    // share a column set among 512 / 64 row groups, GPUs give each row its own (forward).
+    expect(plan(view(1024, 1024, 1, 1))).toEqual({ variant: 'Vec4Columns', rowThreads: 64, rowGroups: 8, rowUnits: 256, inner: 1, groupParams: 256, grid: [8, 1] });
+    expect(plan(view(1024, 1024, 1, 1), gpu)).toMatchObject({ variant: 'Vec4Columns', rowThreads: 64, rowGroups: 1024, grid: [256, 1] });
+    // The backward caps GPUs' row groups (one part of dγ, dβ per row group).
+    expect(plan(view(100000, 1024, 1, 1), gpu, 'backward')).toMatchObject({ rowThreads: 64, rowGroups: 256 });
+    // A short row still spreads over up to four threads (an invocation group's lanes read neighbouring
+    // units); a row of 192 units takes 48 threads of 4 units each.
+    expect(plan(view(3, 8, 1, 1))).toMatchObject({ rowThreads: 2, rowGroups: 3 });
+    expect(plan(view(5, 12, 1, 1))).toMatchObject({ rowThreads: 3, rowUnits: 3 });
+    expect(plan(view(1366, 768, 1, 1))).toMatchObject({ rowThreads: 48, rowUnits: 192 });
+    // Group norm: parameters per unit (inner == 1, several groups: forward only) or per channel run
+    // (inner % 4 == 0), whose units the row's threads split (up to 4 on software adapters).
+    expect(plan(view(2, 8, 1, 2))).toMatchObject({ variant: 'Vec4Channels', groupParams: 1 });
+    expect(plan(view(2, 8, 1, 2), software, 'backward')).toBeUndefined();
+    expect(plan(view(2, 6, 8, 3))).toMatchObject({ variant: 'Vec4Run', inner: 2, groupParams: 2, rowThreads: 2 });
+    expect(plan(view(2, 6, 64, 3), software, 'backward')).toMatchObject({ variant: 'Vec4Run', inner: 16, rowThreads: 4, grid: [1, 1] });
+    expect(plan(view(2, 6, 64, 3), gpu, 'backward')).toMatchObject({ rowThreads: 16, grid: [1, 1] });
+    // Rows of single values, vec4 units across two parameters, a tensor above one binding: the tensor-wide walk.
+    for (const v of [view(4, 6, 1, 1), view(2, 6, 2, 3), view(2, 6, 6, 3)]) expect(plan(v)).toBeUndefined();
+    expect(plan(view(1024, 1024, 1, 1), software, 'forward', 1 << 20)).toBeUndefined();
+  });
+
+  it("states the row-wise backward's chains of additions and keeps its partial sums apart", () => {
+    const v = view(1000, 1024, 1, 1);
+    const walk = planRowWalk(v, resolveTuning(undefined, 256, softwareAdapterTuning), 1 << 30, 65535, 'backward')!;
+    expect(walk).toMatchObject({ rowThreads: 64, rowGroups: 8 });
+    // A row: 3 + 3 in a lane's units, 64 parts; a column: 125 rows a thread in blocks of 16 (16 + 8), 8 parts.
+    expect(rowWiseChains(v, walk)).toEqual({ row: 70, column: 32 });
+    const layout = rowBackwardLayout(v, walk);
+    expect(layout).toEqual({ columnPartials: 2 * 1000 * 64, rowSums: 2 * 1000 * 64 + 8 * 8 * 256, floats: 2 * 1000 * 64 + 8 * 8 * 256 + 2 * 1000 });
+    // Group norm [40, 6, 64] in 3 groups: rows of 2 runs of 16 units, 4 threads each: a row's chain
+    // 3 + 4 units + 2 runs + 4 lanes; a channel's 4 units + 2 + 4 lanes + 40 samples in blocks of 16 (16 + 3).
+    const group = view(40, 6, 64, 3);
+    const run = planRowWalk(group, resolveTuning(undefined, 256, softwareAdapterTuning), 1 << 30, 65535, 'backward')!;
+    expect(rowWiseChains(group, run)).toEqual({ row: 13, column: 29 });
+    expect(rowBackwardLayout(group, run)).toEqual({ columnPartials: 2 * 120 * 4, rowSums: 2 * 120 * 4 + 2 * 40 * 6 * 4, floats: 2 * 120 * 4 + 2 * 40 * 6 * 4 + 2 * 120 });
   });
 });

@@ -45,9 +45,12 @@ export class GpuNorms implements NormKernels {
   /** Kernel launches of one call: forward (statistics slabs, fold, finalize, RMS, apply slabs) or backward (3). */
   dispatchCount(op: 'forward' | 'backward', resolved: Pick<ResolvedNormOptions, 'kind' | 'view' | 'eps' | 'activation'>): number {
     this.checkAlive();
-    if (op === 'backward') return 2 + planNormBackward(this.context, resolved).apply.slabs.length;
+    if (op === 'backward') {
+      const work = planNormBackward(this.context, resolved);
+      return work.rowWise ? 3 : 2 + work.apply.slabs.length;
+    }
     const work = planNormForward(this.context, resolved);
-    return statisticsDispatches(this.context, resolved, work) + (resolved.kind === 'rms' ? 1 : 0) + work.apply.slabs.length;
+    return statisticsDispatches(this.context, resolved, work) + (resolved.kind === 'rms' ? 1 : 0) + (work.rowApply ? 1 : work.apply.slabs.length);
   }
 
   async forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult> {

@@ -9,6 +9,7 @@ import { elementwiseLaunches, planElementwiseRange, type ElementwiseShape, type 
 import { perChannelThreads, planReduction, type ReductionWork } from '../statistics-plan';
 import { shaders } from '../shader-sources';
 import { checkTensorFits, elementwiseSlabs, foldWorkgroups, tensorBytes } from '../slabs';
+import { planRowWalkWork, rowBackwardLayout, rowWalkParams, type RowWalk } from './norm-rows';
 
 /**
  * The launches of layer, RMS, group and instance norm, all of which normalize rows of D contiguous
@@ -92,11 +93,13 @@ export function planNormElementwise(context: GpuContext, shape: ElementwiseShape
 export interface NormForwardWork {
   statistics: ReductionWork;
   apply: SlabbedElementwise;
+  /** The apply row by row (norm-rows.ts) where the shape allows it, instead of `apply`'s walk. */
+  rowApply: RowWalk | undefined;
 }
 
 export function planNormForward(context: GpuContext, call: NormCall): NormForwardWork {
   checkTensorFits(context.device.limits, rowsView(call.view));
-  return { statistics: planReduction(context, rowsView(call.view), 'stats'), apply: planNormElementwise(context, normElementwiseShape(call.view)) };
+  return { statistics: planReduction(context, rowsView(call.view), 'stats'), apply: planNormElementwise(context, normElementwiseShape(call.view)), rowApply: planRowWalkWork(context, call.view) };
 }
 
 export interface NormForwardBuffers {
@@ -116,15 +119,27 @@ export function normForwardLaunches(context: GpuContext, call: NormCall, work: N
     call.kind === 'rms'
       ? [{ shader: shaders.normRms, entryPoint: 'normRmsInvStd', constants: {}, params: { rows: view.rows, eps: gpuEps(call.eps) }, buffers: [buffers.stats], grid: perChannelThreads(rowsView(view), context.tuning, context.maxWorkgroupsPerDimension) }]
       : [];
+  const gamma = buffers.gamma ?? context.constants.filled(view.params, 1);
+  const beta = buffers.beta ?? context.constants.filled(view.params, 0);
+  const constants = { RESIDUAL: buffers.residual !== undefined, CENTER: call.kind !== 'rms', ...activationConstants(call.activation) };
+  if (work.rowApply) {
+    const rowApply: Launch = {
+      shader: shaders.normRowsApply,
+      entryPoint: `normRowsApply${work.rowApply.variant}`,
+      constants,
+      params: { ...rowWalkParams(view, work.rowApply), ...forwardStatsLayout(view.rows) },
+      buffers: [buffers.x, buffers.stats, gamma, beta, buffers.y, buffers.residual ?? buffers.x],
+      grid: work.rowApply.grid,
+    };
+    return { launches: [...statistics.launches, ...rms, rowApply], cleared: statistics.cleared };
+  }
   const { apply } = work;
   const kernel = {
     shader: shaders.normApply,
     entryPoint: `normApply${apply.variant}`,
-    constants: { RESIDUAL: buffers.residual !== undefined, CENTER: call.kind !== 'rms', ...activationConstants(call.activation) },
+    constants,
   };
   const rowUnits = apply.variant === 'Scalar' ? view.rowLength : view.rowLength / 4;
-  const gamma = buffers.gamma ?? context.constants.filled(view.params, 1);
-  const beta = buffers.beta ?? context.constants.filled(view.params, 0);
   const applyLaunches = elementwiseLaunches(apply, kernel, { rowUnits, ...forwardStatsLayout(view.rows) }, (slab) => [
     slab(buffers.x),
     buffers.stats,
@@ -166,6 +181,8 @@ export interface NormBackwardBuffers {
 export const NORM_BACKWARD_STORAGE_BUFFERS = 8;
 
 export interface NormBackwardWork {
+  /** Layer and RMS norm rows of vec4 units: the row-wise kernels (norm-rows.ts) instead of the three below. */
+  rowWise: RowWalk | undefined;
   apply: SlabbedElementwise;
   /** A, B per row: a workgroup per row, or a thread per row on software adapters (tuning.runSegments). */
   rows: { entryPoint: 'normBackwardRows' | 'normBackwardRowsSerial'; grid: [number, number] };
@@ -197,7 +214,7 @@ export function planNormBackward(context: GpuContext, call: NormCall): NormBackw
   const rows = context.tuning.runSegments
     ? { entryPoint: 'normBackwardRowsSerial' as const, grid: foldWorkgroups(Math.ceil(view.rows / context.tuning.workgroupSize), max) }
     : { entryPoint: 'normBackwardRows' as const, grid: foldWorkgroups(view.rows, max) };
-  return { apply: planNormElementwise(context, normElementwiseShape(view)), rows, params };
+  return { rowWise: planRowWalkWork(context, view, 'backward'), apply: planNormElementwise(context, normElementwiseShape(view)), rows, params };
 }
 
 export function normBackwardLaunches(context: GpuContext, call: NormCall, work: NormBackwardWork, buffers: NormBackwardBuffers): Launch[] {
@@ -206,6 +223,7 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
   const saved = call.activation === 'relu' ? buffers.y : smooth ? buffers.residual : undefined;
   const constants = { CENTER: call.kind !== 'rms', RESIDUAL: smooth && buffers.residual !== undefined, ...activationConstants(call.activation) };
   const { layout } = buffers;
+  if (work.rowWise) return rowWiseBackwardLaunches(context, call, work.rowWise, buffers, constants, saved ?? buffers.x);
   const gradientInputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved ?? buffers.x];
   const rowSumsBytes = view.rows * 8;
   const rowSums = { buffer: context.scratch.get(rowSumsBytes), offset: 0, size: rowSumsBytes };
@@ -233,4 +251,28 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
       : [];
   const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout }, () => [...gradientInputs, rowSums, buffers.dx]);
   return [rows, ...params, ...apply];
+}
+
+/** The row-wise backward (norm-rows-backward.wgsl): sums, fold, dx. */
+function rowWiseBackwardLaunches(context: GpuContext, call: NormCall, walk: RowWalk, buffers: NormBackwardBuffers, constants: Record<string, boolean>, saved: GPUBuffer): Launch[] {
+  const { view } = call;
+  const scratch = rowBackwardLayout(view, walk);
+  const partials = { buffer: context.scratch.get(scratch.floats * 4), offset: 0, size: scratch.floats * 4 };
+  const inputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved, partials];
+  const shape = walk.variant === 'Vec4Columns' ? 'Columns' : 'Run';
+  const walkParams = { rows: view.rows, rowThreads: walk.rowThreads, rowGroups: walk.rowGroups, rowUnits: walk.rowUnits, columnPartials: scratch.columnPartials, rowSums: scratch.rowSums };
+  const params = { ...walkParams, ...buffers.layout, inner: walk.inner, groups: view.groups, groupParams: walk.groupParams };
+  const { dgamma, dbeta, dz } = buffers;
+  const sums: Launch = { shader: shaders.normRowsBackward, entryPoint: `normRowsBackward${shape}Sums`, constants: { ...constants, DZ: dz !== undefined }, params, buffers: [...inputs, dz ?? context.constants.placeholder('dz')], grid: walk.grid };
+  const foldThreads = view.rows + (shape === 'Columns' ? walk.rowUnits : view.params);
+  const fold: Launch = {
+    shader: shaders.normRowsBackwardFold,
+    entryPoint: `normRowsBackward${shape}Fold`,
+    constants: { DGAMMA: dgamma !== undefined, DBETA: dbeta !== undefined },
+    params: { ...walkParams, rowLength: view.rowLength, outer: view.outer, channels: view.params },
+    buffers: [partials, dgamma ?? context.constants.placeholder('dgamma'), dbeta ?? context.constants.placeholder('dbeta')],
+    grid: foldWorkgroups(Math.ceil(foldThreads / context.tuning.workgroupSize), context.maxWorkgroupsPerDimension),
+  };
+  const apply: Launch = { shader: shaders.normRowsBackward, entryPoint: `normRowsBackward${shape}Apply`, constants: { ...constants, DZ: false }, params, buffers: [...inputs, buffers.dx], grid: walk.grid };
+  return [sums, fold, apply];
 }

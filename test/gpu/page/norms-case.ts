@@ -8,6 +8,8 @@
 import type { KernelTuning } from '../../../src/advanced';
 import type { NormActivation, NormKind, NormView, ResolvedNormBackwardOptions, ResolvedNormOptions } from '../../../src/norms/norm-types';
 import { rowsView } from '../../../src/gpu/norms/norm-launches';
+import { planRowWalk, rowWiseChains } from '../../../src/gpu/norms/norm-rows';
+import { bindingBytesOf } from '../../../src/gpu/slabs';
 import { engineFor, type CaseDevice } from './case-engines';
 import { check, type OutputCheck } from '../../support/forward-checks';
 import { caseSeed, createRng, normals } from '../../support/random';
@@ -221,8 +223,11 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   }
   const wg = gpu.tuning.workgroupSize;
   const treeChain = workgroupSumChain(wg, reductionSubgroupMaxSize(gpu));
-  // A thread per row in blocks of 16 (tuning.runSegments: software adapters), or a workgroup per row.
-  const rowChain = gpu.tuning.runSegments ? Math.min(16, rowLength) + Math.ceil(rowLength / 16) + 1 : sumChain(rowLength, wg, treeChain);
+  // The row-wise kernels where they apply (norm-rows.ts: layer and RMS norm rows of vec4 units);
+  // else a thread per row in blocks of 16 (tuning.runSegments: software adapters), or a workgroup per row.
+  const rowWalk = planRowWalk(view, gpu.tuning, bindingBytesOf(device.limits, gpu.tuning.maxBindingBytes), device.limits.maxComputeWorkgroupsPerDimension, 'backward');
+  const rowWise = rowWalk && rowWiseChains(view, rowWalk);
+  const rowChain = rowWise ? rowWise.row : gpu.tuning.runSegments ? Math.min(16, rowLength) + Math.ceil(rowLength / 16) + 1 : sumChain(rowLength, wg, treeChain);
   const A = new Float64Array(rows);
   const B = new Float64Array(rows);
   const deltaA = new Float64Array(rows);
@@ -254,8 +259,8 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
       NORM_ATOL
     );
   };
-  // A thread per parameter in blocks of 16 rows (inner == 1), or a workgroup per parameter.
-  const paramChain = view.inner === 1 ? Math.min(16, view.outer) + Math.ceil(view.outer / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
+  // The row-wise kernels' column sums, else a thread per parameter in blocks of 16 rows (inner == 1), or a workgroup per parameter.
+  const paramChain = rowWise ? rowWise.column : view.inner === 1 ? Math.min(16, view.outer) + Math.ceil(view.outer / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
   const dgammaError = new Float64Array(params);
   const dbetaError = new Float64Array(params);
   for (let i = 0; i < size; i++) {
