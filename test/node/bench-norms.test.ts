@@ -164,7 +164,7 @@ describe('bench norm ops: command line and shapes', () => {
 describe('bench norm ops: the published run', () => {
   const published = JSON.parse(readFileSync(new URL('../../bench/results/norms.json', import.meta.url), 'utf8')) as Report;
 
-  it('holds every norm op, each with its floor, our checked row, the CPU path and TF.js', () => {
+  it('holds every norm op, each with its floor, our checked row (with its launches), the CPU path and TF.js', () => {
     expect(checkReport(published)).toEqual([]);
     expect([...new Set(published.cases.map((row) => row.op))]).toEqual(normOps);
     for (const row of published.cases.filter((r) => r.impl === 'webgpu')) {
@@ -172,6 +172,7 @@ describe('bench norm ops: the published run', () => {
       expect(others, `${row.op} [${row.shape}]`).toEqual(['copy', 'cpu', 'tfjs-cpu', 'tfjs-webgpu', 'webgpu']);
       expect(row.maxAbsErr).toBeLessThanOrEqual(1e-3);
       expect(row.reference).toMatch(/CPU path/);
+      expect(row.dispatches).toBeGreaterThanOrEqual(3);
       // y with the row statistics (RMS norm: invStd only), or dx with dγ (and dβ but for RMS norm).
       const names = normOf(row.op)!.backward ? ['dx', 'dgamma', 'dbeta'] : ['y', 'mean', 'invStd'];
       expect(Object.keys(row.errors ?? {}).sort()).toEqual(names.filter((n) => normOf(row.op)!.kind !== 'rms' || (n !== 'mean' && n !== 'dbeta')).sort());
