@@ -2,8 +2,9 @@
  * `npm run bench:publish [-- FILE]`: makes a run the project's published one. Runs write to the
  * ignored bench/results/local/ (so that measuring leaves the checkout unchanged); this copies FILE
  * (default bench/results/local/latest.json) into bench/results/, re-renders its chart and table
- * there, and refreshes the README's block for it (latest.json: the benchmark table; size-curve.json:
- * the size curve). A file that breaks the contract or has wrong webgpu rows is refused.
+ * there, and refreshes the README's blocks for it (latest.json: the benchmark table, and the norm
+ * family's if it has norm rows; norms.json: the norm family's; size-curve.json: the size curve). A
+ * file that breaks the contract or has wrong webgpu rows is refused.
  */
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -14,11 +15,12 @@ import { checkReport, type Report } from './lib/report';
 import { writeAtomic } from './lib/run-bench';
 import { isWrong, readmeTable } from './lib/table';
 import { updateReadmeCurve } from './readme-curve';
+import { updateReadmeNorms } from './readme-norms';
 import { updateReadmeBench } from './readme-summary';
 
 export interface Published {
   files: string[];
-  /** The README block rewritten ('BENCH' or 'CURVE'), if any. */
+  /** The README blocks rewritten ('BENCH', 'CURVE', 'NORMS' or 'BENCH, NORMS'), if any. */
   readmeBlock: string | undefined;
 }
 
@@ -36,9 +38,12 @@ export function publish(source: string, into = publishedDir, readme = 'docs/benc
   writeAtomic(json, text);
   writeAtomic(chart, renderChart(report));
   writeAtomic(table, readmeTable(report, name));
-  const update = name === 'latest.json' ? updateReadmeBench : name === 'size-curve.json' ? updateReadmeCurve : undefined;
-  const block = update?.(join(into, name), readme) === undefined ? undefined : name === 'latest.json' ? 'BENCH' : 'CURVE';
-  return { files: [json, chart, table], readmeBlock: block };
+  // The blocks each file feeds: latest.json batch norm's table, and the norm family's when it has
+  // norm rows (as norms.json, a run of the norm ops alone); size-curve.json the size curve.
+  const updates: [string, (file: string, readme: string) => string | undefined][] =
+    name === 'latest.json' ? [['BENCH', updateReadmeBench], ['NORMS', updateReadmeNorms]] : name === 'size-curve.json' ? [['CURVE', updateReadmeCurve]] : name === 'norms.json' ? [['NORMS', updateReadmeNorms]] : [];
+  const blocks = updates.filter(([, update]) => update(join(into, name), readme) !== undefined).map(([block]) => block);
+  return { files: [json, chart, table], readmeBlock: blocks.length ? blocks.join(', ') : undefined };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -46,7 +51,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   try {
     const { files, readmeBlock } = publish(source);
     console.log(`published ${source} as ${files.join(', ')}`);
-    console.log(readmeBlock ? `docs/benchmark.md: its ${readmeBlock} block now shows ${files[0]}` : "docs/benchmark.md: no block for this file, unchanged");
+    console.log(readmeBlock ? `docs/benchmark.md: rewrote its ${readmeBlock} block(s) from ${files[0]}` : 'docs/benchmark.md: no block for this file, unchanged');
   } catch (error) {
     console.error((error as Error).message);
     process.exitCode = 1;

@@ -1,12 +1,14 @@
 /**
  * Writes the compact benchmark summary of the README (between its BENCH markers) from a results
- * file: per op and layout, our ratio to the floor at each size ≥ 4 MB and the speedups over TF.js.
+ * file: per batch norm op and layout, our ratio to the floor at each size ≥ 4 MB and the speedups
+ * over TF.js.
  * Usage: npx tsx bench/readme-summary.ts [bench/results/latest.json] (npm run bench:publish runs it too).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { forwardBackwardRows, speedupCeiling } from './lib/ceiling';
 import type { CaseRow } from './lib/report';
+import { normOf } from './lib/types';
 
 interface StepTime {
   backend: string;
@@ -19,7 +21,8 @@ interface StepTime {
 /** Rewrites the BENCH block of `readme` (docs/benchmark.md) from the results file `file`; returns the block, or undefined when the README has no such block. */
 export function updateReadmeBench(file = 'bench/results/latest.json', readme = 'docs/benchmark.md'): string | undefined {
   const report = JSON.parse(readFileSync(file, 'utf8')) as { cases: CaseRow[]; trainingStep?: StepTime };
-  const rows = report.cases.filter((r) => r.elements * 4 >= 4 * 2 ** 20);
+  // Batch norm's ops only: the norm family has its own block (readme-norms.ts).
+  const rows = report.cases.filter((r) => r.elements * 4 >= 4 * 2 ** 20 && !normOf(r.op));
   const find = (op: string, layout: string, elements: number, impl: string) =>
     rows.find((r) => r.op === op && r.layout === layout && r.elements === elements && r.impl === impl);
   const fmt = (v: number | undefined, unit = '×') => (v === undefined || !Number.isFinite(v) ? '—' : `${v < 10 ? v.toFixed(2) : v.toFixed(0)}${unit}`);

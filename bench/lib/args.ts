@@ -5,12 +5,12 @@
  */
 import { isLayout } from '../../src/layout';
 import type { Layout } from '../../src/types';
-import { defaultLayouts, defaultSizes, formatSize, fullCaps, KB, parseSize, quickCaps, quickSizes, type Caps } from './cases';
+import { defaultLayouts, defaultSizes, formatSize, fullCaps, groupNormChannels, KB, NORM_GROUPS, normDefaultSizes, normHiddenSizes, normQuickHiddenSizes, normQuickSizes, parseSize, quickCaps, quickSizes, type Caps } from './cases';
 
 /** The one size of `--smoke`. */
 const smokeSize = 64 * KB;
 import { defaultOut, nodeDefaultOut } from './outputs';
-import { allOps, benchDtypes, deviceLimitsModes, type BenchDtype, type DeviceLimitsMode, type Op } from './types';
+import { allOps, batchNormOps, benchDtypes, normOps, deviceLimitsModes, type BenchDtype, type DeviceLimitsMode, type Op } from './types';
 
 export interface BenchArgs {
   quick: boolean;
@@ -20,6 +20,8 @@ export interface BenchArgs {
   ops: Op[];
   layouts: Layout[];
   sizes: number[];
+  /** Bytes per tensor of the norm ops' shapes (cases.ts normShapesFor): --sizes when given, else their own. */
+  normSizes: number[];
   /** `--shapes`: exact shapes to run instead of layouts × sizes (e.g. a small CNN activation). */
   shapes: { layout: Layout; shape: number[] }[];
   browser: string | undefined;
@@ -56,7 +58,13 @@ export type Runtime = 'browser' | 'node';
 const commonOptions = `  --quick              every op, NC/NHWC/NCHW, fewer sizes and repetitions
                        (sizes ${quickSizes.map(formatSize).join(', ')}; TF.js up to 4 MB where it runs)
   --smoke              a check that everything runs: --quick timing at 64 KB only
-  --ops LIST           forward-train,backward,inference,forward-train-residual,backward-residual (default: all)
+  --ops LIST           batch norm ('batchnorm'): forward-train,backward,inference,
+                       forward-train-residual,backward-residual; the norm family ('norms'):
+                       layer-norm,layer-norm-backward,rms-norm,rms-norm-backward,group-norm,
+                       group-norm-backward (default: all). Norm ops take their own shapes,
+                       whatever --layouts: ${normHiddenSizes.map((D) => `[rows, ${D}]`).join(' and ')} (layer, RMS; ${normQuickHiddenSizes.join(', ')} only
+                       with --quick), NCHW [N, ${groupNormChannels}, H, W] in ${NORM_GROUPS} groups (group), and a small one,
+                       at ${normQuickSizes.map(formatSize).join(', ')} with --quick, ${normDefaultSizes.map(formatSize).join(', ')} otherwise, or --sizes
   --layouts LIST       NC,NHWC,NCHW (default); also NCL, NLC, NCDHW, NDHWC
   --sizes LIST         bytes per tensor, e.g. 64KB,1MB,16MB (default 64KB…64MB, ×4 steps)
   --shapes LIST        exact shapes instead of layouts × sizes, LAYOUT:DIMS each, e.g.
@@ -138,6 +146,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     ops: [...allOps],
     layouts: [...defaultLayouts],
     sizes: [],
+    normSizes: [],
     shapes: [],
     browser: undefined,
     caps: { ...fullCaps },
@@ -175,9 +184,10 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
         args.out = value();
         break;
       case '--ops': {
-        const ops = list(value());
-        for (const op of ops) if (!allOps.includes(op as Op)) throw new Error(`unknown op '${op}' (expected ${allOps.join(', ')})`);
-        args.ops = ops as Op[];
+        // 'batchnorm' and 'norms' name each family's ops at once.
+        const ops = list(value()).flatMap((op) => (op === 'norms' ? normOps : op === 'batchnorm' ? batchNormOps : [op]));
+        for (const op of ops) if (!allOps.includes(op as Op)) throw new Error(`unknown op '${op}' (expected ${allOps.join(', ')}, or batchnorm or norms for each family's)`);
+        args.ops = [...new Set(ops)] as Op[];
         break;
       }
       case '--layouts': {
@@ -268,6 +278,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     if (!sizesGiven) args.sizes = [smokeSize];
   }
   if (!sizesGiven && !smoke) args.sizes = args.quick ? [...quickSizes] : [...defaultSizes];
+  args.normSizes = sizesGiven || smoke ? [...args.sizes] : args.quick ? [...normQuickSizes] : [...normDefaultSizes];
   args.caps = { ...(args.quick ? quickCaps : fullCaps), ...caps };
   if (args.ops.length === 0 || args.layouts.length === 0 || args.sizes.length === 0) throw new Error('nothing to run: empty --ops, --layouts or --sizes');
   return args;

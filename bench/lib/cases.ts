@@ -3,7 +3,7 @@
  * which implementations run at which sizes. Pure functions, shared by the runner and its checks.
  */
 import type { Layout } from '../../src/types';
-import type { BenchDtype, Impl, Op } from './types';
+import { normOf, type BenchDtype, type Impl, type NormOp, type Op } from './types';
 
 /** The least traffic of each op in bytes per float32 element (bench/README.md, "The floor"). */
 const float32FloorBytes: Record<Op, number> = {
@@ -12,6 +12,13 @@ const float32FloorBytes: Record<Op, number> = {
   backward: 20, // reduce reads x, dy; apply reads x, dy, writes dx
   'forward-train-residual': 16, // stats read x; apply reads x and z, writes y
   'backward-residual': 24, // reduce reads x, dy; apply reads x, dy, writes dx and dz
+  // The norm family counts as batch norm does: statistics per row instead of per channel.
+  'layer-norm': 12, // row statistics read x; apply reads x, writes y
+  'layer-norm-backward': 20, // row sums read x, dy; dx reads x, dy, writes dx
+  'rms-norm': 12,
+  'rms-norm-backward': 20,
+  'group-norm': 12,
+  'group-norm-backward': 20,
 };
 
 /** Bytes of one stored tensor value. */
@@ -68,12 +75,11 @@ const spatialSteps: Record<Layout, number[][]> = {
 };
 
 /**
- * A shape of `layout` holding about `bytes` of float32: the layout's channel count, the largest
- * spatial extent that leaves a batch N ≥ 2, and N = elements / (C · spatial), rounded down.
+ * A shape of `layout` holding about `bytes` of float32: the layout's channel count (or `C`), the
+ * largest spatial extent that leaves a batch N ≥ 2, and N = elements / (C · spatial), rounded down.
  */
-export function shapeFor(layout: Layout, bytes: number): number[] {
+export function shapeFor(layout: Layout, bytes: number, C = channelsOf[layout]): number[] {
   const elements = Math.floor(bytes / 4);
-  const C = channelsOf[layout];
   const steps = spatialSteps[layout];
   let spatial = steps[steps.length - 1];
   for (const step of steps) {
@@ -102,6 +108,52 @@ export const smallShapes: { layout: Layout; shape: number[] }[] = [
   { layout: 'NCHW', shape: [16, 256, 16, 16] },
   { layout: 'NHWC', shape: [32, 8, 8, 64] },
 ];
+
+/**
+ * The norm family's shapes. Layer and RMS norm: [rows, D] (layout NC), normalized over D, with a
+ * transformer's hidden sizes (BERT-large / GPT-2 medium's 1024, BERT-base / GPT-2's 768). Group norm:
+ * NCHW with a diffusion UNet's 32 groups, here of 4 channels each (C = 128).
+ */
+export const normHiddenSizes = [1024, 768];
+export const NORM_GROUPS = 32;
+export const groupNormChannels = 4 * NORM_GROUPS;
+
+/** Small norm shapes every run adds beside its sizes: a short sequence's activations, a small UNet block. */
+export const normSmallShapes: Record<'layer' | 'rms' | 'group', { layout: Layout; shape: number[] }> = {
+  layer: { layout: 'NC', shape: [32, 128] },
+  rms: { layout: 'NC', shape: [32, 128] },
+  group: { layout: 'NCHW', shape: [2, 64, 8, 8] },
+};
+
+/** Sizes the norm ops run at without --sizes: one ≥ 4 MB with --quick, 1 MB … 64 MB otherwise. */
+export const normQuickSizes = [4 * MB];
+export const normDefaultSizes = [MB, 4 * MB, 16 * MB, 64 * MB];
+
+/** The hidden sizes of --quick: one, so that the norm ops add about a minute to a quick run. */
+export const normQuickHiddenSizes = [1024];
+
+/**
+ * The shapes of norm op `op` at `bytes` per tensor (layer and RMS norm: one per hidden size, with
+ * rows rounded up so that a size's rows are at least that size, as the ≥ 4 MB summaries count).
+ */
+export function normShapesFor(op: NormOp, bytes: number, hiddenSizes = normHiddenSizes): { layout: Layout; shape: number[] }[] {
+  const { kind } = normOf(op)!;
+  if (kind === 'group') return [{ layout: 'NCHW', shape: shapeFor('NCHW', bytes, groupNormChannels) }];
+  const elements = Math.floor(bytes / 4);
+  return hiddenSizes.map((D) => ({ layout: 'NC' as Layout, shape: [Math.max(2, Math.ceil(elements / D)), D] }));
+}
+
+/**
+ * Why norm op `op` cannot run on `shape` (a --shapes entry), or undefined: layer and RMS norm take
+ * any shape (normalized over its last dim), group norm a channels-first one whose channels divide
+ * into NORM_GROUPS groups.
+ */
+export function normShapeProblem(op: NormOp, layout: Layout, shape: readonly number[]): string | undefined {
+  if (normOf(op)!.kind !== 'group') return undefined;
+  if (layout.indexOf('C') !== 1) return `group norm runs channels-first layouts only (not ${layout})`;
+  if (shape[1] % NORM_GROUPS !== 0) return `group norm's ${NORM_GROUPS} groups must divide C = ${shape[1]}`;
+  return undefined;
+}
 
 export const defaultSizes = [64 * KB, 256 * KB, MB, 4 * MB, 16 * MB, 64 * MB];
 export const quickSizes = [64 * KB, 256 * KB, 4 * MB, 16 * MB];

@@ -145,6 +145,8 @@ export function renderChart(report: Report): string {
       const x0 = 10 + col * PANEL_W;
       const y0 = HEADER_H + row * PANEL_H;
       const rows = report.cases.filter((r) => r.op === op && r.layout === layout);
+      // The norm ops run in one layout each (layer, RMS: NC; group: NCHW): no empty panels for the others.
+      if (rows.length === 0) return;
       const shapeAtMax = rows.find((r) => r.elements * 4 === Math.max(...rows.map((q) => q.elements * 4)))?.shape ?? [];
       out.push(`<text x="${x0 + MARGIN.left}" y="${y0 + 20}" font-size="14" font-weight="bold">${escape(`${op} · ${layout}`)}</text>`);
       out.push(`<text x="${x0 + PANEL_W - MARGIN.right}" y="${y0 + 20}" font-size="11" text-anchor="end" fill="#555">${escape(`largest [${shapeAtMax.join(', ')}]`)}</text>`);

@@ -34,7 +34,7 @@ export interface CaseRow {
   errorNote?: string;
   reference?: string;
   extra?: Record<string, number>;
-  /** webgpu rows of forward-train and backward: kernel launches per call (1: one dispatch). */
+  /** webgpu rows of forward-train, backward and the norm ops: kernel launches per call (1: one dispatch). */
   dispatches?: number;
 }
 

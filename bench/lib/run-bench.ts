@@ -8,13 +8,13 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, dirname } from 'node:path';
 import type { BenchArgs } from './args';
-import { capOf, copyBytesPerElement, elementsOf, floorBytesPerElement, formatSize, MB, shapeFor, smallShapes } from './cases';
+import { capOf, copyBytesPerElement, elementsOf, floorBytesPerElement, formatSize, MB, normHiddenSizes, normQuickHiddenSizes, normShapeProblem, normShapesFor, normSmallShapes, shapeFor, smallShapes } from './cases';
 import { renderChart } from './chart';
 import { linearity, linearityText } from './linearity';
 import { outputPaths } from './outputs';
 import { caseRows, checkReport, type CaseRow, type Report, type SkippedRow } from './report';
 import { closingTable, copyBandwidth, copyBandwidthText, errorLimit, isWrong, handTunedText, progressLine, readmeTable, summaryText } from './table';
-import { allOps, type BenchDtype } from './types';
+import { allOps, normOf, type BenchDtype, type NormOp } from './types';
 import type { BenchDriver, CaseSpec, HostMicros, Impl, MeasuredRow, MissingRow, Op, TimingPlan } from './types';
 import type { KernelFamily } from '../../src/index';
 
@@ -89,9 +89,11 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   const specs: CaseSpec[] = [];
   const shapes = args.shapes.length ? args.shapes : args.layouts.flatMap((layout) => args.sizes.map((bytes) => ({ layout, shape: shapeFor(layout, bytes) })));
   const dtype = args.dtype;
-  for (const op of args.ops) for (const { layout, shape } of shapes) specs.push({ op, layout, shape, seed: specs.length + 1, dtype });
+  const bnOps = args.ops.filter((op) => !normOf(op));
+  for (const op of bnOps) for (const { layout, shape } of shapes) specs.push({ op, layout, shape, seed: specs.length + 1, dtype });
   // The small shapes that take the one-dispatch kernels (the demo model's layers, small CNN activations).
-  if (args.smallShapes && !args.shapes.length) for (const op of args.ops) for (const { layout, shape } of smallShapes) if (args.layouts.includes(layout)) specs.push({ op, layout, shape, seed: specs.length + 1, dtype });
+  if (args.smallShapes && !args.shapes.length) for (const op of bnOps) for (const { layout, shape } of smallShapes) if (args.layouts.includes(layout)) specs.push({ op, layout, shape, seed: specs.length + 1, dtype });
+  specs.push(...normSpecs(args, specs.length + 1));
   const bytesOf = (spec: CaseSpec) => elementsOf(spec.shape) * 4;
   // TF.js's adapter runs float32 tensors only: a float16 run lists its rows as skipped, with why.
   const tfjsFloat16 = args.tfjs && dtype === 'float16' && driver.tfjs !== undefined;
@@ -151,7 +153,15 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
         log(progressLine(index + 1, specs.length, [], skips, 0, dtype));
         continue;
       }
-      await driver.prepare(spec, { host: hostAt(bytes) });
+      if (dtype === 'float16' && normOf(spec.op)) {
+        const reason = 'float16: the norm family runs float32 tensors only';
+        const skips = (['copy', 'webgpu', ...hostImpls] as Impl[]).map((impl) => ({ op: spec.op, layout: spec.layout, shape: spec.shape, impl, reason }));
+        skipped.push(...skips);
+        log(progressLine(index + 1, specs.length, [], skips, 0, dtype));
+        continue;
+      }
+      // Norm cases always have host arrays: their reference is the CPU path at every size.
+      await driver.prepare(spec, { host: normOf(spec.op) !== undefined || hostAt(bytes) });
       add(await driver.gpu(gpuPlanFor(bytes > LARGE_BYTES ? plan.gpuLarge : plan.gpu, a.isFallbackAdapter)));
       if (!capped('cpu')) add(await driver.cpu(plan.host));
       if (tfjs && !capped('tfjs-webgpu')) add(await tfjs('webgpu', plan.host));
@@ -208,7 +218,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
       ...(tfjs ? [] : [`No tfjs-webgpu or tfjs-cpu rows: ${noTfjs}.`]),
       ...tuningNotes,
       ...(driver.notes ?? []),
-      ...(specs.some((spec) => !hostAt(bytesOf(spec)))
+      ...(specs.some((spec) => !normOf(spec.op) && !hostAt(bytesOf(spec)))
         ? ['Cases above every host cap have no host arrays: x and dy are generated into GPU buffers, and webgpu rows are checked against float64 values computed from float64 statistics of x (and dy) regenerated from the same deterministic sequence, every output element compared (reference says which check a row had).']
         : []),
       ...(specs.some((spec) => bytesOf(spec) > LARGE_BYTES) ? [`GPU rows of tensors above ${formatSize(LARGE_BYTES)}: one calibration submit, 3–5 repetitions.`] : []),
@@ -268,7 +278,32 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   return status;
 }
 
-const familyOf: Record<Op, KernelFamily> = { 'forward-train': 'forwardTrain', backward: 'backward', inference: 'inference', 'forward-train-residual': 'forwardTrain', 'backward-residual': 'backward' };
+/** The autotuned kernel family of each batch norm op (the norm family has no autotuning). */
+const familyOf: Partial<Record<Op, KernelFamily>> = { 'forward-train': 'forwardTrain', backward: 'backward', inference: 'inference', 'forward-train-residual': 'forwardTrain', 'backward-residual': 'backward' };
+
+/**
+ * The norm ops' cases: with --shapes, those of its shapes each op can run (an op that can run none
+ * is an error); else their own shapes at args.normSizes (--quick: one hidden size), and the small
+ * ones (cases.ts).
+ */
+export function normSpecs(args: Pick<BenchArgs, 'ops' | 'shapes' | 'normSizes' | 'smallShapes' | 'dtype' | 'quick'>, firstSeed: number): CaseSpec[] {
+  const specs: CaseSpec[] = [];
+  const push = (op: Op, layout: CaseSpec['layout'], shape: number[]) => specs.push({ op, layout, shape, seed: firstSeed + specs.length, dtype: args.dtype });
+  for (const op of args.ops.filter((o): o is NormOp => normOf(o) !== undefined)) {
+    if (args.shapes.length) {
+      const fitting = args.shapes.filter(({ layout, shape }) => !normShapeProblem(op, layout, shape));
+      if (!fitting.length) throw new Error(`--ops ${op}: none of --shapes fits (${args.shapes.map(({ layout, shape }) => normShapeProblem(op, layout, shape)).join('; ')})`);
+      for (const { layout, shape } of fitting) push(op, layout, shape);
+      continue;
+    }
+    for (const bytes of args.normSizes) for (const { layout, shape } of normShapesFor(op, bytes, args.quick ? normQuickHiddenSizes : normHiddenSizes)) push(op, layout, shape);
+    if (args.smallShapes) {
+      const small = normSmallShapes[normOf(op)!.kind];
+      push(op, small.layout, small.shape);
+    }
+  }
+  return specs;
+}
 
 /**
  * `--tuning gpu-defaults` and `--autotune`: the engine's starting tuning, then each op's family
@@ -285,9 +320,11 @@ async function prepareTuning(driver: BenchDriver, args: BenchArgs, specs: CaseSp
   if (!args.autotune) return notes;
   if (!driver.autotune) throw new Error(`--autotune is not available in ${driver.name}`);
   for (const op of args.ops) {
+    const family = familyOf[op];
+    if (!family) continue;
     const shapes = specs.filter((spec) => spec.op === op).map((spec) => ({ shape: spec.shape, layout: spec.layout }));
     const start = performance.now();
-    const report = await driver.autotune(familyOf[op], shapes);
+    const report = await driver.autotune(family, shapes);
     const seconds = (performance.now() - start) / 1000;
     if (!report.timestamps) log(`autotune ${op}: no timestamp-query on this device, the heuristics stay`);
     for (const c of report.classes) {

@@ -3,7 +3,7 @@ import { elementsOf, formatSize, MB } from './cases';
 import type { CaseRow, Report, SkippedRow } from './report';
 import { speedupCeiling } from './ceiling';
 import { caseKey, groupCases, implOrder } from './groups';
-import type { BenchDtype, Impl } from './types';
+import { allOps, type BenchDtype, type Impl } from './types';
 
 
 /** Whether the run measured or tried TF.js (the browser bench does; the Node bench does not). */
@@ -52,6 +52,9 @@ export function isWrong(row: CaseRow, dtype: BenchDtype = 'float32'): boolean {
   return row.maxAbsErr !== undefined && row.maxAbsErr > errorLimit(dtype);
 }
 
+/** Width of the op column of the progress lines: the longest op name. */
+const opWidth = Math.max(...allOps.map((op) => op.length));
+
 /** `webgpu 0.93 ms 1.22× err 9.5e-7 WRONG` etc., for one row. */
 function cell(row: CaseRow, dtype: BenchDtype): string {
   let text = `${row.impl} ${formatMs(row.ms)}`;
@@ -70,7 +73,7 @@ function cell(row: CaseRow, dtype: BenchDtype): string {
 export function progressLine(index: number, total: number, rows: CaseRow[], skipped: SkippedRow[], seconds: number, dtype: BenchDtype = 'float32'): string {
   const first = rows[0] ?? skipped[0];
   const bytes = elementsOf(first.shape) * 4;
-  const head = `[${String(index).padStart(String(total).length)}/${total}] ${first.op.padEnd(13)} ${first.layout.padEnd(5)} ${formatSize(bytes).padStart(6)} ${('[' + first.shape.join(',') + ']').padEnd(17)}`;
+  const head = `[${String(index).padStart(String(total).length)}/${total}] ${first.op.padEnd(opWidth)} ${first.layout.padEnd(5)} ${formatSize(bytes).padStart(6)} ${('[' + first.shape.join(',') + ']').padEnd(17)}`;
   const cells = rows.map((row) => cell(row, dtype));
   for (const skip of skipped) cells.push(`${skip.impl} ${skip.reason.startsWith('capped') ? 'capped' : 'missing'}`);
   return `${head} ${cells.join(' │ ')}  (${seconds.toFixed(1)} s)`;

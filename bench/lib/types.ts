@@ -5,25 +5,50 @@ import type { StepTimingReport } from '../../demo/step-timing';
 import type { Layout } from '../../src/types';
 import type { AdapterDetails } from '../page/gpu-device';
 
-export type Op = 'forward-train' | 'backward' | 'inference' | 'forward-train-residual' | 'backward-residual';
+/** Batch norm's ops: statistics per channel over the batch (and spatial) axes. */
+export type BatchNormOp = 'forward-train' | 'backward' | 'inference' | 'forward-train-residual' | 'backward-residual';
+/**
+ * The rest of the normalization family (layer, RMS and group norm), forward and backward: statistics
+ * per row, computed from x itself (`bn.gpu.norms.encodeForward` / `encodeBackward`).
+ */
+export type NormOp = 'layer-norm' | 'layer-norm-backward' | 'rms-norm' | 'rms-norm-backward' | 'group-norm' | 'group-norm-backward';
+export type Op = BatchNormOp | NormOp;
 export type Impl = 'webgpu' | 'cpu' | 'tfjs-webgpu' | 'tfjs-cpu' | 'copy';
 
 /** The storage type of the tensors of a run (`--dtype`): x, y, dy, dx, z, dz; statistics stay float32. */
 export type BenchDtype = 'float32' | 'float16';
 export const benchDtypes: BenchDtype[] = ['float32', 'float16'];
 
-export const allOps: Op[] = ['forward-train', 'backward', 'inference', 'forward-train-residual', 'backward-residual'];
+export const batchNormOps: BatchNormOp[] = ['forward-train', 'backward', 'inference', 'forward-train-residual', 'backward-residual'];
+export const normOps: NormOp[] = ['layer-norm', 'layer-norm-backward', 'rms-norm', 'rms-norm-backward', 'group-norm', 'group-norm-backward'];
+export const allOps: Op[] = [...batchNormOps, ...normOps];
+
+/** The library's norm kind of a norm op (`kind` of the resident calls), and whether it is the backward. */
+export interface NormOpInfo {
+  kind: 'layer' | 'rms' | 'group';
+  backward: boolean;
+}
+
+/** What a norm op runs; undefined for batch norm's ops. */
+export function normOf(op: Op): NormOpInfo | undefined {
+  if (!(normOps as Op[]).includes(op)) return undefined;
+  const kind = op.split('-')[0] as NormOpInfo['kind'];
+  return { kind, backward: op.endsWith('-backward') };
+}
 
 /**
  * The op without its fused residual add (y = BN(x) + z, dz written by the backward): the residual
- * ops run the same passes with one more tensor read (forward) or written (backward).
+ * ops run the same passes with one more tensor read (forward) or written (backward). A norm op's
+ * forward computes its statistics from x, as forward-train does.
  */
 export function baseOp(op: Op): 'forward-train' | 'backward' | 'inference' {
-  return op === 'forward-train-residual' ? 'forward-train' : op === 'backward-residual' ? 'backward' : op;
+  const norm = normOf(op);
+  if (norm) return norm.backward ? 'backward' : 'forward-train';
+  return op === 'forward-train-residual' ? 'forward-train' : op === 'backward-residual' ? 'backward' : (op as 'forward-train' | 'backward' | 'inference');
 }
 
 export function hasResidual(op: Op): boolean {
-  return op !== baseOp(op);
+  return op === 'forward-train-residual' || op === 'backward-residual';
 }
 
 /**
@@ -108,7 +133,7 @@ export interface MeasuredRow {
   reference?: string;
   /** Free-form extra measurements (e.g. TF.js backward: forward and gradient times). */
   extra?: Record<string, number>;
-  /** webgpu rows of forward-train and backward: kernel launches per call (1: one dispatch). */
+  /** webgpu rows of forward-train, backward and the norm ops: kernel launches per call (1: one dispatch). */
   dispatches?: number;
 }
 

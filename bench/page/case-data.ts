@@ -10,7 +10,8 @@
  * streamed from the same sequence (see streamed-reference.ts): no tensor-sized host array exists.
  */
 import { channelView, decodeFloat16, encodeFloat16Bits, type BatchNorm, type ChannelView, type SavedStatistics } from '../../src/index';
-import { baseOp, hasResidual, type CaseSpec } from '../lib/types';
+import { NORM_GROUPS } from '../lib/cases';
+import { baseOp, hasResidual, normOf, type CaseSpec, type NormOpInfo } from '../lib/types';
 import { generator, uniform, uniformInto } from './data';
 import { streamStatistics, type StreamedStatistics } from './streamed-reference';
 
@@ -47,6 +48,8 @@ export interface CaseData {
   referenceSource: string;
   /** Backward: the batch statistics of the forward (from the CPU path), as `bn.backward` takes them. */
   saved: SavedStatistics | undefined;
+  /** Norm backward: the statistics of the forward (from the CPU path), as `bn.norms.*Backward` takes them. */
+  normSaved: NormSaved | undefined;
   /** Cases without host arrays: float64 statistics streamed from the sequence (see streamed-reference.ts). */
   streamed: StreamedStatistics | undefined;
 }
@@ -64,7 +67,9 @@ export function streamArray(seed: number, stream: Stream): Float32Array {
 /** The case's inputs; x and dy as host arrays only with `host`. */
 export function makeCase(spec: CaseSpec, host = true): CaseData {
   const view = channelView(spec.shape, spec.layout);
-  const C = view.channels;
+  // γ and β: one per channel, but layer and RMS norm's are over the normalized (last) dim, whatever the layout.
+  const norm = normOf(spec.op);
+  const C = norm && norm.kind !== 'group' ? spec.shape[spec.shape.length - 1] : view.channels;
   const n = view.size;
   // Off-centre data (mean 3, std ≈ 1.2) so that a kernel which forgets the mean shows.
   const x: Stream = { start: 0, length: n, center: 3, spread: 2 };
@@ -96,6 +101,7 @@ export function makeCase(spec: CaseSpec, host = true): CaseData {
     reference: {},
     referenceSource: '',
     saved: undefined,
+    normSaved: undefined,
     streamed: undefined,
   };
 }
@@ -120,6 +126,51 @@ export function libraryOptions(data: CaseData) {
   };
 }
 
+/**
+ * The options of a norm case's calls but γ and β, which the host-array calls (`bn.norms.*`) take as
+ * arrays and the resident ones as buffers: layer and RMS norm over the last dim, group norm in
+ * NORM_GROUPS groups, eps as every implementation's.
+ */
+export function normCallOptions(data: CaseData, norm: NormOpInfo) {
+  const base = { shape: data.spec.shape, eps: EPS };
+  return norm.kind === 'group' ? { ...base, groups: NORM_GROUPS, layout: data.spec.layout } : base;
+}
+
+/** The host-array options of a norm case: γ of the case, and β but for RMS norm, which has none. */
+export function normOptions(data: CaseData, norm: NormOpInfo) {
+  const options = { ...normCallOptions(data, norm), gamma: data.gamma };
+  return norm.kind === 'rms' ? options : { ...options, beta: data.beta };
+}
+
+/** A norm forward's saved statistics (RMS norm: invStd only), as the norm backward calls take them. */
+export type NormSaved = { mean?: Float32Array; invStd: Float32Array };
+
+/**
+ * A norm op's host-array call on `cpu` (`bn.norms.*`): the forward, or the backward from the
+ * forward's statistics `saved`. Returns the outputs by name, the main one (y or dx) first.
+ */
+export async function runNorm(cpu: BatchNorm, data: CaseData, norm: NormOpInfo, x: Float32Array, saved?: NormSaved): Promise<Record<string, Float32Array>> {
+  const n = cpu.norms;
+  const dy = data.dy as Float32Array;
+  if (norm.kind === 'rms') {
+    const opts = normOptions(data, norm) as Parameters<BatchNorm['norms']['rmsNorm']>[1];
+    if (!norm.backward) {
+      const forward = await n.rmsNorm(x, opts);
+      return { y: forward.y, invStd: forward.invStd };
+    }
+    const grads = await n.rmsNormBackward(dy, x, opts, saved as NormSaved);
+    return { dx: grads.dx, dgamma: grads.dgamma };
+  }
+  const opts = normOptions(data, norm) as Parameters<BatchNorm['norms']['groupNorm']>[1];
+  if (!norm.backward) {
+    const forward = norm.kind === 'layer' ? await n.layerNorm(x, opts) : await n.groupNorm(x, opts);
+    return { y: forward.y, mean: forward.mean, invStd: forward.invStd };
+  }
+  const stats = saved as Required<NormSaved>;
+  const grads = norm.kind === 'layer' ? await n.layerNormBackward(dy, x, opts, stats) : await n.groupNormBackward(dy, x, opts, stats);
+  return { dx: grads.dx, dgamma: grads.dgamma, dbeta: grads.dbeta };
+}
+
 function referenceSource(data: CaseData): string {
   return data.dtype === 'float16' ? 'library CPU path (float64 accumulation) on the float16 inputs decoded, outputs not rounded' : 'library CPU path (float64 accumulation)';
 }
@@ -130,6 +181,17 @@ export async function computeReference(data: CaseData, cpu: BatchNorm): Promise<
     data.streamed = streamStatistics(data, EPS);
     data.referenceSource =
       'float64 values from per-channel float64 statistics of x (and dy) regenerated from the inputs\' deterministic sequence; every output element checked';
+    return;
+  }
+  const norm = normOf(data.spec.op);
+  if (norm) {
+    // The backward's saved statistics are the CPU path's forward's (the cpu row times the backward alone).
+    if (norm.backward) {
+      const forward = await runNorm(cpu, data, { ...norm, backward: false }, data.x);
+      data.normSaved = { mean: forward.mean, invStd: forward.invStd };
+    }
+    data.reference = await runNorm(cpu, data, norm, data.x, data.normSaved);
+    data.referenceSource = referenceSource(data);
     return;
   }
   const opts = libraryOptions(data);

@@ -4,10 +4,11 @@
  * through puppeteer; the Node bench (bench/node/bench-gpu.ts) calls them in its own process on
  * Dawn. Both measure with the same code (ours.ts, timing.ts, copy-kernel.ts, case-data.ts).
  */
-import type { CaseSpec, DeviceLimitsMode, PageResult, PrepareOptions, TimingPlan } from '../lib/types';
+import { normOf, type CaseSpec, type DeviceLimitsMode, type PageResult, type PrepareOptions, type TimingPlan } from '../lib/types';
 import { computeReference, makeCase, type CaseData } from './case-data';
 import { createBenchDevice, type BenchDevice } from './gpu-device';
 import { Ours } from './ours';
+import { measureNormCpu, measureNormGpu } from './ours-norms';
 
 function need<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`${what} first`);
@@ -46,8 +47,16 @@ export function createCaseRunner(gpu: () => GPU): CaseRunner {
       current = data;
       return { referenceMs: performance.now() - start, referenceSource: data.referenceSource };
     },
-    gpu: (plan) => need(ours, 'init()').measureGpu(need(current, 'prepare()'), plan),
-    cpu: (plan) => need(ours, 'init()').measureCpu(need(current, 'prepare()'), plan),
+    gpu(plan) {
+      const [o, data] = [need(ours, 'init()'), need(current, 'prepare()')];
+      const norm = normOf(data.spec.op);
+      return norm ? measureNormGpu(o, data, norm, plan) : o.measureGpu(data, plan);
+    },
+    cpu(plan) {
+      const [o, data] = [need(ours, 'init()'), need(current, 'prepare()')];
+      const norm = normOf(data.spec.op);
+      return norm ? measureNormCpu(o.cpuEngine, data, norm, plan) : o.measureCpu(data, plan);
+    },
     release() {
       current = undefined;
     },

@@ -33,7 +33,7 @@ function tensorBufferBytes(elements: number, dtype: Dtype): number {
   return Math.max(16, Math.ceil(tensorByteLength(elements, dtype) / 16) * 16);
 }
 
-function upload(device: GPUDevice, label: string, data: Float32Array | Uint16Array): GPUBuffer {
+export function upload(device: GPUDevice, label: string, data: Float32Array | Uint16Array): GPUBuffer {
   const size = data instanceof Uint16Array ? tensorBufferBytes(data.length, 'float16') : Math.max(16, data.byteLength);
   const buffer = device.createBuffer({ label: `bench.${label}`, size, usage: bufferUsage(), mappedAtCreation: true });
   if (data instanceof Uint16Array) new Uint16Array(buffer.getMappedRange(), 0, data.length).set(data);
@@ -57,7 +57,7 @@ async function generate(device: GPUDevice, label: string, seed: number, stream: 
   return buffer;
 }
 
-function output(device: GPUDevice, label: string, elements: number, dtype: Dtype = 'float32'): GPUBuffer {
+export function output(device: GPUDevice, label: string, elements: number, dtype: Dtype = 'float32'): GPUBuffer {
   return device.createBuffer({ label: `bench.${label}`, size: tensorBufferBytes(elements, dtype), usage: bufferUsage() });
 }
 
@@ -69,7 +69,7 @@ async function readTensor(device: GPUDevice, buffer: GPUBuffer, elements: number
   return decodeFloat16(new Uint16Array(words.buffer, 0, elements));
 }
 
-async function readBack(device: GPUDevice, buffer: GPUBuffer, offsetBytes: number, elements: number): Promise<Float32Array> {
+export async function readBack(device: GPUDevice, buffer: GPUBuffer, offsetBytes: number, elements: number): Promise<Float32Array> {
   const staging = device.createBuffer({ label: 'bench.readback', size: elements * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder({ label: 'bench.readback' });
   encoder.copyBufferToBuffer(buffer, offsetBytes, staging, 0, elements * 4);
@@ -100,15 +100,15 @@ async function readInChunks(device: GPUDevice, buffer: GPUBuffer, elements: numb
   }
 }
 
-type Errors = { maxAbsErr: number; errors: Record<string, number> };
+export type Errors = { maxAbsErr: number; errors: Record<string, number> };
 
-function errorsAgainst(reference: Record<string, ArrayLike<number>>, actual: Record<string, Float32Array>): Errors {
+export function errorsAgainst(reference: Record<string, ArrayLike<number>>, actual: Record<string, Float32Array>): Errors {
   const errors: Record<string, number> = {};
   for (const name of Object.keys(actual)) errors[name] = maxAbsDiff(actual[name], reference[name]);
   return { maxAbsErr: errors[Object.keys(actual)[0]], errors };
 }
 
-async function withErrorScopes<T>(device: GPUDevice, work: () => Promise<T>): Promise<T> {
+export async function withErrorScopes<T>(device: GPUDevice, work: () => Promise<T>): Promise<T> {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   let result: T;
@@ -124,7 +124,7 @@ async function withErrorScopes<T>(device: GPUDevice, work: () => Promise<T>): Pr
 }
 
 /** One line of at most 400 characters (WebGPU messages span lines and repeat object lists). */
-function oneLine(error: unknown): string {
+export function oneLine(error: unknown): string {
   const text = String((error as Error)?.message ?? error).replace(/\s+/g, ' ').trim();
   return text.length > 400 ? `${text.slice(0, 397)}…` : text;
 }
@@ -170,7 +170,7 @@ export class Ours {
   }
 
   /** GPU errors the engine kept from its encode… calls, as one line (undefined when none). */
-  private async engineErrors(): Promise<string | undefined> {
+  async engineErrors(): Promise<string | undefined> {
     try {
       await this.gpu.checkErrors();
       return undefined;
@@ -421,7 +421,7 @@ export class Ours {
 }
 
 /** The cpu row of a case: `run` timed on the wall clock, its last outputs checked against the reference. */
-async function timeCpuRow(data: CaseData, run: () => Promise<Record<string, Float32Array>>, what: string, plan: TimingPlan): Promise<PageResult> {
+export async function timeCpuRow(data: CaseData, run: () => Promise<Record<string, Float32Array>>, what: string, plan: TimingPlan): Promise<PageResult> {
   let last: Record<string, Float32Array> = {};
   let samples;
   try {

@@ -5,6 +5,7 @@
  *
  * - forward-train: `tf.moments(x, axes)` + `tf.batchNorm(x, mean, variance, beta, gamma, eps)`.
  * - inference: `tf.batchNorm` with the running statistics.
+ * - the norm ops (layer, RMS, group norm): composed from TF.js ops, which has none of them (normModel).
  * - backward: `tf.grads` of the forward-train function, with dy. That call also runs the forward
  *   (TF.js computes it while recording the tape), so the row reports the gradient time minus the
  *   forward-train time: this run's forward-train row of the same shape and formula when there is
@@ -21,7 +22,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { channelAxis } from '../../src/index';
-import type { Impl, MeasuredRow, PageResult, TimingPlan } from '../lib/types';
+import { NORM_GROUPS } from '../lib/cases';
+import { baseOp, normOf, type Impl, type MeasuredRow, type NormOpInfo, type PageResult, type TimingPlan } from '../lib/types';
 import { EPS, hostX, type CaseData } from './case-data';
 import { maxAbsDiff } from './data';
 import { summarize, timeHost } from './timing';
@@ -96,6 +98,61 @@ function model(data: CaseData, backend: Backend, op: 'forward-train' | 'inferenc
   };
 }
 
+/**
+ * The norm ops composed from TF.js ops, as a TF.js user writes them (TF.js has no layer, RMS or
+ * group norm op): statistics per row by `tf.moments` (RMS norm: `tf.mean` of x²) over the row's
+ * axes with keepDims, then broadcasting arithmetic; group norm reshapes x to [N, G, rest] for its
+ * statistics. Backward: `tf.grads` of that forward with dy (x, γ and β; RMS norm: x and γ).
+ */
+function normModel(data: CaseData, norm: NormOpInfo): { model: Model; inputs: tf.Tensor[] } {
+  const { shape } = data.spec;
+  const rank = shape.length;
+  const C = data.gamma.length;
+  // γ and β broadcast along the normalized dim (layer, RMS: the last) or the channel axis (group: 1).
+  const paramShape = norm.kind === 'group' ? shape.map((d, i) => (i === 1 ? C : 1)) : [C];
+  const x = tf.tensor(hostX(data), shape);
+  const gamma = tf.tensor(data.gamma, paramShape);
+  const beta = tf.tensor(data.beta, paramShape);
+  const inputs: tf.Tensor[] = [x, gamma, beta];
+  const eps = EPS;
+  let forward: (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  let what: string;
+  if (norm.kind === 'layer') {
+    what = 'tf.moments over the last axis + (x − mean)·rsqrt(var + eps)·gamma + beta';
+    forward = (xs, g, b) => {
+      const { mean, variance } = tf.moments(xs, rank - 1, true);
+      return tf.add(tf.mul(tf.mul(tf.sub(xs, mean), tf.rsqrt(tf.add(variance, eps))), g), b);
+    };
+  } else if (norm.kind === 'rms') {
+    what = 'tf.mean(x²) over the last axis + x·rsqrt(mean + eps)·gamma';
+    forward = (xs, g) => tf.mul(tf.mul(xs, tf.rsqrt(tf.add(tf.mean(tf.square(xs), rank - 1, true), eps))), g);
+  } else {
+    what = `tf.reshape to [N, ${NORM_GROUPS}, C/${NORM_GROUPS}·spatial] + tf.moments over the last axis + (x − mean)·rsqrt(var + eps), reshaped back, ·gamma + beta`;
+    forward = (xs, g, b) => {
+      const grouped = tf.reshape(xs, [shape[0], NORM_GROUPS, -1]);
+      const { mean, variance } = tf.moments(grouped, 2, true);
+      const normalized = tf.reshape(tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, eps))), shape);
+      return tf.add(tf.mul(normalized, g), b);
+    };
+  }
+  if (!norm.backward) return { inputs, model: { what, names: ['y'], call: () => [forward(x, gamma, beta)] } };
+  const dy = tf.tensor(data.dy as Float32Array, shape);
+  inputs.push(dy);
+  if (norm.kind === 'rms') {
+    const grads = tf.grads((xs, g) => forward(xs, g, beta));
+    return { inputs, model: { what: `tf.grads of (${what}) with dy`, names: ['dx', 'dgamma'], call: () => grads([x, gamma], dy) } };
+  }
+  const grads = tf.grads((xs, g, b) => forward(xs, g, b));
+  return { inputs, model: { what: `tf.grads of (${what}) with dy`, names: ['dx', 'dgamma', 'dbeta'], call: () => grads([x, gamma, beta], dy) } };
+}
+
+/** The op's model, or the forward whose time a backward row subtracts (see measureTfjs). */
+function modelOf(data: CaseData, backend: Backend, which: 'op' | 'forward-for-backward'): { model: Model; inputs: tf.Tensor[] } {
+  const norm = normOf(data.spec.op);
+  if (norm) return normModel(data, which === 'op' ? norm : { ...norm, backward: false });
+  return model(data, backend, which === 'op' ? (baseOp(data.spec.op) as 'forward-train' | 'inference' | 'backward') : 'forward-for-backward');
+}
+
 /** Waits for the outputs by reading one element of each (one small readback). */
 async function sync(outputs: tf.Tensor[]): Promise<void> {
   const probe = tf.tidy(() => tf.concat(outputs.map((t) => tf.slice(tf.reshape(t, [-1]), [0], [1]))));
@@ -133,7 +190,8 @@ export async function measureTfjs(data: CaseData, backend: Backend, plan: Timing
   }
   const op = data.spec.op;
   if (op === 'forward-train-residual' || op === 'backward-residual') return { rows: [], missing: [{ impl, reason: 'TF.js has no fused residual add (not run)' }] };
-  const { model: m, inputs } = model(data, backend, op);
+  const { model: m, inputs } = modelOf(data, backend, 'op');
+  const kind = baseOp(op);
   const owned: tf.Tensor[] = [...inputs];
   try {
     const { stats, outputs } = await timeModel(m, plan);
@@ -144,11 +202,11 @@ export async function measureTfjs(data: CaseData, backend: Backend, plan: Timing
       timer: 'wall-clock',
       timed: `wall clock of ${m.what} on the ${backend} backend (K calls, then a 1-element read of each output), per call`,
     };
-    if (op === 'forward-train') forwardTimes.set(forwardKey(data, backend, m.what), stats);
-    if (op === 'backward') {
+    if (kind === 'forward-train') forwardTimes.set(forwardKey(data, backend, m.what), stats);
+    if (kind === 'backward') {
       // tf.grads runs the forward too: subtract the forward-train time, from this run's
       // forward-train row of the same shape and formula when there is one, else timed here.
-      const { model: fwd, inputs: fwdInputs } = model(data, backend, 'forward-for-backward');
+      const { model: fwd, inputs: fwdInputs } = modelOf(data, backend, 'forward-for-backward');
       owned.push(...fwdInputs);
       const key = forwardKey(data, backend, fwd.what);
       let forward = forwardTimes.get(key);

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { allOps, hasResidual } from '../../bench/lib/types';
+import { parseArgs } from '../../bench/lib/args';
+import { normSpecs } from '../../bench/lib/run-bench';
+import { batchNormOps, hasResidual, normOf } from '../../bench/lib/types';
 import { checkReport, type Report } from '../../bench/lib/report';
 import { ERROR_LIMIT, ERROR_LIMIT_FLOAT16 } from '../../bench/lib/table';
 import { isCI } from '../setup/gpu-context';
@@ -83,7 +85,7 @@ async function smokeRun(folder: string, driver: string[], withTfjs: boolean): Pr
   expect(checkReport(report)).toEqual([]);
   expect(existsSync(join(folder, out.replace(/\.json$/, '.svg')))).toBe(true);
   // Every op × layout of the smoke set has its floor and our row, checked against the CPU path.
-  for (const op of allOps) {
+  for (const op of batchNormOps) {
     for (const layout of smokeLayouts) {
       const rows = report.cases.filter((row) => row.op === op && row.layout === layout);
       // TF.js has no fused residual add: its rows of the residual ops are skipped, with that reason.
@@ -97,12 +99,28 @@ async function smokeRun(folder: string, driver: string[], withTfjs: boolean): Pr
       expect(Object.keys(ours.errors ?? {}).length).toBeGreaterThanOrEqual(op === 'inference' ? 1 : 3);
     }
   }
+  // The norm family's cases of the smoke run (one shape per op): every implementation, TF.js composed.
+  const norms = normSpecs(parseArgs(['--smoke'], 'node'), 1);
+  expect(norms.length).toBeGreaterThanOrEqual(6);
+  for (const { op, layout, shape } of norms) {
+    const rows = report.cases.filter((row) => row.op === op && row.layout === layout && row.shape.join() === shape.join());
+    expect(rows.map((row) => row.impl).sort(), `${op} ${layout}`).toEqual(withTfjs ? ['copy', 'cpu', 'tfjs-cpu', 'tfjs-webgpu', 'webgpu'] : ['copy', 'cpu', 'webgpu']);
+    for (const row of rows.filter((r) => r.impl !== 'copy')) {
+      expect(row.reference, `${row.impl} ${op}`).toMatch(/CPU path/);
+      expect(row.maxAbsErr, `${row.impl} ${op}`).toBeLessThanOrEqual(ERROR_LIMIT);
+    }
+    // y or dx, the statistics (mean but for RMS norm, invStd) or the parameter gradients (dγ, and dβ but for RMS norm).
+    const ours = rows.find((row) => row.impl === 'webgpu')!;
+    expect(Object.keys(ours.errors ?? {}).length).toBe(normOf(op)!.kind === 'rms' ? 2 : 3);
+    // Statistics, finalize and apply (RMS norm's forward one more), or the backward's three.
+    expect(ours.dispatches, `${op} dispatches`).toBeGreaterThanOrEqual(3);
+  }
   expect(report.browser).toMatch(/^Node v\d+.*Dawn \(webgpu /);
   // TF.js's WebGPU backend runs on the same Dawn (navigator.gpu provided by the bench).
   expect(report.tfjs).toMatch(withTfjs ? /^4\.\d+\.\d+$/ : /^not run: --no-tfjs/);
   expect(report.copyBandwidth!.peakGbps).toBeGreaterThan(0);
   expect(run.stdout).toMatch(/^adapter: /m);
-  const cases = allOps.length * smokeLayouts.length;
+  const cases = batchNormOps.length * smokeLayouts.length + norms.length;
   expect(run.stdout).toMatch(new RegExp(`^\\[${cases}/${cases}\\] `, 'm'));
   expect(run.stdout).toMatch(/^copy bandwidth, GB\/s/m);
   return { run, report };
@@ -154,7 +172,7 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
   it.skipIf(!existsSync(lavapipeIcd) && !isCI())('--dtype float16 on lavapipe: float16 rows against floors of 2 bytes per value', async () => {
     expect(existsSync(lavapipeIcd), `${lavapipeIcd} is missing`).toBe(true);
     const out = 'result-f16.json';
-    const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', '--icd', lavapipeIcd, '--adapter', 'llvmpipe', '--dtype', 'float16', '--ops', 'inference,backward-residual', '--layouts', 'NC', '--out', out]);
+    const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', '--icd', lavapipeIcd, '--adapter', 'llvmpipe', '--dtype', 'float16', '--ops', 'inference,backward-residual,layer-norm', '--layouts', 'NC', '--out', out]);
     expect(run.code, `exit status; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
     const report = JSON.parse(readFileSync(join(folder, out), 'utf8')) as Report;
     expect(report.dtype).toBe('float16');
@@ -171,6 +189,9 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
       expect(rows.find((row) => row.impl === 'cpu')!.maxAbsErr).toBeLessThanOrEqual(ERROR_LIMIT_FLOAT16);
     }
     expect(report.cases.find((row) => row.op === 'backward-residual' && row.impl === 'webgpu')!.errors?.dz).toBe(0);
+    // The norm family runs float32 tensors only: its cases are listed as skipped, with why, not timed.
+    expect(report.cases.filter((row) => row.op === 'layer-norm')).toEqual([]);
+    expect(new Set(report.skipped.filter((s) => s.op === 'layer-norm').map((s) => s.reason))).toEqual(new Set(['float16: the norm family runs float32 tensors only']));
   }, RUN_TIMEOUT);
 
   it('--dtype float16 stops before timing where the adapter lacks shader-f16 (SwiftShader)', async () => {

@@ -10,7 +10,9 @@ import { publish } from '../../bench/publish';
 import type { Report } from '../../bench/lib/report';
 
 const committed = readFileSync(new URL('../../bench/results/latest.json', import.meta.url), 'utf8');
+const committedNorms = readFileSync(new URL('../../bench/results/norms.json', import.meta.url), 'utf8');
 const readmeText = 'intro\n\n<!-- BENCH:start (bench/readme-summary.ts) -->\nold table\n<!-- BENCH:end -->\n\nafter\n';
+const normsBlock = '<!-- NORMS:start (bench/readme-norms.ts) -->\nold norms\n<!-- NORMS:end -->\n';
 
 describe('bench:publish', () => {
   const dirs: string[] = [];
@@ -38,6 +40,28 @@ describe('bench:publish', () => {
     expect(readme.endsWith('<!-- BENCH:end -->\n\nafter\n')).toBe(true);
     expect(readme).not.toContain('old table');
     expect(readme).toMatch(/\| forward-train \| NC \|/);
+  });
+
+  it('rewrites the norm family block from norms.json, and both blocks from a latest.json with norm rows', () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'README.md'), readmeText + normsBlock);
+    writeFileSync(join(dir, 'norms.json'), committedNorms);
+    expect(publish(join(dir, 'norms.json'), join(dir, 'results'), join(dir, 'README.md')).readmeBlock).toBe('NORMS');
+    let readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    expect(readme).toContain('old table');
+    expect(readme).not.toContain('old norms');
+    for (const op of ['layer-norm', 'layer-norm-backward', 'rms-norm', 'rms-norm-backward', 'group-norm', 'group-norm-backward']) expect(readme).toMatch(new RegExp(`^\\| ${op} \\| `, 'm'));
+    // A run of both families: batch norm's table keeps batch norm's ops, the norm rows go to their block.
+    const both = JSON.parse(committed) as Report;
+    both.cases.push(...(JSON.parse(committedNorms) as Report).cases);
+    writeFileSync(join(dir, 'README.md'), readmeText + normsBlock);
+    writeFileSync(join(dir, 'latest.json'), JSON.stringify(both));
+    expect(publish(join(dir, 'latest.json'), join(dir, 'results'), join(dir, 'README.md')).readmeBlock).toBe('BENCH, NORMS');
+    readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    const bench = readme.slice(readme.indexOf('BENCH:start'), readme.indexOf('BENCH:end'));
+    expect(bench).toMatch(/\| forward-train \| NC \|/);
+    expect(bench).not.toMatch(/norm/);
+    expect(readme.slice(readme.indexOf('NORMS:start'))).toMatch(/\| group-norm-backward \| NCHW \| 8×128×32×32 \| 4 MB \| /);
   });
 
   it('refuses a run with a wrong webgpu row or a broken contract, and writes nothing', () => {
