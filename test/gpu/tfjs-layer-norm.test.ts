@@ -1,0 +1,155 @@
+import { expect, it } from 'vitest';
+import { describeGpu, useHarness } from '../support/browser';
+import { seedFromEnv } from '../support/random';
+
+const seed = seedFromEnv();
+console.log(`TF.js layer-norm GPU tests: TEST_SEED=${seed}`);
+
+/*
+ * Our results are checked against the float64 reference with the bounds of the path that ran (the
+ * GPU kernels' of test/support/norm-tolerances.ts, the CPU path's of
+ * test/node/helpers/norm-cpu-tolerance.ts). TF.js's stock formulas are a second float32
+ * implementation without a stated bound: compared with the adapter's tolerances of tfjs.test.ts,
+ * 1e-4 absolute for outputs and 1e-3 relative (max |ours − stock| / max |stock|) for gradients, except
+ * for data like 1e4 ± 1, where the stock float32 mean may lose digits that ours keep (reported only).
+ */
+const OUTPUT_ATOL = 1e-4;
+const GRAD_RTOL = 1e-3;
+
+type Activation = 'none' | 'relu' | 'gelu' | 'gelu-tanh' | 'silu';
+interface OpCase {
+  name: string;
+  shape: number[];
+  normalized: number;
+  activation: Activation;
+  residual: boolean;
+  affine?: boolean;
+  mean?: number;
+}
+
+const op = (name: string, shape: number[], normalized: number, activation: Activation, residual: boolean, extra: Partial<OpCase> = {}): OpCase => ({ name, shape, normalized, activation, residual, ...extra });
+
+const webgpuCases: OpCase[] = [
+  op('rows of 13', [7, 13], 1, 'none', false),
+  op('D = 1 (y = β)', [5, 1], 1, 'none', false),
+  op('primes, relu', [11, 37], 1, 'relu', false),
+  op('rank 3, D = 6, gelu + residual', [3, 5, 6], 1, 'gelu', true),
+  op('rank 4 over 2 axes, gelu-tanh + residual', [2, 3, 4, 5], 2, 'gelu-tanh', true),
+  op('rank 4 over 3 axes, silu, no γ β', [2, 3, 5, 7], 3, 'silu', false, { affine: false }),
+  op('rank 2 over both axes', [6, 10], 2, 'none', false),
+  op('D above the workgroup size, gelu', [3, 1000], 1, 'gelu', false),
+  op('600 rows of 8, silu + residual', [600, 8], 1, 'silu', true),
+  op('large mean 1e4 ± 1', [6, 40], 1, 'none', false, { mean: 1e4 }),
+  op('large mean 1e4 ± 1, relu + residual', [4, 33], 1, 'relu', true, { mean: 1e4 }),
+];
+const cpuCases: OpCase[] = [
+  op('D = 1 (y = β)', [5, 1], 1, 'none', false),
+  op('rank 3, D = 6, gelu + residual', [3, 5, 6], 1, 'gelu', true),
+  op('rank 4 over 2 axes, relu + residual', [2, 3, 4, 5], 2, 'relu', true),
+  op('primes, silu, no γ β', [4, 33], 1, 'silu', false, { affine: false }),
+  op('large mean 1e4 ± 1, gelu-tanh', [6, 40], 1, 'gelu-tanh', false, { mean: 1e4 }),
+];
+
+describeGpu('TensorFlow.js layer norm (webgpu-batchnorm/tfjs layerNorm, layerNormalization)', () => {
+  const harness = useHarness();
+
+  it.for([...webgpuCases.map((c) => ['webgpu', c] as const), ...cpuCases.map((c) => ['cpu', c] as const)])(
+    'layerNorm on %s: %o, forward and gradients within the bounds of the float64 reference',
+    async ([backend, c]) => {
+      const r = await harness().call('tfjsLayerNormOp', { seed, backend, ...c });
+      expect(r.backend).toBe(backend);
+      expect(r.kernelCalls, 'our forward, the gradient’s forward and backward').toBe(3);
+      for (const k of r.checks) expect(k.failure, `${k.path} ${k.output}`).toBeNull();
+      expect(r.checks.map((k) => k.output)).toEqual(['y', 'mean', 'invStd', 'dx', ...(c.affine === false ? [] : ['dgamma', 'dbeta']), ...(c.residual ? ['dz'] : [])]);
+      expect(r.leakedTensors).toBe(0);
+      if (c.mean === undefined) {
+        expect(r.stock.y).toBeLessThanOrEqual(OUTPUT_ATOL);
+        for (const [name, rel] of Object.entries(r.stock)) if (name !== 'y') expect(rel, name).toBeLessThanOrEqual(GRAD_RTOL);
+      } else {
+        console.log(`${backend} ${c.name}: ours within the bound of the float64 reference; the stock float32 formulas differ from ours by ${JSON.stringify(r.stock)}`);
+      }
+    },
+  );
+
+  it.for([
+    ['webgpu', [8, 16], {}, true],
+    ['webgpu', [2, 5, 6], { axis: [1, 2] }, true],
+    ['webgpu', [6, 9], { center: false, scale: false, epsilon: 1e-5 }, true],
+    ['webgpu', [4, 3, 5], { axis: 1 }, false],
+    ['cpu', [2, 5, 6], { axis: [-2, -1] }, true],
+    ['cpu', [4, 3, 5], { axis: [0, 1] }, false],
+  ] as const)('layerNormalization on %s, shape %j, config %j: the stock layer’s output and gradients with the same weights', async ([backend, shape, config, ours]) => {
+    const r = await harness().call('tfjsLayerNormLayer', { seed, backend, name: JSON.stringify([shape, config]), shape: [...shape], config: { ...config } });
+    expect(r.backend).toBe(backend);
+    // Trailing axes run our kernels (layer and op: forward, then the forward and backward of each of
+    // the two gradients); others the stock formulas.
+    expect(r.kernelCalls).toBe(ours ? 10 : 0);
+    expect(r.names.ours).toEqual(r.names.stock);
+    expect(r.configMatches).toBe(true);
+    expect(r.stock.y).toBeLessThanOrEqual(OUTPUT_ATOL);
+    for (const [name, rel] of Object.entries(r.stock)) if (name !== 'y') expect(rel, name).toBeLessThanOrEqual(GRAD_RTOL);
+    // The layer is the op (checked against the reference above) on its weights: the same bits.
+    for (const [name, diff] of Object.entries(r.op)) expect(diff, name).toBe(0);
+    expect(Object.keys(r.stock)).toEqual(['y', 'dx', ...('center' in config ? [] : ['dgamma', 'dbeta'])]);
+    expect(r.leakedTensors).toBe(0);
+  });
+
+  it.for(['webgpu', 'cpu'] as const)('model.fit on %s trains a model with our layer as with the stock one', async (backend) => {
+    const r = await harness().call('tfjsLayerNormFit', { seed, backend });
+    expect(r.backend).toBe(backend);
+    expect(r.kernelCalls, '18 steps of forward + backward').toBe(36);
+    expect(r.lossesOurs.every(Number.isFinite)).toBe(true);
+    expect(r.lossesOurs[r.lossesOurs.length - 1]).toBeLessThan(r.lossesOurs[0]);
+    for (let e = 0; e < r.lossesOurs.length; e++) expect(Math.abs(r.lossesOurs[e] - r.lossesStock[e]) / r.lossesStock[e]).toBeLessThanOrEqual(GRAD_RTOL);
+    for (const rel of r.weightsRel) expect(rel).toBeLessThanOrEqual(GRAD_RTOL);
+  });
+
+  it('creates no GPU buffer, uploads, submits or reads back nothing in steady-state training steps', async () => {
+    const r = await harness().call('tfjsLayerNormSteadyState', { seed, warmup: 3, steps: 6 });
+    console.log(`TF.js layer norm steady state: bind groups our kernels created in ${r.steps} steps: ${r.createBindGroup}`);
+    expect(r.kernelCalls).toBe(2 * 2 * r.steps); // 2 layers × (forward + backward) per step
+    expect(r.createBuffer).toBe(0);
+    expect(r.writeBuffer).toBe(0);
+    expect(r.submit).toBe(0);
+    expect(r.mapAsync).toBe(0);
+    expect(r.engineBuffersBefore).toBeGreaterThan(0);
+    expect(r.engineBuffersAfter).toBe(r.engineBuffersBefore);
+    expect(r.tensorsAfter).toBe(r.tensorsBefore);
+    expect(r.tfjsBytesAfter).toBe(r.tfjsBytesBefore);
+  });
+
+  it('is registered for serialization, round-trips, loads models saved with the stock layer, and names as the stock layer', async () => {
+    const r = await harness().call('tfjsLayerNormSerialization', { seed });
+    expect(r.roundTripClass).toEqual(['WebGpuLayerNormalization']);
+    expect(r.roundTripWeightsDiff).toBe(0);
+    expect(r.roundTripPredictDiff).toBe(0);
+    expect(r.fromStockClass).toEqual(['WebGpuLayerNormalization']);
+    expect(r.fromStockNamesKept).toBe(true);
+    expect(r.fromStockPredictDiff).toBeLessThanOrEqual(OUTPUT_ATOL);
+    expect(r.configsMatch).toEqual([true, true, true, true]);
+    const numbers = r.defaultNames.map((name) => Number(/^layer_normalization_LayerNormalization(\d+)$/.exec(name)?.[1]));
+    expect(numbers[1]).toBe(numbers[0] + 1);
+    expect(numbers[2]).toBe(numbers[1] + 1);
+  });
+
+  it.for(['webgpu', 'cpu'] as const)('refuses bad input on %s with a typed error before any kernel runs', async (backend) => {
+    const r = await harness().call('tfjsLayerNormBadInputs', { backend });
+    const expected: Record<string, string> = {
+      'gamma of the wrong size': 'channel-mismatch',
+      'beta of the wrong size': 'channel-mismatch',
+      'gamma for two axes, one given': 'channel-mismatch',
+      'axis out of range': 'invalid-option',
+      'axis listed twice': 'invalid-option',
+      'axis not an integer': 'invalid-option',
+      'empty axis list': 'invalid-option',
+      'unknown activation': 'invalid-option',
+      'negative epsilon': 'invalid-eps',
+      'residual of another shape': 'length-mismatch',
+      'x not a tensor': 'invalid-option',
+      'scalar x': 'invalid-option',
+    };
+    expect(Object.fromEntries(r.results.map((e) => [e.name, e.code]))).toEqual(expected);
+    for (const e of r.results) expect(e.error, e.name).toBe('BatchNormError');
+    expect(r.kernelCalls).toBe(0);
+  });
+});
