@@ -71,6 +71,24 @@ describeGpu('TensorFlow.js layer norm (webgpu-batchnorm/tfjs layerNorm, layerNor
     },
   );
 
+  // The stock formulas run for axes that are not the trailing ones, on every backend (and on
+  // backends without our kernels): checked against our kernels on the same data transposed.
+  it.for([
+    ['webgpu', 'none'],
+    ['webgpu', 'relu'],
+    ['webgpu', 'gelu'],
+    ['webgpu', 'gelu-tanh'],
+    ['webgpu', 'silu'],
+    ['cpu', 'gelu'],
+  ] as const)('layerNorm on %s over a non-trailing axis (stock formulas), %s + residual: the kernels’ results', async ([backend, activation]) => {
+    const r = await harness().call('tfjsLayerNormStockPath', { seed, backend, activation });
+    expect(r.backend).toBe(backend);
+    expect(r.kernelCalls).toEqual({ stock: 0, kernels: 3 });
+    expect(r.diff.y).toBeLessThanOrEqual(OUTPUT_ATOL);
+    for (const name of ['dx', 'dgamma', 'dbeta', 'dz']) expect(r.diff[name], name).toBeLessThanOrEqual(GRAD_RTOL);
+    expect(r.leakedTensors).toBe(0);
+  });
+
   it.for([
     ['webgpu', [8, 16], {}, true],
     ['webgpu', [2, 5, 6], { axis: [1, 2] }, true],

@@ -266,6 +266,54 @@ export async function runLayerNormOp(arg: LayerNormOpCase): Promise<LayerNormOpR
   return { backend: tf.getBackend(), kernelCalls: probe.calls.kernels, checks, stock, leakedTensors: tf.memory().numTensors - before };
 }
 
+export interface LayerNormStockPathReport {
+  backend: string;
+  /** Our kernels' calls for the stock path's run (0) and for the transposed run (3). */
+  kernelCalls: { stock: number; kernels: number };
+  /** Stock path vs kernels: y max abs, gradients max relative. */
+  diff: Record<string, number>;
+  leakedTensors: number;
+}
+
+/**
+ * The op's stock path (axes that are not the trailing ones: here axis 1 of a rank-3 x) against our
+ * kernels on the same data transposed so that axis 1 comes last: forward and the gradients of x, γ, β
+ * and z, for one activation with a residual.
+ */
+export async function runLayerNormStockPath(arg: { seed: number; backend: LayerNormBackend; activation: NormActivation }): Promise<LayerNormStockPathReport> {
+  await useBackend(arg.backend);
+  const before = tf.memory().numTensors;
+  const rng = createRng(caseSeed(arg.seed, `stock path ${arg.activation}`));
+  const shape = [3, 7, 5];
+  const size = 3 * 7 * 5;
+  const x = tf.tensor(normals(rng, size, 2, 1.5), shape);
+  const z = tf.tensor(normals(rng, size, 0, 1), shape);
+  const w = tf.tensor(normals(rng, size, 0, 1), shape);
+  const gamma = tf.tensor(normals(rng, 7, 1, 0.5), [7]);
+  const beta = tf.tensor(normals(rng, 7, 0, 0.5), [7]);
+  const perm = [0, 2, 1];
+  const stock = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, zs: tf.Tensor) => layerNorm(xs, g, b, { axis: 1, activation: arg.activation, residual: zs }).y;
+  const kernels = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, zs: tf.Tensor) =>
+    tf.transpose(layerNorm(tf.transpose(xs, perm), g, b, { axis: -1, activation: arg.activation, residual: tf.transpose(zs, perm) }).y, perm);
+  const run = (f: typeof stock) => {
+    const probe = instrumentKernels();
+    try {
+      const y = tf.tidy(() => f(x, gamma, beta, z));
+      const grads = tf.grads((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, zs: tf.Tensor) => tf.sum(tf.mul(f(xs, g, b, zs), w)) as tf.Scalar)([x, gamma, beta, z]);
+      return { y, grads, calls: probe.calls.kernels };
+    } finally {
+      probe.restore();
+    }
+  };
+  const a = run(stock);
+  const b = run(kernels);
+  const diff: Record<string, number> = { y: await maxAbsDiff(a.y, b.y) };
+  const names = ['dx', 'dgamma', 'dbeta', 'dz'];
+  for (let k = 0; k < 4; k++) diff[names[k]] = await relDiff(a.grads[k], b.grads[k]);
+  tf.dispose([x, z, w, gamma, beta, a.y, b.y, ...a.grads, ...b.grads]);
+  return { backend: tf.getBackend(), kernelCalls: { stock: a.calls, kernels: b.calls }, diff, leakedTensors: tf.memory().numTensors - before };
+}
+
 export interface LayerNormLayerReport {
   backend: string;
   kernelCalls: number;
