@@ -472,27 +472,67 @@ export interface LayerNormSteadyReport {
   tensorsAfter: number;
   tfjsBytesBefore: number;
   tfjsBytesAfter: number;
+  /** One training step of the whole model (dense layers, loss, Adam included), ours vs the stock layers. */
+  perStep: { ours: { dispatches: number; submits: number }; stock: { dispatches: number; submits: number } };
 }
 
-/** Training steps (trainOnBatch) of a model with two of our layers, after a warm-up: GPU objects made inside our kernels. */
+/** Dense → layer norm → Dense → layer norm → Dense(softmax), with our layers or the stock ones. */
+function twoNormModel(useOurs: boolean): tf.Sequential {
+  const norm = useOurs ? layerNormalization : tf.layers.layerNormalization;
+  const init = (k: number) => tf.initializers.glorotUniform({ seed: k });
+  return tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [10], units: 36, activation: 'relu', kernelInitializer: init(1) }),
+      norm({}),
+      tf.layers.dense({ units: 20, activation: 'relu', kernelInitializer: init(2) }),
+      norm({ epsilon: 1e-5 }),
+      tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: init(3) }),
+    ],
+  });
+}
+
+/** Compute dispatches and queue submits of one training step (trainOnBatch, awaited), after a warm-up. */
+async function dispatchesPerStep(device: GPUDevice, model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<{ dispatches: number; submits: number }> {
+  for (let i = 0; i < 2; i++) await model.trainOnBatch(x, y);
+  const pass = GPUComputePassEncoder.prototype;
+  const originals = { dispatch: pass.dispatchWorkgroups, submit: device.queue.submit };
+  const counts = { dispatches: 0, submits: 0 };
+  pass.dispatchWorkgroups = function (...args: Parameters<GPUComputePassEncoder['dispatchWorkgroups']>) {
+    counts.dispatches++;
+    return originals.dispatch.apply(this, args);
+  };
+  device.queue.submit = function (buffers) {
+    counts.submits++;
+    return originals.submit.call(this, buffers);
+  };
+  try {
+    await model.trainOnBatch(x, y);
+  } finally {
+    pass.dispatchWorkgroups = originals.dispatch;
+    device.queue.submit = originals.submit;
+  }
+  return counts;
+}
+
+/**
+ * Training steps (trainOnBatch) of a model with two of our layers, after a warm-up: GPU objects made
+ * inside our kernels; and the compute dispatches and submits of one step, ours vs the stock layers.
+ */
 export async function runLayerNormSteadyState(arg: { seed: number; warmup: number; steps: number }): Promise<LayerNormSteadyReport> {
   await useBackend('webgpu');
   const backend = tf.backend() as unknown as { device: GPUDevice; bufferManager: { numBytesAllocated: number } };
   const rng = createRng(caseSeed(arg.seed, 'steady'));
-  const model = tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [10], units: 36, activation: 'relu' }),
-      layerNormalization(),
-      tf.layers.dense({ units: 20, activation: 'relu' }),
-      layerNormalization({ center: false }),
-      tf.layers.dense({ units: 4, activation: 'softmax' }),
-    ],
-  });
-  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+  const compile = (model: tf.LayersModel) => model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+  const model = twoNormModel(true);
+  compile(model);
   const x = tf.tensor2d(normals(rng, 32 * 10, 0, 1), [32, 10]);
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 4), 'int32'), 4).toFloat();
-  for (let i = 0; i < arg.warmup; i++) await model.trainOnBatch(x, y);
   const device = backend.device;
+  const stockModel = twoNormModel(false);
+  compile(stockModel);
+  const perStep = { ours: await dispatchesPerStep(device, model, x, y), stock: await dispatchesPerStep(device, stockModel, x, y) };
+  stockModel.dispose();
+  for (let i = 0; i < arg.warmup; i++) await model.trainOnBatch(x, y);
   const engineBefore = tfjsEngineFor(device)?.liveBuffers ?? -1;
   const bytesBefore = backend.bufferManager.numBytesAllocated;
   const tensorsBefore = tf.memory().numTensors;
@@ -517,6 +557,7 @@ export async function runLayerNormSteadyState(arg: { seed: number; warmup: numbe
     tensorsAfter: tf.memory().numTensors,
     tfjsBytesBefore: bytesBefore,
     tfjsBytesAfter: backend.bufferManager.numBytesAllocated,
+    perStep,
   };
   tf.dispose([x, y]);
   model.dispose();
