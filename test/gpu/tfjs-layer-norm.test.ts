@@ -134,11 +134,11 @@ describeGpu('TensorFlow.js layer norm (webgpu-batchnorm/tfjs layerNorm, layerNor
   });
 
   it('creates no GPU buffer, uploads, submits or reads back nothing in steady-state training steps', async () => {
-    const r = await harness().call('tfjsLayerNormSteadyState', { seed, warmup: 3, steps: 6 });
+    const r = await harness().call('tfjsLayerNormSteadyState', { seed, warmup: 3, steps: 6, timedRounds: 2 });
     console.log(
       `TF.js layer norm steady state: bind groups our kernels created in ${r.steps} steps: ${r.createBindGroup}; ` +
         `per training step of the two-norm model: ${r.perStep.ours.dispatches} dispatches and ${r.perStep.ours.submits} submits with ours, ` +
-        `${r.perStep.stock.dispatches} and ${r.perStep.stock.submits} with the stock layers`,
+        `${r.perStep.stock.dispatches} and ${r.perStep.stock.submits} with the stock layers; median step ${r.stepMs.ours.toFixed(1)} ms vs ${r.stepMs.stock.toFixed(1)} ms`,
     );
     // Each of our layers is 3 dispatches forward and 3 backward where the stock one is a dozen
     // generic kernels and their gradients: fewer in all (a count, not a timing).

@@ -474,6 +474,8 @@ export interface LayerNormSteadyReport {
   tfjsBytesAfter: number;
   /** One training step of the whole model (dense layers, loss, Adam included), ours vs the stock layers. */
   perStep: { ours: { dispatches: number; submits: number }; stock: { dispatches: number; submits: number } };
+  /** Median time of a training step (trainOnBatch, awaited), for information. */
+  stepMs: { ours: number; stock: number };
 }
 
 /** Dense → layer norm → Dense → layer norm → Dense(softmax), with our layers or the stock ones. */
@@ -518,7 +520,7 @@ async function dispatchesPerStep(device: GPUDevice, model: tf.LayersModel, x: tf
  * Training steps (trainOnBatch) of a model with two of our layers, after a warm-up: GPU objects made
  * inside our kernels; and the compute dispatches and submits of one step, ours vs the stock layers.
  */
-export async function runLayerNormSteadyState(arg: { seed: number; warmup: number; steps: number }): Promise<LayerNormSteadyReport> {
+export async function runLayerNormSteadyState(arg: { seed: number; warmup: number; steps: number; timedRounds: number }): Promise<LayerNormSteadyReport> {
   await useBackend('webgpu');
   const backend = tf.backend() as unknown as { device: GPUDevice; bufferManager: { numBytesAllocated: number } };
   const rng = createRng(caseSeed(arg.seed, 'steady'));
@@ -531,6 +533,19 @@ export async function runLayerNormSteadyState(arg: { seed: number; warmup: numbe
   const stockModel = twoNormModel(false);
   compile(stockModel);
   const perStep = { ours: await dispatchesPerStep(device, model, x, y), stock: await dispatchesPerStep(device, stockModel, x, y) };
+  // For information only (timings are never asserted): median step time, alternating rounds.
+  const times: { ours: number[]; stock: number[] } = { ours: [], stock: [] };
+  for (let round = 0; round < arg.timedRounds; round++) {
+    for (const [which, m] of [['stock', stockModel], ['ours', model]] as const) {
+      for (let i = 0; i < 5; i++) {
+        const start = performance.now();
+        await m.trainOnBatch(x, y);
+        times[which].push(performance.now() - start);
+      }
+    }
+  }
+  const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)] ?? NaN;
+  const stepMs = { ours: median(times.ours), stock: median(times.stock) };
   stockModel.dispose();
   for (let i = 0; i < arg.warmup; i++) await model.trainOnBatch(x, y);
   const engineBefore = tfjsEngineFor(device)?.liveBuffers ?? -1;
@@ -558,6 +573,7 @@ export async function runLayerNormSteadyState(arg: { seed: number; warmup: numbe
     tfjsBytesBefore: bytesBefore,
     tfjsBytesAfter: backend.bufferManager.numBytesAllocated,
     perStep,
+    stepMs,
   };
   tf.dispose([x, y]);
   model.dispose();
