@@ -133,7 +133,7 @@ describeGpu('TensorFlow.js layer norm (webgpu-batchnorm/tfjs layerNorm, layerNor
     for (const rel of r.weightsRel) expect(rel).toBeLessThanOrEqual(GRAD_RTOL);
   });
 
-  it('creates no GPU buffer, uploads, submits or reads back nothing in steady-state training steps', async () => {
+  it('creates no GPU buffer or pipeline, uploads, submits or reads back nothing in steady-state training steps', async () => {
     const r = await harness().call('tfjsLayerNormSteadyState', { seed, warmup: 3, steps: 6, timedRounds: 2 });
     console.log(
       `TF.js layer norm steady state: bind groups our kernels created in ${r.steps} steps: ${r.createBindGroup}; ` +
@@ -148,6 +148,7 @@ describeGpu('TensorFlow.js layer norm (webgpu-batchnorm/tfjs layerNorm, layerNor
     expect(r.writeBuffer).toBe(0);
     expect(r.submit).toBe(0);
     expect(r.mapAsync).toBe(0);
+    expect(r.createComputePipeline).toBe(0);
     expect(r.engineBuffersBefore).toBeGreaterThan(0);
     expect(r.engineBuffersAfter).toBe(r.engineBuffersBefore);
     expect(r.tensorsAfter).toBe(r.tensorsBefore);

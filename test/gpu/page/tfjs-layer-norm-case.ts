@@ -58,11 +58,12 @@ const f32 = async (t: tf.Tensor) => Float32Array.from(await t.data());
 function instrumentKernels(device?: GPUDevice) {
   registerTfjsKernels();
   const backendName = tf.getBackend();
-  const calls = { kernels: 0, createBuffer: 0, writeBuffer: 0, submit: 0, mapAsync: 0, createBindGroup: 0 };
+  const calls = { kernels: 0, createBuffer: 0, writeBuffer: 0, submit: 0, mapAsync: 0, createBindGroup: 0, createComputePipeline: 0 };
   let inside = false;
   const originals = device && {
     createBuffer: device.createBuffer,
     createBindGroup: device.createBindGroup,
+    createComputePipeline: device.createComputePipeline,
     writeBuffer: device.queue.writeBuffer,
     submit: device.queue.submit,
     mapAsync: GPUBuffer.prototype.mapAsync,
@@ -75,6 +76,7 @@ function instrumentKernels(device?: GPUDevice) {
       } as unknown as F;
     device.createBuffer = counted('createBuffer', originals.createBuffer);
     device.createBindGroup = counted('createBindGroup', originals.createBindGroup);
+    device.createComputePipeline = counted('createComputePipeline', originals.createComputePipeline);
     device.queue.writeBuffer = counted('writeBuffer', originals.writeBuffer);
     device.queue.submit = counted('submit', originals.submit);
     GPUBuffer.prototype.mapAsync = counted('mapAsync', originals.mapAsync);
@@ -105,6 +107,7 @@ function instrumentKernels(device?: GPUDevice) {
       if (device && originals) {
         device.createBuffer = originals.createBuffer;
         device.createBindGroup = originals.createBindGroup;
+        device.createComputePipeline = originals.createComputePipeline;
         device.queue.writeBuffer = originals.writeBuffer;
         device.queue.submit = originals.submit;
         GPUBuffer.prototype.mapAsync = originals.mapAsync;
@@ -466,6 +469,7 @@ export interface LayerNormSteadyReport {
   submit: number;
   mapAsync: number;
   createBindGroup: number;
+  createComputePipeline: number;
   engineBuffersBefore: number;
   engineBuffersAfter: number;
   tensorsBefore: number;
@@ -566,6 +570,7 @@ export async function runLayerNormSteadyState(arg: { seed: number; warmup: numbe
     submit: probe.calls.submit,
     mapAsync: probe.calls.mapAsync,
     createBindGroup: probe.calls.createBindGroup,
+    createComputePipeline: probe.calls.createComputePipeline,
     engineBuffersBefore: engineBefore,
     engineBuffersAfter: tfjsEngineFor(device)?.liveBuffers ?? -1,
     tensorsBefore,
