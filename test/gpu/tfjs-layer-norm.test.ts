@@ -39,6 +39,7 @@ const webgpuCases: OpCase[] = [
   op('rank 2 over both axes', [6, 10], 2, 'none', false),
   op('D above the workgroup size, gelu', [3, 1000], 1, 'gelu', false),
   op('600 rows of 8, silu + residual', [600, 8], 1, 'silu', true),
+  op('1.5 MB, gelu-tanh + residual', [3, 128, 1021], 1, 'gelu-tanh', true),
   op('large mean 1e4 ± 1', [6, 40], 1, 'none', false, { mean: 1e4 }),
   op('large mean 1e4 ± 1, relu + residual', [4, 33], 1, 'relu', true, { mean: 1e4 }),
 ];
@@ -92,6 +93,7 @@ describeGpu('TensorFlow.js layer norm (webgpu-batchnorm/tfjs layerNorm, layerNor
   it.for([
     ['webgpu', [8, 16], {}, true],
     ['webgpu', [2, 5, 6], { axis: [1, 2] }, true],
+    ['webgpu', [2, 5, 6], { axis: [2, 1] }, true],
     ['webgpu', [6, 9], { center: false, scale: false, epsilon: 1e-5 }, true],
     ['webgpu', [5, 12], { center: false }, true],
     ['cpu', [5, 12], { scale: false }, true],
@@ -163,6 +165,7 @@ describeGpu('TensorFlow.js layer norm (webgpu-batchnorm/tfjs layerNorm, layerNor
     expect(r.fromStockClass).toEqual(['WebGpuLayerNormalization']);
     expect(r.fromStockNamesKept).toBe(true);
     expect(r.fromStockPredictDiff).toBeLessThanOrEqual(OUTPUT_ATOL);
+    expect(r.bothClasses).toEqual(['WebGpuBatchNormalization', 'WebGpuLayerNormalization']);
     expect(r.configsMatch).toEqual([true, true, true, true]);
     const numbers = r.defaultNames.map((name) => Number(/^layer_normalization_LayerNormalization(\d+)$/.exec(name)?.[1]));
     expect(numbers[1]).toBe(numbers[0] + 1);

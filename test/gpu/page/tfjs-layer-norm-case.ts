@@ -13,6 +13,7 @@ import {
   registerTfjsKernels,
   tfjsEngineFor,
   WebGpuLayerNormalization,
+  withWebGpuBatchNorm,
   withWebGpuLayerNorm,
   type LayerNormOpOptions,
 } from '../../../src/tfjs/index';
@@ -32,6 +33,8 @@ async function useBackend(name: LayerNormBackend): Promise<void> {
   await tf.ready();
 }
 
+const f32 = async (t: tf.Tensor) => Float32Array.from(await t.data());
+
 async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   if (a.size !== b.size) return Infinity;
   const [x, y] = await Promise.all([a.data(), b.data()]);
@@ -45,11 +48,11 @@ async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
 
 /** max |a − b| / max |b|: the error relative to the size of the reference gradient. */
 async function relDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
-  const scale = Math.max(...Array.from(await b.data(), Math.abs));
+  let scale = 0;
+  for (const v of await f32(b)) scale = Math.max(scale, Math.abs(v));
   return (await maxAbsDiff(a, b)) / Math.max(scale, 1e-30);
 }
 
-const f32 = async (t: tf.Tensor) => Float32Array.from(await t.data());
 
 /**
  * Wraps our three kernels on the current backend to count their calls and the GPU calls made inside
@@ -596,6 +599,8 @@ export interface LayerNormSerializationReport {
   configsMatch: boolean[];
   /** Names of layers built without one: stock, ours, stock (one counter). */
   defaultNames: string[];
+  /** A stock model with a batch norm and a layer norm, loaded through withWebGpuLayerNorm(withWebGpuBatchNorm(…)). */
+  bothClasses: string[];
 }
 
 async function saveToMemory(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
@@ -634,6 +639,15 @@ export async function runLayerNormSerialization(arg: { seed: number }): Promise<
   await train(stock);
   const fromStock = await tf.loadLayersModel(withWebGpuLayerNorm(tf.io.fromMemory(await saveToMemory(stock))));
 
+  // A model with both norms, loaded through both wrappers.
+  const both = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [10], units: 6 }), tf.layers.batchNormalization(), tf.layers.layerNormalization(), tf.layers.dense({ units: 2 })],
+  });
+  const bothLoaded = await tf.loadLayersModel(withWebGpuLayerNorm(withWebGpuBatchNorm(tf.io.fromMemory(await saveToMemory(both)))));
+  const bothClasses = layerClasses(bothLoaded);
+  both.dispose();
+  bothLoaded.dispose();
+
   const configs: Record<string, unknown>[] = [
     {},
     { axis: [1, 2], epsilon: 1e-5, center: false },
@@ -661,6 +675,7 @@ export async function runLayerNormSerialization(arg: { seed: number }): Promise<
     fromStockPredictDiff: await diff(stock.predict(x) as tf.Tensor, fromStock.predict(x) as tf.Tensor),
     configsMatch,
     defaultNames,
+    bothClasses,
   };
   tf.dispose([x, labels]); // wo and wl are the models' own variables, disposed with them
   for (const m of [ours, loaded, stock, fromStock]) m.dispose();
