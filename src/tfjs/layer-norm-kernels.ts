@@ -170,7 +170,8 @@ function layerNormGradient(kernelName: string, residual: boolean): GradConfig {
       // saved: the inputs named above, then the outputs y and stats.
       const [x, gamma, beta] = saved;
       const [y, stats] = saved.slice(-2);
-      const dy = (Array.isArray(dys) ? dys[0] : dys) ?? tf.zerosLike(x);
+      // TF.js passes zeros for an output off the loss's path (y, when only the statistics are used).
+      const dy = Array.isArray(dys) ? dys[0] : dys;
       const inputs: tf.NamedTensorMap = { dy, x, y, gamma, beta, stats };
       if (residual) inputs.residual = saved[3];
       const [dx, dgamma, dbeta, dz] = tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, inputs, attrs) as tf.Tensor[];

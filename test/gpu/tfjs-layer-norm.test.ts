@@ -125,6 +125,15 @@ describeGpu('TensorFlow.js layer norm (webgpu-batchnorm/tfjs layerNorm, layerNor
     expect(r.leakedTensors).toBe(0);
   });
 
+  it.for(['webgpu', 'cpu'] as const)('layerNorm on %s: gradients flow from y only (a loss of the statistics alone gives zeros)', async (backend) => {
+    const r = await harness().call('tfjsLayerNormStatisticsGradient', { backend });
+    expect(r.backend).toBe(backend);
+    // TF.js hands the gradient zeros for y (off the loss's path): the backward runs on them.
+    expect(r.kernelCalls).toBe(2);
+    expect(r.shape).toEqual([4, 6]);
+    expect(r.values).toEqual(new Array(24).fill(0));
+  });
+
   it.for(['webgpu', 'cpu'] as const)('model.fit on %s trains a model with our layer as with the stock one', async (backend) => {
     const r = await harness().call('tfjsLayerNormFit', { seed, backend });
     expect(r.backend).toBe(backend);

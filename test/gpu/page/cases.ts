@@ -88,6 +88,7 @@ export const cases = {
   tfjsMnist: async (arg: Parameters<typeof import('./tfjs-case').runMnist>[0]) => (await tfjsCases()).runMnist(arg),
   tfjsLayerNormOp: async (arg: Parameters<LayerNormCases['runLayerNormOp']>[0]) => (await layerNormCases()).runLayerNormOp(arg),
   tfjsLayerNormStockPath: async (arg: Parameters<LayerNormCases['runLayerNormStockPath']>[0]) => (await layerNormCases()).runLayerNormStockPath(arg),
+  tfjsLayerNormStatisticsGradient: async (arg: Parameters<LayerNormCases['runLayerNormStatisticsGradient']>[0]) => (await layerNormCases()).runLayerNormStatisticsGradient(arg),
   tfjsLayerNormLayer: async (arg: Parameters<LayerNormCases['runLayerNormLayer']>[0]) => (await layerNormCases()).runLayerNormLayer(arg),
   tfjsLayerNormFit: async (arg: Parameters<LayerNormCases['runLayerNormFit']>[0]) => (await layerNormCases()).runLayerNormFit(arg),
   tfjsLayerNormSteadyState: async (arg: Parameters<LayerNormCases['runLayerNormSteadyState']>[0]) => (await layerNormCases()).runLayerNormSteadyState(arg),

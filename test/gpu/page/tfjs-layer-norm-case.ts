@@ -320,6 +320,28 @@ export async function runLayerNormStockPath(arg: { seed: number; backend: LayerN
   return { backend: tf.getBackend(), kernelCalls: { stock: a.calls, kernels: b.calls }, diff, leakedTensors: tf.memory().numTensors - before };
 }
 
+/**
+ * A loss that reads only the statistics (mean, invStd) of the kernels' forward: y is off the loss's
+ * path, and gradients flow from y only, so x's gradient is zeros.
+ */
+export async function runLayerNormStatisticsGradient(arg: { backend: LayerNormBackend }): Promise<{ backend: string; kernelCalls: number; shape: number[]; values: number[] }> {
+  await useBackend(arg.backend);
+  const x = tf.tensor2d(Float32Array.from({ length: 24 }, (_, i) => Math.sin(i) * 3 + 1), [4, 6]);
+  const probe = instrumentKernels();
+  let dx: tf.Tensor;
+  try {
+    dx = tf.grads((xs: tf.Tensor) => {
+      const out = layerNorm(xs, null, null);
+      return tf.add(tf.sum(out.mean), tf.sum(out.invStd)) as tf.Scalar;
+    })([x])[0];
+  } finally {
+    probe.restore();
+  }
+  const report = { backend: tf.getBackend(), kernelCalls: probe.calls.kernels, shape: dx.shape, values: Array.from(await dx.data()) };
+  tf.dispose([x, dx]);
+  return report;
+}
+
 export interface LayerNormLayerReport {
   backend: string;
   kernelCalls: number;
