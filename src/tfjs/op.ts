@@ -39,10 +39,10 @@ interface Core {
   movingVariance?: tf.Tensor1D;
 }
 
-/** ones/zeros of length C standing in for an absent γ or β, kept per backend and reused. */
+/** ones/zeros of length C standing in for an absent γ or β, kept per backend and reused (batch and layer norm). */
 const constants = new WeakMap<object, Map<string, tf.Tensor1D>>();
 
-function constant(channels: number, value: 0 | 1): tf.Tensor1D {
+export function constant(channels: number, value: 0 | 1): tf.Tensor1D {
   const backend = tf.engine().backend as object;
   let byKey = constants.get(backend);
   if (!byKey) constants.set(backend, (byKey = new Map()));

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TRAIN_GRAD_KERNEL, TRAIN_KERNEL, type TrainAttrs } from './kernel-config';
 import { cpuKernels } from './kernels-cpu';
 import { webgpuKernels } from './kernels-webgpu';
+import { layerNormGradients, layerNormKernels } from './layer-norm-kernels';
 
 /**
  * The gradient of the forward kernel: one backward kernel gives dx, dγ and dβ together. Gradients
@@ -23,13 +24,13 @@ const gradient: tf.GradConfig = {
 
 let registered = false;
 
-/** Registers the kernels (webgpu, cpu) and the gradient with TF.js; idempotent, called by every op. */
+/** Registers the kernels (webgpu, cpu) and the gradients with TF.js (batch norm's, layer norm's); idempotent, called by every op. */
 export function registerTfjsKernels(): void {
   if (registered) return;
-  for (const config of [...webgpuKernels, ...cpuKernels]) {
+  for (const config of [...webgpuKernels, ...cpuKernels, ...layerNormKernels]) {
     if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
   }
-  tf.registerGradient(gradient);
+  for (const config of [gradient, ...layerNormGradients]) tf.registerGradient(config);
   registered = true;
 }
 

@@ -32,6 +32,8 @@ import { runAutotuneCase, runLocalStorageCase, runNoTimestampsCase, runScreenedA
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
 const tfjsCases = () => import('./tfjs-case');
 const fusedCases = () => import('./tfjs-fused-case');
+const layerNormCases = () => import('./tfjs-layer-norm-case');
+type LayerNormCases = typeof import('./tfjs-layer-norm-case');
 
 export const cases = {
   async ping(arg: unknown): Promise<{ pong: unknown }> {
@@ -84,4 +86,12 @@ export const cases = {
   tfjsFusedDelegation: async () => (await fusedCases()).runFusedDelegation(),
   tfjsFusedFeatureCheck: async () => (await fusedCases()).runFusedFeatureCheck(),
   tfjsMnist: async (arg: Parameters<typeof import('./tfjs-case').runMnist>[0]) => (await tfjsCases()).runMnist(arg),
+  tfjsLayerNormOp: async (arg: Parameters<LayerNormCases['runLayerNormOp']>[0]) => (await layerNormCases()).runLayerNormOp(arg),
+  tfjsLayerNormStockPath: async (arg: Parameters<LayerNormCases['runLayerNormStockPath']>[0]) => (await layerNormCases()).runLayerNormStockPath(arg),
+  tfjsLayerNormStatisticsGradient: async (arg: Parameters<LayerNormCases['runLayerNormStatisticsGradient']>[0]) => (await layerNormCases()).runLayerNormStatisticsGradient(arg),
+  tfjsLayerNormLayer: async (arg: Parameters<LayerNormCases['runLayerNormLayer']>[0]) => (await layerNormCases()).runLayerNormLayer(arg),
+  tfjsLayerNormFit: async (arg: Parameters<LayerNormCases['runLayerNormFit']>[0]) => (await layerNormCases()).runLayerNormFit(arg),
+  tfjsLayerNormSteadyState: async (arg: Parameters<LayerNormCases['runLayerNormSteadyState']>[0]) => (await layerNormCases()).runLayerNormSteadyState(arg),
+  tfjsLayerNormSerialization: async (arg: Parameters<LayerNormCases['runLayerNormSerialization']>[0]) => (await layerNormCases()).runLayerNormSerialization(arg),
+  tfjsLayerNormBadInputs: async (arg: Parameters<LayerNormCases['runLayerNormBadInputs']>[0]) => (await layerNormCases()).runLayerNormBadInputs(arg),
 };
