@@ -1,4 +1,4 @@
-// #import elementwise-span norm-gradient
+// #import elementwise-span norm-gradient finite
 // dx of the norm backward, elementwise (the walk of apply.wgsl, elementwise-span.wgsl):
 //   dx = invStd_r·(h − A_r/D − x̂·B_r/D)   (RMS norm, CENTER false: without the A_r/D term),
 // h = g·γ_p (norm-gradient.wgsl), A_r and B_r from norm-backward-rows.wgsl. Entry points as
@@ -19,6 +19,7 @@ struct Params {
   rowLength: u32,
   meanOffset: u32,
   invStdOffset: u32,
+  nan: f32,   // a quiet NaN (dxAt)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -40,6 +41,11 @@ override SILU: bool;
 // dx of element i (row `row`, parameter p).
 fn dxAt(i: u32, row: u32, p: u32) -> f32 {
   let sums = rowSums[row];
+  // A row whose sums are not finite (stored as NaN by norm-backward-rows.wgsl) gets NaN dx, on the
+  // bits rather than through arithmetic on NaN, which WGSL does not promise.
+  if (!isFinite(sums.y) || (CENTER && !isFinite(sums.x))) {
+    return params.nan;
+  }
   let q = normGradient(i, row, p);
   var centered = q.g * q.gamma - q.xhat * sums.y;
   if (CENTER) {

@@ -1,4 +1,4 @@
-// #import norm-gradient workgroup-sum
+// #import norm-gradient workgroup-sum finite
 // The parameter gradients of the norm backward: dγ_p = Σ g·x̂, dβ_p = Σ g over the outer · inner
 // elements of p, each with its own row's statistics (norm-gradient.wgsl), each written where its
 // buffer is given (DGAMMA, DBETA). Two entry points (grids folded past 65 535 workgroups):
@@ -17,6 +17,7 @@ struct Params {
   invStdOffset: u32,
   outer: u32,
   groups: u32,
+  nan: f32,   // a quiet NaN (writeParam)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -59,7 +60,9 @@ fn normBackwardParams(
   }
 }
 
-fn writeParam(p: u32, total: vec2f) {
+// dγ and dβ, each NaN where it is not finite (finite.wgsl).
+fn writeParam(p: u32, sums: vec2f) {
+  let total = finiteOrNaN2(sums, params.nan);
   if (DGAMMA) {
     dgamma[p] = total.x;
   }

@@ -1,4 +1,4 @@
-// #import norm-gradient workgroup-sum
+// #import norm-gradient workgroup-sum finite
 // The row sums of the norm backward: A_r = Σ h, B_r = Σ h·x̂ with h = g·γ_p (norm-gradient.wgsl),
 // which dx needs (norm-backward-apply.wgsl), stored divided by D (once per row, not per element). Two entry points (grids folded past 65 535 workgroups):
 // - normBackwardRows: a workgroup per row; each thread adds every WORKGROUP_SIZE-th value of the
@@ -17,6 +17,7 @@ struct Params {
   rows: u32,
   groups: u32,
   rowLengthValue: f32,   // D as a float (exact below 2^24)
+  nan: f32,              // a quiet NaN: a row sum that is not finite is stored as NaN
 }
 
 override WORKGROUP_SIZE: u32;
@@ -67,7 +68,7 @@ fn normBackwardRows(
   }
   let total = workgroupSum(local, sums);
   if (local == 0u && row < params.rows) {
-    rowSums[row] = total / params.rowLengthValue;
+    rowSums[row] = finiteOrNaN2(total / params.rowLengthValue, params.nan);
   }
 }
 
@@ -91,5 +92,5 @@ fn normBackwardRowsSerial(
     }
     total += block;
   }
-  rowSums[row] = total / params.rowLengthValue;
+  rowSums[row] = finiteOrNaN2(total / params.rowLengthValue, params.nan);
 }

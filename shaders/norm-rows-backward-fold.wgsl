@@ -1,3 +1,4 @@
+// #import finite
 // The middle launch of the row-wise backward (norm-rows-backward.wgsl): thread r < rows adds the
 // rowThreads lanes' parts of row r's sums, in order, and stores (A_r/D, B_r/D) at rowSums + 2·r of
 // `partials` (a region of its own: parts are read by other threads); the threads after them add
@@ -17,6 +18,7 @@ struct Params {
   rowLength: f32,      // D
   outer: u32,          // Run: samples N
   channels: u32,       // Run: C
+  nan: f32,            // a quiet NaN: a sum that is not finite is stored as NaN (finite.wgsl)
 }
 
 const SAMPLE_BLOCK: u32 = 16u;
@@ -43,8 +45,9 @@ fn foldRow(t: u32) -> bool {
   for (var lane = 0u; lane < params.rowThreads; lane += 1u) {
     sums += vec2f(partials[first + 2u * lane], partials[first + 2u * lane + 1u]);
   }
-  partials[params.rowSums + 2u * t] = sums.x / params.rowLength;
-  partials[params.rowSums + 2u * t + 1u] = sums.y / params.rowLength;
+  let stored = finiteOrNaN2(sums / params.rowLength, params.nan);
+  partials[params.rowSums + 2u * t] = stored.x;
+  partials[params.rowSums + 2u * t + 1u] = stored.y;
   return true;
 }
 
@@ -74,10 +77,10 @@ fn normRowsBackwardColumnsFold(
     g += vec4f(partials[at + 4u], partials[at + 5u], partials[at + 6u], partials[at + 7u]);
   }
   if (DGAMMA) {
-    dgamma4[k] = gx;
+    dgamma4[k] = finiteOrNaN4(gx, params.nan);
   }
   if (DBETA) {
-    dbeta4[k] = g;
+    dbeta4[k] = finiteOrNaN4(g, params.nan);
   }
 }
 
@@ -110,10 +113,11 @@ fn normRowsBackwardRunFold(
     }
     total += block;
   }
+  let stored = finiteOrNaN2(total, params.nan);
   if (DGAMMA) {
-    dgamma[c] = total.x;
+    dgamma[c] = stored.x;
   }
   if (DBETA) {
-    dbeta[c] = total.y;
+    dbeta[c] = stored.y;
   }
 }

@@ -1,4 +1,4 @@
-// #import norm-gradient4
+// #import norm-gradient4 finite
 // The norm backward for rows of vec4 units, in three launches that read x and dy twice in all (the
 // floor's 20 bytes per element). Two shapes of rows:
 // - Columns (layer and RMS norm: inner == 1, one group, D % 4 == 0): γ and β run along the row; each
@@ -39,6 +39,7 @@ struct Params {
   inner: u32,          // Run: units per channel run
   groups: u32,         // Run: G; row r = (n, g) holds channels g·groupParams … (g + 1)·groupParams − 1
   groupParams: u32,    // Run: channels per group
+  nan: f32,            // a quiet NaN (unitDx)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -203,6 +204,12 @@ fn storeColumn(rowGroup: u32, k: u32, gx: vec4f, g: vec4f) {
 
 fn unitDx(base: u32, k: u32, mean: f32, invStd: f32, sums: vec2f, gamma: vec4f, beta: vec4f) {
   if (k >= params.rowUnits) {
+    return;
+  }
+  // A row whose sums are not finite (stored as NaN by the fold) gets NaN dx, on the bits rather
+  // than through arithmetic on NaN, which WGSL does not promise.
+  if (!isFinite(sums.y) || (CENTER && !isFinite(sums.x))) {
+    dx4[base + k] = vec4f(params.nan);
     return;
   }
   let q = gradient4(base + k, mean, invStd, gamma, beta);

@@ -16,6 +16,7 @@ import { float16Problems, runFloat16LayerCase } from '../gpu/page/float16-case';
 import { runForwardCase } from '../gpu/page/forward-case';
 import { runNonFiniteCase } from '../gpu/page/non-finite-case';
 import { runNormBadInputsCase, runNormCase } from '../gpu/page/norms-case';
+import { runNormNonFiniteCase } from '../gpu/page/norms-non-finite-case';
 import { runOptimizerCase } from '../gpu/page/optimizer-case';
 import { backwardCases, forwardCases, normCases, optimizerCases } from './matrix';
 
@@ -213,10 +214,18 @@ async function runNorms(seed: number, counts: Record<string, number>, failures: 
     if (spec.backward === false && (!report.forwardSlabs || report.backwardRefusal !== 'too-large')) problems.push(`slabs ${report.forwardSlabs}, backward refusal ${report.backwardRefusal}`);
     if (problems.length > 0) failures.push(`norm '${spec.name}':\n  ${problems.join('\n  ')}`);
   }
+  // NaN and ±Inf: the same rules as the CPU path, class for class.
+  const nonFinite = await runNormNonFiniteCase({ seed });
+  for (const r of nonFinite.results) {
+    count(counts, 'norm non-finite scenarios');
+    const problems = [...r.rules, ...r.gpuVsCpu];
+    if (r.backend !== 'webgpu') problems.push(`ran on backend ${r.backend}`);
+    if (problems.length > 0) failures.push(`norm non-finite '${r.name}':\n  ${problems.join('\n  ')}`);
+  }
   const bad = await runNormBadInputsCase();
   const untyped = bad.codes.filter((c) => !['invalid-option', 'invalid-shape', 'invalid-buffer'].includes(c.code));
   if (untyped.length > 0 || !bad.outputsUntouched) failures.push(`norm bad inputs: ${JSON.stringify(untyped)}, outputs untouched ${bad.outputsUntouched}`);
-  return cases.length + 1;
+  return cases.length + nonFinite.results.length + 1;
 }
 
 /** NaN and ±Inf: the README's rules on this implementation, class for class equal to the CPU path's. */

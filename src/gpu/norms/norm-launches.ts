@@ -231,7 +231,7 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
     shader: shaders.normBackwardRows,
     entryPoint: work.rows.entryPoint,
     constants: { ...constants, DZ: buffers.dz !== undefined },
-    params: { rowLength: view.rowLength, inner: view.inner, params: view.params, rows: view.rows, groups: view.groups, ...layout, rowLengthValue: view.rowLength },
+    params: { rowLength: view.rowLength, inner: view.inner, params: view.params, rows: view.rows, groups: view.groups, ...layout, rowLengthValue: view.rowLength, nan: NaN },
     buffers: [...gradientInputs, rowSums, buffers.dz ?? context.constants.placeholder('dz')],
     grid: work.rows.grid,
   };
@@ -243,13 +243,13 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
             shader: shaders.normBackwardParams,
             entryPoint: work.params.entryPoint,
             constants: { ...constants, DGAMMA: dgamma !== undefined, DBETA: dbeta !== undefined },
-            params: { inner: view.inner, params: view.params, outer: view.outer, groups: view.groups, ...layout },
+            params: { inner: view.inner, params: view.params, outer: view.outer, groups: view.groups, ...layout, nan: NaN },
             buffers: [...gradientInputs, dgamma ?? context.constants.placeholder('dgamma'), dbeta ?? context.constants.placeholder('dbeta')],
             grid: work.params.grid,
           },
         ]
       : [];
-  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout }, () => [...gradientInputs, rowSums, buffers.dx]);
+  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout, nan: NaN }, () => [...gradientInputs, rowSums, buffers.dx]);
   return [rows, ...params, ...apply];
 }
 
@@ -261,7 +261,7 @@ function rowWiseBackwardLaunches(context: GpuContext, call: NormCall, walk: RowW
   const inputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved, partials];
   const shape = walk.variant === 'Vec4Columns' ? 'Columns' : 'Run';
   const walkParams = { rows: view.rows, rowThreads: walk.rowThreads, rowGroups: walk.rowGroups, rowUnits: walk.rowUnits, columnPartials: scratch.columnPartials, rowSums: scratch.rowSums };
-  const params = { ...walkParams, ...buffers.layout, inner: walk.inner, groups: view.groups, groupParams: walk.groupParams };
+  const params = { ...walkParams, ...buffers.layout, inner: walk.inner, groups: view.groups, groupParams: walk.groupParams, nan: NaN };
   const { dgamma, dbeta, dz } = buffers;
   const sums: Launch = { shader: shaders.normRowsBackward, entryPoint: `normRowsBackward${shape}Sums`, constants: { ...constants, DZ: dz !== undefined }, params, buffers: [...inputs, dz ?? context.constants.placeholder('dz')], grid: walk.grid };
   const foldThreads = view.rows + (shape === 'Columns' ? walk.rowUnits : view.params);
@@ -269,7 +269,7 @@ function rowWiseBackwardLaunches(context: GpuContext, call: NormCall, walk: RowW
     shader: shaders.normRowsBackwardFold,
     entryPoint: `normRowsBackward${shape}Fold`,
     constants: { DGAMMA: dgamma !== undefined, DBETA: dbeta !== undefined },
-    params: { ...walkParams, rowLength: view.rowLength, outer: view.outer, channels: view.params },
+    params: { ...walkParams, rowLength: view.rowLength, outer: view.outer, channels: view.params, nan: NaN },
     buffers: [partials, dgamma ?? context.constants.placeholder('dgamma'), dbeta ?? context.constants.placeholder('dbeta')],
     grid: foldWorkgroups(Math.ceil(foldThreads / context.tuning.workgroupSize), context.maxWorkgroupsPerDimension),
   };

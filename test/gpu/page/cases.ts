@@ -18,6 +18,7 @@ import { runDeviceLostCase } from './device-lost-case';
 import { runSyncStatsCase } from './sync-stats-case';
 import { runRecoveryCase } from './recovery-case';
 import { runNonFiniteCase } from './non-finite-case';
+import { runNormNonFiniteCase } from './norms-non-finite-case';
 import { runGpuErrorsCase } from './gpu-errors-case';
 import { runBadInputsCase } from './bad-inputs-case';
 import { runResourcesCase } from './resources-case';
@@ -58,6 +59,7 @@ export const cases = {
   syncStatsCase: runSyncStatsCase,
   recoveryCase: runRecoveryCase,
   nonFiniteCase: runNonFiniteCase,
+  normNonFiniteCase: runNormNonFiniteCase,
   gpuErrorsCase: runGpuErrorsCase,
   badInputsCase: runBadInputsCase,
   resourcesCase: runResourcesCase,
