@@ -32,12 +32,13 @@ export type {
   RmsNormOptions,
   GroupNormOptions,
   InstanceNormOptions,
+  InstanceNormRunningOptions,
   NormForwardResult,
   NormSaved,
   NormBackwardOptions,
   NormBackwardResult,
 } from './norms/norm-types';
-export type { NormFamily, NormForwardResultWithMean, RmsNormForwardResult, NormGradients, RmsNormGradients, WithResidualGradient, ResidualNormBackwardOptions } from './norms/norm-api';
+export type { NormFamily, NormForwardResultWithMean, InstanceNormRunningResult, RmsNormForwardResult, NormGradients, RmsNormGradients, WithResidualGradient, ResidualNormBackwardOptions } from './norms/norm-api';
 export { normEpsDefaults } from './norms/norm-options';
 export { GpuNorms } from './gpu/norms/gpu-norms';
 export type { NormForwardArgs, NormBackwardArgs, NormResidentCall, NormResidentOptions, NormResidentForwardBuffers, NormResidentBackwardBuffers } from './gpu/norms/encode-norms';

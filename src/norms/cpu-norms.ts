@@ -1,4 +1,5 @@
 import { activate, activationDerivative } from './activation-math';
+import { runningRowStatistics, updatedInstanceRunning } from './instance-running';
 import type { CheckedNormSaved, NormBackwardResult, NormForwardResult, NormView, ResolvedNormBackwardOptions, ResolvedNormOptions } from './norm-types';
 
 /*
@@ -11,6 +12,8 @@ import type { CheckedNormSaved, NormBackwardResult, NormForwardResult, NormView,
  * and backward, with g = dy · act'(a) (relu: dy where the forward's y > 0), h = g · γ_p:
  *   dγ_p = Σ g·x̂, dβ_p = Σ g, dz = g,  dx = invStd_r · (h − Σ_r h / D − x̂ · Σ_r h·x̂ / D)
  *   (RMS: without the Σ_r h / D term, its mean being 0 and not a function of x).
+ * Instance norm with `training: false` takes its row statistics from the running ones
+ * (instance-running.ts), constants of x: dx = invStd_r · h.
  * Rows are contiguous: two passes over a row (mean, then the centred squares) cost little and keep
  * data like 1e4 ± 1 exact where E[x²] − E[x]² would lose it.
  */
@@ -70,7 +73,9 @@ function forEachRun(view: NormView, visit: (start: number, end: number, row: num
 
 export function cpuNormForward(x: Float32Array, o: ResolvedNormOptions): NormForwardResult {
   const rms = o.kind === 'rms';
-  const { mean, variance } = rowMoments(x, o.view, rms);
+  const { running } = o;
+  const frozen = running !== undefined && !running.training;
+  const { mean, variance } = frozen ? runningRowStatistics(running, o.view, o.eps) : rowMoments(x, o.view, rms);
   const invStd = variance.map((v) => 1 / Math.sqrt(v + o.eps));
   const { gamma, beta, residual, activation } = o;
   const y = new Float32Array(o.view.size);
@@ -90,6 +95,7 @@ export function cpuNormForward(x: Float32Array, o: ResolvedNormOptions): NormFor
   if (activation === 'relu') for (let i = 0; i < y.length; i++) if (y[i] <= 0) y[i] = 0;
   const result: NormForwardResult = { y, invStd: Float32Array.from(invStd) };
   if (!rms) result.mean = Float32Array.from(mean);
+  if (running) Object.assign(result, frozen ? { runningMean: running.runningMean.slice(), runningVar: running.runningVar.slice() } : updatedInstanceRunning(running, o.convention, o.view, mean, variance));
   return result;
 }
 
@@ -131,8 +137,10 @@ export function cpuNormBackward(dy: Float32Array, x: Float32Array, o: ResolvedNo
   });
   const D = view.rowLength;
   // As the GPU's float32 sums: a row sum a float32 would not hold makes that row's dx NaN.
-  const centre = sumH.map((s) => (rms ? 0 : finiteOrNaN(s) / D));
-  const slope = sumHX.map((s) => finiteOrNaN(s) / D);
+  // Frozen statistics (instance norm, training: false) do not depend on x: no row terms.
+  const frozen = o.running !== undefined && !o.running.training;
+  const centre = sumH.map((s) => (rms || frozen ? 0 : finiteOrNaN(s) / D));
+  const slope = sumHX.map((s) => (frozen ? 0 : finiteOrNaN(s) / D));
   const dx = new Float32Array(size);
   forEachRun(view, (start, end, r, p) => {
     const inv = invStd[r];

@@ -2,10 +2,12 @@ import { BatchNormError } from '../errors';
 import { channelAxis, channelView, isLayout } from '../layout';
 import { asFloat32, checkEps } from '../options';
 import type { Convention, Layout } from '../types';
+import { resolveInstanceRunning } from './instance-running';
 import type {
   AnyNormOptions,
   CheckedNormSaved,
   GroupNormOptions,
+  InstanceNormOptions,
   LayerNormOptions,
   NormActivation,
   NormKind,
@@ -169,8 +171,11 @@ function resolveParts(kind: NormKind, opts: AnyNormOptions): ForwardParts {
   }
   const gamma = checkParams('gamma', opts.gamma, kind, view.params);
   const beta = checkParams('beta', betaValue, kind, view.params);
-  return { kind, shape, view, gamma, beta, eps, convention, activation };
+  const running = kind === 'instance' ? resolveInstanceRunning(opts as InstanceNormOptions, view, convention) : undefined;
+  return { kind, shape, view, gamma, beta, eps, convention, activation, running };
 }
+
+const runningNames = ['runningMean', 'runningVar', 'momentum', 'training'] as const;
 
 /**
  * The options of a GPU-resident call (γ, β, z are buffers there): kind, view, eps and activation,
@@ -178,6 +183,8 @@ function resolveParts(kind: NormKind, opts: AnyNormOptions): ForwardParts {
  */
 export function resolveNormScalars(kind: NormKind, opts: AnyNormOptions): Pick<ResolvedNormOptions, 'kind' | 'view' | 'eps' | 'activation'> {
   if (opts === null || typeof opts !== 'object') return resolveParts(kind, opts);
+  const given = runningNames.filter((name) => (opts as Record<string, unknown>)[name] !== undefined);
+  if (given.length > 0) throw new BatchNormError('invalid-option', `the GPU-resident calls take no running statistics (${given.join(', ')}); use bn.norms.instanceNorm`);
   const { kind: k, view, eps, activation } = resolveParts(kind, { ...opts, gamma: undefined, beta: undefined, residual: undefined } as AnyNormOptions);
   return { kind: k, view, eps, activation };
 }

@@ -75,11 +75,27 @@ export interface GroupNormOptions extends NormOptionsBase {
 }
 
 /**
- * Instance norm (PyTorch nn.InstanceNorm1d/2d/3d / F.instance_norm without running statistics, ONNX
- * InstanceNormalization): group norm with one channel per group; γ and β per channel (PyTorch's
- * affine=True; omit them for affine=False).
+ * Instance norm (PyTorch nn.InstanceNorm1d/2d/3d / F.instance_norm, ONNX InstanceNormalization):
+ * group norm with one channel per group; γ and β per channel (PyTorch's affine=True; omit them for
+ * affine=False). With runningMean and runningVar (PyTorch's track_running_stats=True), a training
+ * call also returns their updated copies, and `training: false` normalizes by them instead.
  */
-export type InstanceNormOptions = Omit<GroupNormOptions, 'groups'>;
+export interface InstanceNormOptions extends Omit<GroupNormOptions, 'groups'> {
+  /** Per channel, with runningVar: the running statistics to update (training) or normalize by (training: false). */
+  runningMean?: FloatInput;
+  runningVar?: FloatInput;
+  /**
+   * Weight of the new statistics, as batch norm's: default 0.1 (pytorch: running = (1 − momentum)·running
+   * + momentum·stat, unbiased variance), 0.99 (keras) or 0.9 (onnx: running = momentum·running +
+   * (1 − momentum)·stat, biased variance).
+   */
+  momentum?: number;
+  /** Default true: each instance by its own statistics. false (PyTorch's eval mode): by the running statistics, which are then required. */
+  training?: boolean;
+}
+
+/** Instance norm options with running statistics: the result then holds their updated copies. */
+export type InstanceNormRunningOptions = InstanceNormOptions & { runningMean: FloatInput; runningVar: FloatInput };
 
 export type AnyNormOptions = LayerNormOptions | RmsNormOptions | GroupNormOptions | InstanceNormOptions;
 
@@ -92,6 +108,12 @@ export interface NormForwardResult {
   mean?: Float32Array;
   /** 1 / sqrt(variance + eps) per row (RMS norm: 1 / sqrt(mean(x²) + eps)), PyTorch's rstd. */
   invStd: Float32Array;
+  /**
+   * Instance norm with running statistics: their updated copies (training), or the given ones
+   * unchanged (training: false).
+   */
+  runningMean?: Float32Array;
+  runningVar?: Float32Array;
 }
 
 /** What a norm backward needs from its forward: the NormForwardResult itself, or these. */
@@ -156,6 +178,16 @@ export interface ResolvedNormOptions {
   activation: NormActivation;
   /** z, length view.size. */
   residual: Float32Array | undefined;
+  /** Instance norm's running statistics, when given (instance-running.ts). */
+  running: ResolvedRunningStats | undefined;
+}
+
+export interface ResolvedRunningStats {
+  runningMean: Float32Array;
+  runningVar: Float32Array;
+  momentum: number;
+  /** false: normalize by the running statistics (PyTorch's eval mode); true: by each instance's own, and update. */
+  training: boolean;
 }
 
 /** Backward options after validation: `residual` true when dz is wanted but z was not given. */

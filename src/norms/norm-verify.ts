@@ -40,6 +40,19 @@ export function verifyNormForward(gpu: NormForwardResult, cpu: NormForwardResult
     if (!gpu.mean) throw new BatchNormError('verification-failed', 'GPU result has no mean');
     checks.push(worstMismatch('mean', gpu.mean, cpu.mean, (r) => Math.abs(mean(r)) + 1 / cpu.invStd[r], tol));
   }
+  if (o.running && cpu.runningMean && cpu.runningVar) {
+    // Each running value: its old value plus the size of the instances' statistics behind it.
+    const { runningMean, runningVar } = o.running;
+    const { outer: N, params: C } = o.view;
+    const spread = (c: number, term: (r: number) => number) => {
+      let largest = 0;
+      for (let n = 0; n < N; n++) largest = Math.max(largest, term(n * C + c));
+      return largest;
+    };
+    if (!gpu.runningMean || !gpu.runningVar) throw new BatchNormError('verification-failed', 'GPU result has no running statistics');
+    checks.push(worstMismatch('runningMean', gpu.runningMean, cpu.runningMean, (c) => Math.abs(runningMean[c]) + spread(c, (r) => Math.abs(mean(r)) + 1 / cpu.invStd[r]), tol));
+    checks.push(worstMismatch('runningVar', gpu.runningVar, cpu.runningVar, (c) => Math.abs(runningVar[c]) + 2 * spread(c, (r) => 1 / cpu.invStd[r] ** 2), tol));
+  }
   throwWorst(checks, o.shape);
 }
 

@@ -27,7 +27,7 @@ export type NormResidentOptions =
   | ({ kind: 'layer' } & Omit<LayerNormOptions, 'gamma' | 'beta' | 'residual'>)
   | ({ kind: 'rms' } & Omit<RmsNormOptions, 'gamma' | 'residual'>)
   | ({ kind: 'group' } & Omit<GroupNormOptions, 'gamma' | 'beta' | 'residual'>)
-  | ({ kind: 'instance' } & Omit<InstanceNormOptions, 'gamma' | 'beta' | 'residual'>);
+  | ({ kind: 'instance' } & Omit<InstanceNormOptions, 'gamma' | 'beta' | 'residual' | 'runningMean' | 'runningVar' | 'momentum' | 'training'>);
 
 /** The buffers of a resident forward. */
 export interface NormResidentForwardBuffers {

@@ -116,7 +116,15 @@ export function normForwardLaunches(context: GpuContext, call: NormCall, work: N
     call.kind === 'rms'
       ? [{ shader: shaders.normRms, entryPoint: 'normRmsInvStd', constants: {}, params: { rows: view.rows, eps: gpuEps(call.eps) }, buffers: [buffers.stats], grid: perChannelThreads(rowsView(view), context.tuning, context.maxWorkgroupsPerDimension) }]
       : [];
-  const { apply } = work;
+  return { launches: [...statistics.launches, ...rms, ...normApplyLaunches(context, call, work.apply, buffers)], cleared: statistics.cleared };
+}
+
+/**
+ * The apply alone, y from the statistics already in `buffers.stats` (the forward's, or, for instance
+ * norm in inference, the running statistics laid out per row).
+ */
+export function normApplyLaunches(context: GpuContext, call: NormCall, apply: SlabbedElementwise, buffers: NormForwardBuffers): Launch[] {
+  const { view } = call;
   const kernel = {
     shader: shaders.normApply,
     entryPoint: `normApply${apply.variant}`,
@@ -125,7 +133,7 @@ export function normForwardLaunches(context: GpuContext, call: NormCall, work: N
   const rowUnits = apply.variant === 'Scalar' ? view.rowLength : view.rowLength / 4;
   const gamma = buffers.gamma ?? context.constants.filled(view.params, 1);
   const beta = buffers.beta ?? context.constants.filled(view.params, 0);
-  const applyLaunches = elementwiseLaunches(apply, kernel, { rowUnits, ...forwardStatsLayout(view.rows) }, (slab) => [
+  return elementwiseLaunches(apply, kernel, { rowUnits, ...forwardStatsLayout(view.rows) }, (slab) => [
     slab(buffers.x),
     buffers.stats,
     gamma,
@@ -133,7 +141,6 @@ export function normForwardLaunches(context: GpuContext, call: NormCall, work: N
     slab(buffers.y),
     slab(buffers.residual ?? buffers.x),
   ]);
-  return { launches: [...statistics.launches, ...rms, ...applyLaunches], cleared: statistics.cleared };
 }
 
 export interface NormBackwardBuffers {

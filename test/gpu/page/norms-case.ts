@@ -74,7 +74,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const dy = normals(rng, size, 0, 1);
   const copies = [x, gamma, beta, residual, dy].map((a) => a?.slice());
   const eps = spec.eps ?? (spec.kind === 'rms' ? 2 ** -23 : 1e-5);
-  const resolved: ResolvedNormOptions = { kind: spec.kind, shape: spec.shape, view, gamma, beta, eps, convention: 'pytorch', activation: spec.activation, residual };
+  const resolved: ResolvedNormOptions = { kind: spec.kind, shape: spec.shape, view, gamma, beta, eps, convention: 'pytorch', activation: spec.activation, residual, running: undefined };
   const reference: ReferenceNormParams = { kind: spec.kind, view: { outer: view.outer, params, inner: view.inner, groups: view.groups }, gamma, beta, eps, activation: spec.activation, residual };
 
   const bn = await engineFor(spec.tuning, spec.device);
