@@ -166,8 +166,12 @@ function normalized(x: ArrayLike<number>, p: ReferenceNormParams, mean: ArrayLik
   return { xhat, a };
 }
 
-export function referenceNormForward(x: ArrayLike<number>, p: ReferenceNormParams): ReferenceNormForward {
-  const { mean, variance } = rowStatistics(x, p);
+/**
+ * `given`: per-row statistics to normalize by instead of x's own (instance norm in inference: the
+ * running statistics of each row's channel); mean and variance are then those.
+ */
+export function referenceNormForward(x: ArrayLike<number>, p: ReferenceNormParams, given?: { mean: ArrayLike<number>; variance: ArrayLike<number> }): ReferenceNormForward {
+  const { mean, variance } = given ? { mean: Float64Array.from(given.mean), variance: Float64Array.from(given.variance) } : rowStatistics(x, p);
   const invStd = variance.map((v) => 1 / Math.sqrt(v + p.eps));
   const { a } = normalized(x, p, mean, invStd);
   return { y: a.map((v) => referenceActivation(p.activation, v)), mean, variance, invStd, preActivation: a };

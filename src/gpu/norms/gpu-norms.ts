@@ -73,6 +73,10 @@ export class GpuNorms implements NormKernels {
       const encoder = context.device.createCommandEncoder({ label: `BatchNorm.${resolved.kind}Norm.forward.encoder` });
       const { launches, cleared } = frozen ? { launches: normApplyLaunches(context, call, work.apply, buffers), cleared: [] } : normForwardLaunches(context, call, work, buffers);
       encodeLaunches(context, encoder, `${resolved.kind}NormForward`, launches, cleared);
+      if (frozen) {
+        const [y] = await transfer.submitAndRead(encoder, [[buffers.y, size * 4]]);
+        return { y, mean: Float32Array.from(frozen.mean), invStd: Float32Array.from(frozen.invStd), runningMean: running!.runningMean.slice(), runningVar: running!.runningVar.slice() };
+      }
       const [y, stats] = await transfer.submitAndRead(encoder, [
         [buffers.y, size * 4],
         [buffers.stats, 3 * rows * 4],
@@ -82,8 +86,7 @@ export class GpuNorms implements NormKernels {
       const mean = stats.slice(0, rows);
       if (!running) return { y, mean, invStd };
       // The running update is O(C·N), done here from the kernels' float32 mean and variance.
-      const updated = frozen ? { runningMean: running.runningMean.slice(), runningVar: running.runningVar.slice() } : updatedInstanceRunning(running, resolved.convention, resolved.view, mean, stats.subarray(rows, 2 * rows));
-      return { y, mean, invStd, ...updated };
+      return { y, mean, invStd, ...updatedInstanceRunning(running, resolved.convention, resolved.view, mean, stats.subarray(rows, 2 * rows)) };
     });
   }
 

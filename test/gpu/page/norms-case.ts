@@ -6,6 +6,8 @@
  * test/support/norm-tolerances.ts.
  */
 import type { KernelTuning } from '../../../src/advanced';
+import { runningUpdate } from '../../../src/conventions';
+import type { Convention } from '../../../src/types';
 import type { NormActivation, NormKind, NormView, ResolvedNormBackwardOptions, ResolvedNormOptions } from '../../../src/norms/norm-types';
 import { rowsView } from '../../../src/gpu/norms/norm-launches';
 import { engineFor, type CaseDevice } from './case-engines';
@@ -41,6 +43,14 @@ export interface NormCase {
    * binds each tensor whole) must refuse it with 'too-large' before any GPU work.
    */
   backward?: boolean;
+  /**
+   * Instance norm with running statistics: 'train' (y as without them; their updated copies checked
+   * against the float64 update) or 'eval' (y normalized by them; the host-array path, which runs
+   * the apply alone, and a backward handed to the CPU path).
+   */
+  running?: 'train' | 'eval';
+  /** The running update's convention (default 'pytorch'). */
+  convention?: Convention;
 }
 
 export interface NormReport {
@@ -72,9 +82,14 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const beta = affine && spec.kind !== 'rms' ? normals(rng, params, 0, 0.5) : undefined;
   const residual = spec.residual ? normals(rng, size, 0, 1) : undefined;
   const dy = normals(rng, size, 0, 1);
-  const copies = [x, gamma, beta, residual, dy].map((a) => a?.slice());
+  const running = spec.running
+    ? { runningMean: normals(rng, params, spec.mean ?? 0, 1), runningVar: Float32Array.from(normals(rng, params), (v) => 0.5 + Math.abs(v)), momentum: 0.3, training: spec.running === 'train' }
+    : undefined;
+  const frozen = spec.running === 'eval';
+  const copies = [x, gamma, beta, residual, dy, running?.runningMean, running?.runningVar].map((a) => a?.slice());
   const eps = spec.eps ?? (spec.kind === 'rms' ? 2 ** -23 : 1e-5);
-  const resolved: ResolvedNormOptions = { kind: spec.kind, shape: spec.shape, view, gamma, beta, eps, convention: 'pytorch', activation: spec.activation, residual, running: undefined };
+  const convention = spec.convention ?? 'pytorch';
+  const resolved: ResolvedNormOptions = { kind: spec.kind, shape: spec.shape, view, gamma, beta, eps, convention, activation: spec.activation, residual, running };
   const reference: ReferenceNormParams = { kind: spec.kind, view: { outer: view.outer, params, inner: view.inner, groups: view.groups }, gamma, beta, eps, activation: spec.activation, residual };
 
   const bn = await engineFor(spec.tuning, spec.device);
@@ -95,6 +110,8 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     residual: residual && storageBuffer(device, 'norm.residual', residual),
   };
   let encoder = device.createCommandEncoder({ label: 'test.norm.forward' });
+  // The resident calls take no running statistics: in 'eval' they compute the training forward,
+  // whose statistics the reference below does not use (only the host path's y is checked then).
   norms.encodeForward(encoder, { ...call, ...buffers });
   device.queue.submit([encoder.finish()]);
   const residentY = await readBuffer(device, buffers.y, size);
@@ -102,12 +119,18 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const resident = { y: residentY, mean: residentStats.slice(0, rows), invStd: residentStats.slice(2 * rows, 3 * rows) };
   const host = await norms.forwardOf(x, resolved);
 
-  // Forward against the float64 reference.
-  const ref = referenceNormForward(x, reference);
+  // Forward against the float64 reference (in 'eval', normalized by each row's channel's running statistics).
+  const runningRows = running && { mean: Float64Array.from({ length: rows }, (_, r) => running.runningMean[r % params]), variance: Float64Array.from({ length: rows }, (_, r) => running.runningVar[r % params]) };
+  const ref = referenceNormForward(x, reference, frozen ? runningRows : undefined);
   const terms = gpuStatisticsTerms(rowsView(view), gpu);
   const meanError = new Float64Array(rows);
+  const varianceError = new Float64Array(rows);
   const rho = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
+  for (let r = 0; r < rows && frozen; r++) {
+    // The running statistics are exact inputs; invStd is their float64 value rounded once.
+    rho[r] = EPS32;
+  }
+  for (let r = 0; r < rows && !frozen; r++) {
     // The statistics kernels see every row's true mean and variance (RMS norm too: norm-rms.wgsl
     // derives mean(x²) from them), whatever the reference subtracts.
     let sum = 0;
@@ -124,8 +147,8 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     const std = Math.sqrt(variance);
     const R = std > 0 ? farthest / std : 0;
     meanError[r] = meanBound(terms, R, mu, std);
-    const varianceError = varianceBound(terms, R) * variance;
-    rho[r] = spec.kind === 'rms' ? rmsInvStdError(mu, variance, varianceError, meanError[r], eps) : invStdError(variance, varianceError, eps);
+    varianceError[r] = varianceBound(terms, R) * variance;
+    rho[r] = spec.kind === 'rms' ? rmsInvStdError(mu, variance, varianceError[r], meanError[r], eps) : invStdError(variance, varianceError[r], eps);
   }
   const paramOf = (i: number) => Math.floor(i / view.inner) % params;
   const yTolerance = (i: number) => {
@@ -143,15 +166,26 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     });
     return outputTolerance(spec.activation, ref.preActivation[i], ref.y[i], deltaA);
   };
-  for (const [path, out] of [['resident', resident], ['host', host]] as const) {
+  const forwardPaths = frozen ? ([['host', host]] as const) : ([['resident', resident], ['host', host]] as const);
+  for (const [path, out] of forwardPaths) {
     checks.push(check('y', path, out.y, ref.y, yTolerance));
     checks.push(check('invStd', path, out.invStd, ref.invStd, (r) => rho[r] * ref.invStd[r] + NORM_ATOL * EPS32));
     if (spec.kind !== 'rms') checks.push(check('mean', path, out.mean!, ref.mean, (r) => meanError[r]));
     else checks.push({ output: 'mean', path, failure: out.mean === undefined || path === 'resident' ? null : `${path}: RMS norm returned a mean`, maxAbs: 0, maxRel: 0, used: 0 });
   }
 
+  if (running) checks.push(...runningChecks(host, running, convention, view, ref, meanError, varianceError));
+
   const forwardSlabs = size * 4 > Math.min(device.limits.maxStorageBufferBindingSize, spec.tuning?.maxBindingBytes ?? Infinity);
   const dispatches = { forward: norms.dispatchCount('forward', resolved), backward: 0 };
+  if (frozen) {
+    // Frozen statistics have no row terms: the host-array backward is the CPU path's (undefined here).
+    const hostBackward = await norms.backwardOf(dy, x, { ...resolved, residual: undefined }, { mean: host.mean, invStd: host.invStd, y: host.y });
+    await gpu.checkErrors();
+    for (const buffer of Object.values(buffers)) buffer?.destroy();
+    const inputsUnmodified = [x, gamma, beta, residual, dy, running?.runningMean, running?.runningVar].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
+    return { checks, inputsUnmodified, dispatches, forwardSlabs, hostBackwardOnCpu: hostBackward === undefined };
+  }
   if (spec.backward === false) {
     let backwardRefusal = 'none';
     try {
@@ -273,8 +307,52 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   }
 
   for (const buffer of [...Object.values(buffers), ...Object.values(back)]) buffer?.destroy();
-  const inputsUnmodified = [x, gamma, beta, residual, dy].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
+  const inputsUnmodified = [x, gamma, beta, residual, dy, running?.runningMean, running?.runningVar].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
   return { checks, inputsUnmodified, dispatches, forwardSlabs };
+}
+
+/**
+ * The host-array forward's running statistics: in training, keep·running + take·mean over N of the
+ * rows' statistics (variance times the convention's factor), whose GPU errors (meanError,
+ * varianceError per row) pass through with weight take (and the factor), plus the float32 rounding
+ * of the result and of its two terms; in inference, the given values, bit for bit.
+ */
+function runningChecks(
+  host: { runningMean?: Float32Array; runningVar?: Float32Array },
+  running: { runningMean: Float32Array; runningVar: Float32Array; momentum: number; training: boolean },
+  convention: Convention,
+  view: NormView,
+  ref: { mean: Float64Array; variance: Float64Array },
+  meanError: Float64Array,
+  varianceError: Float64Array,
+): OutputCheck[] {
+  const { outer: N, params: C } = view;
+  if (!host.runningMean || !host.runningVar) return [{ output: 'running', path: 'host', failure: 'host: no running statistics returned', maxAbs: 0, maxRel: 0, used: 0 }];
+  if (!running.training) {
+    const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, c) => Object.is(v, b[c]));
+    const failure = same(host.runningMean, running.runningMean) && same(host.runningVar, running.runningVar) ? null : 'host: inference changed the running statistics';
+    return [{ output: 'running', path: 'host', failure, maxAbs: 0, maxRel: 0, used: 0 }];
+  }
+  const { keep, take, varianceFactor } = runningUpdate(convention, running.momentum, view.rowLength);
+  const expected = { mean: new Float64Array(C), variance: new Float64Array(C) };
+  const bound = { mean: new Float64Array(C), variance: new Float64Array(C) };
+  for (let c = 0; c < C; c++) {
+    let m = 0;
+    let v = 0;
+    let dm = 0;
+    let dv = 0;
+    for (let n = 0; n < N; n++) {
+      m += ref.mean[n * C + c] / N;
+      v += (ref.variance[n * C + c] * varianceFactor) / N;
+      dm = Math.max(dm, meanError[n * C + c]);
+      dv = Math.max(dv, varianceError[n * C + c] * varianceFactor);
+    }
+    expected.mean[c] = keep * running.runningMean[c] + take * m;
+    expected.variance[c] = keep * running.runningVar[c] + take * v;
+    bound.mean[c] = take * dm + 2 * EPS32 * (Math.abs(keep * running.runningMean[c]) + Math.abs(take * m)) + NORM_ATOL * EPS32;
+    bound.variance[c] = take * dv + 2 * EPS32 * (Math.abs(keep * running.runningVar[c]) + Math.abs(take * v));
+  }
+  return [check('runningMean', 'host', host.runningMean, expected.mean, (c) => bound.mean[c]), check('runningVar', 'host', host.runningVar, expected.variance, (c) => bound.variance[c])];
 }
 
 export interface NormBadInputsReport {
