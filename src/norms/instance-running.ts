@@ -27,14 +27,14 @@ export function resolveInstanceRunning(opts: InstanceNormOptions, view: NormView
   if ((runningMean === undefined) !== (runningVar === undefined)) {
     throw new BatchNormError('missing-running-stats', 'runningMean and runningVar must be given together');
   }
-  if (runningMean === undefined || runningVar === undefined) {
-    if (!training) throw new BatchNormError('missing-running-stats', 'training: false normalizes by the running statistics: give runningMean and runningVar');
-    if (opts.momentum !== undefined) throw new BatchNormError('invalid-option', 'momentum without runningMean and runningVar has nothing to update');
-    return undefined;
-  }
   const momentum = opts.momentum ?? conventionDefaults[convention].momentum;
   if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
     throw new BatchNormError('invalid-momentum', `momentum must be in [0, 1], got ${String(momentum)}`);
+  }
+  if (runningMean === undefined || runningVar === undefined) {
+    // momentum alone is checked and unused, as F.instance_norm's (the forward's options serve the backward).
+    if (!training) throw new BatchNormError('missing-running-stats', 'training: false normalizes by the running statistics: give runningMean and runningVar');
+    return undefined;
   }
   const spatial = view.rowLength;
   if (training && spatial < 2 && !Number.isFinite(runningUpdate(convention, momentum, spatial).varianceFactor)) {

@@ -130,7 +130,8 @@ describe(`instance norm running statistics (TEST_SEED=${seed})`, () => {
     expect(await code({ training: false })).toBe('missing-running-stats');
     expect(await code({ runningMean, runningVar: [1, 2] })).toBe('channel-mismatch');
     expect(await code({ runningMean, runningVar, momentum: 1.5 })).toBe('invalid-momentum');
-    expect(await code({ momentum: 0.1 })).toBe('invalid-option');
+    expect(await code({ momentum: 0.1 })).toBe('none'); // checked, and unused without running statistics
+    expect(await code({ momentum: -1 })).toBe('invalid-momentum');
     expect(await code({ runningMean, runningVar, training: 'no' })).toBe('invalid-option');
     expect(await code({ runningMean, runningVar, residual: [1] })).toBe('length-mismatch');
     // One spatial element: PyTorch's unbiased variance divides by S − 1 = 0.
