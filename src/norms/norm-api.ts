@@ -72,7 +72,9 @@ export interface NormEngineHooks {
 
 /** checkFinite names the element's parameter (channel, or position in the normalized shape). */
 function finiteView(view: NormView): ChannelView {
-  return { outer: view.outer, channels: view.params, inner: view.inner, count: view.outer * view.inner, size: view.size };
+  const count = view.outer * view.inner;
+  if (view.channelsLast) return { outer: count, channels: view.params, inner: 1, count, size: view.size };
+  return { outer: view.outer, channels: view.params, inner: view.inner, count, size: view.size };
 }
 
 const callNames: Record<NormKind, string> = { layer: 'layerNorm', rms: 'rmsNorm', group: 'groupNorm', instance: 'instanceNorm' };

@@ -68,8 +68,16 @@ export type RmsNormOptions = Omit<LayerNormOptions, 'beta'>;
 export interface GroupNormOptions extends NormOptionsBase {
   /** Number of groups G (PyTorch num_groups); C must be a multiple of it. */
   groups: number;
-  /** Where the channel axis is; default axis 1 (channels first). Channels-last layouts are not supported yet. */
+  /**
+   * Where the channel axis is: channels first ('NC', 'NCL', 'NCHW', 'NCDHW', the default) or last
+   * ('NLC', 'NHWC', 'NDHWC'). Give layout or axis, not both.
+   */
   layout?: Layout;
+  /**
+   * Keras's name for the same (GroupNormalization's axis): the channel axis, 1 or the last (-1);
+   * negative counts from the end. Default 1 in every convention (Keras's own default is -1: pass it).
+   */
+  axis?: number;
   /** Shift β per channel (default zeros). */
   beta?: FloatInput;
 }
@@ -147,7 +155,10 @@ export interface NormBackwardResult {
 /**
  * Where each element's row and parameter are: x as [outer, params, inner], the params split into
  * `groups` groups of params / groups, and a row = (outer index, group): rows = outer · groups, each
- * rowLength = (params / groups) · inner values, contiguous.
+ * rowLength = (params / groups) · inner values, contiguous. With channelsLast (group and instance
+ * norm on NLC, NHWC, NDHWC), x is [outer, inner, params] in memory instead: a row is then `inner`
+ * blocks of params / groups contiguous values, params apart, and element i has
+ * p = i mod params, row = ⌊i / (inner·params)⌋·groups + ⌊p / (params/groups)⌋.
  *   layer / RMS: outer = leading positions, params = D (normalized size), inner = 1, groups = 1
  *   group:       outer = N, params = C, inner = spatial, groups = G
  *   instance:    outer = N, params = C, inner = spatial, groups = C
@@ -162,6 +173,8 @@ export interface NormView {
   groups: number;
   rows: number;
   rowLength: number;
+  /** x stored [outer, inner, params] (absent: false); only set where it differs, inner > 1 and params > 1. */
+  channelsLast?: boolean;
 }
 
 /** Options after validation, every default filled in (before any GPU work). */
@@ -204,7 +217,8 @@ export interface CheckedNormSaved {
 
 /** What a GPU engine offers the host-array norm API (the GPU-resident API is its own). */
 export interface NormKernels {
-  forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult>;
+  /** undefined when this device cannot run the call's kernels: the host-array API then takes the CPU path. */
+  forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult | undefined>;
   /**
    * undefined when this device cannot run the call's kernels (a tensor above one storage binding, or
    * fewer storage buffers per stage than the backward binds): the host-array API then takes the CPU

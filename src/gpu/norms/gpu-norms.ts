@@ -51,10 +51,11 @@ export class GpuNorms implements NormKernels {
     return statisticsDispatches(this.context, resolved, work) + (resolved.kind === 'rms' ? 1 : 0) + work.apply.slabs.length;
   }
 
-  async forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult> {
+  async forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult | undefined> {
     this.checkAlive();
     const context = this.context;
     const call: NormCall = resolved;
+    if (resolved.view.channelsLast) return undefined;
     const work = planNormForward(context, call);
     const { rows, size } = resolved.view;
     const { running } = resolved;

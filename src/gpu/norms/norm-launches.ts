@@ -95,6 +95,7 @@ export interface NormForwardWork {
 }
 
 export function planNormForward(context: GpuContext, call: NormCall): NormForwardWork {
+  refuseChannelsLast(call.view);
   checkTensorFits(context.device.limits, rowsView(call.view));
   return { statistics: planReduction(context, rowsView(call.view), 'stats'), apply: planNormElementwise(context, normElementwiseShape(call.view)) };
 }
@@ -189,6 +190,7 @@ export interface NormBackwardWork {
  */
 export function planNormBackward(context: GpuContext, call: NormCall): NormBackwardWork {
   const { view } = call;
+  refuseChannelsLast(view);
   const storage = context.device.limits.maxStorageBuffersPerShaderStage;
   if (storage < NORM_BACKWARD_STORAGE_BUFFERS) {
     throw new BatchNormError('unsupported-device', `the norm backward binds ${NORM_BACKWARD_STORAGE_BUFFERS} storage buffers per kernel; this device allows ${storage}`);
@@ -240,4 +242,8 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
       : [];
   const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout }, () => [...gradientInputs, rowSums, buffers.dx]);
   return [rows, ...params, ...apply];
+}
+
+function refuseChannelsLast(view: NormView): void {
+  if (view.channelsLast) throw new BatchNormError('unsupported-device', 'channels-last group and instance norm run on the CPU path');
 }

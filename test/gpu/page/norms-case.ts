@@ -117,7 +117,9 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const residentY = await readBuffer(device, buffers.y, size);
   const residentStats = await readBuffer(device, buffers.stats, 5 * rows);
   const resident = { y: residentY, mean: residentStats.slice(0, rows), invStd: residentStats.slice(2 * rows, 3 * rows) };
-  const host = await norms.forwardOf(x, resolved);
+  const hostForward = await norms.forwardOf(x, resolved);
+  if (!hostForward) throw new Error('forwardOf sent the call to the CPU path');
+  const host = hostForward;
 
   // Forward against the float64 reference (in 'eval', normalized by each row's channel's running statistics).
   const runningRows = running && { mean: Float64Array.from({ length: rows }, (_, r) => running.runningMean[r % params]), variance: Float64Array.from({ length: rows }, (_, r) => running.runningVar[r % params]) };
