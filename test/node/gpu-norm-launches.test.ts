@@ -56,7 +56,8 @@ describe('norm launch plans', () => {
     });
     expect(checkNormCall({ kind: 'rms', shape: [2, 8] }).eps).toBe(2 ** -23);
     expect(() => checkNormCall({ kind: 'group', shape: [2, 6, 5], groups: 4 })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
-    expect(() => checkNormCall({ kind: 'instance', shape: [2, 5, 6], layout: 'NLC' })).toThrow(expect.objectContaining({ code: 'invalid-layout' }));
+    expect(checkNormCall({ kind: 'instance', shape: [2, 5, 6], layout: 'NLC' }).view).toMatchObject({ params: 6, inner: 5, channelsLast: true });
+    expect(() => checkNormCall({ kind: 'instance', shape: [2, 5, 6, 1], axis: 2 })).toThrow(expect.objectContaining({ code: 'invalid-layout' }));
     const view = { size: 8, outer: 2, params: 4, inner: 1, groups: 1, rows: 2, rowLength: 4 };
     expect(() => checkNormCall({ kind: 'layer', shape: [2, 4], view, eps: 1e-5, activation: 'none' })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
   });
