@@ -55,8 +55,14 @@ export class GpuNorms implements NormKernels {
     this.checkAlive();
     const context = this.context;
     const call: NormCall = resolved;
-    if (resolved.view.channelsLast) return undefined;
-    const work = planNormForward(context, call);
+    let work: NormForwardWork;
+    try {
+      work = planNormForward(context, call);
+    } catch (error) {
+      // A channels-last tensor above one binding (its statistics bind it whole): the CPU path's.
+      if (error instanceof BatchNormError && error.code === 'too-large' && resolved.view.channelsLast) return undefined;
+      throw error;
+    }
     const { rows, size } = resolved.view;
     const { running } = resolved;
     // Instance norm in inference: the rows' statistics are the running ones, laid out as the

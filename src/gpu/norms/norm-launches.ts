@@ -95,9 +95,54 @@ export interface NormForwardWork {
 }
 
 export function planNormForward(context: GpuContext, call: NormCall): NormForwardWork {
-  refuseChannelsLast(call.view);
   checkTensorFits(context.device.limits, rowsView(call.view));
-  return { statistics: planReduction(context, rowsView(call.view), 'stats'), apply: planNormElementwise(context, normElementwiseShape(call.view)) };
+  const statistics = call.view.channelsLast ? stridedRowsReduction(context, call.view) : planReduction(context, rowsView(call.view), 'stats');
+  return { statistics, apply: planNormElementwise(context, normElementwiseShape(walkView(call.view))) };
+}
+
+/**
+ * The row statistics of a channels-last view, whose rows (n, g) are `inner` blocks of C/G values C
+ * apart: batch norm's 'Runs' statistics kernel (stats-runs.wgsl) over x seen as [N·inner, G, C/G],
+ * in which channel g of sample n is exactly chunk n of length inner·C/G, so each workgroup reduces
+ * one row and writes its partial at n·G + g, the row's index: one partial per row, which the
+ * finalize takes as it stands (K = 1). The same kernels and merges as every other statistics call,
+ * so the same error bound (docs/numerics.md), with one workgroup sum per row. The tensor is bound
+ * whole (no slabs): above one binding, 'too-large' (the host-array call then takes the CPU path).
+ */
+function stridedRowsReduction(context: GpuContext, view: NormView): ReductionWork {
+  const bytes = tensorBytes(view.size);
+  if (bytes > context.bindingBytes) {
+    throw new BatchNormError('too-large', `channels-last group and instance norm bind the tensor whole: ${bytes} bytes exceed the largest storage binding in use (${context.bindingBytes} bytes)`);
+  }
+  const { outer, params, inner, groups } = view;
+  const perGroup = params / groups;
+  const vec4 = perGroup % 4 === 0;
+  const units = vec4 ? perGroup / 4 : perGroup;
+  const wg = context.tuning.workgroupSize;
+  const workgroupCount = outer * groups;
+  const slab = {
+    walk: '' as const,
+    width: vec4 ? ('Vec4' as const) : ('Scalar' as const),
+    params: { channels: groups, inner: units, valuesPerChannel: outer * inner * units, chunkLength: inner * units, chunks: outer, workgroupCount, stepOuter: Math.floor(wg / units), stepInner: wg % units, skip: 0, chunkBase: 0, channelBase: 0, totalChannels: groups, segmentsPerRun: 0, threads: 0 },
+    grid: foldWorkgroups(workgroupCount, context.maxWorkgroupsPerDimension),
+    binding: { offset: 0, size: bytes, skip: 0 },
+  };
+  return { kernel: 'stats', dtype: 'float32', plan: { shape: 'Runs', chunks: 1, zeroFill: false, slabs: [slab] }, partialsBytes: view.rows * 16 };
+}
+
+/**
+ * The view the elementwise kernels walk: channels-last x as [outer·inner, params, 1], the channels
+ * innermost (each thread keeps one), and D the C/G consecutive values a vec4 must not straddle.
+ */
+export function walkView(view: NormView): NormView {
+  if (!view.channelsLast) return view;
+  return { ...view, outer: view.outer * view.inner, inner: 1, rowLength: view.params / view.groups };
+}
+
+/** The uniforms of the channels-last row index (norm-apply / norm-backward-apply); unused, as 1, otherwise. */
+function channelsLastParams(view: NormView, unit: number): Record<string, number> {
+  if (!view.channelsLast) return { groups: 1, sample: 1, group: 1 };
+  return { groups: view.groups, sample: (view.inner * view.params) / unit, group: view.params / view.groups / unit };
 }
 
 export interface NormForwardBuffers {
@@ -129,12 +174,14 @@ export function normApplyLaunches(context: GpuContext, call: NormCall, apply: Sl
   const kernel = {
     shader: shaders.normApply,
     entryPoint: `normApply${apply.variant}`,
-    constants: { RESIDUAL: buffers.residual !== undefined, CENTER: call.kind !== 'rms', ...activationConstants(call.activation) },
+    constants: { RESIDUAL: buffers.residual !== undefined, CENTER: call.kind !== 'rms', CHANNELS_LAST: view.channelsLast === true, ...activationConstants(call.activation) },
   };
-  const rowUnits = apply.variant === 'Scalar' ? view.rowLength : view.rowLength / 4;
+  const unit = apply.variant === 'Scalar' ? 1 : 4;
+  const rowUnits = view.rowLength / unit;
+  const { groups, sample, group } = channelsLastParams(view, unit);
   const gamma = buffers.gamma ?? context.constants.filled(view.params, 1);
   const beta = buffers.beta ?? context.constants.filled(view.params, 0);
-  return elementwiseLaunches(apply, kernel, { rowUnits, ...forwardStatsLayout(view.rows) }, (slab) => [
+  return elementwiseLaunches(apply, kernel, { rowUnits, ...forwardStatsLayout(view.rows), sampleUnits: sample, groups, groupUnits: group }, (slab) => [
     slab(buffers.x),
     buffers.stats,
     gamma,
@@ -190,7 +237,6 @@ export interface NormBackwardWork {
  */
 export function planNormBackward(context: GpuContext, call: NormCall): NormBackwardWork {
   const { view } = call;
-  refuseChannelsLast(view);
   const storage = context.device.limits.maxStorageBuffersPerShaderStage;
   if (storage < NORM_BACKWARD_STORAGE_BUFFERS) {
     throw new BatchNormError('unsupported-device', `the norm backward binds ${NORM_BACKWARD_STORAGE_BUFFERS} storage buffers per kernel; this device allows ${storage}`);
@@ -200,20 +246,21 @@ export function planNormBackward(context: GpuContext, call: NormCall): NormBackw
     throw new BatchNormError('too-large', `the norm backward binds each tensor whole: ${tensorBytes(view.size)} bytes exceed the largest storage binding in use (${context.bindingBytes} bytes)`);
   }
   const max = context.maxWorkgroupsPerDimension;
-  const params = view.inner === 1
+  // Columns serve channels-last views too: a parameter's values are then a column of outer·inner positions.
+  const params = view.inner === 1 || view.channelsLast
     ? { entryPoint: 'normBackwardParamsColumns' as const, grid: foldWorkgroups(Math.ceil(view.params / context.tuning.workgroupSize), max) }
     : { entryPoint: 'normBackwardParams' as const, grid: foldWorkgroups(view.params, max) };
   const rows = context.tuning.runSegments
     ? { entryPoint: 'normBackwardRowsSerial' as const, grid: foldWorkgroups(Math.ceil(view.rows / context.tuning.workgroupSize), max) }
     : { entryPoint: 'normBackwardRows' as const, grid: foldWorkgroups(view.rows, max) };
-  return { apply: planNormElementwise(context, normElementwiseShape(view)), rows, params };
+  return { apply: planNormElementwise(context, normElementwiseShape(walkView(view))), rows, params };
 }
 
 export function normBackwardLaunches(context: GpuContext, call: NormCall, work: NormBackwardWork, buffers: NormBackwardBuffers): Launch[] {
   const { view } = call;
   const smooth = call.activation !== 'none' && call.activation !== 'relu';
   const saved = call.activation === 'relu' ? buffers.y : smooth ? buffers.residual : undefined;
-  const constants = { CENTER: call.kind !== 'rms', RESIDUAL: smooth && buffers.residual !== undefined, ...activationConstants(call.activation) };
+  const constants = { CENTER: call.kind !== 'rms', RESIDUAL: smooth && buffers.residual !== undefined, CHANNELS_LAST: view.channelsLast === true, ...activationConstants(call.activation) };
   const { layout } = buffers;
   const gradientInputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved ?? buffers.x];
   const rowSumsBytes = view.rows * 8;
@@ -240,10 +287,12 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
           },
         ]
       : [];
-  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout }, () => [...gradientInputs, rowSums, buffers.dx]);
+  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout, ...backwardApplyParams(view) }, () => [...gradientInputs, rowSums, buffers.dx]);
   return [rows, ...params, ...apply];
 }
 
-function refuseChannelsLast(view: NormView): void {
-  if (view.channelsLast) throw new BatchNormError('unsupported-device', 'channels-last group and instance norm run on the CPU path');
+/** norm-backward-apply's channels-last row index, in values. */
+function backwardApplyParams(view: NormView): Record<string, number> {
+  const { groups, sample, group } = channelsLastParams(view, 1);
+  return { sampleLength: sample, groups, groupParams: group };
 }

@@ -13,10 +13,10 @@ import { rowsView } from '../../../src/gpu/norms/norm-launches';
 import { engineFor, type CaseDevice } from './case-engines';
 import { check, type OutputCheck } from '../../support/forward-checks';
 import { caseSeed, createRng, normals } from '../../support/random';
-import { referenceNormBackward, referenceNormForward, referenceNormView, type ReferenceNormParams } from '../../support/norm-reference';
+import { referenceNormBackward, referenceNormForward, referenceNormView, referenceParamOf, referenceRowMembers, referenceRowOf, type ReferenceNormParams } from '../../support/norm-reference';
 import { EPS32, gpuStatisticsTerms, meanBound, varianceBound } from '../../support/tolerances';
 import { reductionSubgroupMaxSize, workgroupSumChain } from '../../support/backward-tolerances';
-import { derivativeError, invStdError, NORM_ATOL, outputTolerance, preActivationError, rmsInvStdError, sumChain, CURVATURE } from '../../support/norm-tolerances';
+import { derivativeError, invStdError, NORM_ATOL, outputTolerance, preActivationError, rmsInvStdError, stridedRowsStatisticsTerms, sumChain, CURVATURE } from '../../support/norm-tolerances';
 import { readBuffer, storageBuffer } from './gpu-buffers';
 
 export interface NormCase {
@@ -28,6 +28,8 @@ export interface NormCase {
   normalized?: number;
   /** group norm's G. */
   groups?: number;
+  /** Group and instance norm: `shape` is channels last, (N, …, C) (layout NLC, NHWC or NDHWC). */
+  channelsLast?: boolean;
   activation: NormActivation;
   residual?: boolean;
   /** x drawn around this (default 0) ± std (default 1). */
@@ -67,9 +69,12 @@ export interface NormReport {
 
 /** The row view the host-array API's resolver builds (norm-types.ts), from the reference's. */
 function normView(spec: NormCase): NormView {
-  const v = referenceNormView(spec.kind, spec.shape, { normalized: spec.normalized, groups: spec.groups });
+  const { channelsLast, ...v } = referenceNormView(spec.kind, spec.shape, { normalized: spec.normalized, groups: spec.groups, channelsLast: spec.channelsLast });
   const size = v.outer * v.params * v.inner;
-  return { ...v, size, rows: v.outer * v.groups, rowLength: (v.params / v.groups) * v.inner };
+  const view: NormView = { ...v, size, rows: v.outer * v.groups, rowLength: (v.params / v.groups) * v.inner };
+  // The resolver flags only views whose memory differs from channels first.
+  if (channelsLast && v.inner > 1 && v.params > 1) view.channelsLast = true;
+  return view;
 }
 
 export async function runNormCase(spec: NormCase): Promise<NormReport> {
@@ -90,7 +95,10 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const eps = spec.eps ?? (spec.kind === 'rms' ? 2 ** -23 : 1e-5);
   const convention = spec.convention ?? 'pytorch';
   const resolved: ResolvedNormOptions = { kind: spec.kind, shape: spec.shape, view, gamma, beta, eps, convention, activation: spec.activation, residual, running };
-  const reference: ReferenceNormParams = { kind: spec.kind, view: { outer: view.outer, params, inner: view.inner, groups: view.groups }, gamma, beta, eps, activation: spec.activation, residual };
+  const reference: ReferenceNormParams = { kind: spec.kind, view: { outer: view.outer, params, inner: view.inner, groups: view.groups, channelsLast: view.channelsLast }, gamma, beta, eps, activation: spec.activation, residual };
+  const members = referenceRowMembers(reference.view);
+  const rowOf = (i: number) => referenceRowOf(i, reference.view);
+  const paramOf = (i: number) => referenceParamOf(i, reference.view);
 
   const bn = await engineFor(spec.tuning, spec.device);
   const gpu = bn.gpu!;
@@ -124,7 +132,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   // Forward against the float64 reference (in 'eval', normalized by each row's channel's running statistics).
   const runningRows = running && { mean: Float64Array.from({ length: rows }, (_, r) => running.runningMean[r % params]), variance: Float64Array.from({ length: rows }, (_, r) => running.runningVar[r % params]) };
   const ref = referenceNormForward(x, reference, frozen ? runningRows : undefined);
-  const terms = gpuStatisticsTerms(rowsView(view), gpu);
+  const terms = view.channelsLast ? stridedRowsStatisticsTerms(view, gpu) : gpuStatisticsTerms(rowsView(view), gpu);
   const meanError = new Float64Array(rows);
   const varianceError = new Float64Array(rows);
   const rho = new Float64Array(rows);
@@ -136,12 +144,12 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     // The statistics kernels see every row's true mean and variance (RMS norm too: norm-rms.wgsl
     // derives mean(x²) from them), whatever the reference subtracts.
     let sum = 0;
-    for (let j = 0; j < rowLength; j++) sum += x[r * rowLength + j];
+    for (const i of members[r]) sum += x[i];
     const mu = sum / rowLength;
     let squares = 0;
     let farthest = 0;
-    for (let j = 0; j < rowLength; j++) {
-      const d = x[r * rowLength + j] - mu;
+    for (const i of members[r]) {
+      const d = x[i] - mu;
       squares += d * d;
       farthest = Math.max(farthest, Math.abs(d));
     }
@@ -152,9 +160,8 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     varianceError[r] = varianceBound(terms, R) * variance;
     rho[r] = spec.kind === 'rms' ? rmsInvStdError(mu, variance, varianceError[r], meanError[r], eps) : invStdError(variance, varianceError[r], eps);
   }
-  const paramOf = (i: number) => Math.floor(i / view.inner) % params;
   const yTolerance = (i: number) => {
-    const r = Math.floor(i / rowLength);
+    const r = rowOf(i);
     const p = paramOf(i);
     const centred = spec.kind === 'rms' ? x[i] : x[i] - ref.mean[r];
     const deltaA = preActivationError({
@@ -243,7 +250,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const deltaH = new Float64Array(size);
   const h = new Float64Array(size);
   for (let i = 0; i < size; i++) {
-    const r = Math.floor(i / rowLength);
+    const r = rowOf(i);
     const p = paramOf(i);
     const g = gamma ? gamma[p] : 1;
     const b = beta ? beta[p] : 0;
@@ -266,8 +273,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   for (let r = 0; r < rows; r++) {
     let absH = 0;
     let absHX = 0;
-    for (let j = 0; j < rowLength; j++) {
-      const i = r * rowLength + j;
+    for (const i of members[r]) {
       A[r] += h[i];
       B[r] += h[i] * xhat[i];
       absH += Math.abs(h[i]);
@@ -279,7 +285,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     deltaB[r] += rowChain * EPS32 * absHX;
   }
   const dxTolerance = (i: number) => {
-    const r = Math.floor(i / rowLength);
+    const r = rowOf(i);
     const D = rowLength;
     const centre = spec.kind === 'rms' ? 0 : 1;
     const inv = resident.invStd[r];
@@ -290,8 +296,10 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
       NORM_ATOL
     );
   };
-  // A thread per parameter in blocks of 16 rows (inner == 1), or a workgroup per parameter.
-  const paramChain = view.inner === 1 ? Math.min(16, view.outer) + Math.ceil(view.outer / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
+  // A thread per parameter in blocks of 16 rows (inner == 1, or channels last: a column of
+  // outer·inner positions), or a workgroup per parameter.
+  const column = view.channelsLast ? view.outer * view.inner : view.outer;
+  const paramChain = view.inner === 1 || view.channelsLast ? Math.min(16, column) + Math.ceil(column / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
   const dgammaError = new Float64Array(params);
   const dbetaError = new Float64Array(params);
   for (let i = 0; i < size; i++) {
