@@ -1,6 +1,7 @@
 import { BatchNormError } from '../errors';
 import { asFloat32 } from '../options';
-import type { Convention, FloatInput } from '../types';
+import { channelAxis, isLayout } from '../layout';
+import type { Convention, FloatInput, Layout } from '../types';
 import type { NormFamily } from './norm-api';
 import { normActivations } from './norm-options';
 import type { NormActivation, NormBackwardResult, NormForwardResult, NormSaved } from './norm-types';
@@ -59,8 +60,17 @@ export interface RmsNormLayerOptions extends NormLayerCommon {
   elementwiseAffine?: boolean;
 }
 
+/**
+ * Where group and instance norm layers find the channels: `layout` ('NCHW', 'NHWC', …) or Keras's
+ * `axis` (1 or -1); default axis 1, channels first.
+ */
+interface ChannelAxisOptions {
+  layout?: Layout;
+  axis?: number;
+}
+
 /** nn.InstanceNorm1d/2d/3d's arguments. */
-export interface InstanceNormLayerOptions extends NormLayerCommon {
+export interface InstanceNormLayerOptions extends NormLayerCommon, ChannelAxisOptions {
   /** C. */
   numFeatures: number;
   /** Learnable γ and β per channel; default false, as PyTorch's. */
@@ -74,8 +84,8 @@ export interface InstanceNormLayerOptions extends NormLayerCommon {
   momentum?: number;
 }
 
-/** nn.GroupNorm's arguments (Keras: GroupNormalization). */
-export interface GroupNormLayerOptions extends NormLayerCommon {
+/** nn.GroupNorm's arguments (Keras: GroupNormalization, whose axis is -1: channels last). */
+export interface GroupNormLayerOptions extends NormLayerCommon, ChannelAxisOptions {
   numGroups: number;
   numChannels: number;
   /** Learnable γ and β per channel; default true. */
@@ -267,11 +277,11 @@ export class LayerNormLayer extends NormLayer {
 }
 
 /**
- * nn.GroupNorm (Keras GroupNormalization) as a layer, on channels-first x (N, C, *):
- * forward(x, shape), backward(dy) as LayerNormLayer's.
+ * nn.GroupNorm (Keras GroupNormalization) as a layer, on x (N, C, *), or channels last (N, *, C)
+ * with `layout` or `axis: -1`: forward(x, shape), backward(dy) as LayerNormLayer's.
  */
 export class GroupNormLayer extends NormLayer {
-  readonly options: Readonly<Required<Omit<GroupNormLayerOptions, 'eps'>>> & { eps: number | undefined };
+  readonly options: Readonly<Required<Omit<GroupNormLayerOptions, 'eps' | 'layout' | 'axis'>>> & { eps: number | undefined } & ChannelAxisOptions;
 
   constructor(norms: NormFamily, options: GroupNormLayerOptions) {
     if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', 'GroupNormLayer needs { numGroups, numChannels }');
@@ -280,15 +290,13 @@ export class GroupNormLayer extends NormLayer {
     if (numChannels % numGroups !== 0) throw new BatchNormError('invalid-option', `numGroups (${numGroups}) must divide numChannels (${numChannels})`);
     const affine = checkFlag('affine', options.affine, true);
     super(norms, numChannels, affine, affine);
-    this.options = { numGroups, numChannels, affine, eps: options.eps, convention: options.convention ?? 'pytorch', activation: checkActivation(options.activation) };
+    this.options = { numGroups, numChannels, affine, eps: options.eps, convention: options.convention ?? 'pytorch', activation: checkActivation(options.activation), layout: options.layout, axis: options.axis };
   }
 
   private callOptions(shape: readonly number[]) {
-    if (Array.isArray(shape) && shape.length >= 2 && shape[1] !== this.options.numChannels) {
-      throw new BatchNormError('channel-mismatch', `the shape has ${shape[1]} channels, this layer ${this.options.numChannels}`);
-    }
-    const { numGroups, eps, convention, activation } = this.options;
-    return { shape, groups: numGroups, gamma: this.weight, beta: this.bias, eps, convention, activation };
+    checkChannels(shape, this.options, this.options.numChannels);
+    const { numGroups, eps, convention, activation, layout, axis } = this.options;
+    return { shape, groups: numGroups, gamma: this.weight, beta: this.bias, eps, convention, activation, layout, axis };
   }
 
   /** y = act(GroupNorm(x) + residual); `shape` is x's, (N, C, *). */
@@ -345,7 +353,7 @@ export class RmsNormLayer extends NormLayer {
 }
 
 /**
- * nn.InstanceNorm1d/2d/3d as a layer, on channels-first x (N, C, *): each (sample, channel)
+ * nn.InstanceNorm1d/2d/3d as a layer, on x (N, C, *) or, with `layout` / `axis`, (N, *, C): each (sample, channel)
  * normalized over its spatial positions. With trackRunningStats, training forwards update
  * runningMean and runningVar (in place, only once the call has succeeded) and eval() makes forwards
  * normalize by them, as PyTorch's module does; numBatchesTracked is kept for the state dict and, as
@@ -353,7 +361,7 @@ export class RmsNormLayer extends NormLayer {
  * GroupNormalization's gamma, beta and BatchNormalization's moving_mean, moving_variance.
  */
 export class InstanceNormLayer extends NormLayer {
-  readonly options: Readonly<Required<Omit<InstanceNormLayerOptions, 'eps' | 'momentum'>>> & { eps: number | undefined; momentum: number | undefined };
+  readonly options: Readonly<Required<Omit<InstanceNormLayerOptions, 'eps' | 'momentum' | 'layout' | 'axis'>>> & { eps: number | undefined; momentum: number | undefined } & ChannelAxisOptions;
   readonly runningMean: Float32Array | undefined;
   readonly runningVar: Float32Array | undefined;
   numBatchesTracked = 0;
@@ -373,7 +381,7 @@ export class InstanceNormLayer extends NormLayer {
       this.runningMean = new Float32Array(numFeatures);
       this.runningVar = new Float32Array(numFeatures).fill(1);
     }
-    this.options = { numFeatures, affine, trackRunningStats, eps: options.eps, momentum, convention: options.convention ?? 'pytorch', activation: checkActivation(options.activation) };
+    this.options = { numFeatures, affine, trackRunningStats, eps: options.eps, momentum, convention: options.convention ?? 'pytorch', activation: checkActivation(options.activation), layout: options.layout, axis: options.axis };
   }
 
   train(mode = true): this {
@@ -387,12 +395,10 @@ export class InstanceNormLayer extends NormLayer {
   }
 
   private callOptions(shape: readonly number[], frozen: boolean) {
-    if (Array.isArray(shape) && shape.length >= 2 && shape[1] !== this.options.numFeatures) {
-      throw new BatchNormError('channel-mismatch', `the shape has ${shape[1]} channels, this layer ${this.options.numFeatures}`);
-    }
-    const { eps, convention, activation, momentum } = this.options;
+    checkChannels(shape, this.options, this.options.numFeatures);
+    const { eps, convention, activation, momentum, layout, axis } = this.options;
     const running = this.runningMean && this.runningVar ? { runningMean: this.runningMean, runningVar: this.runningVar, momentum, training: !frozen } : {};
-    return { shape, gamma: this.weight, beta: this.bias, eps, convention, activation, ...running };
+    return { shape, gamma: this.weight, beta: this.bias, eps, convention, activation, layout, axis, ...running };
   }
 
   /** y = act(InstanceNorm(x) + residual); `shape` is x's, (N, C, *). */
@@ -441,6 +447,15 @@ export class InstanceNormLayer extends NormLayer {
     write();
     if (count !== undefined) this.numBatchesTracked = count as number;
   }
+}
+
+/** The shape's channel count against the layer's (a bad shape, layout or axis is the op's to refuse). */
+function checkChannels(shape: readonly number[], where: ChannelAxisOptions, channels: number): void {
+  if (!Array.isArray(shape) || shape.length < 2) return;
+  const { layout, axis } = where;
+  const at = isLayout(layout) ? channelAxis(layout) : typeof axis === 'number' ? (axis < 0 ? axis + shape.length : axis) : 1;
+  const given = shape[at];
+  if (given !== undefined && given !== channels) throw new BatchNormError('channel-mismatch', `the shape has ${given} channels (axis ${at}), this layer ${channels}`);
 }
 
 function checkNormalizedShape(given: unknown): number[] {

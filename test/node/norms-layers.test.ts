@@ -187,4 +187,23 @@ describe(`norm layers (TEST_SEED=${seed})`, () => {
     expect(() => new InstanceNormLayer(undefined as never, { numFeatures: 2, momentum: 2 })).toThrow(expect.objectContaining({ code: 'invalid-momentum' }));
     expect(() => new InstanceNormLayer(undefined as never, { numFeatures: 0 })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
   });
+  it('GroupNormLayer and InstanceNormLayer channels last (Keras GroupNormalization axis -1, layout NHWC)', async () => {
+    const bn = await createBatchNorm({ backend: 'cpu' });
+    const rng = createRng(seed + 5);
+    const keras = new GroupNormLayer(bn.norms, { numGroups: 2, numChannels: 6, axis: -1, convention: 'keras' });
+    keras.loadKerasWeights({ gamma: normals(rng, 6, 1, 0.2), beta: normals(rng, 6) });
+    const shape = [2, 3, 4, 6];
+    const x = normals(rng, 144);
+    const dy = normals(rng, 144);
+    const opts = { shape, groups: 2, axis: -1, convention: 'keras' as const, gamma: keras.weight, beta: keras.bias };
+    const expected = await bn.norms.groupNorm(x, opts);
+    expect(await keras.forward(x, shape)).toEqual(expected.y);
+    expect(await keras.backward(dy)).toEqual((await bn.norms.groupNormBackward(dy, x, opts, expected)).dx);
+    await expect(keras.forward(x, [2, 6, 4, 3])).rejects.toMatchObject({ code: 'channel-mismatch' });
+    const instance = new InstanceNormLayer(bn.norms, { numFeatures: 6, layout: 'NHWC', trackRunningStats: true });
+    const out = await bn.norms.instanceNorm(x, { shape, layout: 'NHWC', runningMean: new Float32Array(6), runningVar: new Float32Array(6).fill(1) });
+    expect(await instance.forward(x, shape)).toEqual(out.y);
+    expect(instance.runningMean).toEqual(out.runningMean);
+    bn.dispose();
+  });
 });
