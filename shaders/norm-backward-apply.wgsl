@@ -29,6 +29,8 @@ override RUNS: bool;
 override CENTER: bool;
 // Group and instance norm on channels-last x, walked as [N·spatial, C, 1] (norm-apply.wgsl).
 override CHANNELS_LAST: bool;
+// Instance norm through frozen running statistics (inference), constants of x: dx = invStd·h, no row terms.
+override FROZEN: bool;
 override RESIDUAL: bool;
 override RELU: bool;
 override GELU: bool;
@@ -54,6 +56,9 @@ fn rowOf(i: u32, p: u32) -> u32 {
 fn dxAt(i: u32, row: u32, p: u32) -> f32 {
   let sums = rowSums[row];
   let q = normGradient(i, row, p);
+  if (FROZEN) {
+    return q.invStd * (q.g * q.gamma);
+  }
   var centered = q.g * q.gamma - q.xhat * sums.y;
   if (CENTER) {
     centered -= sums.x;

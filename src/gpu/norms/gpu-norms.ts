@@ -100,9 +100,8 @@ export class GpuNorms implements NormKernels {
   async backwardOf(dy: Float32Array, x: Float32Array, resolved: ResolvedNormBackwardOptions, saved: CheckedNormSaved): Promise<NormBackwardResult | undefined> {
     this.checkAlive();
     const context = this.context;
-    const call: NormCall = resolved;
-    // Frozen running statistics (instance norm, training: false) have no row terms: the CPU path's.
-    if (resolved.running && !resolved.running.training) return undefined;
+    // Frozen running statistics (instance norm, training: false): dx without the row terms.
+    const call: NormCall = { ...resolved, frozen: resolved.running !== undefined && !resolved.running.training };
     let work: NormBackwardWork;
     try {
       work = planNormBackward(context, call);

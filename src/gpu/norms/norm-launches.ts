@@ -11,8 +11,9 @@ import { shaders } from '../shader-sources';
 import { checkTensorFits, elementwiseSlabs, foldWorkgroups, tensorBytes } from '../slabs';
 
 /**
- * The launches of layer, RMS, group and instance norm, all of which normalize rows of D contiguous
- * values (norm-types.ts, NormView):
+ * The launches of layer, RMS, group and instance norm, all of which normalize rows of D values,
+ * contiguous except for channels-last group and instance norm (norm-types.ts, NormView; their
+ * statistics: stridedRowsReduction; the other kernels take the row index behind CHANNELS_LAST):
  * - forward: the batch-norm statistics kernels over the view { outer 1, channels = rows, inner = D }
  *   (a row is a channel there: stats-rows / stats-runs, partials-fold, finalize, with their slabs
  *   and folded grids) with γ = 1, β = 0 and no running statistics, writing [mean | variance |
@@ -21,7 +22,8 @@ import { checkTensorFits, elementwiseSlabs, foldWorkgroups, tensorBytes } from '
  * - backward: norm-backward-rows (Σh/D, Σh·x̂/D per row, and dz), norm-backward-params (dγ, dβ per
  *   parameter), norm-backward-apply (dx); each reads x and dy once and recomputes g from them, the
  *   saved statistics and, for the smooth activations, γ, β and z. Three launches: the tensor is
- *   bound whole (see planNormBackward).
+ *   bound whole (see planNormBackward). Through frozen statistics (instance norm's running ones in
+ *   inference) dx drops the row terms (FROZEN).
  * Planning is pure and may throw 'too-large' before any device call.
  */
 
@@ -31,6 +33,8 @@ export interface NormCall {
   view: NormView;
   eps: number;
   activation: NormActivation;
+  /** Backward through frozen statistics (instance norm's running statistics in inference): dx = invStd·h. */
+  frozen?: boolean;
 }
 
 /** Where the saved statistics lie in the buffer the kernels read them from (indices of float32s). */
@@ -287,7 +291,7 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
           },
         ]
       : [];
-  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout, ...backwardApplyParams(view) }, () => [...gradientInputs, rowSums, buffers.dx]);
+  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants: { ...constants, FROZEN: call.frozen === true } }, { rowLength: view.rowLength, ...layout, ...backwardApplyParams(view) }, () => [...gradientInputs, rowSums, buffers.dx]);
   return [rows, ...params, ...apply];
 }
 
