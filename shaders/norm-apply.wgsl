@@ -1,6 +1,8 @@
 // #import elementwise-span norm-activation
 // The forward output of layer, RMS, group and instance norm:
-//   y = act(γ_p·((x − mean_r)·invStd_r) + β_p (+ z)),  row r = ⌊i / D⌋, parameter p = ⌊i / inner⌋ mod params.
+//   y = act(γ_p·((x − mean_r)·invStd_r) + β_p (+ z)),  row r = ⌊i / D⌋, parameter p = ⌊i / inner⌋ mod params
+// (CHANNELS_LAST, group and instance norm on NLC, NHWC, NDHWC: x is [N, spatial, C], walked as
+// [N·spatial, C, 1]: p = i mod C, r = ⌊i / (spatial·C)⌋·G + ⌊p / (C/G)⌋).
 // The tensor is walked as apply.wgsl walks it (elementwise-span.wgsl), with the parameters in the
 // place of the channels ([outer, params, inner] in units): each thread keeps one parameter, so it
 // loads γ_p and β_p once, and looks up its row's statistics per unit (a row holds params / groups
@@ -25,6 +27,9 @@ struct Params {
   rowUnits: u32,       // D in units
   meanOffset: u32,     // index of mean[0] in rowStats
   invStdOffset: u32,   // index of invStd[0] in rowStats
+  sampleUnits: u32,    // CHANNELS_LAST: one sample's units (spatial·C, in units)
+  groups: u32,         // CHANNELS_LAST: G
+  groupUnits: u32,     // CHANNELS_LAST: C / G in units
 }
 
 override WORKGROUP_SIZE: u32;
@@ -32,6 +37,7 @@ override RUNS: bool;
 override RESIDUAL: bool;
 // false for RMS norm, which subtracts no mean (its rowStats' mean block is then never read).
 override CENTER: bool;
+override CHANNELS_LAST: bool;
 override RELU: bool;
 override GELU: bool;
 override GELU_TANH: bool;
@@ -51,9 +57,17 @@ override SILU: bool;
 @group(0) @binding(6) var<storage, read> z: array<f32>;
 @group(0) @binding(6) var<storage, read> z4: array<vec4f>;
 
-// (x − mean)·invStd of slab unit u's row (u in units of the launch's width).
-fn normalizedRow(u: u32) -> vec2f {
-  let row = (params.base + u) / params.rowUnits;
+// The row of slab unit u (in units of the launch's width), whose parameter (in units) is `channel`.
+fn rowOf(u: u32, channel: u32) -> u32 {
+  if (CHANNELS_LAST) {
+    return ((params.base + u) / params.sampleUnits) * params.groups + channel / params.groupUnits;
+  }
+  return (params.base + u) / params.rowUnits;
+}
+
+// The mean and invStd of slab unit u's row.
+fn normalizedRow(u: u32, channel: u32) -> vec2f {
+  let row = rowOf(u, channel);
   let mean = select(0.0, rowStats[params.meanOffset + row], CENTER);
   return vec2f(mean, rowStats[params.invStdOffset + row]);
 }
@@ -68,7 +82,7 @@ fn normApplyScalar(
   let g = gamma[span.channel];
   let b = beta[span.channel];
   for (var u = span.first; u < span.end; u += params.stride) {
-    let s = normalizedRow(u);
+    let s = normalizedRow(u, span.channel);
     var a = g * ((x[u] - s.x) * s.y) + b;
     if (RESIDUAL) {
       a += z[u];
@@ -87,7 +101,7 @@ fn normApplyVec4Run(
   let g = vec4f(gamma[span.channel]);
   let b = vec4f(beta[span.channel]);
   for (var u = span.first; u < span.end; u += params.stride) {
-    let s = normalizedRow(u);
+    let s = normalizedRow(u, span.channel);
     var a = g * ((x4[u] - s.x) * s.y) + b;
     if (RESIDUAL) {
       a += z4[u];
@@ -106,7 +120,7 @@ fn normApplyVec4Channels(
   let g = gamma4[span.channel];
   let b = beta4[span.channel];
   for (var u = span.first; u < span.end; u += params.stride) {
-    let s = normalizedRow(u);
+    let s = normalizedRow(u, span.channel);
     var a = g * ((x4[u] - s.x) * s.y) + b;
     if (RESIDUAL) {
       a += z4[u];

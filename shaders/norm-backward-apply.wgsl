@@ -19,12 +19,19 @@ struct Params {
   rowLength: u32,
   meanOffset: u32,
   invStdOffset: u32,
-  nan: f32,   // a quiet NaN (dxAt)
+  sampleLength: u32,   // CHANNELS_LAST: one sample's values, spatial·C
+  groups: u32,         // CHANNELS_LAST: G
+  groupParams: u32,    // CHANNELS_LAST: C / G
+  nan: f32,            // a quiet NaN (dxAt)
 }
 
 override WORKGROUP_SIZE: u32;
 override RUNS: bool;
 override CENTER: bool;
+// Group and instance norm on channels-last x, walked as [N·spatial, C, 1] (norm-apply.wgsl).
+override CHANNELS_LAST: bool;
+// Instance norm through frozen running statistics (inference), constants of x: dx = invStd·h, no row terms.
+override FROZEN: bool;
 override RESIDUAL: bool;
 override RELU: bool;
 override GELU: bool;
@@ -38,15 +45,26 @@ override SILU: bool;
 @group(0) @binding(8) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dx4: array<vec4f>;
 
+// The row of element i, whose parameter is p.
+fn rowOf(i: u32, p: u32) -> u32 {
+  if (CHANNELS_LAST) {
+    return (i / params.sampleLength) * params.groups + p / params.groupParams;
+  }
+  return i / params.rowLength;
+}
+
 // dx of element i (row `row`, parameter p).
 fn dxAt(i: u32, row: u32, p: u32) -> f32 {
+  let q = normGradient(i, row, p);
+  if (FROZEN) {
+    return q.invStd * (q.g * q.gamma);
+  }
   let sums = rowSums[row];
   // A row whose sums are not finite (stored as NaN by norm-backward-rows.wgsl) gets NaN dx, on the
   // bits rather than through arithmetic on NaN, which WGSL does not promise.
   if (!isFinite(sums.y) || (CENTER && !isFinite(sums.x))) {
     return params.nan;
   }
-  let q = normGradient(i, row, p);
   var centered = q.g * q.gamma - q.xhat * sums.y;
   if (CENTER) {
     centered -= sums.x;
@@ -64,7 +82,7 @@ fn normBackwardApply(
   for (var u = span.first; u < span.end; u += params.stride) {
     let i = params.base + u;
     // span.channel: the thread's parameter (the walk's channels are the parameters).
-    dx[u] = dxAt(i, i / params.rowLength, span.channel);
+    dx[u] = dxAt(i, rowOf(i, span.channel), span.channel);
   }
 }
 
@@ -93,7 +111,7 @@ fn normBackwardApplyVec4Channels(
   let p = 4u * span.channel;
   for (var u = span.first; u < span.end; u += params.stride) {
     let i = 4u * (params.base + u);
-    let row = i / params.rowLength;
+    let row = rowOf(i, p);
     dx4[u] = vec4f(dxAt(i, row, p), dxAt(i + 1u, row, p + 1u), dxAt(i + 2u, row, p + 2u), dxAt(i + 3u, row, p + 3u));
   }
 }

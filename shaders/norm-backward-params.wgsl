@@ -8,7 +8,9 @@
 // - normBackwardParamsColumns: a thread per parameter, for inner == 1 (layer and RMS norm), where a
 //   parameter's elements are a column, one per row: neighbouring threads read neighbouring values
 //   of each row, and each thread adds its column in blocks of 16 (a block's sum, then the running
-//   sum), so no chain of additions is longer than 16 + outer / 16.
+//   sum), so no chain of additions is longer than 16 + outer / 16. It serves channels-last group and
+//   instance norm too (CHANNELS_LAST), where a parameter's elements are a column of the
+//   outer · inner positions, the row's sample being the position / inner.
 
 struct Params {
   inner: u32,
@@ -22,6 +24,7 @@ struct Params {
 
 override WORKGROUP_SIZE: u32;
 override CENTER: bool;
+override CHANNELS_LAST: bool;
 override RESIDUAL: bool;
 override RELU: bool;
 override GELU: bool;
@@ -83,10 +86,12 @@ fn normBackwardParamsColumns(
   }
   let group = p / (params.params / params.groups);
   var total = vec2f(0.0);
-  for (var first = 0u; first < params.outer; first += 16u) {
+  let count = select(params.outer, params.outer * params.inner, CHANNELS_LAST);
+  for (var first = 0u; first < count; first += 16u) {
     var block = vec2f(0.0);
-    for (var o = first; o < min(first + 16u, params.outer); o += 1u) {
-      let q = normGradient(o * params.params + p, o * params.groups + group, p);
+    for (var o = first; o < min(first + 16u, count); o += 1u) {
+      let sample = select(o, o / params.inner, CHANNELS_LAST);
+      let q = normGradient(o * params.params + p, sample * params.groups + group, p);
       block += vec2f(q.g * q.xhat, q.g);
     }
     total += block;

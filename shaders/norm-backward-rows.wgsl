@@ -22,6 +22,8 @@ struct Params {
 
 override WORKGROUP_SIZE: u32;
 override CENTER: bool;
+// Group and instance norm on channels-last x: a row is spatial blocks of C / G values, C apart.
+override CHANNELS_LAST: bool;
 override RESIDUAL: bool;
 override RELU: bool;
 override GELU: bool;
@@ -36,12 +38,23 @@ override DZ: bool;
 // The residual's gradient when DZ is set (a placeholder otherwise, never written).
 @group(0) @binding(8) var<storage, read_write> dz: array<f32>;
 
+// Element j of the row whose first element is `first`: its index and parameter.
+fn rowElement(first: u32, firstParam: u32, j: u32) -> vec2u {
+  if (CHANNELS_LAST) {
+    let perGroup = params.params / params.groups;
+    let k = j % perGroup;
+    return vec2u(first + (j / perGroup) * params.params + k, firstParam + k);
+  }
+  return vec2u(first + j, firstParam + j / params.inner);
+}
+
 // Element j of `row`: its h and h·x̂, and dz = g when DZ is set.
 fn rowTerms(row: u32, first: u32, firstParam: u32, j: u32) -> vec2f {
-  let q = normGradient(first + j, row, firstParam + j / params.inner);
+  let e = rowElement(first, firstParam, j);
+  let q = normGradient(e.x, row, e.y);
   let h = q.g * q.gamma;
   if (DZ) {
-    dz[first + j] = q.g;
+    dz[e.x] = q.g;
   }
   return vec2f(h, h * q.xhat);
 }
@@ -49,6 +62,14 @@ fn rowTerms(row: u32, first: u32, firstParam: u32, j: u32) -> vec2f {
 // The row's first parameter: its group's.
 fn firstParamOf(row: u32) -> u32 {
   return (row % params.groups) * (params.params / params.groups);
+}
+
+// The row's first element.
+fn firstOf(row: u32) -> u32 {
+  if (CHANNELS_LAST) {
+    return (row / params.groups) * params.params * params.inner + firstParamOf(row);
+  }
+  return row * params.rowLength;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -60,7 +81,7 @@ fn normBackwardRows(
   let row = workgroup.x + workgroup.y * workgroups.x;
   var sums = vec2f(0.0);
   if (row < params.rows) {
-    let first = row * params.rowLength;
+    let first = firstOf(row);
     let firstParam = firstParamOf(row);
     for (var j = local; j < params.rowLength; j += WORKGROUP_SIZE) {
       sums += rowTerms(row, first, firstParam, j);
@@ -82,7 +103,7 @@ fn normBackwardRowsSerial(
   if (row >= params.rows) {
     return;
   }
-  let first = row * params.rowLength;
+  let first = firstOf(row);
   let firstParam = firstParamOf(row);
   var total = vec2f(0.0);
   for (var start = 0u; start < params.rowLength; start += 16u) {

@@ -32,14 +32,28 @@ export type {
   RmsNormOptions,
   GroupNormOptions,
   InstanceNormOptions,
+  InstanceNormRunningOptions,
   NormForwardResult,
   NormSaved,
   NormBackwardOptions,
   NormBackwardResult,
 } from './norms/norm-types';
-export type { NormFamily, NormForwardResultWithMean, RmsNormForwardResult, NormGradients, RmsNormGradients, WithResidualGradient, ResidualNormBackwardOptions } from './norms/norm-api';
+export type { NormFamily, NormForwardResultWithMean, InstanceNormRunningResult, RmsNormForwardResult, NormGradients, RmsNormGradients, WithResidualGradient, ResidualNormBackwardOptions } from './norms/norm-api';
 export { normEpsDefaults } from './norms/norm-options';
 export { GpuNorms } from './gpu/norms/gpu-norms';
 export type { NormForwardArgs, NormBackwardArgs, NormResidentCall, NormResidentOptions, NormResidentForwardBuffers, NormResidentBackwardBuffers } from './gpu/norms/encode-norms';
 export type { NormView } from './norms/norm-types';
-export { LayerNormLayer, GroupNormLayer, type LayerNormLayerOptions, type GroupNormLayerOptions, type NormStateDict, type KerasNormWeights } from './norms/norm-layers';
+export {
+  LayerNormLayer,
+  RmsNormLayer,
+  GroupNormLayer,
+  InstanceNormLayer,
+  type LayerNormLayerOptions,
+  type RmsNormLayerOptions,
+  type GroupNormLayerOptions,
+  type InstanceNormLayerOptions,
+  type NormStateDict,
+  type NormStateDictInput,
+  type KerasNormWeights,
+  type KerasNormWeightsInput,
+} from './norms/norm-layers';

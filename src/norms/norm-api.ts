@@ -7,6 +7,7 @@ import type {
   AnyNormOptions,
   GroupNormOptions,
   InstanceNormOptions,
+  InstanceNormRunningOptions,
   LayerNormOptions,
   NormBackwardOptions,
   NormBackwardResult,
@@ -21,6 +22,8 @@ import { verifyNormBackward, verifyNormForward } from './norm-verify';
 
 /** What layer, group and instance norm return: the mean per row is always there. */
 export type NormForwardResultWithMean = NormForwardResult & { mean: Float32Array };
+/** What instance norm with running statistics returns: their updated copies too. */
+export type InstanceNormRunningResult = NormForwardResultWithMean & { runningMean: Float32Array; runningVar: Float32Array };
 /** What RMS norm returns: no mean (it subtracts none). */
 export type RmsNormForwardResult = Omit<NormForwardResult, 'mean'>;
 /** Gradients of layer, group and instance norm: dβ is always there. */
@@ -41,6 +44,8 @@ export interface NormFamily {
   layerNorm(x: FloatInput, opts: LayerNormOptions): Promise<NormForwardResultWithMean>;
   rmsNorm(x: FloatInput, opts: RmsNormOptions): Promise<RmsNormForwardResult>;
   groupNorm(x: FloatInput, opts: GroupNormOptions): Promise<NormForwardResultWithMean>;
+  /** With runningMean and runningVar: their updated copies (training) or the given ones (training: false) in the result. */
+  instanceNorm(x: FloatInput, opts: InstanceNormRunningOptions): Promise<InstanceNormRunningResult>;
   instanceNorm(x: FloatInput, opts: InstanceNormOptions): Promise<NormForwardResultWithMean>;
   layerNormBackward(dy: FloatInput, x: FloatInput, opts: ResidualNormBackwardOptions<LayerNormOptions>, saved: NormSaved): Promise<WithResidualGradient<NormGradients>>;
   layerNormBackward(dy: FloatInput, x: FloatInput, opts: NormBackwardOptions<LayerNormOptions>, saved: NormSaved): Promise<NormGradients>;
@@ -67,7 +72,9 @@ export interface NormEngineHooks {
 
 /** checkFinite names the element's parameter (channel, or position in the normalized shape). */
 function finiteView(view: NormView): ChannelView {
-  return { outer: view.outer, channels: view.params, inner: view.inner, count: view.outer * view.inner, size: view.size };
+  const count = view.outer * view.inner;
+  if (view.channelsLast) return { outer: count, channels: view.params, inner: 1, count, size: view.size };
+  return { outer: view.outer, channels: view.params, inner: view.inner, count, size: view.size };
 }
 
 const callNames: Record<NormKind, string> = { layer: 'layerNorm', rms: 'rmsNorm', group: 'groupNorm', instance: 'instanceNorm' };
@@ -82,7 +89,8 @@ export function createNormFamily(engine: NormEngineHooks): NormFamily {
     const call = callNames[kind];
     const resolved = resolveNormOptions(kind, opts);
     const x = checkNormTensor('x', input, resolved.view);
-    checkFinite(call, 'input', { x, gamma: resolved.gamma, beta: resolved.beta, residual: resolved.residual }, resolved.view);
+    const { runningMean, runningVar } = resolved.running ?? {};
+    checkFinite(call, 'input', { x, gamma: resolved.gamma, beta: resolved.beta, residual: resolved.residual, runningMean, runningVar }, resolved.view);
     const gpu = await engine.onGpu((kernels) => kernels.forwardOf(x, resolved));
     let result: NormForwardResult;
     if (!gpu) result = cpuNormForward(x, resolved);
@@ -90,7 +98,7 @@ export function createNormFamily(engine: NormEngineHooks): NormFamily {
       if (engine.tolerance) verifyNormForward(gpu, cpuNormForward(x, resolved), x, resolved, engine.tolerance);
       result = gpu;
     }
-    checkFinite(call, 'result', { y: result.y, mean: result.mean, invStd: result.invStd }, resolved.view);
+    checkFinite(call, 'result', { y: result.y, mean: result.mean, invStd: result.invStd, runningMean: result.runningMean, runningVar: result.runningVar }, resolved.view);
     return result;
   };
 
@@ -122,7 +130,7 @@ export function createNormFamily(engine: NormEngineHooks): NormFamily {
     layerNorm: (x, opts) => forward('layer', x, opts) as Promise<NormForwardResultWithMean>,
     rmsNorm: (x, opts) => forward('rms', x, opts),
     groupNorm: (x, opts) => forward('group', x, opts) as Promise<NormForwardResultWithMean>,
-    instanceNorm: (x, opts) => forward('instance', x, opts) as Promise<NormForwardResultWithMean>,
+    instanceNorm: ((x: FloatInput, opts: InstanceNormOptions) => forward('instance', x, opts)) as NormFamily['instanceNorm'],
     layerNormBackward: backwardOf('layer') as NormFamily['layerNormBackward'],
     rmsNormBackward: backwardOf('rms') as NormFamily['rmsNormBackward'],
     groupNormBackward: backwardOf('group') as NormFamily['groupNormBackward'],

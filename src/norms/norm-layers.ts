@@ -1,21 +1,39 @@
 import { BatchNormError } from '../errors';
 import { asFloat32 } from '../options';
-import type { Convention, FloatInput } from '../types';
+import { channelAxis, isLayout } from '../layout';
+import type { Convention, FloatInput, Layout } from '../types';
 import type { NormFamily } from './norm-api';
 import { normActivations } from './norm-options';
 import type { NormActivation, NormBackwardResult, NormForwardResult, NormSaved } from './norm-types';
 
-/** PyTorch's state-dict names of a LayerNorm / GroupNorm layer. */
+/**
+ * PyTorch's state-dict names of a norm layer: weight and bias (those the layer has); an
+ * InstanceNormLayer with running statistics adds running_mean, running_var and num_batches_tracked.
+ */
 export interface NormStateDict {
   weight?: Float32Array;
   bias?: Float32Array;
+  running_mean?: Float32Array;
+  running_var?: Float32Array;
+  num_batches_tracked?: number;
 }
 
-/** The same in Keras's names (LayerNormalization / GroupNormalization get_weights()). */
+/**
+ * The same in Keras's names: gamma and beta (LayerNormalization, GroupNormalization), scale
+ * (RMSNormalization), and BatchNormalization's names for running statistics.
+ */
 export interface KerasNormWeights {
   gamma?: Float32Array;
   beta?: Float32Array;
+  scale?: Float32Array;
+  moving_mean?: Float32Array;
+  moving_variance?: Float32Array;
 }
+
+/** What loadStateDict takes: the arrays may be arrays of numbers. */
+export type NormStateDictInput = { [K in keyof NormStateDict]?: K extends 'num_batches_tracked' ? number : FloatInput };
+/** What loadKerasWeights takes. */
+export type KerasNormWeightsInput = { [K in keyof KerasNormWeights]?: FloatInput };
 
 interface NormLayerCommon {
   /** Default per convention: 1e-5 (pytorch, onnx), 1e-3 (keras). */
@@ -34,8 +52,40 @@ export interface LayerNormLayerOptions extends NormLayerCommon {
   bias?: boolean;
 }
 
-/** nn.GroupNorm's arguments (Keras: GroupNormalization). */
-export interface GroupNormLayerOptions extends NormLayerCommon {
+/** nn.RMSNorm's arguments (Keras: RMSNormalization). */
+export interface RmsNormLayerOptions extends NormLayerCommon {
+  /** The trailing dims normalized over (an integer for one dim). */
+  normalizedShape: number | readonly number[];
+  /** Learnable γ (Keras: scale); default true. */
+  elementwiseAffine?: boolean;
+}
+
+/**
+ * Where group and instance norm layers find the channels: `layout` ('NCHW', 'NHWC', …) or Keras's
+ * `axis` (1 or -1); default axis 1, channels first.
+ */
+interface ChannelAxisOptions {
+  layout?: Layout;
+  axis?: number;
+}
+
+/** nn.InstanceNorm1d/2d/3d's arguments. */
+export interface InstanceNormLayerOptions extends NormLayerCommon, ChannelAxisOptions {
+  /** C. */
+  numFeatures: number;
+  /** Learnable γ and β per channel; default false, as PyTorch's. */
+  affine?: boolean;
+  /**
+   * Keep running statistics (running_mean zeros, running_var ones at first): training forwards
+   * update them, and in eval mode the layer normalizes by them; default false, as PyTorch's.
+   */
+  trackRunningStats?: boolean;
+  /** Default per convention, as batch norm's: 0.1 (pytorch), 0.99 (keras), 0.9 (onnx). */
+  momentum?: number;
+}
+
+/** nn.GroupNorm's arguments (Keras: GroupNormalization, whose axis is -1: channels last). */
+export interface GroupNormLayerOptions extends NormLayerCommon, ChannelAxisOptions {
   numGroups: number;
   numChannels: number;
   /** Learnable γ and β per channel; default true. */
@@ -48,6 +98,8 @@ interface LastForward {
   /** The forward's z: gelu, gelu-tanh and silu recompute their input from it. */
   residual: Float32Array | undefined;
   saved: NormSaved;
+  /** Normalized by frozen running statistics (InstanceNormLayer in eval mode). */
+  frozen: boolean;
 }
 
 function checkFlag(name: string, value: unknown, fallback: boolean): boolean {
@@ -98,8 +150,8 @@ abstract class NormLayer {
     return { x, z };
   }
 
-  protected keep(x: Float32Array, shape: readonly number[], residual: Float32Array | undefined, out: NormForwardResult): Float32Array {
-    this.last = { x, shape: [...shape], residual, saved: out };
+  protected keep(x: Float32Array, shape: readonly number[], residual: Float32Array | undefined, out: NormForwardResult, frozen = false): Float32Array {
+    this.last = { x, shape: [...shape], residual, saved: out, frozen };
     return out.y;
   }
 
@@ -124,51 +176,65 @@ abstract class NormLayer {
     this.biasGrad?.fill(0);
   }
 
-  /** PyTorch's state dict: copies of weight and bias (those the layer has). */
+  /** Keras's names of weight and bias (RMSNormalization calls its γ `scale`). */
+  protected readonly kerasNames: { weight: string; bias: string } = { weight: 'gamma', bias: 'beta' };
+
+  /**
+   * The layer's tensors in state-dict order, by PyTorch's and Keras's names: weight and bias (those
+   * the layer has); InstanceNormLayer adds its running statistics.
+   */
+  protected tensors(): { torch: string; keras: string; values: Float32Array }[] {
+    const list = [];
+    if (this.weight) list.push({ torch: 'weight', keras: this.kerasNames.weight, values: this.weight });
+    if (this.bias) list.push({ torch: 'bias', keras: this.kerasNames.bias, values: this.bias });
+    return list;
+  }
+
+  /** PyTorch's state dict: copies of the layer's tensors. */
   stateDict(): NormStateDict {
-    const state: NormStateDict = {};
-    if (this.weight) state.weight = this.weight.slice();
-    if (this.bias) state.bias = this.bias.slice();
-    return state;
+    return Object.fromEntries(this.tensors().map((t) => [t.torch, t.values.slice()]));
   }
 
   /**
-   * Loads PyTorch's state dict strictly: exactly the layer's parameters, of its length; everything
+   * Loads PyTorch's state dict strictly: exactly the layer's tensors, of their lengths; everything
    * is checked before anything is written.
    */
-  loadStateDict(state: { weight?: FloatInput; bias?: FloatInput }): void {
-    this.load(state, { weight: 'weight', bias: 'bias' });
+  loadStateDict(state: NormStateDictInput): void {
+    this.load(state, 'torch');
   }
 
-  /** Keras's weights (gamma, beta). */
+  /** Keras's weights (gamma, beta; RMS norm: scale). */
   kerasWeights(): KerasNormWeights {
-    const weights: KerasNormWeights = {};
-    if (this.weight) weights.gamma = this.weight.slice();
-    if (this.bias) weights.beta = this.bias.slice();
-    return weights;
+    return Object.fromEntries(this.tensors().map((t) => [t.keras, t.values.slice()]));
   }
 
-  loadKerasWeights(weights: { gamma?: FloatInput; beta?: FloatInput }): void {
-    this.load(weights, { weight: 'gamma', bias: 'beta' });
+  loadKerasWeights(weights: KerasNormWeightsInput): void {
+    this.load(weights, 'keras');
   }
 
-  private load(given: unknown, names: { weight: string; bias: string }): void {
+  /** Checks `given` against the layer's tensors; returns the writes to make (the caller may check more first). */
+  protected checkLoad(given: unknown, names: 'torch' | 'keras', extra: readonly string[] = []): () => void {
     if (given === null || typeof given !== 'object') throw new BatchNormError('invalid-option', 'a state dict must be an object');
     const entries = given as Record<string, unknown>;
-    const expected = [this.weight && names.weight, this.bias && names.bias].filter((n): n is string => Boolean(n));
-    const unexpected = Object.keys(entries).filter((k) => entries[k] !== undefined && !expected.includes(k));
+    const tensors = this.tensors();
+    const expected = tensors.map((t) => t[names]);
+    const unexpected = Object.keys(entries).filter((k) => entries[k] !== undefined && !expected.includes(k) && !extra.includes(k));
     const missing = expected.filter((k) => entries[k] === undefined);
     if (unexpected.length > 0 || missing.length > 0) {
       throw new BatchNormError('invalid-option', `state dict: expected exactly {${expected.join(', ')}}${missing.length ? `, missing ${missing.join(', ')}` : ''}${unexpected.length ? `, unexpected ${unexpected.join(', ')}` : ''}`);
     }
-    const checked = expected.map((name) => {
+    const checked = tensors.map((t) => {
+      const name = t[names];
       const values = asFloat32(entries[name]);
       if (!values) throw new BatchNormError('invalid-option', `${name} must be a Float32Array or an array of numbers`);
-      if (values.length !== this.numParams) throw new BatchNormError('channel-mismatch', `${name} has length ${values.length}, this layer ${this.numParams}`);
+      if (values.length !== t.values.length) throw new BatchNormError('channel-mismatch', `${name} has length ${values.length}, this layer ${t.values.length}`);
       return values;
     });
-    if (this.weight) this.weight.set(checked[0]);
-    if (this.bias) this.bias.set(checked[checked.length - 1]);
+    return () => tensors.forEach((t, k) => t.values.set(checked[k]));
+  }
+
+  protected load(given: unknown, names: 'torch' | 'keras'): void {
+    this.checkLoad(given, names)();
   }
 }
 
@@ -182,10 +248,7 @@ export class LayerNormLayer extends NormLayer {
 
   constructor(norms: NormFamily, options: LayerNormLayerOptions) {
     if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', 'LayerNormLayer needs { normalizedShape }');
-    const given = options.normalizedShape;
-    const normalizedShape = typeof given === 'number' ? [given] : Array.isArray(given) ? [...given] : [];
-    if (normalizedShape.length === 0) throw new BatchNormError('invalid-option', `normalizedShape must be a positive integer or a non-empty array of them, got ${JSON.stringify(given)}`);
-    normalizedShape.forEach((d) => checkCount('normalizedShape', d));
+    const normalizedShape = checkNormalizedShape(options.normalizedShape);
     const affine = checkFlag('elementwiseAffine', options.elementwiseAffine, true);
     const bias = checkFlag('bias', options.bias, true);
     super(norms, normalizedShape.reduce((a, b) => a * b, 1), affine, affine && bias);
@@ -214,11 +277,11 @@ export class LayerNormLayer extends NormLayer {
 }
 
 /**
- * nn.GroupNorm (Keras GroupNormalization) as a layer, on channels-first x (N, C, *):
- * forward(x, shape), backward(dy) as LayerNormLayer's.
+ * nn.GroupNorm (Keras GroupNormalization) as a layer, on x (N, C, *), or channels last (N, *, C)
+ * with `layout` or `axis: -1`: forward(x, shape), backward(dy) as LayerNormLayer's.
  */
 export class GroupNormLayer extends NormLayer {
-  readonly options: Readonly<Required<Omit<GroupNormLayerOptions, 'eps'>>> & { eps: number | undefined };
+  readonly options: Readonly<Required<Omit<GroupNormLayerOptions, 'eps' | 'layout' | 'axis'>>> & { eps: number | undefined } & ChannelAxisOptions;
 
   constructor(norms: NormFamily, options: GroupNormLayerOptions) {
     if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', 'GroupNormLayer needs { numGroups, numChannels }');
@@ -227,15 +290,13 @@ export class GroupNormLayer extends NormLayer {
     if (numChannels % numGroups !== 0) throw new BatchNormError('invalid-option', `numGroups (${numGroups}) must divide numChannels (${numChannels})`);
     const affine = checkFlag('affine', options.affine, true);
     super(norms, numChannels, affine, affine);
-    this.options = { numGroups, numChannels, affine, eps: options.eps, convention: options.convention ?? 'pytorch', activation: checkActivation(options.activation) };
+    this.options = { numGroups, numChannels, affine, eps: options.eps, convention: options.convention ?? 'pytorch', activation: checkActivation(options.activation), layout: options.layout, axis: options.axis };
   }
 
   private callOptions(shape: readonly number[]) {
-    if (Array.isArray(shape) && shape.length >= 2 && shape[1] !== this.options.numChannels) {
-      throw new BatchNormError('channel-mismatch', `the shape has ${shape[1]} channels, this layer ${this.options.numChannels}`);
-    }
-    const { numGroups, eps, convention, activation } = this.options;
-    return { shape, groups: numGroups, gamma: this.weight, beta: this.bias, eps, convention, activation };
+    checkChannels(shape, this.options, this.options.numChannels);
+    const { numGroups, eps, convention, activation, layout, axis } = this.options;
+    return { shape, groups: numGroups, gamma: this.weight, beta: this.bias, eps, convention, activation, layout, axis };
   }
 
   /** y = act(GroupNorm(x) + residual); `shape` is x's, (N, C, *). */
@@ -251,6 +312,156 @@ export class GroupNormLayer extends NormLayer {
     const grads = await this.norms.groupNormBackward(dy, last.x, { ...this.callOptions(last.shape), residual: last.residual }, last.saved);
     return this.accumulate(grads, options?.dz);
   }
+}
+
+/**
+ * nn.RMSNorm (Keras RMSNormalization) as a layer: forward(x, shape) over the trailing
+ * `normalizedShape`, y = act(x / sqrt(mean(x²) + eps) · γ (+ residual)); backward(dy) returns dx and
+ * adds dγ to weightGrad. Keras calls γ `scale`.
+ */
+export class RmsNormLayer extends NormLayer {
+  readonly normalizedShape: readonly number[];
+  readonly options: Readonly<Required<Omit<RmsNormLayerOptions, 'eps' | 'normalizedShape'>>> & { eps: number | undefined };
+  protected override readonly kerasNames = { weight: 'scale', bias: 'beta' };
+
+  constructor(norms: NormFamily, options: RmsNormLayerOptions) {
+    if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', 'RmsNormLayer needs { normalizedShape }');
+    const normalizedShape = checkNormalizedShape(options.normalizedShape);
+    const affine = checkFlag('elementwiseAffine', options.elementwiseAffine, true);
+    super(norms, normalizedShape.reduce((a, b) => a * b, 1), affine, false);
+    this.normalizedShape = normalizedShape;
+    this.options = { elementwiseAffine: affine, eps: options.eps, convention: options.convention ?? 'pytorch', activation: checkActivation(options.activation) };
+  }
+
+  private callOptions(shape: readonly number[]) {
+    const { eps, convention, activation } = this.options;
+    return { shape, normalizedShape: this.normalizedShape, gamma: this.weight, eps, convention, activation };
+  }
+
+  /** y = act(RMSNorm(x) + residual); `shape` is x's, ending in normalizedShape. */
+  async forward(input: FloatInput, shape: readonly number[], options: { residual?: FloatInput } = {}): Promise<Float32Array> {
+    const { x, z } = this.asArrays(input, options?.residual);
+    const out = await this.norms.rmsNorm(x, { ...this.callOptions(shape), residual: z });
+    return this.keep(x, shape, z, out);
+  }
+
+  async backward(dy: FloatInput, options: { dz?: Float32Array } = {}): Promise<Float32Array> {
+    const last = this.lastForward(options?.dz);
+    const grads = await this.norms.rmsNormBackward(dy, last.x, { ...this.callOptions(last.shape), residual: last.residual }, last.saved);
+    return this.accumulate(grads, options?.dz);
+  }
+}
+
+/**
+ * nn.InstanceNorm1d/2d/3d as a layer, on x (N, C, *) or, with `layout` / `axis`, (N, *, C): each (sample, channel)
+ * normalized over its spatial positions. With trackRunningStats, training forwards update
+ * runningMean and runningVar (in place, only once the call has succeeded) and eval() makes forwards
+ * normalize by them, as PyTorch's module does; numBatchesTracked is kept for the state dict and, as
+ * PyTorch's InstanceNorm, never advanced. Keras has no instance norm layer: kerasWeights() gives
+ * GroupNormalization's gamma, beta and BatchNormalization's moving_mean, moving_variance.
+ */
+export class InstanceNormLayer extends NormLayer {
+  readonly options: Readonly<Required<Omit<InstanceNormLayerOptions, 'eps' | 'momentum' | 'layout' | 'axis'>>> & { eps: number | undefined; momentum: number | undefined } & ChannelAxisOptions;
+  readonly runningMean: Float32Array | undefined;
+  readonly runningVar: Float32Array | undefined;
+  numBatchesTracked = 0;
+  training = true;
+
+  constructor(norms: NormFamily, options: InstanceNormLayerOptions) {
+    if (options === null || typeof options !== 'object') throw new BatchNormError('invalid-option', 'InstanceNormLayer needs { numFeatures }');
+    const numFeatures = checkCount('numFeatures', options.numFeatures);
+    const affine = checkFlag('affine', options.affine, false);
+    const trackRunningStats = checkFlag('trackRunningStats', options.trackRunningStats, false);
+    const momentum = options.momentum;
+    if (momentum !== undefined && (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1))) {
+      throw new BatchNormError('invalid-momentum', `momentum must be in [0, 1], got ${String(momentum)}`);
+    }
+    super(norms, numFeatures, affine, affine);
+    if (trackRunningStats) {
+      this.runningMean = new Float32Array(numFeatures);
+      this.runningVar = new Float32Array(numFeatures).fill(1);
+    }
+    this.options = { numFeatures, affine, trackRunningStats, eps: options.eps, momentum, convention: options.convention ?? 'pytorch', activation: checkActivation(options.activation), layout: options.layout, axis: options.axis };
+  }
+
+  train(mode = true): this {
+    if (typeof mode !== 'boolean') throw new BatchNormError('invalid-option', `train(mode): mode must be a boolean, got ${JSON.stringify(mode)}`);
+    this.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  private callOptions(shape: readonly number[], frozen: boolean) {
+    checkChannels(shape, this.options, this.options.numFeatures);
+    const { eps, convention, activation, momentum, layout, axis } = this.options;
+    const running = this.runningMean && this.runningVar ? { runningMean: this.runningMean, runningVar: this.runningVar, momentum, training: !frozen } : {};
+    return { shape, gamma: this.weight, beta: this.bias, eps, convention, activation, layout, axis, ...running };
+  }
+
+  /** y = act(InstanceNorm(x) + residual); `shape` is x's, (N, C, *). */
+  async forward(input: FloatInput, shape: readonly number[], options: { residual?: FloatInput } = {}): Promise<Float32Array> {
+    const frozen = !this.training && this.options.trackRunningStats;
+    const callOptions = this.callOptions(shape, frozen);
+    const { x, z } = this.asArrays(input, options?.residual);
+    const out = await this.norms.instanceNorm(x, { ...callOptions, residual: z });
+    if (out.runningMean && out.runningVar && !frozen) {
+      this.runningMean!.set(out.runningMean);
+      this.runningVar!.set(out.runningVar);
+    }
+    return this.keep(x, shape, z, out, frozen);
+  }
+
+  /** dx through the last forward; in eval mode with running statistics, through them as constants. */
+  async backward(dy: FloatInput, options: { dz?: Float32Array } = {}): Promise<Float32Array> {
+    const last = this.lastForward(options?.dz);
+    const grads = await this.norms.instanceNormBackward(dy, last.x, { ...this.callOptions(last.shape, last.frozen), residual: last.residual }, last.saved);
+    return this.accumulate(grads, options?.dz);
+  }
+
+  protected override tensors(): { torch: string; keras: string; values: Float32Array }[] {
+    const list = super.tensors();
+    if (this.runningMean && this.runningVar) {
+      list.push({ torch: 'running_mean', keras: 'moving_mean', values: this.runningMean }, { torch: 'running_var', keras: 'moving_variance', values: this.runningVar });
+    }
+    return list;
+  }
+
+  /** weight, bias (affine), running_mean, running_var, num_batches_tracked (trackRunningStats). */
+  override stateDict(): NormStateDict {
+    const state = super.stateDict();
+    if (this.options.trackRunningStats) state.num_batches_tracked = this.numBatchesTracked;
+    return state;
+  }
+
+  /** num_batches_tracked is optional (PyTorch's loader fills in 0 for state dicts without it). */
+  protected override load(given: unknown, names: 'torch' | 'keras'): void {
+    const withCount = names === 'torch' && this.options.trackRunningStats;
+    const write = this.checkLoad(given, names, withCount ? ['num_batches_tracked'] : []);
+    const count = withCount ? (given as Record<string, unknown>).num_batches_tracked : undefined;
+    if (count !== undefined && (!Number.isSafeInteger(count) || (count as number) < 0)) {
+      throw new BatchNormError('invalid-option', `num_batches_tracked must be an integer ≥ 0, got ${String(count)}`);
+    }
+    write();
+    if (count !== undefined) this.numBatchesTracked = count as number;
+  }
+}
+
+/** The shape's channel count against the layer's (a bad shape, layout or axis is the op's to refuse). */
+function checkChannels(shape: readonly number[], where: ChannelAxisOptions, channels: number): void {
+  if (!Array.isArray(shape) || shape.length < 2) return;
+  const { layout, axis } = where;
+  const at = isLayout(layout) ? channelAxis(layout) : typeof axis === 'number' ? (axis < 0 ? axis + shape.length : axis) : 1;
+  const given = shape[at];
+  if (given !== undefined && given !== channels) throw new BatchNormError('channel-mismatch', `the shape has ${given} channels (axis ${at}), this layer ${channels}`);
+}
+
+function checkNormalizedShape(given: unknown): number[] {
+  const normalizedShape = typeof given === 'number' ? [given] : Array.isArray(given) ? [...(given as unknown[])] : [];
+  if (normalizedShape.length === 0) throw new BatchNormError('invalid-option', `normalizedShape must be a positive integer or a non-empty array of them, got ${JSON.stringify(given)}`);
+  return normalizedShape.map((d) => checkCount('normalizedShape', d));
 }
 
 function checkActivation(activation: unknown): NormActivation {

@@ -1,11 +1,13 @@
 import { BatchNormError } from '../errors';
-import { channelAxis, channelView, isLayout } from '../layout';
+import { channelAxis, channelView } from '../layout';
 import { asFloat32, checkEps } from '../options';
-import type { Convention, Layout } from '../types';
+import type { Convention } from '../types';
+import { resolveInstanceRunning } from './instance-running';
 import type {
   AnyNormOptions,
   CheckedNormSaved,
   GroupNormOptions,
+  InstanceNormOptions,
   LayerNormOptions,
   NormActivation,
   NormKind,
@@ -93,21 +95,38 @@ function trailingView(shape: readonly number[], k: number): NormView {
   return { size: outer * params, outer, params, inner: 1, groups: 1, rows: outer, rowLength: params };
 }
 
-/** The row view of group / instance norm: x (N, C, *) channels first, G groups (instance: G = C). */
-function channelsFirstView(kind: 'group' | 'instance', opts: GroupNormOptions, shape: readonly number[]): NormView {
-  const layout: Layout | undefined = opts.layout;
+/** The channel axis of group / instance norm, from `layout` or Keras's `axis` (default 1). */
+function channelAxisOf(kind: 'group' | 'instance', opts: GroupNormOptions, shape: readonly number[]): number {
+  const { layout, axis } = opts;
+  if (layout !== undefined && axis !== undefined) throw new BatchNormError('invalid-option', 'give layout or axis, not both');
   if (layout !== undefined) {
-    if (!isLayout(layout)) channelView(shape, layout); // throws invalid-layout, naming the known layouts
-    if (channelAxis(layout) !== 1) {
-      throw new BatchNormError('invalid-layout', `${kind} norm: channels-last layout ${layout} is not supported yet; transpose x to channels first (N, C, …)`);
-    }
-    channelView(shape, layout); // the rank must fit the layout
+    channelView(shape, layout); // throws invalid-layout for an unknown layout or a rank that does not fit it
+    return channelAxis(layout);
   }
+  if (axis === undefined) return 1;
+  const rank = shape.length;
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+    throw new BatchNormError('invalid-option', `axis must be an integer in [${-rank}, ${rank - 1}] for shape [${shape.join(', ')}], got ${String(axis)}`);
+  }
+  const positive = axis < 0 ? axis + rank : axis;
+  if (positive !== 1 && positive !== rank - 1) {
+    throw new BatchNormError('invalid-layout', `${kind} norm: the channel axis must be 1 (channels first) or the last (channels last), got ${String(axis)} for shape [${shape.join(', ')}]`);
+  }
+  return positive;
+}
+
+/**
+ * The row view of group / instance norm: x (N, C, *) channels first or (N, *, C) channels last,
+ * G groups (instance: G = C).
+ */
+function groupedView(kind: 'group' | 'instance', opts: GroupNormOptions, shape: readonly number[]): NormView {
   if (shape.length < 2) {
-    throw new BatchNormError('invalid-shape', `${kind} norm needs x of shape (N, C, …), got [${shape.join(', ')}]`);
+    throw new BatchNormError('invalid-shape', `${kind} norm needs x of shape (N, C, …) or (N, …, C), got [${shape.join(', ')}]`);
   }
-  const [outer, params] = shape;
-  const inner = product(shape.slice(2));
+  const axis = channelAxisOf(kind, opts, shape);
+  const outer = shape[0];
+  const params = shape[axis];
+  const inner = product(shape.slice(1)) / params;
   let groups = params;
   if (kind === 'group') {
     groups = opts.groups;
@@ -116,7 +135,22 @@ function channelsFirstView(kind: 'group' | 'instance', opts: GroupNormOptions, s
     }
   }
   const rowLength = (params / groups) * inner;
-  return { size: outer * params * inner, outer, params, inner, groups, rows: outer * groups, rowLength };
+  const view: NormView = { size: outer * params * inner, outer, params, inner, groups, rows: outer * groups, rowLength };
+  // With one spatial position or one channel, both layouts are the same memory.
+  if (axis !== 1 && inner > 1 && params > 1) view.channelsLast = true;
+  return view;
+}
+
+/**
+ * Row and parameter of element i of a view (norm-types.ts, NormView): the index arithmetic every
+ * host-side walk of a view shares.
+ */
+export function viewIndex(view: NormView): { rowOf: (i: number) => number; paramOf: (i: number) => number } {
+  const { params, inner, groups, rowLength } = view;
+  if (!view.channelsLast) return { rowOf: (i) => Math.floor(i / rowLength), paramOf: (i) => Math.floor(i / inner) % params };
+  const sample = inner * params;
+  const perGroup = params / groups;
+  return { rowOf: (i) => Math.floor(i / sample) * groups + Math.floor((i % params) / perGroup), paramOf: (i) => i % params };
 }
 
 /** What the parameters are called in messages. */
@@ -153,7 +187,7 @@ function resolveParts(kind: NormKind, opts: AnyNormOptions): ForwardParts {
     throw new BatchNormError('invalid-option', `${kind} norm needs an options object with at least { shape${kind === 'group' ? ', groups' : ''} }`);
   }
   const shape = checkShape(opts.shape);
-  const view = kind === 'layer' || kind === 'rms' ? trailingView(shape, normalizedDims(opts as LayerNormOptions, shape)) : channelsFirstView(kind, opts as GroupNormOptions, shape);
+  const view = kind === 'layer' || kind === 'rms' ? trailingView(shape, normalizedDims(opts as LayerNormOptions, shape)) : groupedView(kind, opts as GroupNormOptions, shape);
   const convention = opts.convention ?? 'pytorch';
   if (!conventions.includes(convention)) {
     throw new BatchNormError('invalid-option', `convention must be 'pytorch', 'keras' or 'onnx', got ${JSON.stringify(convention)}`);
@@ -169,8 +203,11 @@ function resolveParts(kind: NormKind, opts: AnyNormOptions): ForwardParts {
   }
   const gamma = checkParams('gamma', opts.gamma, kind, view.params);
   const beta = checkParams('beta', betaValue, kind, view.params);
-  return { kind, shape, view, gamma, beta, eps, convention, activation };
+  const running = kind === 'instance' ? resolveInstanceRunning(opts as InstanceNormOptions, view, convention) : undefined;
+  return { kind, shape, view, gamma, beta, eps, convention, activation, running };
 }
+
+const runningNames = ['runningMean', 'runningVar', 'momentum', 'training'] as const;
 
 /**
  * The options of a GPU-resident call (γ, β, z are buffers there): kind, view, eps and activation,
@@ -178,6 +215,8 @@ function resolveParts(kind: NormKind, opts: AnyNormOptions): ForwardParts {
  */
 export function resolveNormScalars(kind: NormKind, opts: AnyNormOptions): Pick<ResolvedNormOptions, 'kind' | 'view' | 'eps' | 'activation'> {
   if (opts === null || typeof opts !== 'object') return resolveParts(kind, opts);
+  const given = runningNames.filter((name) => (opts as Record<string, unknown>)[name] !== undefined);
+  if (given.length > 0) throw new BatchNormError('invalid-option', `the GPU-resident calls take no running statistics (${given.join(', ')}); use bn.norms.instanceNorm`);
   const { kind: k, view, eps, activation } = resolveParts(kind, { ...opts, gamma: undefined, beta: undefined, residual: undefined } as AnyNormOptions);
   return { kind: k, view, eps, activation };
 }

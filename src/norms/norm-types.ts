@@ -68,18 +68,42 @@ export type RmsNormOptions = Omit<LayerNormOptions, 'beta'>;
 export interface GroupNormOptions extends NormOptionsBase {
   /** Number of groups G (PyTorch num_groups); C must be a multiple of it. */
   groups: number;
-  /** Where the channel axis is; default axis 1 (channels first). Channels-last layouts are not supported yet. */
+  /**
+   * Where the channel axis is: channels first ('NC', 'NCL', 'NCHW', 'NCDHW', the default) or last
+   * ('NLC', 'NHWC', 'NDHWC'). Give layout or axis, not both.
+   */
   layout?: Layout;
+  /**
+   * Keras's name for the same (GroupNormalization's axis): the channel axis, 1 or the last (-1);
+   * negative counts from the end. Default 1 in every convention (Keras's own default is -1: pass it).
+   */
+  axis?: number;
   /** Shift β per channel (default zeros). */
   beta?: FloatInput;
 }
 
 /**
- * Instance norm (PyTorch nn.InstanceNorm1d/2d/3d / F.instance_norm without running statistics, ONNX
- * InstanceNormalization): group norm with one channel per group; γ and β per channel (PyTorch's
- * affine=True; omit them for affine=False).
+ * Instance norm (PyTorch nn.InstanceNorm1d/2d/3d / F.instance_norm, ONNX InstanceNormalization):
+ * group norm with one channel per group; γ and β per channel (PyTorch's affine=True; omit them for
+ * affine=False). With runningMean and runningVar (PyTorch's track_running_stats=True), a training
+ * call also returns their updated copies, and `training: false` normalizes by them instead.
  */
-export type InstanceNormOptions = Omit<GroupNormOptions, 'groups'>;
+export interface InstanceNormOptions extends Omit<GroupNormOptions, 'groups'> {
+  /** Per channel, with runningVar: the running statistics to update (training) or normalize by (training: false). */
+  runningMean?: FloatInput;
+  runningVar?: FloatInput;
+  /**
+   * Weight of the new statistics, as batch norm's: default 0.1 (pytorch: running = (1 − momentum)·running
+   * + momentum·stat, unbiased variance), 0.99 (keras) or 0.9 (onnx: running = momentum·running +
+   * (1 − momentum)·stat, biased variance).
+   */
+  momentum?: number;
+  /** Default true: each instance by its own statistics. false (PyTorch's eval mode): by the running statistics, which are then required. */
+  training?: boolean;
+}
+
+/** Instance norm options with running statistics: the result then holds their updated copies. */
+export type InstanceNormRunningOptions = InstanceNormOptions & { runningMean: FloatInput; runningVar: FloatInput };
 
 export type AnyNormOptions = LayerNormOptions | RmsNormOptions | GroupNormOptions | InstanceNormOptions;
 
@@ -92,6 +116,12 @@ export interface NormForwardResult {
   mean?: Float32Array;
   /** 1 / sqrt(variance + eps) per row (RMS norm: 1 / sqrt(mean(x²) + eps)), PyTorch's rstd. */
   invStd: Float32Array;
+  /**
+   * Instance norm with running statistics: their updated copies (training), or the given ones
+   * unchanged (training: false).
+   */
+  runningMean?: Float32Array;
+  runningVar?: Float32Array;
 }
 
 /** What a norm backward needs from its forward: the NormForwardResult itself, or these. */
@@ -125,7 +155,10 @@ export interface NormBackwardResult {
 /**
  * Where each element's row and parameter are: x as [outer, params, inner], the params split into
  * `groups` groups of params / groups, and a row = (outer index, group): rows = outer · groups, each
- * rowLength = (params / groups) · inner values, contiguous.
+ * rowLength = (params / groups) · inner values, contiguous. With channelsLast (group and instance
+ * norm on NLC, NHWC, NDHWC), x is [outer, inner, params] in memory instead: a row is then `inner`
+ * blocks of params / groups contiguous values, params apart, and element i has
+ * p = i mod params, row = ⌊i / (inner·params)⌋·groups + ⌊p / (params/groups)⌋.
  *   layer / RMS: outer = leading positions, params = D (normalized size), inner = 1, groups = 1
  *   group:       outer = N, params = C, inner = spatial, groups = G
  *   instance:    outer = N, params = C, inner = spatial, groups = C
@@ -140,6 +173,8 @@ export interface NormView {
   groups: number;
   rows: number;
   rowLength: number;
+  /** x stored [outer, inner, params] (absent: false); only set where it differs, inner > 1 and params > 1. */
+  channelsLast?: boolean;
 }
 
 /** Options after validation, every default filled in (before any GPU work). */
@@ -156,6 +191,16 @@ export interface ResolvedNormOptions {
   activation: NormActivation;
   /** z, length view.size. */
   residual: Float32Array | undefined;
+  /** Instance norm's running statistics, when given (instance-running.ts). */
+  running: ResolvedRunningStats | undefined;
+}
+
+export interface ResolvedRunningStats {
+  runningMean: Float32Array;
+  runningVar: Float32Array;
+  momentum: number;
+  /** false: normalize by the running statistics (PyTorch's eval mode); true: by each instance's own, and update. */
+  training: boolean;
 }
 
 /** Backward options after validation: `residual` true when dz is wanted but z was not given. */
@@ -172,7 +217,8 @@ export interface CheckedNormSaved {
 
 /** What a GPU engine offers the host-array norm API (the GPU-resident API is its own). */
 export interface NormKernels {
-  forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult>;
+  /** undefined when this device cannot run the call's kernels: the host-array API then takes the CPU path. */
+  forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult | undefined>;
   /**
    * undefined when this device cannot run the call's kernels (a tensor above one storage binding, or
    * fewer storage buffers per stage than the backward binds): the host-array API then takes the CPU

@@ -2,7 +2,8 @@ import { BatchNormError } from '../errors';
 import type { Tolerance } from '../types';
 import { describe, worstMismatch, type Mismatch } from '../verify';
 import { activationDerivative } from './activation-math';
-import type { CheckedNormSaved, NormBackwardResult, NormForwardResult, NormView, ResolvedNormBackwardOptions, ResolvedNormOptions } from './norm-types';
+import { viewIndex } from './norm-options';
+import type { CheckedNormSaved, NormBackwardResult, NormForwardResult, ResolvedNormBackwardOptions, ResolvedNormOptions } from './norm-types';
 
 /*
  * Verify mode for the norm family: each GPU output is compared with the CPU path's, an element
@@ -17,17 +18,13 @@ import type { CheckedNormSaved, NormBackwardResult, NormForwardResult, NormView,
  * - dx = invStd·(h − Σh/D − x̂·Σh·x̂/D), h = γ·g: invStd·(|h| + Σ|h|/D + |x̂|·Σ|h·x̂|/D).
  */
 
-function rowAndParam(view: NormView): { rowOf: (i: number) => number; paramOf: (i: number) => number } {
-  return { rowOf: (i) => Math.floor(i / view.rowLength), paramOf: (i) => Math.floor(i / view.inner) % view.params };
-}
-
 function throwWorst(checks: (Mismatch | undefined)[], shape: readonly number[]): void {
   const worst = checks.filter((m): m is Mismatch => m !== undefined).sort((a, b) => b.excess - a.excess)[0];
   if (worst) throw new BatchNormError('verification-failed', describe(worst, shape));
 }
 
 export function verifyNormForward(gpu: NormForwardResult, cpu: NormForwardResult, x: Float32Array, o: ResolvedNormOptions, tol: Tolerance): void {
-  const { rowOf, paramOf } = rowAndParam(o.view);
+  const { rowOf, paramOf } = viewIndex(o.view);
   const mean = (r: number) => (cpu.mean ? cpu.mean[r] : 0);
   const yMagnitude = (i: number) => {
     const r = rowOf(i);
@@ -39,6 +36,19 @@ export function verifyNormForward(gpu: NormForwardResult, cpu: NormForwardResult
   if (cpu.mean) {
     if (!gpu.mean) throw new BatchNormError('verification-failed', 'GPU result has no mean');
     checks.push(worstMismatch('mean', gpu.mean, cpu.mean, (r) => Math.abs(mean(r)) + 1 / cpu.invStd[r], tol));
+  }
+  if (o.running && cpu.runningMean && cpu.runningVar) {
+    // Each running value: its old value plus the size of the instances' statistics behind it.
+    const { runningMean, runningVar } = o.running;
+    const { outer: N, params: C } = o.view;
+    const spread = (c: number, term: (r: number) => number) => {
+      let largest = 0;
+      for (let n = 0; n < N; n++) largest = Math.max(largest, term(n * C + c));
+      return largest;
+    };
+    if (!gpu.runningMean || !gpu.runningVar) throw new BatchNormError('verification-failed', 'GPU result has no running statistics');
+    checks.push(worstMismatch('runningMean', gpu.runningMean, cpu.runningMean, (c) => Math.abs(runningMean[c]) + spread(c, (r) => Math.abs(mean(r)) + 1 / cpu.invStd[r]), tol));
+    checks.push(worstMismatch('runningVar', gpu.runningVar, cpu.runningVar, (c) => Math.abs(runningVar[c]) + 2 * spread(c, (r) => 1 / cpu.invStd[r] ** 2), tol));
   }
   throwWorst(checks, o.shape);
 }
@@ -53,7 +63,7 @@ export function verifyNormBackward(
   tol: Tolerance,
 ): void {
   const { view, gamma, beta, activation } = o;
-  const { rowOf, paramOf } = rowAndParam(view);
+  const { rowOf, paramOf } = viewIndex(view);
   const z = o.residual instanceof Float32Array ? o.residual : undefined;
   const y = saved.y;
   const xhat = Float64Array.from(x, (v, i) => (v - (saved.mean ? saved.mean[rowOf(i)] : 0)) * saved.invStd[rowOf(i)]);

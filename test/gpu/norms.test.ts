@@ -72,6 +72,29 @@ const special: NormCase[] = [
   { name: 'layer barrier tree, workgroupSize 4', seed, kind: 'layer', activation: 'gelu', residual: true, shape: [7, 45], tuning: { useSubgroups: false, workgroupSize: 4 } },
   { name: 'group barrier tree', seed, kind: 'group', activation: 'relu', shape: [3, 6, 19], groups: 2, tuning: { useSubgroups: false } },
   { name: 'instance subgroups, workgroupSize 4', seed, kind: 'instance', activation: 'silu', residual: true, shape: [2, 3, 50], tuning: { workgroupSize: 4 } },
+  // Instance norm's running statistics: updated from the kernels' row statistics (training), or
+  // normalized by (inference: the apply alone, on the running statistics laid out per row; the
+  // backward's dx without row terms).
+  { name: 'instance running stats, training', seed, kind: 'instance', activation: 'gelu', residual: true, shape: [3, 5, 7, 2], running: 'train' },
+  { name: 'instance running stats, training, keras, mean 1e4 ± 1', seed, kind: 'instance', activation: 'none', shape: [2, 4, 33], mean: 1e4, std: 1, running: 'train', convention: 'keras' },
+  { name: 'instance running stats, inference', seed, kind: 'instance', activation: 'silu', residual: true, shape: [2, 3, 13], running: 'eval' },
+  { name: 'instance running stats, inference, vec4 runs', seed, kind: 'instance', activation: 'relu', shape: [4, 6, 8], running: 'eval' },
+  { name: 'instance running stats, inference, channels last', seed, kind: 'instance', channelsLast: true, activation: 'gelu', residual: true, shape: [2, 5, 3, 4], running: 'eval' },
+  // Channels last (NLC, NHWC, NDHWC): a row is spatial blocks of C/G values, C apart. Scalar and vec4
+  // statistics (C/G % 4), the apply's vec4 channel blocks, G = 1, G = C, primes, large means.
+  { name: 'channels last: group NLC G=3', seed, kind: 'group', channelsLast: true, activation: 'silu', residual: true, shape: [2, 5, 6], groups: 3 },
+  { name: 'channels last: group NHWC vec4 blocks', seed, kind: 'group', channelsLast: true, activation: 'gelu', shape: [3, 4, 3, 8], groups: 2 },
+  { name: 'channels last: group NDHWC G=1', seed, kind: 'group', channelsLast: true, activation: 'relu', shape: [1, 2, 3, 2, 12], groups: 1 },
+  { name: 'channels last: group NHWC G=C', seed, kind: 'group', channelsLast: true, activation: 'none', residual: true, shape: [2, 3, 5, 6], groups: 6 },
+  { name: 'channels last: group NLC primes', seed, kind: 'group', channelsLast: true, activation: 'gelu-tanh', shape: [3, 11, 14], groups: 7 },
+  { name: 'channels last: instance NLC primes', seed, kind: 'instance', channelsLast: true, activation: 'gelu-tanh', residual: true, shape: [2, 13, 7] },
+  { name: 'channels last: instance NHWC', seed, kind: 'instance', channelsLast: true, activation: 'relu', residual: true, shape: [2, 3, 3, 8] },
+  { name: 'channels last: group NHWC mean 1e4 ± 1', seed, kind: 'group', channelsLast: true, activation: 'none', shape: [2, 6, 5, 12], groups: 3, mean: 1e4, std: 1 },
+  { name: 'channels last: instance NLC mean 1e4 ± 1', seed, kind: 'instance', channelsLast: true, activation: 'silu', shape: [3, 40, 5], mean: 1e4, std: 1 },
+  { name: 'channels last: group NHWC GPU tuning', seed, kind: 'group', channelsLast: true, activation: 'silu', residual: true, shape: [4, 9, 7, 32], groups: 8, tuning: { ...defaultTuning, oneDispatch: false } },
+  { name: 'channels last: group barrier tree, workgroupSize 4', seed, kind: 'group', channelsLast: true, activation: 'gelu', shape: [2, 9, 12], groups: 4, tuning: { useSubgroups: false, workgroupSize: 4 } },
+  // 70 001 rows: the statistics' workgroup per row above 65 535 workgroups (a 2-D grid).
+  { name: 'channels last: instance NLC 70001 channels', seed, kind: 'instance', channelsLast: true, activation: 'none', shape: [1, 2, 70001] },
   // A tensor above one binding (a 1 KiB cap): the forward's statistics and apply in slabs, every way
   // the statistics plans split (whole rows, ranges of rows, pieces of one row); the backward refuses.
   // The row-wise kernels (norm-rows.ts): row groups walking blocks of rows, units past a row's end,

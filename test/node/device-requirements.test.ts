@@ -38,13 +38,13 @@ const code = (error: unknown) => (error instanceof BatchNormError ? error.code :
 describe('devices below what the kernels need (compatibility mode)', () => {
   it(`STORAGE_BUFFERS_PER_KERNEL (${STORAGE_BUFFERS_PER_KERNEL}) is the most storage buffers any kernel module declares`, () => {
     const counts = Object.fromEntries(Object.values(shaders).map((s) => [s.name, storageBindings(s.code)]));
-    const { 'fused-small-forward': fusedForward, 'fused-small-backward': fusedBackward, 'norm-backward-rows': normRows, 'norm-backward-params': normParams, 'norm-backward-apply': normApply, ...multiPass } = counts;
+    const { 'fused-small-forward': fusedForward, 'fused-small-backward': fusedBackward, 'norm-backward-rows': normRows, 'norm-backward-params': normParams, 'norm-backward-apply': normApply, 'norm-rows-backward': normRowsBackward, ...multiPass } = counts;
     expect(Math.max(...Object.values(multiPass))).toBe(STORAGE_BUFFERS_PER_KERNEL);
     expect(counts['finalize']).toBe(6);
     // The one-dispatch kernels, planned only on devices that allow them (fused-small.ts).
     expect({ forward: fusedForward, backward: fusedBackward }).toEqual(FUSED_STORAGE_BUFFERS);
-    // The norm backward, refused on devices below it (norm-launches.ts).
-    expect(Math.max(normRows, normParams, normApply)).toBe(NORM_BACKWARD_STORAGE_BUFFERS);
+    // The norm backward (tensor-wide and row-wise kernels), refused on devices below it (norm-launches.ts).
+    expect(Math.max(normRows, normParams, normApply, normRowsBackward)).toBe(NORM_BACKWARD_STORAGE_BUFFERS);
   });
 
   it('the default launch shapes fit a device of 128 invocations per workgroup; a size asked for is checked as given', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkNormCall } from '../../src/gpu/norms/encode-norms';
-import { normElementwiseShape, planNormBackward, rowsView } from '../../src/gpu/norms/norm-launches';
+import { normElementwiseShape, planNormBackward, planNormForward, rowsView, walkView } from '../../src/gpu/norms/norm-launches';
 import type { GpuContext } from '../../src/gpu/context';
 import { defaultTuning, softwareAdapterTuning, resolveTuning } from '../../src/gpu/tuning';
 import { planRowWalk, rowBackwardLayout, rowWiseChains } from '../../src/gpu/norms/norm-rows';
@@ -57,7 +57,8 @@ describe('norm launch plans', () => {
     });
     expect(checkNormCall({ kind: 'rms', shape: [2, 8] }).eps).toBe(2 ** -23);
     expect(() => checkNormCall({ kind: 'group', shape: [2, 6, 5], groups: 4 })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
-    expect(() => checkNormCall({ kind: 'instance', shape: [2, 5, 6], layout: 'NLC' })).toThrow(expect.objectContaining({ code: 'invalid-layout' }));
+    expect(checkNormCall({ kind: 'instance', shape: [2, 5, 6], layout: 'NLC' }).view).toMatchObject({ params: 6, inner: 5, channelsLast: true });
+    expect(() => checkNormCall({ kind: 'instance', shape: [2, 5, 6, 1], axis: 2 })).toThrow(expect.objectContaining({ code: 'invalid-layout' }));
     const view = { size: 8, outer: 2, params: 4, inner: 1, groups: 1, rows: 2, rowLength: 4 };
     expect(() => checkNormCall({ kind: 'layer', shape: [2, 4], view, eps: 1e-5, activation: 'none' })).toThrow(expect.objectContaining({ code: 'invalid-option' }));
   });
@@ -122,5 +123,39 @@ describe('norm launch plans', () => {
     const run = planRowWalk(group, resolveTuning(undefined, 256, softwareAdapterTuning), 1 << 30, 65535, 'backward')!;
     expect(rowWiseChains(group, run)).toEqual({ row: 13, column: 29 });
     expect(rowBackwardLayout(group, run)).toEqual({ columnPartials: 2 * 120 * 4, rowSums: 2 * 120 * 4 + 2 * 40 * 6 * 4, floats: 2 * 120 * 4 + 2 * 40 * 6 * 4 + 2 * 120 });
+  });
+
+  it('channels last: one stats-runs chunk per row (partial at the row index), the apply over [N·spatial, C, 1], dγ/dβ by columns; too-large above one binding', () => {
+    const context = (bindingBytes: number, tuning = softwareAdapterTuning) =>
+      ({
+        device: { limits: { maxStorageBuffersPerShaderStage: 8, maxBufferSize: 1 << 30, maxStorageBufferBindingSize: 1 << 27 } },
+        tuning: resolveTuning(undefined, 256, tuning),
+        maxWorkgroupsPerDimension: 65535,
+        bindingBytes,
+        alignment: 256,
+        constants: {},
+      }) as unknown as GpuContext;
+    // NHWC [3, 5, 7, 8], G = 2: rows (n, g) of 35 blocks of 4 channels (vec4 units).
+    const last: NormView = { ...view(3, 8, 35, 2), channelsLast: true };
+    const call = { kind: 'group' as const, view: last, eps: 1e-5, activation: 'none' as const };
+    const forward = planNormForward(context(1 << 20), call);
+    expect(forward.statistics.plan.chunks).toBe(1); // one partial per row: the finalize merges nothing
+    expect(forward.statistics.partialsBytes).toBe(6 * 16);
+    const [slab] = forward.statistics.plan.slabs;
+    expect(forward.statistics.plan.slabs).toHaveLength(1);
+    expect(slab).toMatchObject({ walk: '', width: 'Vec4' });
+    // Channel g of [N·35, G, C/G] in chunks of one sample: workgroup n·… reduces row n·G + g.
+    expect(slab.params).toMatchObject({ channels: 2, inner: 1, valuesPerChannel: 105, chunkLength: 35, chunks: 3, workgroupCount: 6, totalChannels: 2 });
+    expect(walkView(last)).toMatchObject({ outer: 105, params: 8, inner: 1, rowLength: 4 });
+    expect(forward.apply.variant).toBe('Vec4Channels');
+    // Strided rows never take the row-wise kernels.
+    expect(forward.rowApply).toBeUndefined();
+    expect(planNormBackward(context(1 << 20), call).rowWise).toBeUndefined();
+    // C/G = 2: scalar statistics, and no vec4 may straddle two groups.
+    const odd = planNormForward(context(1 << 20), { ...call, view: { ...view(2, 6, 5, 3), channelsLast: true } });
+    expect(odd.statistics.plan.slabs[0]).toMatchObject({ width: 'Scalar', params: { inner: 2, chunkLength: 10, chunks: 2 } });
+    expect(odd.apply.variant).toBe('Scalar');
+    expect(planNormBackward(context(1 << 20), call).params.entryPoint).toBe('normBackwardParamsColumns');
+    expect(() => planNormForward(context(1024), call)).toThrow(expect.objectContaining({ code: 'too-large' }));
   });
 });

@@ -87,3 +87,47 @@ describe('referenceNormBackward against central differences', () => {
     }
   }
 });
+
+describe('the reference in channels-last layouts', () => {
+  // The same tensor stored (N, S, C) and (N, C, S): every output, mapped back, must agree (the
+  // float64 sums differ only in order).
+  const seed = seedFromEnv();
+  const cases: [ReferenceNormKind, number[], number | undefined][] = [
+    ['group', [2, 5, 6], 3],
+    ['group', [1, 4, 3, 4], 2],
+    ['instance', [3, 7, 2], undefined],
+  ];
+  it.each(cases)('%s [%s] G = %s: as the transposed channels-first tensor', (kind, shape, groups) => {
+    const rng = createRng(seed);
+    const [N, C] = [shape[0], shape[shape.length - 1]];
+    const S = shape.slice(1, -1).reduce((a, b) => a * b, 1);
+    const size = N * S * C;
+    const last = normals(rng, size, 3, 2);
+    const first = new Float64Array(size);
+    const toFirst = (i: number) => {
+      const c = i % C;
+      const s = Math.floor(i / C) % S;
+      const n = Math.floor(i / (S * C));
+      return (n * C + c) * S + s;
+    };
+    for (let i = 0; i < size; i++) first[toFirst(i)] = last[i];
+    const dy = normals(rng, size);
+    const dyFirst = new Float64Array(size);
+    for (let i = 0; i < size; i++) dyFirst[toFirst(i)] = dy[i];
+    const gamma = normals(rng, C, 1, 0.3);
+    const beta = normals(rng, C);
+    const common = { kind, gamma, beta, eps: 1e-5, activation: 'silu' as const };
+    const pLast: ReferenceNormParams = { ...common, view: referenceNormView(kind, shape, { groups, channelsLast: true }) };
+    const pFirst: ReferenceNormParams = { ...common, view: referenceNormView(kind, [N, C, S], { groups }) };
+    expect(pLast.view).toEqual({ outer: N, params: C, inner: S, groups: groups ?? C, channelsLast: true });
+    const a = referenceNormForward(last, pLast);
+    const b = referenceNormForward(first, pFirst);
+    const close = (u: number, v: number) => Math.abs(u - v) <= 1e-12 * (1 + Math.abs(v));
+    for (let i = 0; i < size; i++) expect(close(a.y[i], b.y[toFirst(i)])).toBe(true);
+    a.mean.forEach((m, r) => expect(close(m, b.mean[r])).toBe(true));
+    const ga = referenceNormBackward(dy, last, pLast);
+    const gb = referenceNormBackward(dyFirst, first, pFirst);
+    for (let i = 0; i < size; i++) expect(close(ga.dx[i], gb.dx[toFirst(i)])).toBe(true);
+    ga.dgamma.forEach((v, c) => expect(close(v, gb.dgamma[c])).toBe(true));
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cpuNormBackward, cpuNormForward } from '../../src/norms/cpu-norms';
 import { checkNormSaved, resolveNormBackwardOptions, resolveNormOptions } from '../../src/norms/norm-options';
 import type { AnyNormOptions, NormActivation, NormKind } from '../../src/norms/norm-types';
-import { referenceNormBackward, referenceNormForward, type ReferenceNormParams, type ReferenceNormView } from '../support/norm-reference';
+import { referenceNormBackward, referenceNormForward, referenceRowOf, type ReferenceNormParams, type ReferenceNormView } from '../support/norm-reference';
 import { createRng, normals, seedFromEnv } from '../support/random';
 import { backwardBounds, forwardBounds, worstShare, type Bound } from './helpers/norm-cpu-tolerance';
 
@@ -40,6 +40,11 @@ const groupCases: Case[] = [
   { kind: 'group', shape: [1, 6, 2, 3, 2], select: { groups: 2, layout: 'NCDHW' }, view: { outer: 1, params: 6, inner: 12, groups: 2 }, label: 'N = 1, 3-D spatial' },
   { kind: 'group', shape: [3, 6], select: { groups: 3 }, view: { outer: 3, params: 6, inner: 1, groups: 3 }, label: 'no spatial (NC)' },
   { kind: 'group', shape: [2, 10, 7], select: { groups: 5 }, view: { outer: 2, params: 10, inner: 7, groups: 5 }, label: 'large mean', mean: 1e4 },
+  // Channels last: a row is `inner` strided blocks of C / G channels.
+  { kind: 'group', shape: [2, 5, 6], select: { groups: 3, layout: 'NLC' }, view: { outer: 2, params: 6, inner: 5, groups: 3, channelsLast: true }, label: 'NLC' },
+  { kind: 'group', shape: [3, 2, 3, 4], select: { groups: 1, axis: -1, convention: 'keras' }, view: { outer: 3, params: 4, inner: 6, groups: 1, channelsLast: true }, label: 'G = 1, NHWC (Keras axis -1)' },
+  { kind: 'group', shape: [1, 2, 3, 2, 6], select: { groups: 6, layout: 'NDHWC' }, view: { outer: 1, params: 6, inner: 12, groups: 6, channelsLast: true }, label: 'G = C, NDHWC' },
+  { kind: 'group', shape: [2, 7, 10], select: { groups: 5, axis: 2 }, view: { outer: 2, params: 10, inner: 7, groups: 5, channelsLast: true }, label: 'NLC large mean', mean: 1e4 },
 ];
 
 const instanceCases: Case[] = [
@@ -48,6 +53,8 @@ const instanceCases: Case[] = [
   { kind: 'instance', shape: [2, 2, 2, 3, 2], select: {}, view: { outer: 2, params: 2, inner: 12, groups: 2 }, label: '3-D spatial' },
   { kind: 'instance', shape: [3, 5], select: {}, view: { outer: 3, params: 5, inner: 1, groups: 5 }, label: 'D = 1 (NC)' },
   { kind: 'instance', shape: [2, 3, 31], select: {}, view: { outer: 2, params: 3, inner: 31, groups: 3 }, label: 'large mean', mean: 1e4 },
+  { kind: 'instance', shape: [2, 3, 2, 5], select: { layout: 'NHWC' }, view: { outer: 2, params: 5, inner: 6, groups: 5, channelsLast: true }, label: 'NHWC' },
+  { kind: 'instance', shape: [3, 13, 3], select: { layout: 'NLC' }, view: { outer: 3, params: 3, inner: 13, groups: 3, channelsLast: true }, label: 'NLC large mean', mean: 1e4 },
 ];
 
 const cases = [...layerCases('layer'), ...layerCases('rms'), ...groupCases, ...instanceCases];
@@ -96,7 +103,7 @@ describe(`norms, CPU path against the float64 reference (TEST_SEED=${seed})`, ()
             const saved = checkNormSaved(ours, br);
             const grads = cpuNormBackward(dy, x, br, saved);
             const refGrads = referenceNormBackward(dy, x, p, { mean: ours.mean, invStd: ours.invStd }, ours.y);
-            const xhat = Float64Array.from(x, (v, i) => (v - refGrads.mean[Math.floor(i / (size / ours.invStd.length))]) * refGrads.invStd[Math.floor(i / (size / ours.invStd.length))]);
+            const xhat = Float64Array.from(x, (v, i) => (v - refGrads.mean[referenceRowOf(i, c.view)]) * refGrads.invStd[referenceRowOf(i, c.view)]);
             const bb = backwardBounds(dy, p, refGrads, xhat, ours.invStd);
             expectWithin('dx', grads.dx, refGrads.dx, bb.dx);
             expectWithin('dgamma', grads.dgamma, refGrads.dgamma, bb.dgamma);

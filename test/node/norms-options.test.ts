@@ -37,6 +37,14 @@ describe('norm options: defaults', () => {
     expect(view('group', { groups: 3 })).toEqual({ size: 24, outer: 2, params: 3, inner: 4, groups: 3, rows: 6, rowLength: 4 });
     expect(view('group', { groups: 1, layout: 'NCL' })).toMatchObject({ rows: 2, rowLength: 12 });
     expect(view('instance', {})).toMatchObject({ groups: 3, rows: 6, rowLength: 4 });
+    // Channels last: the same counts, the channels on the last axis (layout, or Keras's axis).
+    expect(view('group', { groups: 2, layout: 'NLC' })).toEqual({ size: 24, outer: 2, params: 4, inner: 3, groups: 2, rows: 4, rowLength: 6, channelsLast: true });
+    expect(view('group', { groups: 2, axis: -1 })).toEqual(view('group', { groups: 2, layout: 'NLC' }));
+    expect(view('instance', { axis: 2 })).toMatchObject({ params: 4, inner: 3, rows: 8, rowLength: 3, channelsLast: true });
+    expect(view('group', { groups: 3, axis: 1 })).toEqual(view('group', { groups: 3 }));
+    // With one spatial position (or one channel) both layouts are the same memory: no flag.
+    expect(resolveNormOptions('group', { shape: [2, 6], groups: 3, axis: -1 }).view).not.toHaveProperty('channelsLast');
+    expect(resolveNormOptions('instance', { shape: [2, 5, 1], layout: 'NLC' }).view).not.toHaveProperty('channelsLast');
     const resolved = resolveNormOptions('layer', { shape: [2, 3] });
     expect(resolved).toMatchObject({ kind: 'layer', convention: 'pytorch', activation: 'none', gamma: undefined, beta: undefined, residual: undefined });
   });
@@ -81,8 +89,11 @@ describe('norm options: errors', () => {
     ['groups zero', 'invalid-option', () => resolveNormOptions('group', { shape: [2, 4], groups: 0 })],
     ['group norm of a 1-D x', 'invalid-shape', () => resolveNormOptions('group', { shape: [4], groups: 1 })],
     ['instance norm of a 1-D x', 'invalid-shape', () => resolveNormOptions('instance', { shape: [4] })],
-    ['channels-last layout', 'invalid-layout', () => resolveNormOptions('group', { shape: [2, 3, 4], groups: 2, layout: 'NLC' })],
-    ['channels-last NHWC', 'invalid-layout', () => resolveNormOptions('instance', { shape: [2, 3, 4, 5], layout: 'NHWC' })],
+    ['channel axis in the middle', 'invalid-layout', () => resolveNormOptions('group', { shape: [2, 3, 4, 5], groups: 1, axis: 2 })],
+    ['axis out of range', 'invalid-option', () => resolveNormOptions('group', { shape: [2, 3, 4], groups: 1, axis: 3 })],
+    ['axis not an integer', 'invalid-option', () => resolveNormOptions('instance', { shape: [2, 3, 4], axis: 1.5 })],
+    ['layout and axis', 'invalid-option', () => resolveNormOptions('instance', { shape: [2, 3, 4], layout: 'NCL', axis: 1 })],
+    ['groups not dividing C, channels last', 'invalid-option', () => resolveNormOptions('group', { shape: [2, 3, 4], groups: 3, layout: 'NLC' })],
     ['unknown layout', 'invalid-layout', () => resolveNormOptions('instance', { shape: [2, 3, 4], layout: 'CHW' as never })],
     ['layout of another rank', 'invalid-layout', () => resolveNormOptions('instance', { shape: [2, 3, 4], layout: 'NCHW' })],
     ['backward residual true with gelu', 'invalid-option', () => resolveNormBackwardOptions('layer', { shape: [2, 3], activation: 'gelu', residual: true })],
@@ -113,7 +124,7 @@ describe('norm options: errors', () => {
     const gamma = Float32Array.from([1, 2]);
     await expect(bn.norms.layerNorm(x, { shape: [2, 3], gamma })).rejects.toThrow(/gamma has length 2, expected D, the normalized size = 3/);
     await expect(bn.norms.groupNorm(x, { shape: [2, 3], groups: 2 })).rejects.toThrow(/groups must be a positive integer dividing C = 3/);
-    await expect(bn.norms.instanceNorm(x, { shape: [1, 2, 3], layout: 'NLC' })).rejects.toThrow(/not supported yet/);
+    await expect(bn.norms.instanceNorm(x, { shape: [1, 2, 3], layout: 'NCHW' })).rejects.toThrow(/NCHW needs a 4-D shape/);
     expect(await codeOf(() => bn.norms.rmsNorm(x6.subarray(1), { shape: [2, 3] }))).toBe('length-mismatch');
     expect(await codeOf(() => bn.norms.layerNormBackward(x, x, { shape: [2, 3] }, { invStd: [1, 1] }))).toBe('invalid-option');
     expect(await codeOf(() => bn.norms.groupNormBackward(x, x, { shape: [2, 3], groups: 3, activation: 'gelu-tanh', residual: true }, { mean: [0], invStd: [1] }))).toBe('invalid-option');

@@ -180,7 +180,8 @@ export function optimizerCases(seed: number): OptimizerCase[] {
  * Layer, RMS, group and instance norm: every kind × activation (with and without a residual on
  * alternate kinds) on odd shapes (D = 1, a single row, primes, G = 1 and G = C, each vec4 apply),
  * large means, a tensor in slabs (forward; the backward refuses it), the barrier tree and the GPU
- * launch shapes (workgroup sums in workgroups of 128).
+ * launch shapes (workgroup sums in workgroups of 128), channels-last group and instance norm, and
+ * instance norm's running statistics.
  */
 export function normCases(seed: number): NormCase[] {
   const shapes: Record<NormCase['kind'], Pick<NormCase, 'shape' | 'normalized' | 'groups'>[]> = {
@@ -212,6 +213,13 @@ export function normCases(seed: number): NormCase[] {
     { name: 'row-wise: rms, units past the row', seed, kind: 'rms', activation: 'relu', residual: true, shape: [7, 52] },
     { name: 'row-wise: group runs', seed, kind: 'group', activation: 'gelu', residual: true, shape: [20, 6, 20], groups: 3 },
     { name: 'row-wise: instance runs, GPU tuning', seed, kind: 'instance', activation: 'relu', shape: [5, 3, 4, 12], tuning: gpuTuning },
+    // Channels last: strided rows (scalar and vec4 statistics, the apply's vec4 channel blocks), large means.
+    { name: 'channels last: group NHWC', seed, kind: 'group', channelsLast: true, activation: 'gelu', residual: true, shape: [2, 3, 5, 8], groups: 2 },
+    { name: 'channels last: instance NLC mean 1e4 ± 1', seed, kind: 'instance', channelsLast: true, activation: 'relu', shape: [3, 17, 5], mean: 1e4, std: 1 },
+    { name: 'channels last: group NDHWC GPU tuning', seed, kind: 'group', channelsLast: true, activation: 'silu', shape: [2, 2, 3, 3, 12], groups: 3, tuning: gpuTuning },
+    // Instance norm's running statistics: updated (training), normalized by (inference).
+    { name: 'running stats: instance training', seed, kind: 'instance', activation: 'none', shape: [3, 4, 9], running: 'train' },
+    { name: 'running stats: instance inference', seed, kind: 'instance', activation: 'gelu', residual: true, shape: [2, 5, 6], running: 'eval' },
   ];
   return [...matrix, ...special];
 }

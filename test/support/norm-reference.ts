@@ -1,7 +1,9 @@
 /*
  * Float64 layer, RMS, group and instance norm, forward and backward, written the textbook way by
  * index arithmetic and sharing no code with the library:
- *   row r of element i = ⌊i / D⌋ (D = rowLength), parameter p = ⌊i / inner⌋ mod params,
+ *   row r of element i = ⌊i / D⌋ (D = rowLength), parameter p = ⌊i / inner⌋ mod params;
+ *   channels last (x stored [outer, inner, params]): p = i mod params, and with (o, s, p) the
+ *   element's sample, spatial position and channel, i = (o·inner + s)·params + p, r = o·groups + ⌊p / (params/groups)⌋;
  *   mean_r = Σx / D, var_r = Σ(x − mean_r)² / D (RMS: mean_r = 0, var_r = Σx² / D),
  *   invStd_r = 1 / sqrt(var_r + eps), x̂ = (x − mean_r)·invStd_r,
  *   a = γ_p·x̂ + β_p (+ z),  y = act(a);
@@ -14,12 +16,13 @@
 export type ReferenceNormKind = 'layer' | 'rms' | 'group' | 'instance';
 export type ReferenceNormActivation = 'none' | 'relu' | 'gelu' | 'gelu-tanh' | 'silu';
 
-/** x as [outer, params, inner]; the params in `groups` groups; a row = (outer index, group). */
+/** x as [outer, params, inner] (channelsLast: [outer, inner, params]); the params in `groups` groups; a row = (outer index, group). */
 export interface ReferenceNormView {
   outer: number;
   params: number;
   inner: number;
   groups: number;
+  channelsLast?: boolean;
 }
 
 export interface ReferenceNormParams {
@@ -30,17 +33,23 @@ export interface ReferenceNormParams {
   eps: number;
   activation: ReferenceNormActivation;
   residual?: ArrayLike<number>;
+  /** The statistics are the running ones (instance norm in inference): the backward has no row terms. */
+  frozen?: boolean;
 }
 
 /**
  * The view of each op, from x's shape: layer and RMS norm over the trailing `normalized` dims; group
  * and instance norm with the channels on axis 1.
  */
-export function referenceNormView(kind: ReferenceNormKind, shape: readonly number[], opts: { normalized?: number; groups?: number } = {}): ReferenceNormView {
+export function referenceNormView(kind: ReferenceNormKind, shape: readonly number[], opts: { normalized?: number; groups?: number; channelsLast?: boolean } = {}): ReferenceNormView {
   const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
   if (kind === 'layer' || kind === 'rms') {
     const k = opts.normalized ?? 1;
     return { outer: product(shape.slice(0, shape.length - k)), params: product(shape.slice(shape.length - k)), inner: 1, groups: 1 };
+  }
+  if (opts.channelsLast) {
+    const channels = shape[shape.length - 1];
+    return { outer: shape[0], params: channels, inner: product(shape.slice(1, -1)), groups: kind === 'instance' ? channels : opts.groups!, channelsLast: true };
   }
   const channels = shape[1];
   return { outer: shape[0], params: channels, inner: product(shape.slice(2)), groups: kind === 'instance' ? channels : opts.groups! };
@@ -73,7 +82,27 @@ export interface ReferenceNormBackward {
 }
 
 const rowLengthOf = (v: ReferenceNormView) => (v.params / v.groups) * v.inner;
-const paramOf = (i: number, v: ReferenceNormView) => Math.floor(i / v.inner) % v.params;
+
+/** The parameter (channel, or position in the normalized shape) of element i. */
+export function referenceParamOf(i: number, v: ReferenceNormView): number {
+  return v.channelsLast ? i % v.params : Math.floor(i / v.inner) % v.params;
+}
+
+/** The row of element i: (sample, group) of its parameter. */
+export function referenceRowOf(i: number, v: ReferenceNormView): number {
+  if (!v.channelsLast) return Math.floor(i / rowLengthOf(v));
+  const sample = Math.floor(i / (v.inner * v.params));
+  return sample * v.groups + Math.floor(referenceParamOf(i, v) / (v.params / v.groups));
+}
+
+/** Each row's element indices, in memory order. */
+export function referenceRowMembers(v: ReferenceNormView): number[][] {
+  const rows: number[][] = Array.from({ length: v.outer * v.groups }, () => []);
+  for (let i = 0; i < v.outer * v.params * v.inner; i++) rows[referenceRowOf(i, v)].push(i);
+  return rows;
+}
+
+const paramOf = referenceParamOf;
 
 /** erf in float64 to ~1e-13: its Maclaurin series below |x| = 3, erfc's continued fraction above. */
 export function referenceErf(x: number): number {
@@ -138,27 +167,26 @@ export function referenceActivationDerivative(activation: ReferenceNormActivatio
 
 function rowStatistics(x: ArrayLike<number>, p: ReferenceNormParams): { mean: Float64Array; variance: Float64Array } {
   const D = rowLengthOf(p.view);
-  const rows = x.length / D;
-  const mean = new Float64Array(rows);
-  const variance = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
+  const members = referenceRowMembers(p.view);
+  const mean = new Float64Array(members.length);
+  const variance = new Float64Array(members.length);
+  members.forEach((row, r) => {
     let sum = 0;
-    if (p.kind !== 'rms') for (let j = 0; j < D; j++) sum += x[r * D + j];
+    if (p.kind !== 'rms') for (const i of row) sum += x[i];
     mean[r] = sum / D;
     let squares = 0;
-    for (let j = 0; j < D; j++) squares += (x[r * D + j] - mean[r]) ** 2;
+    for (const i of row) squares += (x[i] - mean[r]) ** 2;
     variance[r] = squares / D;
-  }
+  });
   return { mean, variance };
 }
 
 /** The normalized values x̂ and the activation's inputs a, for given statistics. */
 function normalized(x: ArrayLike<number>, p: ReferenceNormParams, mean: ArrayLike<number>, invStd: ArrayLike<number>): { xhat: Float64Array; a: Float64Array } {
-  const D = rowLengthOf(p.view);
   const xhat = new Float64Array(x.length);
   const a = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) {
-    const r = Math.floor(i / D);
+    const r = referenceRowOf(i, p.view);
     const q = paramOf(i, p.view);
     xhat[i] = (x[i] - (p.kind === 'rms' ? 0 : mean[r])) * invStd[r];
     a[i] = xhat[i] * (p.gamma ? p.gamma[q] : 1) + (p.beta ? p.beta[q] : 0) + (p.residual ? p.residual[i] : 0);
@@ -166,8 +194,12 @@ function normalized(x: ArrayLike<number>, p: ReferenceNormParams, mean: ArrayLik
   return { xhat, a };
 }
 
-export function referenceNormForward(x: ArrayLike<number>, p: ReferenceNormParams): ReferenceNormForward {
-  const { mean, variance } = rowStatistics(x, p);
+/**
+ * `given`: per-row statistics to normalize by instead of x's own (instance norm in inference: the
+ * running statistics of each row's channel); mean and variance are then those.
+ */
+export function referenceNormForward(x: ArrayLike<number>, p: ReferenceNormParams, given?: { mean: ArrayLike<number>; variance: ArrayLike<number> }): ReferenceNormForward {
+  const { mean, variance } = given ? { mean: Float64Array.from(given.mean), variance: Float64Array.from(given.variance) } : rowStatistics(x, p);
   const invStd = variance.map((v) => 1 / Math.sqrt(v + p.eps));
   const { a } = normalized(x, p, mean, invStd);
   return { y: a.map((v) => referenceActivation(p.activation, v)), mean, variance, invStd, preActivation: a };
@@ -207,18 +239,17 @@ export function referenceNormBackward(dy: ArrayLike<number>, x: ArrayLike<number
     h[i] = g[i] * (p.gamma ? p.gamma[q] : 1);
   }
   const dx = new Float64Array(x.length);
-  for (let r = 0; r < rows; r++) {
+  referenceRowMembers(p.view).forEach((row, r) => {
     let sumH = 0;
     let sumHX = 0;
-    for (let j = 0; j < D; j++) {
-      sumH += h[r * D + j];
-      sumHX += h[r * D + j] * xhat[r * D + j];
+    for (const i of row) {
+      sumH += h[i];
+      sumHX += h[i] * xhat[i];
     }
-    const centre = p.kind === 'rms' ? 0 : sumH / D;
-    for (let j = 0; j < D; j++) {
-      const i = r * D + j;
-      dx[i] = invStd[r] * (h[i] - centre - (xhat[i] * sumHX) / D);
-    }
-  }
+    // Frozen statistics (instance norm in inference) are constants of x: no row terms.
+    const centre = p.kind === 'rms' || p.frozen ? 0 : sumH / D;
+    const slope = p.frozen ? 0 : sumHX / D;
+    for (const i of row) dx[i] = invStd[r] * (h[i] - centre - xhat[i] * slope);
+  });
   return { dx, dgamma, dbeta, dz: g, g, mean, invStd };
 }

@@ -3,7 +3,8 @@
  * bounds to first order in ε = 2^-24, as tolerances.ts derives batch norm's. Browser-safe.
  *
  * Row statistics: the batch-norm statistics kernels over rows (a row is a channel of the view
- * { outer 1, channels = rows, inner = D }), so tolerances.ts's bound applies as it stands: per row,
+ * { outer 1, channels = rows, inner = D }; channels last, a chunk of stats-runs over [N·spatial, G,
+ * C/G], one workgroup per row: stridedRowsStatisticsTerms), so tolerances.ts's bound applies: per row,
  * |mean − μ| ≤ meanBound and |variance − σ²| ≤ varianceBound·σ² with that view's plan terms, R the
  * row's farthest value in standard deviations. Then
  *   layer/group/instance: invStd = 1/sqrt(var + eps): relative error ρ ≤ ½·Δvar/(σ² + eps) + INV_STD_TERMS·ε;
@@ -29,8 +30,11 @@
  *   dx = invStd·(h − A/D − x̂·B/D): Δdx ≤ invStd·(Δh + ΔA/D + |x̂|·ΔB/D + Δx̂·|B|/D + 5ε(|h| + |A|/D + |x̂B|/D)),
  *   dγ = Σ g·x̂, dβ = Σ g, dz = g.
  */
+import type { NormView } from '../../src/norms/norm-types';
+import type { KernelTuning } from '../../src/gpu/tuning';
+import { reductionSubgroupMaxSize, workgroupSumChain } from './backward-tolerances';
 import type { ReferenceNormActivation } from './norm-reference';
-import { EPS32, INV_STD_TERMS } from './tolerances';
+import { EPS32, INV_STD_TERMS, type StatisticsTerms } from './tolerances';
 
 /**
  * Absolute error of norm-activation.wgsl's erfApprox: A&S 7.1.26's 1.5e-7, plus its float32
@@ -122,4 +126,24 @@ export function outputTolerance(activation: ReferenceNormActivation, a: number, 
 /** Additions from one term to a workgroup-per-row (or per-parameter) sum of n terms (+1: the product). */
 export function sumChain(n: number, workgroupSize: number, workgroupSumChain: number): number {
   return Math.ceil(n / workgroupSize) + workgroupSumChain + 1;
+}
+
+/**
+ * tolerances.ts's plan terms (L, P, Q) for the statistics of a channels-last view
+ * (norm-launches.ts, stridedRowsReduction): one 'Runs' chunk per row, read by one workgroup whose
+ * threads each take ⌈chunk / workgroup⌉ units in blocks of 16 values and merge them in a chain of
+ * J blocks (κ = J + 8, running-mean error J + 6, as tolerances.ts's threadChain), then the
+ * workgroup's two sums (chain W: L + W + 6, P + 2W + 4), then a finalize of one partial per row
+ * (a serial merge of K = 1: L + 2), and the + 10 of the products and the division by the count.
+ */
+export function stridedRowsStatisticsTerms(view: NormView, gpu: { device: GPUDevice; tuning: KernelTuning }): StatisticsTerms {
+  const wg = gpu.tuning.workgroupSize;
+  const perGroup = view.params / view.groups;
+  const vec4 = perGroup % 4 === 0;
+  const chunkUnits = view.inner * (vec4 ? perGroup / 4 : perGroup);
+  const values = Math.ceil(chunkUnits / wg) * (vec4 ? 4 : 1);
+  const merges = Math.ceil(values / 16);
+  const thread = merges > 1 ? { kappa: merges + 8, running: merges + 6 } : { kappa: 0, running: 0 };
+  const workgroup = workgroupSumChain(wg, reductionSubgroupMaxSize(gpu));
+  return { chain: 7 + 2 * merges + workgroup + 6 + 2 + 10, partitions: 10 + thread.kappa + 2 * workgroup + 4, chains: thread.running };
 }

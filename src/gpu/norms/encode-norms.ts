@@ -27,7 +27,7 @@ export type NormResidentOptions =
   | ({ kind: 'layer' } & Omit<LayerNormOptions, 'gamma' | 'beta' | 'residual'>)
   | ({ kind: 'rms' } & Omit<RmsNormOptions, 'gamma' | 'residual'>)
   | ({ kind: 'group' } & Omit<GroupNormOptions, 'gamma' | 'beta' | 'residual'>)
-  | ({ kind: 'instance' } & Omit<InstanceNormOptions, 'gamma' | 'beta' | 'residual'>);
+  | ({ kind: 'instance' } & Omit<InstanceNormOptions, 'gamma' | 'beta' | 'residual' | 'runningMean' | 'runningVar' | 'momentum' | 'training'>);
 
 /** The buffers of a resident forward. */
 export interface NormResidentForwardBuffers {
@@ -78,6 +78,7 @@ export function checkNormCall(args: unknown): NormCall {
   if (view === null || typeof view !== 'object') throw new BatchNormError('invalid-shape', 'view must be the row view { size, outer, params, inner, groups, rows, rowLength }');
   const [outer, params, inner, groups] = (['outer', 'params', 'inner', 'groups'] as const).map((name) => positiveInteger(name, view[name]));
   if (params % groups !== 0) throw new BatchNormError('invalid-option', `groups (${groups}) must divide params (${params})`);
+  if (view.channelsLast !== undefined && typeof view.channelsLast !== 'boolean') throw new BatchNormError('invalid-shape', `view.channelsLast must be a boolean, got ${JSON.stringify(view.channelsLast)}`);
   if (view.size !== outer * params * inner || view.rows !== outer * groups || view.rowLength !== (params / groups) * inner) {
     throw new BatchNormError('invalid-shape', `view ${JSON.stringify(view)} is inconsistent: size = outer·params·inner, rows = outer·groups, rowLength = params/groups·inner`);
   }

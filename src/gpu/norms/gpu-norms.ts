@@ -7,8 +7,9 @@ import { prepareNormBackward, prepareNormForward, type NormBackwardArgs, type No
 import { run, STORAGE_OUT } from '../host-forward';
 import { planPartialsFold } from '../statistics-plan';
 import { statsByteLength } from '../resident-options';
-import { normBackwardLaunches, normForwardLaunches, planNormBackward, planNormForward, rowsView, type NormBackwardWork, type NormCall, type NormForwardWork } from './norm-launches';
+import { normApplyLaunches, normBackwardLaunches, normForwardLaunches, planNormBackward, planNormForward, rowsView, type NormBackwardWork, type NormCall, type NormForwardWork } from './norm-launches';
 import { BatchNormError } from '../../errors';
+import { runningRowStatistics, updatedInstanceRunning } from '../../norms/instance-running';
 
 /**
  * Layer, RMS, group and instance norm on one engine's device (GpuBatchNorm.norms): the host-array
@@ -53,37 +54,57 @@ export class GpuNorms implements NormKernels {
     return statisticsDispatches(this.context, resolved, work) + (resolved.kind === 'rms' ? 1 : 0) + (work.rowApply ? 1 : work.apply.slabs.length);
   }
 
-  async forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult> {
+  async forwardOf(x: Float32Array, resolved: ResolvedNormOptions): Promise<NormForwardResult | undefined> {
     this.checkAlive();
     const context = this.context;
     const call: NormCall = resolved;
-    const work = planNormForward(context, call);
+    let work: NormForwardWork;
+    try {
+      work = planNormForward(context, call);
+    } catch (error) {
+      // A channels-last tensor above one binding (its statistics bind it whole): the CPU path's.
+      if (error instanceof BatchNormError && error.code === 'too-large' && resolved.view.channelsLast) return undefined;
+      throw error;
+    }
     const { rows, size } = resolved.view;
+    const { running } = resolved;
+    // Instance norm in inference: the rows' statistics are the running ones, laid out as the
+    // statistics kernels would write them, and only the apply runs.
+    const frozen = running && !running.training ? runningRowStatistics(running, resolved.view, resolved.eps) : undefined;
     return run(context, this.pool, 'normForward', async (transfer) => {
       const buffers = {
         x: transfer.upload('x', x)!,
         y: transfer.buffer('y', size * 4, STORAGE_OUT()),
-        stats: transfer.buffer('stats', statsByteLength(rows), STORAGE_OUT()),
+        stats: frozen ? transfer.upload('stats', rowStatsBlocks(frozen, rows))! : transfer.buffer('stats', statsByteLength(rows), STORAGE_OUT()),
         gamma: transfer.upload('gamma', resolved.gamma),
         beta: transfer.upload('beta', resolved.beta),
         residual: transfer.upload('residual', resolved.residual),
       };
       const encoder = context.device.createCommandEncoder({ label: `BatchNorm.${resolved.kind}Norm.forward.encoder` });
-      const { launches, cleared } = normForwardLaunches(context, call, work, buffers);
+      const { launches, cleared } = frozen ? { launches: normApplyLaunches(context, call, work.apply, buffers), cleared: [] } : normForwardLaunches(context, call, work, buffers);
       encodeLaunches(context, encoder, `${resolved.kind}NormForward`, launches, cleared);
+      if (frozen) {
+        const [y] = await transfer.submitAndRead(encoder, [[buffers.y, size * 4]]);
+        return { y, mean: Float32Array.from(frozen.mean), invStd: Float32Array.from(frozen.invStd), runningMean: running!.runningMean.slice(), runningVar: running!.runningVar.slice() };
+      }
       const [y, stats] = await transfer.submitAndRead(encoder, [
         [buffers.y, size * 4],
         [buffers.stats, 3 * rows * 4],
       ]);
       const invStd = stats.slice(2 * rows, 3 * rows);
-      return resolved.kind === 'rms' ? { y, invStd } : { y, mean: stats.slice(0, rows), invStd };
+      if (resolved.kind === 'rms') return { y, invStd };
+      const mean = stats.slice(0, rows);
+      if (!running) return { y, mean, invStd };
+      // The running update is O(C·N), done here from the kernels' float32 mean and variance.
+      return { y, mean, invStd, ...updatedInstanceRunning(running, resolved.convention, resolved.view, mean, stats.subarray(rows, 2 * rows)) };
     });
   }
 
   async backwardOf(dy: Float32Array, x: Float32Array, resolved: ResolvedNormBackwardOptions, saved: CheckedNormSaved): Promise<NormBackwardResult | undefined> {
     this.checkAlive();
     const context = this.context;
-    const call: NormCall = resolved;
+    // Frozen running statistics (instance norm, training: false): dx without the row terms.
+    const call: NormCall = { ...resolved, frozen: resolved.running !== undefined && !resolved.running.training };
     let work: NormBackwardWork;
     try {
       work = planNormBackward(context, call);
@@ -129,6 +150,15 @@ export class GpuNorms implements NormKernels {
       return result;
     });
   }
+}
+
+/** [mean | variance | invStd] per row, as the statistics kernels lay them out (forwardStatsLayout). */
+function rowStatsBlocks(stats: { mean: Float64Array; variance: Float64Array; invStd: Float64Array }, rows: number): Float32Array {
+  const blocks = new Float32Array(3 * rows);
+  blocks.set(stats.mean, 0);
+  blocks.set(stats.variance, rows);
+  blocks.set(stats.invStd, 2 * rows);
+  return blocks;
 }
 
 /** Launches of the statistics: one per slab, the fold of a two-level finalize, the finalize. */

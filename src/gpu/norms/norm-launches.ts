@@ -12,8 +12,9 @@ import { checkTensorFits, elementwiseSlabs, foldWorkgroups, tensorBytes } from '
 import { planRowWalkWork, rowBackwardLayout, rowWalkParams, type RowWalk } from './norm-rows';
 
 /**
- * The launches of layer, RMS, group and instance norm, all of which normalize rows of D contiguous
- * values (norm-types.ts, NormView):
+ * The launches of layer, RMS, group and instance norm, all of which normalize rows of D values,
+ * contiguous except for channels-last group and instance norm (norm-types.ts, NormView; their
+ * statistics: stridedRowsReduction; the other kernels take the row index behind CHANNELS_LAST):
  * - forward: the batch-norm statistics kernels over the view { outer 1, channels = rows, inner = D }
  *   (a row is a channel there: stats-rows / stats-runs, partials-fold, finalize, with their slabs
  *   and folded grids) with γ = 1, β = 0 and no running statistics, writing [mean | variance |
@@ -22,7 +23,8 @@ import { planRowWalkWork, rowBackwardLayout, rowWalkParams, type RowWalk } from 
  * - backward: norm-backward-rows (Σh/D, Σh·x̂/D per row, and dz), norm-backward-params (dγ, dβ per
  *   parameter), norm-backward-apply (dx); each reads x and dy once and recomputes g from them, the
  *   saved statistics and, for the smooth activations, γ, β and z. Three launches: the tensor is
- *   bound whole (see planNormBackward).
+ *   bound whole (see planNormBackward). Through frozen statistics (instance norm's running ones in
+ *   inference) dx drops the row terms (FROZEN).
  * Planning is pure and may throw 'too-large' before any device call.
  */
 
@@ -32,6 +34,8 @@ export interface NormCall {
   view: NormView;
   eps: number;
   activation: NormActivation;
+  /** Backward through frozen statistics (instance norm's running statistics in inference): dx = invStd·h. */
+  frozen?: boolean;
 }
 
 /** Where the saved statistics lie in the buffer the kernels read them from (indices of float32s). */
@@ -99,7 +103,53 @@ export interface NormForwardWork {
 
 export function planNormForward(context: GpuContext, call: NormCall): NormForwardWork {
   checkTensorFits(context.device.limits, rowsView(call.view));
-  return { statistics: planReduction(context, rowsView(call.view), 'stats'), apply: planNormElementwise(context, normElementwiseShape(call.view)), rowApply: planRowWalkWork(context, call.view) };
+  const statistics = call.view.channelsLast ? stridedRowsReduction(context, call.view) : planReduction(context, rowsView(call.view), 'stats');
+  return { statistics, apply: planNormElementwise(context, normElementwiseShape(walkView(call.view))), rowApply: planRowWalkWork(context, call.view) };
+}
+
+/**
+ * The row statistics of a channels-last view, whose rows (n, g) are `inner` blocks of C/G values C
+ * apart: batch norm's 'Runs' statistics kernel (stats-runs.wgsl) over x seen as [N·inner, G, C/G],
+ * in which channel g of sample n is exactly chunk n of length inner·C/G, so each workgroup reduces
+ * one row and writes its partial at n·G + g, the row's index: one partial per row, which the
+ * finalize takes as it stands (K = 1). The same kernels and merges as every other statistics call,
+ * so the same error bound (docs/numerics.md), with one workgroup sum per row. The tensor is bound
+ * whole (no slabs): above one binding, 'too-large' (the host-array call then takes the CPU path).
+ */
+function stridedRowsReduction(context: GpuContext, view: NormView): ReductionWork {
+  const bytes = tensorBytes(view.size);
+  if (bytes > context.bindingBytes) {
+    throw new BatchNormError('too-large', `channels-last group and instance norm bind the tensor whole: ${bytes} bytes exceed the largest storage binding in use (${context.bindingBytes} bytes)`);
+  }
+  const { outer, params, inner, groups } = view;
+  const perGroup = params / groups;
+  const vec4 = perGroup % 4 === 0;
+  const units = vec4 ? perGroup / 4 : perGroup;
+  const wg = context.tuning.workgroupSize;
+  const workgroupCount = outer * groups;
+  const slab = {
+    walk: '' as const,
+    width: vec4 ? ('Vec4' as const) : ('Scalar' as const),
+    params: { channels: groups, inner: units, valuesPerChannel: outer * inner * units, chunkLength: inner * units, chunks: outer, workgroupCount, stepOuter: Math.floor(wg / units), stepInner: wg % units, skip: 0, chunkBase: 0, channelBase: 0, totalChannels: groups, segmentsPerRun: 0, threads: 0 },
+    grid: foldWorkgroups(workgroupCount, context.maxWorkgroupsPerDimension),
+    binding: { offset: 0, size: bytes, skip: 0 },
+  };
+  return { kernel: 'stats', dtype: 'float32', plan: { shape: 'Runs', chunks: 1, zeroFill: false, slabs: [slab] }, partialsBytes: view.rows * 16 };
+}
+
+/**
+ * The view the elementwise kernels walk: channels-last x as [outer·inner, params, 1], the channels
+ * innermost (each thread keeps one), and D the C/G consecutive values a vec4 must not straddle.
+ */
+export function walkView(view: NormView): NormView {
+  if (!view.channelsLast) return view;
+  return { ...view, outer: view.outer * view.inner, inner: 1, rowLength: view.params / view.groups };
+}
+
+/** The uniforms of the channels-last row index (norm-apply / norm-backward-apply); unused, as 1, otherwise. */
+function channelsLastParams(view: NormView, unit: number): Record<string, number> {
+  if (!view.channelsLast) return { groups: 1, sample: 1, group: 1 };
+  return { groups: view.groups, sample: (view.inner * view.params) / unit, group: view.params / view.groups / unit };
 }
 
 export interface NormForwardBuffers {
@@ -119,28 +169,36 @@ export function normForwardLaunches(context: GpuContext, call: NormCall, work: N
     call.kind === 'rms'
       ? [{ shader: shaders.normRms, entryPoint: 'normRmsInvStd', constants: {}, params: { rows: view.rows, eps: gpuEps(call.eps) }, buffers: [buffers.stats], grid: perChannelThreads(rowsView(view), context.tuning, context.maxWorkgroupsPerDimension) }]
       : [];
+  return { launches: [...statistics.launches, ...rms, ...normApplyLaunches(context, call, work.apply, buffers, work.rowApply)], cleared: statistics.cleared };
+}
+
+/**
+ * The apply alone, y from the statistics already in `buffers.stats` (the forward's, or, for instance
+ * norm in inference, the running statistics laid out per row): row by row where `rowApply` plans
+ * it (norm-rows.ts), else the tensor-wide walk in slabs.
+ */
+export function normApplyLaunches(context: GpuContext, call: NormCall, apply: SlabbedElementwise, buffers: NormForwardBuffers, rowApply?: RowWalk): Launch[] {
+  const { view } = call;
   const gamma = buffers.gamma ?? context.constants.filled(view.params, 1);
   const beta = buffers.beta ?? context.constants.filled(view.params, 0);
   const constants = { RESIDUAL: buffers.residual !== undefined, CENTER: call.kind !== 'rms', ...activationConstants(call.activation) };
-  if (work.rowApply) {
-    const rowApply: Launch = {
-      shader: shaders.normRowsApply,
-      entryPoint: `normRowsApply${work.rowApply.variant}`,
-      constants,
-      params: { ...rowWalkParams(view, work.rowApply), ...forwardStatsLayout(view.rows) },
-      buffers: [buffers.x, buffers.stats, gamma, beta, buffers.y, buffers.residual ?? buffers.x],
-      grid: work.rowApply.grid,
-    };
-    return { launches: [...statistics.launches, ...rms, rowApply], cleared: statistics.cleared };
+  if (rowApply) {
+    return [
+      {
+        shader: shaders.normRowsApply,
+        entryPoint: `normRowsApply${rowApply.variant}`,
+        constants,
+        params: { ...rowWalkParams(view, rowApply), ...forwardStatsLayout(view.rows) },
+        buffers: [buffers.x, buffers.stats, gamma, beta, buffers.y, buffers.residual ?? buffers.x],
+        grid: rowApply.grid,
+      },
+    ];
   }
-  const { apply } = work;
-  const kernel = {
-    shader: shaders.normApply,
-    entryPoint: `normApply${apply.variant}`,
-    constants,
-  };
-  const rowUnits = apply.variant === 'Scalar' ? view.rowLength : view.rowLength / 4;
-  const applyLaunches = elementwiseLaunches(apply, kernel, { rowUnits, ...forwardStatsLayout(view.rows) }, (slab) => [
+  const kernel = { shader: shaders.normApply, entryPoint: `normApply${apply.variant}`, constants: { ...constants, CHANNELS_LAST: view.channelsLast === true } };
+  const unit = apply.variant === 'Scalar' ? 1 : 4;
+  const rowUnits = view.rowLength / unit;
+  const { groups, sample, group } = channelsLastParams(view, unit);
+  return elementwiseLaunches(apply, kernel, { rowUnits, ...forwardStatsLayout(view.rows), sampleUnits: sample, groups, groupUnits: group }, (slab) => [
     slab(buffers.x),
     buffers.stats,
     gamma,
@@ -148,7 +206,6 @@ export function normForwardLaunches(context: GpuContext, call: NormCall, work: N
     slab(buffers.y),
     slab(buffers.residual ?? buffers.x),
   ]);
-  return { launches: [...statistics.launches, ...rms, ...applyLaunches], cleared: statistics.cleared };
 }
 
 export interface NormBackwardBuffers {
@@ -208,20 +265,23 @@ export function planNormBackward(context: GpuContext, call: NormCall): NormBackw
     throw new BatchNormError('too-large', `the norm backward binds each tensor whole: ${tensorBytes(view.size)} bytes exceed the largest storage binding in use (${context.bindingBytes} bytes)`);
   }
   const max = context.maxWorkgroupsPerDimension;
-  const params = view.inner === 1
+  // Columns serve channels-last views too: a parameter's values are then a column of outer·inner positions.
+  const params = view.inner === 1 || view.channelsLast
     ? { entryPoint: 'normBackwardParamsColumns' as const, grid: foldWorkgroups(Math.ceil(view.params / context.tuning.workgroupSize), max) }
     : { entryPoint: 'normBackwardParams' as const, grid: foldWorkgroups(view.params, max) };
   const rows = context.tuning.runSegments
     ? { entryPoint: 'normBackwardRowsSerial' as const, grid: foldWorkgroups(Math.ceil(view.rows / context.tuning.workgroupSize), max) }
     : { entryPoint: 'normBackwardRows' as const, grid: foldWorkgroups(view.rows, max) };
-  return { rowWise: planRowWalkWork(context, view, 'backward'), apply: planNormElementwise(context, normElementwiseShape(view)), rows, params };
+  // Through frozen statistics only the tensor-wide apply has dx = invStd·h (FROZEN).
+  const rowWise = call.frozen ? undefined : planRowWalkWork(context, view, 'backward');
+  return { rowWise, apply: planNormElementwise(context, normElementwiseShape(walkView(view))), rows, params };
 }
 
 export function normBackwardLaunches(context: GpuContext, call: NormCall, work: NormBackwardWork, buffers: NormBackwardBuffers): Launch[] {
   const { view } = call;
   const smooth = call.activation !== 'none' && call.activation !== 'relu';
   const saved = call.activation === 'relu' ? buffers.y : smooth ? buffers.residual : undefined;
-  const constants = { CENTER: call.kind !== 'rms', RESIDUAL: smooth && buffers.residual !== undefined, ...activationConstants(call.activation) };
+  const constants = { CENTER: call.kind !== 'rms', RESIDUAL: smooth && buffers.residual !== undefined, CHANNELS_LAST: view.channelsLast === true, ...activationConstants(call.activation) };
   const { layout } = buffers;
   if (work.rowWise) return rowWiseBackwardLaunches(context, call, work.rowWise, buffers, constants, saved ?? buffers.x);
   const gradientInputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved ?? buffers.x];
@@ -249,13 +309,21 @@ export function normBackwardLaunches(context: GpuContext, call: NormCall, work: 
           },
         ]
       : [];
-  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants }, { rowLength: view.rowLength, ...layout, nan: NaN }, () => [...gradientInputs, rowSums, buffers.dx]);
+  const apply = elementwiseLaunches(work.apply, { shader: shaders.normBackwardApply, entryPoint: work.apply.variant === 'Scalar' ? 'normBackwardApply' : `normBackwardApply${work.apply.variant}`, constants: { ...constants, FROZEN: call.frozen === true } }, { rowLength: view.rowLength, ...layout, ...backwardApplyParams(view), nan: NaN }, () => [...gradientInputs, rowSums, buffers.dx]);
   return [rows, ...params, ...apply];
 }
 
+/** norm-backward-apply's channels-last row index, in values. */
+function backwardApplyParams(view: NormView): Record<string, number> {
+  const { groups, sample, group } = channelsLastParams(view, 1);
+  return { sampleLength: sample, groups, groupParams: group };
+}
+
 /** The row-wise backward (norm-rows-backward.wgsl): sums, fold, dx. */
-function rowWiseBackwardLaunches(context: GpuContext, call: NormCall, walk: RowWalk, buffers: NormBackwardBuffers, constants: Record<string, boolean>, saved: GPUBuffer): Launch[] {
+function rowWiseBackwardLaunches(context: GpuContext, call: NormCall, walk: RowWalk, buffers: NormBackwardBuffers, kernelConstants: Record<string, boolean>, saved: GPUBuffer): Launch[] {
   const { view } = call;
+  // Rows of a row-wise walk are contiguous: the kernels have no channels-last index.
+  const { CHANNELS_LAST: _channelsLast, ...constants } = kernelConstants;
   const scratch = rowBackwardLayout(view, walk);
   const partials = { buffer: context.scratch.get(scratch.floats * 4), offset: 0, size: scratch.floats * 4 };
   const inputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved, partials];

@@ -9,8 +9,8 @@ import type { KernelTuning } from '../tuning';
  * D contiguous values as vec4 units, `rowThreads` threads per row, each loading its row's
  * statistics once. It serves rows whose four values of a unit share a row and a parameter block:
  * D % 4 == 0 and inner == 1 ('Vec4Channels': a unit's lanes are four parameters) or inner % 4 == 0
- * ('Vec4Run': one parameter), tensors within one storage binding. Other shapes, and tensors above
- * one binding, take the tensor-wide walk (elementwise-span.wgsl) in slabs.
+ * ('Vec4Run': one parameter), tensors within one storage binding. Other shapes (channels-last
+ * rows among them), and tensors above one binding, take the tensor-wide walk (elementwise-span.wgsl).
  */
 export interface RowWalk {
   variant: 'Vec4Columns' | 'Vec4Channels' | 'Vec4Run';
@@ -59,7 +59,8 @@ function rowGroupsFor(rows: number, rowThreads: number, tuning: KernelTuning, pu
 
 export function planRowWalk(view: NormView, tuning: KernelTuning, bindingBytes: number, maxWorkgroupsPerDimension: number, purpose: 'forward' | 'backward' = 'forward'): RowWalk | undefined {
   const { rowLength, inner, params, groups, rows } = view;
-  if (rowLength % 4 !== 0 || tensorBytes(view.size) > bindingBytes) return undefined;
+  // Channels-last rows are strided (NormView): the tensor-wide kernels index them.
+  if (view.channelsLast || rowLength % 4 !== 0 || tensorBytes(view.size) > bindingBytes) return undefined;
   const channels = inner === 1;
   if (!channels && inner % 4 !== 0) return undefined;
   const rowUnits = rowLength / 4;

@@ -6,6 +6,8 @@
  * test/support/norm-tolerances.ts.
  */
 import type { KernelTuning } from '../../../src/advanced';
+import { runningUpdate } from '../../../src/conventions';
+import type { Convention } from '../../../src/types';
 import type { NormActivation, NormKind, NormView, ResolvedNormBackwardOptions, ResolvedNormOptions } from '../../../src/norms/norm-types';
 import { rowsView } from '../../../src/gpu/norms/norm-launches';
 import { planRowWalk, rowWiseChains } from '../../../src/gpu/norms/norm-rows';
@@ -13,10 +15,10 @@ import { bindingBytesOf } from '../../../src/gpu/slabs';
 import { engineFor, type CaseDevice } from './case-engines';
 import { check, type OutputCheck } from '../../support/forward-checks';
 import { caseSeed, createRng, normals } from '../../support/random';
-import { referenceNormBackward, referenceNormForward, referenceNormView, type ReferenceNormParams } from '../../support/norm-reference';
+import { referenceNormBackward, referenceNormForward, referenceNormView, referenceParamOf, referenceRowMembers, referenceRowOf, type ReferenceNormParams } from '../../support/norm-reference';
 import { EPS32, gpuStatisticsTerms, meanBound, varianceBound } from '../../support/tolerances';
 import { reductionSubgroupMaxSize, workgroupSumChain } from '../../support/backward-tolerances';
-import { derivativeError, invStdError, NORM_ATOL, outputTolerance, preActivationError, rmsInvStdError, sumChain, CURVATURE } from '../../support/norm-tolerances';
+import { derivativeError, invStdError, NORM_ATOL, outputTolerance, preActivationError, rmsInvStdError, stridedRowsStatisticsTerms, sumChain, CURVATURE } from '../../support/norm-tolerances';
 import { readBuffer, storageBuffer } from './gpu-buffers';
 
 export interface NormCase {
@@ -28,6 +30,8 @@ export interface NormCase {
   normalized?: number;
   /** group norm's G. */
   groups?: number;
+  /** Group and instance norm: `shape` is channels last, (N, …, C) (layout NLC, NHWC or NDHWC). */
+  channelsLast?: boolean;
   activation: NormActivation;
   residual?: boolean;
   /** x drawn around this (default 0) ± std (default 1). */
@@ -43,6 +47,14 @@ export interface NormCase {
    * binds each tensor whole) must refuse it with 'too-large' before any GPU work.
    */
   backward?: boolean;
+  /**
+   * Instance norm with running statistics: 'train' (y as without them; their updated copies checked
+   * against the float64 update) or 'eval' (y and dx through them as constants: the host-array path
+   * only, the resident calls taking no running statistics).
+   */
+  running?: 'train' | 'eval';
+  /** The running update's convention (default 'pytorch'). */
+  convention?: Convention;
 }
 
 export interface NormReport {
@@ -59,9 +71,12 @@ export interface NormReport {
 
 /** The row view the host-array API's resolver builds (norm-types.ts), from the reference's. */
 function normView(spec: NormCase): NormView {
-  const v = referenceNormView(spec.kind, spec.shape, { normalized: spec.normalized, groups: spec.groups });
+  const { channelsLast, ...v } = referenceNormView(spec.kind, spec.shape, { normalized: spec.normalized, groups: spec.groups, channelsLast: spec.channelsLast });
   const size = v.outer * v.params * v.inner;
-  return { ...v, size, rows: v.outer * v.groups, rowLength: (v.params / v.groups) * v.inner };
+  const view: NormView = { ...v, size, rows: v.outer * v.groups, rowLength: (v.params / v.groups) * v.inner };
+  // The resolver flags only views whose memory differs from channels first.
+  if (channelsLast && v.inner > 1 && v.params > 1) view.channelsLast = true;
+  return view;
 }
 
 export async function runNormCase(spec: NormCase): Promise<NormReport> {
@@ -74,10 +89,18 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const beta = affine && spec.kind !== 'rms' ? normals(rng, params, 0, 0.5) : undefined;
   const residual = spec.residual ? normals(rng, size, 0, 1) : undefined;
   const dy = normals(rng, size, 0, 1);
-  const copies = [x, gamma, beta, residual, dy].map((a) => a?.slice());
+  const running = spec.running
+    ? { runningMean: normals(rng, params, spec.mean ?? 0, 1), runningVar: Float32Array.from(normals(rng, params), (v) => 0.5 + Math.abs(v)), momentum: 0.3, training: spec.running === 'train' }
+    : undefined;
+  const frozen = spec.running === 'eval';
+  const copies = [x, gamma, beta, residual, dy, running?.runningMean, running?.runningVar].map((a) => a?.slice());
   const eps = spec.eps ?? (spec.kind === 'rms' ? 2 ** -23 : 1e-5);
-  const resolved: ResolvedNormOptions = { kind: spec.kind, shape: spec.shape, view, gamma, beta, eps, convention: 'pytorch', activation: spec.activation, residual };
-  const reference: ReferenceNormParams = { kind: spec.kind, view: { outer: view.outer, params, inner: view.inner, groups: view.groups }, gamma, beta, eps, activation: spec.activation, residual };
+  const convention = spec.convention ?? 'pytorch';
+  const resolved: ResolvedNormOptions = { kind: spec.kind, shape: spec.shape, view, gamma, beta, eps, convention, activation: spec.activation, residual, running };
+  const reference: ReferenceNormParams = { kind: spec.kind, view: { outer: view.outer, params, inner: view.inner, groups: view.groups, channelsLast: view.channelsLast }, gamma, beta, eps, activation: spec.activation, residual };
+  const members = referenceRowMembers(reference.view);
+  const rowOf = (i: number) => referenceRowOf(i, reference.view);
+  const paramOf = (i: number) => referenceParamOf(i, reference.view);
 
   const bn = await engineFor(spec.tuning, spec.device);
   const gpu = bn.gpu!;
@@ -97,28 +120,38 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     residual: residual && storageBuffer(device, 'norm.residual', residual),
   };
   let encoder = device.createCommandEncoder({ label: 'test.norm.forward' });
+  // The resident calls take no running statistics: in 'eval' they compute the training forward,
+  // whose statistics the reference below does not use (only the host path's y is checked then).
   norms.encodeForward(encoder, { ...call, ...buffers });
   device.queue.submit([encoder.finish()]);
   const residentY = await readBuffer(device, buffers.y, size);
   const residentStats = await readBuffer(device, buffers.stats, 5 * rows);
   const resident = { y: residentY, mean: residentStats.slice(0, rows), invStd: residentStats.slice(2 * rows, 3 * rows) };
-  const host = await norms.forwardOf(x, resolved);
+  const hostForward = await norms.forwardOf(x, resolved);
+  if (!hostForward) throw new Error('forwardOf sent the call to the CPU path');
+  const host = hostForward;
 
-  // Forward against the float64 reference.
-  const ref = referenceNormForward(x, reference);
-  const terms = gpuStatisticsTerms(rowsView(view), gpu);
+  // Forward against the float64 reference (in 'eval', normalized by each row's channel's running statistics).
+  const runningRows = running && { mean: Float64Array.from({ length: rows }, (_, r) => running.runningMean[r % params]), variance: Float64Array.from({ length: rows }, (_, r) => running.runningVar[r % params]) };
+  const ref = referenceNormForward(x, reference, frozen ? runningRows : undefined);
+  const terms = view.channelsLast ? stridedRowsStatisticsTerms(view, gpu) : gpuStatisticsTerms(rowsView(view), gpu);
   const meanError = new Float64Array(rows);
+  const varianceError = new Float64Array(rows);
   const rho = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
+  for (let r = 0; r < rows && frozen; r++) {
+    // The running statistics are exact inputs; invStd is their float64 value rounded once.
+    rho[r] = EPS32;
+  }
+  for (let r = 0; r < rows && !frozen; r++) {
     // The statistics kernels see every row's true mean and variance (RMS norm too: norm-rms.wgsl
     // derives mean(x²) from them), whatever the reference subtracts.
     let sum = 0;
-    for (let j = 0; j < rowLength; j++) sum += x[r * rowLength + j];
+    for (const i of members[r]) sum += x[i];
     const mu = sum / rowLength;
     let squares = 0;
     let farthest = 0;
-    for (let j = 0; j < rowLength; j++) {
-      const d = x[r * rowLength + j] - mu;
+    for (const i of members[r]) {
+      const d = x[i] - mu;
       squares += d * d;
       farthest = Math.max(farthest, Math.abs(d));
     }
@@ -126,12 +159,11 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     const std = Math.sqrt(variance);
     const R = std > 0 ? farthest / std : 0;
     meanError[r] = meanBound(terms, R, mu, std);
-    const varianceError = varianceBound(terms, R) * variance;
-    rho[r] = spec.kind === 'rms' ? rmsInvStdError(mu, variance, varianceError, meanError[r], eps) : invStdError(variance, varianceError, eps);
+    varianceError[r] = varianceBound(terms, R) * variance;
+    rho[r] = spec.kind === 'rms' ? rmsInvStdError(mu, variance, varianceError[r], meanError[r], eps) : invStdError(variance, varianceError[r], eps);
   }
-  const paramOf = (i: number) => Math.floor(i / view.inner) % params;
   const yTolerance = (i: number) => {
-    const r = Math.floor(i / rowLength);
+    const r = rowOf(i);
     const p = paramOf(i);
     const centred = spec.kind === 'rms' ? x[i] : x[i] - ref.mean[r];
     const deltaA = preActivationError({
@@ -145,12 +177,15 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     });
     return outputTolerance(spec.activation, ref.preActivation[i], ref.y[i], deltaA);
   };
-  for (const [path, out] of [['resident', resident], ['host', host]] as const) {
+  const forwardPaths = frozen ? ([['host', host]] as const) : ([['resident', resident], ['host', host]] as const);
+  for (const [path, out] of forwardPaths) {
     checks.push(check('y', path, out.y, ref.y, yTolerance));
     checks.push(check('invStd', path, out.invStd, ref.invStd, (r) => rho[r] * ref.invStd[r] + NORM_ATOL * EPS32));
     if (spec.kind !== 'rms') checks.push(check('mean', path, out.mean!, ref.mean, (r) => meanError[r]));
     else checks.push({ output: 'mean', path, failure: out.mean === undefined || path === 'resident' ? null : `${path}: RMS norm returned a mean`, maxAbs: 0, maxRel: 0, used: 0 });
   }
+
+  if (running) checks.push(...runningChecks(host, running, convention, view, ref, meanError, varianceError));
 
   const forwardSlabs = size * 4 > Math.min(device.limits.maxStorageBufferBindingSize, spec.tuning?.maxBindingBytes ?? Infinity);
   const dispatches = { forward: norms.dispatchCount('forward', resolved), backward: 0 };
@@ -176,8 +211,12 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   dispatches.backward = norms.dispatchCount('backward', resolved);
 
   // Backward on the resident forward's outputs: its statistics (and y for relu's mask), which the
-  // reference takes too.
-  const savedMean = spec.kind === 'rms' ? undefined : resident.mean;
+  // reference takes too. Through frozen running statistics ('eval'): the host-array call only (the
+  // resident calls take none), on the host forward's.
+  const forwardOut = frozen ? host : resident;
+  const savedMean = spec.kind === 'rms' ? undefined : forwardOut.mean;
+  const savedInvStd = forwardOut.invStd;
+  const savedY = forwardOut.y;
   const back = {
     dy: storageBuffer(device, 'norm.dy', dy),
     dx: storageBuffer(device, 'norm.dx', poisoned(size)),
@@ -188,7 +227,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   encoder = device.createCommandEncoder({ label: 'test.norm.backward' });
   norms.encodeBackward(encoder, { ...call, x: buffers.x, stats: buffers.stats, gamma: buffers.gamma, beta: buffers.beta, y: spec.activation === 'relu' ? buffers.y : undefined, residual: buffers.residual, ...back });
   device.queue.submit([encoder.finish()]);
-  const residentBack = {
+  const residentBack = frozen ? undefined : {
     dx: await readBuffer(device, back.dx, size),
     dgamma: await readBuffer(device, back.dgamma, params),
     dbeta: back.dbeta && (await readBuffer(device, back.dbeta, params)),
@@ -196,12 +235,12 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   };
   const smooth = spec.activation !== 'none' && spec.activation !== 'relu';
   const backwardOptions: ResolvedNormBackwardOptions = { ...resolved, residual: residual ? (smooth ? residual : true) : undefined };
-  const hostRun = await norms.backwardOf(dy, x, backwardOptions, { mean: savedMean, invStd: resident.invStd, y: spec.activation === 'relu' ? residentY : undefined });
+  const hostRun = await norms.backwardOf(dy, x, backwardOptions, { mean: savedMean, invStd: savedInvStd, y: spec.activation === 'relu' ? savedY : undefined });
   if (!hostRun) throw new Error('backwardOf sent a tensor within one binding to the CPU path');
   const hostBack = hostRun;
   await gpu.checkErrors();
 
-  const refBack = referenceNormBackward(dy, x, reference, { mean: savedMean, invStd: resident.invStd }, residentY);
+  const refBack = referenceNormBackward(dy, x, { ...reference, frozen }, { mean: savedMean, invStd: savedInvStd }, savedY);
   // Per-element errors of x̂, g, h (see norm-tolerances.ts), then the sums.
   const xhat = new Float64Array(size);
   const deltaXhat = new Float64Array(size);
@@ -209,11 +248,11 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const deltaH = new Float64Array(size);
   const h = new Float64Array(size);
   for (let i = 0; i < size; i++) {
-    const r = Math.floor(i / rowLength);
+    const r = rowOf(i);
     const p = paramOf(i);
     const g = gamma ? gamma[p] : 1;
     const b = beta ? beta[p] : 0;
-    xhat[i] = (x[i] - (savedMean ? savedMean[r] : 0)) * resident.invStd[r];
+    xhat[i] = (x[i] - (savedMean ? savedMean[r] : 0)) * savedInvStd[r];
     deltaXhat[i] = 2 * EPS32 * Math.abs(xhat[i]);
     const a = g * xhat[i] + b + (residual ? residual[i] : 0);
     const deltaA = 4 * EPS32 * (Math.abs(g * xhat[i]) + Math.abs(b) + Math.abs(residual?.[i] ?? 0));
@@ -225,7 +264,8 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const treeChain = workgroupSumChain(wg, reductionSubgroupMaxSize(gpu));
   // The row-wise kernels where they apply (norm-rows.ts: layer and RMS norm rows of vec4 units);
   // else a thread per row in blocks of 16 (tuning.runSegments: software adapters), or a workgroup per row.
-  const rowWalk = planRowWalk(view, gpu.tuning, bindingBytesOf(device.limits, gpu.tuning.maxBindingBytes), device.limits.maxComputeWorkgroupsPerDimension, 'backward');
+  // (Not through frozen statistics, which only the tensor-wide kernels take: norm-launches.ts.)
+  const rowWalk = frozen ? undefined : planRowWalk(view, gpu.tuning, bindingBytesOf(device.limits, gpu.tuning.maxBindingBytes), device.limits.maxComputeWorkgroupsPerDimension, 'backward');
   const rowWise = rowWalk && rowWiseChains(view, rowWalk);
   const rowChain = rowWise ? rowWise.row : gpu.tuning.runSegments ? Math.min(16, rowLength) + Math.ceil(rowLength / 16) + 1 : sumChain(rowLength, wg, treeChain);
   const A = new Float64Array(rows);
@@ -235,8 +275,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   for (let r = 0; r < rows; r++) {
     let absH = 0;
     let absHX = 0;
-    for (let j = 0; j < rowLength; j++) {
-      const i = r * rowLength + j;
+    for (const i of members[r]) {
       A[r] += h[i];
       B[r] += h[i] * xhat[i];
       absH += Math.abs(h[i]);
@@ -248,10 +287,12 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     deltaB[r] += rowChain * EPS32 * absHX;
   }
   const dxTolerance = (i: number) => {
-    const r = Math.floor(i / rowLength);
+    const r = rowOf(i);
     const D = rowLength;
     const centre = spec.kind === 'rms' ? 0 : 1;
-    const inv = resident.invStd[r];
+    const inv = savedInvStd[r];
+    // Frozen statistics: dx = invStd·h, one product more than h's own error.
+    if (frozen) return inv * (deltaH[i] + 2 * EPS32 * Math.abs(h[i])) + NORM_ATOL;
     return (
       inv *
         (deltaH[i] + (centre * deltaA[r]) / D + (Math.abs(xhat[i]) * deltaB[r]) / D + (deltaXhat[i] * Math.abs(B[r])) / D +
@@ -259,8 +300,10 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
       NORM_ATOL
     );
   };
-  // The row-wise kernels' column sums, else a thread per parameter in blocks of 16 rows (inner == 1), or a workgroup per parameter.
-  const paramChain = rowWise ? rowWise.column : view.inner === 1 ? Math.min(16, view.outer) + Math.ceil(view.outer / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
+  // The row-wise kernels' column sums; else a thread per parameter in blocks of 16 rows (inner ==
+  // 1, or channels last: a column of outer·inner positions), or a workgroup per parameter.
+  const column = view.channelsLast ? view.outer * view.inner : view.outer;
+  const paramChain = rowWise ? rowWise.column : view.inner === 1 || view.channelsLast ? Math.min(16, column) + Math.ceil(column / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
   const dgammaError = new Float64Array(params);
   const dbetaError = new Float64Array(params);
   for (let i = 0; i < size; i++) {
@@ -269,7 +312,8 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     dgammaError[p] += deltaG[i] * Math.abs(xhat[i]) + Math.abs(g) * deltaXhat[i] + (1 + paramChain) * EPS32 * Math.abs(g * xhat[i]);
     dbetaError[p] += deltaG[i] + paramChain * EPS32 * Math.abs(g);
   }
-  for (const [path, out] of [['resident', residentBack], ['host', hostBack]] as const) {
+  const backwardPaths = residentBack ? ([['resident', residentBack], ['host', hostBack]] as const) : ([['host', hostBack]] as const);
+  for (const [path, out] of backwardPaths) {
     checks.push(check('dx', path, out.dx, refBack.dx, dxTolerance));
     checks.push(check('dgamma', path, out.dgamma, refBack.dgamma, (p) => dgammaError[p] + NORM_ATOL));
     if (spec.kind !== 'rms') checks.push(check('dbeta', path, out.dbeta!, refBack.dbeta, (p) => dbetaError[p] + NORM_ATOL));
@@ -278,8 +322,52 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   }
 
   for (const buffer of [...Object.values(buffers), ...Object.values(back)]) buffer?.destroy();
-  const inputsUnmodified = [x, gamma, beta, residual, dy].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
+  const inputsUnmodified = [x, gamma, beta, residual, dy, running?.runningMean, running?.runningVar].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
   return { checks, inputsUnmodified, dispatches, forwardSlabs };
+}
+
+/**
+ * The host-array forward's running statistics: in training, keep·running + take·mean over N of the
+ * rows' statistics (variance times the convention's factor), whose GPU errors (meanError,
+ * varianceError per row) pass through with weight take (and the factor), plus the float32 rounding
+ * of the result and of its two terms; in inference, the given values, bit for bit.
+ */
+function runningChecks(
+  host: { runningMean?: Float32Array; runningVar?: Float32Array },
+  running: { runningMean: Float32Array; runningVar: Float32Array; momentum: number; training: boolean },
+  convention: Convention,
+  view: NormView,
+  ref: { mean: Float64Array; variance: Float64Array },
+  meanError: Float64Array,
+  varianceError: Float64Array,
+): OutputCheck[] {
+  const { outer: N, params: C } = view;
+  if (!host.runningMean || !host.runningVar) return [{ output: 'running', path: 'host', failure: 'host: no running statistics returned', maxAbs: 0, maxRel: 0, used: 0 }];
+  if (!running.training) {
+    const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, c) => Object.is(v, b[c]));
+    const failure = same(host.runningMean, running.runningMean) && same(host.runningVar, running.runningVar) ? null : 'host: inference changed the running statistics';
+    return [{ output: 'running', path: 'host', failure, maxAbs: 0, maxRel: 0, used: 0 }];
+  }
+  const { keep, take, varianceFactor } = runningUpdate(convention, running.momentum, view.rowLength);
+  const expected = { mean: new Float64Array(C), variance: new Float64Array(C) };
+  const bound = { mean: new Float64Array(C), variance: new Float64Array(C) };
+  for (let c = 0; c < C; c++) {
+    let m = 0;
+    let v = 0;
+    let dm = 0;
+    let dv = 0;
+    for (let n = 0; n < N; n++) {
+      m += ref.mean[n * C + c] / N;
+      v += (ref.variance[n * C + c] * varianceFactor) / N;
+      dm = Math.max(dm, meanError[n * C + c]);
+      dv = Math.max(dv, varianceError[n * C + c] * varianceFactor);
+    }
+    expected.mean[c] = keep * running.runningMean[c] + take * m;
+    expected.variance[c] = keep * running.runningVar[c] + take * v;
+    bound.mean[c] = take * dm + 2 * EPS32 * (Math.abs(keep * running.runningMean[c]) + Math.abs(take * m)) + NORM_ATOL * EPS32;
+    bound.variance[c] = take * dv + 2 * EPS32 * (Math.abs(keep * running.runningVar[c]) + Math.abs(take * v));
+  }
+  return [check('runningMean', 'host', host.runningMean, expected.mean, (c) => bound.mean[c]), check('runningVar', 'host', host.runningVar, expected.variance, (c) => bound.variance[c])];
 }
 
 export interface NormBadInputsReport {

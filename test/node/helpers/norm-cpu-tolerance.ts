@@ -1,4 +1,4 @@
-import type { ReferenceNormForward, ReferenceNormParams } from '../../support/norm-reference';
+import { referenceParamOf, referenceRowOf, type ReferenceNormForward, type ReferenceNormParams } from '../../support/norm-reference';
 
 /*
  * How far the norm family's CPU path may be from the float64 reference (test/support/norm-reference.ts),
@@ -34,7 +34,8 @@ export function elementBound(expected: ArrayLike<number>, terms: number, magnitu
   return (i) => STORE_RTOL * Math.abs(expected[i]) + SUBNORMAL_ATOL + slack * magnitude(i) + activationError(i);
 }
 
-const paramOfView = (p: ReferenceNormParams) => (i: number) => Math.floor(i / p.view.inner) % p.view.params;
+const paramOfView = (p: ReferenceNormParams) => (i: number) => referenceParamOf(i, p.view);
+const rowOfView = (p: ReferenceNormParams) => (i: number) => referenceRowOf(i, p.view);
 const rowLengthOf = (p: ReferenceNormParams) => (p.view.params / p.view.groups) * p.view.inner;
 
 export interface ForwardBounds {
@@ -55,15 +56,16 @@ export function forwardBounds(x: ArrayLike<number>, p: ReferenceNormParams, ref:
   const rows = x.length / D;
   const maxAbs = new Float64Array(rows);
   const maxDev = new Float64Array(rows);
+  const rowOf = rowOfView(p);
   for (let i = 0; i < x.length; i++) {
-    const r = Math.floor(i / D);
+    const r = rowOf(i);
     maxAbs[r] = Math.max(maxAbs[r], Math.abs(x[i]));
     maxDev[r] = Math.max(maxDev[r], Math.abs(x[i] - ref.mean[r]));
   }
   const gain = (r: number) => 1 + maxDev[r] ** 2 / (ref.variance[r] + p.eps);
   const paramOf = paramOfView(p);
   const yMagnitude = (i: number) => {
-    const r = Math.floor(i / D);
+    const r = rowOf(i);
     const q = paramOf(i);
     const gamma = Math.abs(p.gamma ? p.gamma[q] : 1);
     const beta = Math.abs(p.beta ? p.beta[q] : 0);
@@ -95,6 +97,7 @@ export function backwardBounds(dy: ArrayLike<number>, p: ReferenceNormParams, re
   const rows = dy.length / D;
   const perParam = dy.length / p.view.params;
   const paramOf = paramOfView(p);
+  const rowOf = rowOfView(p);
   const gelu = p.activation === 'gelu';
   const gError = (i: number) => (gelu ? REFERENCE_ERF_ERROR * 2 * Math.abs(dy[i]) : 0);
   const gAbs = (i: number) => Math.abs(ref.g[i]) + gError(i);
@@ -102,7 +105,7 @@ export function backwardBounds(dy: ArrayLike<number>, p: ReferenceNormParams, re
   const sums = { g: new Float64Array(p.view.params), gx: new Float64Array(p.view.params), h: new Float64Array(rows), hx: new Float64Array(rows) };
   for (let i = 0; i < dy.length; i++) {
     const q = paramOf(i);
-    const r = Math.floor(i / D);
+    const r = rowOf(i);
     sums.g[q] += gAbs(i);
     sums.gx[q] += gAbs(i) * Math.abs(xhat[i]);
     sums.h[r] += hAbs(i);
@@ -110,7 +113,7 @@ export function backwardBounds(dy: ArrayLike<number>, p: ReferenceNormParams, re
   }
   // The reference's GELU error in g reaches the sums too: Σ of it, relative to gAbs, is within the magnitudes.
   const dxMagnitude = (i: number) => {
-    const r = Math.floor(i / D);
+    const r = rowOf(i);
     return Math.abs(invStd[r]) * (hAbs(i) + sums.h[r] / D + Math.abs(xhat[i]) * (sums.hx[r] / D));
   };
   const erfShare = (magnitude: number) => (gelu ? REFERENCE_ERF_ERROR * 2 * magnitude : 0);
