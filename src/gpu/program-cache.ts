@@ -113,7 +113,7 @@ export class ProgramCache {
 }
 
 /** The first number of a program key: which call the program records. */
-export const passKinds = { forwardTrain: 1, statistics: 2, forwardInference: 3, backward: 4 } as const;
+export const passKinds = { forwardTrain: 1, statistics: 2, forwardInference: 3, backward: 4, normForward: 5, normBackward: 6 } as const;
 
 /** A GPU-resident call described for the cache. */
 export interface CachedPass {

@@ -3,7 +3,7 @@ import type { AnyNormOptions, GroupNormOptions, InstanceNormOptions, LayerNormOp
 import { resolveNormScalars } from '../../norms/norm-options';
 import type { GpuContext } from '../context';
 import { encodeLaunches } from '../dispatch';
-import type { PreparedCall } from '../program-cache';
+import { passKinds, prepareCached, type PreparedCall } from '../program-cache';
 import { checkBuffer, checkDistinct, checkEncoder, statsByteLength } from '../resident-options';
 import { forwardStatsLayout, normBackwardLaunches, type NormBackwardBuffers, normForwardLaunches, planNormBackward, planNormForward, type NormCall } from './norm-launches';
 
@@ -114,12 +114,22 @@ export function prepareNormForward(context: GpuContext, encoder: GPUCommandEncod
   const { x, y, gamma, beta, residual, stats } = args;
   for (const [name, buffer] of Object.entries({ x, gamma, beta, residual })) checkDistinct({ y, stats, [name]: buffer });
   if (statsBytes > context.device.limits.maxBufferSize) throw new BatchNormError('too-large', `${call.view.rows} rows need a ${statsBytes}-byte statistics buffer; this device allows ${context.device.limits.maxBufferSize}`);
+  const label = `${call.kind}NormForward`;
+  if (stats) {
+    // The caller's stats buffer: the pass and its bind groups are kept per buffer set (program-cache.ts).
+    const plan = () => {
+      const work = planNormForward(context, call);
+      return () => normForwardLaunches(context, call, work, { x, y, gamma, beta, residual, stats });
+    };
+    return prepareCached(context, encoder, { label, key: [passKinds.normForward, ...normCallKey(call)], slots: [x, y, stats, gamma, beta, residual], plan }, stats);
+  }
+  // A new stats buffer per call, which the caller then owns: nothing to keep.
   const work = planNormForward(context, call);
   return {
     create: () => {
       const target = stats ?? context.device.createBuffer({ label: `BatchNorm.${call.kind}Norm.stats[${call.view.rows}]`, size: statsBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
       const { launches, cleared } = normForwardLaunches(context, call, work, { x, y, gamma, beta, residual, stats: target });
-      encodeLaunches(context, encoder, `${call.kind}NormForward`, launches, cleared);
+      encodeLaunches(context, encoder, label, launches, cleared);
       return target;
     },
   };
@@ -149,11 +159,19 @@ export function prepareNormBackward(context: GpuContext, encoder: GPUCommandEnco
   }
   const { dy, x, stats, gamma, beta, y, residual, dx, dgamma, dbeta, dz } = args;
   for (const [name, buffer] of Object.entries({ dy, x, stats, gamma, beta, y, residual })) checkDistinct({ dx, dgamma, dbeta, dz, [name]: buffer });
-  const work = planNormBackward(context, call);
-  return {
-    create: () => {
-      const launches = normBackwardLaunches(context, call, work, { dy, x, stats, layout: forwardStatsLayout(view.rows), gamma, beta, y, residual, dx, dgamma, dbeta, dz });
-      encodeLaunches(context, encoder, `${call.kind}NormBackward`, launches);
-    },
+  const plan = () => {
+    const work = planNormBackward(context, call);
+    return () => ({ launches: normBackwardLaunches(context, call, work, { dy, x, stats, layout: forwardStatsLayout(view.rows), gamma, beta, y, residual, dx, dgamma, dbeta, dz }) });
   };
+  const slots = [dy, x, stats, gamma, beta, y, residual, dx, dgamma, dbeta, dz];
+  return prepareCached(context, encoder, { label: `${call.kind}NormBackward`, key: [passKinds.normBackward, ...normCallKey(call)], slots, plan }, undefined);
+}
+
+/**
+ * The numbers that, with which buffers a call is given (and which of them are one buffer), determine
+ * its launches: the kernels' cache key (program-cache.ts).
+ */
+function normCallKey(call: NormCall): number[] {
+  const { view } = call;
+  return [kinds.indexOf(call.kind), view.size, view.outer, view.params, view.inner, view.groups, view.rows, view.rowLength, view.channelsLast ? 1 : 0, call.eps, activations.indexOf(call.activation), call.frozen ? 1 : 0];
 }

@@ -48,7 +48,7 @@ export interface BufferSetsReport {
 type Buffers = Record<'x' | 'y' | 'dy' | 'dx' | 'stats' | 'gamma' | 'beta' | 'runningMean' | 'runningVar' | 'dgamma' | 'dbeta', GPUBuffer>;
 
 /** Counts the device calls a GPU-resident call makes, by shadowing the device's methods meanwhile. */
-function counted(device: GPUDevice, work: () => void): DeviceCalls {
+export function counted(device: GPUDevice, work: () => void): DeviceCalls {
   const calls = { bindGroups: 0, scopes: 0 };
   const { createBindGroup, pushErrorScope } = device;
   device.createBindGroup = (descriptor) => {

@@ -19,6 +19,7 @@ import { runSyncStatsCase } from './sync-stats-case';
 import { runRecoveryCase } from './recovery-case';
 import { runNonFiniteCase } from './non-finite-case';
 import { runNormNonFiniteCase } from './norms-non-finite-case';
+import { runNormCacheCase } from './norms-cache-case';
 import { runGpuErrorsCase } from './gpu-errors-case';
 import { runBadInputsCase } from './bad-inputs-case';
 import { runResourcesCase } from './resources-case';
@@ -60,6 +61,7 @@ export const cases = {
   recoveryCase: runRecoveryCase,
   nonFiniteCase: runNonFiniteCase,
   normNonFiniteCase: runNormNonFiniteCase,
+  normCacheCase: runNormCacheCase,
   gpuErrorsCase: runGpuErrorsCase,
   badInputsCase: runBadInputsCase,
   resourcesCase: runResourcesCase,
