@@ -96,9 +96,6 @@ struct UnitSums {
 }
 
 fn unitSums(base: u32, k: u32, mean: f32, invStd: f32, gamma: vec4f, beta: vec4f) -> UnitSums {
-  if (k >= params.rowUnits) {
-    return UnitSums(vec2f(0.0), vec4f(0.0), vec4f(0.0));
-  }
   let q = gradient4(base + k, mean, invStd, gamma, beta);
   if (DZ) {
     dz4[base + k] = q.g;
@@ -107,6 +104,8 @@ fn unitSums(base: u32, k: u32, mean: f32, invStd: f32, gamma: vec4f, beta: vec4f
   let ones = vec4f(1.0);
   return UnitSums(vec2f(dot(h, ones), dot(h, q.xhat)), q.g * q.xhat, q.g);
 }
+
+const NO_SUMS = UnitSums(vec2f(0.0), vec4f(0.0), vec4f(0.0));
 
 fn rowStatistics(row: u32) -> vec2f {
   return vec2f(select(0.0, rowStats[params.meanOffset + row], CENTER), rowStats[params.invStdOffset + row]);
@@ -159,10 +158,14 @@ fn normRowsBackwardColumnsSums(
     for (; row < stop; row += step) {
       let s = rowStatistics(row);
       let base = row * params.rowUnits;
-      let u0 = unitSums(base, k0, s.x, s.y, g0, b0);
-      let u1 = unitSums(base, k1, s.x, s.y, g1, b1);
-      let u2 = unitSums(base, k2, s.x, s.y, g2, b2);
-      let u3 = unitSums(base, k3, s.x, s.y, g3, b3);
+      var u0 = NO_SUMS;
+      var u1 = NO_SUMS;
+      var u2 = NO_SUMS;
+      var u3 = NO_SUMS;
+      if (k0 < params.rowUnits) { u0 = unitSums(base, k0, s.x, s.y, g0, b0); }
+      if (k1 < params.rowUnits) { u1 = unitSums(base, k1, s.x, s.y, g1, b1); }
+      if (k2 < params.rowUnits) { u2 = unitSums(base, k2, s.x, s.y, g2, b2); }
+      if (k3 < params.rowUnits) { u3 = unitSums(base, k3, s.x, s.y, g3, b3); }
       let part = ((u0.row + u1.row) + u2.row) + u3.row;
       let at = 2u * (row * params.rowThreads + t.lane);
       partials[at] = part.x;
@@ -202,22 +205,20 @@ fn storeColumn(rowGroup: u32, k: u32, gx: vec4f, g: vec4f) {
   }
 }
 
-fn unitDx(base: u32, k: u32, mean: f32, invStd: f32, sums: vec2f, gamma: vec4f, beta: vec4f) {
-  if (k >= params.rowUnits) {
-    return;
-  }
-  // A row whose sums are not finite (stored as NaN by the fold) gets NaN dx, on the bits rather
-  // than through arithmetic on NaN, which WGSL does not promise.
-  if (!isFinite(sums.y) || (CENTER && !isFinite(sums.x))) {
-    dx4[base + k] = vec4f(params.nan);
-    return;
-  }
+// dx of unit k; `finite`: the row's sums are finite (else its dx is NaN, decided on the bits by
+// finiteSums rather than through arithmetic on NaN, which WGSL does not promise).
+fn unitDx(base: u32, k: u32, mean: f32, invStd: f32, sums: vec2f, finite: bool, gamma: vec4f, beta: vec4f) {
   let q = gradient4(base + k, mean, invStd, gamma, beta);
   var centered = q.g * gamma - q.xhat * sums.y;
   if (CENTER) {
     centered -= sums.x;
   }
-  dx4[base + k] = invStd * centered;
+  dx4[base + k] = select(vec4f(params.nan), invStd * centered, finite);
+}
+
+// The fold's (A/D, B/D) of a row, and whether they are finite (the fold stores a sum that is not as NaN).
+fn finiteSums(sums: vec2f) -> bool {
+  return isFinite(sums.y) && (!CENTER || isFinite(sums.x));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -245,11 +246,12 @@ fn normRowsBackwardColumnsApply(
   for (var row = t.rowGroup; row < params.rows; row += params.rowGroups) {
     let s = rowStatistics(row);
     let sums = vec2f(partials[params.rowSums + 2u * row], partials[params.rowSums + 2u * row + 1u]);
+    let finite = finiteSums(sums);
     let base = row * params.rowUnits;
-    unitDx(base, k0, s.x, s.y, sums, g0, b0);
-    unitDx(base, k1, s.x, s.y, sums, g1, b1);
-    unitDx(base, k2, s.x, s.y, sums, g2, b2);
-    unitDx(base, k3, s.x, s.y, sums, g3, b3);
+    if (k0 < params.rowUnits) { unitDx(base, k0, s.x, s.y, sums, finite, g0, b0); }
+    if (k1 < params.rowUnits) { unitDx(base, k1, s.x, s.y, sums, finite, g1, b1); }
+    if (k2 < params.rowUnits) { unitDx(base, k2, s.x, s.y, sums, finite, g2, b2); }
+    if (k3 < params.rowUnits) { unitDx(base, k3, s.x, s.y, sums, finite, g3, b3); }
   }
 }
 
@@ -319,6 +321,7 @@ fn normRowsBackwardRunApply(
   }
   let s = rowStatistics(t.row);
   let sums = vec2f(partials[params.rowSums + 2u * t.row], partials[params.rowSums + 2u * t.row + 1u]);
+  let finite = finiteSums(sums);
   let base = t.row * params.rowUnits;
   let firstChannel = (t.row % params.groups) * params.groupParams;
   for (var j = 0u; j < params.groupParams; j += 1u) {
@@ -327,7 +330,7 @@ fn normRowsBackwardRunApply(
     let b = vec4f(beta[c]);
     let end = (j + 1u) * params.inner;
     for (var k = j * params.inner + t.lane; k < end; k += params.rowThreads) {
-      unitDx(base, k, s.x, s.y, sums, g, b);
+      unitDx(base, k, s.x, s.y, sums, finite, g, b);
     }
   }
 }
