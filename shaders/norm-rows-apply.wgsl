@@ -77,7 +77,7 @@ fn normRowsApplyVec4Channels(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = rowLaneOf(workgroup, workgroups, local);
+  let t = rowLaneOf(workgroup, workgroups, local, params.rows);
   if (!t.live) {
     return;
   }
@@ -94,7 +94,7 @@ fn normRowsApplyVec4Run(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = rowLaneOf(workgroup, workgroups, local);
+  let t = rowLaneOf(workgroup, workgroups, local, params.rows);
   if (!t.live) {
     return;
   }
@@ -116,12 +116,11 @@ fn normRowsApplyVec4Columns(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-  let lane = t % params.rowThreads;
-  let rowGroup = t / params.rowThreads;
-  if (rowGroup >= params.rowGroups) {
+  let t = rowLaneOf(workgroup, workgroups, local, params.rowGroups);
+  if (!t.live) {
     return;
   }
+  let lane = t.lane;
   // Four units per thread, in registers (a function-scope array indexed in a loop may live in
   // memory on a software adapter, which is what this entry point avoids).
   let k0 = lane;
@@ -137,7 +136,7 @@ fn normRowsApplyVec4Columns(
   let b1 = beta4[min(k1, last)];
   let b2 = beta4[min(k2, last)];
   let b3 = beta4[min(k3, last)];
-  for (var row = rowGroup; row < params.rows; row += params.rowGroups) {
+  for (var row = t.row; row < params.rows; row += params.rowGroups) {
     let r = rowNormOf(row);
     if (k0 < params.rowUnits) { output(g0 * ((x4[r.base + k0] - r.mean) * r.invStd) + b0, k0, r); }
     if (k1 < params.rowUnits) { output(g1 * ((x4[r.base + k1] - r.mean) * r.invStd) + b1, k1, r); }

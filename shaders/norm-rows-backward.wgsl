@@ -1,4 +1,4 @@
-// #import norm-gradient4 finite
+// #import norm-gradient4 finite norm-row-walk
 // The norm backward for rows of vec4 units, in three launches that read x and dy twice in all (the
 // floor's 20 bytes per element). Two shapes of rows:
 // - Columns (layer and RMS norm: inner == 1, one group, D % 4 == 0): γ and β run along the row; each
@@ -64,19 +64,6 @@ override DZ: bool;
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
 @group(0) @binding(5) var<storage, read> beta: array<f32>;
 
-// A thread's place: its lane (columns) and row group, or none past the last.
-struct ColumnThread {
-  lane: u32,
-  rowGroup: u32,
-  live: bool,
-}
-
-fn columnThreadOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> ColumnThread {
-  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-  let rowGroup = t / params.rowThreads;
-  return ColumnThread(t % params.rowThreads, rowGroup, rowGroup < params.rowGroups);
-}
-
 // The unit's column k, clamped to the row (a thread past the row's end loads the last unit's
 // parameters and never uses them).
 fn clampedColumn(k: u32) -> u32 {
@@ -117,7 +104,7 @@ fn normRowsBackwardColumnsSums(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = columnThreadOf(workgroup, workgroups, local);
+  let t = rowLaneOf(workgroup, workgroups, local, params.rowGroups);
   if (!t.live) {
     return;
   }
@@ -144,7 +131,7 @@ fn normRowsBackwardColumnsSums(
   var gs2 = vec4f(0.0);
   var gs3 = vec4f(0.0);
   let step = params.rowGroups;
-  var row = t.rowGroup;
+  var row = t.row;
   while (row < params.rows) {
     let stop = min(row + ROW_BLOCK * step, params.rows);
     var px0 = vec4f(0.0);
@@ -188,10 +175,10 @@ fn normRowsBackwardColumnsSums(
     gs2 += ps2;
     gs3 += ps3;
   }
-  storeColumn(t.rowGroup, k0, gx0, gs0);
-  storeColumn(t.rowGroup, k1, gx1, gs1);
-  storeColumn(t.rowGroup, k2, gx2, gs2);
-  storeColumn(t.rowGroup, k3, gx3, gs3);
+  storeColumn(t.row, k0, gx0, gs0);
+  storeColumn(t.row, k1, gx1, gs1);
+  storeColumn(t.row, k2, gx2, gs2);
+  storeColumn(t.row, k3, gx3, gs3);
 }
 
 fn storeColumn(rowGroup: u32, k: u32, gx: vec4f, g: vec4f) {
@@ -227,7 +214,7 @@ fn normRowsBackwardColumnsApply(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = columnThreadOf(workgroup, workgroups, local);
+  let t = rowLaneOf(workgroup, workgroups, local, params.rowGroups);
   if (!t.live) {
     return;
   }
@@ -243,7 +230,7 @@ fn normRowsBackwardColumnsApply(
   let b1 = beta4[clampedColumn(k1)];
   let b2 = beta4[clampedColumn(k2)];
   let b3 = beta4[clampedColumn(k3)];
-  for (var row = t.rowGroup; row < params.rows; row += params.rowGroups) {
+  for (var row = t.row; row < params.rows; row += params.rowGroups) {
     let s = rowStatistics(row);
     let sums = vec2f(partials[params.rowSums + 2u * row], partials[params.rowSums + 2u * row + 1u]);
     let finite = finiteSums(sums);
@@ -255,26 +242,13 @@ fn normRowsBackwardColumnsApply(
   }
 }
 
-// Run: thread `lane` of a row (norm-row-walk.wgsl's numbering, rowGroups unused).
-struct RunThread {
-  row: u32,
-  lane: u32,
-  live: bool,
-}
-
-fn runThreadOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> RunThread {
-  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-  let row = t / params.rowThreads;
-  return RunThread(row, t % params.rowThreads, row < params.rows);
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn normRowsBackwardRunSums(
   @builtin(workgroup_id) workgroup: vec3u,
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = runThreadOf(workgroup, workgroups, local);
+  let t = rowLaneOf(workgroup, workgroups, local, params.rows);
   if (!t.live) {
     return;
   }
@@ -315,7 +289,7 @@ fn normRowsBackwardRunApply(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = runThreadOf(workgroup, workgroups, local);
+  let t = rowLaneOf(workgroup, workgroups, local, params.rows);
   if (!t.live) {
     return;
   }

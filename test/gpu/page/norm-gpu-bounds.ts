@@ -1,15 +1,19 @@
 /**
  * The element-wise bounds of the norm kernels' outputs against the float64 reference, as functions
- * of the inputs, for cases that get the kernels' results some other way than norms-case.ts does
- * (through TF.js's WebGPU backend): the derivation of test/support/norm-tolerances.ts, applied as
- * norms-case.ts applies it. Browser-safe.
+ * of the inputs: the derivation of test/support/norm-tolerances.ts with the launch plan the engine
+ * takes for the call (its statistics' terms; the backward's chains of additions: row-wise kernels,
+ * a thread per row or column, or workgroup sums). Used by every GPU test of the norm kernels
+ * (norms-case.ts, and tfjs-layer-norm-case.ts, which gets the kernels' results through TF.js).
+ * Browser-safe.
  */
 import type { KernelTuning } from '../../../src/advanced';
 import type { NormView } from '../../../src/norms/norm-types';
 import { rowsView } from '../../../src/gpu/norms/norm-launches';
+import { planRowWalk, rowWiseChains } from '../../../src/gpu/norms/norm-rows';
+import { bindingBytesOf } from '../../../src/gpu/slabs';
 import { reductionSubgroupMaxSize, workgroupSumChain } from '../../support/backward-tolerances';
-import type { ReferenceNormActivation, ReferenceNormBackward, ReferenceNormForward, ReferenceNormKind } from '../../support/norm-reference';
-import { CURVATURE, derivativeError, invStdError, NORM_ATOL, outputTolerance, preActivationError, rmsInvStdError, sumChain } from '../../support/norm-tolerances';
+import { referenceParamOf, referenceRowMembers, referenceRowOf, type ReferenceNormActivation, type ReferenceNormBackward, type ReferenceNormForward, type ReferenceNormKind, type ReferenceNormView } from '../../support/norm-reference';
+import { CURVATURE, derivativeError, invStdError, NORM_ATOL, outputTolerance, preActivationError, rmsInvStdError, stridedRowsStatisticsTerms, sumChain } from '../../support/norm-tolerances';
 import { EPS32, gpuStatisticsTerms, meanBound, varianceBound } from '../../support/tolerances';
 
 export type Bound = (index: number) => number;
@@ -29,40 +33,61 @@ export interface NormBoundInputs {
   residual?: ArrayLike<number>;
   eps: number;
   activation: ReferenceNormActivation;
+  /** Instance norm through running statistics (the forward normalizes by them, the backward drops the row terms). */
+  frozen?: boolean;
 }
 
-const paramOf = (view: NormView) => (i: number) => Math.floor(i / view.inner) % view.params;
+/** Where each element's row and parameter are (channels last too), and each row's elements. */
+function indexOf(view: NormView) {
+  const v: ReferenceNormView = { outer: view.outer, params: view.params, inner: view.inner, groups: view.groups, channelsLast: view.channelsLast };
+  return { members: referenceRowMembers(v), rowOf: (i: number) => referenceRowOf(i, v), paramOf: (i: number) => referenceParamOf(i, v) };
+}
 
-/** y, mean and invStd of a forward on the GPU (the statistics kernels over rows, then the apply). */
-export function gpuForwardBounds(p: NormBoundInputs, ref: ReferenceNormForward, engine: BoundEngine): { y: Bound; mean: Bound; invStd: Bound } {
+/**
+ * y, mean and invStd of a forward on the GPU (the statistics kernels over rows, then the apply),
+ * and the statistics' own bounds per row (meanError, varianceError: 0 through frozen statistics,
+ * which are exact inputs).
+ */
+export function gpuForwardBounds(
+  p: NormBoundInputs,
+  ref: ReferenceNormForward,
+  engine: BoundEngine,
+): { y: Bound; mean: Bound; invStd: Bound; meanError: Float64Array; varianceError: Float64Array } {
   const { view, x, gamma, beta, residual, eps } = p;
   const { rows, rowLength } = view;
-  const terms = gpuStatisticsTerms(rowsView(view), engine);
+  const { members, rowOf, paramOf } = indexOf(view);
   const meanError = new Float64Array(rows);
+  const varianceError = new Float64Array(rows);
   const rho = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    // The statistics kernels see every row's true mean and variance (RMS norm too).
-    let sum = 0;
-    for (let j = 0; j < rowLength; j++) sum += x[r * rowLength + j];
-    const mu = sum / rowLength;
-    let squares = 0;
-    let farthest = 0;
-    for (let j = 0; j < rowLength; j++) {
-      const d = x[r * rowLength + j] - mu;
-      squares += d * d;
-      farthest = Math.max(farthest, Math.abs(d));
+  if (p.frozen) {
+    // The running statistics are exact inputs; invStd is their float64 value rounded once.
+    rho.fill(EPS32);
+  } else {
+    const terms = view.channelsLast ? stridedRowsStatisticsTerms(view, engine) : gpuStatisticsTerms(rowsView(view), engine);
+    for (let r = 0; r < rows; r++) {
+      // The statistics kernels see every row's true mean and variance (RMS norm too: norm-rms.wgsl
+      // derives mean(x²) from them), whatever the reference subtracts.
+      let sum = 0;
+      for (const i of members[r]) sum += x[i];
+      const mu = sum / rowLength;
+      let squares = 0;
+      let farthest = 0;
+      for (const i of members[r]) {
+        const d = x[i] - mu;
+        squares += d * d;
+        farthest = Math.max(farthest, Math.abs(d));
+      }
+      const variance = squares / rowLength;
+      const std = Math.sqrt(variance);
+      const R = std > 0 ? farthest / std : 0;
+      meanError[r] = meanBound(terms, R, mu, std);
+      varianceError[r] = varianceBound(terms, R) * variance;
+      rho[r] = p.kind === 'rms' ? rmsInvStdError(mu, variance, varianceError[r], meanError[r], eps) : invStdError(variance, varianceError[r], eps);
     }
-    const variance = squares / rowLength;
-    const std = Math.sqrt(variance);
-    const R = std > 0 ? farthest / std : 0;
-    meanError[r] = meanBound(terms, R, mu, std);
-    const varianceError = varianceBound(terms, R) * variance;
-    rho[r] = p.kind === 'rms' ? rmsInvStdError(mu, variance, varianceError, meanError[r], eps) : invStdError(variance, varianceError, eps);
   }
-  const param = paramOf(view);
   const y = (i: number) => {
-    const r = Math.floor(i / rowLength);
-    const q = param(i);
+    const r = rowOf(i);
+    const q = paramOf(i);
     const centred = p.kind === 'rms' ? x[i] : x[i] - ref.mean[r];
     const deltaA = preActivationError({
       gamma: gamma ? gamma[q] : 1,
@@ -75,7 +100,27 @@ export function gpuForwardBounds(p: NormBoundInputs, ref: ReferenceNormForward, 
     });
     return outputTolerance(p.activation, ref.preActivation[i], ref.y[i], deltaA);
   };
-  return { y, mean: (r) => meanError[r], invStd: (r) => rho[r] * ref.invStd[r] + NORM_ATOL * EPS32 };
+  return { y, mean: (r) => meanError[r], invStd: (r) => rho[r] * ref.invStd[r] + NORM_ATOL * EPS32, meanError, varianceError };
+}
+
+/** Longest chains of additions of the backward's row sums and parameter sums, for the plan the engine takes. */
+function backwardChains(view: NormView, engine: BoundEngine, frozen: boolean): { row: number; param: number } {
+  const { device, tuning } = engine;
+  // The row-wise kernels where they apply (norm-rows.ts; never through frozen statistics).
+  const walk = frozen ? undefined : planRowWalk(view, tuning, bindingBytesOf(device.limits, tuning.maxBindingBytes), device.limits.maxComputeWorkgroupsPerDimension, 'backward');
+  if (walk) {
+    const chains = rowWiseChains(view, walk);
+    return { row: chains.row, param: chains.column };
+  }
+  const wg = tuning.workgroupSize;
+  const treeChain = workgroupSumChain(wg, reductionSubgroupMaxSize(engine));
+  const blocked = (n: number) => Math.min(16, n) + Math.ceil(n / 16) + 1;
+  // Rows: a thread per row in blocks of 16 (tuning.runSegments: software adapters), or a workgroup
+  // per row. Parameters: a thread per parameter in blocks of 16 (inner == 1, or channels last: a
+  // column of outer·inner positions), or a workgroup per parameter.
+  const row = tuning.runSegments ? blocked(view.rowLength) : sumChain(view.rowLength, wg, treeChain);
+  const param = view.inner === 1 || view.channelsLast ? blocked(view.channelsLast ? view.outer * view.inner : view.outer) : sumChain(view.outer * view.inner, wg, treeChain);
+  return { row, param };
 }
 
 /**
@@ -91,16 +136,18 @@ export function gpuBackwardBounds(
 ): { dx: Bound; dgamma: Bound; dbeta: Bound; dz: Bound } {
   const { view, x, gamma, beta, residual } = p;
   const { size, rows, rowLength, params } = view;
-  const param = paramOf(view);
+  const { members, rowOf, paramOf } = indexOf(view);
+  const frozen = p.frozen === true;
   const smooth = p.activation !== 'none' && p.activation !== 'relu';
+  // Per-element errors of x̂, g, h (see norm-tolerances.ts), then the sums.
   const xhat = new Float64Array(size);
   const deltaXhat = new Float64Array(size);
   const deltaG = new Float64Array(size);
   const deltaH = new Float64Array(size);
   const h = new Float64Array(size);
   for (let i = 0; i < size; i++) {
-    const r = Math.floor(i / rowLength);
-    const q = param(i);
+    const r = rowOf(i);
+    const q = paramOf(i);
     const g = gamma ? gamma[q] : 1;
     const b = beta ? beta[q] : 0;
     xhat[i] = (x[i] - (saved.mean ? saved.mean[r] : 0)) * saved.invStd[r];
@@ -111,10 +158,7 @@ export function gpuBackwardBounds(
     h[i] = refBack.g[i] * g;
     deltaH[i] = Math.abs(g) * deltaG[i] + EPS32 * Math.abs(h[i]);
   }
-  const wg = engine.tuning.workgroupSize;
-  const treeChain = workgroupSumChain(wg, reductionSubgroupMaxSize(engine));
-  // A thread per row in blocks of 16 (tuning.runSegments: software adapters), or a workgroup per row.
-  const rowChain = engine.tuning.runSegments ? Math.min(16, rowLength) + Math.ceil(rowLength / 16) + 1 : sumChain(rowLength, wg, treeChain);
+  const chains = backwardChains(view, engine, frozen);
   const A = new Float64Array(rows);
   const B = new Float64Array(rows);
   const deltaA = new Float64Array(rows);
@@ -122,8 +166,7 @@ export function gpuBackwardBounds(
   for (let r = 0; r < rows; r++) {
     let absH = 0;
     let absHX = 0;
-    for (let j = 0; j < rowLength; j++) {
-      const i = r * rowLength + j;
+    for (const i of members[r]) {
       A[r] += h[i];
       B[r] += h[i] * xhat[i];
       absH += Math.abs(h[i]);
@@ -131,14 +174,16 @@ export function gpuBackwardBounds(
       deltaA[r] += deltaH[i];
       deltaB[r] += deltaH[i] * Math.abs(xhat[i]) + Math.abs(h[i]) * deltaXhat[i] + EPS32 * Math.abs(h[i] * xhat[i]);
     }
-    deltaA[r] += rowChain * EPS32 * absH;
-    deltaB[r] += rowChain * EPS32 * absHX;
+    deltaA[r] += chains.row * EPS32 * absH;
+    deltaB[r] += chains.row * EPS32 * absHX;
   }
   const centre = p.kind === 'rms' ? 0 : 1;
   const dx = (i: number) => {
-    const r = Math.floor(i / rowLength);
+    const r = rowOf(i);
     const D = rowLength;
     const inv = saved.invStd[r];
+    // Frozen statistics: dx = invStd·h, one product more than h's own error.
+    if (frozen) return inv * (deltaH[i] + 2 * EPS32 * Math.abs(h[i])) + NORM_ATOL;
     return (
       inv *
         (deltaH[i] + (centre * deltaA[r]) / D + (Math.abs(xhat[i]) * deltaB[r]) / D + (deltaXhat[i] * Math.abs(B[r])) / D +
@@ -146,15 +191,13 @@ export function gpuBackwardBounds(
       NORM_ATOL
     );
   };
-  // A thread per parameter in blocks of 16 rows (inner == 1), or a workgroup per parameter.
-  const paramChain = view.inner === 1 ? Math.min(16, view.outer) + Math.ceil(view.outer / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
   const dgammaError = new Float64Array(params);
   const dbetaError = new Float64Array(params);
   for (let i = 0; i < size; i++) {
-    const q = param(i);
+    const q = paramOf(i);
     const g = refBack.g[i];
-    dgammaError[q] += deltaG[i] * Math.abs(xhat[i]) + Math.abs(g) * deltaXhat[i] + (1 + paramChain) * EPS32 * Math.abs(g * xhat[i]);
-    dbetaError[q] += deltaG[i] + paramChain * EPS32 * Math.abs(g);
+    dgammaError[q] += deltaG[i] * Math.abs(xhat[i]) + Math.abs(g) * deltaXhat[i] + (1 + chains.param) * EPS32 * Math.abs(g * xhat[i]);
+    dbetaError[q] += deltaG[i] + chains.param * EPS32 * Math.abs(g);
   }
   return {
     dx,

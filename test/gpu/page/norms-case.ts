@@ -9,17 +9,14 @@ import type { KernelTuning } from '../../../src/advanced';
 import { runningUpdate } from '../../../src/conventions';
 import type { Convention } from '../../../src/types';
 import type { NormActivation, NormKind, NormView, ResolvedNormBackwardOptions, ResolvedNormOptions } from '../../../src/norms/norm-types';
-import { rowsView } from '../../../src/gpu/norms/norm-launches';
-import { planRowWalk, rowWiseChains } from '../../../src/gpu/norms/norm-rows';
-import { bindingBytesOf } from '../../../src/gpu/slabs';
 import { engineFor, type CaseDevice } from './case-engines';
 import { check, type OutputCheck } from '../../support/forward-checks';
 import { caseSeed, createRng, normals } from '../../support/random';
-import { referenceNormBackward, referenceNormForward, referenceNormView, referenceParamOf, referenceRowMembers, referenceRowOf, type ReferenceNormParams } from '../../support/norm-reference';
-import { EPS32, gpuStatisticsTerms, meanBound, varianceBound } from '../../support/tolerances';
-import { reductionSubgroupMaxSize, workgroupSumChain } from '../../support/backward-tolerances';
-import { derivativeError, invStdError, NORM_ATOL, outputTolerance, preActivationError, rmsInvStdError, stridedRowsStatisticsTerms, sumChain, CURVATURE } from '../../support/norm-tolerances';
+import { referenceNormBackward, referenceNormForward, referenceNormView, type ReferenceNormParams } from '../../support/norm-reference';
+import { EPS32 } from '../../support/tolerances';
+import { NORM_ATOL } from '../../support/norm-tolerances';
 import { readBuffer, storageBuffer } from './gpu-buffers';
+import { gpuBackwardBounds, gpuForwardBounds } from './norm-gpu-bounds';
 
 export interface NormCase {
   name: string;
@@ -81,7 +78,7 @@ function normView(spec: NormCase): NormView {
 
 export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const view = normView(spec);
-  const { size, params, rows, rowLength } = view;
+  const { size, params, rows } = view;
   const rng = createRng(caseSeed(spec.seed, spec.name));
   const x = normals(rng, size, spec.mean ?? 0, spec.std ?? 1);
   const affine = spec.affine ?? true;
@@ -98,9 +95,6 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const convention = spec.convention ?? 'pytorch';
   const resolved: ResolvedNormOptions = { kind: spec.kind, shape: spec.shape, view, gamma, beta, eps, convention, activation: spec.activation, residual, running };
   const reference: ReferenceNormParams = { kind: spec.kind, view: { outer: view.outer, params, inner: view.inner, groups: view.groups, channelsLast: view.channelsLast }, gamma, beta, eps, activation: spec.activation, residual };
-  const members = referenceRowMembers(reference.view);
-  const rowOf = (i: number) => referenceRowOf(i, reference.view);
-  const paramOf = (i: number) => referenceParamOf(i, reference.view);
 
   const bn = await engineFor(spec.tuning, spec.device);
   const gpu = bn.gpu!;
@@ -134,58 +128,17 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   // Forward against the float64 reference (in 'eval', normalized by each row's channel's running statistics).
   const runningRows = running && { mean: Float64Array.from({ length: rows }, (_, r) => running.runningMean[r % params]), variance: Float64Array.from({ length: rows }, (_, r) => running.runningVar[r % params]) };
   const ref = referenceNormForward(x, reference, frozen ? runningRows : undefined);
-  const terms = view.channelsLast ? stridedRowsStatisticsTerms(view, gpu) : gpuStatisticsTerms(rowsView(view), gpu);
-  const meanError = new Float64Array(rows);
-  const varianceError = new Float64Array(rows);
-  const rho = new Float64Array(rows);
-  for (let r = 0; r < rows && frozen; r++) {
-    // The running statistics are exact inputs; invStd is their float64 value rounded once.
-    rho[r] = EPS32;
-  }
-  for (let r = 0; r < rows && !frozen; r++) {
-    // The statistics kernels see every row's true mean and variance (RMS norm too: norm-rms.wgsl
-    // derives mean(x²) from them), whatever the reference subtracts.
-    let sum = 0;
-    for (const i of members[r]) sum += x[i];
-    const mu = sum / rowLength;
-    let squares = 0;
-    let farthest = 0;
-    for (const i of members[r]) {
-      const d = x[i] - mu;
-      squares += d * d;
-      farthest = Math.max(farthest, Math.abs(d));
-    }
-    const variance = squares / rowLength;
-    const std = Math.sqrt(variance);
-    const R = std > 0 ? farthest / std : 0;
-    meanError[r] = meanBound(terms, R, mu, std);
-    varianceError[r] = varianceBound(terms, R) * variance;
-    rho[r] = spec.kind === 'rms' ? rmsInvStdError(mu, variance, varianceError[r], meanError[r], eps) : invStdError(variance, varianceError[r], eps);
-  }
-  const yTolerance = (i: number) => {
-    const r = rowOf(i);
-    const p = paramOf(i);
-    const centred = spec.kind === 'rms' ? x[i] : x[i] - ref.mean[r];
-    const deltaA = preActivationError({
-      gamma: gamma ? gamma[p] : 1,
-      beta: beta ? beta[p] : 0,
-      z: residual?.[i],
-      xhat: centred * ref.invStd[r],
-      invStd: ref.invStd[r],
-      rho: rho[r],
-      meanError: spec.kind === 'rms' ? 0 : meanError[r],
-    });
-    return outputTolerance(spec.activation, ref.preActivation[i], ref.y[i], deltaA);
-  };
+  const boundInputs = { kind: spec.kind, view, x, gamma, beta, residual, eps, activation: spec.activation, frozen };
+  const forwardBounds = gpuForwardBounds(boundInputs, ref, gpu);
   const forwardPaths = frozen ? ([['host', host]] as const) : ([['resident', resident], ['host', host]] as const);
   for (const [path, out] of forwardPaths) {
-    checks.push(check('y', path, out.y, ref.y, yTolerance));
-    checks.push(check('invStd', path, out.invStd, ref.invStd, (r) => rho[r] * ref.invStd[r] + NORM_ATOL * EPS32));
-    if (spec.kind !== 'rms') checks.push(check('mean', path, out.mean!, ref.mean, (r) => meanError[r]));
+    checks.push(check('y', path, out.y, ref.y, forwardBounds.y));
+    checks.push(check('invStd', path, out.invStd, ref.invStd, forwardBounds.invStd));
+    if (spec.kind !== 'rms') checks.push(check('mean', path, out.mean!, ref.mean, forwardBounds.mean));
     else checks.push({ output: 'mean', path, failure: out.mean === undefined || path === 'resident' ? null : `${path}: RMS norm returned a mean`, maxAbs: 0, maxRel: 0, used: 0 });
   }
 
-  if (running) checks.push(...runningChecks(host, running, convention, view, ref, meanError, varianceError));
+  if (running) checks.push(...runningChecks(host, running, convention, view, ref, forwardBounds.meanError, forwardBounds.varianceError));
 
   const forwardSlabs = size * 4 > Math.min(device.limits.maxStorageBufferBindingSize, spec.tuning?.maxBindingBytes ?? Infinity);
   const dispatches = { forward: norms.dispatchCount('forward', resolved), backward: 0 };
@@ -241,84 +194,14 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   await gpu.checkErrors();
 
   const refBack = referenceNormBackward(dy, x, { ...reference, frozen }, { mean: savedMean, invStd: savedInvStd }, savedY);
-  // Per-element errors of x̂, g, h (see norm-tolerances.ts), then the sums.
-  const xhat = new Float64Array(size);
-  const deltaXhat = new Float64Array(size);
-  const deltaG = new Float64Array(size);
-  const deltaH = new Float64Array(size);
-  const h = new Float64Array(size);
-  for (let i = 0; i < size; i++) {
-    const r = rowOf(i);
-    const p = paramOf(i);
-    const g = gamma ? gamma[p] : 1;
-    const b = beta ? beta[p] : 0;
-    xhat[i] = (x[i] - (savedMean ? savedMean[r] : 0)) * savedInvStd[r];
-    deltaXhat[i] = 2 * EPS32 * Math.abs(xhat[i]);
-    const a = g * xhat[i] + b + (residual ? residual[i] : 0);
-    const deltaA = 4 * EPS32 * (Math.abs(g * xhat[i]) + Math.abs(b) + Math.abs(residual?.[i] ?? 0));
-    deltaG[i] = smooth ? Math.abs(dy[i]) * (derivativeError(spec.activation, a) + CURVATURE * deltaA) + EPS32 * Math.abs(refBack.g[i]) : 0;
-    h[i] = refBack.g[i] * g;
-    deltaH[i] = Math.abs(g) * deltaG[i] + EPS32 * Math.abs(h[i]);
-  }
-  const wg = gpu.tuning.workgroupSize;
-  const treeChain = workgroupSumChain(wg, reductionSubgroupMaxSize(gpu));
-  // The row-wise kernels where they apply (norm-rows.ts: layer and RMS norm rows of vec4 units);
-  // else a thread per row in blocks of 16 (tuning.runSegments: software adapters), or a workgroup per row.
-  // (Not through frozen statistics, which only the tensor-wide kernels take: norm-launches.ts.)
-  const rowWalk = frozen ? undefined : planRowWalk(view, gpu.tuning, bindingBytesOf(device.limits, gpu.tuning.maxBindingBytes), device.limits.maxComputeWorkgroupsPerDimension, 'backward');
-  const rowWise = rowWalk && rowWiseChains(view, rowWalk);
-  const rowChain = rowWise ? rowWise.row : gpu.tuning.runSegments ? Math.min(16, rowLength) + Math.ceil(rowLength / 16) + 1 : sumChain(rowLength, wg, treeChain);
-  const A = new Float64Array(rows);
-  const B = new Float64Array(rows);
-  const deltaA = new Float64Array(rows);
-  const deltaB = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let absH = 0;
-    let absHX = 0;
-    for (const i of members[r]) {
-      A[r] += h[i];
-      B[r] += h[i] * xhat[i];
-      absH += Math.abs(h[i]);
-      absHX += Math.abs(h[i] * xhat[i]);
-      deltaA[r] += deltaH[i];
-      deltaB[r] += deltaH[i] * Math.abs(xhat[i]) + Math.abs(h[i]) * deltaXhat[i] + EPS32 * Math.abs(h[i] * xhat[i]);
-    }
-    deltaA[r] += rowChain * EPS32 * absH;
-    deltaB[r] += rowChain * EPS32 * absHX;
-  }
-  const dxTolerance = (i: number) => {
-    const r = rowOf(i);
-    const D = rowLength;
-    const centre = spec.kind === 'rms' ? 0 : 1;
-    const inv = savedInvStd[r];
-    // Frozen statistics: dx = invStd·h, one product more than h's own error.
-    if (frozen) return inv * (deltaH[i] + 2 * EPS32 * Math.abs(h[i])) + NORM_ATOL;
-    return (
-      inv *
-        (deltaH[i] + (centre * deltaA[r]) / D + (Math.abs(xhat[i]) * deltaB[r]) / D + (deltaXhat[i] * Math.abs(B[r])) / D +
-          5 * EPS32 * (Math.abs(h[i]) + (centre * Math.abs(A[r])) / D + Math.abs(xhat[i] * B[r]) / D)) +
-      NORM_ATOL
-    );
-  };
-  // The row-wise kernels' column sums; else a thread per parameter in blocks of 16 rows (inner ==
-  // 1, or channels last: a column of outer·inner positions), or a workgroup per parameter.
-  const column = view.channelsLast ? view.outer * view.inner : view.outer;
-  const paramChain = rowWise ? rowWise.column : view.inner === 1 || view.channelsLast ? Math.min(16, column) + Math.ceil(column / 16) + 1 : sumChain(view.outer * view.inner, wg, treeChain);
-  const dgammaError = new Float64Array(params);
-  const dbetaError = new Float64Array(params);
-  for (let i = 0; i < size; i++) {
-    const p = paramOf(i);
-    const g = refBack.g[i];
-    dgammaError[p] += deltaG[i] * Math.abs(xhat[i]) + Math.abs(g) * deltaXhat[i] + (1 + paramChain) * EPS32 * Math.abs(g * xhat[i]);
-    dbetaError[p] += deltaG[i] + paramChain * EPS32 * Math.abs(g);
-  }
+  const backwardBounds = gpuBackwardBounds(boundInputs, dy, { mean: savedMean, invStd: savedInvStd }, refBack, gpu);
   const backwardPaths = residentBack ? ([['resident', residentBack], ['host', hostBack]] as const) : ([['host', hostBack]] as const);
   for (const [path, out] of backwardPaths) {
-    checks.push(check('dx', path, out.dx, refBack.dx, dxTolerance));
-    checks.push(check('dgamma', path, out.dgamma, refBack.dgamma, (p) => dgammaError[p] + NORM_ATOL));
-    if (spec.kind !== 'rms') checks.push(check('dbeta', path, out.dbeta!, refBack.dbeta, (p) => dbetaError[p] + NORM_ATOL));
+    checks.push(check('dx', path, out.dx, refBack.dx, backwardBounds.dx));
+    checks.push(check('dgamma', path, out.dgamma, refBack.dgamma, backwardBounds.dgamma));
+    if (spec.kind !== 'rms') checks.push(check('dbeta', path, out.dbeta!, refBack.dbeta, backwardBounds.dbeta));
     else checks.push({ output: 'dbeta', path, failure: out.dbeta === undefined ? null : `${path}: RMS norm returned dbeta`, maxAbs: 0, maxRel: 0, used: 0 });
-    if (residual) checks.push(check('dz', path, out.dz!, refBack.dz, (i) => deltaG[i] + NORM_ATOL));
+    if (residual) checks.push(check('dz', path, out.dz!, refBack.dz, backwardBounds.dz));
   }
 
   for (const buffer of [...Object.values(buffers), ...Object.values(back)]) buffer?.destroy();
