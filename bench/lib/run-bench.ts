@@ -328,7 +328,8 @@ async function prepareTuning(driver: BenchDriver, args: BenchArgs, specs: CaseSp
     const seconds = (performance.now() - start) / 1000;
     if (!report.timestamps) log(`autotune ${op}: no timestamp-query on this device, the heuristics stay`);
     for (const c of report.classes) {
-      const times = c.candidates.map((k) => (k.ms === undefined ? '–' : k.ms.toFixed(2))).join(' / ');
+      // Not timed: '–' dropped after the screening or its first run, 'skip' far behind in a smaller class.
+      const times = c.candidates.map((k) => (k.ms !== undefined ? k.ms.toFixed(2) : k.dropped === 'smallerClass' ? 'skip' : '–')).join(' / ');
       const phases = c.phases ? ` (${Object.entries(c.phases).map(([k, v]) => `${k.replace('Ms', '')} ${(v / 1000).toFixed(2)}`).join(', ')})` : '';
       log(`  ${c.sizeClass.padEnd(24)} ${c.source} in ${(c.tuningMs / 1000).toFixed(2)} s${phases}; ms per candidate ${times}; chose ${JSON.stringify(c.chosen)}`);
     }

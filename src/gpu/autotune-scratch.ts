@@ -10,8 +10,40 @@ import type { KernelFamily } from './tuning-classes';
 
 /*
  * The scratch tensors autotuning times its candidates on (autotune.ts): one family's inputs and
- * outputs at one shape, filled with a varied pattern, destroyed after the class is timed.
+ * outputs at one shape, filled with a varied pattern, kept in a ScratchBuffers until the timing ends.
  */
+
+/**
+ * The buffers of one autotuning run, shared by every tensor of one role and size: each tensor is
+ * timed alone, and the pattern filled in depends only on the size. Allocating a buffer costs as much
+ * as several runs on some adapters (70–140 ms for 16 MiB on SwiftShader in Node), and the tensors of
+ * one class, and of the classes of one call, are mostly of a few sizes.
+ */
+export class ScratchBuffers {
+  private readonly buffers = new Map<string, GPUBuffer>();
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get(label: string, size: number, fill?: Float32Array): GPUBuffer {
+    const bytes = Math.max(16, size);
+    const key = `${label}:${bytes}`;
+    let buffer = this.buffers.get(key);
+    if (!buffer) {
+      buffer = this.device.createBuffer({ label: `BatchNorm.autotune.${label}`, size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, mappedAtCreation: fill !== undefined });
+      if (fill) {
+        tile(new Float32Array(buffer.getMappedRange(0, size)), fill);
+        buffer.unmap();
+      }
+      this.buffers.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  destroy(): void {
+    for (const buffer of this.buffers.values()) buffer.destroy();
+    this.buffers.clear();
+  }
+}
 
 /** The kernels see only [outer, C, inner]: every tensor of a view runs them as this NCL shape. */
 export function viewShape(view: ChannelView): number[] {
@@ -20,10 +52,9 @@ export function viewShape(view: ChannelView): number[] {
 
 /**
  * The tensors one family's timing runs on: x (and dy) filled with a varied pattern, outputs, the
- * statistics and running statistics. Destroyed after the class is timed.
+ * statistics and running statistics, taken from `buffers`.
  */
 export class ScratchTensors {
-  private readonly buffers: GPUBuffer[] = [];
   private readonly x: GPUBuffer;
   private readonly out: GPUBuffer;
   private readonly dy: GPUBuffer | undefined;
@@ -34,24 +65,15 @@ export class ScratchTensors {
     private readonly device: GPUDevice,
     private readonly family: KernelFamily,
     readonly view: ChannelView,
+    buffers: ScratchBuffers,
   ) {
     const bytes = view.size * 4;
-    const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-    const make = (label: string, size: number, fill?: Float32Array) => {
-      const buffer = device.createBuffer({ label: `BatchNorm.autotune.${label}`, size: Math.max(16, size), usage: storage, mappedAtCreation: fill !== undefined });
-      if (fill) {
-        tile(new Float32Array(buffer.getMappedRange(0, size)), fill);
-        buffer.unmap();
-      }
-      this.buffers.push(buffer);
-      return buffer;
-    };
-    this.x = make('x', bytes, PATTERN);
-    this.out = make(family === 'backward' ? 'dx' : 'y', bytes);
-    if (family === 'backward') this.dy = make('dy', bytes, PATTERN.slice().reverse());
-    this.stats = make('stats', statsByteLength(view.channels));
+    this.x = buffers.get('x', bytes, PATTERN);
+    this.out = buffers.get(family === 'backward' ? 'dx' : 'y', bytes);
+    if (family === 'backward') this.dy = buffers.get('dy', bytes, REVERSED_PATTERN);
+    this.stats = buffers.get('stats', statsByteLength(view.channels));
     // runningMean, runningVar (ones: inference divides by them), dgamma, dbeta.
-    this.perChannel = ['runningMean', 'runningVar', 'dgamma', 'dbeta'].map((label) => make(label, view.channels * 4));
+    this.perChannel = ['runningMean', 'runningVar', 'dgamma', 'dbeta'].map((label) => buffers.get(label, view.channels * 4));
     device.queue.writeBuffer(this.perChannel[1], 0, new Float32Array(view.channels).fill(1));
     if (family === 'backward') this.primeStatistics();
   }
@@ -87,9 +109,6 @@ export class ScratchTensors {
     return encode;
   }
 
-  destroy(): void {
-    for (const buffer of this.buffers) buffer.destroy();
-  }
 }
 
 /**
@@ -105,6 +124,7 @@ const PATTERN = (() => {
   }
   return values;
 })();
+const REVERSED_PATTERN = PATTERN.slice().reverse();
 
 function tile(target: Float32Array, pattern: Float32Array): void {
   const first = Math.min(pattern.length, target.length);

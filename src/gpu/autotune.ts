@@ -4,7 +4,7 @@ import type { Layout } from '../types';
 import { withTuning, type GpuContext } from './context';
 import { withErrorScopes } from './gpu-errors';
 import { GpuTimer, type EncodeWork } from './gpu-timer';
-import { ScratchTensors, viewShape } from './autotune-scratch';
+import { ScratchBuffers, ScratchTensors, viewShape } from './autotune-scratch';
 import { planElementwiseWork } from './elementwise-plan';
 import { planReduction } from './statistics-plan';
 import { candidatesFor, kernelFamilies, restrictCandidate, sizeClassKey, sizeClassOf, type KernelFamily, type TunedClasses } from './tuning-classes';
@@ -31,8 +31,19 @@ export interface AutotuneOptions {
 
 export interface CandidateTiming {
   tuning: Partial<KernelTuning>;
-  /** Summed ms per call over the class's shapes; undefined when dropped after its first run. */
+  /** Summed ms per call over the class's shapes; undefined when it was dropped before its timed runs. */
   ms: number | undefined;
+  /**
+   * Why it was not timed: far behind in a smaller class of the family and walk ('smallerClass', not
+   * even built), on the screening slices ('screen'), or in its first run at full size ('firstRun').
+   */
+  dropped?: 'smallerClass' | 'screen' | 'firstRun';
+  /**
+   * Its time over the fastest candidate's, in the last round of runs it took part in that could judge
+   * (timed runs; else its first run or the screening, when the fastest lasted a timing batch).
+   * Candidates at CROSS_CLASS_RATIO or more are not run in the larger classes of its family and walk.
+   */
+  ratio?: number;
 }
 
 export interface ClassTuning {
@@ -84,6 +95,15 @@ const SCREEN_BYTES = 1 << 20;
 const TIMED_RUNS = 2;
 /** A candidate replaces the heuristic tuning only when at least this much faster (noise margin). */
 const MIN_GAIN = 0.03;
+/**
+ * Candidates at least this much slower than the best in a class are not run in the larger classes of
+ * the same family and walk timed after it (their pipelines are not even built). The slice
+ * screening's premise across sizes, with a wide margin: on SwiftShader a GPU's launch shapes were
+ * 50× or more behind in the 64 KiB 'runs' classes and far behind at every larger size, while on
+ * lavapipe the profile with the fewest threads was 3.4× behind at 64 KiB and yet the fastest at 4 and
+ * 16 MiB.
+ */
+export const CROSS_CLASS_RATIO = 5;
 
 interface TunerSettings {
   store: TuningStore;
@@ -92,10 +112,18 @@ interface TunerSettings {
   pinned: Partial<KernelTuning>;
 }
 
+/** The candidates a timed class found far behind (CROSS_CLASS_RATIO), by their JSON. */
+interface ClassVerdict {
+  bucket: number;
+  farBehind: Set<string>;
+}
+
 /** One engine's autotuning: its store, what it has loaded and chosen, classes being timed. */
 export class Autotuner {
   private loaded: Promise<void> | undefined;
   private readonly inFlight = new Map<string, Promise<ClassTuning>>();
+  /** Per family and walk ('forwardTrain/rows'), what each class timed by this engine found. */
+  private readonly verdicts = new Map<string, ClassVerdict[]>();
 
   constructor(
     private readonly context: GpuContext,
@@ -130,19 +158,28 @@ export class Autotuner {
       planReduction(this.context, view, 'stats');
       return view;
     });
-    const groups = new Map<string, { family: KernelFamily; views: ChannelView[] }>();
+    const groups = new Map<string, { family: KernelFamily; bucket: number; views: ChannelView[] }>();
     for (const family of families) {
       for (const view of views) {
-        const classKey = sizeClassKey(sizeClassOf(family, view));
-        const group = groups.get(classKey) ?? { family, views: [] };
+        const sizeClass = sizeClassOf(family, view);
+        const classKey = sizeClassKey(sizeClass);
+        const group = groups.get(classKey) ?? { family, bucket: sizeClass.bucket, views: [] };
         if (!group.views.some((v) => viewShape(v).join() === viewShape(view).join())) group.views.push(view);
         groups.set(classKey, group);
       }
     }
     await this.load();
-    const classes: ClassTuning[] = [];
-    for (const [classKey, { family, views: classViews }] of groups) classes.push(await this.tuneClass(classKey, family, classViews, options.force ?? false));
-    return { timestamps: this.timestamps, classes };
+    // Smaller classes first: what they find far behind is not run in the larger ones.
+    const ordered = [...groups].sort(([, a], [, b]) => a.bucket - b.bucket);
+    const byKey = new Map<string, ClassTuning>();
+    const buffers = new ScratchBuffers(this.context.device);
+    try {
+      for (const [classKey, { family, views: classViews }] of ordered) byKey.set(classKey, await this.tuneClass(classKey, family, classViews, options.force ?? false, buffers));
+    } finally {
+      buffers.destroy();
+    }
+    // Reported in the order the shapes were given.
+    return { timestamps: this.timestamps, classes: [...groups.keys()].map((classKey) => byKey.get(classKey)!) };
   }
 
   /** Before a host-array call (autotune: true): its class is tuned unless it already was. */
@@ -153,7 +190,8 @@ export class Autotuner {
     await this.tuneClass(classKey, family, [view], false);
   }
 
-  private tuneClass(classKey: string, family: KernelFamily, views: ChannelView[], force: boolean): Promise<ClassTuning> {
+  /** `buffers`: scratch shared with the other classes of one tune() call (default: the class's own). */
+  private tuneClass(classKey: string, family: KernelFamily, views: ChannelView[], force: boolean, buffers?: ScratchBuffers): Promise<ClassTuning> {
     const shapes = views.map(viewShape);
     const known = this.context.tuned?.get(classKey);
     if (known !== undefined && !force) return Promise.resolve({ family, sizeClass: classKey, shapes, chosen: known, source: 'stored', candidates: [], tuningMs: 0 });
@@ -161,19 +199,25 @@ export class Autotuner {
     // Two calls for one class share one timing.
     let pending = this.inFlight.get(classKey);
     if (!pending) {
-      pending = this.timeClass(classKey, family, views).finally(() => this.inFlight.delete(classKey));
+      pending = this.timeClass(classKey, family, views, buffers).finally(() => this.inFlight.delete(classKey));
       this.inFlight.set(classKey, pending);
     }
     return pending;
   }
 
-  private async timeClass(classKey: string, family: KernelFamily, views: ChannelView[]): Promise<ClassTuning> {
+  private async timeClass(classKey: string, family: KernelFamily, views: ChannelView[], shared: ScratchBuffers | undefined): Promise<ClassTuning> {
     const started = performance.now();
     const { device } = this.context;
     const candidates = candidatesFor(family, this.context.tuning, this.settings.pinned, device.limits.maxComputeInvocationsPerWorkgroup);
+    const { walk, bucket } = sizeClassOf(family, views[0]);
+    const farBehind = this.farBehindBelow(`${family}/${walk}`, bucket);
+    const dropped: CandidateTiming['dropped'][] = candidates.map((candidate) => (farBehind.has(JSON.stringify(candidate)) ? 'smallerClass' : undefined));
+    // Each candidate's time over the best's, from the last measurement it took part in that can judge.
+    const ratios: (number | undefined)[] = candidates.map(() => undefined);
     const timer = new GpuTimer(device, 'BatchNorm.autotune');
-    const tensors = views.map((view) => new ScratchTensors(device, family, view));
-    const slices = views.some((view) => view.size * 4 > 2 * SCREEN_BYTES) ? views.map((view) => new ScratchTensors(device, family, screenSlice(view))) : [];
+    const buffers = shared ?? new ScratchBuffers(device);
+    const tensors = views.map((view) => new ScratchTensors(device, family, view, buffers));
+    const slices = views.some((view) => view.size * 4 > 2 * SCREEN_BYTES) ? views.map((view) => new ScratchTensors(device, family, screenSlice(view), buffers)) : [];
     try {
       const worksOn = (scratch: ScratchTensors[]) =>
         candidates.map((candidate): EncodeWork[] | undefined => {
@@ -186,16 +230,26 @@ export class Autotuner {
             throw error;
           }
         });
-      const works = worksOn(tensors);
+      const plannable = worksOn(tensors);
+      const works = plannable.map((work, c): EncodeWork[] | undefined => (dropped[c] ? undefined : work));
+      // Should every candidate left be one this class cannot plan, the heuristic tuning runs after all.
+      if (!works.some(Boolean)) {
+        works[0] = plannable[0];
+        dropped[0] = undefined;
+      }
       const setupDone = performance.now();
       // Screening on the slices: candidates far behind there are not run at full size.
       if (slices.length > 0) {
         const screenWorks = worksOn(slices);
         const screened = await this.firstRuns(timer, candidates.map((_, c) => (works[c] ? screenWorks[c] : undefined)));
         const kept = withinReach(screened.map(total));
+        noteRatios(ratios, screened.map(total), false);
         for (const c of candidates.keys()) {
           // A candidate the slice could not plan keeps its chance at full size.
-          if (screened[c] && !kept[c]) works[c] = undefined;
+          if (screened[c] && !kept[c]) {
+            works[c] = undefined;
+            dropped[c] = 'screen';
+          }
         }
       }
       const screenDone = performance.now();
@@ -205,6 +259,8 @@ export class Autotuner {
       const firstDone = performance.now();
       const firstTotal = (c: number) => total(best[c]);
       const kept = withinReach(best.map(total));
+      noteRatios(ratios, best.map(total), false);
+      for (const c of candidates.keys()) if (best[c] && !kept[c]) dropped[c] = 'firstRun';
       const timed = new Set(candidates.map((_, c) => c).filter((c) => kept[c]));
       // Timed runs, candidates interleaved so that all see the same background load.
       const totals: (number | undefined)[] = candidates.map(() => undefined);
@@ -216,6 +272,8 @@ export class Autotuner {
           }
         }
         for (const c of timed) totals[c] = sum(mins[c]!);
+        // Batches of at least TARGET_BATCH_MS: their ratios are sound even for tiny tensors.
+        noteRatios(ratios, totals.map((t) => t ?? Infinity), true);
       } else {
         for (const c of timed) totals[c] = firstTotal(c);
       }
@@ -228,11 +286,15 @@ export class Autotuner {
         shapes: views.map(viewShape),
         chosen: candidates[chosen],
         source: 'timed',
-        candidates: candidates.map((tuning, c) => ({ tuning, ms: totals[c] })),
+        candidates: candidates.map((tuning, c) => ({ tuning, ms: totals[c], ...(dropped[c] ? { dropped: dropped[c] } : {}), ...(ratios[c] !== undefined ? { ratio: ratios[c] } : {}) })),
         tuningMs: performance.now() - started,
         ...(slices.length > 0 ? { screenShapes: slices.map((t) => viewShape(t.view)) } : {}),
       };
       this.context.tuned?.set(classKey, candidates[chosen]);
+      this.remember(`${family}/${walk}`, {
+        bucket,
+        farBehind: new Set(candidates.filter((_, c) => dropped[c] === 'smallerClass' || (ratios[c] ?? 0) >= CROSS_CLASS_RATIO).map((c) => JSON.stringify(c))),
+      });
       await this.save(classKey, candidates[chosen]);
       const saved = performance.now();
       result.tuningMs = saved - started;
@@ -240,8 +302,19 @@ export class Autotuner {
       return result;
     } finally {
       timer.destroy();
-      for (const t of [...tensors, ...slices]) t.destroy();
+      if (!shared) buffers.destroy();
     }
+  }
+
+  /** The candidates the largest class below `bucket` of this family and walk found far behind. */
+  private farBehindBelow(familyWalk: string, bucket: number): Set<string> {
+    const below = (this.verdicts.get(familyWalk) ?? []).filter((v) => v.bucket < bucket);
+    return below.length === 0 ? new Set() : below.reduce((a, b) => (b.bucket > a.bucket ? b : a)).farBehind;
+  }
+
+  private remember(familyWalk: string, verdict: ClassVerdict): void {
+    const verdicts = (this.verdicts.get(familyWalk) ?? []).filter((v) => v.bucket !== verdict.bucket);
+    this.verdicts.set(familyWalk, [...verdicts, verdict]);
   }
 
   /** One run of each candidate's work (undefined: not run), ms per shape. */
@@ -295,6 +368,17 @@ const total = (runs: number[] | undefined) => (runs ? sum(runs) : Infinity);
 export function withinReach(totals: number[]): boolean[] {
   const fastest = Math.min(...totals);
   return totals.map((t) => t !== Infinity && (fastest < TARGET_BATCH_MS || t <= DROP_RATIO * fastest));
+}
+
+/**
+ * Records each candidate's time over the fastest's (in place) from one round of readings (Infinity:
+ * did not run). Single readings judge only when the fastest lasted a timing batch (TARGET_BATCH_MS);
+ * shorter ones are mostly the timestamp quantization. `batched` readings always judge.
+ */
+export function noteRatios(ratios: (number | undefined)[], readings: number[], batched: boolean): void {
+  const fastest = Math.min(...readings);
+  if (fastest === Infinity || (!batched && fastest < TARGET_BATCH_MS)) return;
+  for (const [c, ms] of readings.entries()) if (ms !== Infinity) ratios[c] = ms / fastest;
 }
 
 /** The screening slice of a view: the same channels and inner extent, about SCREEN_BYTES of rows. */

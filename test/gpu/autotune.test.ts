@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { BackwardCase } from './page/backward-case';
 import type { ForwardCase } from './page/forward-case';
 import { launchProfiles } from '../../src/gpu/tuning-classes';
+import { CROSS_CLASS_RATIO } from '../../src/gpu/autotune';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
@@ -138,6 +139,27 @@ describeGpu('autotuning', () => {
       expect(c.candidates.find((k) => JSON.stringify(k.tuning) === JSON.stringify(c.chosen))!.ms).toBeGreaterThan(0);
     }
     // Same sums in other orders: within float32 noise of outputs of magnitude ~3 (see above).
+    expect(report.maxDiff).toBeLessThanOrEqual(1e-4 * (1 + report.maxMagnitude));
+  });
+
+  it('smaller classes are timed first; candidates far behind there are not run in the larger class of the walk', async () => {
+    const report = await harness.call('smallerClassFirstCase', { seed });
+    // Reported family by family in the order of the shapes given (1 MiB first), timed smallest first.
+    expect(report.classes.map((c) => c.sizeClass)).toEqual(['forwardTrain/runs/1MiB', 'forwardTrain/runs/64KiB', 'backward/runs/1MiB', 'backward/runs/64KiB']);
+    for (const family of ['forwardTrain', 'backward']) {
+      const small = report.classes.find((c) => c.sizeClass === `${family}/runs/64KiB`)!;
+      const large = report.classes.find((c) => c.sizeClass === `${family}/runs/1MiB`)!;
+      expect([small.source, large.source]).toEqual(['timed', 'timed']);
+      expect(small.candidates.every((k) => k.dropped !== 'smallerClass')).toBe(true);
+      const farBehind = small.candidates.filter((k) => (k.ratio ?? 0) >= CROSS_CLASS_RATIO).map((k) => JSON.stringify(k.tuning));
+      // A real GPU's launch shapes are many times slower on a software adapter: the rule is exercised.
+      expect(farBehind.length).toBeGreaterThan(0);
+      expect(large.candidates.filter((k) => k.dropped === 'smallerClass').map((k) => JSON.stringify(k.tuning))).toEqual(farBehind);
+      for (const k of large.candidates.filter((k) => k.dropped === 'smallerClass')) expect([k.ms, k.ratio]).toEqual([undefined, undefined]);
+      expect(farBehind).not.toContain(JSON.stringify(large.chosen));
+      // The best of each class is the reference of its ratios.
+      expect(Math.min(...small.candidates.map((k) => k.ratio ?? Infinity))).toBe(1);
+    }
     expect(report.maxDiff).toBeLessThanOrEqual(1e-4 * (1 + report.maxMagnitude));
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { channelView } from '../../src/layout';
 import { candidatesFor, kernelFamilies, launchProfiles, restrictCandidate, sizeClassKey, sizeClassOf } from '../../src/gpu/tuning-classes';
-import { screenSlice, withinReach } from '../../src/gpu/autotune';
+import { noteRatios, screenSlice, withinReach } from '../../src/gpu/autotune';
 import { resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 
 const gpuDefaults = resolveTuning(undefined, 256, {});
@@ -74,5 +74,18 @@ describe('screening before full-size runs', () => {
     // The fastest under 2 ms: one timestamp reading is mostly quantization; nothing is dropped.
     expect(withinReach([0.1, 0.5, Infinity])).toEqual([true, true, false]);
     expect(withinReach([Infinity, Infinity])).toEqual([false, false]);
+  });
+
+  it('judges how far behind each candidate is only from readings that can judge', () => {
+    const ratios: (number | undefined)[] = [undefined, undefined, undefined];
+    // Single readings with the fastest under a timing batch: nothing recorded.
+    noteRatios(ratios, [0.5, 1.9, Infinity], false);
+    expect(ratios).toEqual([undefined, undefined, undefined]);
+    // Batched readings always judge; a candidate that did not run keeps what it had.
+    noteRatios(ratios, [0.5, 2, Infinity], true);
+    expect(ratios).toEqual([1, 4, undefined]);
+    // A later round overrides the earlier one for the candidates in it.
+    noteRatios(ratios, [Infinity, 6, 3], false);
+    expect(ratios).toEqual([1, 2, 1]);
   });
 });

@@ -5,6 +5,8 @@
  */
 import { createBatchNorm, localStorageTuningStore, memoryTuningStore, type AutotuneReport, type BatchNorm, type Layout, type TuningStore } from '../../../src/index';
 import { tuningStoreKey } from '../../../src/gpu/tuning-store';
+import { GpuBatchNorm } from '../../../src/gpu/gpu-batchnorm';
+import { resolveTuning } from '../../../src/gpu/tuning';
 import { caseSeed, createRng, normals } from '../../support/random';
 
 interface Shape {
@@ -270,5 +272,53 @@ export async function runScreenedAutotuneCase(args: { seed: number }): Promise<S
   } finally {
     tuned.dispose();
     plain.dispose();
+  }
+}
+
+export interface SmallerClassFirstReport {
+  /** The classes as reported: in the order of the shapes given (largest first here). */
+  classes: AutotuneReport['classes'];
+  /** The largest |tuned − untuned| of the 1 MiB tensor's y and dx, and the largest |untuned|. */
+  maxDiff: number;
+  maxMagnitude: number;
+}
+
+/**
+ * An engine with a real GPU's heuristic tuning on this adapter (on a software adapter its launch
+ * shapes are many times slower) tunes a 1 MiB and a 64 KiB NCHW tensor, given largest first: the
+ * 64 KiB class is timed first, and the candidates it finds far behind do not run at 1 MiB. The tuned
+ * engine still computes what the untuned one does.
+ */
+export async function runSmallerClassFirstCase(args: { seed: number }): Promise<SmallerClassFirstReport> {
+  const layout = 'NCHW' as const;
+  const large = [8, 32, 32, 32];
+  const host = await createBatchNorm({ backend: 'webgpu' });
+  const device = host.gpu!.device;
+  const gpuDefaults = () => resolveTuning(undefined, device.limits.maxComputeInvocationsPerWorkgroup, {});
+  const tuned = new GpuBatchNorm(device, gpuDefaults(), { store: memoryTuningStore() });
+  const plain = new GpuBatchNorm(device, gpuDefaults(), { store: memoryTuningStore() });
+  try {
+    const { classes } = await tuned.autotune([{ shape: large, layout }, { shape: [2, 32, 16, 16], layout }], { families: ['forwardTrain', 'backward'] });
+    const rng = createRng(caseSeed(args.seed, 'smaller class first'));
+    const x = normals(rng, large.reduce((a, b) => a * b, 1), 3, 2);
+    const dy = normals(rng, x.length, 0, 1);
+    const [a, b] = await Promise.all([tuned, plain].map(async (gpu) => {
+      const out = await gpu.forwardTrain(x, { shape: large, layout });
+      const { dx } = await gpu.backward(dy, x, { shape: large, layout }, out);
+      return [out.y, dx];
+    }));
+    let maxDiff = 0;
+    let maxMagnitude = 0;
+    for (const [k, values] of a.entries()) {
+      for (let i = 0; i < values.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(values[i] - b[k][i]));
+        maxMagnitude = Math.max(maxMagnitude, Math.abs(b[k][i]));
+      }
+    }
+    return { classes, maxDiff, maxMagnitude };
+  } finally {
+    tuned.destroy();
+    plain.destroy();
+    host.dispose();
   }
 }
