@@ -8,7 +8,7 @@ console.log(`TF.js layer-norm GPU tests: TEST_SEED=${seed}`);
 /*
  * Our results are checked against the float64 reference with the bounds of the path that ran (the
  * GPU kernels' of test/support/norm-tolerances.ts, the CPU path's of
- * test/node/helpers/norm-cpu-tolerance.ts). TF.js's stock formulas are a second float32
+ * test/support/norm-cpu-tolerance.ts). TF.js's stock formulas are a second float32
  * implementation without a stated bound: compared with the adapter's tolerances of tfjs.test.ts,
  * 1e-4 absolute for outputs and 1e-3 relative (max |ours − stock| / max |stock|) for gradients, except
  * for data like 1e4 ± 1, where the stock float32 mean may lose digits that ours keep (reported only).

@@ -4,12 +4,12 @@ import { checkNormSaved, resolveNormBackwardOptions, resolveNormOptions } from '
 import type { AnyNormOptions, NormActivation, NormKind } from '../../src/norms/norm-types';
 import { referenceNormBackward, referenceNormForward, referenceRowOf, type ReferenceNormParams, type ReferenceNormView } from '../support/norm-reference';
 import { createRng, normals, seedFromEnv } from '../support/random';
-import { backwardBounds, forwardBounds, worstShare, type Bound } from './helpers/norm-cpu-tolerance';
+import { backwardBounds, forwardBounds, worstShare, type Bound } from '../support/norm-cpu-tolerance';
 
 /*
  * The CPU path of layer, RMS, group and instance norm against the float64 reference, forward and
  * backward, for every activation with and without a residual, on odd shapes and large means, within
- * the error bound of helpers/norm-cpu-tolerance.ts. Fresh inputs every run (TEST_SEED replays).
+ * the error bound of test/support/norm-cpu-tolerance.ts. Fresh inputs every run (TEST_SEED replays).
  */
 
 interface Case {

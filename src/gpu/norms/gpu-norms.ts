@@ -43,14 +43,20 @@ export class GpuNorms implements NormKernels {
     this.errors.run(this.context.device, 'norms.encodeBackward', prepareNormBackward(this.context, encoder, args));
   }
 
-  /** Kernel launches of one call: forward (statistics slabs, fold, finalize, RMS, apply slabs) or backward (3). */
-  dispatchCount(op: 'forward' | 'backward', resolved: Pick<ResolvedNormOptions, 'kind' | 'view' | 'eps' | 'activation'>): number {
+  /**
+   * Kernel launches of one host-array call: forward (statistics slabs, fold, finalize, RMS, apply
+   * slabs; through frozen running statistics the apply slabs alone) or backward (3, or 2 and the dx
+   * slabs).
+   */
+  dispatchCount(op: 'forward' | 'backward', resolved: Pick<ResolvedNormOptions, 'kind' | 'view' | 'eps' | 'activation'> & Partial<Pick<ResolvedNormOptions, 'running'>>): number {
     this.checkAlive();
+    const frozen = resolved.running !== undefined && !resolved.running.training;
     if (op === 'backward') {
-      const work = planNormBackward(this.context, resolved);
+      const work = planNormBackward(this.context, { ...resolved, frozen });
       return work.rowWise ? 3 : 2 + work.apply.slabs.length;
     }
     const work = planNormForward(this.context, resolved);
+    if (frozen) return work.apply.slabs.length;
     return statisticsDispatches(this.context, resolved, work) + (resolved.kind === 'rms' ? 1 : 0) + (work.rowApply ? 1 : work.apply.slabs.length);
   }
 

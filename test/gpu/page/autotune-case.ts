@@ -7,6 +7,7 @@ import { createBatchNorm, localStorageTuningStore, memoryTuningStore, type Autot
 import { tuningStoreKey } from '../../../src/gpu/tuning-store';
 import { GpuBatchNorm } from '../../../src/gpu/gpu-batchnorm';
 import { resolveTuning } from '../../../src/gpu/tuning';
+import { countDispatches } from './dispatch-counter';
 import { caseSeed, createRng, normals } from '../../support/random';
 
 interface Shape {
@@ -210,17 +211,7 @@ export async function runTunedDispatchCountCase(): Promise<TunedDispatchReport> 
       const y = gpu.device.createBuffer({ label: 'test.y', size: size * 4, usage });
       const stats = gpu.createStatsBuffer(8, 'test.stats');
       const encoder = gpu.device.createCommandEncoder({ label: 'test.count' });
-      const original = GPUComputePassEncoder.prototype.dispatchWorkgroups;
-      let recorded = 0;
-      GPUComputePassEncoder.prototype.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<typeof original>) {
-        recorded++;
-        return original.apply(this, args);
-      };
-      try {
-        gpu.encodeForwardTrain(encoder, { shape, layout, x, y, stats });
-      } finally {
-        GPUComputePassEncoder.prototype.dispatchWorkgroups = original;
-      }
+      const { dispatches: recorded } = await countDispatches(() => gpu.encodeForwardTrain(encoder, { shape, layout, x, y, stats }));
       gpu.device.queue.submit([encoder.finish()]);
       await gpu.checkErrors();
       for (const buffer of [x, y, stats]) buffer.destroy();

@@ -16,6 +16,7 @@ import { referenceNormBackward, referenceNormForward, referenceNormView, type Re
 import { EPS32 } from '../../support/tolerances';
 import { NORM_ATOL } from '../../support/norm-tolerances';
 import { readBuffer, storageBuffer } from './gpu-buffers';
+import { countDispatches } from './dispatch-counter';
 import { gpuBackwardBounds, gpuForwardBounds } from './norm-gpu-bounds';
 
 export interface NormCase {
@@ -57,7 +58,10 @@ export interface NormCase {
 export interface NormReport {
   checks: OutputCheck[];
   inputsUnmodified: boolean;
+  /** dispatchCount of the call, forward and backward (0: no backward). */
   dispatches: { forward: number; backward: number };
+  /** The dispatches the host-array calls really encoded. */
+  recorded: { forward: number; backward: number };
   /** Whether the tensor exceeded one binding (the forward's slabs ran). */
   forwardSlabs: boolean;
   /** The backward's refusal of a tensor above one binding (backward: false): its error code. */
@@ -121,8 +125,9 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   const residentY = await readBuffer(device, buffers.y, size);
   const residentStats = await readBuffer(device, buffers.stats, 5 * rows);
   const resident = { y: residentY, mean: residentStats.slice(0, rows), invStd: residentStats.slice(2 * rows, 3 * rows) };
-  const hostForward = await norms.forwardOf(x, resolved);
+  const { result: hostForward, dispatches: forwardRecorded } = await countDispatches(() => norms.forwardOf(x, resolved));
   if (!hostForward) throw new Error('forwardOf sent the call to the CPU path');
+  const recorded = { forward: forwardRecorded, backward: 0 };
   const host = hostForward;
 
   // Forward against the float64 reference (in 'eval', normalized by each row's channel's running statistics).
@@ -159,7 +164,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
     await gpu.checkErrors();
     for (const buffer of Object.values(buffers)) buffer?.destroy();
     const inputsUnmodified = [x, gamma, beta, residual].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
-    return { checks, inputsUnmodified, dispatches, forwardSlabs, backwardRefusal, hostBackwardOnCpu: hostBackward === undefined };
+    return { checks, inputsUnmodified, dispatches, recorded, forwardSlabs, backwardRefusal, hostBackwardOnCpu: hostBackward === undefined };
   }
   dispatches.backward = norms.dispatchCount('backward', resolved);
 
@@ -188,7 +193,8 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
   };
   const smooth = spec.activation !== 'none' && spec.activation !== 'relu';
   const backwardOptions: ResolvedNormBackwardOptions = { ...resolved, residual: residual ? (smooth ? residual : true) : undefined };
-  const hostRun = await norms.backwardOf(dy, x, backwardOptions, { mean: savedMean, invStd: savedInvStd, y: spec.activation === 'relu' ? savedY : undefined });
+  const { result: hostRun, dispatches: backwardRecorded } = await countDispatches(() => norms.backwardOf(dy, x, backwardOptions, { mean: savedMean, invStd: savedInvStd, y: spec.activation === 'relu' ? savedY : undefined }));
+  recorded.backward = backwardRecorded;
   if (!hostRun) throw new Error('backwardOf sent a tensor within one binding to the CPU path');
   const hostBack = hostRun;
   await gpu.checkErrors();
@@ -206,7 +212,7 @@ export async function runNormCase(spec: NormCase): Promise<NormReport> {
 
   for (const buffer of [...Object.values(buffers), ...Object.values(back)]) buffer?.destroy();
   const inputsUnmodified = [x, gamma, beta, residual, dy, running?.runningMean, running?.runningVar].every((a, k) => a === undefined || a.every((v, i) => Object.is(v, copies[k]![i])));
-  return { checks, inputsUnmodified, dispatches, forwardSlabs };
+  return { checks, inputsUnmodified, dispatches, recorded, forwardSlabs };
 }
 
 /**

@@ -21,7 +21,7 @@ import type { NormActivation, NormView } from '../../../src/norms/norm-types';
 import { check, type OutputCheck } from '../../support/forward-checks';
 import { caseSeed, createRng, normals } from '../../support/random';
 import { referenceNormBackward, referenceNormForward, type ReferenceNormParams } from '../../support/norm-reference';
-import { backwardBounds, forwardBounds } from '../../node/helpers/norm-cpu-tolerance';
+import { backwardBounds, forwardBounds } from '../../support/norm-cpu-tolerance';
 import { gpuBackwardBounds, gpuForwardBounds, type NormBoundInputs } from './norm-gpu-bounds';
 
 export type LayerNormBackend = 'webgpu' | 'cpu';

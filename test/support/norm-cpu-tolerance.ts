@@ -1,4 +1,4 @@
-import { referenceParamOf, referenceRowOf, type ReferenceNormForward, type ReferenceNormParams } from '../../support/norm-reference';
+import { referenceParamOf, referenceRowOf, type ReferenceNormForward, type ReferenceNormParams } from './norm-reference';
 
 /*
  * How far the norm family's CPU path may be from the float64 reference (test/support/norm-reference.ts),
