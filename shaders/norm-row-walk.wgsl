@@ -1,4 +1,4 @@
-// #expects WORKGROUP_SIZE params.rowThreads
+// #expects WORKGROUP_SIZE params.rowThreads params.rowUnits
 // The walk of the row-wise elementwise kernels of the norm family (norm-rows-apply.wgsl,
 // norm-rows-backward.wgsl), for rows of D contiguous values taken as vec4 units (D % 4 == 0):
 // `rowThreads` threads per row (a power of two), thread `lane` of a row taking units lane,
@@ -22,4 +22,14 @@ fn rowLaneOf(workgroup: vec3u, workgroups: vec3u, local: u32, count: u32) -> Row
   let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
   let row = t / params.rowThreads;
   return RowLane(row, t % params.rowThreads, row < count);
+}
+
+// Whether every thread of a Columns kernel has all four of its units in the row: rowUnits ==
+// 4·rowThreads (D a multiple of 16, at least 64; norm-rows.ts decides). Then the units' bounds tests
+// go: on a software adapter they mask every load and store of the unit, a quarter of those kernels'
+// time. False (the default) in every other launch.
+override EVERY_UNIT_IN_ROW: bool = false;
+
+fn unitInRow(k: u32) -> bool {
+  return EVERY_UNIT_IN_ROW || k < params.rowUnits;
 }

@@ -101,6 +101,8 @@ const special: NormCase[] = [
   // large means, a grid above 65 535 workgroups, group norm's vec4 parameter blocks.
   { name: 'layer row-wise [1000, 256], row groups of 31 rows', seed, kind: 'layer', activation: 'silu', residual: true, shape: [1000, 256] },
   { name: 'rms row-wise [7, 52], units past the row', seed, kind: 'rms', activation: 'relu', residual: true, shape: [7, 52] },
+  { name: 'rms row-wise [5, 64], every unit in the row (no bounds tests)', seed, kind: 'rms', activation: 'relu', residual: true, shape: [5, 64] },
+  { name: 'layer row-wise [48, 128], every unit in the row, mean 1e4 ± 1', seed, kind: 'layer', activation: 'none', shape: [48, 128], mean: 1e4, std: 1 },
   { name: 'layer row-wise mean 1e4 ± 1', seed, kind: 'layer', activation: 'gelu', shape: [64, 248], mean: 1e4, std: 1 },
   { name: 'layer row-wise above 65 535 workgroups', seed, kind: 'layer', activation: 'gelu-tanh', shape: [70001, 16], tuning: { runSegments: false, workgroupSize: 4 } },
   { name: 'layer row-wise no affine', seed, kind: 'layer', activation: 'gelu', affine: false, shape: [9, 36] },

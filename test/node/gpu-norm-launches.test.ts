@@ -3,7 +3,7 @@ import { checkNormCall } from '../../src/gpu/norms/encode-norms';
 import { normElementwiseShape, planNormBackward, planNormForward, rowsView, walkView } from '../../src/gpu/norms/norm-launches';
 import type { GpuContext } from '../../src/gpu/context';
 import { defaultTuning, softwareAdapterTuning, resolveTuning } from '../../src/gpu/tuning';
-import { planRowWalk, rowBackwardLayout, rowWiseChains } from '../../src/gpu/norms/norm-rows';
+import { everyUnitInRow, planRowWalk, rowBackwardLayout, rowWiseChains } from '../../src/gpu/norms/norm-rows';
 import type { NormView } from '../../src/norms/norm-types';
 
 const view = (outer: number, params: number, inner: number, groups: number): NormView => ({
@@ -107,6 +107,18 @@ describe('norm launch plans', () => {
     // Rows of single values, vec4 units across two parameters, a tensor above one binding: the tensor-wide walk.
     for (const v of [view(4, 6, 1, 1), view(2, 6, 2, 3), view(2, 6, 6, 3)]) expect(plan(v)).toBeUndefined();
     expect(plan(view(1024, 1024, 1, 1), software, 'forward', 1 << 20)).toBeUndefined();
+  });
+
+  it('drops the Columns kernels\' bounds tests only where every thread has all four of its units in the row', () => {
+    const software = resolveTuning(undefined, 256, softwareAdapterTuning);
+    const full = (rows: number, D: number, tuning = software) => everyUnitInRow(planRowWalk(view(rows, D, 1, 1), tuning, 1 << 30, 65535)!);
+    // D a multiple of 16 and at least 64: 4 units for each of D / 16 threads.
+    for (const D of [64, 128, 768, 1024, 4096]) expect(full(3, D)).toBe(true);
+    expect(full(3, 1024, resolveTuning(undefined, 256, defaultTuning))).toBe(true);
+    // A short row (4 threads of fewer units), or units past the row for some threads.
+    for (const D of [4, 16, 32, 48, 52, 68, 248, 1000]) expect(full(3, D)).toBe(false);
+    // The other walks keep their own loops.
+    expect(everyUnitInRow(planRowWalk(view(2, 6, 64, 3), software, 1 << 30, 65535, 'backward')!)).toBe(false);
   });
 
   it("states the row-wise backward's chains of additions and keeps its partial sums apart", () => {

@@ -9,7 +9,7 @@ import { elementwiseLaunches, planElementwiseRange, type ElementwiseShape, type 
 import { perChannelThreads, planReduction, type ReductionWork } from '../statistics-plan';
 import { shaders } from '../shader-sources';
 import { checkTensorFits, elementwiseSlabs, foldWorkgroups, tensorBytes } from '../slabs';
-import { planRowWalkWork, rowBackwardLayout, rowWalkParams, type RowWalk } from './norm-rows';
+import { everyUnitInRow, planRowWalkWork, rowBackwardLayout, rowWalkParams, type RowWalk } from './norm-rows';
 
 /**
  * The launches of layer, RMS, group and instance norm, all of which normalize rows of D values,
@@ -187,7 +187,7 @@ export function normApplyLaunches(context: GpuContext, call: NormCall, apply: Sl
       {
         shader: shaders.normRowsApply,
         entryPoint: `normRowsApply${rowApply.variant}`,
-        constants,
+        constants: { ...constants, EVERY_UNIT_IN_ROW: everyUnitInRow(rowApply) },
         params: { ...rowWalkParams(view, rowApply), ...forwardStatsLayout(view.rows) },
         buffers: [buffers.x, buffers.stats, gamma, beta, buffers.y, buffers.residual ?? buffers.x],
         grid: rowApply.grid,
@@ -323,7 +323,8 @@ function backwardApplyParams(view: NormView): Record<string, number> {
 function rowWiseBackwardLaunches(context: GpuContext, call: NormCall, walk: RowWalk, buffers: NormBackwardBuffers, kernelConstants: Record<string, boolean>, saved: GPUBuffer): Launch[] {
   const { view } = call;
   // Rows of a row-wise walk are contiguous: the kernels have no channels-last index.
-  const { CHANNELS_LAST: _channelsLast, ...constants } = kernelConstants;
+  const { CHANNELS_LAST: _channelsLast, ...rowConstants } = kernelConstants;
+  const constants = { ...rowConstants, EVERY_UNIT_IN_ROW: everyUnitInRow(walk) };
   const scratch = rowBackwardLayout(view, walk);
   const partials = { buffer: context.scratch.get(scratch.floats * 4), offset: 0, size: scratch.floats * 4 };
   const inputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved, partials];

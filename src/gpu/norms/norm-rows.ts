@@ -91,6 +91,15 @@ export function planRowWalk(view: NormView, tuning: KernelTuning, bindingBytes: 
   };
 }
 
+/**
+ * Whether every thread of a Columns walk has all COLUMN_UNITS of its units in the row (rowUnits ==
+ * COLUMN_UNITS · rowThreads, D a multiple of 16 and at least 64): the kernels' EVERY_UNIT_IN_ROW
+ * (norm-row-walk.wgsl), which drops their per-unit bounds tests.
+ */
+export function everyUnitInRow(walk: RowWalk): boolean {
+  return walk.variant === 'Vec4Columns' && walk.rowUnits === COLUMN_UNITS * walk.rowThreads;
+}
+
 export function planRowWalkWork(context: GpuContext, view: NormView, purpose: 'forward' | 'backward' = 'forward'): RowWalk | undefined {
   return planRowWalk(view, context.tuning, context.bindingBytes, context.maxWorkgroupsPerDimension, purpose);
 }
