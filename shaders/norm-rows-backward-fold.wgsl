@@ -1,6 +1,7 @@
 // #import finite
 // The middle launch of the row-wise backward (norm-rows-backward.wgsl): thread r < rows adds the
-// rowThreads lanes' parts of row r's sums, in order, and stores (A_r/D, B_r/D) at rowSums + 2·r of
+// rowThreads lanes' parts of row r's sums (four lanes per step into two running sums: the lanes in
+// pairs, a pair into its sum, the rowThreads % 4 lanes left into the first, the sums at last), and stores (A_r/D, B_r/D) at rowSums + 2·r of
 // `partials` (a region of its own: parts are read by other threads); the threads after them add
 // the parts of dγ and dβ:
 // - normRowsBackwardColumnsFold: thread rows + k, column unit k's parts of the rowGroups row groups,
@@ -40,11 +41,21 @@ fn foldRow(t: u32) -> bool {
   if (t >= params.rows) {
     return false;
   }
+  // Four lanes a step: a software adapter pays for every step's loop control, a quarter of this
+  // kernel's time with one lane a step.
   var sums = vec2f(0.0);
+  var other = vec2f(0.0);
   let first = 2u * t * params.rowThreads;
-  for (var lane = 0u; lane < params.rowThreads; lane += 1u) {
+  var lane = 0u;
+  for (; lane + 4u <= params.rowThreads; lane += 4u) {
+    let at = first + 2u * lane;
+    sums += vec2f(partials[at], partials[at + 1u]) + vec2f(partials[at + 2u], partials[at + 3u]);
+    other += vec2f(partials[at + 4u], partials[at + 5u]) + vec2f(partials[at + 6u], partials[at + 7u]);
+  }
+  for (; lane < params.rowThreads; lane += 1u) {
     sums += vec2f(partials[first + 2u * lane], partials[first + 2u * lane + 1u]);
   }
+  sums += other;
   let stored = finiteOrNaN2(sums / params.rowLength, params.nan);
   partials[params.rowSums + 2u * t] = stored.x;
   partials[params.rowSums + 2u * t + 1u] = stored.y;

@@ -125,15 +125,23 @@ describe('norm launch plans', () => {
     const v = view(1000, 1024, 1, 1);
     const walk = planRowWalk(v, resolveTuning(undefined, 256, softwareAdapterTuning), 1 << 30, 65535, 'backward')!;
     expect(walk).toMatchObject({ rowThreads: 64, rowGroups: 8 });
-    // A row: 3 + 3 in a lane's units, 64 parts; a column: 125 rows a thread in blocks of 16 (16 + 8), 8 parts.
-    expect(rowWiseChains(v, walk)).toEqual({ row: 70, column: 32 });
+    // A row: 3 + 3 in a lane's units, 64 parts folded four a step (a pair, 16 steps, the two sums);
+    // a column: 125 rows a thread in blocks of 16 (16 + 8), 8 parts.
+    expect(rowWiseChains(v, walk)).toEqual({ row: 6 + 1 + 16 + 1, column: 32 });
     const layout = rowBackwardLayout(v, walk);
     expect(layout).toEqual({ columnPartials: 2 * 1000 * 64, rowSums: 2 * 1000 * 64 + 8 * 8 * 256, floats: 2 * 1000 * 64 + 8 * 8 * 256 + 2 * 1000 });
     // Group norm [40, 6, 64] in 3 groups: rows of 2 runs of 16 units, 4 threads each: a row's chain
-    // 3 + 4 units + 2 runs + 4 lanes; a channel's 4 units + 2 + 4 lanes + 40 samples in blocks of 16 (16 + 3).
+    // 3 + 4 units + 2 runs + 4 lanes folded in one step (1 + 1 + 1); a channel's 4 units + 2 + 4
+    // lanes + 40 samples in blocks of 16 (16 + 3).
     const group = view(40, 6, 64, 3);
     const run = planRowWalk(group, resolveTuning(undefined, 256, softwareAdapterTuning), 1 << 30, 65535, 'backward')!;
-    expect(rowWiseChains(group, run)).toEqual({ row: 13, column: 29 });
+    expect(rowWiseChains(group, run)).toEqual({ row: 12, column: 29 });
+    // Lanes left over after the steps of four are added one by one: D = 112, 7 threads of 4 units,
+    // one step and 3 lanes.
+    const odd = view(5, 112, 1, 1);
+    const oddWalk = planRowWalk(odd, resolveTuning(undefined, 256, softwareAdapterTuning), 1 << 30, 65535, 'backward')!;
+    expect(oddWalk.rowThreads).toBe(7);
+    expect(rowWiseChains(odd, oddWalk).row).toBe(6 + 1 + 1 + 3 + 1);
     expect(rowBackwardLayout(group, run)).toEqual({ columnPartials: 2 * 120 * 4, rowSums: 2 * 120 * 4 + 2 * 40 * 6 * 4, floats: 2 * 120 * 4 + 2 * 40 * 6 * 4 + 2 * 120 });
   });
 

@@ -128,18 +128,27 @@ const SAMPLE_BLOCK = Number(/const\s+SAMPLE_BLOCK\s*:\s*u32\s*=\s*(\d+)u\s*;/.ex
  * Longest chains of additions a term goes through in the row-wise backward's sums, as
  * norm-rows-backward.wgsl states them (the tests derive their tolerances from these):
  * - Columns: a row's A and B: the unit's four lanes (3, after the product), a lane's four units (3),
- *   the fold's rowThreads parts in order; a column's dγ and dβ: a thread's rows in blocks of
+ *   the fold's rowThreads parts (foldChain); a column's dγ and dβ: a thread's rows in blocks of
  *   ROW_BLOCK (a block, then the running sum), the fold's rowGroups parts in order;
- * - Run: a row's: the unit's lanes (3), a lane's units of a run, the row's runs, the fold's lanes;
+ * - Run: a row's: the unit's lanes (3), a lane's units of a run, the row's runs, the fold's lanes
+ *   (foldChain);
  *   a channel's: a lane's units (then its four lanes, 2), the fold's lanes, then the samples in
  *   blocks of SAMPLE_BLOCK.
  */
+/**
+ * The fold's chain for a row's lanes (norm-rows-backward-fold.wgsl, foldRow): a pair of lanes (1), a
+ * step into its running sum (one per four lanes), the lanes left over one by one, the two sums.
+ */
+function foldChain(rowThreads: number): number {
+  return 1 + Math.floor(rowThreads / 4) + (rowThreads % 4) + 1;
+}
+
 export function rowWiseChains(view: NormView, walk: RowWalk): { row: number; column: number } {
   if (walk.variant === 'Vec4Run') {
     const laneUnits = Math.ceil(walk.inner / walk.rowThreads);
     const samples = Math.min(view.outer, SAMPLE_BLOCK) + Math.ceil(view.outer / SAMPLE_BLOCK);
-    return { row: 3 + laneUnits + walk.groupParams + walk.rowThreads, column: laneUnits + 2 + walk.rowThreads + samples };
+    return { row: 3 + laneUnits + walk.groupParams + foldChain(walk.rowThreads), column: laneUnits + 2 + walk.rowThreads + samples };
   }
   const rowsPerThread = Math.ceil(view.rows / walk.rowGroups);
-  return { row: 6 + walk.rowThreads, column: Math.min(rowsPerThread, ROW_BLOCK) + Math.ceil(rowsPerThread / ROW_BLOCK) + walk.rowGroups };
+  return { row: 6 + foldChain(walk.rowThreads), column: Math.min(rowsPerThread, ROW_BLOCK) + Math.ceil(rowsPerThread / ROW_BLOCK) + walk.rowGroups };
 }
