@@ -20,9 +20,10 @@
 //
 // Chains of additions (norm-rows.ts states them for the tests' tolerances): a unit's four lanes (3);
 // Columns: a lane's part of a row adds its ≤ 4 units in order, a thread's column sums add its rows
-// in blocks of ROW_BLOCK (a block's sum, then the running sum), the fold adds the parts in order;
-// Run: a lane adds its units of a run in order, a row's part adds the runs' in order, the fold
-// adds a row's lanes in order and a channel's samples in blocks of ROW_BLOCK.
+// in blocks of ROW_BLOCK (a block's sum, then the running sum), the fold adds a row's parts four a
+// step (norm-rows-backward-fold.wgsl) and a column's in order; Run: a lane adds its units of a run
+// in order, a row's part adds the runs' in order, the fold adds a row's lanes four a step and a
+// channel's samples in blocks of SAMPLE_BLOCK.
 
 // Rows of a thread's column sums per block (see above).
 const ROW_BLOCK: u32 = 16u;
