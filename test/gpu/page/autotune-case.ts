@@ -224,6 +224,19 @@ export async function runTunedDispatchCountCase(): Promise<TunedDispatchReport> 
   }
 }
 
+/** The largest |a − b| over paired outputs (tuned and untuned), and the largest |b| (their scale). */
+function largestDifference(a: Float32Array[], b: Float32Array[]): { maxDiff: number; maxMagnitude: number } {
+  let maxDiff = 0;
+  let maxMagnitude = 0;
+  for (const [k, values] of a.entries()) {
+    for (let i = 0; i < values.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(values[i] - b[k][i]));
+      maxMagnitude = Math.max(maxMagnitude, Math.abs(b[k][i]));
+    }
+  }
+  return { maxDiff, maxMagnitude };
+}
+
 export interface ScreenedAutotuneReport {
   classes: AutotuneReport['classes'];
   /** Largest |tuned − untuned| of y and dx, and the largest |untuned| (their scale). */
@@ -246,20 +259,12 @@ export async function runScreenedAutotuneCase(args: { seed: number }): Promise<S
     const rng = createRng(caseSeed(args.seed, 'screened autotune'));
     const x = normals(rng, shape[0] * shape[1], 3, 2);
     const dy = normals(rng, x.length, 0, 1);
-    let maxDiff = 0;
-    let maxMagnitude = 0;
     const [a, b] = await Promise.all([tuned, plain].map(async (bn) => {
       const out = await bn.forwardTrain(x, { shape, layout });
       const { dx } = await bn.backward(dy, x, { shape, layout }, out);
       return [out.y, dx];
     }));
-    for (const [k, values] of a.entries()) {
-      for (let i = 0; i < values.length; i++) {
-        maxDiff = Math.max(maxDiff, Math.abs(values[i] - b[k][i]));
-        maxMagnitude = Math.max(maxMagnitude, Math.abs(b[k][i]));
-      }
-    }
-    return { classes, maxDiff, maxMagnitude };
+    return { classes, ...largestDifference(a, b) };
   } finally {
     tuned.dispose();
     plain.dispose();
@@ -298,15 +303,7 @@ export async function runSmallerClassFirstCase(args: { seed: number }): Promise<
       const { dx } = await gpu.backward(dy, x, { shape: large, layout }, out);
       return [out.y, dx];
     }));
-    let maxDiff = 0;
-    let maxMagnitude = 0;
-    for (const [k, values] of a.entries()) {
-      for (let i = 0; i < values.length; i++) {
-        maxDiff = Math.max(maxDiff, Math.abs(values[i] - b[k][i]));
-        maxMagnitude = Math.max(maxMagnitude, Math.abs(b[k][i]));
-      }
-    }
-    return { classes, maxDiff, maxMagnitude };
+    return { classes, ...largestDifference(a, b) };
   } finally {
     tuned.destroy();
     plain.destroy();
