@@ -24,12 +24,13 @@ fn rowLaneOf(workgroup: vec3u, workgroups: vec3u, local: u32, count: u32) -> Row
   return RowLane(row, t % params.rowThreads, row < count);
 }
 
-// Whether every thread of a Columns kernel has all four of its units in the row: rowUnits ==
-// 4·rowThreads (D a multiple of 16, at least 64; norm-rows.ts decides). Then the units' bounds tests
-// go: on a software adapter they mask every load and store of the unit, a quarter of those kernels'
-// time. False (the default) in every other launch.
-override EVERY_UNIT_IN_ROW: bool = false;
+// How many of a Columns kernel thread's four units (lane + j·rowThreads, j < 4) lie in the row
+// whatever the lane: min(4, ⌊rowUnits / rowThreads⌋) (norm-rows.ts, unitsInRow), 4 when D is a
+// multiple of 16 and at least 64. Units j below it skip their bounds test: on a software adapter the
+// test masks every load and store of the unit, a quarter of those kernels' time. 0 (the default) in
+// every other launch.
+override UNITS_IN_ROW: u32 = 0u;
 
-fn unitInRow(k: u32) -> bool {
-  return EVERY_UNIT_IN_ROW || k < params.rowUnits;
+fn unitInRow(j: u32, k: u32) -> bool {
+  return j < UNITS_IN_ROW || k < params.rowUnits;
 }

@@ -138,9 +138,9 @@ fn normRowsApplyVec4Columns(
   let b3 = beta4[min(k3, last)];
   for (var row = t.row; row < params.rows; row += params.rowGroups) {
     let r = rowNormOf(row);
-    if (unitInRow(k0)) { output(g0 * ((x4[r.base + k0] - r.mean) * r.invStd) + b0, k0, r); }
-    if (unitInRow(k1)) { output(g1 * ((x4[r.base + k1] - r.mean) * r.invStd) + b1, k1, r); }
-    if (unitInRow(k2)) { output(g2 * ((x4[r.base + k2] - r.mean) * r.invStd) + b2, k2, r); }
-    if (unitInRow(k3)) { output(g3 * ((x4[r.base + k3] - r.mean) * r.invStd) + b3, k3, r); }
+    if (unitInRow(0u, k0)) { output(g0 * ((x4[r.base + k0] - r.mean) * r.invStd) + b0, k0, r); }
+    if (unitInRow(1u, k1)) { output(g1 * ((x4[r.base + k1] - r.mean) * r.invStd) + b1, k1, r); }
+    if (unitInRow(2u, k2)) { output(g2 * ((x4[r.base + k2] - r.mean) * r.invStd) + b2, k2, r); }
+    if (unitInRow(3u, k3)) { output(g3 * ((x4[r.base + k3] - r.mean) * r.invStd) + b3, k3, r); }
   }
 }

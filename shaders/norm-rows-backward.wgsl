@@ -150,10 +150,10 @@ fn normRowsBackwardColumnsSums(
       var u1 = NO_SUMS;
       var u2 = NO_SUMS;
       var u3 = NO_SUMS;
-      if (unitInRow(k0)) { u0 = unitSums(base, k0, s.x, s.y, g0, b0); }
-      if (unitInRow(k1)) { u1 = unitSums(base, k1, s.x, s.y, g1, b1); }
-      if (unitInRow(k2)) { u2 = unitSums(base, k2, s.x, s.y, g2, b2); }
-      if (unitInRow(k3)) { u3 = unitSums(base, k3, s.x, s.y, g3, b3); }
+      if (unitInRow(0u, k0)) { u0 = unitSums(base, k0, s.x, s.y, g0, b0); }
+      if (unitInRow(1u, k1)) { u1 = unitSums(base, k1, s.x, s.y, g1, b1); }
+      if (unitInRow(2u, k2)) { u2 = unitSums(base, k2, s.x, s.y, g2, b2); }
+      if (unitInRow(3u, k3)) { u3 = unitSums(base, k3, s.x, s.y, g3, b3); }
       let part = ((u0.row + u1.row) + u2.row) + u3.row;
       let at = 2u * (row * params.rowThreads + t.lane);
       partials[at] = part.x;
@@ -236,10 +236,10 @@ fn normRowsBackwardColumnsApply(
     let sums = vec2f(partials[params.rowSums + 2u * row], partials[params.rowSums + 2u * row + 1u]);
     let finite = finiteSums(sums);
     let base = row * params.rowUnits;
-    if (unitInRow(k0)) { unitDx(base, k0, s.x, s.y, sums, finite, g0, b0); }
-    if (unitInRow(k1)) { unitDx(base, k1, s.x, s.y, sums, finite, g1, b1); }
-    if (unitInRow(k2)) { unitDx(base, k2, s.x, s.y, sums, finite, g2, b2); }
-    if (unitInRow(k3)) { unitDx(base, k3, s.x, s.y, sums, finite, g3, b3); }
+    if (unitInRow(0u, k0)) { unitDx(base, k0, s.x, s.y, sums, finite, g0, b0); }
+    if (unitInRow(1u, k1)) { unitDx(base, k1, s.x, s.y, sums, finite, g1, b1); }
+    if (unitInRow(2u, k2)) { unitDx(base, k2, s.x, s.y, sums, finite, g2, b2); }
+    if (unitInRow(3u, k3)) { unitDx(base, k3, s.x, s.y, sums, finite, g3, b3); }
   }
 }
 

@@ -3,7 +3,7 @@ import { checkNormCall } from '../../src/gpu/norms/encode-norms';
 import { normElementwiseShape, planNormBackward, planNormForward, rowsView, walkView } from '../../src/gpu/norms/norm-launches';
 import type { GpuContext } from '../../src/gpu/context';
 import { defaultTuning, softwareAdapterTuning, resolveTuning } from '../../src/gpu/tuning';
-import { everyUnitInRow, planRowWalk, rowBackwardLayout, rowWiseChains } from '../../src/gpu/norms/norm-rows';
+import { planRowWalk, rowBackwardLayout, rowWiseChains, unitsInRow } from '../../src/gpu/norms/norm-rows';
 import type { NormView } from '../../src/norms/norm-types';
 
 const view = (outer: number, params: number, inner: number, groups: number): NormView => ({
@@ -109,16 +109,26 @@ describe('norm launch plans', () => {
     expect(plan(view(1024, 1024, 1, 1), software, 'forward', 1 << 20)).toBeUndefined();
   });
 
-  it('drops the Columns kernels\' bounds tests only where every thread has all four of its units in the row', () => {
+  it('drops the Columns kernels\' bounds tests for the units every thread has in the row', () => {
     const software = resolveTuning(undefined, 256, softwareAdapterTuning);
-    const full = (rows: number, D: number, tuning = software) => everyUnitInRow(planRowWalk(view(rows, D, 1, 1), tuning, 1 << 30, 65535)!);
+    const inRow = (D: number, tuning = software) => unitsInRow(planRowWalk(view(3, D, 1, 1), tuning, 1 << 30, 65535)!);
     // D a multiple of 16 and at least 64: 4 units for each of D / 16 threads.
-    for (const D of [64, 128, 768, 1024, 4096]) expect(full(3, D)).toBe(true);
-    expect(full(3, 1024, resolveTuning(undefined, 256, defaultTuning))).toBe(true);
-    // A short row (4 threads of fewer units), or units past the row for some threads.
-    for (const D of [4, 16, 32, 48, 52, 68, 248, 1000]) expect(full(3, D)).toBe(false);
+    for (const D of [64, 128, 768, 1024, 4096]) expect(inRow(D)).toBe(4);
+    expect(inRow(1024, resolveTuning(undefined, 256, defaultTuning))).toBe(4);
+    // Otherwise the last unit of some threads is past the row: D = 1000 is 250 units for 63 threads
+    // (units 189 + lane of lanes ≥ 61 are past it), 52 is 13 units for 4 threads.
+    for (const D of [48, 52, 68, 100, 248, 1000]) expect(inRow(D)).toBe(3);
+    // Short rows: 4 units (D = 16) or fewer for at least four threads.
+    expect([4, 8, 12, 16, 32].map((D) => inRow(D))).toEqual([1, 1, 1, 1, 2]);
+    // Every unit a thread skips the test for is in the row, for every lane.
+    for (const D of [4, 12, 20, 36, 52, 100, 260, 1000, 1024]) {
+      const walk = planRowWalk(view(3, D, 1, 1), software, 1 << 30, 65535)!;
+      for (let j = 0; j < unitsInRow(walk); j++) expect(walk.rowThreads - 1 + j * walk.rowThreads).toBeLessThan(walk.rowUnits);
+      // …and the next one is past it for the last lane (the count is the largest that holds).
+      if (unitsInRow(walk) < 4) expect(walk.rowThreads - 1 + unitsInRow(walk) * walk.rowThreads).toBeGreaterThanOrEqual(walk.rowUnits);
+    }
     // The other walks keep their own loops.
-    expect(everyUnitInRow(planRowWalk(view(2, 6, 64, 3), software, 1 << 30, 65535, 'backward')!)).toBe(false);
+    expect(unitsInRow(planRowWalk(view(2, 6, 64, 3), software, 1 << 30, 65535, 'backward')!)).toBe(0);
   });
 
   it("states the row-wise backward's chains of additions and keeps its partial sums apart", () => {

@@ -9,7 +9,7 @@ import { elementwiseLaunches, planElementwiseRange, type ElementwiseShape, type 
 import { perChannelThreads, planReduction, type ReductionWork } from '../statistics-plan';
 import { shaders } from '../shader-sources';
 import { checkTensorFits, elementwiseSlabs, foldWorkgroups, tensorBytes } from '../slabs';
-import { everyUnitInRow, planRowWalkWork, rowBackwardLayout, rowWalkParams, type RowWalk } from './norm-rows';
+import { planRowWalkWork, unitsInRow, rowBackwardLayout, rowWalkParams, type RowWalk } from './norm-rows';
 
 /**
  * The launches of layer, RMS, group and instance norm, all of which normalize rows of D values,
@@ -187,7 +187,7 @@ export function normApplyLaunches(context: GpuContext, call: NormCall, apply: Sl
       {
         shader: shaders.normRowsApply,
         entryPoint: `normRowsApply${rowApply.variant}`,
-        constants: { ...constants, EVERY_UNIT_IN_ROW: everyUnitInRow(rowApply) },
+        constants: { ...constants, UNITS_IN_ROW: unitsInRow(rowApply) },
         params: { ...rowWalkParams(view, rowApply), ...forwardStatsLayout(view.rows) },
         buffers: [buffers.x, buffers.stats, gamma, beta, buffers.y, buffers.residual ?? buffers.x],
         grid: rowApply.grid,
@@ -324,7 +324,7 @@ function rowWiseBackwardLaunches(context: GpuContext, call: NormCall, walk: RowW
   const { view } = call;
   // Rows of a row-wise walk are contiguous: the kernels have no channels-last index.
   const { CHANNELS_LAST: _channelsLast, ...rowConstants } = kernelConstants;
-  const constants = { ...rowConstants, EVERY_UNIT_IN_ROW: everyUnitInRow(walk) };
+  const constants = { ...rowConstants, UNITS_IN_ROW: unitsInRow(walk) };
   const scratch = rowBackwardLayout(view, walk);
   const partials = { buffer: context.scratch.get(scratch.floats * 4), offset: 0, size: scratch.floats * 4 };
   const inputs = [buffers.x, buffers.dy, buffers.stats, buffers.gamma ?? context.constants.filled(view.params, 1), buffers.beta ?? context.constants.filled(view.params, 0), saved, partials];

@@ -92,12 +92,13 @@ export function planRowWalk(view: NormView, tuning: KernelTuning, bindingBytes: 
 }
 
 /**
- * Whether every thread of a Columns walk has all COLUMN_UNITS of its units in the row (rowUnits ==
- * COLUMN_UNITS · rowThreads, D a multiple of 16 and at least 64): the kernels' EVERY_UNIT_IN_ROW
- * (norm-row-walk.wgsl), which drops their per-unit bounds tests.
+ * How many of a Columns thread's COLUMN_UNITS units (lane + j·rowThreads) lie in the row whatever
+ * the lane: units j < ⌊rowUnits / rowThreads⌋ end before j·rowThreads + rowThreads ≤ rowUnits. The
+ * kernels' UNITS_IN_ROW (norm-row-walk.wgsl), which drops those units' bounds tests: all four where D
+ * is a multiple of 16 and at least 64, three for most other rows of vec4 units. 0 for other walks.
  */
-export function everyUnitInRow(walk: RowWalk): boolean {
-  return walk.variant === 'Vec4Columns' && walk.rowUnits === COLUMN_UNITS * walk.rowThreads;
+export function unitsInRow(walk: RowWalk): number {
+  return walk.variant === 'Vec4Columns' ? Math.min(COLUMN_UNITS, Math.floor(walk.rowUnits / walk.rowThreads)) : 0;
 }
 
 export function planRowWalkWork(context: GpuContext, view: NormView, purpose: 'forward' | 'backward' = 'forward'): RowWalk | undefined {
