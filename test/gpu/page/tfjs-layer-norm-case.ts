@@ -23,6 +23,7 @@ import { caseSeed, createRng, normals } from '../../support/random';
 import { referenceNormBackward, referenceNormForward, type ReferenceNormParams } from '../../support/norm-reference';
 import { backwardBounds, forwardBounds } from '../../support/norm-cpu-tolerance';
 import { gpuBackwardBounds, gpuForwardBounds, type NormBoundInputs } from './norm-gpu-bounds';
+import { countDispatches } from './dispatch-counter';
 
 export type LayerNormBackend = 'webgpu' | 'cpu';
 
@@ -525,24 +526,18 @@ function twoNormModel(useOurs: boolean): tf.Sequential {
 /** Compute dispatches and queue submits of one training step (trainOnBatch, awaited), after a warm-up. */
 async function dispatchesPerStep(device: GPUDevice, model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<{ dispatches: number; submits: number }> {
   for (let i = 0; i < 2; i++) await model.trainOnBatch(x, y);
-  const pass = GPUComputePassEncoder.prototype;
-  const originals = { dispatch: pass.dispatchWorkgroups, submit: device.queue.submit };
-  const counts = { dispatches: 0, submits: 0 };
-  pass.dispatchWorkgroups = function (...args: Parameters<GPUComputePassEncoder['dispatchWorkgroups']>) {
-    counts.dispatches++;
-    return originals.dispatch.apply(this, args);
-  };
+  const submit = device.queue.submit;
+  let submits = 0;
   device.queue.submit = function (buffers) {
-    counts.submits++;
-    return originals.submit.call(this, buffers);
+    submits++;
+    return submit.call(this, buffers);
   };
   try {
-    await model.trainOnBatch(x, y);
+    const { dispatches } = await countDispatches(() => model.trainOnBatch(x, y));
+    return { dispatches, submits };
   } finally {
-    pass.dispatchWorkgroups = originals.dispatch;
-    device.queue.submit = originals.submit;
+    device.queue.submit = submit;
   }
-  return counts;
 }
 
 /**
