@@ -91,8 +91,13 @@ const DROP_RATIO = 1.5;
  * tuning time.
  */
 const SCREEN_BYTES = 1 << 20;
-/** Timed runs of each remaining candidate (the minimum is kept). */
-const TIMED_RUNS = 2;
+/**
+ * Readings of each remaining candidate (the minimum is kept). A first run that lasted a whole batch
+ * (TARGET_BATCH_MS) is one of them: it can only be slower than a warm run (pipelines still being
+ * built, buffers touched for the first time), never faster, so the minimum stays a warm time, and
+ * the large classes, whose calls last tens of ms on a CPU adapter, run each candidate once less.
+ */
+const READINGS = 2;
 /** A candidate replaces the heuristic tuning only when at least this much faster (noise margin). */
 const MIN_GAIN = 0.03;
 /**
@@ -255,7 +260,7 @@ export class Autotuner {
       const screenDone = performance.now();
       // A first run of each (pipelines built, buffers touched) sizes its batches and drops the slow.
       const best = await this.firstRuns(timer, works);
-      const iterations = best.map((single) => single?.map((ms) => Math.max(1, Math.min(MAX_ITERATIONS, Math.ceil(TARGET_BATCH_MS / Math.max(ms, 1e-3))))));
+      const batches = best.map((single) => single?.map(batchAfterFirstRun));
       const firstDone = performance.now();
       const firstTotal = (c: number) => total(best[c]);
       const kept = withinReach(best.map(total));
@@ -265,10 +270,13 @@ export class Autotuner {
       // Timed runs, candidates interleaved so that all see the same background load.
       const totals: (number | undefined)[] = candidates.map(() => undefined);
       if (timed.size > 1) {
-        const mins = candidates.map((_, c) => best[c]?.map(() => Infinity));
-        for (let run = 0; run < TIMED_RUNS; run++) {
+        const mins = candidates.map((_, c) => best[c]?.map((ms, s) => (batches[c]![s].runs < READINGS ? ms : Infinity)));
+        for (let run = 0; run < READINGS; run++) {
           for (const c of timed) {
-            for (const [s, encode] of works[c]!.entries()) mins[c]![s] = Math.min(mins[c]![s], (await this.time(timer, encode, iterations[c]![s])).ms);
+            for (const [s, encode] of works[c]!.entries()) {
+              const { calls, runs } = batches[c]![s];
+              if (run < runs) mins[c]![s] = Math.min(mins[c]![s], (await this.time(timer, encode, calls)).ms);
+            }
           }
         }
         for (const c of timed) totals[c] = sum(mins[c]!);
@@ -354,6 +362,16 @@ export class Autotuner {
     }
     this.context.tuned.set(classKey, restricted);
   }
+}
+
+/**
+ * From a shape's first run (ms): the calls per timed batch, enough for it to last TARGET_BATCH_MS,
+ * and how many timed batches it still takes, one fewer when the first run lasted a whole batch and
+ * so is one of the READINGS.
+ */
+export function batchAfterFirstRun(firstMs: number): { calls: number; runs: number } {
+  const calls = Math.max(1, Math.min(MAX_ITERATIONS, Math.ceil(TARGET_BATCH_MS / Math.max(firstMs, 1e-3))));
+  return { calls, runs: firstMs >= TARGET_BATCH_MS ? READINGS - 1 : READINGS };
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { channelView } from '../../src/layout';
 import { candidatesFor, kernelFamilies, launchProfiles, restrictCandidate, sizeClassKey, sizeClassOf } from '../../src/gpu/tuning-classes';
-import { noteRatios, screenSlice, withinReach } from '../../src/gpu/autotune';
+import { batchAfterFirstRun, noteRatios, screenSlice, withinReach } from '../../src/gpu/autotune';
 import { resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 
 const gpuDefaults = resolveTuning(undefined, 256, {});
@@ -74,6 +74,18 @@ describe('screening before full-size runs', () => {
     // The fastest under 2 ms: one timestamp reading is mostly quantization; nothing is dropped.
     expect(withinReach([0.1, 0.5, Infinity])).toEqual([true, true, false]);
     expect(withinReach([Infinity, Infinity])).toEqual([false, false]);
+  });
+
+  it('sizes timed batches to last 2 ms, and counts a first run that lasted one as a reading', () => {
+    // Short first runs: batches of several calls, two of them timed (the first run is quantization).
+    expect(batchAfterFirstRun(0.05)).toEqual({ calls: 40, runs: 2 });
+    expect(batchAfterFirstRun(1.99)).toEqual({ calls: 2, runs: 2 });
+    // Tiny or unreadable (0 ms) first runs: at most 64 calls per batch.
+    expect(batchAfterFirstRun(0.001)).toEqual({ calls: 64, runs: 2 });
+    expect(batchAfterFirstRun(0)).toEqual({ calls: 64, runs: 2 });
+    // A first run of a whole batch or more: one call per batch, and one timed batch after it.
+    expect(batchAfterFirstRun(2)).toEqual({ calls: 1, runs: 1 });
+    expect(batchAfterFirstRun(60)).toEqual({ calls: 1, runs: 1 });
   });
 
   it('judges how far behind each candidate is only from readings that can judge', () => {
