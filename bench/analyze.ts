@@ -24,7 +24,10 @@ const plan = { targetBatchMs: 40, maxK: 32, minReps: 5, maxReps: 9, budgetMs: 30
 const session = await openBenchPage(args.browser, (text) => console.log(text));
 try {
   await call(session.page, 'init', args.deviceLimits);
-  const copyShapes = [4, 8, 16, 32].flatMap((unitsPerThread) => [64, 128].map((workgroupSize) => ({ workgroupSize, unitsPerThread })));
+  const copyShapes = [
+  ...[4, 8, 16, 32].flatMap((unitsPerThread) => [64, 128].map((workgroupSize) => ({ workgroupSize, unitsPerThread }))),
+  ...[64, 256, 1024].flatMap((unitsPerThread) => [4, 16, 64].map((workgroupSize) => ({ workgroupSize, unitsPerThread, walk: 'segments' as const }))),
+];
   for (const bytes of args.sizes) {
     console.log(`\ncopy kernel launch shapes, ${formatSize(bytes)}`);
     for (const row of await call(session.page, 'analyzeCopy', bytes / 4, copyShapes, plan)) {

@@ -9,6 +9,11 @@
 // access pattern as the apply kernel). Grids larger than maxComputeWorkgroupsPerDimension are
 // folded into two dimensions; the workgroup index is x + y · numWorkgroups.x.
 //
+// `copySegments` walks the same units the other way round: each thread copies its own contiguous
+// UNITS_PER_THREAD units, four per step. A CPU adapter runs a workgroup's invocations as SIMD lanes
+// of one core, and there contiguous runs per lane with the loop unrolled copy faster than the
+// strided walk (which suits a GPU's coalescing); the floor takes whichever walk is faster.
+//
 // `readVec4` is the read-only counterpart used to analyse the statistics kernels: it reads the same
 // units and writes one vec4 per thread (the running sum, so the loads cannot be optimised away),
 // i.e. 4 bytes per element plus a negligible 16 bytes per thread.
@@ -59,5 +64,25 @@ fn readVec4(
   let thread = (first - local) / UNITS_PER_THREAD + local;
   if (first < params.units) {
     dst[thread] = sum;
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn copySegments(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let first = (firstUnit(workgroup, workgroups, 0u) / UNITS_PER_THREAD + local) * UNITS_PER_THREAD;
+  let end = min(first + UNITS_PER_THREAD, params.units);
+  var unit = first;
+  for (; unit + 4u <= end; unit += 4u) {
+    dst[unit] = src[unit];
+    dst[unit + 1u] = src[unit + 1u];
+    dst[unit + 2u] = src[unit + 2u];
+    dst[unit + 3u] = src[unit + 3u];
+  }
+  for (; unit < end; unit += 1u) {
+    dst[unit] = src[unit];
   }
 }

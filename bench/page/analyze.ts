@@ -14,7 +14,7 @@ import { planElementwiseWork } from '../../src/gpu/elementwise-plan';
 import { planReduction, reductionLaunches } from '../../src/gpu/statistics-plan';
 import { resolveTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { TimingPlan } from '../lib/types';
-import { copyKernel, copyShapeFor } from './copy-kernel';
+import { copyFloor, copyKernel, copyShapesFor, describeCopyShape, type CopyShape } from './copy-kernel';
 import { generator, uniform } from './data';
 import { summarize, timeGpuInterleaved, type Encode, type GpuTimer } from './timing';
 
@@ -57,8 +57,9 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
   const runningVar = buffer('runningVar', uniform(random, C, 1.3, 0.3));
   const dgamma = buffer('dgamma', C);
   const dbeta = buffer('dbeta', C);
-  const copy = copyKernel(device, x, y, n, 'copyVec4', copyShapeFor(isFallback));
-  const read = copyKernel(device, x, undefined, n, 'readVec4', copyShapeFor(isFallback));
+  const copyShapes = copyShapesFor(isFallback);
+  const copy = copyFloor(device, x, y, n, copyShapes);
+  const read = copyKernel(device, x, undefined, n, 'readVec4', copyShapes[0]);
   const rows: AnalysisRow[] = [];
   const contexts: GpuContext[] = [];
   try {
@@ -79,8 +80,8 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
       const statsEntry = `stats${statsWork.plan.shape}${statsWork.plan.slabs[0].walk}${statsWork.plan.slabs[0].width}`;
       const applyEntry = `apply${applyPlan.variant}${applyPlan.slabs[0].runs ? ' by runs' : ' by period'}`;
       const variants: [string, number, Encode][] = [
-        ['copy (floor kernel)', 8 * n, (e) => copy.encode(e)],
-        ['read x only', 4 * n, (e) => read.encode(e)],
+        ...copy.variants.map((encode, i): [string, number, Encode] => [`copy (a floor candidate, ${describeCopyShape(copyShapes[i])})`, 8 * n, encode]),
+        [`read x only (${describeCopyShape(copyShapes[0])})`, 4 * n, (e) => read.encode(e)],
         [`stats alone (${statsEntry}, ${statsWork.plan.chunks} partials/channel)`, 4 * n, encodeOf('stats', statsAlone)],
         ['stats + finalize', 4 * n, encodeOf('statsFinalize', statistics)],
         [`apply alone (${applyEntry})`, 8 * n, encodeOf('apply', applyAlone)],
@@ -111,7 +112,7 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
 }
 
 /** The copy kernel under several launch shapes, to pick the floor's (the fastest plain copy). */
-export async function analyzeCopy(device: GPUDevice, timer: GpuTimer, elements: number, shapes: { workgroupSize: number; unitsPerThread: number }[], plan: TimingPlan): Promise<AnalysisRow[]> {
+export async function analyzeCopy(device: GPUDevice, timer: GpuTimer, elements: number, shapes: CopyShape[], plan: TimingPlan): Promise<AnalysisRow[]> {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const src = device.createBuffer({ label: 'analyze.copy.src', size: elements * 4, usage });
   const dst = device.createBuffer({ label: 'analyze.copy.dst', size: elements * 4, usage });
@@ -120,7 +121,7 @@ export async function analyzeCopy(device: GPUDevice, timer: GpuTimer, elements: 
     const samples = await timeGpuInterleaved(timer, kernels.map((k) => (e: GPUCommandEncoder) => k.encode(e)), plan);
     return shapes.map((shape, i) => {
       const s = summarize(samples[i]);
-      return { tuning: 'copy', variant: `copyVec4 ${shape.workgroupSize} threads × ${shape.unitsPerThread} vec4`, ms: s.ms, msMin: s.msMin, msMax: s.msMax, bytes: 8 * elements, gbps: (8 * elements) / s.ms / 1e6 };
+      return { tuning: 'copy', variant: `${shape.walk === 'segments' ? 'copySegments' : 'copyVec4'} ${shape.workgroupSize} threads × ${shape.unitsPerThread} vec4`, ms: s.ms, msMin: s.msMin, msMax: s.msMax, bytes: 8 * elements, gbps: (8 * elements) / s.ms / 1e6 };
     });
   } finally {
     await device.queue.onSubmittedWorkDone();

@@ -6,25 +6,44 @@ import copySource from '../../shaders/copy.wgsl?raw';
 
 export interface CopyShape {
   workgroupSize: number;
-  /** vec4s each thread copies, WORKGROUP_SIZE apart. */
+  /** vec4s each thread copies: WORKGROUP_SIZE apart, or contiguous with walk 'segments'. */
   unitsPerThread: number;
+  /** 'strided' (default, `copyVec4`) or 'segments' (`copySegments`: a contiguous run per thread). */
+  walk?: 'strided' | 'segments';
 }
 
 /**
- * Launch shape of the floor's copy: the fastest plain copy we measured (`npm run bench:analyze`).
- * On a CPU adapter (SwiftShader) the cost is per invocation, so fewer invocations doing more each
- * win: 16 vec4s per thread copies ~25% faster than 4 there. On a GPU, 4 vec4s per thread keeps
- * enough workgroups in flight at small sizes.
+ * The floor's copies: each case times all of them beside the op and takes the fastest, so that the
+ * floor is the fastest plain copy we have on the device at that size. On a GPU, strided walks (4
+ * vec4s per thread keeps enough workgroups in flight at small sizes; 16 may win on large tensors).
+ * On a CPU adapter (SwiftShader, lavapipe) the cost is per invocation and per loop step, and a
+ * contiguous run per thread, unrolled by four, copied 4 MB in 1.4–1.6 ms in headless Chromium on
+ * SwiftShader where the best strided walk took 2.2–2.4 ms (`npm run bench:analyze`); the run
+ * length that wins depends on the size (16 KB has only 1024 vec4s), so two are timed.
  */
-export function copyShapeFor(isFallbackAdapter: boolean): CopyShape {
-  return isFallbackAdapter ? { workgroupSize: 64, unitsPerThread: 16 } : { workgroupSize: 64, unitsPerThread: 4 };
+export function copyShapesFor(isFallbackAdapter: boolean): CopyShape[] {
+  return isFallbackAdapter
+    ? [
+        { workgroupSize: 64, unitsPerThread: 16 },
+        { workgroupSize: 16, unitsPerThread: 64, walk: 'segments' },
+        { workgroupSize: 16, unitsPerThread: 256, walk: 'segments' },
+      ]
+    : [
+        { workgroupSize: 64, unitsPerThread: 4 },
+        { workgroupSize: 64, unitsPerThread: 16 },
+      ];
+}
+
+export function describeCopyShape(shape: CopyShape): string {
+  return `${shape.workgroupSize} threads × ${shape.unitsPerThread} vec4${shape.walk === 'segments' ? ' contiguous' : ''} each`;
 }
 
 type Entry = 'copyVec4' | 'readVec4';
+type Kernel = Entry | 'copySegments';
 
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
-function pipeline(device: GPUDevice, entry: Entry, workgroupSize: number, unitsPerThread: number): GPUComputePipeline {
+function pipeline(device: GPUDevice, entry: Kernel, workgroupSize: number, unitsPerThread: number): GPUComputePipeline {
   let cache = pipelines.get(device);
   if (!cache) pipelines.set(device, (cache = new Map()));
   const key = `${entry}:${workgroupSize}:${unitsPerThread}`;
@@ -90,7 +109,8 @@ export function copyKernel(
   } else if (!dst) {
     throw new Error('copyKernel needs a destination buffer');
   }
-  const pipe = pipeline(device, entry, tuning.workgroupSize, tuning.unitsPerThread);
+  const kernel: Kernel = entry === 'copyVec4' && tuning.walk === 'segments' ? 'copySegments' : entry;
+  const pipe = pipeline(device, kernel, tuning.workgroupSize, tuning.unitsPerThread);
   const parts: { bindGroup: GPUBindGroup; grid: [number, number] }[] = [];
   for (let first = 0, index = 0; first < units; first += partUnits, index++) {
     const count = Math.min(partUnits, units - first);
@@ -122,6 +142,35 @@ export function copyKernel(
     },
     destroy() {
       for (const buffer of owned) buffer.destroy();
+    },
+  };
+}
+
+/** The floor of a case: every copy of copyShapesFor, timed beside the op; the fastest counts. */
+export interface CopyFloor {
+  /** One encode per copy shape, to time interleaved with the op (their samples first, in order). */
+  readonly variants: ((encoder: GPUCommandEncoder) => void)[];
+  /** Which of the variants' summaries is the floor: the fastest. */
+  fastest(ms: number[]): number;
+  /** What the floor's row timed, naming the shape that was fastest. */
+  describe(index: number): string;
+  destroy(): void;
+}
+
+export function copyFloor(device: GPUDevice, src: GPUBuffer, dst: GPUBuffer, words: number, shapes: CopyShape[]): CopyFloor {
+  const kernels = shapes.map((shape) => copyKernel(device, src, dst, words, 'copyVec4', shape));
+  return {
+    variants: kernels.map((kernel) => (encoder: GPUCommandEncoder) => kernel.encode(encoder)),
+    fastest: (ms) => ms.reduce((best, t, i) => (t < ms[best] ? i : best), 0),
+    describe(index) {
+      const parts = kernels[index].parts;
+      return (
+        `a vec4 copy of x into another buffer, the fastest of ${shapes.length} launch shapes timed (shaders/copy.wgsl, ${shapes.map(describeCopyShape).join('; ')}): ` +
+        `${describeCopyShape(shapes[index])}${parts > 1 ? `, ${parts} dispatches of ≤ maxStorageBufferBindingSize each` : ''}`
+      );
+    },
+    destroy() {
+      for (const kernel of kernels) kernel.destroy();
     },
   };
 }

@@ -8,6 +8,7 @@
 import type { AutotuneReport, KernelFamily, Layout } from '../../src/index';
 import type { KernelTuning } from '../../src/advanced';
 import type { CaseSpec, DeviceLimitsMode, PageEnvironment, PageResult, PrepareOptions, TimingPlan } from '../lib/types';
+import type { CopyShape } from './copy-kernel';
 import { createCaseRunner } from './case-runner';
 
 const runner = createCaseRunner(() => navigator.gpu);
@@ -73,7 +74,7 @@ const bench = {
     return analyze(o.bench.device, o.bench.adapter.isFallbackAdapter, o.timer, layout, shape, tunings, plan);
   },
 
-  async analyzeCopy(elements: number, shapes: { workgroupSize: number; unitsPerThread: number }[], plan: TimingPlan) {
+  async analyzeCopy(elements: number, shapes: CopyShape[], plan: TimingPlan) {
     const o = runner.ours;
     const { analyzeCopy } = await import('./analyze');
     return analyzeCopy(o.bench.device, o.timer, elements, shapes, plan);

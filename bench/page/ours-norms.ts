@@ -10,7 +10,7 @@ import type { AnyNormOptions } from '../../src/norms/norm-types';
 import { resolveNormScalars } from '../../src/norms/norm-options';
 import type { MeasuredRow, MissingRow, NormOpInfo, PageResult, TimingPlan } from '../lib/types';
 import { hostX, normCallOptions, runNorm, type CaseData } from './case-data';
-import { copyKernel, copyShapeFor } from './copy-kernel';
+import { copyFloor, copyShapesFor } from './copy-kernel';
 import { errorsAgainst, oneLine, output, readBack, timeCpuRow, upload, withErrorScopes, type Ours } from './ours';
 import { summarize, timeGpuInterleaved, type Encode, type Samples } from './timing';
 
@@ -36,11 +36,10 @@ export async function measureNormGpu(ours: Ours, data: CaseData, norm: NormOpInf
       ? `GPU time (timestamp-query) of ${what}, K per submit, per iteration; no readback`
       : `wall clock from encoding to onSubmittedWorkDone of ${what}, K per submit, per iteration; no readback`;
   const gpuNorms = ours.gpu.norms;
-  let copy: ReturnType<typeof copyKernel> | undefined;
+  let copy: ReturnType<typeof copyFloor> | undefined;
   try {
     const x = keep(upload(device, 'x', hostX(data)));
-    const copyShape = copyShapeFor(ours.bench.adapter.isFallbackAdapter);
-    copy = copyKernel(device, x, keep(output(device, 'copy.dst', elements)), elements, 'copyVec4', copyShape);
+    copy = copyFloor(device, x, keep(output(device, 'copy.dst', elements)), elements, copyShapesFor(ours.bench.adapter.isFallbackAdapter));
     const gamma = keep(upload(device, 'gamma', data.gamma));
     const beta = norm.kind === 'rms' ? undefined : keep(upload(device, 'beta', data.beta));
     // [mean | variance | invStd | scale | shift], one value per row each.
@@ -77,7 +76,8 @@ export async function measureNormGpu(ours: Ours, data: CaseData, norm: NormOpInf
       encode = (enc) => gpuNorms.encodeBackward(enc, { ...call, dy, x, stats, dx: out, gamma, dgamma, dbeta } as NormBackwardArgs);
       perParam = dbeta ? { dgamma, dbeta } : { dgamma };
     }
-    const variants: Encode[] = [(encoder) => copy!.encode(encoder), encode];
+    const variants: Encode[] = [...copy.variants, encode];
+    const copies = copy.variants.length;
     let samples: Samples[] | undefined;
     let failure: string | undefined;
     try {
@@ -88,21 +88,17 @@ export async function measureNormGpu(ours: Ours, data: CaseData, norm: NormOpInf
     }
     if (failure) {
       missing.push({ impl: 'webgpu', reason: `failed: ${failure}` });
-      samples = await withErrorScopes(device, () => timeGpuInterleaved(ours.timer, variants.slice(0, 1), plan));
+      samples = await withErrorScopes(device, () => timeGpuInterleaved(ours.timer, variants.slice(0, copies), plan));
     }
-    result.push({
-      impl: 'copy',
-      ...summarize(samples![0]),
-      timer: timerName,
-      timed: gpuTimed(`a vec4 copy of x into another buffer (shaders/copy.wgsl, ${copyShape.workgroupSize} threads × ${copyShape.unitsPerThread} vec4 each${copy.parts > 1 ? `, ${copy.parts} dispatches` : ''})`),
-    });
+    const floor = copy.fastest(samples!.slice(0, copies).map((s) => summarize(s).ms));
+    result.push({ impl: 'copy', ...summarize(samples![floor]), timer: timerName, timed: gpuTimed(copy.describe(floor)) });
     if (!failure) {
       const actual: Record<string, Float32Array> = { [norm.backward ? 'dx' : 'y']: await readBack(device, out, 0, elements) };
       for (const [name, block] of Object.entries(perRow)) actual[name] = await readBack(device, stats, block * rows * 4, rows);
       for (const [name, buffer] of Object.entries(perParam)) actual[name] = await readBack(device, buffer, 0, data.gamma.length);
       result.push({
         impl: 'webgpu',
-        ...summarize(samples![1]),
+        ...summarize(samples![copies]),
         timer: timerName,
         timed: gpuTimed(what),
         ...errorsAgainst(data.reference, actual),

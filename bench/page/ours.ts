@@ -12,7 +12,7 @@ import { resolveTuning, tuningForAdapter } from '../../src/gpu/tuning';
 import { baseOp, type MeasuredRow, type MissingRow, type PageResult, type TimingPlan } from '../lib/types';
 import type { BenchDevice } from './gpu-device';
 import { EPS, hostX, libraryOptions, streamInto, type CaseData, type Stream } from './case-data';
-import { copyKernel, copyShapeFor } from './copy-kernel';
+import { copyFloor, copyShapesFor } from './copy-kernel';
 import { maxAbsDiff } from './data';
 import { StreamedCheck } from './streamed-reference';
 import { GpuTimer, summarize, timeGpuInterleaved, timeHost, type Encode, type Samples } from './timing';
@@ -202,15 +202,14 @@ export class Ours {
       this.timer.timestamps
         ? `GPU time (timestamp-query) of ${what}, K per submit, per iteration; no readback`
         : `wall clock from encoding to onSubmittedWorkDone of ${what}, K per submit, per iteration; no readback`;
-    let copy: ReturnType<typeof copyKernel> | undefined;
+    let copy: ReturnType<typeof copyFloor> | undefined;
     try {
       const x = await input('x', data.x, data.streams.x, data.bits?.x);
       const copyDst = keep(output(device, 'copy.dst', elements, dtype));
-      const copyShape = copyShapeFor(this.bench.adapter.isFallbackAdapter);
       // The floor copies the tensor's bytes: for float16, half those of float32 (the copy kernel
       // moves 4-byte words, so as many words as the float16 buffer holds).
       const copyWords = dtype === 'float16' ? tensorBufferBytes(elements, dtype) / 4 : elements;
-      copy = copyKernel(device, x, copyDst, copyWords, 'copyVec4', copyShape);
+      copy = copyFloor(device, x, copyDst, copyWords, copyShapesFor(this.bench.adapter.isFallbackAdapter));
       const gamma = keep(upload(device, 'gamma', data.gamma));
       const beta = keep(upload(device, 'beta', data.beta));
       const runningMean = keep(upload(device, 'runningMean', data.runningMean));
@@ -271,7 +270,8 @@ export class Ours {
         perChannel = { dgamma: [dgamma, 0], dbeta: [dbeta, 0] };
       }
       const tensors: Record<string, GPUBuffer> = dz ? { dz } : {};
-      const variants: Encode[] = [(encoder) => copy!.encode(encoder)];
+      const variants: Encode[] = [...copy.variants];
+      const copies = variants.length;
       if (encode) variants.push(encode);
       // Comparisons timed interleaved with the call, after it: [name, encode, its engine].
       const comparisons: [string, Encode, GpuBatchNorm][] = [];
@@ -294,29 +294,22 @@ export class Ours {
         missing.push({ impl: 'webgpu', reason: `failed: ${failure}` });
         encode = undefined;
       }
-      samples ??= await withErrorScopes(device, () => timeGpuInterleaved(this.timer, variants.slice(0, 1), plan));
-      rows.push({
-        impl: 'copy',
-        ...summarize(samples[0]),
-        timer: timerName,
-        timed: gpuTimed(
-          `a vec4 copy of x into another buffer (shaders/copy.wgsl, ${copyShape.workgroupSize} threads × ${copyShape.unitsPerThread} vec4 each` +
-            `${copy.parts > 1 ? `, ${copy.parts} dispatches of ≤ maxStorageBufferBindingSize each` : ''})`,
-        ),
-      });
-      if (encode && samples[1]) {
+      samples ??= await withErrorScopes(device, () => timeGpuInterleaved(this.timer, variants.slice(0, copies), plan));
+      const floor = copy.fastest(samples.slice(0, copies).map((s) => summarize(s).ms));
+      rows.push({ impl: 'copy', ...summarize(samples[floor]), timer: timerName, timed: gpuTimed(copy.describe(floor)) });
+      if (encode && samples[copies]) {
         // A comparison ran last: the checked outputs are the call's own again.
         if (comparisons.length > 0) await this.timer.batch(encode, 1);
         const family = op === 'backward' ? 'backward' : 'forwardTrain';
         const extra: Record<string, number> = {};
         for (const [c, [name, , engine]] of comparisons.entries()) {
-          if (samples[2 + c] === undefined) continue;
-          extra[`${name}Ms`] = summarize(samples[2 + c]).ms;
+          if (samples[copies + 1 + c] === undefined) continue;
+          extra[`${name}Ms`] = summarize(samples[copies + 1 + c]).ms;
           if (op !== 'inference') extra[`${name}Dispatches`] = engine.dispatchCount(family, { shape, layout, dtype, residual: residual !== undefined || dz !== undefined });
         }
         rows.push({
           impl: 'webgpu',
-          ...summarize(samples[1]),
+          ...summarize(samples[copies]),
           timer: timerName,
           timed: gpuTimed(dtype === 'float16' ? `${what}, with dtype 'float16' (float16 x, y, dy, dx, z, dz)` : what),
           ...(await this.check(data, main, perChannel, tensors)),

@@ -4,6 +4,7 @@
  * exactly, in both directions (see wire.ts).
  */
 import { adapterInfo } from './adapter-info';
+import { runCopyFloorCase } from './copy-floor-case';
 import { runBackwardCase } from './backward-case';
 import { runBackwardValidationCase, runBackwardVerifyCase } from './backward-checks-case';
 import { runForwardCase } from './forward-case';
@@ -42,6 +43,7 @@ export const cases = {
     return { pong: arg };
   },
   adapterInfo,
+  copyFloorCase: runCopyFloorCase,
   forwardCase: runForwardCase,
   normCase: runNormCase,
   normBadInputsCase: runNormBadInputsCase,
