@@ -119,20 +119,73 @@ fn gradient4(u: u32, d: vec4f, co: Coefficients4) -> vec4f {
   return co.k * d;
 }
 
+// dx (and dz) of one unit.
+fn backwardAt(u: u32, co: Coefficients) {
+  let d = activatedDy(u);
+  dx[u] = toTensor(gradient(u, d, co));
+  if (RESIDUAL) {
+    dz[u] = toTensor(d);
+  }
+}
+
+fn backwardAt4(u: u32, co: Coefficients4) {
+  let d = activatedDy4(u);
+  dx4[u] = toTensor4(gradient4(u, d, co));
+  if (RESIDUAL) {
+    dz4[u] = toTensor4(d);
+  }
+}
+
+// One piece of a thread's units, walked as in apply.wgsl (four units per loop step in the
+// contiguous walk).
+fn backwardSpan(span: Span, co: Coefficients) {
+  if (CONTIGUOUS) {
+    var u = span.first;
+    for (; u + 3u < span.end; u += 4u) {
+      backwardAt(u, co);
+      backwardAt(u + 1u, co);
+      backwardAt(u + 2u, co);
+      backwardAt(u + 3u, co);
+    }
+    for (; u < span.end; u += 1u) {
+      backwardAt(u, co);
+    }
+    return;
+  }
+  for (var u = span.first; u < span.end; u += span.step) {
+    backwardAt(u, co);
+  }
+}
+
+fn backwardSpan4(span: Span, co: Coefficients4) {
+  if (CONTIGUOUS) {
+    var u = span.first;
+    for (; u + 3u < span.end; u += 4u) {
+      backwardAt4(u, co);
+      backwardAt4(u + 1u, co);
+      backwardAt4(u + 2u, co);
+      backwardAt4(u + 3u, co);
+    }
+    for (; u < span.end; u += 1u) {
+      backwardAt4(u, co);
+    }
+    return;
+  }
+  for (var u = span.first; u < span.end; u += span.step) {
+    backwardAt4(u, co);
+  }
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn backwardApplyScalar(
   @builtin(workgroup_id) workgroup: vec3u,
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let span = spanOf(workgroup, workgroups, local);
-  let co = channelCoefficients(span.channel);
-  for (var u = span.first; u < span.end; u += params.stride) {
-    let d = activatedDy(u);
-    dx[u] = toTensor(gradient(u, d, co));
-    if (RESIDUAL) {
-      dz[u] = toTensor(d);
-    }
+  var span = spanOf(workgroup, workgroups, local);
+  while (span.first < span.end) {
+    backwardSpan(span, channelCoefficients(span.channel));
+    span = nextSpan(span);
   }
 }
 
@@ -142,14 +195,10 @@ fn backwardApplyVec4Run(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let span = spanOf(workgroup, workgroups, local);
-  let co = broadcast(channelCoefficients(span.channel));
-  for (var u = span.first; u < span.end; u += params.stride) {
-    let d = activatedDy4(u);
-    dx4[u] = toTensor4(gradient4(u, d, co));
-    if (RESIDUAL) {
-      dz4[u] = toTensor4(d);
-    }
+  var span = spanOf(workgroup, workgroups, local);
+  while (span.first < span.end) {
+    backwardSpan4(span, broadcast(channelCoefficients(span.channel)));
+    span = nextSpan(span);
   }
 }
 
@@ -159,13 +208,7 @@ fn backwardApplyVec4Channels(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
+  // By period only (inner' = 1): one span per thread.
   let span = spanOf(workgroup, workgroups, local);
-  let co = groupCoefficients(span.channel);
-  for (var u = span.first; u < span.end; u += params.stride) {
-    let d = activatedDy4(u);
-    dx4[u] = toTensor4(gradient4(u, d, co));
-    if (RESIDUAL) {
-      dz4[u] = toTensor4(d);
-    }
-  }
+  backwardSpan4(span, groupCoefficients(span.channel));
 }

@@ -50,19 +50,42 @@ export function elementwiseShape(view: ChannelView, bytes = 4): ElementwiseShape
 export interface ElementwiseLaunch {
   params: { units: number; base: number; channels: number; inner: number; stride: number; segment: number; firstRun: number; threads: number };
   runs: boolean;
+  /** The contiguous walk (elementwise-span.wgsl, CONTIGUOUS): thread t takes units [t·segment, (t+1)·segment). */
+  contiguous: boolean;
   grid: [number, number];
 }
 
-export function planElementwiseRange(shape: ElementwiseShape, base: number, units: number, tuning: KernelTuning, maxPerDimension: number): ElementwiseLaunch {
+/**
+ * Shortest run, in values, that the contiguous walk takes (tuning.contiguousUnitsPerThread): each
+ * run a thread crosses costs it a loop exit and the channel's coefficients.
+ */
+export const CONTIGUOUS_MIN_RUN = 64;
+/**
+ * Fewest workgroups the contiguous walk shortens its threads for: a CPU adapter runs a workgroup on
+ * one core, so a small tensor in one or two long-threaded workgroups would leave cores idle.
+ */
+export const CONTIGUOUS_MIN_WORKGROUPS = 8;
+
+/**
+ * `contiguousKernel`: whether the kernel has the contiguous walk (apply and backward-apply of batch
+ * norm do; the norms' apply does not).
+ */
+export function planElementwiseRange(shape: ElementwiseShape, base: number, units: number, tuning: KernelTuning, maxPerDimension: number, contiguousKernel = false): ElementwiseLaunch {
   const { channels, inner } = shape;
   const perThread = tuning.applyUnitsPerThread;
   const period = channels * inner;
-  const runs = inner > 1 && inner >= perThread;
+  const valuesPerUnit = shape.variant === 'Scalar' ? 1 : 4;
+  const contiguous = contiguousKernel && tuning.contiguousUnitsPerThread > 0 && inner > 1 && inner * valuesPerUnit >= CONTIGUOUS_MIN_RUN;
+  const runs = !contiguous && inner > 1 && inner >= perThread;
   let stride: number;
   let threads: number;
   let segment = 0;
   let firstRun = 0;
-  if (runs) {
+  if (contiguous) {
+    stride = 1;
+    segment = Math.max(1, Math.min(tuning.contiguousUnitsPerThread, Math.ceil(units / (CONTIGUOUS_MIN_WORKGROUPS * tuning.workgroupSize))));
+    threads = Math.ceil(units / segment);
+  } else if (runs) {
     stride = Math.ceil(inner / perThread);
     firstRun = Math.floor(base / inner);
     const lastRun = Math.floor((base + units - 1) / inner);
@@ -75,12 +98,13 @@ export function planElementwiseRange(shape: ElementwiseShape, base: number, unit
   return {
     params: { units, base, channels, inner, stride, segment, firstRun, threads },
     runs,
+    contiguous,
     grid: foldWorkgroups(Math.ceil(threads / tuning.workgroupSize), maxPerDimension),
   };
 }
 
 export interface SlabbedElementwise extends ElementwiseShape {
-  slabs: (SlabLaunchPlan & { runs: boolean })[];
+  slabs: (SlabLaunchPlan & { runs: boolean; contiguous: boolean })[];
 }
 
 /**
@@ -89,11 +113,15 @@ export interface SlabbedElementwise extends ElementwiseShape {
  * it, see tensorBytes), which the kernels never touch (they stop at `units`).
  */
 export function planSlabbedElementwise(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number, bytes = 4): SlabbedElementwise {
-  const shape = elementwiseShape(view, bytes);
-  const slabs = elementwiseSlabs(shape.units, shape.unitBytes, bindingBytes).map(({ firstUnit, units }) => {
-    const { params, runs, grid } = planElementwiseRange(shape, firstUnit, units, tuning, maxPerDimension);
-    return { params, runs, grid, binding: { offset: firstUnit * shape.unitBytes, size: tensorBytes(units * shape.unitBytes, 1), skip: 0 } };
-  });
+  return planShapeSlabs(elementwiseShape(view, bytes), tuning, maxPerDimension, bindingBytes, true);
+}
+
+/** The launches over every slab of a shape in units (`contiguousKernel`: see planElementwiseRange). */
+export function planShapeSlabs(shape: ElementwiseShape, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number, contiguousKernel: boolean): SlabbedElementwise {
+  const slabs = elementwiseSlabs(shape.units, shape.unitBytes, bindingBytes).map(({ firstUnit, units }) => ({
+    ...planElementwiseRange(shape, firstUnit, units, tuning, maxPerDimension, contiguousKernel),
+    binding: { offset: firstUnit * shape.unitBytes, size: tensorBytes(units * shape.unitBytes, 1), skip: 0 },
+  }));
   return { ...shape, slabs };
 }
 
@@ -114,7 +142,8 @@ export function elementwiseLaunches(
 ): Launch[] {
   return plan.slabs.map((slab) => ({
     ...kernel,
-    constants: { ...kernel.constants, RUNS: slab.runs },
+    // CONTIGUOUS only where set: the norms' apply kernels have no such walk (its default is false).
+    constants: { ...kernel.constants, RUNS: slab.runs, ...(slab.contiguous ? { CONTIGUOUS: true } : {}) },
     params: { ...slab.params, ...params },
     buffers: bind((tensor) => slabOf(tensor, slab.binding)),
     grid: slab.grid,

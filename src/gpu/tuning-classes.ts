@@ -42,11 +42,11 @@ function formatBytes(bytes: number): string {
 }
 
 /** The knobs of the kernels each family runs: a candidate sets only these. */
-const reductionKnobs = ['workgroupSize', 'applyUnitsPerThread', 'statsBytesInFlight', 'statsTargetThreads', 'statsMinValuesPerThread', 'serialFinalizeMaxChunks', 'blockedRows', 'runSegments'] as const;
+const reductionKnobs = ['workgroupSize', 'applyUnitsPerThread', 'statsBytesInFlight', 'statsTargetThreads', 'statsMinValuesPerThread', 'serialFinalizeMaxChunks', 'blockedRows', 'runSegments', 'contiguousUnitsPerThread'] as const;
 const familyKnobs: Record<KernelFamily, readonly (keyof KernelTuning)[]> = {
   forwardTrain: reductionKnobs,
   backward: reductionKnobs,
-  inference: ['workgroupSize', 'applyUnitsPerThread'],
+  inference: ['workgroupSize', 'applyUnitsPerThread', 'contiguousUnitsPerThread'],
 };
 
 /**

@@ -30,7 +30,7 @@ describe('candidates', () => {
         expect(new Set(effective).size).toBe(candidates.length);
         for (const c of candidates.slice(1)) {
           expect(Object.keys(c).length).toBeGreaterThan(0);
-          if (family === 'inference') for (const knob of Object.keys(c)) expect(['workgroupSize', 'applyUnitsPerThread']).toContain(knob);
+          if (family === 'inference') for (const knob of Object.keys(c)) expect(['workgroupSize', 'applyUnitsPerThread', 'contiguousUnitsPerThread']).toContain(knob);
         }
       }
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planBackwardReduce } from '../../src/gpu/backward-plan';
-import { elementwiseShape, planElementwiseRange } from '../../src/gpu/elementwise-plan';
+import { CONTIGUOUS_MIN_RUN, elementwiseShape, planElementwiseRange } from '../../src/gpu/elementwise-plan';
 import { foldWorkgroups } from '../../src/gpu/slabs';
 import { LOADS_PER_THREAD, planStats } from '../../src/gpu/statistics-plan';
 import { shaders } from '../../src/gpu/shader-sources';
@@ -93,14 +93,32 @@ describe('launch planning', () => {
  * cover every unit once with its own channel, for both ways of walking and slabs that start and end
  * inside runs.
  */
-function walk(shape: ReturnType<typeof elementwiseShape>, base: number, units: number, perThread: number): Int32Array {
-  const tuning = { ...defaultTuning, applyUnitsPerThread: perThread };
-  const { params: p, runs } = planElementwiseRange(shape, base, units, tuning, 65535);
+function walk(shape: ReturnType<typeof elementwiseShape>, base: number, units: number, perThread: number, contiguousWalk = false): Int32Array {
+  // Workgroups of 4 in the contiguous walk: its threads are shortened to fill CONTIGUOUS_MIN_WORKGROUPS
+  // workgroups, and with 4 they still span several runs on these small tensors.
+  const tuning = { ...defaultTuning, applyUnitsPerThread: perThread, ...(contiguousWalk ? { contiguousUnitsPerThread: perThread, workgroupSize: 4 } : {}) };
+  const { params: p, runs, contiguous } = planElementwiseRange(shape, base, units, tuning, 65535, true);
   const written = new Int32Array(units).fill(-1);
   for (let t = 0; t < p.threads; t++) {
     let first: number;
     let end: number;
     let channel: number;
+    if (contiguous) {
+      // spanOf, then nextSpan for each further run the thread's range crosses.
+      first = t * p.segment;
+      const last = Math.min(first + p.segment, p.units);
+      const run = Math.floor((p.base + first) / p.inner);
+      channel = run % p.channels;
+      end = Math.min(last, (run + 1) * p.inner - p.base);
+      while (first < end) {
+        for (let u = first; u < end; u++) {
+          expect(written[u]).toBe(-1);
+          written[u] = channel;
+        }
+        [first, end, channel] = [end, Math.min(end + p.inner, last), channel + 1 === p.channels ? 0 : channel + 1];
+      }
+      continue;
+    }
     if (!runs) {
       const start = Math.floor(t / p.stride) * p.segment;
       end = Math.min(start + p.segment, p.units);
@@ -141,6 +159,36 @@ describe('elementwise walks', () => {
     }
     expect(byRuns).toBeGreaterThan(0);
     expect(byPeriod).toBeGreaterThan(0);
+  });
+
+  it('cover every unit once with its channel in the contiguous walk, across runs and slab edges', () => {
+    let contiguousPlans = 0;
+    // Runs of 64 values and more take it (CONTIGUOUS_MIN_RUN): vec4 runs of 16 and 20 units, scalar
+    // runs of 67 values (a prime), one long run per channel; NC and short runs keep their walks.
+    for (const [shape, layout] of [[[16, 3, 8, 8], 'NCHW'], [[9, 5, 80], 'NCL'], [[12, 3, 67], 'NCL'], [[1, 2, 1000], 'NCL'], [[7, 5], 'NC'], [[2, 3, 5, 7], 'NCHW']] as const) {
+      const s = elementwiseShape(channelView([...shape], layout));
+      const long = s.inner * (s.variant === 'Scalar' ? 1 : 4) >= CONTIGUOUS_MIN_RUN;
+      for (const perThread of [1, 5, 16, 64, 256]) {
+        for (const [base, units] of [[0, s.units], [3, s.units - 3], [0, Math.ceil(s.units / 2)], [Math.floor(s.units / 3), Math.ceil(s.units / 3)]]) {
+          if (units < 1) continue;
+          const plan = planElementwiseRange(s, base, units, { ...defaultTuning, workgroupSize: 4, contiguousUnitsPerThread: perThread }, 65535, true);
+          expect(plan.contiguous).toBe(long);
+          if (plan.contiguous) contiguousPlans++;
+          const written = walk(s, base, units, perThread, true);
+          written.forEach((channel, u) => expect(channel).toBe(Math.floor((base + u) / s.inner) % s.channels));
+        }
+      }
+      // A kernel without the walk (the norms' apply) never gets it.
+      expect(planElementwiseRange(s, 0, s.units, { ...defaultTuning, contiguousUnitsPerThread: 16 }, 65535, false).contiguous).toBe(false);
+    }
+    expect(contiguousPlans).toBeGreaterThan(0);
+    // Threads of 256 units where the tensor fills CONTIGUOUS_MIN_WORKGROUPS workgroups with them,
+    // shorter ones (here 24 units, across runs of 16) where it would not.
+    const software = { ...defaultTuning, workgroupSize: 64, contiguousUnitsPerThread: 256 };
+    const large = elementwiseShape(channelView([32, 32, 32, 32], 'NCHW'));
+    expect(planElementwiseRange(large, 0, large.units, software, 65535, true).params).toMatchObject({ segment: 256, threads: 1024 });
+    const small = elementwiseShape(channelView([16, 3, 8, 8], 'NCHW'));
+    expect(planElementwiseRange(small, 0, small.units, { ...software, workgroupSize: 4 }, 65535, true).params).toMatchObject({ segment: 24, threads: 32 });
   });
 });
 

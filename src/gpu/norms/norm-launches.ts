@@ -5,10 +5,10 @@ import type { NormActivation, NormKind, NormView } from '../../norms/norm-types'
 import type { GpuContext } from '../context';
 import type { Launch } from '../dispatch';
 import { statisticsLaunches } from '../encode-forward';
-import { elementwiseLaunches, planElementwiseRange, type ElementwiseShape, type SlabbedElementwise } from '../elementwise-plan';
+import { elementwiseLaunches, planShapeSlabs, type ElementwiseShape, type SlabbedElementwise } from '../elementwise-plan';
 import { perChannelThreads, planReduction, type ReductionWork } from '../statistics-plan';
 import { shaders } from '../shader-sources';
-import { checkTensorFits, elementwiseSlabs, foldWorkgroups, tensorBytes } from '../slabs';
+import { checkTensorFits, foldWorkgroups, tensorBytes } from '../slabs';
 import { planRowWalkWork, unitsInRow, rowBackwardLayout, rowWalkParams, type RowWalk } from './norm-rows';
 
 /**
@@ -87,11 +87,8 @@ export function normElementwiseShape(view: NormView): ElementwiseShape {
 
 /** The elementwise launches over flat slabs (slabs.ts), as batch norm's apply plans them. */
 export function planNormElementwise(context: GpuContext, shape: ElementwiseShape): SlabbedElementwise {
-  const slabs = elementwiseSlabs(shape.units, shape.unitBytes, context.bindingBytes).map(({ firstUnit, units }) => {
-    const { params, runs, grid } = planElementwiseRange(shape, firstUnit, units, context.tuning, context.maxWorkgroupsPerDimension);
-    return { params, runs, grid, binding: { offset: firstUnit * shape.unitBytes, size: tensorBytes(units * shape.unitBytes, 1), skip: 0 } };
-  });
-  return { ...shape, slabs };
+  // The norms' apply kernels have no contiguous walk.
+  return planShapeSlabs(shape, context.tuning, context.maxWorkgroupsPerDimension, context.bindingBytes, false);
 }
 
 export interface NormForwardWork {
