@@ -4,7 +4,7 @@ import { statsByteLength } from '../gpu/resident-options';
 import { channelView } from '../layout';
 import type { Layout } from '../types';
 import { resolveLayerOptions, type BatchNormLayerOptions, type ResolvedLayerOptions } from './layer-options';
-import type { LayerGradients, LayerGradientsInput } from './layer-snapshot';
+import type { LayerGradientsInput } from './layer-snapshot';
 import { checkLayerState } from './layer-state-check';
 import { fromKeras, kerasView, type BatchNormStateDict, type BatchNormStateDictInput, type KerasBatchNormWeights, type KerasBatchNormWeightsInput } from './state-dict';
 

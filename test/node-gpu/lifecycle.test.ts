@@ -3,7 +3,7 @@
  * application; the application ends the way it would without the library (return, process.exit,
  * an uncaught exception) and the host follows it; and the published files load in plain Node.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadNodeLib, nodeGpu, describeNodeGpu, runScript, waitForExit, type NodeLib } from './support';
 
 describe('the published build in plain Node (no GPU needed)', () => {

@@ -3,7 +3,7 @@ import { createBatchNorm } from '../../src/index';
 import type { Op } from '../../bench/lib/types';
 import type { Layout } from '../../src/types';
 import { computeReference, EPS, makeCase, streamInto } from '../../bench/page/case-data';
-import { StreamedCheck, streamStatistics } from '../../bench/page/streamed-reference';
+import { StreamedCheck } from '../../bench/page/streamed-reference';
 
 /*
  * The check of benchmark cases too large for host arrays regenerates the inputs from their

@@ -5,7 +5,7 @@
  * optimizers. Shapes are odd (C = 1, M = 2, primes, sizes that are not multiples of 4 or of a
  * workgroup) but small: the implementations this suite targets run WebGPU on the CPU.
  */
-import { layouts, type Layout } from '../../src/index';
+import { layouts } from '../../src/index';
 import { defaultTuning, type KernelTuning } from '../../src/advanced';
 import type { BackwardCase } from '../gpu/page/backward-case';
 import type { ForwardCase } from '../gpu/page/forward-case';

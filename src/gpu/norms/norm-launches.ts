@@ -54,11 +54,6 @@ export function rowsView(view: NormView): ChannelView {
   return { outer: 1, channels: view.rows, inner: view.rowLength, count: view.rowLength, size: view.size };
 }
 
-/** The parameters as the channels of a batch-norm view: the elementwise walk keeps one per thread. */
-function paramsView(view: NormView): ChannelView {
-  return { outer: view.outer, channels: view.params, inner: view.inner, count: view.outer * view.inner, size: view.size };
-}
-
 /**
  * The statistics kernels' options for the rows: no running statistics (the keep/take/varianceFactor
  * they would use are never read), eps as the call's (RMS norm's invStd is rewritten after).

@@ -9,7 +9,7 @@
  * backward kernels' own float32 arithmetic, which backward-tolerances.ts bounds.
  */
 import { channelView, type Layout } from '../../../src/index';
-import { defaultTuning, type KernelTuning } from '../../../src/advanced';
+import { type KernelTuning } from '../../../src/advanced';
 import { engineFor, type CaseDevice } from './case-engines';
 import { backwardTolerances, CPU_BACKWARD_TERMS, gpuBackwardTerms } from '../../support/backward-tolerances';
 import { F16_CPU, F16_GPU, float16Output } from '../../support/tolerances';

@@ -9,7 +9,6 @@
  * the rest through the host-array API, concurrently.
  */
 import { channelView, createBatchNorm, layouts, type BatchNorm, type Layout } from '../../../src/index';
-import { defaultTuning } from '../../../src/advanced';
 import { CopyPlan, floatsAt } from '../../../src/gpu/readback';
 import { backwardTolerances, gpuBackwardTerms } from '../../support/backward-tolerances';
 import { gpuStatisticsTerms } from '../../support/tolerances';

@@ -66,8 +66,6 @@ function geometry(s: Scenario): { rows: number; rowLength: number; params: numbe
   return { rows: s.shape[0] * G, rowLength: (C / G) * inner, params: C, paramOf: (i) => Math.floor(i / inner) % C };
 }
 
-const isNaNAt = (a: ArrayLike<number>, i: number) => Number.isNaN(a[i]);
-
 /** Which outputs must be NaN, and that everything else is finite. */
 function ruleViolations(s: Scenario, out: Outputs): string[] {
   const { rows, rowLength, params, paramOf } = geometry(s);
