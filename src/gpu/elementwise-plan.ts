@@ -38,11 +38,14 @@ export function elementwiseShape(view: ChannelView, bytes = 4): ElementwiseShape
 
 /**
  * One launch over the units [base, base + units) (the whole tensor, or one slab of it). Every thread
- * keeps one channel and writes about applyUnitsPerThread units (see apply.wgsl):
+ * keeps one channel per run it walks and writes about applyUnitsPerThread units (see apply.wgsl):
  * - by runs when a run is at least that long: ceil(inner' / applyUnitsPerThread) threads share
  *   each run of inner' units;
  * - else by period: segments of stride · applyUnitsPerThread units, each shared by `stride`
- *   threads, stride being the smallest multiple of the period C'·inner' that fills a workgroup.
+ *   threads, stride being the smallest multiple of the period C'·inner' that fills a workgroup;
+ * - or, on CPU adapters (tuning.contiguousUnitsPerThread) where runs are long, contiguously: thread t
+ *   takes units [t·segment, (t+1)·segment), one run after another (elementwise-span.wgsl), segment
+ *   being up to contiguousUnitsPerThread units.
  * Compact blocks per workgroup, because on SwiftShader each workgroup runs on one CPU core and a
  * walk of the whole tensor with one huge stride cost far more than a copy (docs/benchmark.md,
  * "Measurements behind the launch shapes").

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { BackwardCase } from './page/backward-case';
 import type { ForwardCase } from './page/forward-case';
 import { launchProfiles } from '../../src/gpu/tuning-classes';
-import { CROSS_CLASS_RATIO } from '../../src/gpu/autotune';
+import { CROSS_CLASS_RATIO } from '../../src/gpu/autotune-policy';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { channelView } from '../../src/layout';
 import { candidatesFor, kernelFamilies, launchProfiles, restrictCandidate, sizeClassKey, sizeClassOf } from '../../src/gpu/tuning-classes';
-import { batchAfterFirstRun, noteRatios, screenSlice, withinReach } from '../../src/gpu/autotune';
+import { batchAfterFirstRun, noteRatios, screenSlice, withinReach } from '../../src/gpu/autotune-policy';
 import { resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 
 const gpuDefaults = resolveTuning(undefined, 256, {});
