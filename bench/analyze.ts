@@ -1,54 +1,36 @@
 /**
- * `npm run bench:analyze [-- --sizes 4MB --layouts NC,NHWC,NCHW]`: where our kernels' time goes.
- * For each layout and size: the copy floor, a read-only pass over x, the statistics kernel alone,
- * statistics + finalize, inference, forward-train, the backward reduce alone and the backward, for
- * a few launch tunings; printed as ms and GB/s (bytes the variant must move / time).
+ * `npm run bench:analyze [-- --sizes 4MB --layouts NC,NHWC,NCHW --tuning gpu-defaults --out FILE]`: where our kernels'
+ * time goes, in headless Chromium (bench/lib/analysis.ts says what is timed). Writes the rows as
+ * JSON (default bench/results/local/analysis.json). The Node bench does the same on any adapter:
+ * `node bench-gpu.mjs --analyze`.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from './lib/args';
+import { analysisReport, runAnalysis } from './lib/analysis';
 import { call, openBenchPage } from './lib/browser';
-import { formatSize, shapeFor } from './lib/cases';
-import { formatMs } from './lib/table';
-import { softwareAdapterTuning } from '../src/gpu/tuning';
+import { defaultOut } from './lib/outputs';
+import { tuningForAdapter } from '../src/gpu/tuning';
 
 const argv = process.argv.slice(2);
 const args = parseArgs(argv.includes('--sizes') ? argv : [...argv, '--sizes', '4MB']);
-const tunings = [
-  { ...softwareAdapterTuning }, // what the engine uses on a software adapter such as SwiftShader
-  {}, // the defaults for GPUs: many short threads, many partials
-  { ...softwareAdapterTuning, applyUnitsPerThread: 4 }, // shorter elementwise threads
-  { ...softwareAdapterTuning, blockedRows: false }, // 'Rows' reductions taking every K-th row
-  { ...softwareAdapterTuning, runSegments: false }, // 'Runs' reductions with a workgroup sum per chunk
-  { ...softwareAdapterTuning, workgroupSize: 256 },
-];
-const plan = { targetBatchMs: 40, maxK: 32, minReps: 5, maxReps: 9, budgetMs: 3000 };
+const out = args.out === defaultOut ? 'bench/results/local/analysis.json' : args.out;
 const session = await openBenchPage(args.browser, (text) => console.log(text));
 try {
-  await call(session.page, 'init', args.deviceLimits);
-  const copyShapes = [
-  ...[4, 8, 16, 32].flatMap((unitsPerThread) => [64, 128].map((workgroupSize) => ({ workgroupSize, unitsPerThread }))),
-  ...[64, 256, 1024].flatMap((unitsPerThread) => [4, 16, 64].map((workgroupSize) => ({ workgroupSize, unitsPerThread, walk: 'segments' as const }))),
-];
-  for (const bytes of args.sizes) {
-    console.log(`\ncopy kernel launch shapes, ${formatSize(bytes)}`);
-    for (const row of await call(session.page, 'analyzeCopy', bytes / 4, copyShapes, plan)) {
-      console.log(`    ${row.variant.padEnd(58)} ${formatMs(row.ms).padStart(9)}  ${row.gbps.toFixed(2).padStart(6)} GB/s  [${formatMs(row.msMin)} … ${formatMs(row.msMax)}]`);
-    }
-  }
-  for (const layout of args.layouts) {
-    for (const bytes of args.sizes) {
-      const shape = shapeFor(layout, bytes);
-      const rows = await call(session.page, 'analyze', layout, shape, tunings, plan);
-      console.log(`\n${layout} [${shape.join(', ')}] (${formatSize(bytes)})`);
-      let tuning = '';
-      for (const row of rows) {
-        if (row.tuning !== tuning) {
-          tuning = row.tuning;
-          console.log(`  ${tuning}`);
-        }
-        console.log(`    ${row.variant.padEnd(58)} ${formatMs(row.ms).padStart(9)}  ${row.gbps.toFixed(2).padStart(6)} GB/s  [${formatMs(row.msMin)} … ${formatMs(row.msMax)}]`);
-      }
-    }
-  }
+  const environment = await call(session.page, 'init', args.deviceLimits);
+  // `--tuning gpu-defaults`: a GPU's tunings whatever the adapter.
+  const software = args.tuning === 'adapter' && Object.keys(tuningForAdapter(environment.adapter)).length > 0;
+  const result = await runAnalysis(
+    {
+      analyzeCopy: (elements, shapes, plan) => call(session.page, 'analyzeCopy', elements, shapes, plan),
+      analyze: (layout, shape, tunings, plan) => call(session.page, 'analyze', layout, shape, tunings, plan),
+    },
+    { layouts: args.layouts, sizes: args.sizes, software },
+    (line) => console.log(line),
+  );
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(analysisReport(environment, `npm run bench:analyze -- ${argv.join(' ')}`.trim(), software, result), null, 1)}\n`);
+  console.log(`\nwrote ${out}`);
 } finally {
   await session.close();
 }

@@ -9,6 +9,8 @@ import { defaultLayouts, defaultSizes, formatSize, fullCaps, groupNormChannels, 
 
 /** The one size of `--smoke`. */
 const smokeSize = 64 * KB;
+/** The size `--analyze` looks at unless --sizes says otherwise. */
+const analyzeSize = 4096 * KB;
 import { defaultOut, nodeDefaultOut } from './outputs';
 import { allOps, batchNormOps, benchDtypes, normOps, deviceLimitsModes, type BenchDtype, type DeviceLimitsMode, type Op } from './types';
 
@@ -37,6 +39,8 @@ export interface BenchArgs {
   tuning: 'adapter' | 'gpu-defaults';
   /** Autotune the run's shapes, per op, before timing. */
   autotune: boolean;
+  /** Node: `--analyze`, where our kernels' time goes (bench/lib/analysis.ts) instead of the benchmark. */
+  analyze: boolean;
   /** `--dtype`: the tensors' storage type of our rows (float16 needs the adapter's shader-f16). */
   dtype: BenchDtype;
   help: boolean;
@@ -117,6 +121,13 @@ Dawn finds the system's driver (Vulkan, Metal, D3D12) by itself; these options c
   --swiftshader        SwiftShader from a Chrome or Chromium install (PUPPETEER_EXECUTABLE_PATH's
                        folder, /usr/lib/chromium, /opt/google/chrome, …)
   --out FILE           results JSON (default ${nodeDefaultOut}); chart and table beside it
+  --analyze            instead of the benchmark: where our kernels' time goes. Per size, the copy
+                       under many launch shapes; per layout and size, each of our kernels alone
+                       and the whole ops under launch tunings for this kind of adapter (a GPU's
+                       knobs one at a time around its defaults; --tuning gpu-defaults: those on
+                       any adapter), in ms and GB/s. --layouts and --sizes (default 4MB) choose
+                       the cases; writes JSON (default
+                       ${nodeDefaultOut.replace(/\.json$/, '-analysis.json')})
 ${commonOptions}
 
 Options may repeat; the last one wins.`;
@@ -156,6 +167,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     dawn: { adapter: undefined, backend: undefined, icd: undefined, swiftshader: false },
     tuning: 'adapter',
     autotune: false,
+    analyze: false,
     dtype: 'float32',
     help: false,
   };
@@ -257,6 +269,10 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
       case '--autotune':
         args.autotune = true;
         break;
+      case '--analyze':
+        only('node', name);
+        args.analyze = true;
+        break;
       case '--dtype': {
         const dtype = value().trim().toLowerCase();
         if (!benchDtypes.includes(dtype as BenchDtype)) throw new Error(`unknown --dtype '${dtype}' (expected ${benchDtypes.join(' or ')})`);
@@ -277,7 +293,7 @@ export function parseArgs(argv: string[], runtime: Runtime = 'browser'): BenchAr
     args.smallShapes = false;
     if (!sizesGiven) args.sizes = [smokeSize];
   }
-  if (!sizesGiven && !smoke) args.sizes = args.quick ? [...quickSizes] : [...defaultSizes];
+  if (!sizesGiven && !smoke) args.sizes = args.analyze ? [analyzeSize] : args.quick ? [...quickSizes] : [...defaultSizes];
   args.normSizes = sizesGiven || smoke ? [...args.sizes] : args.quick ? [...normQuickSizes] : [...normDefaultSizes];
   args.caps = { ...(args.quick ? quickCaps : fullCaps), ...caps };
   if (args.ops.length === 0 || args.layouts.length === 0 || args.sizes.length === 0) throw new Error('nothing to run: empty --ops, --layouts or --sizes');

@@ -10,14 +10,18 @@
  * Metal or D3D12 driver: `node bench-gpu.mjs --quick --out result.json`.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import webgpuPackage from 'webgpu/package.json';
 import { swiftShaderEnv } from '../../src/node/swiftshader';
+import { tuningForAdapter } from '../../src/gpu/tuning';
+import { analysisReport, runAnalysis } from '../lib/analysis';
 import { nodeUsage, parseArgs, type BenchArgs, type DawnChoice } from '../lib/args';
+import { nodeDefaultOut } from '../lib/outputs';
 import { runBench } from '../lib/run-bench';
 import type { BenchDriver } from '../lib/types';
-import { createCaseRunner } from '../page/case-runner';
+import { analyze, analyzeCopy } from '../page/analyze';
+import { createCaseRunner, type CaseRunner } from '../page/case-runner';
 
 /** Set in the environment of the copy of this process that runs with the chosen driver's environment. */
 const RESPAWNED = 'BENCH_GPU_DRIVER_ENV';
@@ -107,7 +111,7 @@ async function main(args: BenchArgs): Promise<number> {
   Object.assign(globalThis, dawn.globals);
   const gpu = dawn.create(flags);
   const runner = createCaseRunner(() => gpu);
-  const tfjs = args.tfjs ? await loadTfjs(gpu) : { module: undefined, reason: '--no-tfjs' };
+  const tfjs = args.tfjs && !args.analyze ? await loadTfjs(gpu) : { module: undefined, reason: args.analyze ? '--analyze' : '--no-tfjs' };
   let device: GPUDevice | undefined;
   const driver: BenchDriver = {
     name: `Node ${process.version}, Dawn (webgpu ${webgpuPackage.version})`,
@@ -153,7 +157,33 @@ async function main(args: BenchArgs): Promise<number> {
     },
   };
   const command = `node bench-gpu.mjs${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`;
+  if (args.analyze) return analyzeHere(args, driver, runner, command);
   return runBench(args, driver, { command, out: resolve(args.out) });
+}
+
+/** `--analyze`: the kernels one by one on this process's device (bench/lib/analysis.ts), as JSON. */
+async function analyzeHere(args: BenchArgs, driver: BenchDriver, runner: CaseRunner, command: string): Promise<number> {
+  const out = resolve(args.out === nodeDefaultOut ? nodeDefaultOut.replace(/\.json$/, '-analysis.json') : args.out);
+  const environment = await driver.init(args.deviceLimits);
+  try {
+    log(`adapter: ${[environment.adapter.vendor, environment.adapter.architecture, environment.adapter.description].filter(Boolean).join(' / ')}`);
+    const software = args.tuning === 'adapter' && Object.keys(tuningForAdapter(environment.adapter)).length > 0;
+    const { bench, timer } = runner.ours;
+    const result = await runAnalysis(
+      {
+        analyzeCopy: (elements, shapes, plan) => analyzeCopy(bench.device, timer, elements, shapes, plan),
+        analyze: (layout, shape, tunings, plan) => analyze(bench.device, bench.adapter.isFallbackAdapter, timer, layout, shape, tunings, plan),
+      },
+      { layouts: args.layouts, sizes: args.sizes, software },
+      log,
+    );
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(analysisReport(environment, command, software, result), null, 1)}\n`);
+    log(`\nwrote ${out}`);
+  } finally {
+    await driver.close();
+  }
+  return 0;
 }
 
 let args: BenchArgs | undefined;

@@ -29,6 +29,7 @@ D3D12 on Windows) for the platform this folder was built on. No npm install, no 
   node bench-gpu.mjs --quick --out result.json     # 36 cases; the CPU-path rows take most of the time
   node bench-gpu.mjs --smoke                       # 64 KB cases only: does it run?
   node bench-gpu.mjs --quick --no-tfjs             # without TF.js (its CPU backend is the slow part)
+  node bench-gpu.mjs --analyze --sizes 16MB,256MB  # each kernel alone under several launch tunings
   node bench-gpu.mjs --help                        # every option (--adapter, --icd, --nominal-gbps, …)
 
 It prints the adapter, a line per case (the copy's GB/s, our ratio to the copy floor, the error

@@ -12,24 +12,14 @@ import { applyLaunches, encodeForwardInference, encodeForwardTrain, statisticsLa
 import { resolveResident } from '../../src/gpu/resident-options';
 import { planElementwiseWork } from '../../src/gpu/elementwise-plan';
 import { planReduction, reductionLaunches } from '../../src/gpu/statistics-plan';
-import { resolveTuning, type KernelTuning } from '../../src/gpu/tuning';
+import { resolveTuning } from '../../src/gpu/tuning';
+import type { AnalysisRow, AnalysisTuning } from '../lib/analysis';
 import type { TimingPlan } from '../lib/types';
 import { copyFloor, copyKernel, copyShapesFor, describeCopyShape, type CopyShape } from './copy-kernel';
 import { generator, uniform } from './data';
 import { summarize, timeGpuInterleaved, type Encode, type GpuTimer } from './timing';
 
-export interface AnalysisRow {
-  tuning: string;
-  variant: string;
-  ms: number;
-  msMin: number;
-  msMax: number;
-  /** Bytes the variant must move at least, and the resulting GB/s. */
-  bytes: number;
-  gbps: number;
-}
-
-export async function analyze(device: GPUDevice, isFallback: boolean, timer: GpuTimer, layout: Layout, shape: number[], tunings: Partial<KernelTuning>[], plan: TimingPlan): Promise<AnalysisRow[]> {
+export async function analyze(device: GPUDevice, isFallback: boolean, timer: GpuTimer, layout: Layout, shape: number[], tunings: AnalysisTuning[], plan: TimingPlan): Promise<AnalysisRow[]> {
   const view = channelView(shape, layout);
   const C = view.channels;
   const n = view.size;
@@ -63,7 +53,7 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
   const rows: AnalysisRow[] = [];
   const contexts: GpuContext[] = [];
   try {
-    for (const overrides of tunings) {
+    for (const { label, overrides } of tunings) {
       const tuning = resolveTuning(overrides, device.limits.maxComputeInvocationsPerWorkgroup);
       const context = createGpuContext(device, tuning);
       contexts.push(context);
@@ -77,8 +67,11 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
       const applyAlone = { launches: applyLaunches(context, resolved, applyPlan, x, stats, y), cleared: [] };
       const reduceWork = planReduction(context, view, 'backwardReduce');
       const reduceAlone = reductionLaunches(context, reduceWork, [x, dy, x], [stats], { RELU: false });
-      const statsEntry = `stats${statsWork.plan.shape}${statsWork.plan.slabs[0].walk}${statsWork.plan.slabs[0].width}`;
-      const applyEntry = `apply${applyPlan.variant}${applyPlan.slabs[0].runs ? ' by runs' : ' by period'}`;
+      // Workgroups of the first slab's launch: on a GPU, whether a kernel fills the machine.
+      const workgroups = (grid: [number, number]) => `${grid[0] * grid[1]} workgroups of ${tuning.workgroupSize}`;
+      const statsSlab = statsWork.plan.slabs[0];
+      const statsEntry = `stats${statsWork.plan.shape}${statsSlab.walk}${statsSlab.width}, ${workgroups(statsSlab.grid)}`;
+      const applyEntry = `apply${applyPlan.variant}${applyPlan.slabs[0].contiguous ? ' contiguous' : applyPlan.slabs[0].runs ? ' by runs' : ' by period'}, ${workgroups(applyPlan.slabs[0].grid)}`;
       const variants: [string, number, Encode][] = [
         ...copy.variants.map((encode, i): [string, number, Encode] => [`copy (a floor candidate, ${describeCopyShape(copyShapes[i])})`, 8 * n, encode]),
         [`read x only (${describeCopyShape(copyShapes[0])})`, 4 * n, (e) => read.encode(e)],
@@ -95,10 +88,9 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
       encodeForwardTrain(context, first, { shape, layout, x, y, stats, gamma, beta });
       device.queue.submit([first.finish()]);
       const samples = await timeGpuInterleaved(timer, variants.map((v) => v[2]), plan);
-      const name = `workgroupSize ${tuning.workgroupSize}, applyUnitsPerThread ${tuning.applyUnitsPerThread}, statsTargetThreads ${tuning.statsTargetThreads}, statsMinValuesPerThread ${tuning.statsMinValuesPerThread}, serialFinalizeMaxChunks ${tuning.serialFinalizeMaxChunks}, blockedRows ${tuning.blockedRows}, runSegments ${tuning.runSegments}`;
       variants.forEach(([variant, bytes], i) => {
         const s = summarize(samples[i]);
-        rows.push({ tuning: name, variant, ms: s.ms, msMin: s.msMin, msMax: s.msMax, bytes, gbps: bytes / s.ms / 1e6 });
+        rows.push({ tuning: label, variant, ms: s.ms, msMin: s.msMin, msMax: s.msMax, bytes, gbps: bytes / s.ms / 1e6 });
       });
     }
   } finally {

@@ -8,6 +8,7 @@
 import type { AutotuneReport, KernelFamily, Layout } from '../../src/index';
 import type { KernelTuning } from '../../src/advanced';
 import type { CaseSpec, DeviceLimitsMode, PageEnvironment, PageResult, PrepareOptions, TimingPlan } from '../lib/types';
+import type { AnalysisTuning } from '../lib/analysis';
 import type { CopyShape } from './copy-kernel';
 import { createCaseRunner } from './case-runner';
 
@@ -68,7 +69,7 @@ const bench = {
   },
 
   /** Diagnosis (bench/analyze.ts): our kernels one by one against the copy and a read-only pass. */
-  async analyze(layout: Layout, shape: number[], tunings: Partial<KernelTuning>[], plan: TimingPlan) {
+  async analyze(layout: Layout, shape: number[], tunings: AnalysisTuning[], plan: TimingPlan) {
     const o = runner.ours;
     const { analyze } = await import('./analyze');
     return analyze(o.bench.device, o.bench.adapter.isFallbackAdapter, o.timer, layout, shape, tunings, plan);

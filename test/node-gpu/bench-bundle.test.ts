@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { analysisCopyShapes, analysisTunings, type AnalysisReport, type AnalysisRow } from '../../bench/lib/analysis';
 import { parseArgs } from '../../bench/lib/args';
+import { shapeFor } from '../../bench/lib/cases';
 import { normSpecs } from '../../bench/lib/run-bench';
 import { batchNormOps, hasResidual, normOf } from '../../bench/lib/types';
 import { checkReport, type Report } from '../../bench/lib/report';
@@ -200,6 +202,39 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
     expect(run.stdout + run.stderr).toMatch(/--dtype float16 needs the adapter feature 'shader-f16'/);
     expect(run.stdout).not.toMatch(/^\[1\//m);
     expect(existsSync(join(folder, 'f16-none.json'))).toBe(false);
+  }, RUN_TIMEOUT);
+
+  // The analysis a GPU run takes along (--analyze): here with a GPU's tunings (--tuning gpu-defaults)
+  // on SwiftShader, so that every one of them is known to run before it meets a GPU.
+  it('--analyze --tuning gpu-defaults: every GPU tuning and copy shape timed, written as JSON', async () => {
+    const out = 'analysis.json';
+    const run = await runNode(folder, ['bench-gpu.mjs', '--analyze', '--smoke', '--swiftshader', '--layouts', 'NCHW', '--tuning', 'gpu-defaults', '--out', out]);
+    expect(run.code, `exit status; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
+    const report = JSON.parse(readFileSync(join(folder, out), 'utf8')) as AnalysisReport;
+    expect(report).toMatchObject({ kind: 'analysis', software: false, adapter: { architecture: 'swiftshader' } });
+    expect(report.command).toMatch(/^node bench-gpu\.mjs --analyze /);
+    const finite = (row: AnalysisRow) => row.ms > 0 && Number.isFinite(row.ms) && row.gbps > 0 && Number.isFinite(row.gbps) && row.msMin <= row.ms && row.ms <= row.msMax;
+    expect(report.copy.map((c) => c.bytes)).toEqual([64 * 1024]);
+    expect(report.copy[0].rows.map((row) => row.variant)).toEqual(analysisCopyShapes(false).map((shape) => `copyVec4 ${shape.workgroupSize} threads × ${shape.unitsPerThread} vec4`));
+    expect(report.copy[0].rows.filter((row) => !finite(row))).toEqual([]);
+    expect(report.cases.map((c) => [c.layout, c.shape])).toEqual([['NCHW', shapeFor('NCHW', 64 * 1024)]]);
+    const { rows } = report.cases[0];
+    const labels = analysisTunings(false).map((t) => t.label);
+    expect([...new Set(rows.map((row) => row.tuning))]).toEqual(labels);
+    // Per tuning: the floor's candidates, a read of x, each kernel alone and the three ops.
+    for (const label of labels) {
+      const variants = rows.filter((row) => row.tuning === label).map((row) => row.variant);
+      expect(variants.filter((v) => v.startsWith('copy (a floor candidate')).length, label).toBeGreaterThanOrEqual(1);
+      for (const part of ['read x only', 'stats alone', 'stats + finalize', 'apply alone', 'inference', 'forward-train', 'backward reduce alone', 'backward (']) {
+        expect(variants.filter((v) => v.startsWith(part)), `${label}: ${part}`).toHaveLength(1);
+      }
+    }
+    expect(rows.filter((row) => !finite(row))).toEqual([]);
+    // Each tuning reaches the plans: the workgroup size shows in the kernels' launches.
+    const statsLaunch = (label: string) => rows.find((row) => row.tuning === label && row.variant.startsWith('stats alone'))!.variant;
+    expect(statsLaunch('GPU defaults')).toMatch(/workgroups of 256\b/);
+    expect(statsLaunch(labels.find((l) => l.startsWith('workgroupSize 64'))!)).toMatch(/workgroups of 64\b/);
+    expect(run.stdout).toMatch(/^copy kernel launch shapes, 64 KB$/m);
   }, RUN_TIMEOUT);
 
   it('names the adapters it has when --adapter matches none, and fails', async () => {

@@ -58,6 +58,14 @@ describe('bench command line: runtimes', () => {
     expect(parseArgs(['--no-tfjs'], 'node').tfjs).toBe(false);
   });
 
+  it('--analyze is the Node bench\'s, at 4 MB unless --sizes or --smoke says otherwise', () => {
+    expect(parseArgs([], 'node').analyze).toBe(false);
+    expect(parseArgs(['--analyze'], 'node')).toMatchObject({ analyze: true, sizes: [4 * MB] });
+    expect(parseArgs(['--analyze', '--sizes', '16MB,256MB'], 'node').sizes).toEqual([16 * MB, 256 * MB]);
+    expect(parseArgs(['--analyze', '--smoke'], 'node').sizes).toEqual([64 * KB]);
+    expect(() => parseArgs(['--analyze'])).toThrow(/Node bench/);
+  });
+
   it('--shapes runs exact shapes of the given layouts, with their rank checked', () => {
     expect(parseArgs(['--shapes', 'NCHW:16x256x16x16,nhwc:32x8x8x64,NC:32x128']).shapes).toEqual([
       { layout: 'NCHW', shape: [16, 256, 16, 16] },
