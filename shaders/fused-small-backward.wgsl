@@ -9,9 +9,11 @@
 // Training (TRAIN) and eval (frozen statistics) both; with RELU, dy is set to 0 as it is loaded
 // wherever the forward's output y does not let the gradient pass (reluGradient, activation.wgsl).
 //
-// Entry points: fusedBackward{Runs,Rows}{Scalar,Vec4} and fusedBackwardSerial{Scalar,Vec4}, as
-// fusedForward… (fused-small-forward.wgsl); the serial ones (Rows only) walk their rows twice
-// (sums, dx).
+// Entry points: fusedBackward{Runs,Rows}{Scalar,Vec4}, fusedBackwardSerial{Scalar,Vec4} and
+// fusedBackwardSerialRuns{Scalar,Vec4}, as fusedForward… (fused-small-forward.wgsl); the serial ones
+// walk their channel (group) twice (sums, dx), adding SERIAL_BLOCK units (of a row's column, or of
+// a run) into a partial before adding it to the sums, so a term goes through at most
+// min(units, SERIAL_BLOCK) + (blocks) additions.
 
 // x and dy: 2 · UNITS vec4 registers per thread.
 const UNITS: u32 = 4u;
@@ -331,5 +333,102 @@ fn fusedBackwardSerialVec4(
   for (var a = group; a < end; a += step) {
     let xv = x4[a];
     dx4[a] = dxOf(xv, dyAt4(a), g);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn fusedBackwardSerialRunsScalar(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let channel = serialGroup(workgroup, workgroups, local);
+  if (channel >= params.groups) {
+    return;
+  }
+  let runs = params.units / params.innerUnits;
+  let mean = stats[channel];
+  var sums = vec2f(0.0);
+  for (var run = 0u; run < runs; run += 1u) {
+    let begin = runBegin(channel, run);
+    let end = begin + params.innerUnits;
+    for (var a = begin; a < end;) {
+      var part = vec2f(0.0);
+      for (let stop = min(a + SERIAL_BLOCK, end); a < stop; a += 1u) {
+        let d = dyAt(a);
+        part = vec2f(part.x + d, fma(d, x[a] - mean, part.y));
+      }
+      sums += part;
+    }
+  }
+  let g = channelGradients(channel, sums);
+  storeGradients(channel, g);
+  let g4 = broadcast4(g);
+  for (var run = 0u; run < runs; run += 1u) {
+    let begin = runBegin(channel, run);
+    for (var a = begin; a < begin + params.innerUnits; a += 1u) {
+      dx[a] = dxOf(vec4f(x[a]), vec4f(dyAt(a)), g4).x;
+    }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn fusedBackwardSerialRunsVec4(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let channel = serialGroup(workgroup, workgroups, local);
+  if (channel >= params.groups) {
+    return;
+  }
+  let runs = params.units / params.innerUnits;
+  let mean = vec4f(stats[channel]);
+  // Per lane; the four lanes of a unit are values of the one channel, added at the end.
+  var sumDy = vec4f(0.0);
+  var sumDyXmu = vec4f(0.0);
+  for (var run = 0u; run < runs; run += 1u) {
+    let begin = runBegin(channel, run);
+    let end = begin + params.innerUnits;
+    for (var a = begin; a < end;) {
+      var partDy = vec4f(0.0);
+      var partDyXmu = vec4f(0.0);
+      let stop = min(a + SERIAL_BLOCK, end);
+      // Four units a step (pairwise), then the rest one by one.
+      for (; a + 4u <= stop; a += 4u) {
+        let d0 = dyAt4(a);
+        let d1 = dyAt4(a + 1u);
+        let d2 = dyAt4(a + 2u);
+        let d3 = dyAt4(a + 3u);
+        partDy += (d0 + d1) + (d2 + d3);
+        partDyXmu += (d0 * (x4[a] - mean) + d1 * (x4[a + 1u] - mean)) + (d2 * (x4[a + 2u] - mean) + d3 * (x4[a + 3u] - mean));
+      }
+      for (; a < stop; a += 1u) {
+        let d = dyAt4(a);
+        partDy += d;
+        partDyXmu = fma(d, x4[a] - mean, partDyXmu);
+      }
+      sumDy += partDy;
+      sumDyXmu += partDyXmu;
+    }
+  }
+  let ones = vec4f(1.0);
+  let g = channelGradients(channel, vec2f(dot(sumDy, ones), dot(sumDyXmu, ones)));
+  storeGradients(channel, g);
+  let g4 = broadcast4(g);
+  for (var run = 0u; run < runs; run += 1u) {
+    let begin = runBegin(channel, run);
+    let end = begin + params.innerUnits;
+    var a = begin;
+    // Four units a step, as the floor's fastest copy on a CPU adapter walks (copy.wgsl, copySegments).
+    for (; a + 4u <= end; a += 4u) {
+      dx4[a] = dxOf(x4[a], dyAt4(a), g4);
+      dx4[a + 1u] = dxOf(x4[a + 1u], dyAt4(a + 1u), g4);
+      dx4[a + 2u] = dxOf(x4[a + 2u], dyAt4(a + 2u), g4);
+      dx4[a + 3u] = dxOf(x4[a + 3u], dyAt4(a + 3u), g4);
+    }
+    for (; a < end; a += 1u) {
+      dx4[a] = dxOf(x4[a], dyAt4(a), g4);
+    }
   }
 }

@@ -1,4 +1,4 @@
-// #import fused-small-walk finalize-channel relu
+// #import fused-small-walk finalize-channel relu moments
 // Training forward of a small tensor in ONE dispatch: batch statistics, running-statistics update,
 // scale and shift, and y, reading x from memory once. A workgroup holds its whole channel (or group
 // of four channels) in registers — UNITS units per thread, see fused-small-walk.wgsl for who holds
@@ -29,9 +29,11 @@
 // Entry points: fusedForward{Runs,Rows}{Scalar,Vec4} (Runs: inner > 1, Vec4 when inner % 4 == 0;
 // Rows: inner == 1, Vec4 when C % 4 == 0, the lanes then four channels), a workgroup per channel
 // (group) with registers — vec4 in all four, the scalar ones using lane x only; and
-// fusedForwardSerial{Scalar,Vec4}, Rows only, a thread per channel (group) for software adapters,
+// fusedForwardSerial{Scalar,Vec4}, Rows, a thread per channel (group) for software adapters,
 // which computes the same two passes and y with three walks over its rows (see
-// fused-small-walk.wgsl; its error bound is the one above with WORKGROUP_SIZE = 1 and UNITS = M).
+// fused-small-walk.wgsl; its error bound is the one above with WORKGROUP_SIZE = 1 and UNITS = M);
+// and fusedForwardSerialRuns{Scalar,Vec4}, Runs, a thread per channel for software adapters, which
+// takes the statistics in one walk as the three-kernel path does (below) and y in a second.
 
 const UNITS: u32 = 8u;
 
@@ -317,5 +319,145 @@ fn fusedForwardSerialVec4(
   }
   for (var a = group; a < end; a += step) {
     y4[a] = activate4(fma(x4[a], scale, shift));
+  }
+}
+
+// The serial Runs kernels' statistics, as the three-kernel path's Segments walk and in-order
+// finalize take them (moments.wgsl): each run read in blocks of 16 values merged into the run's
+// moments, then the runs merged in order into the channel's, all about one pivot (the channel's
+// first value). Their error bound is that path's for a segment per run and an in-order final
+// merge of the runs (docs/numerics.md). One walk instead of the register kernels' two passes:
+// these channels are too long for registers, and a second walk would cost what it saves.
+
+// Moments of the vec4 units [begin, end) of one run.
+fn runMomentsVec4(begin: u32, end: u32, pivot: f32) -> vec4f {
+  var m = vec4f(0.0, 0.0, 0.0, pivot);
+  var a = begin;
+  for (; a + 4u <= end; a += 4u) {
+    m = mergeBlock(m, 16.0, channelBlock(x4[a], x4[a + 1u], x4[a + 2u], x4[a + 3u], pivot));
+  }
+  let left = end - a;
+  if (left > 0u) {
+    // Units past the run's end repeat its last; channelTail ignores them.
+    let last = end - 1u;
+    let v0 = x4[a];
+    m = mergeBlock(m, f32(4u * left), channelTail(v0, x4[min(a + 1u, last)], x4[min(a + 2u, last)], v0, 4u * left, pivot));
+  }
+  return m;
+}
+
+// Moments of the values [begin, end) of one run.
+fn runMomentsScalar(begin: u32, end: u32, pivot: f32) -> vec4f {
+  var m = vec4f(0.0, 0.0, 0.0, pivot);
+  var a = begin;
+  for (; a + 16u <= end; a += 16u) {
+    let v0 = vec4f(x[a], x[a + 1u], x[a + 2u], x[a + 3u]);
+    let v1 = vec4f(x[a + 4u], x[a + 5u], x[a + 6u], x[a + 7u]);
+    let v2 = vec4f(x[a + 8u], x[a + 9u], x[a + 10u], x[a + 11u]);
+    let v3 = vec4f(x[a + 12u], x[a + 13u], x[a + 14u], x[a + 15u]);
+    m = mergeBlock(m, 16.0, channelBlock(v0, v1, v2, v3, pivot));
+  }
+  let left = end - a;
+  if (left > 0u) {
+    // Values past the run's end repeat its last; channelTail ignores them.
+    let last = end - 1u;
+    var v: array<f32, 16>;
+    for (var k = 0u; k < 16u; k += 1u) {
+      v[k] = x[min(a + k, last)];
+    }
+    let tail = channelTail(vec4f(v[0], v[1], v[2], v[3]), vec4f(v[4], v[5], v[6], v[7]), vec4f(v[8], v[9], v[10], v[11]), vec4f(v[12], v[13], v[14], v[15]), left, pivot);
+    m = mergeBlock(m, f32(left), tail);
+  }
+  return m;
+}
+
+// The channel's moments from its runs, merged in order into moments about the channel's first
+// value. (One function per width: an entry point may use only one of x and x4, which alias.)
+fn channelMomentsScalar(channel: u32) -> vec4f {
+  let pivot = x[runBegin(channel, 0u)];
+  var m = vec4f(0.0, 0.0, 0.0, pivot);
+  for (var run = 0u; run < params.units / params.innerUnits; run += 1u) {
+    let begin = runBegin(channel, run);
+    let r = runMomentsScalar(begin, begin + params.innerUnits, pivot);
+    m = mergeBlock(m, r.x, r.yz);
+  }
+  return m;
+}
+
+fn channelMomentsVec4(channel: u32) -> vec4f {
+  let pivot = x4[runBegin(channel, 0u)].x;
+  var m = vec4f(0.0, 0.0, 0.0, pivot);
+  for (var run = 0u; run < params.units / params.innerUnits; run += 1u) {
+    let begin = runBegin(channel, run);
+    let r = runMomentsVec4(begin, begin + params.innerUnits, pivot);
+    m = mergeBlock(m, r.x, r.yz);
+  }
+  return m;
+}
+
+// The channel's statistics, stored with the running statistics; y is computed with the very values
+// stored.
+fn serialRunsStatistics(channel: u32, m: vec4f) -> ChannelStatistics {
+  let s = channelStatistics(channel, momentsOrFlag(m));
+  storeChannel(channel, s);
+  return s;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn fusedForwardSerialRunsScalar(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let channel = serialGroup(workgroup, workgroups, local);
+  if (channel >= params.groups) {
+    return;
+  }
+  let s = serialRunsStatistics(channel, channelMomentsScalar(channel));
+  let runs = params.units / params.innerUnits;
+  for (var run = 0u; run < runs; run += 1u) {
+    let begin = runBegin(channel, run);
+    let end = begin + params.innerUnits;
+    var a = begin;
+    for (; a + 4u <= end; a += 4u) {
+      y[a] = activate(fma(x[a], s.scale, s.shift));
+      y[a + 1u] = activate(fma(x[a + 1u], s.scale, s.shift));
+      y[a + 2u] = activate(fma(x[a + 2u], s.scale, s.shift));
+      y[a + 3u] = activate(fma(x[a + 3u], s.scale, s.shift));
+    }
+    for (; a < end; a += 1u) {
+      y[a] = activate(fma(x[a], s.scale, s.shift));
+    }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn fusedForwardSerialRunsVec4(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  let channel = serialGroup(workgroup, workgroups, local);
+  if (channel >= params.groups) {
+    return;
+  }
+  let s = serialRunsStatistics(channel, channelMomentsVec4(channel));
+  let scale = vec4f(s.scale);
+  let shift = vec4f(s.shift);
+  let runs = params.units / params.innerUnits;
+  for (var run = 0u; run < runs; run += 1u) {
+    let begin = runBegin(channel, run);
+    let end = begin + params.innerUnits;
+    var a = begin;
+    // Four units a step, as the floor's fastest copy on a CPU adapter walks (copy.wgsl, copySegments).
+    for (; a + 4u <= end; a += 4u) {
+      y4[a] = activate4(fma(x4[a], scale, shift));
+      y4[a + 1u] = activate4(fma(x4[a + 1u], scale, shift));
+      y4[a + 2u] = activate4(fma(x4[a + 2u], scale, shift));
+      y4[a + 3u] = activate4(fma(x4[a + 3u], scale, shift));
+    }
+    for (; a < end; a += 1u) {
+      y4[a] = activate4(fma(x4[a], scale, shift));
+    }
   }
 }

@@ -100,3 +100,11 @@ fn blockEnd(a: u32, end: u32) -> u32 {
 fn serialGroup(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
   return groupOf(workgroup, workgroups) * WORKGROUP_SIZE + local;
 }
+
+// The serial strategy for Runs (inner > 1, software adapters): a thread per channel c walking its runs
+// in order, run o at units [(o · C + c) · inner', … + inner'), each run contiguous, so every lane of
+// an invocation group streams through memory of its own, as a CPU core prefetches best. The later
+// walk over the channel (at most 32 KiB) hits the core's cache.
+fn runBegin(channel: u32, run: u32) -> u32 {
+  return (run * params.groups + channel) * params.innerUnits;
+}

@@ -23,8 +23,9 @@ import type { KernelTuning } from './tuning';
  * workgroup sum's WORKGROUP_SIZE vec2s and two vec4s, 2 KiB at 256 threads (16 KiB is guaranteed).
  * The tensor must fit one storage binding (larger ones are far from small). Software adapters
  * (tuning.runSegments), where a workgroup barrier costs more than these kernels save, take the
- * inner == 1 shapes with the serial strategy (a thread per channel group, no barrier, its rows
- * re-read from the core's cache instead of held in registers) and keep three kernels otherwise.
+ * serial strategy instead: a thread per channel (group), no barrier, walking its rows — or its
+ * runs, one after another, for runs of at least SERIAL_MIN_RUN values — and re-reading them from
+ * the core's cache instead of holding them in registers; shorter runs keep three kernels.
  */
 
 /** Kept at 256 although GPUs allow 1024: a channel per workgroup of 256 keeps channels small enough
@@ -40,8 +41,18 @@ const FUSED_MAX_THREADS = 256;
  */
 export const FUSED_MIN_WORKGROUPS = 64;
 
-/** Threads per workgroup of the serial strategy: one 4-lane invocation group of a software adapter. */
-const SERIAL_THREADS = 4;
+/**
+ * Threads per workgroup of the serial strategy: one invocation group of lavapipe (8 lanes), two of
+ * SwiftShader (4). Workgroups of 4 left half of lavapipe's lanes idle: its one-dispatch NCHW
+ * [16, 256, 16, 16] took 1.43× the copy floor with them, 1.16× with 8 (Dawn in Node).
+ */
+const SERIAL_THREADS = 8;
+
+/**
+ * Shortest run (values) the serial strategy takes in Runs layouts: each run's end costs a thread a
+ * loop exit and a partial block, and shorter runs took longer than the three kernels (docs/benchmark.md).
+ */
+export const SERIAL_MIN_RUN = 64;
 
 export type FusedDirection = 'forward' | 'backward';
 
@@ -61,8 +72,8 @@ export interface FusedPlan {
   dispatches: 1;
   /**
    * 'Workgroup': a workgroup per channel (group) holding it in registers, with workgroup totals;
-   * 'Serial' (tuning.runSegments, software adapters; inner == 1 layouts only): a thread per
-   * channel (group) walking its rows once per pass, no barrier (see fused-small-walk.wgsl).
+   * 'Serial' (tuning.runSegments, software adapters): a thread per channel (group) walking its rows
+   * or runs once per pass, no barrier (see fused-small-walk.wgsl).
    */
   strategy: 'Workgroup' | 'Serial';
   entryPoint: string;
@@ -114,17 +125,18 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
   const width = vec4 ? 'Vec4' : 'Scalar';
   const params = { groups, units, innerUnits };
   if (tuning.runSegments) {
-    // A thread per channel run gathers each lane's values from another channel, three times, and
-    // lost to the three kernels (docs/benchmark.md, "Measurements behind the launch shapes"); rows
-    // are read contiguously.
-    if (runs) return undefined;
+    // Runs shorter than SERIAL_MIN_RUN values keep three kernels: a thread would cross a run's end
+    // every few values.
+    if (runs && inner < SERIAL_MIN_RUN) return undefined;
     // Small workgroups: a software adapter spreads workgroups over its cores, and these tensors
     // have few channels (groups) to spread.
     const wg = Math.min(tuning.workgroupSize, SERIAL_THREADS);
     if (Math.ceil(groups / wg) > limits.maxWorkgroupsPerDimension ** 2) return undefined;
     const block = wgslConstant(kernels[direction], 'SERIAL_BLOCK');
-    const threadAdditions = Math.min(units, block) + Math.ceil(units / block);
-    return { dispatches: 1, strategy: 'Serial', entryPoint: `${name}Serial${width}`, workgroupSize: wg, unitsPerThread: units, threadAdditions, params, grid: foldWorkgroups(Math.ceil(groups / wg), limits.maxWorkgroupsPerDimension) };
+    // The backward's sums: blocks of SERIAL_BLOCK units (of the rows, or of each run) into the sums.
+    const threadAdditions = runs ? Math.min(innerUnits, block) + outer * Math.ceil(innerUnits / block) : Math.min(units, block) + Math.ceil(units / block);
+    const entryPoint = `${name}Serial${runs ? 'Runs' : ''}${width}`;
+    return { dispatches: 1, strategy: 'Serial', entryPoint, workgroupSize: wg, unitsPerThread: units, threadAdditions, params, grid: foldWorkgroups(Math.ceil(groups / wg), limits.maxWorkgroupsPerDimension) };
   }
   if (tuning.oneDispatch !== true && groups < FUSED_MIN_WORKGROUPS) return undefined;
   return {

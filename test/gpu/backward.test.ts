@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { BackwardCase } from './page/backward-case';
 import { channelView, layouts } from '../../src/layout';
+import { SERIAL_MIN_RUN } from '../../src/gpu/fused-small';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedsFromEnv } from '../support/random';
@@ -44,10 +45,14 @@ function threeKernelMatrix(): BackwardCase[] {
  * workgroup sums (subgroups, and the barrier tree).
  */
 // The register kernels (a workgroup per channel), which GPUs run; and the serial ones (a thread
-// per channel group, inner == 1 only), which software adapters such as SwiftShader run.
+// per channel group, or per channel walking runs of at least SERIAL_MIN_RUN values), which software
+// adapters such as SwiftShader run.
 const fusedTuning = { oneDispatch: true, runSegments: false };
 const serialTuning = { oneDispatch: true, runSegments: true };
-const rowsLayout = (c: { shape: number[]; layout?: Layout }) => channelView(c.shape, c.layout).inner === 1;
+const serialTakes = (c: { shape: number[]; layout?: Layout }) => {
+  const { inner } = channelView(c.shape, c.layout);
+  return inner === 1 || inner >= SERIAL_MIN_RUN;
+};
 function fusedCases(): BackwardCase[] {
   const fusedShapes: Record<Layout, number[][]> = {
     NC: [[2, 1], [37, 5], [32, 128], [1024, 3]],
@@ -77,6 +82,9 @@ function fusedCases(): BackwardCase[] {
       combos.map((combo): BackwardCase => ({ ...base, name: `${layout} [${shape}] mean 1e4 ± 1 ${combo.mode} ${combo.activation}`, shape: [...shape], layout, ...combo, ...large })),
     ),
     { ...base, name: 'NCHW [16, 256, 16, 16] (4096 values per channel)', shape: [16, 256, 16, 16], layout: 'NCHW', mode: 'train', activation: 'relu' },
+    { ...base, name: 'accumulate NCL [6, 5, 68] eval relu (vec4, runs of 17 units)', shape: [6, 5, 68], layout: 'NCL', mode: 'eval', activation: 'relu', accumulate: true },
+    { ...base, name: 'accumulate NCL [2, 3, 300] train (vec4, runs longer than a block)', shape: [2, 3, 300], layout: 'NCL', mode: 'train', activation: 'none', accumulate: true },
+    { ...base, name: 'dx only NCHW [2, 3, 9, 9] (runs of 81 values)', shape: [2, 3, 9, 9], layout: 'NCHW', mode: 'train', activation: 'relu', paramGrads: false },
     { ...base, name: 'NCHW [16, 2, 16, 16] eval (the most that fit)', shape: [16, 2, 16, 16], layout: 'NCHW', mode: 'eval', activation: 'none' },
     { ...base, name: 'NHWC [16, 8, 8, 64]', shape: [16, 8, 8, 64], layout: 'NHWC', mode: 'train', activation: 'relu' },
     { ...base, name: 'NC [32, 64]', shape: [32, 64], layout: 'NC', mode: 'train', activation: 'relu' },
@@ -98,7 +106,7 @@ function fusedCases(): BackwardCase[] {
     { ...c, seed, name: `barrier tree: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false } },
     { ...c, seed, name: `barrier tree, tuning.workgroupSize 4: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false, workgroupSize: 4 } },
   ]);
-  const serial = [...everyLayout, ...special].filter(rowsLayout).map((c) => ({ ...c, name: `serial: ${c.name}`, tuning: serialTuning }));
+  const serial = [...everyLayout, ...special].filter(serialTakes).map((c) => ({ ...c, name: `serial: ${c.name}`, tuning: serialTuning }));
   return [...everyLayout, ...special, ...trees, ...serial].map((c) => ({ ...c, name: `one dispatch: ${c.name}` }));
 }
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ForwardCase } from './page/forward-case';
 import { channelView, layouts } from '../../src/layout';
+import { SERIAL_MIN_RUN } from '../../src/gpu/fused-small';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
@@ -48,10 +49,14 @@ function threeKernelMatrix(): ForwardCase[] {
  * and both workgroup sums (subgroups, and the barrier tree).
  */
 // The register kernels (a workgroup per channel), which GPUs run; and the serial ones (a thread
-// per channel group, inner == 1 only), which software adapters such as SwiftShader run.
+// per channel group, or per channel walking runs of at least SERIAL_MIN_RUN values), which software
+// adapters such as SwiftShader run.
 const fusedTuning = { oneDispatch: true, runSegments: false };
 const serialTuning = { oneDispatch: true, runSegments: true };
-const rowsLayout = (c: { shape: number[]; layout?: Layout }) => channelView(c.shape, c.layout).inner === 1;
+const serialTakes = (c: { shape: number[]; layout?: Layout }) => {
+  const { inner } = channelView(c.shape, c.layout);
+  return inner === 1 || inner >= SERIAL_MIN_RUN;
+};
 function fusedCases(): ForwardCase[] {
   const fusedShapes: Record<Layout, number[][]> = {
     NC: [[2, 1], [37, 5], [32, 128], [2048, 3]],
@@ -79,6 +84,10 @@ function fusedCases(): ForwardCase[] {
     { ...base, ...none, ...large, name: 'NCHW [4, 3, 16, 16] (vec4) mean 1e4 ± 1', shape: [4, 3, 16, 16], layout: 'NCHW', activation: 'relu' },
     { ...base, ...none, ...large, name: 'NHWC [4, 17, 19, 4] (vec4) mean 1e4 ± 1', shape: [4, 17, 19, 4], layout: 'NHWC' },
     { ...base, ...none, ...large, name: 'NCL [8, 2, 250] mean 1e4 ± 1', shape: [8, 2, 250], layout: 'NCL' },
+    { ...base, name: 'NCL [6, 5, 68] (vec4, runs of 17 units)', shape: [6, 5, 68], layout: 'NCL', activation: 'relu', convention: 'keras' },
+    // Sorted along the channel: the chains of merges meet far-off prefix means (the bound's R² term).
+    { ...base, ...none, order: 'sorted', name: 'NCHW [4, 3, 16, 16] (vec4) sorted', shape: [4, 3, 16, 16], layout: 'NCHW' },
+    { ...base, ...none, ...large, order: 'sorted', name: 'NCL [3, 2, 333] sorted, mean 1e4 ± 1', shape: [3, 2, 333], layout: 'NCL', convention: 'keras' },
     { ...base, name: 'NCHW [16, 256, 16, 16] (4096 values per channel)', shape: [16, 256, 16, 16], layout: 'NCHW', activation: 'relu', convention: 'pytorch' },
     { ...base, name: 'NCHW [32, 2, 16, 16] (8192 values per channel, the most that fit)', shape: [32, 2, 16, 16], layout: 'NCHW', activation: 'none', convention: 'keras' },
     { ...base, name: 'NHWC [32, 8, 8, 64]', shape: [32, 8, 8, 64], layout: 'NHWC', activation: 'relu', convention: 'keras' },
@@ -99,7 +108,7 @@ function fusedCases(): ForwardCase[] {
     { ...c, name: `barrier tree: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false } },
     { ...c, name: `barrier tree, tuning.workgroupSize 4: ${c.name}`, tuning: { ...fusedTuning, useSubgroups: false, workgroupSize: 4 } },
   ]);
-  const serial = [...everyLayout, ...special].filter(rowsLayout).map((c) => ({ ...c, name: `serial: ${c.name}`, tuning: serialTuning }));
+  const serial = [...everyLayout, ...special].filter(serialTakes).map((c) => ({ ...c, name: `serial: ${c.name}`, tuning: serialTuning }));
   return [...everyLayout, ...special, ...trees, ...serial].map((c) => ({ ...c, name: `one dispatch: ${c.name}` }));
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FUSED_MIN_WORKGROUPS, planFused, type FusedLimits } from '../../src/gpu/fused-small';
+import { FUSED_MIN_WORKGROUPS, planFused, SERIAL_MIN_RUN, type FusedLimits } from '../../src/gpu/fused-small';
 import { shaders } from '../../src/gpu/shader-sources';
 import { defaultTuning, resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { packParams } from '../../src/gpu/uniforms';
@@ -116,15 +116,25 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     expect(plan([2, 70001], 'NC')?.grid).toEqual([35001, 2]);
   });
 
-  it('on software adapters: a thread per channel group for inner == 1 layouts, three kernels for runs', () => {
-    expect(plan([32, 128], 'NC', 'forward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedForwardSerialVec4', workgroupSize: 4, unitsPerThread: 32, grid: [8, 1] });
+  it('on software adapters: a thread per channel group, for runs of at least SERIAL_MIN_RUN values', () => {
+    expect(plan([32, 128], 'NC', 'forward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedForwardSerialVec4', workgroupSize: 8, unitsPerThread: 32, grid: [4, 1] });
     expect(plan([32, 7], 'NC', 'backward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedBackwardSerialScalar', params: { groups: 7, units: 32 } });
     expect(plan([32, 8, 8, 64], 'NHWC', 'forward', software)).toMatchObject({ strategy: 'Serial', params: { groups: 16, units: 2048 } });
     // Same capacity as the register kernels, so the same shapes take one dispatch.
     expect(plan([2049, 3], 'NC', 'forward', software)).toBeUndefined();
     expect(plan([1025, 3], 'NC', 'backward', software)).toBeUndefined();
-    expect(plan([16, 256, 16, 16], 'NCHW', 'forward', software)).toBeUndefined();
+    // Runs: a thread per channel walking its runs; vec4 units where the run allows.
+    expect(plan([16, 256, 16, 16], 'NCHW', 'forward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedForwardSerialRunsVec4', workgroupSize: 8, params: { groups: 256, units: 1024, innerUnits: 64 }, grid: [32, 1] });
+    // Backward sums: blocks of SERIAL_BLOCK (64) units of each run, 16 runs of 64 units.
+    expect(plan([16, 256, 16, 16], 'NCHW', 'backward', software)).toMatchObject({ entryPoint: 'fusedBackwardSerialRunsVec4', threadAdditions: 64 + 16 });
+    expect(plan([3, 5, 31, 7], 'NCHW', 'backward', software)).toMatchObject({ entryPoint: 'fusedBackwardSerialRunsScalar', params: { groups: 5, units: 651, innerUnits: 217 }, threadAdditions: 64 + 3 * 4 });
+    expect(plan([5, 3, 68], 'NCL', 'forward', software)).toMatchObject({ entryPoint: 'fusedForwardSerialRunsVec4', params: { units: 85, innerUnits: 17 } });
+    expect(plan([4, 3, SERIAL_MIN_RUN], 'NCL', 'forward', software)?.strategy).toBe('Serial');
+    // Shorter runs keep three kernels; so do channels beyond what the register kernels hold.
+    expect(plan([4, 3, SERIAL_MIN_RUN - 1], 'NCL', 'forward', software)).toBeUndefined();
     expect(plan([2, 3, 5, 7], 'NCHW', 'backward', software)).toBeUndefined();
+    expect(plan([33, 2, 16, 16], 'NCHW', 'forward', software)).toBeUndefined();
+    expect(plan([17, 2, 16, 16], 'NCHW', 'backward', software)).toBeUndefined();
   });
 
   it('tuning.oneDispatch false keeps the three-kernel path; it must be a boolean', () => {

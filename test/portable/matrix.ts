@@ -49,6 +49,9 @@ export function forwardCases(seed: number): ForwardCase[] {
     // Channels sorted along memory: the merges' between-set terms carry most of M2.
     { ...base, name: 'sorted: NC [4096, 3]', shape: [4096, 3], layout: 'NC', order: 'sorted', tuning: { oneDispatch: false, blockedRows: false } },
     { ...base, name: 'sorted: NHWC [8, 17, 19, 4]', shape: [8, 17, 19, 4], layout: 'NHWC', order: 'sorted', tuning: { oneDispatch: false } },
+    // One dispatch on a software adapter, a thread per channel walking its runs (vec4 and scalar).
+    { ...base, name: 'sorted, one dispatch: NCHW [4, 3, 16, 16]', shape: [4, 3, 16, 16], layout: 'NCHW', order: 'sorted' },
+    { ...base, name: 'sorted, one dispatch, mean 1e4 ± 1: NCL [3, 2, 333]', shape: [3, 2, 333], layout: 'NCL', order: 'sorted', mean: 1e4, std: 1 },
     { ...base, name: 'sorted, GPU tuning: NCHW [16, 4, 16, 16]', shape: [16, 4, 16, 16], layout: 'NCHW', order: 'sorted', tuning: { ...gpuTuning, oneDispatch: false } },
     { ...base, name: 'GPU tuning: NCHW [8, 6, 33, 31]', shape: [8, 6, 33, 31], layout: 'NCHW', tuning: gpuTuning },
     { ...base, name: 'GPU tuning, mean 1e4 ± 1: NCHW [16, 2, 64, 64]', shape: [16, 2, 64, 64], layout: 'NCHW', mean: 1e4, std: 1, tuning: gpuTuning },

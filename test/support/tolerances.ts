@@ -1,4 +1,5 @@
 import type { ChannelView } from '../../src/layout';
+import { planFused } from '../../src/gpu/fused-small';
 import { planMerge, planPartialsFold, planSlabbedReduction } from '../../src/gpu/statistics-plan';
 import { defaultTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { reductionSubgroupMaxSize, workgroupSumChain } from './backward-tolerances';
@@ -106,9 +107,31 @@ function foldChain(merges: number): { kappa: number; running: number } {
  * chunks, then the finalize.
  */
 export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerDimension = 65535, deviceBindingBytes = Infinity, subgroupMaxSize?: number, elementBytes = 4): StatisticsTerms {
-  const wg = tuning.workgroupSize;
   const alignment = 256;
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
+  const threeKernels = threeKernelTerms(view, tuning, maxPerDimension, bindingBytes, alignment, subgroupMaxSize, elementBytes);
+  // One dispatch with a thread per channel walking its runs (fused-small-forward.wgsl,
+  // fusedForwardSerialRuns*): the blocks of each run merged into the run's moments (a thread chain),
+  // then the runs merged in order (a serial fold of K = outer pieces), as the Segments walk with a
+  // segment per run and a serial finalize. Forward calls with a residual take the three kernels, so
+  // a test's bound covers both paths. (The other one-dispatch kernels take two exact passes, within
+  // the three-kernel bound.) WebGPU's guaranteed limits, as the backward's (backward-tolerances.ts).
+  const limits = { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension: maxPerDimension, bindingBytes, maxStorageBuffers: 8 };
+  const fused = elementBytes === 4 ? planFused(view, 'forward', tuning, limits) : undefined;
+  if (!fused?.entryPoint.startsWith('fusedForwardSerialRuns')) return threeKernels;
+  const thread = threadChain(Math.ceil(view.inner / 16));
+  const runs = foldChain(view.outer);
+  const serialRuns = { chain: 7 + 2 * Math.ceil(view.inner / 16) + 2 * view.outer + 10, partitions: 10 + thread.kappa + runs.kappa, chains: thread.running + runs.running };
+  return {
+    chain: Math.max(threeKernels.chain, serialRuns.chain),
+    partitions: Math.max(threeKernels.partitions, serialRuns.partitions),
+    chains: Math.max(threeKernels.chains, serialRuns.chains),
+  };
+}
+
+/** statisticsTerms of the three-kernel path (statistics, the fold of a two-level finalize, finalize). */
+function threeKernelTerms(view: ChannelView, tuning: KernelTuning, maxPerDimension: number, bindingBytes: number, alignment: number, subgroupMaxSize: number | undefined, elementBytes: number): StatisticsTerms {
+  const wg = tuning.workgroupSize;
   const reduction = planSlabbedReduction(view, tuning, maxPerDimension, bindingBytes, alignment, elementBytes);
   let chain = 0;
   let partitions = 0;
