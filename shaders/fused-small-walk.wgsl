@@ -81,8 +81,8 @@ fn workgroupTotal(local: u32, slot: u32, value: vec4f, wide: bool) -> vec4f {
 }
 
 // The serial strategy (software adapters, where a workgroup runs on one CPU core and every barrier
-// costs more than re-reading a small channel from the core's cache), for Rows only: a thread per
-// channel group walking its rows in order, unit m at address m · groups + g, with no workgroup
+// costs more than re-reading a small channel from the core's cache), for Rows (its Runs form is
+// runBegin's, below): a thread per channel group walking its rows in order, unit m at address m · groups + g, with no workgroup
 // total at all. Neighbouring threads take neighbouring groups, so the lanes of an invocation group
 // read one contiguous span of each row. The tensor is read once from memory; the later passes over
 // a channel group hit the cache (the planner allows ≤ 32 KiB per group).

@@ -43,10 +43,15 @@ export const FUSED_MIN_WORKGROUPS = 64;
 
 /**
  * Threads per workgroup of the serial strategy: one invocation group of lavapipe (8 lanes), two of
- * SwiftShader (4). Workgroups of 4 left half of lavapipe's lanes idle: its one-dispatch NCHW
- * [16, 256, 16, 16] took 1.43× the copy floor with them, 1.16× with 8 (Dawn in Node).
+ * SwiftShader (4), where the tensor still fills SERIAL_MIN_WORKGROUPS workgroups with them; else
+ * SERIAL_FEW_THREADS. A software adapter runs a workgroup on one core: workgroups of 4 left half of
+ * lavapipe's lanes idle (its NCHW [16, 256, 16, 16] forward took 1.43× the copy floor with them,
+ * 1.16× with 8; Dawn in Node), while 8 groups in one workgroup of 8 left a core idle (NHWC
+ * [2, 16, 16, 32] forward 2.2× against 1.07× with 4; headless Chromium, two cores).
  */
 const SERIAL_THREADS = 8;
+const SERIAL_FEW_THREADS = 4;
+const SERIAL_MIN_WORKGROUPS = 8;
 
 /**
  * Shortest run (values) the serial strategy takes in Runs layouts: each run's end costs a thread a
@@ -130,7 +135,7 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
     if (runs && inner < SERIAL_MIN_RUN) return undefined;
     // Small workgroups: a software adapter spreads workgroups over its cores, and these tensors
     // have few channels (groups) to spread.
-    const wg = Math.min(tuning.workgroupSize, SERIAL_THREADS);
+    const wg = Math.min(tuning.workgroupSize, groups >= SERIAL_THREADS * SERIAL_MIN_WORKGROUPS ? SERIAL_THREADS : SERIAL_FEW_THREADS);
     if (Math.ceil(groups / wg) > limits.maxWorkgroupsPerDimension ** 2) return undefined;
     const block = wgslConstant(kernels[direction], 'SERIAL_BLOCK');
     // The backward's sums: blocks of SERIAL_BLOCK units (of the rows, or of each run) into the sums.

@@ -117,7 +117,10 @@ describe('one-dispatch planning (fused-small.ts)', () => {
   });
 
   it('on software adapters: a thread per channel group, for runs of at least SERIAL_MIN_RUN values', () => {
-    expect(plan([32, 128], 'NC', 'forward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedForwardSerialVec4', workgroupSize: 8, unitsPerThread: 32, grid: [4, 1] });
+    expect(plan([32, 128], 'NC', 'forward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedForwardSerialVec4', workgroupSize: 4, unitsPerThread: 32, grid: [8, 1] });
+    // Workgroups of 8 (lavapipe's lanes) where 64 groups or more still fill 8 workgroups.
+    expect(plan([2, 256], 'NC', 'forward', software)).toMatchObject({ workgroupSize: 8, grid: [8, 1] });
+    expect(plan([2, 252], 'NC', 'forward', software)).toMatchObject({ workgroupSize: 4, grid: [16, 1] });
     expect(plan([32, 7], 'NC', 'backward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedBackwardSerialScalar', params: { groups: 7, units: 32 } });
     expect(plan([32, 8, 8, 64], 'NHWC', 'forward', software)).toMatchObject({ strategy: 'Serial', params: { groups: 16, units: 2048 } });
     // Same capacity as the register kernels, so the same shapes take one dispatch.
