@@ -4,12 +4,10 @@
  * JSON (default bench/results/local/analysis.json). The Node bench does the same on any adapter:
  * `node bench-gpu.mjs --analyze`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parseArgs } from './lib/args';
 import { analysisReport, runAnalysis } from './lib/analysis';
 import { call, openBenchPage } from './lib/browser';
-import { defaultOut } from './lib/outputs';
+import { defaultOut, writeAtomic } from './lib/outputs';
 import { tuningForAdapter } from '../src/gpu/tuning';
 
 const argv = process.argv.slice(2);
@@ -20,6 +18,8 @@ try {
   const environment = await call(session.page, 'init', args.deviceLimits);
   // `--tuning gpu-defaults`: a GPU's tunings whatever the adapter.
   const software = args.tuning === 'adapter' && Object.keys(tuningForAdapter(environment.adapter)).length > 0;
+  const command = `npm run bench:analyze -- ${argv.join(' ')}`.trim();
+  const save = (result: Parameters<typeof analysisReport>[3], complete: boolean) => writeAtomic(out, `${JSON.stringify(analysisReport(environment, command, software, result, complete), null, 1)}\n`);
   const result = await runAnalysis(
     {
       analyzeCopy: (elements, shapes, plan) => call(session.page, 'analyzeCopy', elements, shapes, plan),
@@ -27,9 +27,9 @@ try {
     },
     { layouts: args.layouts, sizes: args.sizes, software },
     (line) => console.log(line),
+    (partial) => save(partial, false),
   );
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(analysisReport(environment, `npm run bench:analyze -- ${argv.join(' ')}`.trim(), software, result), null, 1)}\n`);
+  save(result, true);
   console.log(`\nwrote ${out}`);
 } finally {
   await session.close();

@@ -45,6 +45,8 @@ export interface AnalysisReport {
   date: string;
   /** Whether the adapter got a CPU adapter's tunings (software: SwiftShader, lavapipe, WARP). */
   software: boolean;
+  /** False while the run goes on: the file is rewritten after every case, so a stopped run leaves its rows. */
+  complete: boolean;
   copy: { bytes: number; rows: AnalysisRow[] }[];
   cases: { layout: Layout; shape: number[]; bytes: number; rows: AnalysisRow[] }[];
 }
@@ -98,6 +100,8 @@ export async function runAnalysis(
   driver: AnalysisDriver,
   options: { layouts: Layout[]; sizes: number[]; software: boolean },
   log: (line: string) => void,
+  /** Called with the rows so far after each size's copy sweep and each case (results written as they come). */
+  progress: (result: Pick<AnalysisReport, 'copy' | 'cases'>) => void = () => {},
 ): Promise<Pick<AnalysisReport, 'copy' | 'cases'>> {
   const copy: AnalysisReport['copy'] = [];
   const cases: AnalysisReport['cases'] = [];
@@ -107,6 +111,7 @@ export async function runAnalysis(
     const rows = await driver.analyzeCopy(bytes / 4, copyShapes, analysisPlan);
     rows.forEach((row) => printRow(log, row));
     copy.push({ bytes, rows });
+    progress({ copy, cases });
   }
   const tunings = analysisTunings(options.software);
   for (const layout of options.layouts) {
@@ -123,6 +128,7 @@ export async function runAnalysis(
         printRow(log, row);
       }
       cases.push({ layout, shape, bytes, rows });
+      progress({ copy, cases });
     }
   }
   return { copy, cases };
@@ -134,7 +140,8 @@ export function analysisReport(
   command: string,
   software: boolean,
   result: Pick<AnalysisReport, 'copy' | 'cases'>,
+  complete: boolean,
 ): AnalysisReport {
   const { vendor, architecture, device, description } = environment.adapter;
-  return { kind: 'analysis', runtime: environment.runtime, adapter: { vendor, architecture, device, description }, command, date: new Date().toISOString(), software, ...result };
+  return { kind: 'analysis', runtime: environment.runtime, adapter: { vendor, architecture, device, description }, command, date: new Date().toISOString(), software, complete, ...result };
 }

@@ -1,4 +1,5 @@
 /** Where a run writes: the results JSON, and the chart and markdown table beside it. */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -19,11 +20,25 @@ export interface OutputPaths {
   chart: string;
   /** README-table.md beside latest.json; NAME-table.md beside any other NAME.json. */
   table: string;
+  /**
+   * NAME.partial.jsonl beside NAME.json while the run goes on: a line for the run, then one per case
+   * as it is measured, so a run stopped before its end (a time limit on a lent machine) leaves what
+   * it measured. Removed once the results file is written.
+   */
+  partial: string;
 }
 
 export function outputPaths(json: string): OutputPaths {
   const stem = basename(json).replace(/\.json$/i, '');
   const chart = join(dirname(json), `${stem}.svg`);
   const table = join(dirname(json), basename(json) === basename(defaultOut) ? 'README-table.md' : `${stem}-table.md`);
-  return { json, chart, table };
+  return { json, chart, table, partial: join(dirname(json), `${stem}.partial.jsonl`) };
+}
+
+/** Writes a whole file or nothing: a reader (or a run stopped midway) never sees half of it. */
+export function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
 }

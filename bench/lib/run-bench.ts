@@ -4,14 +4,14 @@
  * (the stable contract of bench/lib/report.ts), checks it, writes it with its chart and table, and
  * prints the progress, the closing table and the summaries.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import type { BenchArgs } from './args';
 import { capOf, copyBytesPerElement, elementsOf, floorBytesPerElement, formatSize, MB, normHiddenSizes, normQuickHiddenSizes, normShapeProblem, normShapesFor, normSmallShapes, shapeFor, smallShapes } from './cases';
 import { renderChart } from './chart';
 import { linearity, linearityText } from './linearity';
-import { outputPaths } from './outputs';
+import { outputPaths, writeAtomic } from './outputs';
 import { caseRows, checkReport, type CaseRow, type Report, type SkippedRow } from './report';
 import { closingTable, copyBandwidth, copyBandwidthText, errorLimit, isWrong, handTunedText, progressLine, readmeTable, summaryText } from './table';
 import { allOps, normOf, type BenchDtype, type NormOp } from './types';
@@ -64,13 +64,6 @@ function log(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-export function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
 export interface RunOptions {
   /** The command line as a user would type it again, for the report. */
   command: string;
@@ -105,6 +98,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
 
   const cases: CaseRow[] = [];
   const skipped: SkippedRow[] = [];
+  const { partial } = outputPaths(options.out);
   let env;
   let trainingStep: Awaited<ReturnType<NonNullable<BenchDriver['trainingStep']>>> | undefined;
   let hostMicros: HostMicros | undefined;
@@ -127,6 +121,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
     const what = args.shapes.length
       ? args.shapes.map(({ layout, shape }) => `${layout} [${shape}]`).join(', ')
       : `${args.layouts.join(', ')} × ${args.sizes.map(formatSize).join(', ')}`;
+    writeAtomic(partial, `${JSON.stringify({ command: options.command, adapter: a, started: new Date().toISOString(), cases: specs.length })}\n`);
     tuningNotes = await prepareTuning(driver, args, specs);
     log(`${specs.length} cases (${args.ops.join(', ')} × ${what}), ${mode} timing; ` +
       `caps: cpu ≤ ${formatSize(args.caps.cpu)}${tfjs ? `, TF.js ≤ ${formatSize(args.caps['tfjs-webgpu'])}` : ''}; tensors ${dtype}`);
@@ -172,6 +167,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
       const skips = missing.map((m) => ({ op: spec.op, layout: spec.layout, shape: spec.shape, impl: m.impl, reason: m.reason }));
       cases.push(...rows);
       skipped.push(...skips);
+      appendFileSync(partial, `${JSON.stringify({ op: spec.op, layout: spec.layout, shape: spec.shape, rows, skipped: skips })}\n`);
       log(progressLine(index + 1, specs.length, rows, skips, (performance.now() - caseStart) / 1000, dtype));
     }
     if (tfjs && driver.trainingStep && args.ops.includes('forward-train') && args.ops.includes('backward')) {
@@ -243,6 +239,7 @@ export async function runBench(args: BenchArgs, driver: BenchDriver, options: Ru
   writeAtomic(out, `${JSON.stringify(report, null, 2)}\n`);
   writeAtomic(chartPath, renderChart(report));
   writeAtomic(tablePath, readmeTable(report, basename(out)));
+  rmSync(partial, { force: true });
 
   log('');
   log(closingTable(report));

@@ -10,14 +10,14 @@
  * Metal or D3D12 driver: `node bench-gpu.mjs --quick --out result.json`.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import webgpuPackage from 'webgpu/package.json';
 import { swiftShaderEnv } from '../../src/node/swiftshader';
 import { tuningForAdapter } from '../../src/gpu/tuning';
 import { analysisReport, runAnalysis } from '../lib/analysis';
 import { nodeUsage, parseArgs, type BenchArgs, type DawnChoice } from '../lib/args';
-import { nodeDefaultOut } from '../lib/outputs';
+import { nodeDefaultOut, writeAtomic } from '../lib/outputs';
 import { runBench } from '../lib/run-bench';
 import type { BenchDriver } from '../lib/types';
 import { analyze, analyzeCopy } from '../page/analyze';
@@ -169,6 +169,7 @@ async function analyzeHere(args: BenchArgs, driver: BenchDriver, runner: CaseRun
     log(`adapter: ${[environment.adapter.vendor, environment.adapter.architecture, environment.adapter.description].filter(Boolean).join(' / ')}`);
     const software = args.tuning === 'adapter' && Object.keys(tuningForAdapter(environment.adapter)).length > 0;
     const { bench, timer } = runner.ours;
+    const save = (result: Parameters<typeof analysisReport>[3], complete: boolean) => writeAtomic(out, `${JSON.stringify(analysisReport(environment, command, software, result, complete), null, 1)}\n`);
     const result = await runAnalysis(
       {
         analyzeCopy: (elements, shapes, plan) => analyzeCopy(bench.device, timer, elements, shapes, plan),
@@ -176,9 +177,9 @@ async function analyzeHere(args: BenchArgs, driver: BenchDriver, runner: CaseRun
       },
       { layouts: args.layouts, sizes: args.sizes, software },
       log,
+      (partial) => save(partial, false),
     );
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(analysisReport(environment, command, software, result), null, 1)}\n`);
+    save(result, true);
     log(`\nwrote ${out}`);
   } finally {
     await driver.close();

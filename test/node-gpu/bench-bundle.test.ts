@@ -58,6 +58,36 @@ function runNode(cwd: string, args: string[], timeoutMs = RUN_TIMEOUT - 10_000):
   });
 }
 
+/** Runs node like runNode, and sends it SIGTERM once its output matches `until`. */
+function runNodeUntil(cwd: string, args: string[], until: RegExp): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.VK_ICD_FILENAMES;
+    delete env.LD_LIBRARY_PATH;
+    const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let stopped = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (!stopped && until.test(stdout)) {
+        stopped = true;
+        child.kill('SIGTERM');
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`node ${args.join(' ')} did not stop; stdout: ${stdout}; stderr: ${stderr}`));
+    }, RUN_TIMEOUT - 10_000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((sum, name) => {
     const stat = statSync(join(dir, name));
@@ -86,6 +116,8 @@ async function smokeRun(folder: string, driver: string[], withTfjs: boolean): Pr
   const report = JSON.parse(readFileSync(join(folder, out), 'utf8')) as Report;
   expect(checkReport(report)).toEqual([]);
   expect(existsSync(join(folder, out.replace(/\.json$/, '.svg')))).toBe(true);
+  // The journal of rows as measured is gone once the results file is written.
+  expect(existsSync(join(folder, out.replace(/\.json$/, '.partial.jsonl')))).toBe(false);
   // Every op × layout of the smoke set has its floor and our row, checked against the CPU path.
   for (const op of batchNormOps) {
     for (const layout of smokeLayouts) {
@@ -211,7 +243,7 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
     const run = await runNode(folder, ['bench-gpu.mjs', '--analyze', '--smoke', '--swiftshader', '--layouts', 'NCHW', '--tuning', 'gpu-defaults', '--out', out]);
     expect(run.code, `exit status; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
     const report = JSON.parse(readFileSync(join(folder, out), 'utf8')) as AnalysisReport;
-    expect(report).toMatchObject({ kind: 'analysis', software: false, adapter: { architecture: 'swiftshader' } });
+    expect(report).toMatchObject({ kind: 'analysis', software: false, complete: true, adapter: { architecture: 'swiftshader' } });
     expect(report.command).toMatch(/^node bench-gpu\.mjs --analyze /);
     const finite = (row: AnalysisRow) => row.ms > 0 && Number.isFinite(row.ms) && row.gbps > 0 && Number.isFinite(row.gbps) && row.msMin <= row.ms && row.ms <= row.msMax;
     expect(report.copy.map((c) => c.bytes)).toEqual([64 * 1024]);
@@ -235,6 +267,23 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
     expect(statsLaunch('GPU defaults')).toMatch(/workgroups of 256\b/);
     expect(statsLaunch(labels.find((l) => l.startsWith('workgroupSize 64'))!)).toMatch(/workgroups of 64\b/);
     expect(run.stdout).toMatch(/^copy kernel launch shapes, 64 KB$/m);
+  }, RUN_TIMEOUT);
+
+  // A time limit on a lent machine (timeout(1) sends SIGTERM) stops a run before it writes its
+  // results: the rows measured so far are in NAME.partial.jsonl.
+  it('stopped midway, leaves the rows it measured in NAME.partial.jsonl', async () => {
+    const out = 'stopped.json';
+    const run = await runNodeUntil(folder, ['bench-gpu.mjs', '--smoke', '--swiftshader', '--no-tfjs', '--out', out], /^\[ *2\/\d+\] /m);
+    expect(run.stdout).toMatch(/^\[ *2\/\d+\] /m);
+    expect(existsSync(join(folder, out))).toBe(false);
+    const lines = readFileSync(join(folder, 'stopped.partial.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines[0]).toMatchObject({ command: expect.stringMatching(/^node bench-gpu\.mjs --smoke/), adapter: { architecture: 'swiftshader' } });
+    expect(lines[0].cases).toBeGreaterThan(2);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const line of lines.slice(1)) {
+      expect(line.rows.map((row: { impl: string }) => row.impl).sort()).toEqual(['copy', 'cpu', 'webgpu']);
+      expect(line.rows.find((row: { impl: string }) => row.impl === 'webgpu').maxAbsErr).toBeLessThanOrEqual(ERROR_LIMIT);
+    }
   }, RUN_TIMEOUT);
 
   it('names the adapters it has when --adapter matches none, and fails', async () => {
