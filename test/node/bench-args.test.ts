@@ -120,11 +120,13 @@ describe('bench outputs', () => {
       json: '/r/bench/results/latest.json',
       chart: '/r/bench/results/latest.svg',
       table: '/r/bench/results/README-table.md',
+      partial: '/r/bench/results/latest.partial.jsonl',
     });
     expect(outputPaths('/r/bench/results/size-curve.json')).toEqual({
       json: '/r/bench/results/size-curve.json',
       chart: '/r/bench/results/size-curve.svg',
       table: '/r/bench/results/size-curve-table.md',
+      partial: '/r/bench/results/size-curve.partial.jsonl',
     });
   });
 
