@@ -54,10 +54,12 @@ const SERIAL_FEW_THREADS = 4;
 const SERIAL_MIN_WORKGROUPS = 8;
 
 /**
- * Shortest run (values) the serial strategy takes in Runs layouts: each run's end costs a thread a
- * loop exit and a partial block, and shorter runs took longer than the three kernels (docs/benchmark.md).
+ * Shortest run (values) the serial strategy takes in Runs layouts, per direction: each run's end
+ * costs a thread a loop exit and a partial block. With runs of 16 and 32 values the forward still
+ * beat the three kernels on SwiftShader and lavapipe, the backward lost on SwiftShader (3.45× and
+ * 2.40× the floor against 2.62× and 1.99×; docs/benchmark.md).
  */
-export const SERIAL_MIN_RUN = 64;
+export const SERIAL_MIN_RUN: Record<FusedDirection, number> = { forward: 16, backward: 64 };
 
 export type FusedDirection = 'forward' | 'backward';
 
@@ -132,7 +134,7 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
   if (tuning.runSegments) {
     // Runs shorter than SERIAL_MIN_RUN values keep three kernels: a thread would cross a run's end
     // every few values.
-    if (runs && inner < SERIAL_MIN_RUN) return undefined;
+    if (runs && inner < SERIAL_MIN_RUN[direction]) return undefined;
     // Small workgroups: a software adapter spreads workgroups over its cores, and these tensors
     // have few channels (groups) to spread.
     const wg = Math.min(tuning.workgroupSize, groups >= SERIAL_THREADS * SERIAL_MIN_WORKGROUPS ? SERIAL_THREADS : SERIAL_FEW_THREADS);

@@ -51,7 +51,7 @@ const fusedTuning = { oneDispatch: true, runSegments: false };
 const serialTuning = { oneDispatch: true, runSegments: true };
 const serialTakes = (c: { shape: number[]; layout?: Layout }) => {
   const { inner } = channelView(c.shape, c.layout);
-  return inner === 1 || inner >= SERIAL_MIN_RUN;
+  return inner === 1 || inner >= SERIAL_MIN_RUN.backward;
 };
 function fusedCases(): BackwardCase[] {
   const fusedShapes: Record<Layout, number[][]> = {

@@ -55,7 +55,7 @@ const fusedTuning = { oneDispatch: true, runSegments: false };
 const serialTuning = { oneDispatch: true, runSegments: true };
 const serialTakes = (c: { shape: number[]; layout?: Layout }) => {
   const { inner } = channelView(c.shape, c.layout);
-  return inner === 1 || inner >= SERIAL_MIN_RUN;
+  return inner === 1 || inner >= SERIAL_MIN_RUN.forward;
 };
 function fusedCases(): ForwardCase[] {
   const fusedShapes: Record<Layout, number[][]> = {
@@ -85,6 +85,7 @@ function fusedCases(): ForwardCase[] {
     { ...base, ...none, ...large, name: 'NHWC [4, 17, 19, 4] (vec4) mean 1e4 ± 1', shape: [4, 17, 19, 4], layout: 'NHWC' },
     { ...base, ...none, ...large, name: 'NCL [8, 2, 250] mean 1e4 ± 1', shape: [8, 2, 250], layout: 'NCL' },
     { ...base, name: 'NCL [6, 5, 68] (vec4, runs of 17 units)', shape: [6, 5, 68], layout: 'NCL', activation: 'relu', convention: 'keras' },
+    { ...base, ...large, name: 'NCHW [8, 5, 4, 5] (runs of 20 values: a block and a unit) mean 1e4 ± 1', shape: [8, 5, 4, 5], layout: 'NCHW', activation: 'relu', convention: 'pytorch' },
     // Sorted along the channel: the chains of merges meet far-off prefix means (the bound's R² term).
     { ...base, ...none, order: 'sorted', name: 'NCHW [4, 3, 16, 16] (vec4) sorted', shape: [4, 3, 16, 16], layout: 'NCHW' },
     { ...base, ...none, ...large, order: 'sorted', name: 'NCL [3, 2, 333] sorted, mean 1e4 ± 1', shape: [3, 2, 333], layout: 'NCL', convention: 'keras' },

@@ -116,7 +116,7 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     expect(plan([2, 70001], 'NC')?.grid).toEqual([35001, 2]);
   });
 
-  it('on software adapters: a thread per channel group, for runs of at least SERIAL_MIN_RUN values', () => {
+  it('on software adapters: a thread per channel group, or per channel for runs of at least SERIAL_MIN_RUN values', () => {
     expect(plan([32, 128], 'NC', 'forward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedForwardSerialVec4', workgroupSize: 4, unitsPerThread: 32, grid: [8, 1] });
     // Workgroups of 8 (lavapipe's lanes) where 64 groups or more still fill 8 workgroups.
     expect(plan([2, 256], 'NC', 'forward', software)).toMatchObject({ workgroupSize: 8, grid: [8, 1] });
@@ -132,9 +132,13 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     expect(plan([16, 256, 16, 16], 'NCHW', 'backward', software)).toMatchObject({ entryPoint: 'fusedBackwardSerialRunsVec4', threadAdditions: 64 + 16 });
     expect(plan([3, 5, 31, 7], 'NCHW', 'backward', software)).toMatchObject({ entryPoint: 'fusedBackwardSerialRunsScalar', params: { groups: 5, units: 651, innerUnits: 217 }, threadAdditions: 64 + 3 * 4 });
     expect(plan([5, 3, 68], 'NCL', 'forward', software)).toMatchObject({ entryPoint: 'fusedForwardSerialRunsVec4', params: { units: 85, innerUnits: 17 } });
-    expect(plan([4, 3, SERIAL_MIN_RUN], 'NCL', 'forward', software)?.strategy).toBe('Serial');
-    // Shorter runs keep three kernels; so do channels beyond what the register kernels hold.
-    expect(plan([4, 3, SERIAL_MIN_RUN - 1], 'NCL', 'forward', software)).toBeUndefined();
+    // Shorter runs keep three kernels (16 values forward, 64 backward); so do channels beyond what
+    // the register kernels hold.
+    for (const direction of ['forward', 'backward'] as const) {
+      expect(plan([4, 3, SERIAL_MIN_RUN[direction]], 'NCL', direction, software)?.strategy).toBe('Serial');
+      expect(plan([4, 3, SERIAL_MIN_RUN[direction] - 1], 'NCL', direction, software)).toBeUndefined();
+    }
+    expect(plan([2, 3, 5, 7], 'NCHW', 'forward', software)).toMatchObject({ entryPoint: 'fusedForwardSerialRunsScalar' });
     expect(plan([2, 3, 5, 7], 'NCHW', 'backward', software)).toBeUndefined();
     expect(plan([33, 2, 16, 16], 'NCHW', 'forward', software)).toBeUndefined();
     expect(plan([17, 2, 16, 16], 'NCHW', 'backward', software)).toBeUndefined();

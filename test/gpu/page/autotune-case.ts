@@ -191,12 +191,12 @@ export interface TunedDispatchReport {
 
 /**
  * dispatchCount plans as the call does, with its size class's autotuned launch shapes: a stored
- * class that changes the plan (here: NCHW with runs of 32 values, which take one dispatch with the
+ * class that changes the plan (here: NCHW with runs of 8 values, which take one dispatch with the
  * register kernels (runSegments false) and three kernels with the serial ones, whose runs must be
  * SERIAL_MIN_RUN long) changes the count, and the count is what the encoder records.
  */
 export async function runTunedDispatchCountCase(): Promise<TunedDispatchReport> {
-  const shape = [8, 8, 4, 8];
+  const shape = [32, 8, 2, 4];
   const layout = 'NCHW' as const;
   const store = memoryTuningStore();
   const plain = await createBatchNorm({ backend: 'webgpu', tuning: { oneDispatch: true } });
