@@ -8,6 +8,7 @@ import { channelView, type Layout } from '../../src/index';
 import { createGpuContext, destroyGpuContext, type GpuContext } from '../../src/gpu/context';
 import { encodeLaunches, type Launch } from '../../src/gpu/dispatch';
 import { encodeBackward } from '../../src/gpu/encode-backward';
+import { dispatchCount } from '../../src/gpu/fused-small';
 import { applyLaunches, encodeForwardInference, encodeForwardTrain, statisticsLaunches } from '../../src/gpu/encode-forward';
 import { resolveResident } from '../../src/gpu/resident-options';
 import { planElementwiseWork } from '../../src/gpu/elementwise-plan';
@@ -79,9 +80,9 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
         ['stats + finalize', 4 * n, encodeOf('statsFinalize', statistics)],
         [`apply alone (${applyEntry})`, 8 * n, encodeOf('apply', applyAlone)],
         ['inference (fold + apply)', 8 * n, (e) => void encodeForwardInference(context, e, { shape, layout, x, y, stats, gamma, beta, runningMean, runningVar })],
-        ['forward-train (stats, finalize, apply)', 12 * n, (e) => void encodeForwardTrain(context, e, { shape, layout, x, y, stats, gamma, beta, runningMean, runningVar })],
+        [`forward-train (${dispatchCount(context, view, 'forwardTrain') === 1 ? 'one dispatch' : 'stats, finalize, apply'})`, 12 * n, (e) => void encodeForwardTrain(context, e, { shape, layout, x, y, stats, gamma, beta, runningMean, runningVar })],
         [`backward reduce alone (backwardReduce${reduceWork.plan.shape})`, 8 * n, encodeOf('reduce', reduceAlone)],
-        ['backward (reduce, finalize, apply)', 20 * n, (e) => encodeBackward(context, e, { shape, layout, x, dy, dx, stats, gamma, dgamma, dbeta })],
+        [`backward (${dispatchCount(context, view, 'backward') === 1 ? 'one dispatch' : 'reduce, finalize, apply'})`, 20 * n, (e) => encodeBackward(context, e, { shape, layout, x, dy, dx, stats, gamma, dgamma, dbeta })],
       ];
       // Statistics for the backward kernels to read.
       const first = device.createCommandEncoder();
