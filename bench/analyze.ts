@@ -5,7 +5,7 @@
  * `node bench-gpu.mjs --analyze`.
  */
 import { parseArgs } from './lib/args';
-import { analysisReport, runAnalysis } from './lib/analysis';
+import { analysisReport, runAnalysis, type AnalysisResult } from './lib/analysis';
 import { call, openBenchPage } from './lib/browser';
 import { defaultOut, writeAtomic } from './lib/outputs';
 import { tuningForAdapter } from '../src/gpu/tuning';
@@ -19,7 +19,7 @@ try {
   // `--tuning gpu-defaults`: a GPU's tunings whatever the adapter.
   const software = args.tuning === 'adapter' && Object.keys(tuningForAdapter(environment.adapter)).length > 0;
   const command = `npm run bench:analyze -- ${argv.join(' ')}`.trim();
-  const save = (result: Parameters<typeof analysisReport>[3], complete: boolean) => writeAtomic(out, `${JSON.stringify(analysisReport(environment, command, software, result, complete), null, 1)}\n`);
+  const save = (result: AnalysisResult, complete: boolean) => writeAtomic(out, `${JSON.stringify(analysisReport(environment, command, software, result, complete), null, 1)}\n`);
   const result = await runAnalysis(
     {
       analyzeCopy: (elements, shapes, plan) => call(session.page, 'analyzeCopy', elements, shapes, plan),

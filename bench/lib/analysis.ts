@@ -51,6 +51,9 @@ export interface AnalysisReport {
   cases: { layout: Layout; shape: number[]; bytes: number; rows: AnalysisRow[] }[];
 }
 
+/** The rows of a run, so far or in all. */
+export type AnalysisResult = Pick<AnalysisReport, 'copy' | 'cases'>;
+
 export const analysisPlan: TimingPlan = { targetBatchMs: 40, maxK: 32, minReps: 5, maxReps: 9, budgetMs: 3000 };
 
 const MiB = 1024 * 1024;
@@ -101,8 +104,8 @@ export async function runAnalysis(
   options: { layouts: Layout[]; sizes: number[]; software: boolean },
   log: (line: string) => void,
   /** Called with the rows so far after each size's copy sweep and each case (results written as they come). */
-  progress: (result: Pick<AnalysisReport, 'copy' | 'cases'>) => void = () => {},
-): Promise<Pick<AnalysisReport, 'copy' | 'cases'>> {
+  progress: (result: AnalysisResult) => void = () => {},
+): Promise<AnalysisResult> {
   const copy: AnalysisReport['copy'] = [];
   const cases: AnalysisReport['cases'] = [];
   const copyShapes = analysisCopyShapes(options.software);
@@ -139,7 +142,7 @@ export function analysisReport(
   environment: { runtime: string; adapter: AnalysisReport['adapter'] },
   command: string,
   software: boolean,
-  result: Pick<AnalysisReport, 'copy' | 'cases'>,
+  result: AnalysisResult,
   complete: boolean,
 ): AnalysisReport {
   const { vendor, architecture, device, description } = environment.adapter;

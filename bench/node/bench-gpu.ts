@@ -15,7 +15,7 @@ import { resolve } from 'node:path';
 import webgpuPackage from 'webgpu/package.json';
 import { swiftShaderEnv } from '../../src/node/swiftshader';
 import { tuningForAdapter } from '../../src/gpu/tuning';
-import { analysisReport, runAnalysis } from '../lib/analysis';
+import { analysisReport, runAnalysis, type AnalysisResult } from '../lib/analysis';
 import { nodeUsage, parseArgs, type BenchArgs, type DawnChoice } from '../lib/args';
 import { nodeDefaultOut, writeAtomic } from '../lib/outputs';
 import { runBench } from '../lib/run-bench';
@@ -169,7 +169,7 @@ async function analyzeHere(args: BenchArgs, driver: BenchDriver, runner: CaseRun
     log(`adapter: ${[environment.adapter.vendor, environment.adapter.architecture, environment.adapter.description].filter(Boolean).join(' / ')}`);
     const software = args.tuning === 'adapter' && Object.keys(tuningForAdapter(environment.adapter)).length > 0;
     const { bench, timer } = runner.ours;
-    const save = (result: Parameters<typeof analysisReport>[3], complete: boolean) => writeAtomic(out, `${JSON.stringify(analysisReport(environment, command, software, result, complete), null, 1)}\n`);
+    const save = (result: AnalysisResult, complete: boolean) => writeAtomic(out, `${JSON.stringify(analysisReport(environment, command, software, result, complete), null, 1)}\n`);
     const result = await runAnalysis(
       {
         analyzeCopy: (elements, shapes, plan) => analyzeCopy(bench.device, timer, elements, shapes, plan),

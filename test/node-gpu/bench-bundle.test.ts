@@ -35,32 +35,10 @@ interface Run {
   stderr: string;
 }
 
-function runNode(cwd: string, args: string[], timeoutMs = RUN_TIMEOUT - 10_000): Promise<Run> {
+/** Runs the bundle in `cwd`; with `stopWhen`, sends it SIGTERM (as timeout(1) does) once its output matches. */
+function runNode(cwd: string, args: string[], stopWhen?: RegExp, timeoutMs = RUN_TIMEOUT - 10_000): Promise<Run> {
   return new Promise((resolve, reject) => {
     // No VK_ICD_FILENAMES or LD_LIBRARY_PATH from outside: the bundle chooses its driver by itself.
-    const env = { ...process.env };
-    delete env.VK_ICD_FILENAMES;
-    delete env.LD_LIBRARY_PATH;
-    const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`node ${args.join(' ')} did not finish within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Runs node like runNode, and sends it SIGTERM once its output matches `until`. */
-function runNodeUntil(cwd: string, args: string[], until: RegExp): Promise<Run> {
-  return new Promise((resolve, reject) => {
     const env = { ...process.env };
     delete env.VK_ICD_FILENAMES;
     delete env.LD_LIBRARY_PATH;
@@ -70,7 +48,7 @@ function runNodeUntil(cwd: string, args: string[], until: RegExp): Promise<Run> 
     let stopped = false;
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
-      if (!stopped && until.test(stdout)) {
+      if (stopWhen && !stopped && stopWhen.test(stdout)) {
         stopped = true;
         child.kill('SIGTERM');
       }
@@ -78,8 +56,8 @@ function runNodeUntil(cwd: string, args: string[], until: RegExp): Promise<Run> 
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`node ${args.join(' ')} did not stop; stdout: ${stdout}; stderr: ${stderr}`));
-    }, RUN_TIMEOUT - 10_000);
+      reject(new Error(`node ${args.join(' ')} did not finish within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+    }, timeoutMs);
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -273,7 +251,7 @@ describeNodeGpu('the self-contained GPU bench (bench:bundle)', () => {
   // results: the rows measured so far are in NAME.partial.jsonl.
   it('stopped midway, leaves the rows it measured in NAME.partial.jsonl', async () => {
     const out = 'stopped.json';
-    const run = await runNodeUntil(folder, ['bench-gpu.mjs', '--smoke', '--swiftshader', '--no-tfjs', '--out', out], /^\[ *2\/\d+\] /m);
+    const run = await runNode(folder, ['bench-gpu.mjs', '--smoke', '--swiftshader', '--no-tfjs', '--out', out], /^\[ *2\/\d+\] /m);
     expect(run.stdout).toMatch(/^\[ *2\/\d+\] /m);
     expect(existsSync(join(folder, out))).toBe(false);
     const lines = readFileSync(join(folder, 'stopped.partial.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));

@@ -5,7 +5,7 @@ import { usesSubgroups, type KernelTuning } from '../../src/gpu/tuning';
 import { channelOf, splitShape } from './channel-index';
 import type { ReferenceParams } from './reference';
 import type { ReferenceBackwardResult } from './reference-backward';
-import { EPS32 } from './tolerances';
+import { EPS32, guaranteedFusedLimits } from './tolerances';
 
 /*
  * Tolerances of the backward checks, derived from float32 error analysis like tolerances.ts.
@@ -74,10 +74,9 @@ export function additionChain(view: ChannelView, tuning: KernelTuning, maxPerDim
   const alignment = 256;
   const bindingBytes = Math.floor(Math.min(tuning.maxBindingBytes ?? Infinity, deviceBindingBytes) / alignment) * alignment;
   // One dispatch (fused-small.ts): a thread's units (plus the lanes' dot for vec4 runs), then one
-  // workgroup sum (none in the serial strategy, whose thread walks the whole channel). WebGPU guarantees 256 invocations, 16 KiB of workgroup memory and 8 storage buffers per stage.
-  const limits = { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension: maxPerDimension, bindingBytes, maxStorageBuffers: 8 };
+  // workgroup sum (none in the serial strategy, whose thread walks the whole channel).
   // float16 tensors never take one dispatch (fused-small.ts, planFusedWork).
-  const fused = elementBytes === 4 ? planFused(view, 'backward', tuning, limits) : undefined;
+  const fused = elementBytes === 4 ? planFused(view, 'backward', tuning, guaranteedFusedLimits(maxPerDimension, bindingBytes)) : undefined;
   if (fused) {
     const lanes = fused.entryPoint.endsWith('RunsVec4') ? 3 : 0;
     return fused.threadAdditions + lanes + (fused.strategy === 'Workgroup' ? workgroupSumChain(fused.workgroupSize, subgroupMaxSize) : 0);

@@ -1,5 +1,5 @@
 import type { ChannelView } from '../../src/layout';
-import { planFused } from '../../src/gpu/fused-small';
+import { planFused, type FusedLimits } from '../../src/gpu/fused-small';
 import { planMerge, planPartialsFold, planSlabbedReduction } from '../../src/gpu/statistics-plan';
 import { defaultTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { reductionSubgroupMaxSize, workgroupSumChain } from './backward-tolerances';
@@ -115,18 +115,26 @@ export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerD
   // then the runs merged in order (a serial fold of K = outer pieces), as the Segments walk with a
   // segment per run and a serial finalize. Forward calls with a residual take the three kernels, so
   // a test's bound covers both paths. (The other one-dispatch kernels take two exact passes, within
-  // the three-kernel bound.) WebGPU's guaranteed limits, as the backward's (backward-tolerances.ts).
-  const limits = { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension: maxPerDimension, bindingBytes, maxStorageBuffers: 8 };
-  const fused = elementBytes === 4 ? planFused(view, 'forward', tuning, limits) : undefined;
+  // the three-kernel bound.)
+  const fused = elementBytes === 4 ? planFused(view, 'forward', tuning, guaranteedFusedLimits(maxPerDimension, bindingBytes)) : undefined;
   if (!fused?.entryPoint.startsWith('fusedForwardSerialRuns')) return threeKernels;
-  const thread = threadChain(Math.ceil(view.inner / 16));
+  const blocks = Math.ceil(view.inner / 16);
+  const thread = threadChain(blocks);
   const runs = foldChain(view.outer);
-  const serialRuns = { chain: 7 + 2 * Math.ceil(view.inner / 16) + 2 * view.outer + 10, partitions: 10 + thread.kappa + runs.kappa, chains: thread.running + runs.running };
+  const serialRuns = { chain: 7 + 2 * blocks + 2 * view.outer + 10, partitions: 10 + thread.kappa + runs.kappa, chains: thread.running + runs.running };
   return {
     chain: Math.max(threeKernels.chain, serialRuns.chain),
     partitions: Math.max(threeKernels.partitions, serialRuns.partitions),
     chains: Math.max(threeKernels.chains, serialRuns.chains),
   };
+}
+
+/**
+ * The limits the one-dispatch planner sees on any device (fused-small.ts, FusedLimits): WebGPU
+ * guarantees 256 invocations, 16 KiB of workgroup memory and 8 storage buffers per stage.
+ */
+export function guaranteedFusedLimits(maxWorkgroupsPerDimension: number, bindingBytes: number): FusedLimits {
+  return { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension, bindingBytes, maxStorageBuffers: 8 };
 }
 
 /** statisticsTerms of the three-kernel path (statistics, the fold of a two-level finalize, finalize). */
