@@ -1,7 +1,11 @@
-// #import elementwise-span relu tensor-storage
+// #import elementwise-span relu tensor-storage running-fold
 // y = fma(x, scale[c], shift[c]), plus the residual z when RESIDUAL is set, then relu when RELU is
-// set (activation.wgsl): y = act(BN(x) + z). Serves training (scale and shift from
-// `finalize.wgsl`) and inference (from `inference-fold.wgsl`).
+// set (activation.wgsl): y = act(BN(x) + z). Serves training (apply…: scale and shift read from
+// what `finalize.wgsl` wrote) and inference in one dispatch (inference…: each thread folds the
+// running statistics of the channels it walks itself, running-fold.wgsl, and the grid also stores
+// every channel's fold into stats, as a training forward stores its statistics there). A fold per
+// thread and channel is a few loads and a division: a second dispatch cost far more on a GPU,
+// where a dispatch and its barrier take microseconds, and on small tensors anywhere.
 //
 // The tensor is a sequence of units (values, or vec4s) viewed as [outer, C', inner']. Each thread
 // keeps one channel: it loads that channel's scale and shift once, then walks units `stride`
@@ -20,8 +24,9 @@
 // in slabs (see slabs.ts): `base` is the global index of the slab's first unit, and a slab may
 // start or end inside a run.
 //
-// Entry points: applyScalar (any layout), applyVec4Run (inner % 4 == 0: the four lanes share a
-// channel), applyVec4Channels (inner == 1 and C % 4 == 0: the lanes are four consecutive channels).
+// Entry points, each an apply… and an inference… one: …Scalar (any layout), …Vec4Run (inner % 4 ==
+// 0: the four lanes share a channel), …Vec4Channels (inner == 1 and C % 4 == 0: the lanes are four
+// consecutive channels).
 
 struct Params {
   units: u32,          // units in this slab (the whole tensor unless it exceeds a binding)
@@ -32,8 +37,10 @@ struct Params {
   segment: u32,        // by period: units per segment (a multiple of stride)
   firstRun: u32,       // by runs: base / inner', the run of the slab's first unit
   threads: u32,        // threads with work; the grid's others return at once
-  scaleOffset: u32,    // index of scale[0] in stats, in units of the stats binding
+  scaleOffset: u32,    // apply…: index of scale[0] in coefficients, in units of that binding
   shiftOffset: u32,
+  eps: f32,            // inference…: ε of the fold
+  statsChannels: u32,  // inference…: C, the channels stored into stats (0 in a slab but the first)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -46,13 +53,21 @@ override RESIDUAL: bool;
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<tensor>;
 @group(0) @binding(1) var<storage, read> x4: array<tensor4>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(2) var<storage, read> stats4: array<vec4f>;
+// apply…: [… | scale | shift] as finalize.wgsl wrote them.
+@group(0) @binding(2) var<storage, read> coefficients: array<f32>;
+@group(0) @binding(2) var<storage, read> coefficients4: array<vec4f>;
+// inference…: receives [mean | variance | invStd | scale | shift] (running-fold.wgsl).
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<tensor>;
 @group(0) @binding(3) var<storage, read_write> y4: array<tensor4>;
 // The residual z, read only when RESIDUAL is set (without it any read-only tensor is bound here).
 @group(0) @binding(4) var<storage, read> z: array<tensor>;
 @group(0) @binding(4) var<storage, read> z4: array<tensor4>;
+// inference…: the parameters and population statistics the fold reads.
+@group(0) @binding(5) var<storage, read> gamma: array<f32>;
+@group(0) @binding(6) var<storage, read> beta: array<f32>;
+@group(0) @binding(7) var<storage, read> runningMean: array<f32>;
+@group(0) @binding(8) var<storage, read> runningVar: array<f32>;
 
 // spanOf(workgroup, workgroups, local): the units of one thread (elementwise-span.wgsl, put in
 // front of this file).
@@ -134,7 +149,7 @@ fn applyScalar(
 ) {
   var span = spanOf(workgroup, workgroups, local);
   while (span.first < span.end) {
-    applySpan(span, stats[params.scaleOffset + span.channel], stats[params.shiftOffset + span.channel]);
+    applySpan(span, coefficients[params.scaleOffset + span.channel], coefficients[params.shiftOffset + span.channel]);
     span = nextSpan(span);
   }
 }
@@ -147,7 +162,7 @@ fn applyVec4Run(
 ) {
   var span = spanOf(workgroup, workgroups, local);
   while (span.first < span.end) {
-    applySpan4(span, vec4f(stats[params.scaleOffset + span.channel]), vec4f(stats[params.shiftOffset + span.channel]));
+    applySpan4(span, vec4f(coefficients[params.scaleOffset + span.channel]), vec4f(coefficients[params.shiftOffset + span.channel]));
     span = nextSpan(span);
   }
 }
@@ -160,5 +175,65 @@ fn applyVec4Channels(
 ) {
   // By period only (inner' = 1): one span per thread.
   let span = spanOf(workgroup, workgroups, local);
-  applySpan4(span, stats4[params.scaleOffset + span.channel], stats4[params.shiftOffset + span.channel]);
+  applySpan4(span, coefficients4[params.scaleOffset + span.channel], coefficients4[params.shiftOffset + span.channel]);
+}
+
+// The inference entry points. Thread t of the first slab's launch also stores the folds of channels
+// t, t + threads, …: every channel once, whatever the walk (a CPU adapter's contiguous walk may
+// have fewer threads than channels).
+fn storeFolds(t: u32) {
+  for (var c = t; c < params.statsChannels; c += params.threads) {
+    storeFolded(c, params.statsChannels, foldRunning(c));
+  }
+}
+
+fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
+  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn inferenceScalar(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  storeFolds(threadIndex(workgroup, workgroups, local));
+  var span = spanOf(workgroup, workgroups, local);
+  while (span.first < span.end) {
+    let f = foldRunning(span.channel);
+    applySpan(span, f.scale, f.shift);
+    span = nextSpan(span);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn inferenceVec4Run(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  storeFolds(threadIndex(workgroup, workgroups, local));
+  var span = spanOf(workgroup, workgroups, local);
+  while (span.first < span.end) {
+    let f = foldRunning(span.channel);
+    applySpan4(span, vec4f(f.scale), vec4f(f.shift));
+    span = nextSpan(span);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn inferenceVec4Channels(
+  @builtin(workgroup_id) workgroup: vec3u,
+  @builtin(num_workgroups) workgroups: vec3u,
+  @builtin(local_invocation_index) local: u32,
+) {
+  storeFolds(threadIndex(workgroup, workgroups, local));
+  // By period only (inner' = 1): one span per thread, of channels 4c … 4c + 3.
+  let span = spanOf(workgroup, workgroups, local);
+  let c = 4u * span.channel;
+  let f0 = foldRunning(c);
+  let f1 = foldRunning(c + 1u);
+  let f2 = foldRunning(c + 2u);
+  let f3 = foldRunning(c + 3u);
+  applySpan4(span, vec4f(f0.scale, f1.scale, f2.scale, f3.scale), vec4f(f0.shift, f1.shift, f2.shift, f3.shift));
 }

@@ -1,7 +1,7 @@
-// Folds the population statistics of inference into the per-channel scale and shift that
-// `apply.wgsl` uses, in the same layout as `finalize.wgsl` writes for training:
-//   stats = [mean | variance | invStd | scale | shift] with mean = running mean, variance = running
-//   variance, invStd = 1 / sqrt(running variance + eps), scale = γ · invStd, shift = β − mean · scale.
+// #import running-fold
+// Folds the population statistics of inference into `stats` = [mean | variance | invStd | scale |
+// shift] (running-fold.wgsl), the layout finalize.wgsl writes in training: the eval-mode backward
+// reads it. Inference itself folds inside its apply (apply.wgsl), in one dispatch.
 
 struct Params {
   channels: u32,
@@ -24,17 +24,7 @@ fn inferenceFold(
   @builtin(local_invocation_index) local: u32,
 ) {
   let channel = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-  let C = params.channels;
-  if (channel >= C) {
-    return;
+  if (channel < params.channels) {
+    storeFolded(channel, params.channels, foldRunning(channel));
   }
-  let mean = runningMean[channel];
-  let variance = runningVar[channel];
-  let invStd = 1.0 / sqrt(variance + params.eps);
-  let scale = gamma[channel] * invStd;
-  stats[channel] = mean;
-  stats[C + channel] = variance;
-  stats[2u * C + channel] = invStd;
-  stats[3u * C + channel] = scale;
-  stats[4u * C + channel] = beta[channel] - mean * scale;
 }

@@ -79,7 +79,7 @@ export async function analyze(device: GPUDevice, isFallback: boolean, timer: Gpu
         [`stats alone (${statsEntry}, ${statsWork.plan.chunks} partials/channel)`, 4 * n, encodeOf('stats', statsAlone)],
         ['stats + finalize', 4 * n, encodeOf('statsFinalize', statistics)],
         [`apply alone (${applyEntry})`, 8 * n, encodeOf('apply', applyAlone)],
-        ['inference (fold + apply)', 8 * n, (e) => void encodeForwardInference(context, e, { shape, layout, x, y, stats, gamma, beta, runningMean, runningVar })],
+        [`inference (${dispatchCount(context, view, 'inference') === applyPlan.slabs.length ? 'the fold inside the apply' : 'fold, apply'})`, 8 * n, (e) => void encodeForwardInference(context, e, { shape, layout, x, y, stats, gamma, beta, runningMean, runningVar })],
         [`forward-train (${dispatchCount(context, view, 'forwardTrain') === 1 ? 'one dispatch' : 'stats, finalize, apply'})`, 12 * n, (e) => void encodeForwardTrain(context, e, { shape, layout, x, y, stats, gamma, beta, runningMean, runningVar })],
         [`backward reduce alone (backwardReduce${reduceWork.plan.shape})`, 8 * n, encodeOf('reduce', reduceAlone)],
         [`backward (${dispatchCount(context, view, 'backward') === 1 ? 'one dispatch' : 'reduce, finalize, apply'})`, 20 * n, (e) => encodeBackward(context, e, { shape, layout, x, dy, dx, stats, gamma, dgamma, dbeta })],

@@ -32,11 +32,12 @@ const wantedFeatures: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUF
 export const STORAGE_BUFFERS_PER_KERNEL = 6;
 
 /**
- * The one-dispatch kernels of small tensors (fused-small.ts) bind more: the forward 7 (x, y,
+ * The one-dispatch kernels bind more: those of small tensors (fused-small.ts) the forward 7 (x, y,
  * statistics, γ, β and the running statistics), the backward 8 (x, dy, y, dx, statistics, γ, dgamma,
- * dbeta). A device below that runs the multi-pass kernels instead.
+ * dbeta); inference folding in its apply (apply.wgsl) 8 (x, statistics, y, the residual z, γ, β and
+ * the running statistics). A device below that runs the multi-pass kernels instead.
  */
-export const FUSED_STORAGE_BUFFERS = { forward: 7, backward: 8 } as const;
+export const FUSED_STORAGE_BUFFERS = { forward: 7, backward: 8, inference: 8 } as const;
 
 /** Why a device with these limits cannot run the kernels, or undefined when it can. */
 export function unsupportedReason(limits: Pick<GPUSupportedLimits, 'maxStorageBuffersPerShaderStage'>): string | undefined {

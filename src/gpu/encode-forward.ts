@@ -2,7 +2,7 @@ import { BatchNormError } from '../errors';
 import { gpuEps, type ScalarOptions } from '../options';
 import { contextFor, type GpuContext } from './context';
 import { encodeLaunches, type Launch } from './dispatch';
-import { fusedForwardLaunch, planFusedWork } from './fused-small';
+import { fusedForwardLaunch, inferenceFoldsInApplyHere, planFusedWork } from './fused-small';
 import { elementwiseLaunches, planElementwiseWork, type SlabbedElementwise } from './elementwise-plan';
 import { finalizeParams, planFinalize, planInferenceFold, planPartialsFold, planReduction, reductionLaunches, type ReductionWork } from './statistics-plan';
 import { passKinds, prepareCached, runPrepared, type CachedPass, type PreparedCall } from './program-cache';
@@ -64,8 +64,33 @@ export function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptio
     entryPoint: `apply${plan.variant}`,
     constants: { RELU: resolved.activation === 'relu', RESIDUAL: residual !== undefined },
   };
-  const offsets = { scaleOffset: 3 * plan.channelBlock, shiftOffset: 4 * plan.channelBlock };
-  return elementwiseLaunches(plan, kernel, offsets, (slab) => [slab(x), stats, slab(y), slab(residual ?? x)]);
+  // The inference entries' fields are unused here (the same Params serves both, see apply.wgsl).
+  const params = { scaleOffset: 3 * plan.channelBlock, shiftOffset: 4 * plan.channelBlock, eps: 0, statsChannels: 0 };
+  return elementwiseLaunches(plan, kernel, params, (slab) => [slab(x), stats, slab(y), slab(residual ?? x)]);
+}
+
+/**
+ * Inference in one dispatch per slab: y = act(x·scale + shift [+ residual]) with scale and shift
+ * folded from the running statistics by each thread, and stored into `stats` by the first slab's
+ * launch (apply.wgsl's inference… entry points).
+ */
+export function inferenceLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, args: ForwardBuffers, stats: GPUBuffer): Launch[] {
+  const C = resolved.view.channels;
+  const { x, y, residual } = args;
+  const kernel = {
+    shader: tensorShader(shaders.apply, resolved.dtype),
+    entryPoint: `inference${plan.variant}`,
+    constants: { RELU: resolved.activation === 'relu', RESIDUAL: residual !== undefined },
+  };
+  const running = [
+    args.gamma ?? context.constants.filled(C, 1),
+    args.beta ?? context.constants.filled(C, 0),
+    args.runningMean as GPUBuffer,
+    args.runningVar as GPUBuffer,
+  ];
+  return elementwiseLaunches(plan, kernel, { scaleOffset: 0, shiftOffset: 0, eps: gpuEps(resolved.eps), statsChannels: C }, (slab) => [slab(x), stats, slab(y), slab(residual ?? x), ...running]).map(
+    (launch, index) => (index === 0 ? launch : { ...launch, params: { ...launch.params, statsChannels: 0 } }),
+  );
 }
 
 /** Statistics launches (partials slab by slab, see statistics-plan.ts), and finalize. */
@@ -226,8 +251,8 @@ export function encodeStatistics(context: GpuContext, encoder: GPUCommandEncoder
 }
 
 /**
- * Folds the running statistics into `stats` ([mean | variance | invStd | scale | shift]), as
- * inference uses them; the eval-mode backward on host arrays builds its stats buffer with it too.
+ * Folds the running statistics into `stats` ([mean | variance | invStd | scale | shift]) in a
+ * dispatch of its own: the eval-mode backward on host arrays builds its stats buffer with it.
  */
 export function inferenceFoldLaunch(context: GpuContext, resolved: ResolvedScalarOptions, args: ChannelBuffers, stats: GPUBuffer): Launch {
   const C = resolved.view.channels;
@@ -264,6 +289,9 @@ export function prepareForwardInference(context: GpuContext, encoder: GPUCommand
     (stats) => [x, y, stats, gamma, beta, runningMean, runningVar, residual],
     () => {
       const applyPlan = planElementwiseWork(context, resolved.view, resolved.dtype);
+      if (inferenceFoldsInApplyHere(context, resolved.view, resolved.dtype)) {
+        return (stats) => ({ launches: inferenceLaunches(context, resolved, applyPlan, args, stats) });
+      }
       return (stats) => ({ launches: [inferenceFoldLaunch(context, resolved, args, stats), ...applyLaunches(context, resolved, applyPlan, x, stats, y, residual)] });
     },
   );

@@ -7,7 +7,7 @@ import { gradientParams } from './backward-plan';
 import { planElementwiseWork } from './elementwise-plan';
 import { foldWorkgroups } from './slabs';
 import { finalizeParams, planPartialsFold, planReduction } from './statistics-plan';
-import { shaders, type ShaderSource, type TensorDtype } from './shader-sources';
+import { elementBytes, shaders, type ShaderSource, type TensorDtype } from './shader-sources';
 import type { KernelTuning } from './tuning';
 
 /**
@@ -180,14 +180,44 @@ export function planFusedWork(context: GpuContext, view: ChannelView, direction:
 }
 
 /**
- * Launches of a training forward or backward of `view`: 1 in one dispatch (never with a residual
- * add or its dz), else reduction, the fold of a two-level finalize, finalize, elementwise.
+ * Largest tensor (bytes) whose inference folds inside its apply on a CPU adapter (one with
+ * tuning.contiguousUnitsPerThread set). There every thread's fold — a few gathers and a division
+ * per channel it walks — costs about what the saved dispatch does from ~1 MB on (SwiftShader, NC
+ * and NHWC, walked by period: 1.47–1.63× the copy against 1.42–1.47× at 1–16 MB), while small
+ * tensors gain (NCHW 64 KB 2.45× against 2.88×, NHWC 64 KB 1.59× against 2.10×).
  */
-export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward', residual = false, dtype: TensorDtype = 'float32'): number {
+export const CPU_FOLD_IN_APPLY_MAX_BYTES = 256 * 1024;
+
+/**
+ * Whether inference folds the running statistics inside its apply (apply.wgsl's inference…
+ * entry points), one dispatch per slab, rather than in a dispatch of its own before it: on GPUs at
+ * any size (a dispatch and its barrier cost microseconds, a large part of a 16 MB copy on a fast
+ * card), on CPU adapters up to CPU_FOLD_IN_APPLY_MAX_BYTES; never with tuning.oneDispatch false
+ * (comparisons and tests) or on a device that binds fewer than FUSED_STORAGE_BUFFERS.inference
+ * storage buffers per stage (compatibility mode).
+ */
+export function inferenceFoldsInApply(tuning: KernelTuning, maxStorageBuffers: number, tensorBytes: number): boolean {
+  if (tuning.oneDispatch === false || maxStorageBuffers < FUSED_STORAGE_BUFFERS.inference) return false;
+  return tuning.contiguousUnitsPerThread === 0 || tensorBytes <= CPU_FOLD_IN_APPLY_MAX_BYTES;
+}
+
+/** inferenceFoldsInApply for a call of `view` on this context. */
+export function inferenceFoldsInApplyHere(context: GpuContext, view: ChannelView, dtype: TensorDtype): boolean {
+  return inferenceFoldsInApply(context.tuning, context.device.limits.maxStorageBuffersPerShaderStage, view.size * elementBytes(dtype));
+}
+
+/**
+ * Launches of a training forward or backward of `view`: 1 in one dispatch (never with a residual
+ * add or its dz), else reduction, the fold of a two-level finalize, finalize, elementwise. Of an
+ * inference: the elementwise launches, after the fold's own unless it folds in its apply.
+ */
+export function dispatchCount(context: GpuContext, view: ChannelView, op: 'forwardTrain' | 'backward' | 'inference', residual = false, dtype: TensorDtype = 'float32'): number {
+  const elementwise = planElementwiseWork(context, view, dtype).slabs.length;
+  if (op === 'inference') return elementwise + (inferenceFoldsInApplyHere(context, view, dtype) ? 0 : 1);
   if (!residual && planFusedWork(context, view, op === 'forwardTrain' ? 'forward' : 'backward', dtype)) return 1;
   const reduction = planReduction(context, view, op === 'forwardTrain' ? 'stats' : 'backwardReduce', dtype);
   const fold = planPartialsFold(view, reduction.plan.chunks, context.tuning, context.maxWorkgroupsPerDimension) ? 1 : 0;
-  return reduction.plan.slabs.length + fold + 1 + planElementwiseWork(context, view, dtype).slabs.length;
+  return reduction.plan.slabs.length + fold + 1 + elementwise;
 }
 
 export interface FusedForwardBuffers {

@@ -198,13 +198,15 @@ export class GpuBatchNorm {
   }
 
   /**
-   * Kernel launches one encodeForwardTrain or (training) encodeBackward of this shape records: 1
-   * when the tensor is small enough for one dispatch (tuning.oneDispatch), else one per slab of the
-   * reduction and of the elementwise kernel, the fold of a two-level finalize, and the finalize. A
-   * call with a residual (forward) or dz (backward) never takes one dispatch: say so with
-   * `residual: true`.
+   * Kernel launches one encodeForwardTrain, (training) encodeBackward or encodeForwardInference of
+   * this shape records. Training: 1 when the tensor is small enough for one dispatch
+   * (tuning.oneDispatch), else one per slab of the reduction and of the elementwise kernel, the fold
+   * of a two-level finalize, and the finalize; a call with a residual (forward) or dz (backward)
+   * never takes one dispatch: say so with `residual: true`. Inference: one per slab (the fold of the
+   * running statistics inside), plus the fold's own where the device or tuning.oneDispatch rules
+   * that out.
    */
-  dispatchCount(op: 'forwardTrain' | 'backward', opts: Pick<BatchNormOptions, 'shape' | 'layout' | 'dtype'> & { residual?: boolean }): number {
+  dispatchCount(op: 'forwardTrain' | 'backward' | 'inference', opts: Pick<BatchNormOptions, 'shape' | 'layout' | 'dtype'> & { residual?: boolean }): number {
     this.checkAlive();
     const { view, dtype } = resolveOptions({ shape: opts.shape, layout: opts.layout, dtype: opts.dtype }, 'train');
     // Planned as the call would be: with the size class's autotuned launch shapes, if any.

@@ -12,7 +12,8 @@ import { statsByteLength } from './resident-options';
  * The stats buffer of a backward on host arrays, [mean | variance | invStd | scale | shift], of
  * which the backward kernels read mean and invStd:
  * - train: the saved mean and invStd are uploaded; the other blocks are never read and stay NaN.
- * - eval: the inference fold of the running statistics, the very kernel forwardInference runs.
+ * - eval: the inference fold of the running statistics (running-fold.wgsl, which forwardInference
+ *   runs inside its apply or, where it cannot, in this very kernel).
  */
 function encodeStats(context: GpuContext, transfer: Transfer, encoder: GPUCommandEncoder, o: ResolvedBackwardOptions, saved: CheckedSaved, gamma: GPUBuffer | undefined): GPUBuffer {
   const C = o.view.channels;

@@ -60,6 +60,7 @@ import optimRmspropSource from '../../shaders/optim-rmsprop.wgsl?raw';
 import optimSgdSource from '../../shaders/optim-sgd.wgsl?raw';
 import optimStepSource from '../../shaders/optim-step.wgsl?raw';
 import reluSource from '../../shaders/relu.wgsl?raw';
+import runningFoldSource from '../../shaders/running-fold.wgsl?raw';
 import statsRowsSource from '../../shaders/stats-rows.wgsl?raw';
 import statsRunsSource from '../../shaders/stats-runs.wgsl?raw';
 import sumsTreeSource from '../../shaders/sums-tree.wgsl?raw';
@@ -108,6 +109,7 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   relu: reluSource,
   'rows-lanes': rowsLanesSource,
   'runs-walk': runsWalkSource,
+  'running-fold': runningFoldSource,
   'stats-rows': statsRowsSource,
   'stats-runs': statsRunsSource,
   'sums-tree': sumsTreeSource,

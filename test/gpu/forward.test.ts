@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ForwardCase } from './page/forward-case';
 import { channelView, layouts } from '../../src/layout';
-import { SERIAL_MIN_RUN } from '../../src/gpu/fused-small';
-import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
+import { CPU_FOLD_IN_APPLY_MAX_BYTES, SERIAL_MIN_RUN } from '../../src/gpu/fused-small';
+import { defaultTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedsFromEnv } from '../support/random';
@@ -33,11 +33,13 @@ function matrix(): ForwardCase[] {
   );
 }
 
-/** The matrix's training cases on the three-kernel path, which most of them skip by default. */
-function threeKernelMatrix(): ForwardCase[] {
-  return matrix()
-    .filter((c) => c.pass === 'train')
-    .map((c) => ({ ...c, name: `three kernels: ${c.name}`, tuning: { oneDispatch: false } }));
+/**
+ * The matrix with tuning.oneDispatch false: training on the three-kernel path, which most of its
+ * cases skip by default, and inference with the fold of the running statistics in a dispatch of its
+ * own, as compatibility-mode devices run it (by default inference folds inside its apply).
+ */
+function multiPassMatrix(): ForwardCase[] {
+  return matrix().map((c) => ({ ...c, name: `${c.pass === 'train' ? 'three kernels' : 'fold, then apply'}: ${c.name}`, tuning: { oneDispatch: false } }));
 }
 
 /**
@@ -131,6 +133,11 @@ const special: ForwardCase[] = [
   // … and for the apply kernel: 4-thread workgroups with one value each need 65 664 workgroups.
   { name: 'apply above 65 535 workgroups', seed, shape: [1, 513, 512, 1], layout: 'NHWC', pass: 'train', activation: 'none', convention: 'pytorch', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
   { name: 'inference above 65 535 workgroups', seed, shape: [1, 1, 263000], layout: 'NCL', pass: 'inference', activation: 'relu', convention: 'pytorch', tuning: { workgroupSize: 4, applyUnitsPerThread: 1 } },
+  // Inference stores every channel's fold from a grid-stride loop: more channels than threads (the
+  // contiguous walk of software adapters gives [1, 1024, 8, 8], 256 KB, 512 threads), and C = 70001
+  // with the GPU tuning (which folds in the apply at any size).
+  { name: 'inference, more channels than threads: NCHW [1, 1024, 8, 8]', seed, shape: [1, 1024, 8, 8], layout: 'NCHW', pass: 'inference', activation: 'none', convention: 'keras' },
+  { name: 'inference, C = 70001 channels (NC), GPU tuning', seed, shape: [5, 70001], layout: 'NC', pass: 'inference', activation: 'relu', convention: 'pytorch', tuning: defaultTuning },
   // The tuning of a real GPU (many short statistics threads), which software adapters do not use by
   // default: keeps the many-partials path (finalizeTree) and short threads tested here too.
   ...([[1000, 12, 'NC'], [3000, 5, 'NC'], [8, 6, 33, 31, 'NCHW'], [16, 4, 16, 16, 'NCHW']] as const).map((entry): ForwardCase => {
@@ -307,6 +314,11 @@ function residualCases(): ForwardCase[] {
     { ...base, ...relu, name: 'GPU tuning: NHWC [4, 8, 8, 16] (vec4 channels)', shape: [4, 8, 8, 16], layout: 'NHWC', tuning: gpuTuning, convention: 'keras' },
     { ...base, ...none, name: 'GPU tuning: NC [1000, 12] (vec4 channels)', shape: [1000, 12], layout: 'NC', tuning: gpuTuning },
     { ...base, pass: 'inference', activation: 'relu', convention: 'keras', name: 'GPU tuning: NCL [4, 8, 12] inference (vec4 runs)', shape: [4, 8, 12], layout: 'NCL', tuning: gpuTuning },
+    // Inference folding in its apply with the GPU tuning: each entry point, and slabs.
+    { ...base, pass: 'inference', activation: 'relu', convention: 'keras', name: 'GPU tuning, fold in apply: NCL [4, 8, 12] (vec4 runs)', shape: [4, 8, 12], layout: 'NCL', tuning: defaultTuning },
+    { ...base, pass: 'inference', activation: 'none', convention: 'pytorch', name: 'GPU tuning, fold in apply: NHWC [3, 5, 7, 12] (vec4 channels)', shape: [3, 5, 7, 12], layout: 'NHWC', tuning: defaultTuning },
+    { ...base, pass: 'inference', activation: 'relu', convention: 'pytorch', name: 'GPU tuning, fold in apply: NCHW [3, 7, 5, 3] (scalar)', shape: [3, 7, 5, 3], layout: 'NCHW', tuning: defaultTuning },
+    { ...base, pass: 'inference', activation: 'relu', convention: 'pytorch', name: 'GPU tuning, fold in apply, slabs: NCL [5, 3, 37]', shape: [5, 3, 37], layout: 'NCL', tuning: { ...defaultTuning, maxBindingBytes: 1024 } },
   ];
   const large: ForwardCase[] = [
     { ...base, ...none, name: 'NCHW [8, 3, 17, 19] x mean 1e4 ± 1', shape: [8, 3, 17, 19], layout: 'NCHW', mean: 1e4, std: 1 },
@@ -337,7 +349,7 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
 
   // dtype 'float16' (the portable suite's list): Chromium's SwiftShader has no shader-f16, so here the
   // resident calls must refuse it and the host calls give the CPU path's results.
-  const cases = seeds.flatMap((s) => [...matrix(), ...threeKernelMatrix(), ...special, ...fusedCases(), ...residualCases(), ...float16ForwardCases(seed)].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
+  const cases = seeds.flatMap((s) => [...matrix(), ...multiPassMatrix(), ...special, ...fusedCases(), ...residualCases(), ...float16ForwardCases(seed)].map((c) => [seeds.length > 1 ? `${c.name} (seed ${s})` : c.name, { ...c, seed: s }] as const));
   it.each(cases)('%s', async (_name, spec) => {
     const report = await harness.call('forwardCase', spec);
     if (spec.tuning?.oneDispatch === true && !spec.residual) {
@@ -348,6 +360,14 @@ describeGpu('forward on WebGPU against the float64 reference', () => {
     }
     // A residual add never takes one dispatch, and dispatchCount says so: reduction, finalize, apply at least.
     if (spec.residual && spec.pass === 'train') expect(report.dispatches).toBeGreaterThanOrEqual(3);
+    // Inference folds inside its apply (one dispatch per slab), on this software adapter up to
+    // CPU_FOLD_IN_APPLY_MAX_BYTES, but with oneDispatch false.
+    if (spec.pass === 'inference' && spec.tuning?.maxBindingBytes === undefined) {
+      const bytes = channelView(spec.shape, spec.layout).size * (spec.dtype === 'float16' ? 2 : 4);
+      const cpu = (spec.tuning?.contiguousUnitsPerThread ?? softwareAdapterTuning.contiguousUnitsPerThread ?? 0) > 0;
+      expect(report.dispatches).toBe(spec.tuning?.oneDispatch !== false && (!cpu || bytes <= CPU_FOLD_IN_APPLY_MAX_BYTES) ? 1 : 2);
+    }
+    if (spec.pass === 'inference' && spec.tuning?.oneDispatch === false) expect(report.modules).toContain('inference-fold');
     // Its engine ran the first level of a two-level finalize.
     if (spec.name.startsWith('two-level finalize')) expect(report.modules).toContain('partials-fold');
     expect(report.backend).toBe('webgpu');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FUSED_MIN_WORKGROUPS, planFused, SERIAL_MIN_RUN, type FusedLimits } from '../../src/gpu/fused-small';
+import { CPU_FOLD_IN_APPLY_MAX_BYTES, FUSED_MIN_WORKGROUPS, inferenceFoldsInApply, planFused, SERIAL_MIN_RUN, type FusedLimits } from '../../src/gpu/fused-small';
 import { shaders } from '../../src/gpu/shader-sources';
 import { defaultTuning, resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { packParams } from '../../src/gpu/uniforms';
@@ -101,7 +101,7 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     expect(plan([8192, 128], 'NC')).toBeUndefined();
   });
 
-  it('respects the device: fewer invocations, less workgroup memory, tensors above one binding', () => {
+  it('respects the device: fewer invocations, less workgroup memory, tensors above one binding, fewer storage buffers', () => {
     const small = { ...limits, maxInvocationsPerWorkgroup: 128 };
     expect(plan([32, 2, 16, 16], 'NCHW', 'forward', forced, small)).toBeUndefined();
     expect(plan([16, 2, 16, 16], 'NCHW', 'forward', forced, small)?.workgroupSize).toBe(128);
@@ -111,6 +111,14 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     expect(plan([32, 128], 'NC', 'forward', forced, { ...limits, maxStorageBuffers: 6 })).toBeUndefined();
     expect(plan([32, 128], 'NC', 'forward', forced, { ...limits, maxStorageBuffers: 7 })).toBeDefined();
     expect(plan([32, 128], 'NC', 'backward', forced, { ...limits, maxStorageBuffers: 7 })).toBeUndefined();
+    // Inference folds in its apply (8 storage buffers) at any size on GPUs, up to
+    // CPU_FOLD_IN_APPLY_MAX_BYTES on CPU adapters, unless the device binds fewer storage buffers or
+    // tuning.oneDispatch is false; then the fold has a dispatch of its own.
+    for (const tuning of [defaultTuning, forced]) expect(inferenceFoldsInApply(tuning, 8, 2 ** 31)).toBe(true);
+    expect(inferenceFoldsInApply(software, 8, CPU_FOLD_IN_APPLY_MAX_BYTES)).toBe(true);
+    expect(inferenceFoldsInApply(software, 8, CPU_FOLD_IN_APPLY_MAX_BYTES + 4)).toBe(false);
+    expect(inferenceFoldsInApply(defaultTuning, 7, 1024)).toBe(false);
+    expect(inferenceFoldsInApply({ ...defaultTuning, oneDispatch: false }, 8, 1024)).toBe(false);
     // Channels beyond a 65 535² grid cannot be launched a workgroup each.
     expect(plan([2, 70001], 'NC', 'forward', forced, { ...limits, maxWorkgroupsPerDimension: 200 })).toBeUndefined();
     expect(plan([2, 70001], 'NC')?.grid).toEqual([35001, 2]);

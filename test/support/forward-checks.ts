@@ -102,12 +102,32 @@ export function trainChecks(x: ArrayLike<number>, p: ReferenceParams, out: Train
   return checks;
 }
 
-/** An inference forward: y with the running statistics folded in. */
-export function inferenceChecks(x: ArrayLike<number>, p: ReferenceParams, y: ArrayLike<number>, path: string, rounding?: OutputRounding): OutputCheck[] {
+/**
+ * An inference forward: y with the running statistics folded in, and, for a GPU-resident call, the
+ * stats buffer it fills: [running mean | running variance | invStd | scale | shift], the first two
+ * copied exactly, invStd within INV_STD_TERMS·ε relative, scale = γ·invStd one rounding more, and
+ * shift = β − mean·scale: the product's error (scale's and its own rounding) times |mean·scale|,
+ * and one rounding of the difference (two where the product is not contracted into an fma).
+ */
+export function inferenceChecks(x: ArrayLike<number>, p: ReferenceParams, y: ArrayLike<number>, path: string, rounding?: OutputRounding, stats?: ArrayLike<number>): OutputCheck[] {
   const ref = referenceForwardInference(x, p);
   const rm = p.runningMean!;
-  const scale = Float64Array.from(p.runningVar!, (v, c) => (p.gamma ? p.gamma[c] : 1) / Math.sqrt(v + p.eps));
+  const rv = p.runningVar!;
+  const invStd = Float64Array.from(rv, (v) => 1 / Math.sqrt(v + p.eps));
+  const scale = invStd.map((s, c) => (p.gamma ? p.gamma[c] : 1) * s);
   const shift = scale.map((s, c) => (p.beta ? p.beta[c] : 0) - rm[c] * s);
   // Frozen statistics: only y's own arithmetic (INV_STD_TERMS for the host's invStd of the running variance).
-  return [check('y', path, y, ref, rounded(yTolerance(x, ref, p, scale, shift, () => INV_STD_TERMS * EPS32, () => 0), ref, rounding))];
+  const checks = [check('y', path, y, ref, rounded(yTolerance(x, ref, p, scale, shift, () => INV_STD_TERMS * EPS32, () => 0), ref, rounding))];
+  if (stats) {
+    const C = rm.length;
+    const block = (k: number) => Array.from(stats).slice(k * C, (k + 1) * C);
+    checks.push(
+      check('stats mean', path, block(0), rm, () => 0),
+      check('stats variance', path, block(1), rv, () => 0),
+      check('stats invStd', path, block(2), invStd, (c) => INV_STD_TERMS * EPS32 * invStd[c]),
+      check('stats scale', path, block(3), scale, (c) => (INV_STD_TERMS + 1) * EPS32 * Math.abs(scale[c])),
+      check('stats shift', path, block(4), shift, (c) => (INV_STD_TERMS + 2) * EPS32 * Math.abs(rm[c] * scale[c]) + 2 * EPS32 * Math.abs(shift[c]) + ATOL),
+    );
+  }
+  return checks;
 }

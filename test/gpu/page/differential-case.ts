@@ -137,6 +137,8 @@ function paramsOf(s: DifferentialSpec, inputs: Inputs): ReferenceParams {
 /** What a case produced: forward outputs, and for a backward its forward's y and statistics. */
 interface Outputs {
   y: Float32Array;
+  /** The stats buffer of a resident call (an inference checks all of it). */
+  stats?: Float32Array;
   mean: Float32Array;
   variance: Float32Array;
   invStd: Float32Array;
@@ -152,7 +154,7 @@ const failed = (checks: OutputCheck[]) => checks.filter((c) => c.failure !== nul
 function checkCase(s: DifferentialSpec, inputs: Inputs, out: Outputs, bn: BatchNorm): string[] {
   const p = paramsOf(s, inputs);
   if (s.op === 'forward-train') return failed(trainChecks(inputs.x, p, out, s.api, gpuStatisticsTerms(channelView(s.shape, s.layout), bn.gpu!)));
-  if (s.op === 'inference') return failed(inferenceChecks(inputs.x, p, out.y, s.api));
+  if (s.op === 'inference') return failed(inferenceChecks(inputs.x, p, out.y, s.api, undefined, out.stats));
   // Backward: the reference normalizes with the statistics the GPU forward produced and masks with
   // its y, as PyTorch's backward gets save_mean and save_invstd (see backward-case.ts).
   const ref = referenceBackward(inputs.x, inputs.dy, p, { mode: s.mode, stats: { mean: out.mean, invStd: out.invStd }, y: out.y });
@@ -226,6 +228,7 @@ function encodeCase(bn: BatchNorm, encoder: GPUCommandEncoder, plan: CopyPlan, s
     const stats = floatsAt(bytes, at.stats, 5 * C);
     return {
       y: floatsAt(bytes, at.y, n),
+      stats,
       mean: stats.slice(0, C),
       variance: stats.slice(C, 2 * C),
       invStd: stats.slice(2 * C, 3 * C),

@@ -61,7 +61,7 @@ export interface ForwardReport {
   bindingLimit: number;
   /** Shader modules built so far on the engine's device (which kernels its cases ran). */
   modules: string[];
-  /** bn.gpu.dispatchCount of a training case (with its residual or not); 0 for inference. */
+  /** bn.gpu.dispatchCount of the case (with its residual or not). */
   dispatches: number;
   /** Whether the engine's device has `shader-f16` (float16 cases: kernels, or the refusal). */
   shaderF16: boolean;
@@ -124,7 +124,7 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
   const checks: OutputCheck[] = [];
   const half = spec.dtype === 'float16';
   const f16 = half && device.features.has('shader-f16');
-  const dispatches = spec.pass === 'train' ? gpu.dispatchCount('forwardTrain', { shape: spec.shape, layout: spec.layout, residual: inputs.residual !== undefined, dtype: spec.dtype }) : 0;
+  const dispatches = gpu.dispatchCount(spec.pass === 'train' ? 'forwardTrain' : 'inference', { shape: spec.shape, layout: spec.layout, residual: inputs.residual !== undefined, dtype: spec.dtype });
   // A tensor as the device stores it: float32, or float16 bits.
   const tensor = (values: Float32Array) => (half ? toBits(values) : values);
   const readTensor = (buffer: GPUBuffer) => (half ? readHalf(device, buffer, inputs.x.length) : readBuffer(device, buffer, inputs.x.length));
@@ -184,7 +184,7 @@ export async function runForwardCase(spec: ForwardCase): Promise<ForwardReport> 
     } else {
       const hostY = await bn.forwardInference(hostX as Float32Array, hostOpts as typeof opts);
       const host = half ? isFloat16Result(hostY, hostX, checks) : hostY;
-      if (!half || f16) checks.push(...inferenceChecks(inputs.x, params, residentY, 'resident', rounding));
+      if (!half || f16) checks.push(...inferenceChecks(inputs.x, params, residentY, 'resident', rounding, residentStats));
       checks.push(...inferenceChecks(inputs.x, params, host, 'host', rounding));
     }
     for (const buffer of Object.values(buffers)) buffer?.destroy();
