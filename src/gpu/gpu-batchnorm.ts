@@ -1,5 +1,5 @@
 import { checkSaved, resolveBackwardOptions, type CheckedSaved, type ResolvedBackwardOptions } from '../backward-options';
-import { checkInput, resolveOptions, type ResolvedOptions } from '../options';
+import { checkInput, resolveOptions, resolveScalarOptions, type ResolvedOptions } from '../options';
 import { backwardOutput, forwardTrainOutput, tensorOutput } from '../tensor-output';
 import type {
   BackwardOptions,
@@ -208,7 +208,7 @@ export class GpuBatchNorm {
    */
   dispatchCount(op: 'forwardTrain' | 'backward' | 'inference', opts: Pick<BatchNormOptions, 'shape' | 'layout' | 'dtype'> & { residual?: boolean }): number {
     this.checkAlive();
-    const { view, dtype } = resolveOptions({ shape: opts.shape, layout: opts.layout, dtype: opts.dtype }, 'train');
+    const { view, dtype } = resolveScalarOptions({ shape: opts.shape, layout: opts.layout, dtype: opts.dtype }, op === 'inference' ? 'inference' : 'train');
     // Planned as the call would be: with the size class's autotuned launch shapes, if any.
     return dispatchCount(contextFor(this.context, op, view), view, op, opts.residual === true, dtype);
   }
