@@ -187,17 +187,13 @@ fn storeFolds(t: u32) {
   }
 }
 
-fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn inferenceScalar(
   @builtin(workgroup_id) workgroup: vec3u,
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  storeFolds(threadIndex(workgroup, workgroups, local));
+  storeFolds(gridThread(workgroup, workgroups, local));
   var span = spanOf(workgroup, workgroups, local);
   while (span.first < span.end) {
     let f = foldRunning(span.channel);
@@ -212,7 +208,7 @@ fn inferenceVec4Run(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  storeFolds(threadIndex(workgroup, workgroups, local));
+  storeFolds(gridThread(workgroup, workgroups, local));
   var span = spanOf(workgroup, workgroups, local);
   while (span.first < span.end) {
     let f = foldRunning(span.channel);
@@ -227,7 +223,7 @@ fn inferenceVec4Channels(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  storeFolds(threadIndex(workgroup, workgroups, local));
+  storeFolds(gridThread(workgroup, workgroups, local));
   // By period only (inner' = 1): one span per thread, of channels 4c … 4c + 3.
   let span = spanOf(workgroup, workgroups, local);
   let c = 4u * span.channel;

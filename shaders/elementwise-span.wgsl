@@ -23,8 +23,13 @@ struct Span {
 // neighbouring units (the benchmark's floor), and long threads amortise each thread's setup.
 override CONTIGUOUS: bool = false;
 
+// A thread's index in the (two-dimensional) grid.
+fn gridThread(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
+  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+}
+
 fn spanOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> Span {
-  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let t = gridThread(workgroup, workgroups, local);
   if (t >= params.threads) {
     return Span(0u, 0u, 0u, 1u, 0u);
   }
