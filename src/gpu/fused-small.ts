@@ -25,7 +25,9 @@ import type { KernelTuning } from './tuning';
  * (tuning.runSegments), where a workgroup barrier costs more than these kernels save, take the
  * serial strategy instead: a thread per channel (group), no barrier, walking its rows — or its
  * runs, one after another, for runs of at least SERIAL_MIN_RUN values — and re-reading them from
- * the core's cache instead of holding them in registers; shorter runs keep three kernels.
+ * the core's cache instead of holding them in registers; shorter runs keep three kernels. A
+ * serial thread takes up to SERIAL_MAX_UNITS units in either direction, and rows layouts only up
+ * to SERIAL_ROWS_MAX_VALUES values in all.
  */
 
 /** Kept at 256 although GPUs allow 1024: a channel per workgroup of 256 keeps channels small enough
@@ -50,6 +52,23 @@ export const FUSED_MIN_WORKGROUPS = 64;
  * [2, 16, 16, 32] forward 2.2× against 1.07× with 4; headless Chromium, two cores).
  */
 const SERIAL_THREADS = 8;
+/**
+ * Most units (values, or vec4s) of a channel (group) the serial strategy takes, both directions:
+ * the forward's register capacity (256 threads × 8 vec4), 32 KiB of x per thread (and as much dy
+ * in the backward), so a workgroup's channels stay within a core's L2 for the second walk. The
+ * backward took only its register kernels' capacity, half that, until NHWC [2, 32, 32, 32] showed
+ * it three kernels at 2.04× the floor where the forward ran in one dispatch at 1.56× (Chromium).
+ */
+export const SERIAL_MAX_UNITS = 2048;
+/**
+ * Largest tensor (values) of a rows layout (inner == 1: NC, NHWC) the serial strategy takes. Above
+ * it the three kernels won in headless Chromium: backward NC [1024, 128] and [2048, 128] 1.55× and
+ * 1.65× the floor in one dispatch against 1.40× and 1.44×, NHWC [32, 8, 8, 64] 1.54× against 1.45×;
+ * at 256 KB and below one dispatch won (NC [512, 128] 1.52× against 1.91×, NHWC [2, 32, 32, 32]
+ * 1.44× against 2.03×). Runs layouts keep one dispatch up to SERIAL_MAX_UNITS (NCHW [8, 32, 32,
+ * 32], 1 MB: 1.17× against 1.31×).
+ */
+export const SERIAL_ROWS_MAX_VALUES = 65536;
 const SERIAL_FEW_THREADS = 4;
 const SERIAL_MIN_WORKGROUPS = 8;
 
@@ -118,20 +137,15 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
   const innerUnits = runs ? (vec4 ? inner / 4 : inner) : 1;
   const groups = runs || !vec4 ? channels : channels / 4;
   const units = runs ? outer * innerUnits : outer;
-  const unitsPerThread = wgslConstant(kernels[direction], 'UNITS');
-  const maxThreads = Math.min(FUSED_MAX_THREADS, limits.maxInvocationsPerWorkgroup, limits.maxWorkgroupSizeX);
-  // As few threads as hold the channel, but no fewer than the tuning's workgroup size while the
-  // channel has the units for them: on a GPU more threads keep more loads in flight.
-  // (The tuning's size is a preference, capped by the device, not a reason to give the path up.)
-  const threads = Math.max(nextPowerOfTwo(Math.ceil(units / unitsPerThread)), Math.min(tuning.workgroupSize, maxThreads, nextPowerOfTwo(units)));
-  if (threads > maxThreads) return undefined;
-  // workgroupSum's array (a vec2 per thread) and the two broadcast vec4s.
-  if (threads * 8 + 32 > limits.maxWorkgroupStorageBytes) return undefined;
-  if (groups > limits.maxWorkgroupsPerDimension ** 2) return undefined;
   const name = direction === 'forward' ? 'fusedForward' : 'fusedBackward';
   const width = vec4 ? 'Vec4' : 'Scalar';
   const params = { groups, units, innerUnits };
   if (tuning.runSegments) {
+    // A thread walks its channel (group) from the core's cache and holds none of it in registers:
+    // its length is the one limit (SERIAL_MAX_UNITS).
+    if (units > SERIAL_MAX_UNITS) return undefined;
+    // Rows layouts above SERIAL_ROWS_MAX_VALUES keep three kernels (see there).
+    if (!runs && view.size > SERIAL_ROWS_MAX_VALUES) return undefined;
     // Runs shorter than SERIAL_MIN_RUN values keep three kernels: a thread would cross a run's end
     // every few values.
     if (runs && inner < SERIAL_MIN_RUN[direction]) return undefined;
@@ -145,6 +159,16 @@ export function planFused(view: ChannelView, direction: FusedDirection, tuning: 
     const entryPoint = `${name}Serial${runs ? 'Runs' : ''}${width}`;
     return { dispatches: 1, strategy: 'Serial', entryPoint, workgroupSize: wg, unitsPerThread: units, threadAdditions, params, grid: foldWorkgroups(Math.ceil(groups / wg), limits.maxWorkgroupsPerDimension) };
   }
+  const unitsPerThread = wgslConstant(kernels[direction], 'UNITS');
+  const maxThreads = Math.min(FUSED_MAX_THREADS, limits.maxInvocationsPerWorkgroup, limits.maxWorkgroupSizeX);
+  // As few threads as hold the channel, but no fewer than the tuning's workgroup size while the
+  // channel has the units for them: on a GPU more threads keep more loads in flight.
+  // (The tuning's size is a preference, capped by the device, not a reason to give the path up.)
+  const threads = Math.max(nextPowerOfTwo(Math.ceil(units / unitsPerThread)), Math.min(tuning.workgroupSize, maxThreads, nextPowerOfTwo(units)));
+  if (threads > maxThreads) return undefined;
+  // workgroupSum's array (a vec2 per thread) and the two broadcast vec4s.
+  if (threads * 8 + 32 > limits.maxWorkgroupStorageBytes) return undefined;
+  if (groups > limits.maxWorkgroupsPerDimension ** 2) return undefined;
   if (tuning.oneDispatch !== true && groups < FUSED_MIN_WORKGROUPS) return undefined;
   return {
     dispatches: 1,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CPU_FOLD_IN_APPLY_MAX_BYTES, FUSED_MIN_WORKGROUPS, inferenceFoldsInApply, planFused, SERIAL_MIN_RUN, type FusedLimits } from '../../src/gpu/fused-small';
+import { CPU_FOLD_IN_APPLY_MAX_BYTES, FUSED_MIN_WORKGROUPS, inferenceFoldsInApply, planFused, SERIAL_MAX_UNITS, SERIAL_MIN_RUN, SERIAL_ROWS_MAX_VALUES, type FusedLimits } from '../../src/gpu/fused-small';
 import { shaders } from '../../src/gpu/shader-sources';
 import { defaultTuning, resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import { packParams } from '../../src/gpu/uniforms';
@@ -130,10 +130,17 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     expect(plan([2, 256], 'NC', 'forward', software)).toMatchObject({ workgroupSize: 8, grid: [8, 1] });
     expect(plan([2, 252], 'NC', 'forward', software)).toMatchObject({ workgroupSize: 4, grid: [16, 1] });
     expect(plan([32, 7], 'NC', 'backward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedBackwardSerialScalar', params: { groups: 7, units: 32 } });
-    expect(plan([32, 8, 8, 64], 'NHWC', 'forward', software)).toMatchObject({ strategy: 'Serial', params: { groups: 16, units: 2048 } });
-    // Same capacity as the register kernels, so the same shapes take one dispatch.
-    expect(plan([2049, 3], 'NC', 'forward', software)).toBeUndefined();
-    expect(plan([1025, 3], 'NC', 'backward', software)).toBeUndefined();
+    // Rows layouts up to SERIAL_ROWS_MAX_VALUES values: NHWC [32, 8, 8, 64] (131072) keeps three kernels.
+    expect(plan([16, 8, 8, 64], 'NHWC', 'forward', software)).toMatchObject({ strategy: 'Serial', params: { groups: 16, units: 1024 } });
+    expect(plan([32, 8, 8, 64], 'NHWC', 'forward', software)).toBeUndefined();
+    expect(plan([SERIAL_ROWS_MAX_VALUES / 128, 128], 'NC', 'backward', software)?.strategy).toBe('Serial');
+    expect(plan([SERIAL_ROWS_MAX_VALUES / 128 + 1, 128], 'NC', 'backward', software)).toBeUndefined();
+    // SERIAL_MAX_UNITS units per channel (group) in both directions (the forward's register capacity).
+    for (const direction of ['forward', 'backward'] as const) {
+      expect(plan([SERIAL_MAX_UNITS, 3], 'NC', direction, software)?.params.units).toBe(SERIAL_MAX_UNITS);
+      expect(plan([SERIAL_MAX_UNITS + 1, 3], 'NC', direction, software)).toBeUndefined();
+      expect(plan([2, 32, 32, 32], 'NHWC', direction, software)).toMatchObject({ strategy: 'Serial', params: { groups: 8, units: 2048 } });
+    }
     // Runs: a thread per channel walking its runs; vec4 units where the run allows.
     expect(plan([16, 256, 16, 16], 'NCHW', 'forward', software)).toMatchObject({ strategy: 'Serial', entryPoint: 'fusedForwardSerialRunsVec4', workgroupSize: 8, params: { groups: 256, units: 1024, innerUnits: 64 }, grid: [32, 1] });
     // Backward sums: blocks of SERIAL_BLOCK (64) units of each run, 16 runs of 64 units.
@@ -148,8 +155,10 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     }
     expect(plan([2, 3, 5, 7], 'NCHW', 'forward', software)).toMatchObject({ entryPoint: 'fusedForwardSerialRunsScalar' });
     expect(plan([2, 3, 5, 7], 'NCHW', 'backward', software)).toBeUndefined();
-    expect(plan([33, 2, 16, 16], 'NCHW', 'forward', software)).toBeUndefined();
-    expect(plan([17, 2, 16, 16], 'NCHW', 'backward', software)).toBeUndefined();
+    for (const direction of ['forward', 'backward'] as const) {
+      expect(plan([32, 2, 16, 16], 'NCHW', direction, software)?.params.units).toBe(2048);
+      expect(plan([33, 2, 16, 16], 'NCHW', direction, software)).toBeUndefined();
+    }
   });
 
   it('tuning.oneDispatch false keeps the three-kernel path; it must be a boolean', () => {
