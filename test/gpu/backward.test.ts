@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { BackwardCase } from './page/backward-case';
-import { channelView, layouts } from '../../src/layout';
-import { SERIAL_MIN_RUN } from '../../src/gpu/fused-small';
+import { layouts } from '../../src/layout';
+import { serialPlanTakes } from '../support/tolerances';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedsFromEnv } from '../support/random';
@@ -49,10 +49,10 @@ function threeKernelMatrix(): BackwardCase[] {
 // adapters such as SwiftShader run.
 const fusedTuning = { oneDispatch: true, runSegments: false };
 const serialTuning = { oneDispatch: true, runSegments: true };
-const serialTakes = (c: { shape: number[]; layout?: Layout }) => {
-  const { inner } = channelView(c.shape, c.layout);
-  return inner === 1 || inner >= SERIAL_MIN_RUN.backward;
-};
+// The planner's own decision (runs of SERIAL_MIN_RUN values or more, SERIAL_MAX_UNITS per group,
+// rows layouts up to SERIAL_ROWS_MAX_VALUES): a shape it sends to three kernels would leave the
+// serial engine's modules with a reduction in them.
+const serialTakes = (c: { shape: number[]; layout?: Layout }) => serialPlanTakes(c.shape, c.layout, 'backward');
 function fusedCases(): BackwardCase[] {
   const fusedShapes: Record<Layout, number[][]> = {
     NC: [[2, 1], [37, 5], [32, 128], [1024, 3]],

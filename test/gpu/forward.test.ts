@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ForwardCase } from './page/forward-case';
 import { channelView, layouts } from '../../src/layout';
-import { CPU_FOLD_IN_APPLY_MAX_BYTES, SERIAL_MIN_RUN } from '../../src/gpu/fused-small';
+import { CPU_FOLD_IN_APPLY_MAX_BYTES } from '../../src/gpu/fused-small';
+import { serialPlanTakes } from '../support/tolerances';
 import { defaultTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
@@ -55,10 +56,10 @@ function multiPassMatrix(): ForwardCase[] {
 // adapters such as SwiftShader run.
 const fusedTuning = { oneDispatch: true, runSegments: false };
 const serialTuning = { oneDispatch: true, runSegments: true };
-const serialTakes = (c: { shape: number[]; layout?: Layout }) => {
-  const { inner } = channelView(c.shape, c.layout);
-  return inner === 1 || inner >= SERIAL_MIN_RUN.forward;
-};
+// The planner's own decision (runs of SERIAL_MIN_RUN values or more, SERIAL_MAX_UNITS per group,
+// rows layouts up to SERIAL_ROWS_MAX_VALUES): a shape it sends to three kernels would leave the
+// serial engine's modules with a reduction in them.
+const serialTakes = (c: { shape: number[]; layout?: Layout }) => serialPlanTakes(c.shape, c.layout, 'forward');
 function fusedCases(): ForwardCase[] {
   const fusedShapes: Record<Layout, number[][]> = {
     NC: [[2, 1], [37, 5], [32, 128], [2048, 3]],

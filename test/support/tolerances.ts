@@ -1,4 +1,5 @@
-import type { ChannelView } from '../../src/layout';
+import { channelView, type ChannelView } from '../../src/layout';
+import type { Layout } from '../../src/types';
 import { planFused, type FusedLimits } from '../../src/gpu/fused-small';
 import { planMerge, planPartialsFold, planSlabbedReduction } from '../../src/gpu/statistics-plan';
 import { defaultTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
@@ -135,6 +136,15 @@ export function statisticsTerms(view: ChannelView, tuning: KernelTuning, maxPerD
  */
 export function guaranteedFusedLimits(maxWorkgroupsPerDimension: number, bindingBytes: number): FusedLimits {
   return { maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupStorageBytes: 16384, maxWorkgroupsPerDimension, bindingBytes, maxStorageBuffers: 8 };
+}
+
+/**
+ * Whether a software adapter's engine with one dispatch forced (tuning.oneDispatch true,
+ * runSegments true) runs `shape` in one serial dispatch: the GPU suites' serial case lists.
+ */
+export function serialPlanTakes(shape: number[], layout: Layout | undefined, direction: 'forward' | 'backward'): boolean {
+  const tuning: KernelTuning = { ...defaultTuning, ...softwareAdapterTuning, oneDispatch: true, runSegments: true };
+  return planFused(channelView(shape, layout), direction, tuning, guaranteedFusedLimits(65535, 128 * 1024 * 1024))?.strategy === 'Serial';
 }
 
 /** statisticsTerms of the three-kernel path (statistics, the fold of a two-level finalize, finalize). */
