@@ -147,6 +147,10 @@ describe('code blocks of README.md and docs/*.md', () => {
     expect(blocks.some((b) => b.page.startsWith('docs/'))).toBe(true);
   });
 
+  it('README.md stays a front door: at most 12,000 bytes (details belong in docs/)', () => {
+    expect(readFileSync(`${root}README.md`).byteLength).toBeLessThanOrEqual(12_000);
+  });
+
   it('type-check as pasted (strict)', () => {
     expect(typeCheck(blocks)).toEqual([]);
   }, 400_000);
