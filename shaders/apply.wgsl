@@ -40,7 +40,7 @@ struct Params {
   scaleOffset: u32,    // apply…: index of scale[0] in coefficients, in units of that binding
   shiftOffset: u32,
   eps: f32,            // inference…: ε of the fold
-  statsChannels: u32,  // inference…: C, the channels stored into stats (0 in a slab but the first)
+  statsChannels: u32,  // inference…: C, the channels stored into stats (by the first slab's launch)
 }
 
 override WORKGROUP_SIZE: u32;
@@ -178,10 +178,13 @@ fn applyVec4Channels(
   applySpan4(span, coefficients4[params.scaleOffset + span.channel], coefficients4[params.shiftOffset + span.channel]);
 }
 
-// The inference entry points. Thread t of the first slab's launch also stores the folds of channels
-// t, t + threads, …: every channel once, whatever the walk (a CPU adapter's contiguous walk may
-// have fewer threads than channels).
+// The inference entry points. Thread t of the first slab's launch (base 0) also stores the folds of
+// channels t, t + threads, …: every channel once, whatever the walk (a CPU adapter's contiguous
+// walk may have fewer threads than channels).
 fn storeFolds(t: u32) {
+  if (params.base != 0u) {
+    return;
+  }
   for (var c = t; c < params.statsChannels; c += params.threads) {
     storeFolded(c, params.statsChannels, foldRunning(c));
   }

@@ -57,16 +57,20 @@ function newStatsBuffer(context: GpuContext, channels: number): GPUBuffer {
   });
 }
 
-/** y = act(x·scale + shift [+ residual]); without a residual, x stands in for its binding (never read). */
-export function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer, residual?: GPUBuffer): Launch[] {
-  const kernel = {
+/** The elementwise kernel of apply.wgsl: `apply…` (scale and shift read) or `inference…` (folded). */
+function applyKernel(resolved: ResolvedScalarOptions, plan: SlabbedElementwise, entry: 'apply' | 'inference', residual: GPUBuffer | undefined) {
+  return {
     shader: tensorShader(shaders.apply, resolved.dtype),
-    entryPoint: `apply${plan.variant}`,
+    entryPoint: `${entry}${plan.variant}`,
     constants: { RELU: resolved.activation === 'relu', RESIDUAL: residual !== undefined },
   };
+}
+
+/** y = act(x·scale + shift [+ residual]); without a residual, x stands in for its binding (never read). */
+export function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, x: GPUBuffer, stats: GPUBuffer, y: GPUBuffer, residual?: GPUBuffer): Launch[] {
   // The inference entries' fields are unused here (the same Params serves both, see apply.wgsl).
   const params = { scaleOffset: 3 * plan.channelBlock, shiftOffset: 4 * plan.channelBlock, eps: 0, statsChannels: 0 };
-  return elementwiseLaunches(plan, kernel, params, (slab) => [slab(x), stats, slab(y), slab(residual ?? x)]);
+  return elementwiseLaunches(plan, applyKernel(resolved, plan, 'apply', residual), params, (slab) => [slab(x), stats, slab(y), slab(residual ?? x)]);
 }
 
 /**
@@ -77,20 +81,14 @@ export function applyLaunches(context: GpuContext, resolved: ResolvedScalarOptio
 export function inferenceLaunches(context: GpuContext, resolved: ResolvedScalarOptions, plan: SlabbedElementwise, args: ForwardBuffers, stats: GPUBuffer): Launch[] {
   const C = resolved.view.channels;
   const { x, y, residual } = args;
-  const kernel = {
-    shader: tensorShader(shaders.apply, resolved.dtype),
-    entryPoint: `inference${plan.variant}`,
-    constants: { RELU: resolved.activation === 'relu', RESIDUAL: residual !== undefined },
-  };
   const running = [
     args.gamma ?? context.constants.filled(C, 1),
     args.beta ?? context.constants.filled(C, 0),
     args.runningMean as GPUBuffer,
     args.runningVar as GPUBuffer,
   ];
-  return elementwiseLaunches(plan, kernel, { scaleOffset: 0, shiftOffset: 0, eps: gpuEps(resolved.eps), statsChannels: C }, (slab) => [slab(x), stats, slab(y), slab(residual ?? x), ...running]).map(
-    (launch, index) => (index === 0 ? launch : { ...launch, params: { ...launch.params, statsChannels: 0 } }),
-  );
+  const params = { scaleOffset: 0, shiftOffset: 0, eps: gpuEps(resolved.eps), statsChannels: C };
+  return elementwiseLaunches(plan, applyKernel(resolved, plan, 'inference', residual), params, (slab) => [slab(x), stats, slab(y), slab(residual ?? x), ...running]);
 }
 
 /** Statistics launches (partials slab by slab, see statistics-plan.ts), and finalize. */

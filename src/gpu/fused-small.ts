@@ -52,6 +52,9 @@ export const FUSED_MIN_WORKGROUPS = 64;
  * [2, 16, 16, 32] forward 2.2× against 1.07× with 4; headless Chromium, two cores).
  */
 const SERIAL_THREADS = 8;
+const SERIAL_FEW_THREADS = 4;
+const SERIAL_MIN_WORKGROUPS = 8;
+
 /**
  * Most units (values, or vec4s) of a channel (group) the serial strategy takes, both directions:
  * the forward's register capacity (256 threads × 8 vec4), 32 KiB of x per thread (and as much dy
@@ -69,8 +72,6 @@ export const SERIAL_MAX_UNITS = 2048;
  * 32], 1 MB: 1.17× against 1.31×).
  */
 export const SERIAL_ROWS_MAX_VALUES = 65536;
-const SERIAL_FEW_THREADS = 4;
-const SERIAL_MIN_WORKGROUPS = 8;
 
 /**
  * Shortest run (values) the serial strategy takes in Runs layouts, per direction: each run's end
