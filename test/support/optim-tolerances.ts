@@ -27,14 +27,20 @@
  *   it grow: one element of 4 099 reached κ ≈ 9 in a 20-step case.
  * - L2 weight decay forms g = grad + λ·p, rounded once or twice on either side: an absolute
  *   error of up to 2ε(|grad| + λ|p|), which no term relative to g covers when grad ≈ −λp (then g
- *   is tiny and carries a large relative error). Adam and RMSprop divide by a denominator that is
- *   itself about |g| plus eps, so the update's error is up to 2ε(|grad| + λ|p|)/denominator per
- *   step (the update's sensitivity to g is at most 1/denominator), carried on by the momentum
- *   buffer or Adam's first moment (at most 1/(1 − μ) or 1/(1 − β1) times). gradientRounding
- *   sums it along the CPU trajectory; the parameter tolerance adds lr times it and the momentum
- *   buffer's adds it. (Seen: with λ = 0.01, grad = −0.0218 and λp = +0.0218 left g ≈ 9e-7,
- *   RMSprop's first denominator ≈ 1e-7 with eps = 1e-8, and the float32 step was 1.2e-4 off
- *   after 20 steps, which a float32 simulation of the same steps reproduces exactly.)
+ *   is tiny and carries a large relative error). And the GPU forms it from its own p, whose error
+ *   e_p (bounded by the parameter tolerance so far) adds λ·e_p. gradientError gives both per
+ *   step. Adam and RMSprop divide by a denominator that is itself about |g| plus eps, so the
+ *   update's error is up to that error / denominator per step (the update's sensitivity to g is at
+ *   most 1/denominator), carried on by the momentum buffer or Adam's first moment (at most
+ *   1/(1 − μ) or 1/(1 − β1) times); throughUpdate sums it along the CPU trajectory, the parameter
+ *   tolerance adds lr times it and the momentum buffer's adds it. The averages of g (RMSprop's
+ *   gradAvg, Adam's first moment: weights 1 − β summing to ≤ 1) are off by at most the largest
+ *   g error, the averages of g² (squareAvg, Adam's second moments) by the largest
+ *   2|g|·δg + δg² (foldedError). (Seen: with λ = 0.01, grad = −0.0218 and λp = +0.0218 left
+ *   g ≈ 9e-7, RMSprop's first denominator ≈ 1e-7 with eps = 1e-8, and the float32 step was
+ *   1.2e-4 off after 20 steps, which a float32 simulation of the same steps reproduces exactly;
+ *   and centred RMSprop with momentum, a parameter 2.2e-3 off within its tolerance, left gradAvg
+ *   1.5e-6 off where its rounding terms allowed 1.9e-7.)
  * These are bounds for the data the tests draw; they do not cover deliberately ill-conditioned
  * inputs (κ → ∞ as s − a² → 0).
  */
@@ -48,20 +54,30 @@ export const OPTIM_ATOL = 1e-30;
 import type { ResolvedOptimizerOptions } from '../../src/optim/types';
 
 /**
- * Adds, per element, 2ε(|grad| + λ|p|) / denominator of one step (see gradientRounding above) to
- * `into`, times the memory factor. `p` is the parameter before the step, `state` the CPU's state
- * after it, `t` the step's number from 1. Nothing without L2 weight decay (g is then the drawn
- * gradient itself) or with AdamW's decoupled decay.
+ * Per element, a bound on |g_gpu − g_cpu| of one step: with L2 weight decay (not AdamW's decoupled
+ * one) 2ε(|grad| + λ|p|) for the roundings plus λ · pError (the parameter's error before the
+ * step); 0 without. `p` is the CPU's parameter before the step.
  */
-export function gradientRounding(o: ResolvedOptimizerOptions, grad: ArrayLike<number>, p: ArrayLike<number>, state: Partial<Record<string, ArrayLike<number>>>, t: number, into: Float64Array): void {
-  if (o.weightDecay === 0 || o.kind === 'adamw') return;
+export function gradientError(o: ResolvedOptimizerOptions, grad: ArrayLike<number>, p: ArrayLike<number>, pError: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(grad.length);
+  if (o.weightDecay === 0 || o.kind === 'adamw') return out;
+  for (let i = 0; i < out.length; i++) out[i] = 2 * EPS32 * (Math.abs(grad[i]) + o.weightDecay * Math.abs(p[i])) + o.weightDecay * pError[i];
+  return out;
+}
+
+/**
+ * Adds, per element, gError / denominator of one step (see above) to `into`, times the memory
+ * factor: what the g error does to the update. `state` is the CPU's state after the step, `t` the
+ * step's number from 1.
+ */
+export function throughUpdate(o: ResolvedOptimizerOptions, gError: ArrayLike<number>, state: Partial<Record<string, ArrayLike<number>>>, t: number, into: Float64Array): void {
   const denominator = (i: number): number => {
     if (o.kind === 'rmsprop') {
       const s = state.squareAvg![i];
       const a = state.gradAvg ? state.gradAvg[i] : 0;
       return Math.sqrt(Math.max(s - a * a, 0)) + o.eps;
     }
-    if (o.kind === 'adam') {
+    if (o.kind === 'adam' || o.kind === 'adamw') {
       const v = o.amsgrad ? state.maxExpAvgSq![i] : state.expAvgSq![i];
       return Math.sqrt(v) / Math.sqrt(1 - o.betas[1] ** t) + o.eps;
     }
@@ -69,7 +85,21 @@ export function gradientRounding(o: ResolvedOptimizerOptions, grad: ArrayLike<nu
   };
   const momentum = 'betas' in o ? o.betas[0] : o.momentum;
   const memory = 1 / (1 - momentum);
-  for (let i = 0; i < into.length; i++) into[i] += (memory * 2 * EPS32 * (Math.abs(grad[i]) + o.weightDecay * Math.abs(p[i]))) / denominator(i);
+  for (let i = 0; i < into.length; i++) if (gError[i] > 0) into[i] += (memory * gError[i]) / denominator(i);
+}
+
+/**
+ * Raises, per element, the largest error one step's g error leaves in an average of g (`first`:
+ * δg) and of g² (`second`: 2|g|·δg + δg², with |g| ≤ |grad| + λ|p|).
+ */
+export function foldedError(o: ResolvedOptimizerOptions, gError: ArrayLike<number>, grad: ArrayLike<number>, p: ArrayLike<number>, first: Float64Array, second: Float64Array): void {
+  for (let i = 0; i < first.length; i++) {
+    const e = gError[i];
+    if (e === 0) continue;
+    const g = Math.abs(grad[i]) + o.weightDecay * Math.abs(p[i]);
+    first[i] = Math.max(first[i], e);
+    second[i] = Math.max(second[i], 2 * g * e + e * e);
+  }
 }
 
 /** κ = s / (s − a²) of centred RMSprop per element (see above); 1 where there is no gradAvg state. */

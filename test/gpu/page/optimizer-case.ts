@@ -7,7 +7,7 @@ import { createCpuOptimizer, createGpuOptimizer, type OptimizerOptions, type Opt
 import { type GpuOptimizerTuning } from '../../../src/advanced';
 import { pipelineCount } from '../../../src/gpu/pipelines';
 import { checkClose, maxErrors, type ToleranceSpec } from '../../support/compare';
-import { centredConditioning, EPS32, gradientRounding, OPTIM_ATOL, P_TERMS, S_TERMS, U_TERMS } from '../../support/optim-tolerances';
+import { centredConditioning, EPS32, foldedError, gradientError, OPTIM_ATOL, P_TERMS, S_TERMS, throughUpdate, U_TERMS } from '../../support/optim-tolerances';
 import { resolveOptimizerOptions } from '../../../src/optim/options';
 import { caseSeed, createRng, normals } from '../../support/random';
 import { readBuffer, storageBuffer } from './gpu-buffers';
@@ -74,9 +74,16 @@ function track(into: Float64Array, values: ArrayLike<number>, minus?: ArrayLike<
 interface Conditioning {
   /** Centred RMSprop's largest s / (s − a²); 1 elsewhere. */
   kappa: Float64Array[];
-  /** Σ over steps of the weight-decayed gradient's rounding, through the update (gradientRounding). */
+  /** Σ over steps of the weight-decayed gradient's error, through the update (throughUpdate). */
   gradient: Float64Array[];
+  /** The largest error that error leaves in an average of g, and of g² (foldedError). */
+  firstMoment: Float64Array[];
+  secondMoment: Float64Array[];
 }
+
+/** The states that average g, and g² (their g error: foldedError). */
+const averagesOfG: readonly string[] = ['gradAvg', 'expAvg'];
+const averagesOfSquares: readonly string[] = ['squareAvg', 'expAvgSq', 'maxExpAvgSq'];
 
 function compareStates(label: string, gpu: OptimizerState, cpu: OptimizerState, maxS: Map<string, Float64Array>, c: Conditioning, steps: number): OptimizerCheck[] {
   const checks: OptimizerCheck[] = [];
@@ -86,7 +93,8 @@ function compareStates(label: string, gpu: OptimizerState, cpu: OptimizerState, 
       const scale = maxS.get(`${k}:${name}`)!;
       // The momentum buffer folds in the update, and with it the update's conditioning.
       const folds = name === 'momentumBuffer';
-      const tol = (i: number) => steps * EPS32 * S_TERMS * scale[i] * (folds ? c.kappa[k][i] : 1) + (folds ? c.gradient[k][i] : 0) + OPTIM_ATOL;
+      const carried = folds ? c.gradient[k] : averagesOfG.includes(name) ? c.firstMoment[k] : averagesOfSquares.includes(name) ? c.secondMoment[k] : undefined;
+      const tol = (i: number) => steps * EPS32 * S_TERMS * scale[i] * (folds ? c.kappa[k][i] : 1) + (carried ? carried[i] : 0) + OPTIM_ATOL;
       checks.push(check(`${label} p${k}.${name}`, gpu.params[position]?.buffers[name] ?? [], expected, tol));
     }
   });
@@ -128,11 +136,16 @@ async function runCase(device: GPUDevice, counts: { buffers: number; bindGroups:
   const conditioning: Conditioning = {
     kappa: spec.lengths.map((length) => new Float64Array(length).fill(1)),
     gradient: spec.lengths.map((length) => new Float64Array(length)),
+    firstMoment: spec.lengths.map((length) => new Float64Array(length)),
+    secondMoment: spec.lengths.map((length) => new Float64Array(length)),
   };
   const resolved = resolveOptimizerOptions(spec.options);
   let maxLr = resolved.lr;
   const schedule = new Map(spec.schedule ?? []);
   const perStep: OptimizerReport['perStep'] = { buffers: [], bindGroups: [], pipelines: [] };
+  // The parameter tolerance after `steps` steps, from the CPU trajectory so far (optim-tolerances.ts).
+  const paramTolerance = (k: number, steps: number, i: number) =>
+    steps * EPS32 * (P_TERMS * maxP[k][i] + U_TERMS * conditioning.kappa[k][i] * maxU[k][i]) + maxLr * conditioning.gradient[k][i];
   const checks: OptimizerCheck[] = [];
 
   for (let step = 0; step < spec.steps; step++) {
@@ -167,6 +180,8 @@ async function runCase(device: GPUDevice, counts: { buffers: number; bindGroups:
     if (lr !== undefined) cpu.setLearningRate(lr);
     if (lr !== undefined) maxLr = Math.max(maxLr, lr);
     const previous = cpuParams.map((p) => p.slice());
+    // Each parameter's error before this step (its tolerance so far), which weight decay carries into g.
+    const pErrors = cpuParams.map((p, k) => Float64Array.from(p, (_, i) => paramTolerance(k, step, i)));
     cpu.step();
     cpuParams.forEach((p, k) => {
       track(maxP[k], p);
@@ -175,7 +190,9 @@ async function runCase(device: GPUDevice, counts: { buffers: number; bindGroups:
     for (const state of cpu.exportState().params) {
       const k = Number(state.label.slice(1));
       if (state.buffers.squareAvg) centredConditioning(state.buffers.squareAvg, state.buffers.gradAvg, conditioning.kappa[k]);
-      gradientRounding(resolved, cpuGrads[k], previous[k], state.buffers, state.step, conditioning.gradient[k]);
+      const gError = gradientError(resolved, cpuGrads[k], previous[k], pErrors[k]);
+      throughUpdate(resolved, gError, state.buffers, state.step, conditioning.gradient[k]);
+      foldedError(resolved, gError, cpuGrads[k], previous[k], conditioning.firstMoment[k], conditioning.secondMoment[k]);
       for (const [name, values] of Object.entries(state.buffers)) {
         const key = `${k}:${name}`;
         if (!maxS.has(key)) maxS.set(key, new Float64Array(values.length));
@@ -187,8 +204,7 @@ async function runCase(device: GPUDevice, counts: { buffers: number; bindGroups:
   const T = spec.steps;
   for (let k = 0; k < n; k++) {
     const actual = await readBuffer(device, gpuParams[k], spec.lengths[k]);
-    const { kappa, gradient } = conditioning;
-    const tol = (i: number) => T * EPS32 * (P_TERMS * maxP[k][i] + U_TERMS * kappa[k][i] * maxU[k][i]) + maxLr * gradient[k][i] + OPTIM_ATOL;
+    const tol = (i: number) => paramTolerance(k, T, i) + OPTIM_ATOL;
     checks.push(check(`p${k} (length ${spec.lengths[k]})`, actual, cpuParams[k], tol));
   }
   const gpuState = await gpu.exportState();
