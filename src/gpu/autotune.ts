@@ -7,8 +7,9 @@ import { withErrorScopes } from './gpu-errors';
 import { GpuTimer, type EncodeWork } from './gpu-timer';
 import { ScratchBuffers, ScratchTensors, viewShape } from './autotune-scratch';
 import { planElementwiseWork } from './elementwise-plan';
+import { dispatchCount } from './fused-small';
 import { planReduction } from './statistics-plan';
-import { candidatesFor, kernelFamilies, restrictCandidate, sizeClassKey, sizeClassOf, type KernelFamily, type TunedClasses } from './tuning-classes';
+import { candidatesFor, dispatchCandidates, kernelFamilies, restrictCandidate, sizeClassKey, sizeClassOf, type DispatchCounts, type KernelFamily, type TunedClasses } from './tuning-classes';
 import type { TuningStore } from './tuning-store';
 import type { KernelTuning } from './tuning';
 
@@ -178,7 +179,14 @@ export class Autotuner {
   private async timeClass(classKey: string, family: KernelFamily, views: ChannelView[], shared: ScratchBuffers | undefined): Promise<ClassTuning> {
     const started = performance.now();
     const { device } = this.context;
-    const candidates = candidatesFor(family, this.context.tuning, this.settings.pinned, device.limits.maxComputeInvocationsPerWorkgroup);
+    const candidates = [
+      ...candidatesFor(family, this.context.tuning, this.settings.pinned, device.limits.maxComputeInvocationsPerWorkgroup),
+      ...dispatchCandidates(this.dispatchCounts(family, views), this.settings.pinned),
+    ];
+    // The one-dispatch choices are neither screened on a slice nor dropped from larger classes: a
+    // smaller tensor may take one dispatch where the class's does not, and a dispatch's fixed cost
+    // weighs less the larger the tensor, so how far behind they are changes with the size.
+    const sizeBound = candidates.map((candidate) => candidate.oneDispatch !== undefined);
     const { walk, bucket } = sizeClassOf(family, views[0]);
     const farBehind = this.farBehindBelow(`${family}/${walk}`, bucket);
     const dropped: CandidateTiming['dropped'][] = candidates.map((candidate) => (farBehind.has(JSON.stringify(candidate)) ? 'smallerClass' : undefined));
@@ -211,7 +219,7 @@ export class Autotuner {
       // Screening on the slices: candidates far behind there are not run at full size.
       if (slices.length > 0) {
         const screenWorks = worksOn(slices);
-        const screened = await this.firstRuns(timer, candidates.map((_, c) => (works[c] ? screenWorks[c] : undefined)));
+        const screened = await this.firstRuns(timer, candidates.map((_, c) => (works[c] && !sizeBound[c] ? screenWorks[c] : undefined)));
         const kept = withinReach(screened.map(total));
         noteRatios(ratios, screened.map(total), false);
         for (const c of candidates.keys()) {
@@ -266,7 +274,7 @@ export class Autotuner {
       this.context.tuned?.set(classKey, candidates[chosen]);
       this.remember(`${family}/${walk}`, {
         bucket,
-        farBehind: new Set(candidates.filter((_, c) => dropped[c] === 'smallerClass' || (ratios[c] ?? 0) >= CROSS_CLASS_RATIO).map((c) => JSON.stringify(c))),
+        farBehind: new Set(candidates.filter((_, c) => !sizeBound[c] && (dropped[c] === 'smallerClass' || (ratios[c] ?? 0) >= CROSS_CLASS_RATIO)).map((c) => JSON.stringify(c))),
       });
       await this.save(classKey, candidates[chosen]);
       const saved = performance.now();
@@ -277,6 +285,12 @@ export class Autotuner {
       timer.destroy();
       if (!shared) buffers.destroy();
     }
+  }
+
+  /** Dispatches of each view's call with the heuristic choice, and with one dispatch ruled out and forced. */
+  private dispatchCounts(family: KernelFamily, views: ChannelView[]): DispatchCounts {
+    const counts = (context: GpuContext) => views.map((view) => dispatchCount(context, view, family));
+    return { heuristic: counts(this.context), off: counts(withTuning(this.context, { oneDispatch: false })), on: counts(withTuning(this.context, { oneDispatch: true })) };
   }
 
   /** The candidates the largest class below `bucket` of this family and walk found far behind. */

@@ -217,13 +217,13 @@ export const CPU_FOLD_IN_APPLY_MAX_BYTES = 256 * 1024;
  * Whether inference folds the running statistics inside its apply (apply.wgsl's inference…
  * entry points), one dispatch per slab, rather than in a dispatch of its own before it: on GPUs at
  * any size (a dispatch and its barrier cost microseconds, a large part of a 16 MB copy on a fast
- * card), on CPU adapters up to CPU_FOLD_IN_APPLY_MAX_BYTES; never with tuning.oneDispatch false
- * (comparisons and tests) or on a device that binds fewer than FUSED_STORAGE_BUFFERS.inference
- * storage buffers per stage (compatibility mode).
+ * card), on CPU adapters up to CPU_FOLD_IN_APPLY_MAX_BYTES, at any size with tuning.oneDispatch
+ * true (which autotuning may choose); never with tuning.oneDispatch false or on a device that binds
+ * fewer than FUSED_STORAGE_BUFFERS.inference storage buffers per stage (compatibility mode).
  */
 export function inferenceFoldsInApply(tuning: KernelTuning, maxStorageBuffers: number, tensorBytes: number): boolean {
   if (tuning.oneDispatch === false || maxStorageBuffers < FUSED_STORAGE_BUFFERS.inference) return false;
-  return tuning.contiguousUnitsPerThread === 0 || tensorBytes <= CPU_FOLD_IN_APPLY_MAX_BYTES;
+  return tuning.oneDispatch === true || tuning.contiguousUnitsPerThread === 0 || tensorBytes <= CPU_FOLD_IN_APPLY_MAX_BYTES;
 }
 
 /** inferenceFoldsInApply for a call of `view` on this context. */

@@ -43,10 +43,11 @@ function formatBytes(bytes: number): string {
 
 /** The knobs of the kernels each family runs: a candidate sets only these. */
 const reductionKnobs = ['workgroupSize', 'applyUnitsPerThread', 'statsBytesInFlight', 'statsTargetThreads', 'statsMinValuesPerThread', 'serialFinalizeMaxChunks', 'blockedRows', 'runSegments', 'contiguousUnitsPerThread'] as const;
+// oneDispatch is no profile's: dispatchCandidates offers it where it changes what a class runs.
 const familyKnobs: Record<KernelFamily, readonly (keyof KernelTuning)[]> = {
-  forwardTrain: reductionKnobs,
-  backward: reductionKnobs,
-  inference: ['workgroupSize', 'applyUnitsPerThread', 'contiguousUnitsPerThread'],
+  forwardTrain: [...reductionKnobs, 'oneDispatch'],
+  backward: [...reductionKnobs, 'oneDispatch'],
+  inference: ['workgroupSize', 'applyUnitsPerThread', 'contiguousUnitsPerThread', 'oneDispatch'],
 };
 
 /**
@@ -96,6 +97,31 @@ export function candidatesFor(family: KernelFamily, base: KernelTuning, pinned: 
     seen.add(signature);
     out.push(withoutUnchanged(candidate, base));
   }
+  return out;
+}
+
+/** Dispatches each shape of a class takes with the heuristic choice, with oneDispatch false, and with it true. */
+export interface DispatchCounts {
+  heuristic: number[];
+  off: number[];
+  on: number[];
+}
+
+/**
+ * Whether a call runs in one dispatch (tuning.oneDispatch, fused-small.ts) as candidates beside
+ * the launch profiles, only where it changes what the class's shapes run: `{ oneDispatch: false }`
+ * when the heuristic takes one dispatch for some of them (the multi-pass kernels instead),
+ * `{ oneDispatch: true }` when forcing it would take one where the heuristic does not (on GPUs,
+ * tensors of fewer channel groups than FUSED_MIN_WORKGROUPS). The heuristic's limits were measured
+ * on a few devices (SwiftShader, lavapipe, one H200 run); the device at hand settles them. None
+ * when the caller set oneDispatch.
+ */
+export function dispatchCandidates(counts: DispatchCounts, pinned: Partial<KernelTuning> = {}): Partial<KernelTuning>[] {
+  if (pinned.oneDispatch !== undefined) return [];
+  const differs = (a: number[], b: number[]) => a.some((n, i) => n !== b[i]);
+  const out: Partial<KernelTuning>[] = [];
+  if (differs(counts.off, counts.heuristic)) out.push({ oneDispatch: false });
+  if (differs(counts.on, counts.heuristic) && differs(counts.on, counts.off)) out.push({ oneDispatch: true });
   return out;
 }
 

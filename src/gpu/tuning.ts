@@ -69,7 +69,10 @@ export interface KernelTuning {
    * one workgroup's registers in one dispatch each, reading the tensor once (see fused-small.ts).
    * Unset: wherever it fits, except, on GPUs, tensors with fewer channel groups than
    * FUSED_MIN_WORKGROUPS, which would leave most of the GPU idle; true: wherever it fits; false:
-   * the three-kernel path for every shape (for comparisons and tests).
+   * the three-kernel path for every shape (for comparisons and tests). Inference folds the running
+   * statistics inside its apply: unset, on GPUs and, on CPU adapters, up to
+   * CPU_FOLD_IN_APPLY_MAX_BYTES; true: at any size; false: never. Autotuning tries the other
+   * choices where they change what a size class runs (dispatchCandidates, tuning-classes.ts).
    */
   oneDispatch?: boolean;
 }

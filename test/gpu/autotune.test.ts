@@ -151,15 +151,54 @@ describeGpu('autotuning', () => {
       const large = report.classes.find((c) => c.sizeClass === `${family}/runs/1MiB`)!;
       expect([small.source, large.source]).toEqual(['timed', 'timed']);
       expect(small.candidates.every((k) => k.dropped !== 'smallerClass')).toBe(true);
-      const farBehind = small.candidates.filter((k) => (k.ratio ?? 0) >= CROSS_CLASS_RATIO).map((k) => JSON.stringify(k.tuning));
+      // The one-dispatch choices are never dropped across classes (see the next test).
+      const farBehind = small.candidates.filter((k) => (k.ratio ?? 0) >= CROSS_CLASS_RATIO && k.tuning.oneDispatch === undefined).map((k) => JSON.stringify(k.tuning));
       // A real GPU's launch shapes are many times slower on a software adapter: the rule is exercised.
       expect(farBehind.length).toBeGreaterThan(0);
       expect(large.candidates.filter((k) => k.dropped === 'smallerClass').map((k) => JSON.stringify(k.tuning))).toEqual(farBehind);
       for (const k of large.candidates.filter((k) => k.dropped === 'smallerClass')) expect([k.ms, k.ratio]).toEqual([undefined, undefined]);
       expect(farBehind).not.toContain(JSON.stringify(large.chosen));
+      // With a GPU's tuning NCHW [2, 32, 16, 16] (32 channels) trains in three kernels, and one
+      // dispatch would fit it and, forward, [8, 32, 32, 32] too: forcing it is a candidate of both
+      // forward classes, far behind in the smaller one on a software adapter (a GPU's 256-thread
+      // workgroups), and still timed in the larger.
+      const forcedSmall = small.candidates.find((k) => k.tuning.oneDispatch === true)!;
+      expect(forcedSmall.ratio).toBeGreaterThanOrEqual(CROSS_CLASS_RATIO);
+      const forcedLarge = large.candidates.find((k) => k.tuning.oneDispatch === true);
+      if (family === 'forwardTrain') expect(forcedLarge?.dropped).not.toBe('smallerClass');
+      if (family === 'forwardTrain') expect(forcedLarge?.ratio).toBeGreaterThan(0);
       // The best of each class is the reference of its ratios.
       expect(Math.min(...small.candidates.map((k) => k.ratio ?? Infinity))).toBe(1);
     }
+    expect(report.maxDiff).toBeLessThanOrEqual(1e-4 * (1 + report.maxMagnitude));
+  });
+
+  it('one dispatch or not is a candidate where it changes what a class runs, timed at full size; never when the caller set it', async () => {
+    const report = await harness.call('dispatchChoiceCase', { seed });
+    const byClass = Object.fromEntries(report.classes.map((c) => [c.sizeClass, c]));
+    expect(Object.keys(byClass).sort()).toEqual(['forwardTrain', 'backward', 'inference'].flatMap((f) => [`${f}/runs/64KiB`, `${f}/rows/256KiB`]).sort());
+    const choices = (sizeClass: string) => byClass[sizeClass].candidates.filter((k) => k.tuning.oneDispatch !== undefined);
+    for (const family of ['forwardTrain', 'backward', 'inference'] as const) {
+      // NCHW [2, 32, 16, 16] runs in one dispatch by the heuristics of a software adapter: the
+      // multi-pass kernels are the other candidate, run at full size unless a first run dropped them.
+      const small = byClass[`${family}/runs/64KiB`];
+      expect(small.source).toBe('timed');
+      const [off, ...others] = choices(small.sizeClass);
+      expect(others).toEqual([]);
+      expect(off.tuning).toEqual({ oneDispatch: false });
+      expect(off.ms !== undefined || off.dropped === 'firstRun').toBe(true);
+      // The engine plans with what was chosen: one dispatch unless the multi-pass kernels won.
+      const multiPass = family === 'inference' ? 2 : 3;
+      expect(report.chosenDispatches[family], family).toBe(small.chosen.oneDispatch === false ? multiPass : 1);
+    }
+    // NC [1024, 128] (131 072 values) trains in three kernels either way on a software adapter; its
+    // inference (512 KB) folds in a dispatch of its own unless oneDispatch is true.
+    expect(choices('forwardTrain/rows/256KiB')).toEqual([]);
+    expect(choices('backward/rows/256KiB')).toEqual([]);
+    expect(choices('inference/rows/256KiB').map((k) => k.tuning)).toEqual([{ oneDispatch: true }]);
+    // An engine whose tuning sets oneDispatch: never a candidate.
+    expect(report.pinned.length).toBe(2);
+    for (const c of report.pinned) expect(c.candidates.every((k) => k.tuning.oneDispatch === undefined)).toBe(true);
     expect(report.maxDiff).toBeLessThanOrEqual(1e-4 * (1 + report.maxMagnitude));
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { channelView } from '../../src/layout';
-import { candidatesFor, kernelFamilies, launchProfiles, restrictCandidate, sizeClassKey, sizeClassOf } from '../../src/gpu/tuning-classes';
+import { candidatesFor, dispatchCandidates, kernelFamilies, launchProfiles, restrictCandidate, sizeClassKey, sizeClassOf } from '../../src/gpu/tuning-classes';
 import { batchAfterFirstRun, noteRatios, screenSlice, withinReach } from '../../src/gpu/autotune-policy';
 import { resolveTuning, softwareAdapterTuning, type KernelTuning } from '../../src/gpu/tuning';
 
@@ -53,6 +53,27 @@ describe('candidates', () => {
     }
     expect(candidatesFor('backward', gpuDefaults, {}, 128).every((c) => (c.workgroupSize ?? 64) <= 128)).toBe(true);
     expect(restrictCandidate('inference', { workgroupSize: 128, blockedRows: true, statsTargetThreads: 9 })).toEqual({ workgroupSize: 128 });
+  });
+
+  it('offer one dispatch or not only where it changes what the class runs, and never when the caller set it', () => {
+    // Per shape of the class: dispatches with the heuristic choice, oneDispatch false, true.
+    const counts = (heuristic: number[], off: number[], on: number[]) => ({ heuristic, off, on });
+    // A class the heuristic runs in one dispatch: the multi-pass kernels are the other candidate.
+    expect(dispatchCandidates(counts([1], [3], [1]))).toEqual([{ oneDispatch: false }]);
+    // One dispatch nowhere either way (too large): nothing to try.
+    expect(dispatchCandidates(counts([3, 4], [3, 4], [3, 4]))).toEqual([]);
+    // A GPU's few-channel tensor, three kernels by the heuristic: forcing one dispatch is the choice.
+    expect(dispatchCandidates(counts([3], [3], [1]))).toEqual([{ oneDispatch: true }]);
+    // Shapes of one class on both sides of the heuristic's limit: both choices.
+    expect(dispatchCandidates(counts([1, 3], [3, 3], [1, 1]))).toEqual([{ oneDispatch: false }, { oneDispatch: true }]);
+    // Inference on a CPU adapter above its fold-in-apply size: 2 dispatches, 1 when forced.
+    expect(dispatchCandidates(counts([2], [2], [1]))).toEqual([{ oneDispatch: true }]);
+    for (const oneDispatch of [true, false]) expect(dispatchCandidates(counts([1, 3], [3, 3], [1, 1]), { oneDispatch })).toEqual([]);
+    // A stored choice is kept by every family (restrictCandidate), unless the caller set it.
+    for (const family of kernelFamilies) {
+      expect(restrictCandidate(family, { oneDispatch: false })).toEqual({ oneDispatch: false });
+      expect(restrictCandidate(family, { oneDispatch: false }, { oneDispatch: true })).toEqual({});
+    }
   });
 
   it('every profile is a valid tuning', () => {

@@ -112,11 +112,14 @@ describe('one-dispatch planning (fused-small.ts)', () => {
     expect(plan([32, 128], 'NC', 'forward', forced, { ...limits, maxStorageBuffers: 7 })).toBeDefined();
     expect(plan([32, 128], 'NC', 'backward', forced, { ...limits, maxStorageBuffers: 7 })).toBeUndefined();
     // Inference folds in its apply (8 storage buffers) at any size on GPUs, up to
-    // CPU_FOLD_IN_APPLY_MAX_BYTES on CPU adapters, unless the device binds fewer storage buffers or
-    // tuning.oneDispatch is false; then the fold has a dispatch of its own.
+    // CPU_FOLD_IN_APPLY_MAX_BYTES on CPU adapters (at any size with tuning.oneDispatch true), unless
+    // the device binds fewer storage buffers or tuning.oneDispatch is false; then the fold has a
+    // dispatch of its own.
     for (const tuning of [defaultTuning, forced]) expect(inferenceFoldsInApply(tuning, 8, 2 ** 31)).toBe(true);
     expect(inferenceFoldsInApply(software, 8, CPU_FOLD_IN_APPLY_MAX_BYTES)).toBe(true);
     expect(inferenceFoldsInApply(software, 8, CPU_FOLD_IN_APPLY_MAX_BYTES + 4)).toBe(false);
+    expect(inferenceFoldsInApply({ ...software, oneDispatch: true }, 8, 2 ** 31)).toBe(true);
+    expect(inferenceFoldsInApply({ ...software, oneDispatch: true }, 7, 1024)).toBe(false);
     expect(inferenceFoldsInApply(defaultTuning, 7, 1024)).toBe(false);
     expect(inferenceFoldsInApply({ ...defaultTuning, oneDispatch: false }, 8, 1024)).toBe(false);
     // Channels beyond a 65 535² grid cannot be launched a workgroup each.

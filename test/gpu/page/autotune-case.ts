@@ -311,3 +311,53 @@ export async function runSmallerClassFirstCase(args: { seed: number }): Promise<
     host.dispose();
   }
 }
+
+export interface DispatchChoiceReport {
+  /** Autotuned classes of NCHW [2, 32, 16, 16] (one dispatch by the heuristics) and NC [1024, 128] (three kernels either way). */
+  classes: AutotuneReport['classes'];
+  /** The same shapes on an engine whose tuning sets oneDispatch: its classes' candidates. */
+  pinned: AutotuneReport['classes'];
+  /** dispatchCount of each family on the one-dispatch shape with the chosen tuning, by class. */
+  chosenDispatches: Record<string, number>;
+  /** Largest |tuned − untuned| of y (train, inference) and dx on the one-dispatch shape, and the largest |untuned|. */
+  maxDiff: number;
+  maxMagnitude: number;
+}
+
+/**
+ * Whether a call takes one dispatch is a candidate where it changes what a class runs: offered
+ * (and timed at full size) for a shape the heuristics run in one dispatch, not offered where the
+ * call takes three kernels either way, nor when the caller set oneDispatch; whatever is chosen
+ * computes what the heuristics do.
+ */
+export async function runDispatchChoiceCase(args: { seed: number }): Promise<DispatchChoiceReport> {
+  const small = { shape: [2, 32, 16, 16], layout: 'NCHW' as const };
+  const rows = { shape: [1024, 128], layout: 'NC' as const };
+  const tuned = await createBatchNorm({ backend: 'webgpu', autotune: { store: memoryTuningStore() } });
+  const plain = await createBatchNorm({ backend: 'webgpu' });
+  const pinned = await createBatchNorm({ backend: 'webgpu', tuning: { oneDispatch: true }, autotune: { store: memoryTuningStore() } });
+  try {
+    const { classes } = await tuned.gpu!.autotune([small, rows]);
+    const chosenDispatches = Object.fromEntries(
+      (['forwardTrain', 'backward', 'inference'] as const).map((family) => [family, tuned.gpu!.dispatchCount(family, small)]),
+    );
+    const { classes: pinnedClasses } = await pinned.gpu!.autotune([small, rows], { families: ['forwardTrain'] });
+    const rng = createRng(caseSeed(args.seed, 'dispatch choice'));
+    const x = normals(rng, 2 * 32 * 16 * 16, 3, 2);
+    const dy = normals(rng, x.length, 0, 1);
+    const C = 32;
+    const runningMean = normals(rng, C, 3, 0.1);
+    const runningVar = Float32Array.from(normals(rng, C, 4, 0.5), Math.abs);
+    const [a, b] = await Promise.all([tuned, plain].map(async (bn) => {
+      const out = await bn.forwardTrain(x, small);
+      const { dx } = await bn.backward(dy, x, small, out);
+      const inference = await bn.forwardInference(x, { ...small, runningMean, runningVar });
+      return [out.y, dx, inference];
+    }));
+    return { classes, pinned: pinnedClasses, chosenDispatches, ...largestDifference(a, b) };
+  } finally {
+    tuned.dispose();
+    plain.dispose();
+    pinned.dispose();
+  }
+}

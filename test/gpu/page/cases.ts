@@ -30,7 +30,7 @@ import { runTooLargeCase } from './too-large-case';
 import { runReluRulesCase } from './relu-rules-case';
 import { runBufferSetsCase, runCachedErrorsCase } from './buffer-sets-case';
 import { runOnnxDataCase, runOnnxNormCase } from './onnx-data-case';
-import { runAutotuneCase, runLocalStorageCase, runNoTimestampsCase, runScreenedAutotuneCase, runSmallerClassFirstCase, runTunedDispatchCountCase } from './autotune-case';
+import { runAutotuneCase, runLocalStorageCase, runNoTimestampsCase, runScreenedAutotuneCase, runSmallerClassFirstCase, runDispatchChoiceCase, runTunedDispatchCountCase } from './autotune-case';
 
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
 const tfjsCases = () => import('./tfjs-case');
@@ -79,6 +79,7 @@ export const cases = {
   tunedDispatchCountCase: runTunedDispatchCountCase,
   screenedAutotuneCase: runScreenedAutotuneCase,
   smallerClassFirstCase: runSmallerClassFirstCase,
+  dispatchChoiceCase: runDispatchChoiceCase,
   onnxDataCase: runOnnxDataCase,
   onnxNormCase: runOnnxNormCase,
   tfjsModelParity: async (arg: Parameters<typeof import('./tfjs-case').runModelParity>[0]) => (await tfjsCases()).runModelParity(arg),
