@@ -43,7 +43,9 @@ export interface CandidateTiming {
   /**
    * Its time over the fastest candidate's, in the last round of runs it took part in that could judge
    * (timed runs; else its first run or the screening, when the fastest lasted a timing batch).
-   * Candidates at CROSS_CLASS_RATIO or more are not run in the larger classes of its family and walk.
+   * Launch profiles at CROSS_CLASS_RATIO or more are not run in the larger classes of its family
+   * and walk. The one-dispatch choices (those with oneDispatch set) race the winning profile after
+   * the others, and are compared with it alone.
    */
   ratio?: number;
 }
@@ -65,9 +67,10 @@ export interface ClassTuning {
   tuningMs: number;
   /**
    * Where that went: scratch tensors, the screening runs on slices of large tensors (pipelines built
-   * there), first runs at full size, timed runs, and saving to the store.
+   * there), the launch profiles' first and timed runs at full size, the one-dispatch choices'
+   * (against the winner), and saving to the store.
    */
-  phases?: { setupMs: number; screenMs: number; firstRunsMs: number; timedRunsMs: number; saveMs: number };
+  phases?: { setupMs: number; screenMs: number; launchRunsMs: number; dispatchRunsMs: number; saveMs: number };
 }
 
 export interface AutotuneReport {
@@ -179,14 +182,7 @@ export class Autotuner {
   private async timeClass(classKey: string, family: KernelFamily, views: ChannelView[], shared: ScratchBuffers | undefined): Promise<ClassTuning> {
     const started = performance.now();
     const { device } = this.context;
-    const candidates = [
-      ...candidatesFor(family, this.context.tuning, this.settings.pinned, device.limits.maxComputeInvocationsPerWorkgroup),
-      ...dispatchCandidates(this.dispatchCounts(family, views), this.settings.pinned),
-    ];
-    // The one-dispatch choices are neither screened on a slice nor dropped from larger classes: a
-    // smaller tensor may take one dispatch where the class's does not, and a dispatch's fixed cost
-    // weighs less the larger the tensor, so how far behind they are changes with the size.
-    const sizeBound = candidates.map((candidate) => candidate.oneDispatch !== undefined);
+    const candidates = candidatesFor(family, this.context.tuning, this.settings.pinned, device.limits.maxComputeInvocationsPerWorkgroup);
     const { walk, bucket } = sizeClassOf(family, views[0]);
     const farBehind = this.farBehindBelow(`${family}/${walk}`, bucket);
     const dropped: CandidateTiming['dropped'][] = candidates.map((candidate) => (farBehind.has(JSON.stringify(candidate)) ? 'smallerClass' : undefined));
@@ -197,8 +193,8 @@ export class Autotuner {
     const tensors = views.map((view) => new ScratchTensors(device, family, view, buffers));
     const slices = views.some((view) => view.size * 4 > 2 * SCREEN_BYTES) ? views.map((view) => new ScratchTensors(device, family, screenSlice(view), buffers)) : [];
     try {
-      const worksOn = (scratch: ScratchTensors[]) =>
-        candidates.map((candidate): EncodeWork[] | undefined => {
+      const worksOn = (scratch: ScratchTensors[], tunings: Partial<KernelTuning>[]) =>
+        tunings.map((candidate): EncodeWork[] | undefined => {
           try {
             const context = withTuning(this.context, candidate);
             return scratch.map((t) => t.work(context));
@@ -208,7 +204,7 @@ export class Autotuner {
             throw error;
           }
         });
-      const plannable = worksOn(tensors);
+      const plannable = worksOn(tensors, candidates);
       const works = plannable.map((work, c): EncodeWork[] | undefined => (dropped[c] ? undefined : work));
       // Should every candidate left be one this class cannot plan, the heuristic tuning runs after all.
       if (!works.some(Boolean)) {
@@ -218,8 +214,8 @@ export class Autotuner {
       const setupDone = performance.now();
       // Screening on the slices: candidates far behind there are not run at full size.
       if (slices.length > 0) {
-        const screenWorks = worksOn(slices);
-        const screened = await this.firstRuns(timer, candidates.map((_, c) => (works[c] && !sizeBound[c] ? screenWorks[c] : undefined)));
+        const screenWorks = worksOn(slices, candidates);
+        const screened = await this.firstRuns(timer, candidates.map((_, c) => (works[c] ? screenWorks[c] : undefined)));
         const kept = withinReach(screened.map(total));
         noteRatios(ratios, screened.map(total), false);
         for (const c of candidates.keys()) {
@@ -231,55 +227,55 @@ export class Autotuner {
         }
       }
       const screenDone = performance.now();
-      // A first run of each (pipelines built, buffers touched) sizes its batches and drops the slow.
-      const best = await this.firstRuns(timer, works);
-      const batches = best.map((single) => single?.map(batchAfterFirstRun));
-      const firstDone = performance.now();
-      const firstTotal = (c: number) => total(best[c]);
-      const kept = withinReach(best.map(total));
-      noteRatios(ratios, best.map(total), false);
-      for (const c of candidates.keys()) if (best[c] && !kept[c]) dropped[c] = 'firstRun';
-      const timed = new Set(candidates.map((_, c) => c).filter((c) => kept[c]));
-      // Timed runs, candidates interleaved so that all see the same background load.
-      const totals: (number | undefined)[] = candidates.map(() => undefined);
-      if (timed.size > 1) {
-        const mins = candidates.map((_, c) => best[c]?.map((ms, s) => (batches[c]![s].runs < READINGS ? ms : Infinity)));
-        for (let run = 0; run < READINGS; run++) {
-          for (const c of timed) {
-            for (const [s, encode] of works[c]!.entries()) {
-              const { calls, runs } = batches[c]![s];
-              if (run < runs) mins[c]![s] = Math.min(mins[c]![s], (await this.time(timer, encode, calls)).ms);
-            }
-          }
-        }
-        for (const c of timed) totals[c] = sum(mins[c]!);
-        // Batches of at least TARGET_BATCH_MS: their ratios are sound even for tiny tensors.
-        noteRatios(ratios, totals.map((t) => t ?? Infinity), true);
-      } else {
-        for (const c of timed) totals[c] = firstTotal(c);
-      }
+      const { totals, chosen } = await this.race(timer, works, ratios, dropped);
       const timedDone = performance.now();
-      let chosen = [...timed].reduce((a, b) => (totals[b]! < totals[a]! ? b : a));
-      if (timed.has(0) && totals[chosen]! >= totals[0]! * (1 - MIN_GAIN)) chosen = 0;
+      // Then one dispatch or several, on top of the winner, where that changes what the class runs
+      // (dispatchCandidates): against the winner at full size, never screened (a slice may take one
+      // dispatch where the tensor does not) nor judged across classes (a dispatch's fixed cost
+      // weighs less the larger the tensor).
+      const winner = candidates[chosen];
+      const choices = dispatchCandidates(this.dispatchCounts(family, views, winner), this.settings.pinned).map((choice) => ({ ...winner, ...choice }));
+      let final = winner;
+      const dispatchTimings: CandidateTiming[] = [];
+      if (choices.length > 0) {
+        const dispatchRatios: (number | undefined)[] = [undefined, ...choices.map(() => undefined)];
+        const dispatchDropped: CandidateTiming['dropped'][] = dispatchRatios.map(() => undefined);
+        const race = await this.race(timer, [works[chosen], ...worksOn(tensors, choices)], dispatchRatios, dispatchDropped);
+        if (race.chosen > 0) final = choices[race.chosen - 1];
+        for (const [i, tuning] of choices.entries()) {
+          const c = i + 1;
+          dispatchTimings.push({ tuning, ms: race.totals[c], ...(dispatchDropped[c] ? { dropped: dispatchDropped[c] } : {}), ...(dispatchRatios[c] !== undefined ? { ratio: dispatchRatios[c] } : {}) });
+        }
+      }
+      const dispatchDone = performance.now();
       const result: ClassTuning = {
         family,
         sizeClass: classKey,
         shapes: views.map(viewShape),
-        chosen: candidates[chosen],
+        chosen: final,
         source: 'timed',
-        candidates: candidates.map((tuning, c) => ({ tuning, ms: totals[c], ...(dropped[c] ? { dropped: dropped[c] } : {}), ...(ratios[c] !== undefined ? { ratio: ratios[c] } : {}) })),
+        candidates: [
+          ...candidates.map((tuning, c) => ({ tuning, ms: totals[c], ...(dropped[c] ? { dropped: dropped[c] } : {}), ...(ratios[c] !== undefined ? { ratio: ratios[c] } : {}) })),
+          ...dispatchTimings,
+        ],
         tuningMs: performance.now() - started,
         ...(slices.length > 0 ? { screenShapes: slices.map((t) => viewShape(t.view)) } : {}),
       };
-      this.context.tuned?.set(classKey, candidates[chosen]);
+      this.context.tuned?.set(classKey, final);
       this.remember(`${family}/${walk}`, {
         bucket,
-        farBehind: new Set(candidates.filter((_, c) => !sizeBound[c] && (dropped[c] === 'smallerClass' || (ratios[c] ?? 0) >= CROSS_CLASS_RATIO)).map((c) => JSON.stringify(c))),
+        farBehind: new Set(candidates.filter((_, c) => dropped[c] === 'smallerClass' || (ratios[c] ?? 0) >= CROSS_CLASS_RATIO).map((c) => JSON.stringify(c))),
       });
-      await this.save(classKey, candidates[chosen]);
+      await this.save(classKey, final);
       const saved = performance.now();
       result.tuningMs = saved - started;
-      result.phases = { setupMs: setupDone - started, screenMs: screenDone - setupDone, firstRunsMs: firstDone - screenDone, timedRunsMs: timedDone - firstDone, saveMs: saved - timedDone };
+      result.phases = {
+        setupMs: setupDone - started,
+        screenMs: screenDone - setupDone,
+        launchRunsMs: timedDone - screenDone,
+        dispatchRunsMs: dispatchDone - timedDone,
+        saveMs: saved - dispatchDone,
+      };
       return result;
     } finally {
       timer.destroy();
@@ -287,10 +283,48 @@ export class Autotuner {
     }
   }
 
-  /** Dispatches of each view's call with the heuristic choice, and with one dispatch ruled out and forced. */
-  private dispatchCounts(family: KernelFamily, views: ChannelView[]): DispatchCounts {
-    const counts = (context: GpuContext) => views.map((view) => dispatchCount(context, view, family));
-    return { heuristic: counts(this.context), off: counts(withTuning(this.context, { oneDispatch: false })), on: counts(withTuning(this.context, { oneDispatch: true })) };
+  /**
+   * Times candidates 0… (undefined: not run) at full size: a first run of each (pipelines built,
+   * buffers touched) sizes its batches and drops the slow ('firstRun' in `dropped`), then the others
+   * are timed READINGS times, interleaved so that all see the same background load. Notes `ratios`;
+   * the fastest is chosen unless candidate 0 is within MIN_GAIN of it.
+   */
+  private async race(timer: GpuTimer, works: (EncodeWork[] | undefined)[], ratios: (number | undefined)[], dropped: CandidateTiming['dropped'][]): Promise<{ totals: (number | undefined)[]; chosen: number }> {
+    const best = await this.firstRuns(timer, works);
+    const batches = best.map((single) => single?.map(batchAfterFirstRun));
+    const kept = withinReach(best.map(total));
+    noteRatios(ratios, best.map(total), false);
+    for (const c of works.keys()) if (best[c] && !kept[c]) dropped[c] = 'firstRun';
+    const timed = new Set([...works.keys()].filter((c) => kept[c]));
+    const totals: (number | undefined)[] = works.map(() => undefined);
+    if (timed.size > 1) {
+      const mins = works.map((_, c) => best[c]?.map((ms, s) => (batches[c]![s].runs < READINGS ? ms : Infinity)));
+      for (let run = 0; run < READINGS; run++) {
+        for (const c of timed) {
+          for (const [s, encode] of works[c]!.entries()) {
+            const { calls, runs } = batches[c]![s];
+            if (run < runs) mins[c]![s] = Math.min(mins[c]![s], (await this.time(timer, encode, calls)).ms);
+          }
+        }
+      }
+      for (const c of timed) totals[c] = sum(mins[c]!);
+      // Batches of at least TARGET_BATCH_MS: their ratios are sound even for tiny tensors.
+      noteRatios(ratios, totals.map((t) => t ?? Infinity), true);
+    } else {
+      for (const c of timed) totals[c] = total(best[c]);
+    }
+    let chosen = [...timed].reduce((a, b) => (totals[b]! < totals[a]! ? b : a));
+    if (timed.has(0) && totals[chosen]! >= totals[0]! * (1 - MIN_GAIN)) chosen = 0;
+    return { totals, chosen };
+  }
+
+  /** Dispatches of each view's call with `tuning`'s choice, and with one dispatch ruled out and forced. */
+  private dispatchCounts(family: KernelFamily, views: ChannelView[], tuning: Partial<KernelTuning>): DispatchCounts {
+    const counts = (override: Partial<KernelTuning>) => {
+      const context = withTuning(this.context, override);
+      return views.map((view) => dispatchCount(context, view, family));
+    };
+    return { heuristic: counts(tuning), off: counts({ ...tuning, oneDispatch: false }), on: counts({ ...tuning, oneDispatch: true }) };
   }
 
   /** The candidates the largest class below `bucket` of this family and walk found far behind. */

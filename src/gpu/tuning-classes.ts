@@ -43,7 +43,7 @@ function formatBytes(bytes: number): string {
 
 /** The knobs of the kernels each family runs: a candidate sets only these. */
 const reductionKnobs = ['workgroupSize', 'applyUnitsPerThread', 'statsBytesInFlight', 'statsTargetThreads', 'statsMinValuesPerThread', 'serialFinalizeMaxChunks', 'blockedRows', 'runSegments', 'contiguousUnitsPerThread'] as const;
-// oneDispatch is no profile's: dispatchCandidates offers it where it changes what a class runs.
+// oneDispatch is no profile's: dispatchCandidates lays it over the winning one where it matters.
 const familyKnobs: Record<KernelFamily, readonly (keyof KernelTuning)[]> = {
   forwardTrain: [...reductionKnobs, 'oneDispatch'],
   backward: [...reductionKnobs, 'oneDispatch'],
@@ -100,7 +100,7 @@ export function candidatesFor(family: KernelFamily, base: KernelTuning, pinned: 
   return out;
 }
 
-/** Dispatches each shape of a class takes with the heuristic choice, with oneDispatch false, and with it true. */
+/** Dispatches each shape of a class takes with a tuning's own choice (`heuristic`), with oneDispatch false, and with it true. */
 export interface DispatchCounts {
   heuristic: number[];
   off: number[];
@@ -108,13 +108,14 @@ export interface DispatchCounts {
 }
 
 /**
- * Whether a call runs in one dispatch (tuning.oneDispatch, fused-small.ts) as candidates beside
- * the launch profiles, only where it changes what the class's shapes run: `{ oneDispatch: false }`
- * when the heuristic takes one dispatch for some of them (the multi-pass kernels instead),
- * `{ oneDispatch: true }` when forcing it would take one where the heuristic does not (on GPUs,
- * tensors of fewer channel groups than FUSED_MIN_WORKGROUPS). The heuristic's limits were measured
- * on a few devices (SwiftShader, lavapipe, one H200 run); the device at hand settles them. None
- * when the caller set oneDispatch.
+ * Whether a call runs in one dispatch (tuning.oneDispatch, fused-small.ts), as choices laid over
+ * the winning launch profile (autotune.ts races them against it), only where they change what the
+ * class's shapes run: `{ oneDispatch: false }` when the profile takes one dispatch for some of
+ * them (the multi-pass kernels instead), `{ oneDispatch: true }` when forcing it would take one
+ * where the profile does not (on GPUs, tensors of fewer channel groups than FUSED_MIN_WORKGROUPS;
+ * inference above CPU_FOLD_IN_APPLY_MAX_BYTES on a CPU adapter). The heuristic's limits were
+ * measured on a few devices (SwiftShader, lavapipe, one H200 run); the device at hand settles
+ * them. None when the caller set oneDispatch. `counts` are the profile's.
  */
 export function dispatchCandidates(counts: DispatchCounts, pinned: Partial<KernelTuning> = {}): Partial<KernelTuning>[] {
   if (pinned.oneDispatch !== undefined) return [];
