@@ -1,4 +1,4 @@
-// #import elementwise-span relu tensor-storage running-fold
+// #import elementwise-span relu tensor-storage running-fold grid
 // y = fma(x, scale[c], shift[c]), plus the residual z when RESIDUAL is set, then relu when RELU is
 // set (activation.wgsl): y = act(BN(x) + z). Serves training (apply…: scale and shift read from
 // what `finalize.wgsl` wrote) and inference in one dispatch (inference…: each thread folds the

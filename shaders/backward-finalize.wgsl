@@ -1,4 +1,4 @@
-// #import backward-channel sums-tree
+// #import backward-channel sums-tree grid
 // Adds up the K partial sums (Σ dy, Σ dy · (x − mean)) of each channel written by
 // backward-reduce-rows/-runs.wgsl, and turns them into the parameter gradients and the per-channel
 // coefficients [k | c | m | mean] of backward-apply.wgsl (the formulas, accumulation and the rule
@@ -42,7 +42,7 @@ fn backwardFinalizeTree(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = workgroup.x + workgroup.y * workgroups.x;
+  let channel = gridWorkgroup(workgroup, workgroups);
   // Whole workgroups leave together, so the barriers below stay in uniform control flow.
   if (channel >= params.channels) {
     return;
@@ -59,7 +59,7 @@ fn backwardFinalizeSerial(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let channel = gridThread(workgroup, workgroups, local);
   if (channel >= params.channels) {
     return;
   }

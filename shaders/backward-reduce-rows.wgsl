@@ -1,4 +1,4 @@
-// #import activation rows-lanes tensor-storage
+// #import activation rows-lanes tensor-storage grid
 // The two per-channel sums of the backward pass when channels are contiguous in memory (inner == 1:
 // NC, NLC, NHWC, NDHWC), reading x and dy exactly once:
 //   Σ dy  and  Σ dy · (x − mean),
@@ -32,7 +32,7 @@ override RELU: bool;
 // partials[(chunkBase + k) · C + c] = (Σ dy, Σ dy · (x − mean))
 @group(0) @binding(5) var<storage, read_write> partials: array<vec2f>;
 
-// Params, threadIndex and lanesOf(g), the rows of thread g's lane: rows-lanes.wgsl, put in front of
+// Params and lanesOf(g), the rows of thread g's lane: rows-lanes.wgsl, put in front of
 // this file.
 
 // dy4 at unit i with the relu mask applied from the forward's y there (activation.wgsl); y is read
@@ -50,7 +50,7 @@ fn backwardReduceRowsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let g = threadIndex(workgroup, workgroups, local);
+  let g = gridThread(workgroup, workgroups, local);
   if (g >= params.threads) {
     return;
   }
@@ -90,7 +90,7 @@ fn backwardReduceRowsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let g = threadIndex(workgroup, workgroups, local);
+  let g = gridThread(workgroup, workgroups, local);
   if (g >= params.threads) {
     return;
   }

@@ -1,4 +1,4 @@
-// #import activation runs-walk workgroup-sum tensor-storage
+// #import activation runs-walk workgroup-sum tensor-storage grid
 // The two per-channel sums of the backward pass when each channel is stored as runs of `inner`
 // contiguous values (inner > 1: NCL, NCHW, NCDHW), reading x and dy exactly once:
 //   Σ dy  and  Σ dy · (x − mean),
@@ -84,7 +84,7 @@ fn backwardReduceRunsScalar(
   @builtin(local_invocation_index) local: u32,
 ) {
   // Whole workgroups leave together, so workgroupSum below stays in uniform control flow.
-  if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
+  if (gridWorkgroup(workgroup, workgroups) >= params.workgroupCount) {
     return;
   }
   let chunk = chunkOf(workgroup, workgroups);
@@ -115,7 +115,7 @@ fn backwardReduceRunsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
+  if (gridWorkgroup(workgroup, workgroups) >= params.workgroupCount) {
     return;
   }
   let chunk = chunkOf(workgroup, workgroups);
@@ -149,7 +149,7 @@ fn backwardReduceRunsSegmentsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = segmentThread(workgroup, workgroups, local);
+  let t = gridThread(workgroup, workgroups, local);
   if (t >= params.threads) {
     return;
   }
@@ -172,7 +172,7 @@ fn backwardReduceRunsSegmentsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = segmentThread(workgroup, workgroups, local);
+  let t = gridThread(workgroup, workgroups, local);
   if (t >= params.threads) {
     return;
   }

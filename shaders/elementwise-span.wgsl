@@ -1,3 +1,4 @@
+// #import grid
 // #expects WORKGROUP_SIZE params.threads params.stride params.segment params.units params.base
 // #expects params.inner params.channels params.firstRun RUNS
 // The walk shared by the elementwise kernels (apply.wgsl, backward-apply.wgsl), put in front of
@@ -22,11 +23,6 @@ struct Span {
 // one core: a contiguous run per lane, unrolled, copies 1.6× as fast there as lanes taking
 // neighbouring units (the benchmark's floor), and long threads amortise each thread's setup.
 override CONTIGUOUS: bool = false;
-
-// A thread's index in the (two-dimensional) grid.
-fn gridThread(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-}
 
 fn spanOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> Span {
   let t = gridThread(workgroup, workgroups, local);

@@ -1,4 +1,4 @@
-// #import finalize-channel moments moments-tree
+// #import finalize-channel moments moments-tree grid
 // Merges the K partial statistics of each channel into the batch mean and biased variance, then
 // derives what the later kernels need and updates the running statistics in place (the formulas,
 // the conventions and the rule for non-finite input: finalize-channel.wgsl).
@@ -48,7 +48,7 @@ fn finalizeTree(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = workgroup.x + workgroup.y * workgroups.x;
+  let channel = gridWorkgroup(workgroup, workgroups);
   if (channel >= params.channels) {
     return;
   }
@@ -64,7 +64,7 @@ fn finalizeSerial(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let channel = gridThread(workgroup, workgroups, local);
   if (channel >= params.channels) {
     return;
   }

@@ -1,4 +1,4 @@
-// #import activation fused-small-walk backward-channel
+// #import activation fused-small-walk backward-channel grid
 // Backward of a small tensor in ONE dispatch: the two per-channel sums Σ dy and Σ dy · (x − mean),
 // dgamma and dbeta, then dx, reading x and dy from memory once. A workgroup holds its whole
 // channel (or group of four channels) of x and dy in registers (UNITS units of each per thread, see
@@ -132,7 +132,7 @@ fn fusedBackwardRunsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = groupOf(workgroup, workgroups);
+  let channel = gridWorkgroup(workgroup, workgroups);
   // Whole workgroups leave together, so the workgroup totals stay in uniform control flow.
   if (channel >= params.groups) {
     return;
@@ -162,7 +162,7 @@ fn fusedBackwardRunsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = groupOf(workgroup, workgroups);
+  let channel = gridWorkgroup(workgroup, workgroups);
   if (channel >= params.groups) {
     return;
   }
@@ -191,7 +191,7 @@ fn fusedBackwardRowsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = groupOf(workgroup, workgroups);
+  let channel = gridWorkgroup(workgroup, workgroups);
   if (channel >= params.groups) {
     return;
   }
@@ -220,7 +220,7 @@ fn fusedBackwardRowsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let group = groupOf(workgroup, workgroups);
+  let group = gridWorkgroup(workgroup, workgroups);
   if (group >= params.groups) {
     return;
   }
@@ -264,7 +264,7 @@ fn fusedBackwardSerialScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = serialGroup(workgroup, workgroups, local);
+  let channel = gridThread(workgroup, workgroups, local);
   if (channel >= params.groups) {
     return;
   }
@@ -296,7 +296,7 @@ fn fusedBackwardSerialVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let group = serialGroup(workgroup, workgroups, local);
+  let group = gridThread(workgroup, workgroups, local);
   if (group >= params.groups) {
     return;
   }
@@ -342,7 +342,7 @@ fn fusedBackwardSerialRunsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = serialGroup(workgroup, workgroups, local);
+  let channel = gridThread(workgroup, workgroups, local);
   if (channel >= params.groups) {
     return;
   }
@@ -378,7 +378,7 @@ fn fusedBackwardSerialRunsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = serialGroup(workgroup, workgroups, local);
+  let channel = gridThread(workgroup, workgroups, local);
   if (channel >= params.groups) {
     return;
   }

@@ -1,4 +1,4 @@
-// #import fused-small-walk finalize-channel relu moments
+// #import fused-small-walk finalize-channel relu moments grid
 // Training forward of a small tensor in ONE dispatch: batch statistics, running-statistics update,
 // scale and shift, and y, reading x from memory once. A workgroup holds its whole channel (or group
 // of four channels) in registers — UNITS units per thread, see fused-small-walk.wgsl for who holds
@@ -121,7 +121,7 @@ fn fusedForwardRunsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = groupOf(workgroup, workgroups);
+  let channel = gridWorkgroup(workgroup, workgroups);
   // Whole workgroups leave together, so the workgroup totals stay in uniform control flow.
   if (channel >= params.groups) {
     return;
@@ -150,7 +150,7 @@ fn fusedForwardRunsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = groupOf(workgroup, workgroups);
+  let channel = gridWorkgroup(workgroup, workgroups);
   if (channel >= params.groups) {
     return;
   }
@@ -180,7 +180,7 @@ fn fusedForwardRowsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = groupOf(workgroup, workgroups);
+  let channel = gridWorkgroup(workgroup, workgroups);
   if (channel >= params.groups) {
     return;
   }
@@ -208,7 +208,7 @@ fn fusedForwardRowsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let group = groupOf(workgroup, workgroups);
+  let group = gridWorkgroup(workgroup, workgroups);
   if (group >= params.groups) {
     return;
   }
@@ -244,7 +244,7 @@ fn fusedForwardSerialScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = serialGroup(workgroup, workgroups, local);
+  let channel = gridThread(workgroup, workgroups, local);
   if (channel >= params.groups) {
     return;
   }
@@ -282,7 +282,7 @@ fn fusedForwardSerialVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let group = serialGroup(workgroup, workgroups, local);
+  let group = gridThread(workgroup, workgroups, local);
   if (group >= params.groups) {
     return;
   }
@@ -409,7 +409,7 @@ fn fusedForwardSerialRunsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = serialGroup(workgroup, workgroups, local);
+  let channel = gridThread(workgroup, workgroups, local);
   if (channel >= params.groups) {
     return;
   }
@@ -437,7 +437,7 @@ fn fusedForwardSerialRunsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = serialGroup(workgroup, workgroups, local);
+  let channel = gridThread(workgroup, workgroups, local);
   if (channel >= params.groups) {
     return;
   }

@@ -24,11 +24,6 @@ struct Tile {
   addresses: array<u32, UNITS>,
 }
 
-// Grids above maxComputeWorkgroupsPerDimension are folded into two dimensions (slabs.ts, foldWorkgroups).
-fn groupOf(workgroup: vec3u, workgroups: vec3u) -> u32 {
-  return workgroup.x + workgroup.y * workgroups.x;
-}
-
 fn runsTile(channel: u32, local: u32) -> Tile {
   var tile: Tile;
   let inner = params.innerUnits;
@@ -97,9 +92,6 @@ fn blockEnd(a: u32, end: u32) -> u32 {
   return min(a + SERIAL_BLOCK * params.groups, end);
 }
 
-fn serialGroup(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return groupOf(workgroup, workgroups) * WORKGROUP_SIZE + local;
-}
 
 // The serial strategy for Runs (inner > 1, software adapters): a thread per channel c walking its runs
 // in order, run o at units [(o · C + c) · inner', … + inner'), each run contiguous, so every lane of

@@ -1,4 +1,4 @@
-// #import running-fold
+// #import running-fold grid
 // Folds the population statistics of inference into `stats` = [mean | variance | invStd | scale |
 // shift] (running-fold.wgsl), the layout finalize.wgsl writes in training: the eval-mode backward
 // reads it. Inference itself folds inside its apply (apply.wgsl), in one dispatch.
@@ -23,7 +23,7 @@ fn inferenceFold(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let channel = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let channel = gridThread(workgroup, workgroups, local);
   if (channel < params.channels) {
     storeFolded(channel, params.channels, foldRunning(channel));
   }

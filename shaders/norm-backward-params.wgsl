@@ -1,4 +1,4 @@
-// #import norm-gradient workgroup-sum finite
+// #import norm-gradient workgroup-sum finite grid
 // The parameter gradients of the norm backward: dγ_p = Σ g·x̂, dβ_p = Σ g over the outer · inner
 // elements of p, each with its own row's statistics (norm-gradient.wgsl), each written where its
 // buffer is given (DGAMMA, DBETA). Two entry points (grids folded past 65 535 workgroups):
@@ -45,7 +45,7 @@ fn normBackwardParams(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let p = workgroup.x + workgroup.y * workgroups.x;
+  let p = gridWorkgroup(workgroup, workgroups);
   var sums = vec2f(0.0);
   if (p < params.params) {
     let count = params.outer * params.inner;
@@ -80,7 +80,7 @@ fn normBackwardParamsColumns(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let p = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let p = gridThread(workgroup, workgroups, local);
   if (p >= params.params) {
     return;
   }

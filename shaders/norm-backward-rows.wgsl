@@ -1,4 +1,4 @@
-// #import norm-gradient workgroup-sum finite
+// #import norm-gradient workgroup-sum finite grid
 // The row sums of the norm backward: A_r = Σ h, B_r = Σ h·x̂ with h = g·γ_p (norm-gradient.wgsl),
 // which dx needs (norm-backward-apply.wgsl), stored divided by D (once per row, not per element). Two entry points (grids folded past 65 535 workgroups):
 // - normBackwardRows: a workgroup per row; each thread adds every WORKGROUP_SIZE-th value of the
@@ -78,7 +78,7 @@ fn normBackwardRows(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let row = workgroup.x + workgroup.y * workgroups.x;
+  let row = gridWorkgroup(workgroup, workgroups);
   var sums = vec2f(0.0);
   if (row < params.rows) {
     let first = firstOf(row);
@@ -99,7 +99,7 @@ fn normBackwardRowsSerial(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let row = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let row = gridThread(workgroup, workgroups, local);
   if (row >= params.rows) {
     return;
   }

@@ -1,4 +1,4 @@
-// #import finite
+// #import finite grid
 // RMS norm's row statistic, after the batch-norm statistics kernels (stats-rows / stats-runs,
 // finalize) wrote each row's mean and biased variance into stats = [mean | variance | invStd | …]:
 //   invStd_r = 1 / sqrt(mean(x²) + eps),  mean(x²) = variance + mean²,
@@ -23,7 +23,7 @@ fn normRmsInvStd(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let row = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let row = gridThread(workgroup, workgroups, local);
   if (row >= params.rows) {
     return;
   }

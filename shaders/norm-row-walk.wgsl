@@ -1,3 +1,4 @@
+// #import grid
 // #expects WORKGROUP_SIZE params.rowThreads params.rowUnits
 // The walk of the row-wise elementwise kernels of the norm family (norm-rows-apply.wgsl,
 // norm-rows-backward.wgsl), for rows of D contiguous values taken as vec4 units (D % 4 == 0):
@@ -19,7 +20,7 @@ struct RowLane {
 // Thread `lane` of row (or row group) `row`, of `count`. Grids above
 // maxComputeWorkgroupsPerDimension are folded into two dimensions (slabs.ts).
 fn rowLaneOf(workgroup: vec3u, workgroups: vec3u, local: u32, count: u32) -> RowLane {
-  let t = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let t = gridThread(workgroup, workgroups, local);
   let row = t / params.rowThreads;
   return RowLane(row, t % params.rowThreads, row < count);
 }

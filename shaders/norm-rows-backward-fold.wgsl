@@ -1,4 +1,4 @@
-// #import finite
+// #import finite grid
 // The middle launch of the row-wise backward (norm-rows-backward.wgsl): thread r < rows adds the
 // rowThreads lanes' parts of row r's sums (four lanes per step into two running sums: the lanes in
 // pairs, a pair into its sum, the rowThreads % 4 lanes left into the first, the sums at last), and stores (A_r/D, B_r/D) at rowSums + 2·r of
@@ -62,17 +62,13 @@ fn foldRow(t: u32) -> bool {
   return true;
 }
 
-fn threadOf(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn normRowsBackwardColumnsFold(
   @builtin(workgroup_id) workgroup: vec3u,
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = threadOf(workgroup, workgroups, local);
+  let t = gridThread(workgroup, workgroups, local);
   if (foldRow(t)) {
     return;
   }
@@ -101,7 +97,7 @@ fn normRowsBackwardRunFold(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = threadOf(workgroup, workgroups, local);
+  let t = gridThread(workgroup, workgroups, local);
   if (foldRow(t)) {
     return;
   }

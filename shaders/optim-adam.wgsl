@@ -1,3 +1,4 @@
+// #import grid
 // torch.optim.Adam and AdamW, one thread per parameter value (PyTorch's _single_tensor_adam):
 //
 //   t ← t + 1
@@ -60,7 +61,7 @@ fn adamStep(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let i = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let i = gridThread(workgroup, workgroups, local);
   if (i >= arrayLength(&param)) {
     return;
   }

@@ -1,3 +1,4 @@
+// #import grid
 // torch.optim.RMSprop, one thread per parameter value (PyTorch's _single_tensor_rmsprop):
 //
 //   g ← −∇ if MAXIMIZE, else ∇
@@ -37,7 +38,7 @@ fn rmspropStep(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let i = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let i = gridThread(workgroup, workgroups, local);
   if (i >= arrayLength(&param)) {
     return;
   }

@@ -1,3 +1,4 @@
+// #import grid
 // torch.optim.SGD, one thread per parameter value (PyTorch's _single_tensor_sgd, elementwise):
 //
 //   g ← −∇ if MAXIMIZE, else ∇
@@ -38,7 +39,7 @@ fn sgdStep(
   @builtin(local_invocation_index) local: u32,
 ) {
   // Grids above maxComputeWorkgroupsPerDimension are folded into 2-D (src/gpu/slabs.ts, foldWorkgroups).
-  let i = (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
+  let i = gridThread(workgroup, workgroups, local);
   if (i >= arrayLength(&param)) {
     return;
   }

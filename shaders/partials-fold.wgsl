@@ -1,4 +1,4 @@
-// #import moments-tree sums-tree
+// #import moments-tree sums-tree grid
 // The first level of a two-level finalize (statistics-plan.ts, planPartialsFold): when a channel has
 // more partials than FINALIZE_MAX_PARTIALS, each workgroup merges one group of `groupSize`
 // consecutive partials of one channel into one, and the finalize (finalize.wgsl,
@@ -35,8 +35,7 @@ struct Group {
 }
 
 fn groupOf(workgroup: vec3u, workgroups: vec3u) -> Group {
-  // Grids larger than maxComputeWorkgroupsPerDimension are folded into two dimensions.
-  let w = workgroup.x + workgroup.y * workgroups.x;
+  let w = gridWorkgroup(workgroup, workgroups);
   let channel = w % params.channels;
   let group = w / params.channels;
   let first = group * params.groupSize;

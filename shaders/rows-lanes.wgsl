@@ -15,11 +15,6 @@ struct Params {
   laneRows: u32,   // 0: lane k takes rows k, k + K, k + 2K, …; else rows [k · laneRows, (k + 1) · laneRows)
 }
 
-// Dispatches larger than maxComputeWorkgroupsPerDimension are folded into a 2-D grid.
-fn threadIndex(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
-}
-
 struct Lane {
   index: u32,
   first: u32,

@@ -1,3 +1,4 @@
+// #import grid
 // #expects params.chunks params.chunkLength params.valuesPerChannel params.inner params.stepOuter
 // #expects params.stepInner params.segmentsPerRun params.skip params.channels params.chunkBase
 // #expects params.totalChannels params.channelBase WORKGROUP_SIZE
@@ -36,7 +37,7 @@ struct Chunk {
 
 // Workgroup w reduces chunk k = w % K of channel w / K: the units m ∈ [k·L, (k+1)·L) of the channel.
 fn chunkOf(workgroup: vec3u, workgroups: vec3u) -> Chunk {
-  let w = workgroup.x + workgroup.y * workgroups.x;
+  let w = gridWorkgroup(workgroup, workgroups);
   let chunk = w % params.chunks;
   let begin = chunk * params.chunkLength;
   return Chunk(w / params.chunks, chunk, begin, min(begin + params.chunkLength, params.valuesPerChannel));
@@ -81,10 +82,6 @@ fn segmentOf(t: u32) -> Segment {
   let runStart = params.skip + run * params.inner;
   let chunk = (run / params.channels) * params.segmentsPerRun + piece;
   return Segment(run % params.channels, chunk, runStart + start, runStart + min(start + params.chunkLength, params.inner));
-}
-
-fn segmentThread(workgroup: vec3u, workgroups: vec3u, local: u32) -> u32 {
-  return (workgroup.x + workgroup.y * workgroups.x) * WORKGROUP_SIZE + local;
 }
 
 fn address(channel: u32, at: RunCursor) -> u32 {

@@ -1,4 +1,4 @@
-// #import rows-lanes moments tensor-storage
+// #import rows-lanes moments tensor-storage grid
 // Per-channel partial statistics when channels are contiguous in memory (inner == 1: NC, NLC, NHWC,
 // NDHWC), reading x exactly once.
 //
@@ -23,7 +23,7 @@ override WORKGROUP_SIZE: u32;
 // when the thread read a NaN or ±Inf
 @group(0) @binding(2) var<storage, read_write> partials: array<vec4f>;
 
-// Params, threadIndex and lanesOf(g), the rows of thread g's lane: rows-lanes.wgsl, put in front of
+// Params and lanesOf(g), the rows of thread g's lane: rows-lanes.wgsl, put in front of
 // this file.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -32,7 +32,7 @@ fn statsRowsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let g = threadIndex(workgroup, workgroups, local);
+  let g = gridThread(workgroup, workgroups, local);
   if (g >= params.threads) {
     return;
   }
@@ -72,7 +72,7 @@ fn statsRowsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let g = threadIndex(workgroup, workgroups, local);
+  let g = gridThread(workgroup, workgroups, local);
   if (g >= params.threads) {
     return;
   }

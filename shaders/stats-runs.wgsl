@@ -1,4 +1,4 @@
-// #import runs-walk workgroup-sum moments tensor-storage
+// #import runs-walk workgroup-sum moments tensor-storage grid
 // Per-channel partial statistics when each channel is stored as runs of `inner` contiguous values
 // (inner > 1: NCL, NCHW, NCDHW), reading x exactly once.
 //
@@ -73,7 +73,7 @@ fn statsRunsScalar(
   @builtin(local_invocation_index) local: u32,
 ) {
   // Whole workgroups leave together, so workgroupSum below stays in uniform control flow.
-  if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
+  if (gridWorkgroup(workgroup, workgroups) >= params.workgroupCount) {
     return;
   }
   let chunk = chunkOf(workgroup, workgroups);
@@ -111,7 +111,7 @@ fn statsRunsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  if (workgroup.x + workgroup.y * workgroups.x >= params.workgroupCount) {
+  if (gridWorkgroup(workgroup, workgroups) >= params.workgroupCount) {
     return;
   }
   let chunk = chunkOf(workgroup, workgroups);
@@ -153,7 +153,7 @@ fn statsRunsSegmentsScalar(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = segmentThread(workgroup, workgroups, local);
+  let t = gridThread(workgroup, workgroups, local);
   if (t >= params.threads) {
     return;
   }
@@ -190,7 +190,7 @@ fn statsRunsSegmentsVec4(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  let t = segmentThread(workgroup, workgroups, local);
+  let t = gridThread(workgroup, workgroups, local);
   if (t >= params.threads) {
     return;
   }

@@ -31,6 +31,7 @@ import backwardFinalizeSource from '../../shaders/backward-finalize.wgsl?raw';
 import backwardReduceRowsSource from '../../shaders/backward-reduce-rows.wgsl?raw';
 import elementwiseSpanSource from '../../shaders/elementwise-span.wgsl?raw';
 import finiteSource from '../../shaders/finite.wgsl?raw';
+import gridSource from '../../shaders/grid.wgsl?raw';
 import rowsLanesSource from '../../shaders/rows-lanes.wgsl?raw';
 import runsWalkSource from '../../shaders/runs-walk.wgsl?raw';
 import backwardReduceRunsSource from '../../shaders/backward-reduce-runs.wgsl?raw';
@@ -82,6 +83,7 @@ export const wgslFiles: Readonly<Record<string, string>> = {
   'elementwise-span': elementwiseSpanSource,
   finalize: finalizeSource,
   finite: finiteSource,
+  grid: gridSource,
   'finalize-channel': finalizeChannelSource,
   'fused-small-backward': fusedSmallBackwardSource,
   'fused-small-forward': fusedSmallForwardSource,

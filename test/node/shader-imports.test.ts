@@ -66,7 +66,7 @@ describe('WGSL modules: explicit imports, checked (shader-sources.ts)', () => {
   });
 
   it('puts dependencies first and each file once; the subgroups variant starts with its enable directive', () => {
-    expect(linkOrder('stats-runs', f32)).toEqual(['runs-walk', 'workgroup-reduce', 'finite', 'moments', 'tensor-f32', 'stats-runs']);
+    expect(linkOrder('stats-runs', f32)).toEqual(['grid', 'runs-walk', 'workgroup-reduce', 'finite', 'moments', 'tensor-f32', 'stats-runs']);
     expect(linkOrder('stats-runs', sub)).toContain('workgroup-reduce-subgroups');
     expect(shaders.statsRuns.subgroups!.code.startsWith('enable subgroups;')).toBe(true);
     expect(shaders.statsRuns.code).not.toContain('enable subgroups');
