@@ -50,6 +50,11 @@ export interface CandidateTiming {
   ratio?: number;
 }
 
+/** A candidate's entry in the report, with `dropped` and `ratio` only where known. */
+function candidateTiming(tuning: Partial<KernelTuning>, ms: number | undefined, dropped: CandidateTiming['dropped'], ratio: number | undefined): CandidateTiming {
+  return { tuning, ms, ...(dropped ? { dropped } : {}), ...(ratio !== undefined ? { ratio } : {}) };
+}
+
 export interface ClassTuning {
   family: KernelFamily;
   /** e.g. 'forwardTrain/rows/4MiB' (see sizeClassKey). */
@@ -242,10 +247,7 @@ export class Autotuner {
         const dispatchDropped: CandidateTiming['dropped'][] = dispatchRatios.map(() => undefined);
         const race = await this.race(timer, [works[chosen], ...worksOn(tensors, choices)], dispatchRatios, dispatchDropped);
         if (race.chosen > 0) final = choices[race.chosen - 1];
-        for (const [i, tuning] of choices.entries()) {
-          const c = i + 1;
-          dispatchTimings.push({ tuning, ms: race.totals[c], ...(dispatchDropped[c] ? { dropped: dispatchDropped[c] } : {}), ...(dispatchRatios[c] !== undefined ? { ratio: dispatchRatios[c] } : {}) });
-        }
+        for (const [i, tuning] of choices.entries()) dispatchTimings.push(candidateTiming(tuning, race.totals[i + 1], dispatchDropped[i + 1], dispatchRatios[i + 1]));
       }
       const dispatchDone = performance.now();
       const result: ClassTuning = {
@@ -255,7 +257,7 @@ export class Autotuner {
         chosen: final,
         source: 'timed',
         candidates: [
-          ...candidates.map((tuning, c) => ({ tuning, ms: totals[c], ...(dropped[c] ? { dropped: dropped[c] } : {}), ...(ratios[c] !== undefined ? { ratio: ratios[c] } : {}) })),
+          ...candidates.map((tuning, c) => candidateTiming(tuning, totals[c], dropped[c], ratios[c])),
           ...dispatchTimings,
         ],
         tuningMs: performance.now() - started,

@@ -53,6 +53,11 @@ export const OPTIM_ATOL = 1e-30;
 
 import type { ResolvedOptimizerOptions } from '../../src/optim/types';
 
+/** |g| ≤ |grad| + λ|p| at element i, with L2 weight decay λ (maximize only flips grad's sign). */
+function gradientBound(o: ResolvedOptimizerOptions, grad: ArrayLike<number>, p: ArrayLike<number>, i: number): number {
+  return Math.abs(grad[i]) + o.weightDecay * Math.abs(p[i]);
+}
+
 /**
  * Per element, a bound on |g_gpu − g_cpu| of one step: with L2 weight decay (not AdamW's decoupled
  * one) 2ε(|grad| + λ|p|) for the roundings plus λ · pError (the parameter's error before the
@@ -61,7 +66,7 @@ import type { ResolvedOptimizerOptions } from '../../src/optim/types';
 export function gradientError(o: ResolvedOptimizerOptions, grad: ArrayLike<number>, p: ArrayLike<number>, pError: ArrayLike<number>): Float64Array {
   const out = new Float64Array(grad.length);
   if (o.weightDecay === 0 || o.kind === 'adamw') return out;
-  for (let i = 0; i < out.length; i++) out[i] = 2 * EPS32 * (Math.abs(grad[i]) + o.weightDecay * Math.abs(p[i])) + o.weightDecay * pError[i];
+  for (let i = 0; i < out.length; i++) out[i] = 2 * EPS32 * gradientBound(o, grad, p, i) + o.weightDecay * pError[i];
   return out;
 }
 
@@ -90,13 +95,13 @@ export function throughUpdate(o: ResolvedOptimizerOptions, gError: ArrayLike<num
 
 /**
  * Raises, per element, the largest error one step's g error leaves in an average of g (`first`:
- * δg) and of g² (`second`: 2|g|·δg + δg², with |g| ≤ |grad| + λ|p|).
+ * δg) and of g² (`second`: 2|g|·δg + δg², |g| by gradientBound).
  */
 export function foldedError(o: ResolvedOptimizerOptions, gError: ArrayLike<number>, grad: ArrayLike<number>, p: ArrayLike<number>, first: Float64Array, second: Float64Array): void {
   for (let i = 0; i < first.length; i++) {
     const e = gError[i];
     if (e === 0) continue;
-    const g = Math.abs(grad[i]) + o.weightDecay * Math.abs(p[i]);
+    const g = gradientBound(o, grad, p, i);
     first[i] = Math.max(first[i], e);
     second[i] = Math.max(second[i], 2 * g * e + e * e);
   }
