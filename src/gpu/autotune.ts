@@ -4,7 +4,7 @@ import { batchAfterFirstRun, CROSS_CLASS_RATIO, MIN_GAIN, noteRatios, READINGS, 
 import type { Layout } from '../types';
 import { withTuning, type GpuContext } from './context';
 import { withErrorScopes } from './gpu-errors';
-import { GpuTimer, type EncodeWork } from './gpu-timer';
+import { GpuTimer, type EncodeWork, type TimedBatch } from './gpu-timer';
 import { ScratchBuffers, ScratchTensors, viewShape } from './autotune-scratch';
 import { planElementwiseWork } from './elementwise-plan';
 import { dispatchCount } from './fused-small';
@@ -302,12 +302,10 @@ export class Autotuner {
     if (timed.size > 1) {
       const mins = works.map((_, c) => best[c]?.map((ms, s) => (batches[c]![s].runs < READINGS ? ms : Infinity)));
       for (let run = 0; run < READINGS; run++) {
-        for (const c of timed) {
-          for (const [s, encode] of works[c]!.entries()) {
-            const { calls, runs } = batches[c]![s];
-            if (run < runs) mins[c]![s] = Math.min(mins[c]![s], (await this.time(timer, encode, calls)).ms);
-          }
-        }
+        // A round's batches in one submit, candidates in turn, so that all see the same background load.
+        const round = [...timed].flatMap((c) => works[c]!.flatMap((encode, s) => (run < batches[c]![s].runs ? [{ c, s, encode, k: batches[c]![s].calls }] : [])));
+        const readings = await this.time(timer, round);
+        for (const [i, { c, s }] of round.entries()) mins[c]![s] = Math.min(mins[c]![s], readings[i]);
       }
       for (const c of timed) totals[c] = sum(mins[c]!);
       // Batches of at least TARGET_BATCH_MS: their ratios are sound even for tiny tensors.
@@ -340,23 +338,18 @@ export class Autotuner {
     this.verdicts.set(familyWalk, [...verdicts, verdict]);
   }
 
-  /** One run of each candidate's work (undefined: not run), ms per shape. */
+  /** One run of each candidate's work (undefined: not run), ms per shape: all in one submit. */
   private async firstRuns(timer: GpuTimer, works: (EncodeWork[] | undefined)[]): Promise<(number[] | undefined)[]> {
-    const out: (number[] | undefined)[] = [];
-    for (const work of works) {
-      if (!work) {
-        out.push(undefined);
-        continue;
-      }
-      const single = [];
-      for (const encode of work) single.push((await this.time(timer, encode, 1)).ms);
-      out.push(single);
-    }
+    const runs = works.flatMap((work, c) => (work ?? []).map((encode, s) => ({ c, s, encode, k: 1 })));
+    const readings = await this.time(timer, runs);
+    const out: (number[] | undefined)[] = works.map((work) => work?.map(() => Infinity));
+    for (const [i, { c, s }] of runs.entries()) out[c]![s] = readings[i];
     return out;
   }
 
-  private time(timer: GpuTimer, encode: EncodeWork, k: number): Promise<{ ms: number; wallMs: number }> {
-    return withErrorScopes(this.context.device, 'autotune', () => timer.batch(encode, k));
+  /** GPU ms per call of each batch, timed one after the other in one submit (gpu-timer.ts). */
+  private time(timer: GpuTimer, batches: TimedBatch[]): Promise<number[]> {
+    return batches.length === 0 ? Promise.resolve([]) : withErrorScopes(this.context.device, 'autotune', () => timer.batches(batches));
   }
 
   /** Adds one class to the store's entry for this adapter (re-read first: other engines may share it). */

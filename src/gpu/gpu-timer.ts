@@ -4,26 +4,34 @@
  * the start of the first and the end of the last, and the time per iteration is their difference
  * / K (browsers quantize timestamps, to 100 µs in Chromium, so K must make a batch last well over
  * that). Without the feature, the wall clock from before encoding to `onSubmittedWorkDone` is used.
- * The wall time is returned in both cases (it adds encoding and submission).
+ * batch() returns the wall time in both cases (it adds encoding and submission); batches() times
+ * several such batches in one submit.
  */
 export type EncodeWork = (encoder: GPUCommandEncoder) => void;
 
+/** One batch of batches(): `k` iterations of `encode`. */
+export interface TimedBatch {
+  encode: EncodeWork;
+  k: number;
+}
+
+/** WebGPU's largest timestamp query set holds 4096 queries: two per batch. */
+const MAX_QUERIES = 4096;
+
 export class GpuTimer {
   readonly timestamps: boolean;
-  private readonly querySet: GPUQuerySet | undefined;
-  private readonly resolveBuffer: GPUBuffer | undefined;
-  private readonly readBuffer: GPUBuffer | undefined;
+  private querySet: GPUQuerySet | undefined;
+  private resolveBuffer: GPUBuffer | undefined;
+  private readBuffer: GPUBuffer | undefined;
+  /** Batches the query set and buffers hold (grown by batches()). */
+  private capacity = 0;
 
   constructor(
     private readonly device: GPUDevice,
     private readonly label = 'GpuTimer',
   ) {
     this.timestamps = device.features.has('timestamp-query');
-    if (this.timestamps) {
-      this.querySet = device.createQuerySet({ label: `${label}.timestamps`, type: 'timestamp', count: 2 });
-      this.resolveBuffer = device.createBuffer({ label: `${label}.timestamps.resolve`, size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-      this.readBuffer = device.createBuffer({ label: `${label}.timestamps.read`, size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    }
+    this.reserve(1);
   }
 
   get method(): 'timestamp-query' | 'wall-clock' {
@@ -31,40 +39,67 @@ export class GpuTimer {
   }
 
   /** One submit of K iterations; per-iteration GPU time (or wall time without timestamps) and wall time, in ms. */
-  batch(encode: EncodeWork, k: number): Promise<{ ms: number; wallMs: number }> {
-    return this.submit(encode, k)();
+  async batch(encode: EncodeWork, k: number): Promise<{ ms: number; wallMs: number }> {
+    const start = performance.now();
+    const [ms] = await this.batches([{ encode, k }]);
+    const wallMs = (performance.now() - start) / k;
+    return { ms: this.timestamps ? ms : wallMs, wallMs };
   }
 
   /**
-   * batch() in two halves: every device call (encoding, submit) now, synchronously, so that a caller
-   * can scope them for errors; the returned function waits for the times.
+   * Several batches, one after the other, with one submit and one readback when timestamps are
+   * there (each batch between its own pair): per-iteration GPU ms of each. A readback is a round
+   * trip to the GPU process that costs more than a small tensor's batch, so a caller that times many
+   * candidates in turn (autotuning) saves most of its wall time this way. Without timestamps, one
+   * submit per batch and its wall time from encoding to onSubmittedWorkDone.
    */
-  submit(encode: EncodeWork, k: number): () => Promise<{ ms: number; wallMs: number }> {
+  async batches(items: readonly TimedBatch[]): Promise<number[]> {
+    if (!this.timestamps) {
+      const out: number[] = [];
+      for (const { encode, k } of items) {
+        const start = performance.now();
+        const encoder = this.device.createCommandEncoder({ label: `${this.label}.batch` });
+        for (let i = 0; i < k; i++) encode(encoder);
+        this.device.queue.submit([encoder.finish()]);
+        await this.device.queue.onSubmittedWorkDone();
+        out.push((performance.now() - start) / k);
+      }
+      return out;
+    }
+    const out: number[] = [];
+    for (let first = 0; first < items.length; first += MAX_QUERIES / 2) out.push(...(await this.timedSubmit(items.slice(first, first + MAX_QUERIES / 2))));
+    return out;
+  }
+
+  private async timedSubmit(items: readonly TimedBatch[]): Promise<number[]> {
     const { device, label } = this;
-    const start = performance.now();
+    this.reserve(items.length);
+    const querySet = this.querySet!;
+    const readBuffer = this.readBuffer!;
     const encoder = device.createCommandEncoder({ label: `${label}.batch` });
-    if (this.querySet) {
-      encoder.beginComputePass({ label: `${label}.start`, timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0 } }).end();
+    for (const [b, { encode, k }] of items.entries()) {
+      encoder.beginComputePass({ label: `${label}.start`, timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * b } }).end();
+      for (let i = 0; i < k; i++) encode(encoder);
+      encoder.beginComputePass({ label: `${label}.end`, timestampWrites: { querySet, endOfPassWriteIndex: 2 * b + 1 } }).end();
     }
-    for (let i = 0; i < k; i++) encode(encoder);
-    if (this.querySet && this.resolveBuffer && this.readBuffer) {
-      encoder.beginComputePass({ label: `${label}.end`, timestampWrites: { querySet: this.querySet, endOfPassWriteIndex: 1 } }).end();
-      encoder.resolveQuerySet(this.querySet, 0, 2, this.resolveBuffer, 0);
-      encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.readBuffer, 0, 16);
-    }
+    encoder.resolveQuerySet(querySet, 0, 2 * items.length, this.resolveBuffer!, 0);
+    encoder.copyBufferToBuffer(this.resolveBuffer!, 0, readBuffer, 0, 16 * items.length);
     device.queue.submit([encoder.finish()]);
-    const done = device.queue.onSubmittedWorkDone();
-    const readBuffer = this.readBuffer;
-    const mapped = readBuffer?.mapAsync(GPUMapMode.READ);
-    return async () => {
-      await done;
-      const wallMs = (performance.now() - start) / k;
-      if (!readBuffer) return { ms: wallMs, wallMs };
-      await mapped;
-      const [begin, end] = new BigUint64Array(readBuffer.getMappedRange());
-      readBuffer.unmap();
-      return { ms: Number(end - begin) / 1e6 / k, wallMs };
-    };
+    await readBuffer.mapAsync(GPUMapMode.READ, 0, 16 * items.length);
+    const stamps = new BigUint64Array(readBuffer.getMappedRange(0, 16 * items.length).slice(0));
+    readBuffer.unmap();
+    return items.map(({ k }, b) => Number(stamps[2 * b + 1] - stamps[2 * b]) / 1e6 / k);
+  }
+
+  /** Query set and buffers for `batches` pairs of timestamps (re-created larger when needed). */
+  private reserve(batches: number): void {
+    if (!this.timestamps || batches <= this.capacity) return;
+    this.destroy();
+    const { device, label } = this;
+    this.capacity = Math.max(batches, 2 * this.capacity);
+    this.querySet = device.createQuerySet({ label: `${label}.timestamps`, type: 'timestamp', count: 2 * this.capacity });
+    this.resolveBuffer = device.createBuffer({ label: `${label}.timestamps.resolve`, size: 16 * this.capacity, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.readBuffer = device.createBuffer({ label: `${label}.timestamps.read`, size: 16 * this.capacity, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
   destroy(): void {

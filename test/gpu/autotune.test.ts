@@ -203,6 +203,18 @@ describeGpu('autotuning', () => {
     expect(report.maxDiff).toBeLessThanOrEqual(1e-4 * (1 + report.maxMagnitude));
   });
 
+  it('the timer runs batches of several sizes in one submit, each k times with a time of its own, and more than a query set holds in several', async () => {
+    const slots = [3, 1, 5];
+    const report = await harness.call('timerBatchesCase', { slots, many: 2100 });
+    // CI's adapters have timestamp-query; without it batches() takes the wall clock, one submit each.
+    if (process.env.CI) expect(report.hasTimestamps).toBe(true);
+    expect(report.counts).toEqual([...slots, 2100]);
+    expect(report.slotTimes).toHaveLength(slots.length);
+    expect(report.slotTimes.every(Number.isFinite)).toBe(true);
+    expect(report.manyTimes).toBe(2100);
+    expect(report.manyFinite).toBe(true);
+  });
+
   it('localStorage store: round trip, per key, unreadable items read as none', async () => {
     const report = await harness.call('localStorageCase');
     expect(report.loaded).toEqual({ 'forwardTrain/rows/4MiB': { blockedRows: true, statsTargetThreads: 2048 } });

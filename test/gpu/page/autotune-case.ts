@@ -1,12 +1,13 @@
 /**
  * Autotuning inside the page: an engine with autotune on against one without (same inputs, same
  * device kind), the report of bn.gpu.autotune, what the store kept, a second engine that finds it
- * there, localStorage round trips, and a device without timestamp-query.
+ * there, localStorage round trips, a device without timestamp-query, and the timer's batches.
  */
 import { createBatchNorm, localStorageTuningStore, memoryTuningStore, type AutotuneReport, type BatchNorm, type Layout, type TuningStore } from '../../../src/index';
 import { tuningStoreKey } from '../../../src/gpu/tuning-store';
 import { GpuBatchNorm } from '../../../src/gpu/gpu-batchnorm';
 import { resolveTuning } from '../../../src/gpu/tuning';
+import { GpuTimer } from '../../../src/gpu/gpu-timer';
 import { countDispatches } from './dispatch-counter';
 import { caseSeed, createRng, normals } from '../../support/random';
 
@@ -359,5 +360,62 @@ export async function runDispatchChoiceCase(args: { seed: number }): Promise<Dis
     tuned.dispose();
     plain.dispose();
     pinned.dispose();
+  }
+}
+
+export interface TimerBatchesReport {
+  hasTimestamps: boolean;
+  /** Per slot: how many times its batches' work ran (each call adds 1). */
+  counts: number[];
+  /** What batches() returned for the slots' batches, and for the many-batches call. */
+  slotTimes: number[];
+  manyTimes: number;
+  manyFinite: boolean;
+}
+
+/**
+ * GpuTimer.batches, which autotuning times its candidates with: batches of different sizes in one
+ * submit each run exactly their k calls and get a time each, and more batches than one query set
+ * holds (2048 pairs) are split into several submits.
+ */
+export async function runTimerBatchesCase(args: { slots: number[]; many: number }): Promise<TimerBatchesReport> {
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter');
+  const hasTimestamps = adapter.features.has('timestamp-query');
+  const device = await adapter.requestDevice({ label: 'test.timer.device', requiredFeatures: hasTimestamps ? ['timestamp-query'] : [] });
+  const timer = new GpuTimer(device, 'test.timer');
+  try {
+    const slotCount = args.slots.length + 1;
+    const counts = device.createBuffer({ label: 'test.timer.counts', size: 4 * slotCount, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const module = device.createShaderModule({
+      label: 'test.timer.count',
+      code: `@group(0) @binding(0) var<storage, read_write> counts: array<atomic<u32>>;
+             override SLOT: u32;
+             @compute @workgroup_size(1) fn main() { atomicAdd(&counts[SLOT], 1u); }`,
+    });
+    const encoders = Array.from({ length: slotCount }, (_, slot) => {
+      const pipeline = device.createComputePipeline({ label: `test.timer.count${slot}`, layout: 'auto', compute: { module, entryPoint: 'main', constants: { SLOT: slot } } });
+      const bindGroup = device.createBindGroup({ label: `test.timer.counts${slot}`, layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: counts } }] });
+      return (encoder: GPUCommandEncoder) => {
+        const pass = encoder.beginComputePass({ label: `test.timer.count${slot}` });
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(1);
+        pass.end();
+      };
+    });
+    const slotTimes = await timer.batches(args.slots.map((k, slot) => ({ encode: encoders[slot], k })));
+    const many = await timer.batches(Array.from({ length: args.many }, () => ({ encode: encoders[slotCount - 1], k: 1 })));
+    const read = device.createBuffer({ label: 'test.timer.read', size: 4 * slotCount, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = device.createCommandEncoder({ label: 'test.timer.readback' });
+    encoder.copyBufferToBuffer(counts, 0, read, 0, 4 * slotCount);
+    device.queue.submit([encoder.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const values = [...new Uint32Array(read.getMappedRange())];
+    read.unmap();
+    return { hasTimestamps, counts: values, slotTimes, manyTimes: many.length, manyFinite: many.every(Number.isFinite) };
+  } finally {
+    timer.destroy();
+    device.destroy();
   }
 }

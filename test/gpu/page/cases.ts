@@ -30,7 +30,7 @@ import { runTooLargeCase } from './too-large-case';
 import { runReluRulesCase } from './relu-rules-case';
 import { runBufferSetsCase, runCachedErrorsCase } from './buffer-sets-case';
 import { runOnnxDataCase, runOnnxNormCase } from './onnx-data-case';
-import { runAutotuneCase, runLocalStorageCase, runNoTimestampsCase, runScreenedAutotuneCase, runSmallerClassFirstCase, runDispatchChoiceCase, runTunedDispatchCountCase } from './autotune-case';
+import { runAutotuneCase, runLocalStorageCase, runTimerBatchesCase, runNoTimestampsCase, runScreenedAutotuneCase, runSmallerClassFirstCase, runDispatchChoiceCase, runTunedDispatchCountCase } from './autotune-case';
 
 // The TensorFlow.js adapter's cases load TF.js on first use, so other test files' pages do not.
 const tfjsCases = () => import('./tfjs-case');
@@ -76,6 +76,7 @@ export const cases = {
   autotuneCase: runAutotuneCase,
   noTimestampsCase: runNoTimestampsCase,
   localStorageCase: runLocalStorageCase,
+  timerBatchesCase: runTimerBatchesCase,
   tunedDispatchCountCase: runTunedDispatchCountCase,
   screenedAutotuneCase: runScreenedAutotuneCase,
   smallerClassFirstCase: runSmallerClassFirstCase,
