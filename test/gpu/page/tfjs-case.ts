@@ -60,12 +60,53 @@ function stockBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axis: n
 
 export interface ModelParityReport {
   backend: string;
+  /** Batches drawn and set aside before one was well posed (wellPosedBatch). */
+  redraws: number;
   ourKernels: boolean;
   trainOutputDiff: number;
   inferenceOutputDiff: number;
   movingStatsDiff: number;
   /** Per trainable weight: max |ours − stock| / max |stock|. */
   gradRelDiff: Record<string, number>;
+}
+
+/**
+ * Pre-activations of the demo model's second dense layer are kept at least this far from zero.
+ * Ours and the stock layer give batch-norm outputs a few ulp apart, which the dense layer's 128
+ * products take to ~1e-6 (seen: 1.2e-6): a pre-activation nearer zero than that may fall on either
+ * side of its ReLU, and every gradient behind that ReLU then differs by one sample's share — 2e-2
+ * relative for that layer's weights, 3e-3 for the first's (TEST_SEED=2718, one such value, 3e-8) —
+ * though both results are right. The margin is ~100× the differences seen. (The first dense
+ * layer's ReLU sees the same input in both models.)
+ */
+const RELU_MARGIN = 1e-4;
+
+/**
+ * A batch x of the demo's input size whose second dense layer's pre-activations, computed with
+ * stock ops from the model's weights, all lie further than RELU_MARGIN from zero: the next draw
+ * from `random` otherwise (deterministic per seed; of seeds 1–11 and 2718, only 2718 set one draw
+ * aside). Stock ops, not the model's layers: applying its batch-norm layer in training mode would
+ * move its statistics.
+ */
+async function wellPosedBatch(random: () => number, model: tf.LayersModel): Promise<{ x: tf.Tensor; redraws: number }> {
+  const [w1, b1] = model.layers[0].getWeights();
+  const [gamma, beta] = model.layers[1].getWeights();
+  const { epsilon } = model.layers[1].getConfig() as { epsilon: number };
+  const [w2, b2] = model.layers[2].getWeights();
+  for (let redraws = 0; ; redraws++) {
+    const x = tf.tidy(() => tf.relu(randomTensor(random, [BATCH_SIZE, 784])));
+    const nearest = tf.tidy(() => {
+      const h = tf.relu(tf.add(tf.matMul(x as tf.Tensor2D, w1 as tf.Tensor2D), b1));
+      const { mean, variance } = tf.moments(h, 0, true);
+      const normalized = tf.add(tf.mul(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, epsilon))), gamma), beta);
+      return tf.min(tf.abs(tf.add(tf.matMul(normalized as tf.Tensor2D, w2 as tf.Tensor2D), b2)));
+    });
+    const margin = (await nearest.data())[0];
+    nearest.dispose();
+    if (margin > RELU_MARGIN) return { x, redraws };
+    if (redraws >= 100) throw new Error(`no well-posed batch in 100 draws (nearest pre-activation ${margin})`);
+    x.dispose();
+  }
 }
 
 /**
@@ -80,9 +121,10 @@ export async function runModelParity(arg: { seed: number; backend: TfjsBackend }
   const stock = buildModel('stock', { seed: arg.seed });
   const ours = buildModel('ours', { seed: arg.seed + 1 });
   ours.setWeights(stock.getWeights());
-  const x = tf.tidy(() => tf.relu(randomTensor(random, [BATCH_SIZE, 784])));
+  const { x, redraws } = await wellPosedBatch(random, stock);
   const labels = oneHotBatch(random, BATCH_SIZE);
   const report: ModelParityReport = {
+    redraws,
     backend: tf.getBackend(),
     ourKernels: false,
     trainOutputDiff: 0,
