@@ -347,9 +347,17 @@ export class Autotuner {
     return out;
   }
 
-  /** GPU ms per call of each batch, timed one after the other in one submit (gpu-timer.ts). */
-  private time(timer: GpuTimer, batches: TimedBatch[]): Promise<number[]> {
-    return batches.length === 0 ? Promise.resolve([]) : withErrorScopes(this.context.device, 'autotune', () => timer.batches(batches));
+  /**
+   * GPU ms per call of each batch, timed one after the other in one submit (gpu-timer.ts), or one
+   * per GpuTimer.maxBatches for a class of very many shapes, each in its own error scopes.
+   */
+  private async time(timer: GpuTimer, batches: TimedBatch[]): Promise<number[]> {
+    const out: number[] = [];
+    for (let first = 0; first < batches.length; first += GpuTimer.maxBatches) {
+      const part = batches.slice(first, first + GpuTimer.maxBatches);
+      out.push(...(await withErrorScopes(this.context.device, 'autotune', () => timer.batches(part))));
+    }
+    return out;
   }
 
   /** Adds one class to the store's entry for this adapter (re-read first: other engines may share it). */

@@ -5,7 +5,7 @@
  * / K (browsers quantize timestamps, to 100 µs in Chromium, so K must make a batch last well over
  * that). Without the feature, the wall clock from before encoding to `onSubmittedWorkDone` is used.
  * batch() returns the wall time in both cases (it adds encoding and submission); batches() times
- * several such batches in one submit.
+ * several such batches in one submit (timestamps only).
  */
 export type EncodeWork = (encoder: GPUCommandEncoder) => void;
 
@@ -15,10 +15,9 @@ export interface TimedBatch {
   k: number;
 }
 
-/** WebGPU's largest timestamp query set holds 4096 queries: two per batch. */
-const MAX_QUERIES = 4096;
-
 export class GpuTimer {
+  /** Batches one batches() call can time: WebGPU's largest query set holds 4096 timestamps, two a batch. */
+  static readonly maxBatches = 2048;
   readonly timestamps: boolean;
   private querySet: GPUQuerySet | undefined;
   private resolveBuffer: GPUBuffer | undefined;
@@ -41,37 +40,29 @@ export class GpuTimer {
   /** One submit of K iterations; per-iteration GPU time (or wall time without timestamps) and wall time, in ms. */
   async batch(encode: EncodeWork, k: number): Promise<{ ms: number; wallMs: number }> {
     const start = performance.now();
-    const [ms] = await this.batches([{ encode, k }]);
+    if (this.timestamps) {
+      const [ms] = await this.batches([{ encode, k }]);
+      return { ms, wallMs: (performance.now() - start) / k };
+    }
+    const encoder = this.device.createCommandEncoder({ label: `${this.label}.batch` });
+    for (let i = 0; i < k; i++) encode(encoder);
+    this.device.queue.submit([encoder.finish()]);
+    await this.device.queue.onSubmittedWorkDone();
     const wallMs = (performance.now() - start) / k;
-    return { ms: this.timestamps ? ms : wallMs, wallMs };
+    return { ms: wallMs, wallMs };
   }
 
   /**
-   * Several batches, one after the other, with one submit and one readback when timestamps are
-   * there (each batch between its own pair): per-iteration GPU ms of each. A readback is a round
-   * trip to the GPU process that costs more than a small tensor's batch, so a caller that times many
-   * candidates in turn (autotuning) saves most of its wall time this way. Without timestamps, one
-   * submit per batch and its wall time from encoding to onSubmittedWorkDone.
+   * Up to maxBatches batches, one after the other in one submit, each between its own pair of
+   * timestamps, and one readback: the per-iteration GPU ms of each. A readback is a round trip to
+   * the GPU process that costs more than a small tensor's batch, so a caller that times many
+   * candidates in turn (autotuning) saves most of its wall time this way. Every device call happens
+   * before the first await, so a caller can scope them for errors (gpu-errors.ts). Needs
+   * timestamp-query.
    */
   async batches(items: readonly TimedBatch[]): Promise<number[]> {
-    if (!this.timestamps) {
-      const out: number[] = [];
-      for (const { encode, k } of items) {
-        const start = performance.now();
-        const encoder = this.device.createCommandEncoder({ label: `${this.label}.batch` });
-        for (let i = 0; i < k; i++) encode(encoder);
-        this.device.queue.submit([encoder.finish()]);
-        await this.device.queue.onSubmittedWorkDone();
-        out.push((performance.now() - start) / k);
-      }
-      return out;
-    }
-    const out: number[] = [];
-    for (let first = 0; first < items.length; first += MAX_QUERIES / 2) out.push(...(await this.timedSubmit(items.slice(first, first + MAX_QUERIES / 2))));
-    return out;
-  }
-
-  private async timedSubmit(items: readonly TimedBatch[]): Promise<number[]> {
+    if (!this.timestamps) throw new Error(`${this.label}: batches() needs the timestamp-query feature`);
+    if (items.length > GpuTimer.maxBatches) throw new RangeError(`${this.label}: ${items.length} batches, at most ${GpuTimer.maxBatches} in one call`);
     const { device, label } = this;
     this.reserve(items.length);
     const querySet = this.querySet!;
@@ -96,7 +87,7 @@ export class GpuTimer {
     if (!this.timestamps || batches <= this.capacity) return;
     this.destroy();
     const { device, label } = this;
-    this.capacity = Math.max(batches, 2 * this.capacity);
+    this.capacity = Math.min(GpuTimer.maxBatches, Math.max(batches, 2 * this.capacity));
     this.querySet = device.createQuerySet({ label: `${label}.timestamps`, type: 'timestamp', count: 2 * this.capacity });
     this.resolveBuffer = device.createBuffer({ label: `${label}.timestamps.resolve`, size: 16 * this.capacity, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     this.readBuffer = device.createBuffer({ label: `${label}.timestamps.read`, size: 16 * this.capacity, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });

@@ -6,6 +6,7 @@ import { CROSS_CLASS_RATIO } from '../../src/gpu/autotune-policy';
 import type { Layout } from '../../src/types';
 import { describeGpu, openHarness, type HarnessPage } from '../support/browser';
 import { seedFromEnv } from '../support/random';
+import { isCI } from '../setup/gpu-context';
 
 const seed = seedFromEnv();
 console.log(`autotune GPU tests: TEST_SEED=${seed}`);
@@ -203,16 +204,24 @@ describeGpu('autotuning', () => {
     expect(report.maxDiff).toBeLessThanOrEqual(1e-4 * (1 + report.maxMagnitude));
   });
 
-  it('the timer runs batches of several sizes in one submit, each k times with a time of its own, and more than a query set holds in several', async () => {
+  it('the timer runs batches of several sizes in one submit, each k times with a time of its own; 2048 at most', async (ctx) => {
     const slots = [3, 1, 5];
-    const report = await harness.call('timerBatchesCase', { slots, many: 2100 });
-    // CI's adapters have timestamp-query; without it batches() takes the wall clock, one submit each.
-    if (process.env.CI) expect(report.hasTimestamps).toBe(true);
-    expect(report.counts).toEqual([...slots, 2100]);
+    const report = await harness.call('timerBatchesCase', { slots });
+    if (!report.hasTimestamps) {
+      // batches() needs timestamp-query, which CI's adapters have; elsewhere an adapter without it
+      // skips this loudly.
+      if (isCI()) throw new Error('the adapter has no timestamp-query');
+      console.warn('SKIPPED: the adapter has no timestamp-query');
+      ctx.skip();
+      return;
+    }
+    // 2048 single calls in the last slot; the call with 2049 ran none of its work.
+    expect(report.counts).toEqual([...slots, 2048]);
     expect(report.slotTimes).toHaveLength(slots.length);
     expect(report.slotTimes.every(Number.isFinite)).toBe(true);
-    expect(report.manyTimes).toBe(2100);
+    expect(report.manyTimes).toBe(2048);
     expect(report.manyFinite).toBe(true);
+    expect(report.tooMany).toBe('RangeError');
   });
 
   it('localStorage store: round trip, per key, unreadable items read as none', async () => {

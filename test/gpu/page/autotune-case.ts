@@ -371,18 +371,21 @@ export interface TimerBatchesReport {
   slotTimes: number[];
   manyTimes: number;
   manyFinite: boolean;
+  /** What one more than GpuTimer.maxBatches gets: the error's name, and whether its work ran. */
+  tooMany: string;
 }
 
 /**
  * GpuTimer.batches, which autotuning times its candidates with: batches of different sizes in one
- * submit each run exactly their k calls and get a time each, and more batches than one query set
- * holds (2048 pairs) are split into several submits.
+ * submit each run exactly their k calls and get a time each; GpuTimer.maxBatches of them (the
+ * query set grown to its largest) in one call; one more is refused before any work.
  */
-export async function runTimerBatchesCase(args: { slots: number[]; many: number }): Promise<TimerBatchesReport> {
+export async function runTimerBatchesCase(args: { slots: number[] }): Promise<TimerBatchesReport> {
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter');
   const hasTimestamps = adapter.features.has('timestamp-query');
-  const device = await adapter.requestDevice({ label: 'test.timer.device', requiredFeatures: hasTimestamps ? ['timestamp-query'] : [] });
+  if (!hasTimestamps) return { hasTimestamps, counts: [], slotTimes: [], manyTimes: 0, manyFinite: false, tooMany: 'none' };
+  const device = await adapter.requestDevice({ label: 'test.timer.device', requiredFeatures: ['timestamp-query'] });
   const timer = new GpuTimer(device, 'test.timer');
   try {
     const slotCount = args.slots.length + 1;
@@ -404,8 +407,13 @@ export async function runTimerBatchesCase(args: { slots: number[]; many: number 
         pass.end();
       };
     });
+    const last = encoders[slotCount - 1];
     const slotTimes = await timer.batches(args.slots.map((k, slot) => ({ encode: encoders[slot], k })));
-    const many = await timer.batches(Array.from({ length: args.many }, () => ({ encode: encoders[slotCount - 1], k: 1 })));
+    const many = await timer.batches(Array.from({ length: GpuTimer.maxBatches }, () => ({ encode: last, k: 1 })));
+    const tooMany = await timer.batches(Array.from({ length: GpuTimer.maxBatches + 1 }, () => ({ encode: last, k: 1 }))).then(
+      () => 'none',
+      (error: Error) => error.name,
+    );
     const read = device.createBuffer({ label: 'test.timer.read', size: 4 * slotCount, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const encoder = device.createCommandEncoder({ label: 'test.timer.readback' });
     encoder.copyBufferToBuffer(counts, 0, read, 0, 4 * slotCount);
@@ -413,7 +421,7 @@ export async function runTimerBatchesCase(args: { slots: number[]; many: number 
     await read.mapAsync(GPUMapMode.READ);
     const values = [...new Uint32Array(read.getMappedRange())];
     read.unmap();
-    return { hasTimestamps, counts: values, slotTimes, manyTimes: many.length, manyFinite: many.every(Number.isFinite) };
+    return { hasTimestamps, counts: values, slotTimes, manyTimes: many.length, manyFinite: many.every(Number.isFinite), tooMany };
   } finally {
     timer.destroy();
     device.destroy();
