@@ -92,7 +92,6 @@ fn blockEnd(a: u32, end: u32) -> u32 {
   return min(a + SERIAL_BLOCK * params.groups, end);
 }
 
-
 // The serial strategy for Runs (inner > 1, software adapters): a thread per channel c walking its runs
 // in order, run o at units [(o · C + c) · inner', … + inner'), each run contiguous, so every lane of
 // an invocation group streams through memory of its own, as a CPU core prefetches best. The later

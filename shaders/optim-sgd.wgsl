@@ -38,7 +38,6 @@ fn sgdStep(
   @builtin(num_workgroups) workgroups: vec3u,
   @builtin(local_invocation_index) local: u32,
 ) {
-  // Grids above maxComputeWorkgroupsPerDimension are folded into 2-D (src/gpu/slabs.ts, foldWorkgroups).
   let i = gridThread(workgroup, workgroups, local);
   if (i >= arrayLength(&param)) {
     return;

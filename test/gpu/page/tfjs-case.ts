@@ -96,18 +96,25 @@ async function wellPosedBatch(random: () => number, model: tf.LayersModel): Prom
   const [w2, b2] = model.layers[2].getWeights();
   for (let redraws = 0; ; redraws++) {
     const x = tf.tidy(() => tf.relu(randomTensor(random, [BATCH_SIZE, 784])));
-    const nearest = tf.tidy(() => {
-      const h = tf.relu(tf.add(tf.matMul(x as tf.Tensor2D, w1 as tf.Tensor2D), b1));
-      const { mean, variance } = tf.moments(h, 0, true);
-      const normalized = tf.add(tf.mul(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, epsilon))), gamma), beta);
-      return tf.min(tf.abs(tf.add(tf.matMul(normalized as tf.Tensor2D, w2 as tf.Tensor2D), b2)));
-    });
-    const margin = (await nearest.data())[0];
-    nearest.dispose();
+    const margin = await minAbs(
+      tf.tidy(() => {
+        const h = tf.relu(tf.add(tf.matMul(x as tf.Tensor2D, w1 as tf.Tensor2D), b1));
+        return tf.add(tf.matMul(stockBatchNorm(h, gamma, beta, 1, epsilon, false) as tf.Tensor2D, w2 as tf.Tensor2D), b2);
+      }),
+    );
     if (margin > RELU_MARGIN) return { x, redraws };
     if (redraws >= 100) throw new Error(`no well-posed batch in 100 draws (nearest pre-activation ${margin})`);
     x.dispose();
   }
+}
+
+/** min |t|, read back (disposes t). */
+async function minAbs(t: tf.Tensor): Promise<number> {
+  const nearest = tf.tidy(() => tf.min(tf.abs(t)));
+  t.dispose();
+  const value = (await nearest.data())[0];
+  nearest.dispose();
+  return value;
 }
 
 /**
@@ -172,15 +179,6 @@ export interface OpParityReport {
   leakedTensors: number;
 }
 
-/** min |y| before the relu, by the stock formulas (disposes x). */
-async function nearestToZero(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axis: number, eps: number): Promise<number> {
-  const nearest = tf.tidy(() => tf.min(tf.abs(stockBatchNorm(x, gamma, beta, axis, eps, false))));
-  x.dispose();
-  const value = (await nearest.data())[0];
-  nearest.dispose();
-  return value;
-}
-
 /**
  * batchNormTrain on one shape and axis vs the stock formulas, with x produced by a TF.js op just
  * before and y consumed by one just after (all in TF.js's unsubmitted encoder on webgpu), so the
@@ -205,7 +203,8 @@ export async function runOpParity(arg: { seed: number; backend: TfjsBackend; sha
   // With relu, an input whose y (before the relu) lies within the two results' few-ulp difference
   // of zero may be masked by one and not the other, and its dy then reaches dx in one only: such an
   // x is drawn again (as wellPosedBatch does for the model).
-  for (let draws = 0; arg.relu && (await nearestToZero(tf.add(a, b), gamma, beta, arg.axis, eps)) <= RELU_MARGIN; draws++) {
+  const nearestToZero = () => minAbs(tf.tidy(() => stockBatchNorm(tf.add(a, b), gamma, beta, arg.axis, eps, false)));
+  for (let draws = 0; arg.relu && (await nearestToZero()) <= RELU_MARGIN; draws++) {
     if (draws >= 100) throw new Error('no well-posed x in 100 draws');
     tf.dispose([a, b]);
     a = randomTensor(random, arg.shape, 2, arg.center);
